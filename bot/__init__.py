@@ -1,0 +1,1 @@
+"""Telegram transport, command line and composition root (imports aiogram lazily)."""

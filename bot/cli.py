@@ -1,0 +1,323 @@
+"""The `steadfast` command line. Admin commands never import aiogram, so they answer at once."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A failure that ends the command with one line and the given exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"steadfast: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly(func: Callable[..., T]) -> Callable[..., T]:
+    """Turn every expected failure into one clear line and a nonzero exit, no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        from bot.settings import SettingsError
+        from journal.errors import DomainError
+        from storage.crypto import CryptoError
+
+        try:
+            return func(*args, **kwargs)
+        except SettingsError as exc:
+            _fail(str(exc), 2)
+        except CliError as exc:
+            _fail(str(exc), exc.code)
+        except (CryptoError, DomainError) as exc:
+            _fail(str(exc), 1)
+        except (OSError, ConnectionError) as exc:
+            _fail(f"cannot reach the database or a file: {exc.strerror or type(exc).__name__}", 1)
+        except Exception as exc:
+            from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+            if isinstance(exc, DBAPIError):
+                _fail("the database refused the operation; run 'steadfast db upgrade' and check "
+                      f"STEADFAST_DATABASE_URL ({type(exc.orig).__name__})", 1)
+            if isinstance(exc, SQLAlchemyError):
+                _fail(f"database error ({type(exc).__name__})", 1)
+            raise
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _settings() -> Any:
+    from bot.settings import load_settings
+
+    return load_settings()
+
+
+def _admin(settings: Any) -> tuple[Any, Any]:
+    from bot.bootstrap import open_store
+    from journal.admin import AdminService
+    from journal.clock import SystemClock
+
+    store = open_store(settings)
+    return store, AdminService(store=store, clock=SystemClock())
+
+
+def with_admin(body: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    """Open the store, run body(admin service), always close the store."""
+    store, admin = _admin(_settings())
+
+    async def go() -> T:
+        try:
+            return await body(admin)
+        finally:
+            await store.close()
+
+    return run_async(go())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="steadfast")
+def main() -> None:
+    """Steadfast: daily check-ins, an encrypted journal and risk alerts for Relapse
+    Prevention treatment programs, over Telegram.
+
+    Settings come from STEADFAST_* environment variables or a .env file.
+    """
+
+
+# -- db ------------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@friendly
+def db_upgrade() -> None:
+    """Apply every pending migration (SQLite or PostgreSQL)."""
+    from storage.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo("Database is up to date.")
+
+
+# -- clinicians ----------------------------------------------------------------------------
+@main.group()
+def clinician() -> None:
+    """Clinicians and supervisors who use the bot."""
+
+
+@clinician.command("add")
+@click.option("--telegram-id", type=click.IntRange(min=1), required=True,
+              help="The clinician's numeric Telegram user id.")
+@click.option("--name", required=True, help="Name shown to colleagues and clients.")
+@click.option("--supervisor", is_flag=True, help="Also receives escalations; sees every caseload.")
+@click.option("--contact", default="", help="Office phone or contact line shown to clients.")
+@friendly
+def clinician_add(telegram_id: int, name: str, supervisor: bool, contact: str) -> None:
+    """Add a clinician (or a supervisor with --supervisor)."""
+    from storage.repositories import DuplicateError
+
+    try:
+        added = with_admin(lambda admin: admin.add_clinician(
+            telegram_id=telegram_id, name=name, supervisor=supervisor, contact=contact))
+    except DuplicateError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(f"Added {added.role} {added.name} (id {added.id}, Telegram {added.telegram_id}).")
+
+
+@clinician.command("list")
+@friendly
+def clinician_list() -> None:
+    """List clinicians and supervisors."""
+    rows = with_admin(lambda admin: admin.clinicians())
+    if not rows:
+        click.echo("No clinicians yet. Add one with 'steadfast clinician add'.")
+        return
+    click.echo(f"{'id':>4}  {'telegram id':>12}  {'role':<10}  name")
+    for c in rows:
+        click.echo(f"{c.id:>4}  {c.telegram_id:>12}  {c.role:<10}  {c.name}"
+                   + ("" if c.active else "  (inactive)"))
+
+
+# -- keys ----------------------------------------------------------------------------------
+@main.group()
+def keys() -> None:
+    """Master keys that wrap every client's data key."""
+
+
+@keys.command("generate")
+@click.option("--file", "path", type=click.Path(path_type=Path), default=None,
+              help="Where to write the key file (default: STEADFAST_MASTER_KEY_FILE).")
+@friendly
+def keys_generate(path: Path | None) -> None:
+    """Write a new master key file (mode 0600). Never overwrites an existing file."""
+    from bot.settings import Settings
+    from storage.crypto import MasterKeyring
+
+    target = path or Settings().master_key_file  # key generation needs no other setting
+    ring = MasterKeyring.generate()
+    ring.create_file(target)
+    click.echo(f"Wrote master key {ring.primary_id} to {target} (mode 0600). Back it up "
+               "somewhere safe and separate from database backups.")
+
+
+def _key_file_settings() -> Any:
+    settings = _settings()
+    if settings.master_keys is not None and settings.master_keys.get_secret_value().strip():
+        raise CliError("STEADFAST_MASTER_KEYS is set: key rotation manages the key file only. "
+                       "Unset it and point STEADFAST_MASTER_KEY_FILE at the key file.")
+    return settings
+
+
+@keys.command("rotate")
+@friendly
+def keys_rotate() -> None:
+    """Add a new primary master key and re-wrap every data key under it."""
+    from bot.bootstrap import load_keyring
+    from journal.admin import AdminService
+    from journal.clock import SystemClock
+    from storage.uow import Store
+
+    settings = _key_file_settings()
+    new_ring = load_keyring(settings).with_new_primary()
+    # The file is written first and keeps the old keys, so a crash between the two steps
+    # leaves every data key readable.
+    new_ring.replace_file(settings.master_key_file)
+
+    async def go() -> int:
+        store = Store.open(settings.database_url, new_ring)
+        try:
+            return await AdminService(store=store, clock=SystemClock()).rewrap(new_ring)
+        finally:
+            await store.close()
+
+    count = run_async(go())
+    click.echo(f"New primary master key {new_ring.primary_id}; {count} data keys re-wrapped. "
+               f"Older keys can be retired with 'steadfast keys retire ID'.")
+
+
+@keys.command("retire")
+@click.argument("key_id")
+@friendly
+def keys_retire(key_id: str) -> None:
+    """Remove an old master key from the key file; refused while anything uses it."""
+    from bot.bootstrap import load_keyring
+
+    settings = _key_file_settings()
+    ring = load_keyring(settings)
+    smaller = ring.without(key_id)
+
+    async def check(admin: Any) -> None:
+        await admin.check_retire(key_id)
+        await admin.record("keys.retire", f"master key {key_id} retired")
+
+    with_admin(check)
+    smaller.replace_file(settings.master_key_file)
+    click.echo(f"Retired master key {key_id}.")
+
+
+@keys.command("status")
+@friendly
+def keys_status() -> None:
+    """Show configured master keys and how many data keys each one wraps."""
+    from bot.bootstrap import load_keyring
+
+    ring = load_keyring(_settings())
+    in_use = with_admin(lambda admin: admin.master_keys_in_use())
+    for key_id in ring:
+        mark = " (primary)" if key_id == ring.primary_id else ""
+        click.echo(f"{key_id}{mark}: wraps {in_use.get(key_id, 0)} data key(s)")
+    for key_id in sorted(set(in_use) - set(ring.ids)):
+        click.echo(f"{key_id}: MISSING from the keyring but wraps {in_use[key_id]} data key(s)")
+
+
+# -- clients -------------------------------------------------------------------------------
+@main.group()
+def client() -> None:
+    """Clients by their pseudonymous code."""
+
+
+@client.command("erase")
+@click.argument("code")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@friendly
+def client_erase(code: str, yes: bool) -> None:
+    """Destroy a client's data key: every record of theirs becomes unreadable, for good."""
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Erase every record of client {code.upper()}? This cannot be undone",
+                      abort=True)
+    receipt = with_admin(lambda admin: admin.erase_client(code))
+    state = "destroyed" if receipt.key_destroyed else "was already destroyed"
+    click.echo(f"Client {receipt.code}: data key {state}; their records are unreadable.")
+
+
+# -- audit ---------------------------------------------------------------------------------
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit.command("verify")
+@friendly
+def audit_verify() -> None:
+    """Check the audit chain; exit 1 naming the first broken link."""
+    verdict = with_admin(lambda admin: admin.verify_audit())
+    if verdict.ok:
+        click.echo(f"Audit trail intact: {verdict.checked} events.")
+        return
+    raise CliError(f"audit trail broken at event {verdict.broken_seq}: {verdict.reason} "
+                   f"({verdict.checked} events verified before it)")
+
+
+@audit.command("show")
+@click.option("--client", "code", default=None, help="Only events about this client code.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=200)
+@friendly
+def audit_show(code: str | None, limit: int) -> None:
+    """List audit events, oldest first."""
+    rows = with_admin(lambda admin: admin.audit_events(code, limit))
+    for e in rows:
+        click.echo(f"{e.seq:>6}  {e.at:%Y-%m-%d %H:%M:%S}Z  {e.actor:<22} {e.action:<22} "
+                   f"{e.detail}")
+    if not rows:
+        click.echo("No audit events.")
+
+
+# -- outbox --------------------------------------------------------------------------------
+@main.group()
+def outbox() -> None:
+    """Messages waiting to reach Telegram."""
+
+
+@outbox.command("status")
+@friendly
+def outbox_status() -> None:
+    """Counts of queued, retrying, dead and sent messages."""
+    counts = with_admin(lambda admin: admin.outbox_counts())
+    click.echo(f"queued: {counts.queued}\nretrying: {counts.retrying}\ndead: {counts.dead}\n"
+               f"sent: {counts.sent}")
+    if counts.dead:
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,103 @@
+"""Settings read once from the environment and .env (prefix STEADFAST_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it and never echoes a secret."""
+
+
+class Settings(BaseSettings):
+    """Everything the program can be told from outside.
+
+    Secrets are SecretStr so that they never appear in a repr, a log line or a traceback.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="STEADFAST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    database_url: str = "sqlite+aiosqlite:///./steadfast.db"
+    master_key_file: Path = Path("./steadfast.key")
+    master_keys: SecretStr | None = None
+    default_timezone: str = "UTC"
+    default_language: Literal["en", "es"] = "en"
+    default_checkin_time: str = "20:00"
+    invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    chat_hygiene: bool = True
+    questionnaire: Path | None = None
+    risk_rules: Path | None = None
+    alert_detail: Literal["minimal", "full"] = "minimal"
+    detail_ttl_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    journal_view_ttl_minutes: int = Field(default=5, ge=1, le=24 * 60)
+    later_delay_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    crisis_phone: str = "988"
+    crisis_text: str = "Text HOME to 741741"
+    program_office_phone: str = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("is not an IANA time zone name such as Europe/Madrid") from exc
+        return value
+
+    @field_validator("default_checkin_time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError("must be a time of day such as 20:00")
+        return f"{int(hours):02d}:{int(minutes):02d}"
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        head, sep, tail = value.get_secret_value().partition(":")
+        if not (sep and head.isdigit() and tail):
+            raise ValueError("must look like 123456:ABC... as BotFather gives it")
+        return value
+
+    def require_token(self) -> str:
+        if self.bot_token is None:
+            raise SettingsError("STEADFAST_BOT_TOKEN is not set: the bot needs the token BotFather gave")
+        return self.bot_token.get_secret_value()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's report into one line that names the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "STEADFAST_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{name} {reason}") from None

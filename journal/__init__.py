@@ -1,0 +1,1 @@
+"""The clinical domain: questionnaire, check-in flow, risk rules and use-case services."""

@@ -1,0 +1,36 @@
+"""Domain errors: each carries a message key a person can be shown, never a stack trace."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of errors that have a kind answer for the person who caused them.
+
+    `key` names the text shown to the person (translated by the bot); `str()` is for
+    operators and never contains answers, journal text or keys.
+    """
+
+    key = "error.generic"
+
+    def __init__(self, message: str = "", *, key: str | None = None) -> None:
+        super().__init__(message or self.__class__.__doc__ or self.key)
+        if key is not None:
+            self.key = key
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist or is not yours to see."""
+
+    key = "error.not_found"
+
+
+class NotAllowed(DomainError):
+    """This person may not do that."""
+
+    key = "error.not_allowed"
+
+
+class InvalidInput(DomainError):
+    """The input could not be understood."""
+
+    key = "error.invalid"

@@ -1,0 +1,1 @@
+"""APScheduler wiring: ticks that work out from the database what is due."""

@@ -1,0 +1,1 @@
+"""Persistence: models, repositories, unit of work, encryption at rest and migrations."""

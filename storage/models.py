@@ -1,0 +1,281 @@
+"""SQLAlchemy tables. Plaintext is limited to ids, codes, times, statuses and risk levels."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; SQLite would otherwise hand back naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UTC_TS = UTCDateTime()
+
+
+class ClinicianRow(Base):
+    __tablename__ = "clinicians"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16))  # clinician | supervisor
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class ClientRow(Base):
+    __tablename__ = "clients"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    # invited | active | paused | discharged | erased
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    checkin_time: Mapped[str] = mapped_column(String(5), default="20:00")
+    checkin_days: Mapped[str] = mapped_column(String(7), default="0123456")  # Monday is 0
+    pause_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    discharged_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    erased_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+
+
+class ClientKeyRow(Base):
+    """A client's data key, wrapped by a master key. Erasure nulls `wrapped`."""
+
+    __tablename__ = "client_keys"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), unique=True)
+    master_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+
+
+class SystemKeyRow(Base):
+    """Keys that belong to the program, not a client (audit seal, outbox payloads)."""
+
+    __tablename__ = "system_keys"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(16), unique=True)
+    master_key_id: Mapped[str] = mapped_column(String(32), index=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class InviteRow(Base):
+    __tablename__ = "invites"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    note_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    expires_at: Mapped[datetime] = mapped_column(UTC_TS)
+    used_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+
+
+class EnrolmentAttemptRow(Base):
+    """Failed invite codes per Telegram account, kept one hour, for the lock-out."""
+
+    __tablename__ = "enrolment_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class ConversationRow(Base):
+    """Where a person is in a multi-step exchange; holds ids only, never what they wrote."""
+
+    __tablename__ = "conversations"
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class CheckInRow(Base):
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("client_id", "local_date", name="uq_checkins_client_day"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    local_date: Mapped[date] = mapped_column(Date)
+    # prompted | in_progress | submitted | missed
+    status: Mapped[str] = mapped_column(String(16))
+    questionnaire_id: Mapped[str] = mapped_column(String(64))
+    questionnaire_version: Mapped[str] = mapped_column(String(32))
+    item_ids: Mapped[str] = mapped_column(Text, default="")
+    # The whole flow state (answers, current item, history) sealed as one JSON document:
+    # even which item is showing can reveal an answer, so it is never plaintext.
+    state_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    scores_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    risk_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    prompted_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class JournalEntryRow(Base):
+    __tablename__ = "journal_entries"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # draft | saved
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    saved_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+
+
+class PlanRow(Base):
+    """A client's Relapse Prevention plan (warning signs, coping steps, support people)."""
+
+    __tablename__ = "plans"
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTC_TS)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+
+
+class RiskOverrideRow(Base):
+    __tablename__ = "risk_overrides"
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    threshold: Mapped[int] = mapped_column(Integer)
+    set_by: Mapped[int] = mapped_column(ForeignKey("clinicians.id"))
+    set_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    checkin_id: Mapped[str | None] = mapped_column(ForeignKey("checkins.id"), nullable=True)
+    level: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | acknowledged
+    detail_ct: Mapped[bytes] = mapped_column(LargeBinary)  # reasons and the answers behind them
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+    ack_note_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True, index=True)
+
+
+class AlertCopyRow(Base):
+    """One delivered copy of an alert, so every copy can be marked handled."""
+
+    __tablename__ = "alert_copies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
+    outbox_id: Mapped[str] = mapped_column(ForeignKey("outbox.id"), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutboxRow(Base):
+    """The only way out to Telegram for messages nobody is waiting on."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(24))  # prompt | alert | notice | delete | ...
+    payload_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    # queued | retrying | sent | dead
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTC_TS)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(96), unique=True, nullable=True)
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id"), nullable=True)
+    sent_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    sent_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+
+
+class AuditEventRow(Base):
+    """Append-only; each row's MAC chains over the previous one."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[datetime] = mapped_column(UTC_TS)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    mac: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The chain's tip, sealed too, so cutting rows off the end is detected."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    mac: Mapped[str] = mapped_column(String(64))
+
+
+class ProcessedUpdateRow(Base):
+    __tablename__ = "processed_updates"
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class SchedulerLeaseRow(Base):
+    """Who runs the scheduler ticks on SQLite deployments (PostgreSQL uses an advisory lock)."""
+
+    __tablename__ = "scheduler_lease"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    until: Mapped[datetime] = mapped_column(UTC_TS)

@@ -1,0 +1,156 @@
+"""Domain dataclasses that repositories return; plaintext, never live ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Clinician:
+    id: int
+    telegram_id: int
+    name: str
+    role: str  # clinician | supervisor
+    active: bool = True
+    contact: str = ""
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    id: str
+    code: str
+    telegram_id: int | None
+    clinician_id: int
+    status: str
+    language: str
+    timezone: str
+    checkin_time: str
+    checkin_days: str
+    pause_reason: str | None
+    unreachable: bool
+    created_at: datetime
+    enrolled_at: datetime | None = None
+    discharged_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    id: str
+    clinician_id: int
+    client_id: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    telegram_id: int
+    state: str
+    data: dict[str, Any]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    id: str
+    client_id: str
+    local_date: date
+    status: str
+    questionnaire_id: str
+    questionnaire_version: str
+    item_ids: tuple[str, ...]
+    state: dict[str, Any] | None
+    scores: dict[str, Any] | None
+    risk_level: str | None
+    message_id: int | None
+    prompted_at: datetime | None
+    reminded_at: datetime | None
+    started_at: datetime | None
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    id: str
+    client_id: str
+    status: str
+    text: str
+    created_at: datetime
+    saved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    client_id: str
+    warning_signs: tuple[str, ...] = ()
+    coping_steps: tuple[str, ...] = ()
+    support_people: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.warning_signs or self.coping_steps or self.support_people)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: str
+    client_id: str
+    checkin_id: str | None
+    level: str
+    status: str
+    detail: dict[str, Any]
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: int | None
+    ack_note: str | None
+    escalations: int
+    next_escalation_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    id: str
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    client_id: str | None
+    sent_message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    client_id: str | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditVerdict:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    queued: int = 0
+    retrying: int = 0
+    sent: int = 0
+    dead: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
