@@ -115,6 +115,7 @@ class Vault:
             secret = unwrap_key(self._ring, srow.master_key_id, srow.wrapped, owner)
             srow.master_key_id, srow.wrapped = wrap_key(new_ring, secret, owner)
             count += 1
+        await self._session.flush()
         self._ring = new_ring
         return count
 

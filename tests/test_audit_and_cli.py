@@ -1,0 +1,163 @@
+"""The audit trail and the administrator's command line, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, update
+
+from journal.clock import FakeClock
+from storage.crypto import MasterKeyring
+from storage.models import AuditEventRow
+from storage.uow import Store
+from tests.conftest import Database
+
+STEADFAST = [sys.executable, "-m", "bot.cli"]
+
+
+def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("STEADFAST_")}
+    full_env.update(env)
+    full_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    return subprocess.run(STEADFAST + args, env=full_env, cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def keyed_env(database: Database, ring: MasterKeyring, tmp_path: Path) -> dict[str, str]:
+    key_file = tmp_path / "steadfast.key"
+    ring.create_file(key_file)
+    return {"STEADFAST_DATABASE_URL": database.url, "STEADFAST_MASTER_KEY_FILE": str(key_file)}
+
+
+async def _five_events(store: Store, clock: FakeClock) -> None:
+    for n in range(5):
+        async with store.transaction() as uow:
+            await uow.audit(at=clock.advance(minutes=1), actor="clinician:1",
+                            action="client.view", detail=f"view {n}")
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete", "reorder", "truncate"])
+async def test_audit_verify_names_the_first_broken_link(
+        tamper: str, store: Store, clock: FakeClock, keyed_env: dict[str, str],
+        tmp_path: Path) -> None:
+    await _five_events(store, clock)
+    ok = cli(["audit", "verify"], keyed_env, tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "intact: 5 events" in ok.stdout
+
+    async with store.transaction() as uow:
+        if tamper == "edit":
+            await uow.session.execute(update(AuditEventRow).where(AuditEventRow.seq == 3)
+                                      .values(detail="nothing to see"))
+        elif tamper == "delete":
+            await uow.session.execute(delete(AuditEventRow).where(AuditEventRow.seq == 3))
+        elif tamper == "reorder":
+            await uow.session.execute(update(AuditEventRow).where(AuditEventRow.seq == 3)
+                                      .values(seq=-3))
+            await uow.session.execute(update(AuditEventRow).where(AuditEventRow.seq == 4)
+                                      .values(seq=3))
+            await uow.session.execute(update(AuditEventRow).where(AuditEventRow.seq == -3)
+                                      .values(seq=4))
+        else:
+            await uow.session.execute(delete(AuditEventRow).where(AuditEventRow.seq == 5))
+    broken = cli(["audit", "verify"], keyed_env, tmp_path)
+    assert broken.returncode == 1
+    expected = {"edit": 3, "delete": 3, "reorder": 3, "truncate": 5}[tamper]
+    assert f"broken at event {expected}" in broken.stderr
+    assert "Traceback" not in broken.stderr
+
+
+def test_help_lists_every_admin_command_without_importing_aiogram(tmp_path: Path) -> None:
+    probe = ("import sys; from bot.cli import main\n"
+             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "print('AIOGRAM' if 'aiogram' in sys.modules else 'CLEAN')")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert out.stdout.strip().endswith("CLEAN"), out.stdout
+    for command in ("db", "clinician", "keys", "client", "audit", "outbox"):
+        assert f"  {command} " in out.stdout
+    for group, subs in {"keys": ["generate", "rotate", "retire"], "clinician": ["add", "list"],
+                        "client": ["erase"], "audit": ["verify"], "db": ["upgrade"]}.items():
+        shown = cli([group, "--help"], {}, tmp_path)
+        assert shown.returncode == 0
+        for sub in subs:
+            assert sub in shown.stdout
+
+
+def test_keys_generate_writes_a_private_file_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    env = {"STEADFAST_MASTER_KEY_FILE": str(tmp_path / "k.key")}
+    first = cli(["keys", "generate"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    mode = stat.S_IMODE((tmp_path / "k.key").stat().st_mode)
+    assert mode == 0o600
+    before = (tmp_path / "k.key").read_bytes()
+    again = cli(["keys", "generate"], env, tmp_path)
+    assert again.returncode == 1 and "refusing to overwrite" in again.stderr
+    assert (tmp_path / "k.key").read_bytes() == before
+    assert MasterKeyring.parse(before.decode()).primary_id == "k1"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("STEADFAST_DEFAULT_TIMEZONE", "Mars/Olympus"),
+    ("STEADFAST_DATABASE_URL", "mysql://nope"),
+    ("STEADFAST_BOT_TOKEN", "not-a-token"),
+    ("STEADFAST_TELEGRAM_API_URL", "ftp://x"),
+])
+def test_an_invalid_setting_gives_one_line_naming_it_and_exit_2(
+        name: str, value: str, tmp_path: Path) -> None:
+    result = cli(["clinician", "list"], {name: value}, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0]
+    assert value not in lines[0] or name != "STEADFAST_BOT_TOKEN"  # never echo a secret
+
+
+def test_a_missing_key_file_is_one_clear_line(tmp_path: Path) -> None:
+    result = cli(["clinician", "list"], {
+        "STEADFAST_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db",
+        "STEADFAST_MASTER_KEY_FILE": str(tmp_path / "missing.key")}, tmp_path)
+    assert result.returncode == 1
+    assert "steadfast keys generate" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_admin_flow_from_the_command_line(keyed_env: dict[str, str], tmp_path: Path) -> None:
+    add = cli(["clinician", "add", "--telegram-id", "77", "--name", "Dr Ortiz", "--supervisor"],
+              keyed_env, tmp_path)
+    assert add.returncode == 0, add.stderr
+    dup = cli(["clinician", "add", "--telegram-id", "77", "--name", "Dr Ortiz"], keyed_env, tmp_path)
+    assert dup.returncode == 1 and "exists" in dup.stderr
+    bad = cli(["clinician", "add", "--telegram-id", "abc", "--name", "X"], keyed_env, tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    listed = cli(["clinician", "list"], keyed_env, tmp_path)
+    assert "Dr Ortiz" in listed.stdout and "supervisor" in listed.stdout
+    rotate = cli(["keys", "rotate"], keyed_env, tmp_path)
+    assert rotate.returncode == 0, rotate.stderr
+    status = cli(["keys", "status"], keyed_env, tmp_path)
+    assert "k2 (primary)" in status.stdout
+    retire = cli(["keys", "retire", "k1"], keyed_env, tmp_path)
+    assert retire.returncode == 0, retire.stderr
+    retire_primary = cli(["keys", "retire", "k2"], keyed_env, tmp_path)
+    assert retire_primary.returncode == 1 and "primary" in retire_primary.stderr
+    erase = cli(["client", "erase", "ZZZ-99", "--yes"], keyed_env, tmp_path)
+    assert erase.returncode == 1 and "no client" in erase.stderr
+    verify = cli(["audit", "verify"], keyed_env, tmp_path)
+    assert verify.returncode == 0 and "intact" in verify.stdout
+
+
+def test_retiring_a_master_key_that_still_wraps_data_keys_is_refused(
+        keyed_env: dict[str, str], tmp_path: Path) -> None:
+    assert cli(["clinician", "add", "--telegram-id", "8", "--name", "Dr A"], keyed_env,
+               tmp_path).returncode == 0  # creates the audit key, wrapped by k1
+    key_file = Path(keyed_env["STEADFAST_MASTER_KEY_FILE"])
+    # An operator added a new primary by hand but never re-wrapped: k1 is still in use.
+    key_file.write_text(MasterKeyring.parse(key_file.read_text()).with_new_primary().dump())
+    refused = cli(["keys", "retire", "k1"], keyed_env, tmp_path)
+    assert refused.returncode == 1 and "still wraps" in refused.stderr
+    assert "k1" in MasterKeyring.parse(key_file.read_text()).ids
