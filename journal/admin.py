@@ -25,8 +25,9 @@ class AdminService:
         self._store = store
         self._clock = clock
 
-    async def add_clinician(self, *, telegram_id: int, name: str, supervisor: bool,
-                            contact: str = "") -> Clinician:
+    async def add_clinician(
+        self, *, telegram_id: int, name: str, supervisor: bool, contact: str = ""
+    ) -> Clinician:
         name = name.strip()
         if not name or len(name) > 120:
             raise InvalidInput("the name must be 1 to 120 characters")
@@ -37,10 +38,18 @@ class AdminService:
             if await uow.clients.by_telegram_id(telegram_id) is not None:
                 raise InvalidInput("that Telegram account is enrolled as a client")
             clinician = await uow.clinicians.add(
-                telegram_id=telegram_id, name=name,
-                role="supervisor" if supervisor else "clinician", now=now, contact=contact)
-            await uow.audit(at=now, actor=CLI_ACTOR, action="clinician.add",
-                            detail=f"clinician {clinician.id} role {clinician.role}")
+                telegram_id=telegram_id,
+                name=name,
+                role="supervisor" if supervisor else "clinician",
+                now=now,
+                contact=contact,
+            )
+            await uow.audit(
+                at=now,
+                actor=CLI_ACTOR,
+                action="clinician.add",
+                detail=f"clinician {clinician.id} role {clinician.role}",
+            )
         return clinician
 
     async def clinicians(self) -> list[Clinician]:
@@ -54,8 +63,13 @@ class AdminService:
             if client is None:
                 raise NotFound(f"no client with code {code.strip().upper()}")
             destroyed = await uow.clients.erase(client.id, now)
-            await uow.audit(at=now, actor=actor, action="client.erase", client_id=client.id,
-                            detail=f"client {client.code} data key destroyed")
+            await uow.audit(
+                at=now,
+                actor=actor,
+                action="client.erase",
+                client_id=client.id,
+                detail=f"client {client.code} data key destroyed",
+            )
         return ErasureReceipt(code=client.code, key_destroyed=destroyed)
 
     async def client(self, code: str) -> Client:
@@ -75,8 +89,12 @@ class AdminService:
         async with self._store.transaction() as uow:
             uow.vault.check_ring_covers(await uow.vault.master_keys_in_use())
             count = await uow.vault.rewrap_all(new_ring)
-            await uow.audit(at=now, actor=CLI_ACTOR, action="keys.rotate",
-                            detail=f"{count} data keys re-wrapped under {new_ring.primary_id}")
+            await uow.audit(
+                at=now,
+                actor=CLI_ACTOR,
+                action="keys.rotate",
+                detail=f"{count} data keys re-wrapped under {new_ring.primary_id}",
+            )
         return count
 
     async def check_retire(self, key_id: str) -> None:
@@ -84,7 +102,8 @@ class AdminService:
         if in_use:
             raise KeyringError(
                 f"master key {key_id!r} still wraps {in_use} data key(s); run 'steadfast keys "
-                "rotate' first")
+                "rotate' first"
+            )
 
     async def record(self, action: str, detail: str = "") -> None:
         now = self._clock.now()

@@ -1,0 +1,629 @@
+"""The check-in questionnaire as data: a versioned TOML file, loaded and validated."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, Literal, TypeAlias, TypeGuard, cast, get_args
+
+DEFAULT_FILE: Final = "checkin_default.toml"
+
+ItemKind: TypeAlias = Literal["choice", "scale", "yesno", "multi", "text"]
+KINDS: Final[tuple[str, ...]] = get_args(ItemKind)
+
+# The seven ACUTE-2007 domains (Hanson & Harris). Items name one so reports can group them;
+# the check-in only yields self-report indicators, never an ACUTE-2007 rating.
+DOMAINS: Final = frozenset(
+    {
+        "access_to_victims",
+        "hostility",
+        "sexual_preoccupation",
+        "rejection_of_supervision",
+        "emotional_collapse",
+        "collapse_of_social_supports",
+        "substance_abuse",
+    }
+)
+# Roll-up indicators an item may count towards (see risk.Indicators).
+INDICATOR_NAMES: Final = ("sexual_violent", "general")
+# Where a multi item may take run-time options from.
+OPTION_SOURCES: Final = frozenset({"plan.coping"})
+FLAGS: Final = frozenset({"crisis"})
+PHRASES: Final = ("yes", "no", "skipped", "none_selected", "removed_step")
+
+ITEM_ID: Final = re.compile(r"[a-z0-9_]{1,24}")
+# Option keys travel in Telegram callback data (64 bytes at most), so they stay short.
+OPTION_KEY: Final = re.compile(r"[a-z0-9_]{1,16}")
+QUESTIONNAIRE_ID: Final = re.compile(r"[a-z0-9_-]{1,40}")
+# Keys of options built from the client's plan; fixed options must not look like them.
+PLAN_KEY: Final = re.compile(r"p[0-9a-f]{8}")
+MAX_SCORE: Final = 2  # an indicator scores each item 0, 1 or 2, like each ACUTE-2007 domain
+MAX_TEXT_LENGTH: Final = 4000  # one Telegram message holds 4096 characters
+
+
+class Skipped(enum.Enum):
+    """The client chose to skip an item (only where the item allows it)."""
+
+    SKIPPED = "skipped"
+
+    def __repr__(self) -> str:
+        return "SKIPPED"
+
+
+SKIPPED: Final = Skipped.SKIPPED
+
+# One answer: choice → option key, scale → int, yesno → bool, multi → option keys in
+# option order, text → str.
+Answer: TypeAlias = str | int | bool | tuple[str, ...] | Skipped
+
+
+class DataFileError(ValueError):
+    """A program's data file (questionnaire, risk rules) has problems; all are listed."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems: list[str] = list(problems)
+        super().__init__("\n".join(self.problems))
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        return f"{count} problem{'s' if count != 1 else ''}:\n" + "\n".join(
+            f"- {problem}" for problem in self.problems
+        )
+
+
+class QuestionnaireError(DataFileError):
+    """The questionnaire file is not valid."""
+
+
+@dataclass(frozen=True)
+class Localized:
+    """One text in every language of the questionnaire."""
+
+    texts: Mapping[str, str]
+
+    def get(self, lang: str) -> str:
+        # Falls back to the questionnaire's first language rather than failing a client
+        # whose language the program has not translated yet.
+        if lang in self.texts:
+            return self.texts[lang]
+        return next(iter(self.texts.values()))
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    label: Localized
+
+
+@dataclass(frozen=True)
+class ScoreRange:
+    """Scale values up to and including `max` score `value` (ranges are checked in order)."""
+
+    max: int
+    value: int
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Show an item only when an earlier answer matches (exactly one test is set)."""
+
+    item: str
+    equals: bool | int | str | None = None
+    one_of: tuple[str, ...] = ()
+    not_empty: bool = False
+
+    def holds(self, answer: Answer | None) -> bool:
+        if answer is None or answer is SKIPPED:
+            return False
+        if self.not_empty:
+            return bool(answer)
+        if self.one_of:
+            if isinstance(answer, tuple):
+                return any(key in self.one_of for key in answer)
+            return isinstance(answer, str) and answer in self.one_of
+        # bool is an int in Python; compare kinds too so `equals = 1` never matches `True`.
+        return type(answer) is type(self.equals) and answer == self.equals
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """Small words for rendering answers: yes, no, skipped, none selected, removed step."""
+
+    texts: Mapping[str, Localized]
+
+    def get(self, name: str, lang: str) -> str:
+        return self.texts[name].get(lang)
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    kind: ItemKind
+    text: Localized
+    short: Localized  # the question in a few words, for the summary and reports
+    skippable: bool = False
+    when: Condition | None = None
+    options: tuple[Option, ...] = ()  # choice and multi; for multi, fixed options
+    options_from: str | None = None  # multi only: "plan.coping"
+    min: int = 0  # scale only
+    max: int = 10
+    labels: Mapping[int, Localized] = field(default_factory=dict)  # scale points
+    max_length: int = 0  # text only
+    option_scores: Mapping[str, int] = field(default_factory=dict)  # choice; yesno "yes"/"no"
+    range_scores: tuple[ScoreRange, ...] = ()  # scale
+    indicators: tuple[str, ...] = ()
+    domain: str | None = None
+    flags: frozenset[str] = frozenset()
+    # Shared by every item of a questionnaire, so an item renders its answers on its own.
+    phrases: Phrases = field(default_factory=lambda: Phrases({}), compare=False, repr=False)
+
+    @property
+    def crisis(self) -> bool:
+        """A yes means crisis resources are shown to the client at once."""
+        return "crisis" in self.flags
+
+    @property
+    def scored(self) -> bool:
+        return bool(self.option_scores or self.range_scores)
+
+    def option(self, key: str) -> Option | None:
+        return next((option for option in self.options if option.key == key), None)
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    id: str
+    version: int
+    languages: tuple[str, ...]
+    items: tuple[Item, ...]
+    title: Localized
+    phrases: Phrases
+    _by_id: Mapping[str, Item] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", MappingProxyType({i.id: i for i in self.items}))
+
+    def item(self, item_id: str) -> Item:
+        """The item with this id; KeyError if there is none."""
+        try:
+            return self._by_id[item_id]
+        except KeyError:
+            raise KeyError(f"questionnaire {self.id!r} has no item {item_id!r}") from None
+
+    def has_item(self, item_id: str) -> bool:
+        return item_id in self._by_id
+
+    def position(self, item_id: str) -> int:
+        return self.items.index(self.item(item_id))
+
+
+def score_item(item: Item, value: Answer | None) -> int | None:
+    """The item's indicator score (0-2) for an answer; None when unscored or not answered."""
+    if value is None or value is SKIPPED:
+        return None
+    if item.kind == "choice" and isinstance(value, str):
+        return item.option_scores.get(value)
+    if item.kind == "yesno" and isinstance(value, bool):
+        return item.option_scores.get("yes" if value else "no")
+    if item.kind == "scale" and isinstance(value, int) and not isinstance(value, bool):
+        for score_range in item.range_scores:
+            if value <= score_range.max:
+                return score_range.value
+    return None
+
+
+def plan_option_key(step: str) -> str:
+    """A stable option key for one step of the client's plan.
+
+    Derived from the step's text, not its position, so reordering the plan between two
+    check-ins never turns yesterday's answer into a different step.
+    """
+    normalized = " ".join(step.split()).casefold()
+    return "p" + hashlib.sha256(normalized.encode()).hexdigest()[:8]
+
+
+def options_for(item: Item, plan_steps: Sequence[str] = ()) -> tuple[Option, ...]:
+    """An item's options: for a plan item, the client's steps first, then fixed options."""
+    if item.options_from is None:
+        return item.options
+    seen: set[str] = set()
+    from_plan: list[Option] = []
+    for step in plan_steps:
+        key = plan_option_key(step)
+        if key in seen or not step.strip():
+            continue  # the same step written twice is one step
+        seen.add(key)
+        from_plan.append(Option(key, Localized({"*": " ".join(step.split())})))
+    return (*from_plan, *item.options)
+
+
+def load_questionnaire(path: Path | None = None) -> Questionnaire:
+    """Read and validate a questionnaire file; None reads the packaged default check-in."""
+    try:
+        if path is None:
+            raw = (
+                resources.files(__package__ or "journal")
+                .joinpath(DEFAULT_FILE)
+                .read_text(encoding="utf-8")
+            )
+        else:
+            raw = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise QuestionnaireError([f"cannot read questionnaire: {error.strerror}"]) from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as error:
+        raise QuestionnaireError([f"not valid TOML: {error}"]) from None
+    return parse_questionnaire(data)
+
+
+def parse_questionnaire(data: Mapping[str, Any]) -> Questionnaire:
+    """Validate questionnaire data (as read from TOML); raises with every problem found."""
+    return _Parser().questionnaire(data)
+
+
+# --- validation -------------------------------------------------------------------------
+
+_TOP_KEYS: Final = frozenset({"id", "version", "languages", "title", "phrases", "items"})
+_ITEM_KEYS: Final = frozenset(
+    {
+        "id", "kind", "text", "short", "skippable", "when", "options", "options_from",
+        "min", "max", "labels", "max_length", "score", "indicators", "domain", "flags",
+    }
+)  # fmt: skip
+_KIND_KEYS: Final[Mapping[str, frozenset[str]]] = {
+    "choice": frozenset({"options", "score"}),
+    "scale": frozenset({"min", "max", "labels", "score"}),
+    "yesno": frozenset({"score"}),
+    "multi": frozenset({"options", "options_from"}),
+    "text": frozenset({"max_length"}),
+}
+_KIND_ONLY_KEYS: Final = frozenset().union(*_KIND_KEYS.values())
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Parser:
+    """Collects every problem instead of stopping at the first, so one edit fixes them all."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.languages: tuple[str, ...] = ()
+
+    def questionnaire(self, data: Mapping[str, Any]) -> Questionnaire:
+        for key in sorted(set(data) - _TOP_KEYS):
+            self.problems.append(f"unknown top-level key {key!r}")
+        qid = data.get("id")
+        if not isinstance(qid, str) or not QUESTIONNAIRE_ID.fullmatch(qid):
+            self.problems.append("questionnaire id must match [a-z0-9_-]{1,40}")
+            qid = ""
+        version = data.get("version")
+        if not _is_int(version) or version < 1:
+            self.problems.append("version must be a whole number from 1")
+            version = 0
+        languages = data.get("languages")
+        if (
+            not isinstance(languages, list)
+            or not languages
+            or not all(isinstance(lang, str) and lang for lang in languages)
+            or len(set(languages)) != len(languages)
+        ):
+            self.problems.append("languages must be a non-empty list of distinct language codes")
+            languages = ["en"]
+        self.languages = tuple(languages)
+        title = self.localized(data.get("title"), "questionnaire title")
+        phrases = self.phrases(data.get("phrases"))
+
+        raw_items = data.get("items")
+        items: list[Item] = []
+        if not isinstance(raw_items, list) or not raw_items:
+            self.problems.append("items must be a non-empty list of [[items]] tables")
+            raw_items = []
+        seen: dict[str, Item] = {}
+        for index, raw in enumerate(raw_items):
+            item = self.item(raw, index, seen, phrases)
+            if item is None:
+                continue
+            if item.id in seen:
+                self.problems.append(f"item {item.id!r}: duplicate id")
+                continue
+            seen[item.id] = item
+            items.append(item)
+        if self.problems:
+            raise QuestionnaireError(self.problems)
+        return Questionnaire(
+            id=cast(str, qid),
+            version=cast(int, version),
+            languages=self.languages,
+            items=tuple(items),
+            title=title,
+            phrases=phrases,
+        )
+
+    def localized(self, raw: object, where: str) -> Localized:
+        if isinstance(raw, str):
+            raw = {self.languages[0]: raw} if self.languages else {}
+        if not isinstance(raw, dict):
+            self.problems.append(f"{where}: text must be a table of languages, e.g. {{ en = ... }}")
+            return Localized({lang: "" for lang in self.languages})
+        for lang in self.languages:
+            text = raw.get(lang)
+            if not isinstance(text, str) or not text.strip():
+                self.problems.append(f"{where}: missing {lang!r} text")
+        for lang in sorted(set(raw) - set(self.languages)):
+            self.problems.append(f"{where}: text in {lang!r}, which is not in languages")
+        # Keep the questionnaire's language order so Localized.get falls back to the first.
+        return Localized(
+            MappingProxyType({lang: str(raw.get(lang, "")) for lang in self.languages})
+        )
+
+    def phrases(self, raw: object) -> Phrases:
+        if not isinstance(raw, dict):
+            self.problems.append(f"[phrases] table missing; it needs {', '.join(PHRASES)}")
+            return Phrases(MappingProxyType({}))
+        for name in sorted(set(raw) - set(PHRASES)):
+            self.problems.append(f"phrase {name!r}: unknown (known: {', '.join(PHRASES)})")
+        texts = {}
+        for name in PHRASES:
+            if name in raw:
+                texts[name] = self.localized(raw[name], f"phrase {name!r}")
+            else:
+                self.problems.append(f"phrase {name!r}: missing")
+        return Phrases(MappingProxyType(texts))
+
+    def item(
+        self, raw: object, index: int, earlier: Mapping[str, Item], phrases: Phrases
+    ) -> Item | None:
+        if not isinstance(raw, dict):
+            self.problems.append(f"item #{index + 1}: must be a table")
+            return None
+        item_id = raw.get("id")
+        if not isinstance(item_id, str) or not ITEM_ID.fullmatch(item_id):
+            self.problems.append(f"item #{index + 1}: id {item_id!r} must match [a-z0-9_]{{1,24}}")
+            item_id = f"#{index + 1}"
+        name = f"item {item_id!r}"
+        for key in sorted(set(raw) - _ITEM_KEYS):
+            self.problems.append(f"{name}: unknown key {key!r}")
+        text = self.localized(raw.get("text"), name)
+        short = self.localized(raw["short"], f"{name} short") if "short" in raw else text
+        skippable = raw.get("skippable", False)
+        if not isinstance(skippable, bool):
+            self.problems.append(f"{name}: skippable must be true or false")
+            skippable = False
+
+        kind = raw.get("kind")
+        if kind not in KINDS:
+            self.problems.append(f"{name}: unknown kind {kind!r} (known: {', '.join(KINDS)})")
+            return None
+        for key in sorted((set(raw) & _KIND_ONLY_KEYS) - _KIND_KEYS[kind]):
+            self.problems.append(f"{name}: {key!r} does not apply to a {kind} item")
+
+        item = Item(
+            id=item_id,
+            kind=kind,
+            text=text,
+            short=short,
+            skippable=skippable,
+            phrases=phrases,
+            domain=self.domain(raw, name),
+            flags=self.flags(raw, name, kind),
+        )
+        if kind in ("choice", "multi"):
+            item = self.with_options(item, raw, name)
+        if kind == "scale":
+            item = self.with_scale(item, raw, name)
+        if kind == "text":
+            item = self.with_max_length(item, raw, name)
+        if "score" in raw and kind in ("choice", "yesno", "scale"):
+            item = self.with_score(item, raw["score"], name)
+        item = self.with_indicators(item, raw, name)
+        if "when" in raw:
+            item = self.with_condition(item, raw["when"], name, earlier)
+        return item
+
+    def domain(self, raw: Mapping[str, Any], name: str) -> str | None:
+        domain = raw.get("domain")
+        if domain is not None and domain not in DOMAINS:
+            self.problems.append(
+                f"{name}: unknown domain {domain!r} (known: {', '.join(sorted(DOMAINS))})"
+            )
+            return None
+        return cast("str | None", domain)
+
+    def flags(self, raw: Mapping[str, Any], name: str, kind: str) -> frozenset[str]:
+        flags = raw.get("flags", {})
+        if not isinstance(flags, dict):
+            self.problems.append(f"{name}: flags must be a table, e.g. {{ crisis = true }}")
+            return frozenset()
+        for flag in sorted(set(flags) - FLAGS):
+            self.problems.append(f"{name}: unknown flag {flag!r}")
+        on = frozenset(flag for flag, value in flags.items() if flag in FLAGS and value is True)
+        if "crisis" in on and kind != "yesno":
+            self.problems.append(f"{name}: the crisis flag needs a yesno item")
+        return on
+
+    def with_options(self, item: Item, raw: Mapping[str, Any], name: str) -> Item:
+        options: list[Option] = []
+        raw_options = raw.get("options", [])
+        if not isinstance(raw_options, list):
+            self.problems.append(f"{name}: options must be a list")
+            raw_options = []
+        for raw_option in raw_options:
+            key = raw_option.get("key") if isinstance(raw_option, dict) else None
+            if not isinstance(key, str) or not OPTION_KEY.fullmatch(key):
+                self.problems.append(f"{name}: option key {key!r} must match [a-z0-9_]{{1,16}}")
+                continue
+            if any(option.key == key for option in options):
+                self.problems.append(f"{name}: duplicate option key {key!r}")
+                continue
+            if PLAN_KEY.fullmatch(key):
+                self.problems.append(f"{name}: option key {key!r} looks like a plan step key")
+            assert isinstance(raw_option, dict)
+            for extra in sorted(set(raw_option) - {"key", "label"}):
+                self.problems.append(f"{name}: option {key!r} has unknown key {extra!r}")
+            options.append(Option(key, self.localized(raw_option.get("label"), f"{name} {key!r}")))
+        options_from = raw.get("options_from")
+        if options_from is not None and options_from not in OPTION_SOURCES:
+            self.problems.append(f"{name}: unknown options_from {options_from!r}")
+            options_from = None
+        if not options and options_from is None:
+            self.problems.append(f"{name}: a {item.kind} item needs options")
+        if item.kind == "choice" and len(options) == 1:
+            self.problems.append(f"{name}: a choice item needs at least two options")
+        return _replace(item, options=tuple(options), options_from=options_from)
+
+    def with_scale(self, item: Item, raw: Mapping[str, Any], name: str) -> Item:
+        low, high = raw.get("min", 0), raw.get("max", 10)
+        if not _is_int(low) or not _is_int(high):
+            self.problems.append(f"{name}: scale min and max must be whole numbers")
+            return item
+        if low >= high:
+            self.problems.append(f"{name}: scale min {low} must be below max {high}")
+            return item
+        labels: dict[int, Localized] = {}
+        raw_labels = raw.get("labels", {})
+        if not isinstance(raw_labels, dict):
+            self.problems.append(f"{name}: labels must be a table of points, e.g. {{ 0 = ... }}")
+            raw_labels = {}
+        for point, label in raw_labels.items():
+            if not re.fullmatch(r"-?[0-9]+", point) or not low <= int(point) <= high:
+                self.problems.append(f"{name}: label point {point!r} is not on the scale")
+                continue
+            labels[int(point)] = self.localized(label, f"{name} label {point}")
+        return _replace(
+            item, min=low, max=high, labels=MappingProxyType(dict(sorted(labels.items())))
+        )
+
+    def with_max_length(self, item: Item, raw: Mapping[str, Any], name: str) -> Item:
+        max_length = raw.get("max_length", 1000)
+        if not _is_int(max_length) or not 1 <= max_length <= MAX_TEXT_LENGTH:
+            self.problems.append(f"{name}: max_length must be 1 to {MAX_TEXT_LENGTH}")
+            max_length = 1000
+        return _replace(item, max_length=max_length)
+
+    def with_score(self, item: Item, score: object, name: str) -> Item:
+        if item.kind == "scale":
+            return self.with_range_scores(item, score, name)
+        expected = {"yes", "no"} if item.kind == "yesno" else {o.key for o in item.options}
+        if not isinstance(score, dict):
+            self.problems.append(f"{name}: score must be a table of option keys")
+            return item
+        if set(score) != expected:
+            self.problems.append(
+                f"{name}: score keys {sorted(score)} do not match options {sorted(expected)}"
+            )
+        self.check_score_values(score.values(), name)
+        return _replace(item, option_scores=MappingProxyType(dict(score)))
+
+    def with_range_scores(self, item: Item, score: object, name: str) -> Item:
+        if not isinstance(score, list) or not all(isinstance(r, dict) for r in score):
+            self.problems.append(f"{name}: scale score must be a list like [{{max=3, value=0}}]")
+            return item
+        ranges: list[ScoreRange] = []
+        for raw_range in score:
+            top, value = raw_range.get("max"), raw_range.get("value")
+            if set(raw_range) != {"max", "value"} or not _is_int(top):
+                self.problems.append(f"{name}: each score range needs whole-number max and value")
+                return item
+            if ranges and top <= ranges[-1].max:
+                self.problems.append(
+                    f"{name}: score ranges must rise (max {top} after {ranges[-1].max})"
+                )
+                return item
+            ranges.append(ScoreRange(top, value))
+        self.check_score_values([r.value for r in ranges], name)
+        if not ranges or ranges[0].max < item.min or ranges[-1].max != item.max:
+            self.problems.append(f"{name}: score ranges must cover the scale {item.min}-{item.max}")
+        return _replace(item, range_scores=tuple(ranges))
+
+    def check_score_values(self, values: Iterable[object], name: str) -> None:
+        if not all(_is_int(v) and 0 <= cast(int, v) <= MAX_SCORE for v in values):
+            self.problems.append(f"{name}: scores must be whole numbers 0 to {MAX_SCORE}")
+
+    def with_indicators(self, item: Item, raw: Mapping[str, Any], name: str) -> Item:
+        indicators = raw.get("indicators", [])
+        if not isinstance(indicators, list) or not all(isinstance(i, str) for i in indicators):
+            self.problems.append(f"{name}: indicators must be a list of names")
+            return item
+        for indicator in indicators:
+            if indicator not in INDICATOR_NAMES:
+                self.problems.append(
+                    f"{name}: unknown indicator {indicator!r} (known: {', '.join(INDICATOR_NAMES)})"
+                )
+        if indicators and not item.scored:
+            self.problems.append(f"{name}: an item counted in an indicator needs a score")
+        if indicators and item.domain is None:
+            # Roll-ups count each domain once (its highest item), so the domain is needed.
+            self.problems.append(f"{name}: an item counted in an indicator needs a domain")
+        return _replace(item, indicators=tuple(indicators))
+
+    def with_condition(
+        self, item: Item, raw: object, name: str, earlier: Mapping[str, Item]
+    ) -> Item:
+        if not isinstance(raw, dict) or not isinstance(raw.get("item"), str):
+            self.problems.append(
+                f"{name}: when must be a table like {{ item = ..., equals = ... }}"
+            )
+            return item
+        target_id = raw["item"]
+        tests = set(raw) & {"equals", "in", "not_empty"}
+        for key in sorted(set(raw) - {"item", "equals", "in", "not_empty"}):
+            self.problems.append(f"{name}: when has unknown key {key!r}")
+        if len(tests) != 1:
+            self.problems.append(f"{name}: when needs exactly one of equals, in, not_empty")
+            return item
+        if target_id not in earlier:
+            where = "itself" if target_id == item.id else f"unknown or later item {target_id!r}"
+            # Conditions only look back, so the flow never waits on an answer not yet given.
+            self.problems.append(f"{name}: when refers to {where}")
+            return item
+        target = earlier[target_id]
+        test = tests.pop()
+        condition = Condition(target_id)
+        if test == "equals":
+            value = raw["equals"]
+            if not _value_fits(target, value):
+                self.problems.append(
+                    f"{name}: when equals {value!r} is not an answer of {target.kind} "
+                    f"item {target_id!r}"
+                )
+            condition = Condition(target_id, equals=value)
+        elif test == "in":
+            keys = raw["in"]
+            known = {o.key for o in target.options}
+            if target.kind not in ("choice", "multi") or not isinstance(keys, list) or not keys:
+                self.problems.append(f"{name}: when in needs a choice or multi item and keys")
+            elif not set(keys) <= known:
+                self.problems.append(
+                    f"{name}: when in {sorted(set(keys) - known)} not options of {target_id!r}"
+                )
+            else:
+                condition = Condition(target_id, one_of=tuple(keys))
+        else:
+            if raw["not_empty"] is not True or target.kind not in ("multi", "text"):
+                self.problems.append(f"{name}: when not_empty = true needs a multi or text item")
+            condition = Condition(target_id, not_empty=True)
+        return _replace(item, when=condition)
+
+
+def _value_fits(item: Item, value: object) -> bool:
+    if item.kind == "yesno":
+        return isinstance(value, bool)
+    if item.kind == "choice":
+        return isinstance(value, str) and item.option(value) is not None
+    if item.kind == "scale":
+        return _is_int(value) and item.min <= cast(int, value) <= item.max
+    return False
+
+
+def _replace(item: Item, **changes: Any) -> Item:
+    return replace(item, **changes)

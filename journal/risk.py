@@ -1,0 +1,664 @@
+"""Risk rules as data and their pure evaluation: self-report indicators, findings, levels."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, Literal, TypeAlias, TypeGuard, cast, get_args
+
+from journal.questionnaire import (
+    INDICATOR_NAMES,
+    SKIPPED,
+    Answer,
+    DataFileError,
+    Item,
+    Questionnaire,
+    score_item,
+)
+
+DEFAULT_FILE: Final = "risk_rules.toml"
+
+Level: TypeAlias = Literal["low", "elevated", "high", "critical"]
+LEVELS: Final[tuple[Level, ...]] = get_args(Level)
+RuleLevel: TypeAlias = Literal["elevated", "high", "critical"]
+CheckInStatus: TypeAlias = Literal["completed", "missed"]
+
+Source: TypeAlias = Literal["item", "score", "indicator"]
+Comparison: TypeAlias = Literal["equals", "in", "at_least", "at_most"]
+SOURCES: Final[tuple[str, ...]] = get_args(Source)
+COMPARISONS: Final[tuple[str, ...]] = get_args(Comparison)
+
+RULE_ID: Final = re.compile(r"[a-z0-9_]{1,40}")
+REASON_CODE: Final = re.compile(r"[A-Z][A-Z0-9_]{1,39}")
+
+
+class RiskRulesError(DataFileError):
+    """The risk rules file is not valid."""
+
+
+def level_rank(level: Level) -> int:
+    return LEVELS.index(level)
+
+
+def highest(levels: Sequence[Level]) -> Level:
+    """The most serious level; low when there is none."""
+    return max(levels, key=level_rank, default="low")
+
+
+# --- the rules --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One comparison on today's check-in: an answer, an item's score, or an indicator."""
+
+    source: Source
+    name: str
+    comparison: Comparison
+    value: bool | int | str | tuple[str, ...]
+
+    def holds(self, answers: Mapping[str, Answer], ind: Indicators) -> bool:
+        actual: Answer | None
+        if self.source == "indicator":
+            actual = ind.value(self.name)
+        elif self.source == "score":
+            actual = ind.item_scores.get(self.name)
+        else:
+            actual = answers.get(self.name)
+        if actual is None or actual is SKIPPED:
+            return False  # an unanswered or skipped item fires nothing on its own
+        if self.comparison == "equals":
+            return type(actual) is type(self.value) and actual == self.value
+        if self.comparison == "in":
+            chosen = actual if isinstance(actual, tuple) else (actual,)
+            return any(key in cast(tuple, self.value) for key in chosen)
+        if not isinstance(actual, int) or isinstance(actual, bool):
+            return False
+        threshold = cast(int, self.value)
+        return actual >= threshold if self.comparison == "at_least" else actual <= threshold
+
+
+@dataclass(frozen=True)
+class DailyRule:
+    """Fires on one day's check-in when its test and every `also` test hold.
+
+    Its overridable threshold is the number in its own test (at_least / at_most).
+    """
+
+    id: str
+    level: RuleLevel
+    reason: str
+    test: Criterion
+    also: tuple[Criterion, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrendRule:
+    """Fires on a change across days.
+
+    falling: today's value is at least `by_at_least` below the highest value of the
+    previous `days - 1` days (the window is `days` calendar days, today included).
+    Threshold: by_at_least.
+    rising: the value rose on each of the last `days` days, compared with the day before
+    (so `days + 1` consecutive daily values). Threshold: days.
+    """
+
+    id: str
+    level: RuleLevel
+    reason: str
+    source: Literal["item", "indicator"]
+    name: str
+    direction: Literal["falling", "rising"]
+    days: int
+    by_at_least: int = 0
+
+
+@dataclass(frozen=True)
+class MissedRule:
+    """Fires when the latest `in_a_row` check-ins were all missed. Threshold: in_a_row."""
+
+    id: str
+    level: RuleLevel
+    reason: str
+    in_a_row: int
+
+
+@dataclass(frozen=True)
+class BlockedRule:
+    """Fires when the client blocked the bot (Telegram answers 403). No threshold."""
+
+    id: str
+    level: RuleLevel
+    reason: str
+
+
+Rule: TypeAlias = DailyRule | TrendRule | MissedRule | BlockedRule
+
+
+@dataclass(frozen=True)
+class RiskRules:
+    id: str
+    version: int
+    questionnaire: str | None  # the questionnaire id the rules were written for
+    daily: tuple[DailyRule, ...]
+    trends: tuple[TrendRule, ...]
+    missed: tuple[MissedRule, ...]
+    blocked: tuple[BlockedRule, ...]
+
+    @property
+    def all_rules(self) -> tuple[Rule, ...]:
+        return (*self.daily, *self.trends, *self.missed, *self.blocked)
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.all_rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(f"rules {self.id!r} have no rule {rule_id!r}")
+
+
+# --- what evaluation works on and returns -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Indicators:
+    """Self-report indicators of one check-in (never an ACUTE-2007 score).
+
+    Each roll-up adds the highest item score of each ACUTE-2007 domain among its items.
+    """
+
+    sexual_violent: int  # 0-8 with the default check-in
+    general: int  # 0-14 with the default check-in
+    item_scores: Mapping[str, int]
+    domain_scores: Mapping[str, int]
+
+    def value(self, name: str) -> int:
+        if name not in INDICATOR_NAMES:
+            raise KeyError(f"unknown indicator {name!r}")
+        return cast(int, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class DaySnapshot:
+    """One local day for the rules: the answers (None if the check-in was missed)."""
+
+    local_date: date
+    answers: Mapping[str, Answer] | None
+    # Stored with the day; when None, computed from the answers with today's questionnaire.
+    indicators: Indicators | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    level: RuleLevel
+    reason_code: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    level: Level
+    findings: tuple[Finding, ...]
+    crisis: bool  # show crisis resources to the client now
+    indicators: Indicators | None
+
+
+def indicators(q: Questionnaire, answers: Mapping[str, Answer]) -> Indicators:
+    """Item scores and roll-up indicators of one check-in's answers."""
+    item_scores: dict[str, int] = {}
+    for item in q.items:
+        score = score_item(item, answers.get(item.id))
+        if score is not None:
+            item_scores[item.id] = score
+    domain_scores: dict[str, int] = {}
+    roll_ups: dict[str, dict[str, int]] = {name: {} for name in INDICATOR_NAMES}
+    for item in q.items:
+        if item.id not in item_scores or item.domain is None:
+            continue
+        score = item_scores[item.id]
+        domain_scores[item.domain] = max(domain_scores.get(item.domain, 0), score)
+        for name in item.indicators:
+            # A domain counts once per indicator, at its highest item, as a rater would.
+            per_domain = roll_ups[name]
+            per_domain[item.domain] = max(per_domain.get(item.domain, 0), score)
+    return Indicators(
+        sexual_violent=sum(roll_ups["sexual_violent"].values()),
+        general=sum(roll_ups["general"].values()),
+        item_scores=MappingProxyType(item_scores),
+        domain_scores=MappingProxyType(domain_scores),
+    )
+
+
+def snapshot(
+    q: Questionnaire, local_date: date, answers: Mapping[str, Answer] | None
+) -> DaySnapshot:
+    """A day with its indicators computed now, ready to store alongside the answers."""
+    return DaySnapshot(local_date, answers, None if answers is None else indicators(q, answers))
+
+
+def evaluate(
+    rules: RiskRules,
+    q: Questionnaire,
+    today: DaySnapshot,
+    history: Sequence[DaySnapshot],
+    *,
+    overrides: Mapping[str, int] | None = None,
+) -> Assessment:
+    """Assess a completed check-in against the rules and the previous days (oldest first).
+
+    `overrides` (rule id → threshold) are one client's clinician-set thresholds; one that
+    names no rule, or a rule without a threshold, is ignored here so a stale override can
+    never stop an assessment (use `check_overrides` when a clinician sets them).
+    """
+    if today.answers is None:
+        raise ValueError("today's check-in has no answers; missed days go to evaluate_missed")
+    rules = _with_overrides(rules, overrides)
+    answers = today.answers
+    today_indicators = indicators(q, answers)
+    findings: list[Finding] = []
+    for rule in rules.daily:
+        tests = (rule.test, *rule.also)
+        if all(test.holds(answers, today_indicators) for test in tests):
+            findings.append(Finding(rule.id, rule.level, rule.reason))
+    by_date = {day.local_date: day for day in history if day.local_date < today.local_date}
+    for trend in rules.trends:
+        if _trend_fires(trend, q, today, today_indicators, by_date):
+            findings.append(Finding(trend.id, trend.level, trend.reason))
+    crisis = any(item.crisis and answers.get(item.id) is True for item in q.items) or any(
+        finding.level == "critical" for finding in findings
+    )
+    return _assessment(findings, crisis, today_indicators)
+
+
+def evaluate_missed(
+    rules: RiskRules,
+    recent_statuses: Sequence[CheckInStatus],
+    *,
+    overrides: Mapping[str, int] | None = None,
+) -> Assessment:
+    """Assess the latest check-in days (oldest first): missed check-ins in a row."""
+    for status in recent_statuses:
+        if status not in ("completed", "missed"):
+            raise ValueError(f"unknown check-in status {status!r}")
+    rules = _with_overrides(rules, overrides)
+    run = 0
+    for status in reversed(recent_statuses):
+        if status != "missed":
+            break
+        run += 1
+    findings = [Finding(r.id, r.level, r.reason) for r in rules.missed if run >= r.in_a_row]
+    return _assessment(findings, crisis=False, ind=None)
+
+
+def evaluate_blocked(rules: RiskRules) -> Assessment:
+    """Assess a client blocking the bot: it cuts the daily contact, so it alerts at once."""
+    findings = [Finding(r.id, r.level, r.reason) for r in rules.blocked]
+    return _assessment(findings, crisis=False, ind=None)
+
+
+def check_overrides(rules: RiskRules, overrides: Mapping[str, int]) -> list[str]:
+    """Problems with a client's threshold overrides, for the clinician setting them."""
+    problems = []
+    for rule_id, value in overrides.items():
+        try:
+            rule = rules.rule(rule_id)
+        except KeyError:
+            problems.append(f"override {rule_id!r}: no such rule")
+            continue
+        if not _overridable(rule):
+            problems.append(f"override {rule_id!r}: this rule has no threshold")
+        elif not isinstance(value, int) or isinstance(value, bool) or value < _lowest(rule):
+            problems.append(f"override {rule_id!r}: must be a whole number from {_lowest(rule)}")
+    return problems
+
+
+# --- evaluation internals ---------------------------------------------------------------
+
+
+def _assessment(findings: list[Finding], crisis: bool, ind: Indicators | None) -> Assessment:
+    # Most serious first, so an alert names what matters most; file order otherwise.
+    ordered = sorted(findings, key=lambda finding: -level_rank(finding.level))
+    level = highest([finding.level for finding in findings])
+    return Assessment(level, tuple(ordered), crisis or level == "critical", ind)
+
+
+def _overridable(rule: Rule) -> bool:
+    if isinstance(rule, DailyRule):
+        return rule.test.comparison in ("at_least", "at_most")
+    return isinstance(rule, TrendRule | MissedRule)
+
+
+def _lowest(rule: Rule) -> int:
+    # Zero days in a row, or a fall of zero points, would fire every day.
+    if isinstance(rule, MissedRule | TrendRule):
+        return 1
+    return 0
+
+
+def _with_overrides(rules: RiskRules, overrides: Mapping[str, int] | None) -> RiskRules:
+    if not overrides:
+        return rules
+    valid = {
+        key: value for key, value in overrides.items() if not check_overrides(rules, {key: value})
+    }
+
+    def daily(rule: DailyRule) -> DailyRule:
+        if rule.id not in valid:
+            return rule
+        return replace(rule, test=replace(rule.test, value=valid[rule.id]))
+
+    def trend(rule: TrendRule) -> TrendRule:
+        if rule.id not in valid:
+            return rule
+        if rule.direction == "falling":
+            return replace(rule, by_at_least=valid[rule.id])
+        return replace(rule, days=valid[rule.id])
+
+    def missed(rule: MissedRule) -> MissedRule:
+        return replace(rule, in_a_row=valid[rule.id]) if rule.id in valid else rule
+
+    return replace(
+        rules,
+        daily=tuple(daily(rule) for rule in rules.daily),
+        trends=tuple(trend(rule) for rule in rules.trends),
+        missed=tuple(missed(rule) for rule in rules.missed),
+    )
+
+
+def _day_value(
+    trend: TrendRule, q: Questionnaire, day: DaySnapshot, ind: Indicators | None = None
+) -> int | None:
+    if day.answers is None:
+        return None
+    if trend.source == "indicator":
+        ind = ind or day.indicators or indicators(q, day.answers)
+        return ind.value(trend.name)
+    value = day.answers.get(trend.name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _trend_fires(
+    trend: TrendRule,
+    q: Questionnaire,
+    today: DaySnapshot,
+    today_indicators: Indicators,
+    by_date: Mapping[date, DaySnapshot],
+) -> bool:
+    now = _day_value(trend, q, today, today_indicators)
+    if now is None:
+        return False
+
+    def value_on(days_ago: int) -> int | None:
+        day = by_date.get(today.local_date - timedelta(days=days_ago))
+        return None if day is None else _day_value(trend, q, day)
+
+    if trend.direction == "falling":
+        # Calendar days, not list positions, so a gap of a week never compares old values.
+        earlier = [v for ago in range(1, trend.days) if (v := value_on(ago)) is not None]
+        return bool(earlier) and max(earlier) - now >= trend.by_at_least
+    values = [now, *(value_on(ago) for ago in range(1, trend.days + 1))]
+    if any(v is None for v in values):
+        return False  # a missed day breaks a run; missed days have their own rule
+    newest_first = cast(list[int], values)
+    return all(newest_first[i] > newest_first[i + 1] for i in range(trend.days))
+
+
+# --- loading and validation -------------------------------------------------------------
+
+
+def load_rules(
+    path: Path | None = None, *, questionnaire: Questionnaire | None = None
+) -> RiskRules:
+    """Read and validate a rules file (None: the packaged default).
+
+    With `questionnaire`, every item the rules name is checked against it as well.
+    """
+    try:
+        if path is None:
+            raw = (
+                resources.files(__package__ or "journal")
+                .joinpath(DEFAULT_FILE)
+                .read_text(encoding="utf-8")
+            )
+        else:
+            raw = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RiskRulesError([f"cannot read risk rules: {error.strerror}"]) from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as error:
+        raise RiskRulesError([f"not valid TOML: {error}"]) from None
+    return parse_rules(data, questionnaire=questionnaire)
+
+
+def parse_rules(
+    data: Mapping[str, Any], *, questionnaire: Questionnaire | None = None
+) -> RiskRules:
+    """Validate rules data (as read from TOML); raises with every problem found."""
+    return _RulesParser(questionnaire).rules(data)
+
+
+_SECTIONS: Final = ("daily", "trend", "missed", "blocked")
+_COMMON_KEYS: Final = frozenset({"id", "level", "reason"})
+_TEST_KEYS: Final = frozenset(SOURCES) | frozenset(COMPARISONS)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _RulesParser:
+    def __init__(self, q: Questionnaire | None) -> None:
+        self.q = q
+        self.problems: list[str] = []
+
+    def rules(self, data: Mapping[str, Any]) -> RiskRules:
+        for key in sorted(set(data) - {"id", "version", "questionnaire", *_SECTIONS}):
+            self.problems.append(f"unknown top-level key {key!r}")
+        rules_id = data.get("id")
+        if not isinstance(rules_id, str) or not rules_id:
+            self.problems.append("rules id must be a non-empty string")
+            rules_id = ""
+        version = data.get("version")
+        if not _is_int(version) or version < 1:
+            self.problems.append("version must be a whole number from 1")
+            version = 0
+        for_questionnaire = data.get("questionnaire")
+        if for_questionnaire is not None and not isinstance(for_questionnaire, str):
+            self.problems.append("questionnaire must be a questionnaire id")
+            for_questionnaire = None
+        if self.q is not None and for_questionnaire not in (None, self.q.id):
+            self.problems.append(
+                f"rules are written for questionnaire {for_questionnaire!r}, not {self.q.id!r}"
+            )
+
+        seen: set[str] = set()
+        parsed: dict[str, list[Any]] = {section: [] for section in _SECTIONS}
+        for section in _SECTIONS:
+            entries = data.get(section, [])
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                self.problems.append(f"[[{section}]] must be a list of tables")
+                continue
+            for index, entry in enumerate(entries):
+                rule = self.rule(section, index, entry)
+                if rule is None:
+                    continue
+                if rule.id in seen:
+                    self.problems.append(f"rule {rule.id!r}: duplicate id")
+                    continue
+                seen.add(rule.id)
+                parsed[section].append(rule)
+        if self.problems:
+            raise RiskRulesError(self.problems)
+        return RiskRules(
+            id=rules_id,
+            version=version,
+            questionnaire=for_questionnaire,
+            daily=tuple(parsed["daily"]),
+            trends=tuple(parsed["trend"]),
+            missed=tuple(parsed["missed"]),
+            blocked=tuple(parsed["blocked"]),
+        )
+
+    def rule(self, section: str, index: int, raw: Mapping[str, Any]) -> Rule | None:
+        rule_id = raw.get("id")
+        if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
+            self.problems.append(f"{section} rule #{index + 1}: id must match [a-z0-9_]{{1,40}}")
+            return None
+        name = f"rule {rule_id!r}"
+        level = raw.get("level")
+        if level not in ("elevated", "high", "critical"):
+            self.problems.append(f"{name}: level must be elevated, high or critical")
+        reason = raw.get("reason")
+        if not isinstance(reason, str) or not REASON_CODE.fullmatch(reason):
+            self.problems.append(f"{name}: reason must be a code like VICTIM_ACCESS")
+        if isinstance(reason, str) and "ACUTE" in reason:
+            # Self-report answers are indicators, never an ACUTE-2007 score.
+            self.problems.append(f"{name}: reason must not present indicators as ACUTE scores")
+        level, reason = cast(RuleLevel, level), cast(str, reason)
+
+        if section == "daily":
+            self.unknown_keys(raw, name, _COMMON_KEYS | _TEST_KEYS | {"also"})
+            test = self.test(raw, name)
+            also: list[Criterion] = []
+            raw_also = raw.get("also", [])
+            if not isinstance(raw_also, list) or not all(isinstance(t, dict) for t in raw_also):
+                self.problems.append(f"{name}: also must be a list of tests")
+                raw_also = []
+            for raw_test in raw_also:
+                self.unknown_keys(raw_test, f"{name} also", _TEST_KEYS)
+                extra = self.test(raw_test, f"{name} also")
+                if extra is not None:
+                    also.append(extra)
+            if test is None:
+                return None
+            return DailyRule(rule_id, level, reason, test, tuple(also))
+        if section == "trend":
+            return self.trend(raw, name, rule_id, level, reason)
+        if section == "missed":
+            self.unknown_keys(raw, name, _COMMON_KEYS | {"in_a_row"})
+            in_a_row = raw.get("in_a_row")
+            if not _is_int(in_a_row) or in_a_row < 1:
+                self.problems.append(f"{name}: in_a_row must be a whole number from 1")
+                return None
+            return MissedRule(rule_id, level, reason, in_a_row)
+        self.unknown_keys(raw, name, _COMMON_KEYS)
+        return BlockedRule(rule_id, level, reason)
+
+    def unknown_keys(self, raw: Mapping[str, Any], name: str, known: frozenset[str]) -> None:
+        for key in sorted(set(raw) - known):
+            self.problems.append(f"{name}: unknown key {key!r}")
+
+    def test(self, raw: Mapping[str, Any], name: str) -> Criterion | None:
+        sources = [key for key in SOURCES if key in raw]
+        comparisons = [key for key in COMPARISONS if key in raw]
+        if len(sources) != 1 or len(comparisons) != 1:
+            self.problems.append(
+                f"{name}: a test needs one of item, score, indicator and one of "
+                "equals, in, at_least, at_most"
+            )
+            return None
+        source, comparison = cast(Source, sources[0]), cast(Comparison, comparisons[0])
+        target, value = raw[source], raw[comparison]
+        if not isinstance(target, str):
+            self.problems.append(f"{name}: {source} must name an item or indicator")
+            return None
+        if comparison == "in":
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(v, str) for v in value)
+            ):
+                self.problems.append(f"{name}: in must be a non-empty list of option keys")
+                return None
+            value = tuple(value)
+        elif comparison in ("at_least", "at_most") and not _is_int(value):
+            self.problems.append(f"{name}: {comparison} must be a whole number")
+            return None
+        test = Criterion(source, target, comparison, value)
+        self.check_test(test, name)
+        return test
+
+    def check_test(self, test: Criterion, name: str) -> None:
+        if test.source == "indicator":
+            if test.name not in INDICATOR_NAMES:
+                self.problems.append(f"{name}: unknown indicator {test.name!r}")
+            if test.comparison not in ("at_least", "at_most"):
+                self.problems.append(f"{name}: an indicator is compared with at_least or at_most")
+            return
+        item = self.item(test.name, name)
+        if item is None:
+            return
+        if test.source == "score":
+            if not item.scored:
+                self.problems.append(f"{name}: item {item.id!r} has no score")
+            if test.comparison == "in" or not _is_int(test.value):
+                self.problems.append(f"{name}: a score is compared with a whole number")
+            return
+        if not _answer_test_fits(item, test):
+            self.problems.append(
+                f"{name}: {test.comparison} {test.value!r} does not fit {item.kind} item {item.id!r}"
+            )
+
+    def item(self, item_id: str, name: str) -> Item | None:
+        if self.q is None:
+            return None
+        if not self.q.has_item(item_id):
+            self.problems.append(f"{name}: unknown item {item_id!r}")
+            return None
+        return self.q.item(item_id)
+
+    def trend(
+        self, raw: Mapping[str, Any], name: str, rule_id: str, level: RuleLevel, reason: str
+    ) -> TrendRule | None:
+        self.unknown_keys(
+            raw, name, _COMMON_KEYS | {"item", "indicator", "direction", "days", "by_at_least"}
+        )
+        sources = [key for key in ("item", "indicator") if key in raw]
+        direction, days = raw.get("direction"), raw.get("days")
+        if len(sources) != 1 or not isinstance(raw[sources[0]], str):
+            self.problems.append(f"{name}: a trend follows one item or one indicator")
+            return None
+        source = cast(Literal["item", "indicator"], sources[0])
+        target = cast(str, raw[source])
+        if direction not in ("falling", "rising"):
+            self.problems.append(f"{name}: direction must be falling or rising")
+            return None
+        if not _is_int(days) or days < (2 if direction == "falling" else 1):
+            self.problems.append(f"{name}: days must be a whole number (falling: from 2)")
+            return None
+        by_at_least = raw.get("by_at_least", 0)
+        if direction == "falling" and (not _is_int(by_at_least) or by_at_least < 1):
+            self.problems.append(f"{name}: a falling trend needs by_at_least from 1")
+        if direction == "rising" and "by_at_least" in raw:
+            self.problems.append(f"{name}: by_at_least applies to falling trends only")
+        if source == "indicator" and target not in INDICATOR_NAMES:
+            self.problems.append(f"{name}: unknown indicator {target!r}")
+        if source == "item":
+            item = self.item(target, name)
+            if item is not None and item.kind != "scale":
+                self.problems.append(f"{name}: a trend follows a scale item, not {item.kind}")
+        return TrendRule(rule_id, level, reason, source, target, direction, days, by_at_least)
+
+
+def _answer_test_fits(item: Item, test: Criterion) -> bool:
+    value = test.value
+    if test.comparison in ("at_least", "at_most"):
+        return item.kind == "scale" and item.min <= cast(int, value) <= item.max
+    if test.comparison == "in":
+        keys = {option.key for option in item.options}
+        return item.kind in ("choice", "multi") and set(cast(tuple, value)) <= keys
+    if item.kind == "yesno":
+        return isinstance(value, bool)
+    if item.kind == "choice":
+        return isinstance(value, str) and item.option(value) is not None
+    if item.kind == "scale":
+        return _is_int(value) and item.min <= cast(int, value) <= item.max
+    return False
