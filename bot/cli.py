@@ -319,5 +319,46 @@ def outbox_status() -> None:
         sys.exit(1)
 
 
+# -- the bot -------------------------------------------------------------------------------
+def _configure_logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiohttp's access log and aiogram's event log would record who wrote when; the
+    # bot's own log lines carry only what an operator needs.
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+@main.command("run")
+@click.option("--webhook", is_flag=True, help="Serve a webhook instead of long polling.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Webhook listen address.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--path", default="/telegram/webhook", show_default=True, help="Webhook path.")
+@click.option("--secret", envvar="STEADFAST_WEBHOOK_SECRET", default=None,
+              help="Secret token Telegram sends in X-Telegram-Bot-Api-Secret-Token "
+                   "(or STEADFAST_WEBHOOK_SECRET).")
+@click.option("--public-url", default=None,
+              help="If given, call setWebhook with this public URL on start.")
+@friendly
+def run(webhook: bool, host: str, port: int, path: str, secret: str | None,
+        public_url: str | None) -> None:
+    """Run the bot: migrate the database, then poll (or serve a webhook) until stopped."""
+    settings = _settings()
+    settings.require_token()
+    _configure_logging(settings.log_level)
+    from bot.app import run_bot
+    from bot.runtime import WebhookConfig
+
+    config = None
+    if webhook:
+        if not secret or len(secret) < 16 or not all(c.isalnum() or c in "_-" for c in secret):
+            raise CliError("--webhook needs --secret: 16-256 letters, digits, _ or -", 2)
+        config = WebhookConfig(host=host, port=port, path=path, secret=secret,
+                               public_url=public_url)
+    run_async(run_bot(settings, webhook=config))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

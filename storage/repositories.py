@@ -233,12 +233,14 @@ class InviteRepository(Repository):
         return await self.failures(telegram_id, now)
 
     async def failures(self, telegram_id: int, now: datetime) -> int:
+        """Wrong codes from this account in the hour up to `now`."""
         since = now - timedelta(hours=1)
-        await self.session.execute(delete(EnrolmentAttemptRow).where(EnrolmentAttemptRow.at < since))
+        await self.session.execute(
+            delete(EnrolmentAttemptRow).where(EnrolmentAttemptRow.at < now - timedelta(hours=3)))
         return int(await self.session.scalar(
             select(func.count()).select_from(EnrolmentAttemptRow)
             .where(EnrolmentAttemptRow.telegram_id == telegram_id,
-                   EnrolmentAttemptRow.at >= since)) or 0)
+                   EnrolmentAttemptRow.at >= since, EnrolmentAttemptRow.at <= now)) or 0)
 
     async def last_failure(self, telegram_id: int) -> datetime | None:
         return await self.session.scalar(

@@ -1,0 +1,115 @@
+"""The composition root: settings in, a running bot out. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand, BotCommandScopeChat
+
+from bot.bootstrap import open_store
+from bot.commands import menu
+from bot.delivery import DeliveryWorker
+from bot.handlers import all_routers
+from bot.middleware import UnitOfWorkMiddleware
+from bot.runtime import WebhookConfig, install_signal_handlers, poll, serve_webhook
+from bot.settings import Settings
+from journal.clock import Clock, SystemClock
+from journal.enrolment import EnrolmentService
+from storage.migrate import upgrade
+from storage.uow import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    store: Store
+    bot: Bot
+    dispatcher: Dispatcher
+    delivery: DeliveryWorker
+    services: dict[str, object] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.store.close()
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> App:
+    clock = clock or SystemClock()
+    store = store or open_store(settings)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    bot = Bot(token=settings.require_token(), session=session)
+    services: dict[str, object] = {
+        "enrolment": EnrolmentService(
+            clock=clock, invite_ttl=timedelta(hours=settings.invite_ttl_hours),
+            default_language=settings.default_language,
+            default_timezone=settings.default_timezone,
+            default_checkin_time=settings.default_checkin_time,
+            staff_language=settings.default_language),
+        "settings": settings,
+        "clock": clock,
+    }
+    dp = Dispatcher(**services)
+    dp.update.outer_middleware(UnitOfWorkMiddleware(store, clock))
+    for router in all_routers():
+        dp.include_router(router)
+    delivery = DeliveryWorker(store=store, bot=bot, clock=clock)
+    return App(settings=settings, clock=clock, store=store, bot=bot, dispatcher=dp,
+               delivery=delivery, services=services)
+
+
+async def register_commands(app: App) -> None:
+    """Each person sees only their own role's commands; strangers see none."""
+    await app.bot.delete_my_commands()
+    async with app.store.unit_of_work() as uow:
+        staff = await uow.clinicians.list()
+        clients = await uow.clients.for_clinician(None)
+    people = [(c.telegram_id, c.role, app.settings.default_language) for c in staff if c.active]
+    people += [(c.telegram_id, "client", c.language) for c in clients if c.telegram_id]
+    for chat_id, kind, language in people:
+        try:
+            await app.bot.set_my_commands(
+                [BotCommand(command=n, description=d) for n, d in menu(kind, language)],
+                scope=BotCommandScopeChat(chat_id=chat_id))
+        except Exception as exc:  # a chat that never talked to the bot cannot get a menu
+            log.info("no command menu for one chat: %s", type(exc).__name__)
+
+
+async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
+                  stop: asyncio.Event | None = None, clock: Clock | None = None,
+                  migrate: bool = True) -> None:
+    """Migrate, start delivery, serve updates until SIGTERM/SIGINT, then close everything."""
+    if migrate:
+        await asyncio.to_thread(upgrade, settings.database_url)
+    app = build_app(settings, clock=clock)
+    stop = stop or asyncio.Event()
+    install_signal_handlers(stop)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        me = await app.bot.get_me()
+        app.dispatcher["bot_username"] = me.username or "bot"
+        await register_commands(app)
+        tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
+        log.info("Steadfast is running as @%s (%s)", me.username,
+                 "webhook" if webhook else "polling")
+        if webhook is None:
+            await poll(app.bot, app.dispatcher, stop)
+        else:
+            await serve_webhook(app.bot, app.dispatcher, webhook, stop)
+    finally:
+        stop.set()
+        for task in tasks:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+        await app.close()
+        log.info("Steadfast stopped cleanly")

@@ -1,0 +1,26 @@
+"""The command menu each role sees, registered per chat so nobody sees another role's."""
+
+from __future__ import annotations
+
+from journal.i18n import N_, gettext_for
+
+CLIENT = (
+    ("checkin", N_("Today's check-in")),
+    ("journal", N_("Write in your journal")),
+    ("entries", N_("Read your recent journal entries")),
+    ("plan", N_("Your relapse prevention plan")),
+    ("help", N_("Help and crisis contacts")),
+    ("language", N_("Change language")),
+    ("time", N_("Change check-in time")),
+)
+CLINICIAN = (
+    ("invite", N_("Invite a new client")),
+    ("alerts", N_("Open alerts")),
+    ("help", N_("What you can do here")),
+)
+SUPERVISOR = CLINICIAN
+
+
+def menu(kind: str, language: str) -> list[tuple[str, str]]:
+    table = {"client": CLIENT, "clinician": CLINICIAN, "supervisor": SUPERVISOR}.get(kind, ())
+    return [(name, gettext_for(language, text)) for name, text in table]

@@ -1,0 +1,208 @@
+"""The delivery worker: the outbox's only reader. Keeps Telegram's limits, never drops a row."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+
+from journal.clock import Clock
+from journal.notify import ClientUnreachable
+from storage.records import OutboxMessage
+from storage.uow import Store
+
+log = logging.getLogger(__name__)
+
+
+class RateLimiter:
+    """At most `per_second` sends in any one-second window, and one per chat per
+    `chat_interval` seconds. Waiting here is how the worker avoids 429s in the first place."""
+
+    def __init__(self, per_second: int = 30, chat_interval: float = 1.0) -> None:
+        self._per_second = per_second
+        self._chat_interval = chat_interval
+        self._recent: deque[float] = deque()
+        self._last_by_chat: dict[int, float] = {}
+        self._lock = asyncio.Lock()
+        self._paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._paused_until = max(self._paused_until, loop.time() + seconds)
+
+    def chat_ready_in(self, chat_id: int) -> float:
+        last = self._last_by_chat.get(chat_id)
+        if last is None:
+            return 0.0
+        return max(0.0, last + self._chat_interval - asyncio.get_running_loop().time())
+
+    async def acquire(self, chat_id: int) -> None:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            while True:
+                now = loop.time()
+                while self._recent and now - self._recent[0] >= 1.0:
+                    self._recent.popleft()
+                waits = [self._paused_until - now, self.chat_ready_in(chat_id)]
+                if len(self._recent) >= self._per_second:
+                    waits.append(self._recent[0] + 1.0 - now)
+                wait = max(waits)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait + 0.002)
+            stamp = loop.time()
+            self._recent.append(stamp)
+            self._last_by_chat[chat_id] = stamp
+            if len(self._last_by_chat) > 10_000:  # forget chats idle for long
+                cutoff = stamp - 60
+                self._last_by_chat = {c: t for c, t in self._last_by_chat.items() if t > cutoff}
+
+
+class DeliveryWorker:
+    def __init__(self, *, store: Store, bot: Bot, clock: Clock, limiter: RateLimiter | None = None,
+                 max_attempts: int = 8, batch: int = 60, lease: timedelta = timedelta(seconds=90),
+                 base_backoff: float = 1.0, max_backoff: float = 300.0,
+                 poll_interval: float = 0.25) -> None:
+        self._store = store
+        self._bot = bot
+        self._clock = clock
+        self._limiter = limiter or RateLimiter()
+        self._max_attempts = max_attempts
+        self._batch = batch
+        self._lease = lease
+        self._base = base_backoff
+        self._max_backoff = max_backoff
+        self._poll = poll_interval
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                sent = await self.deliver_due()
+            except Exception as exc:  # the worker must outlive any one failure
+                log.error("delivery pass failed: %s", type(exc).__name__)
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+            _, pending = await asyncio.wait(waiters, timeout=self._poll,
+                                            return_when=asyncio.FIRST_COMPLETED)
+            for task in waiters:
+                task.cancel()
+
+    async def deliver_due(self) -> int:
+        """One pass: claim what is due, send it in order, record each result."""
+        async with self._store.transaction() as uow:
+            messages = await uow.outbox.claim_due(self._clock.now(), limit=self._batch,
+                                                  lease=self._lease)
+        if not messages:
+            return 0
+        # Messages for one chat go out in order; chats are interleaved so one busy chat
+        # does not hold up everybody else behind its one-per-second limit.
+        by_chat: dict[int, deque[OutboxMessage]] = {}
+        for message in messages:
+            by_chat.setdefault(message.chat_id, deque()).append(message)
+        done = 0
+        while by_chat:
+            chat_id = min(by_chat, key=self._limiter.chat_ready_in)
+            message = by_chat[chat_id].popleft()
+            if not by_chat[chat_id]:
+                del by_chat[chat_id]
+            outcome = await self._deliver(message)
+            done += 1
+            if outcome == "pause":  # 429: everything else waits too; hand the rest back
+                async with self._store.transaction() as uow:
+                    for rest in [m for q in by_chat.values() for m in q]:
+                        await uow.outbox.mark_retry(rest.id, at=self._clock.now(),
+                                                    error="held back after 429",
+                                                    count_attempt=False)
+                break
+        return done
+
+    async def _deliver(self, message: OutboxMessage) -> str:
+        await self._limiter.acquire(message.chat_id)
+        try:
+            sent_id = await self._call(message.payload)
+        except TelegramRetryAfter as exc:
+            self._limiter.pause(exc.retry_after)
+            await self._retry(message, f"429 retry after {exc.retry_after}s",
+                              delay=float(exc.retry_after), count=False)
+            return "pause"
+        except TelegramForbiddenError:
+            await self._blocked(message)
+            return "blocked"
+        except TelegramBadRequest as exc:
+            if "not found" in exc.message and message.payload["method"] == "deleteMessage":
+                await self._sent(message, None)  # already gone is what we wanted
+                return "sent"
+            if "not modified" in exc.message:
+                await self._sent(message, None)
+                return "sent"
+            await self._retry(message, "400 " + _reason(exc.message), dead=True)
+            return "dead"
+        except (TelegramServerError, TelegramNetworkError, asyncio.TimeoutError, OSError) as exc:
+            await self._retry(message, type(exc).__name__, delay=self._backoff(message.attempts))
+            return "retry"
+        await self._sent(message, sent_id)
+        return "sent"
+
+    async def _call(self, payload: dict[str, Any]) -> int | None:
+        method, params = payload["method"], dict(payload["params"])
+        if method == "sendMessage":
+            return (await self._bot.send_message(**params)).message_id
+        if method == "editMessageText":
+            await self._bot.edit_message_text(**params)
+            return None
+        if method == "editMessageReplyMarkup":
+            await self._bot.edit_message_reply_markup(**params)
+            return None
+        if method == "deleteMessage":
+            await self._bot.delete_message(**params)
+            return None
+        raise ValueError(f"unknown outbox method {method}")
+
+    def _backoff(self, attempts: int) -> float:
+        ceiling = min(self._max_backoff, self._base * (2 ** attempts))
+        return random.uniform(ceiling / 2, ceiling)  # jitter: spread retries after an outage
+
+    async def _sent(self, message: OutboxMessage, sent_id: int | None) -> None:
+        async with self._store.transaction() as uow:
+            await uow.outbox.mark_sent(message.id, now=self._clock.now(), sent_message_id=sent_id)
+
+    async def _retry(self, message: OutboxMessage, error: str, *, delay: float = 0.0,
+                     count: bool = True, dead: bool = False) -> None:
+        dead = dead or (count and message.attempts + 1 >= self._max_attempts)
+        async with self._store.transaction() as uow:
+            await uow.outbox.mark_retry(message.id, error=error, dead=dead, count_attempt=count,
+                                        at=self._clock.now() + timedelta(seconds=delay))
+        if dead:
+            log.error("outbox message %s (%s) is dead after %s attempts: %s", message.id,
+                      message.kind, message.attempts + 1, error)
+
+    async def _blocked(self, message: OutboxMessage) -> None:
+        """403: the person blocked the bot. Retrying cannot help; the clinician must know."""
+        async with self._store.transaction() as uow:
+            await uow.outbox.mark_retry(message.id, at=self._clock.now(),
+                                        error="403 blocked by the user", dead=True)
+            await ClientUnreachable(clock=self._clock).record(uow, chat_id=message.chat_id)
+
+
+def _reason(description: str) -> str:
+    # Telegram's descriptions name the problem, not the content; keep them short anyway.
+    return description.split(":", 1)[-1].strip()[:80]

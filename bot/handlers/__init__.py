@@ -1,0 +1,11 @@
+"""Routers in the order they are tried: strangers, staff, clients, then the catch-all."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def all_routers() -> list[Router]:
+    from bot.handlers import clinician, common, enrol
+
+    return [enrol.router, clinician.router, common.router]

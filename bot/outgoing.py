@@ -1,0 +1,85 @@
+"""Replies collected while an update is handled and sent only after its transaction commits.
+
+Committing first means a person is never told "saved" about something that was not, and
+a crash between commit and send loses a reply, never an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup
+
+log = logging.getLogger(__name__)
+
+SentHook = Callable[[int], Awaitable[None]]
+
+
+@dataclass
+class Outgoing:
+    callback_query_id: str | None = None
+    callback_text: str | None = None
+    callback_alert: bool = False
+    actions: list[tuple[str, dict[str, Any], SentHook | None]] = field(default_factory=list)
+
+    def send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *,
+             on_sent: SentHook | None = None) -> None:
+        self.actions.append(("send", {"chat_id": chat_id, "text": text,
+                                      "reply_markup": markup}, on_sent))
+
+    def edit(self, chat_id: int, message_id: int, text: str,
+             markup: InlineKeyboardMarkup | None = None) -> None:
+        self.actions.append(("edit", {"chat_id": chat_id, "message_id": message_id,
+                                      "text": text, "reply_markup": markup}, None))
+
+    def delete(self, chat_id: int, message_id: int) -> None:
+        self.actions.append(("delete", {"chat_id": chat_id, "message_id": message_id}, None))
+
+    def commands(self, chat_id: int, commands: list[tuple[str, str]]) -> None:
+        self.actions.append(("commands", {"chat_id": chat_id, "commands": commands}, None))
+
+    def answer(self, text: str | None = None, *, alert: bool = False) -> None:
+        self.callback_text, self.callback_alert = text, alert
+
+    async def flush(self, bot: Bot) -> None:
+        if self.callback_query_id is not None:
+            try:
+                await bot.answer_callback_query(self.callback_query_id,
+                                                text=(self.callback_text or "")[:200] or None,
+                                                show_alert=self.callback_alert)
+            except TelegramAPIError as exc:  # a late answer is harmless
+                log.info("callback answer failed: %s", type(exc).__name__)
+        for kind, params, on_sent in self.actions:
+            try:
+                await self._do(bot, kind, params, on_sent)
+            except TelegramAPIError as exc:
+                # Effects are committed already; a lost reply is recovered by the person
+                # pressing again or sending /checkin, so log the kind of failure only.
+                log.warning("reply %s failed: %s", kind, type(exc).__name__)
+
+    @staticmethod
+    async def _do(bot: Bot, kind: str, params: dict[str, Any], on_sent: SentHook | None) -> None:
+        if kind == "send":
+            message = await bot.send_message(**params)
+            if on_sent is not None:
+                await on_sent(message.message_id)
+        elif kind == "edit":
+            try:
+                await bot.edit_message_text(**params)
+            except TelegramBadRequest as exc:
+                if "not modified" not in exc.message:
+                    raise
+        elif kind == "delete":
+            try:
+                await bot.delete_message(**params)
+            except TelegramBadRequest:
+                pass  # already gone, or older than 48 hours
+        elif kind == "commands":
+            await bot.set_my_commands(
+                [BotCommand(command=c, description=d) for c, d in params["commands"]],
+                scope=BotCommandScopeChat(chat_id=params["chat_id"]))
