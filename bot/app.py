@@ -85,13 +85,15 @@ async def register_commands(app: App) -> None:
 
 async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
                   stop: asyncio.Event | None = None, clock: Clock | None = None,
-                  migrate: bool = True) -> None:
+                  migrate: bool = True, handle_signals: bool = True,
+                  ready: asyncio.Event | None = None) -> None:
     """Migrate, start delivery, serve updates until SIGTERM/SIGINT, then close everything."""
     if migrate:
         await asyncio.to_thread(upgrade, settings.database_url)
     app = build_app(settings, clock=clock)
     stop = stop or asyncio.Event()
-    install_signal_handlers(stop)
+    if handle_signals:
+        install_signal_handlers(stop)
     tasks: list[asyncio.Task[None]] = []
     try:
         me = await app.bot.get_me()
@@ -100,6 +102,8 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
         log.info("Steadfast is running as @%s (%s)", me.username,
                  "webhook" if webhook else "polling")
+        if ready is not None:
+            ready.set()
         if webhook is None:
             await poll(app.bot, app.dispatcher, stop)
         else:

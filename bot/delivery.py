@@ -95,7 +95,7 @@ class DeliveryWorker:
             try:
                 sent = await self.deliver_due()
             except Exception as exc:  # the worker must outlive any one failure
-                log.error("delivery pass failed: %s", type(exc).__name__)
+                log.error("delivery pass failed: %s", type(exc).__name__, exc_info=_debug())
                 sent = 0
             if sent:
                 continue
@@ -138,7 +138,7 @@ class DeliveryWorker:
     async def _deliver(self, message: OutboxMessage) -> str:
         await self._limiter.acquire(message.chat_id)
         try:
-            sent_id = await self._call(message.payload)
+            sent_id = await self._call(message.chat_id, message.payload)
         except TelegramRetryAfter as exc:
             self._limiter.pause(exc.retry_after)
             await self._retry(message, f"429 retry after {exc.retry_after}s",
@@ -162,8 +162,8 @@ class DeliveryWorker:
         await self._sent(message, sent_id)
         return "sent"
 
-    async def _call(self, payload: dict[str, Any]) -> int | None:
-        method, params = payload["method"], dict(payload["params"])
+    async def _call(self, chat_id: int, payload: dict[str, Any]) -> int | None:
+        method, params = payload["method"], {"chat_id": chat_id, **payload["params"]}
         if method == "sendMessage":
             return (await self._bot.send_message(**params)).message_id
         if method == "editMessageText":
@@ -201,6 +201,10 @@ class DeliveryWorker:
             await uow.outbox.mark_retry(message.id, at=self._clock.now(),
                                         error="403 blocked by the user", dead=True)
             await ClientUnreachable(clock=self._clock).record(uow, chat_id=message.chat_id)
+
+
+def _debug() -> bool:
+    return log.isEnabledFor(logging.DEBUG)
 
 
 def _reason(description: str) -> str:

@@ -34,3 +34,19 @@ ERRORS = {
 
 def error_text(key: str) -> str:
     return _(ERRORS.get(key, SOMETHING_WRONG))
+
+
+def crisis_message(*, phone: str, text_line: str, office: str, clinician_contact: str) -> str:
+    """The program's crisis resources, shown the moment they are needed."""
+    lines = [_("You matter, and help is available right now."), ""]
+    if phone:
+        lines.append(_("Crisis line (call, any time): {phone}").format(phone=phone))
+    if text_line:
+        lines.append(_("Crisis text line: {text}").format(text=text_line))
+    if office:
+        lines.append(_("Program office: {phone}").format(phone=office))
+    if clinician_contact:
+        lines.append(_("Your clinician: {contact}").format(contact=clinician_contact))
+    lines += ["", _("If you are in danger now, call your local emergency number. Your "
+                    "clinician has been told and will contact you.")]
+    return "\n".join(lines)

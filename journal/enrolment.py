@@ -120,6 +120,7 @@ class EnrolmentService:
         default_language: str,
         default_timezone: str,
         default_checkin_time: str,
+        staff_language: str = "en",
     ) -> None:
         self._clock = clock
         self._ttl = invite_ttl

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,23 @@ async def store(database: Database, ring: MasterKeyring) -> AsyncIterator[Store]
         yield s
     finally:
         await s.close()
+
+
+@pytest.fixture
+def sqlite_database(sqlite_template: Path, tmp_path: Path) -> Database:
+    """SQLite only: for end-to-end stories whose storage is covered on both elsewhere."""
+    path = tmp_path / "steadfast.db"
+    shutil.copyfile(sqlite_template, path)
+    return Database("sqlite", f"sqlite+aiosqlite:///{path}", path=path)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Any]:
+    from bot.emulator import BotAPIEmulator
+
+    emu = BotAPIEmulator(token="123456:TEST-TOKEN", username="steadfast_test_bot")
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()

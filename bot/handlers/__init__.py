@@ -8,4 +8,4 @@ from aiogram import Router
 def all_routers() -> list[Router]:
     from bot.handlers import clinician, common, enrol
 
-    return [enrol.router, clinician.router, common.router]
+    return [enrol.build_router(), clinician.build_router(), common.build_router()]

@@ -13,12 +13,8 @@ from journal.i18n import _
 from journal.people import Person
 from storage.uow import UnitOfWork
 
-router = Router(name=__name__)
-router.message.filter(Role("clinician", "supervisor"))
-router.callback_query.filter(Role("clinician", "supervisor"))
 
 
-@router.message(Command("invite"))
 async def invite(message: Message, command: CommandObject, person: Person, uow: UnitOfWork,
                  out: Outgoing, enrolment: EnrolmentService, bot_username: str) -> None:
     assert person.clinician is not None
@@ -31,3 +27,12 @@ async def invite(message: Message, command: CommandObject, person: Person, uow: 
     # The note may be health detail: it was stored encrypted, so remove it from the chat.
     if command.args:
         out.delete(message.chat.id, message.message_id)
+
+
+def build_router() -> Router:
+    """A fresh router per application: aiogram attaches a router to one dispatcher."""
+    router = Router(name=__name__)
+    router.message.filter(Role("clinician", "supervisor"))
+    router.callback_query.filter(Role("clinician", "supervisor"))
+    router.message.register(invite, Command("invite"))
+    return router

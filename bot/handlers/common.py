@@ -6,19 +6,18 @@ from aiogram import Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
+from bot.commands import menu
 from bot.outgoing import Outgoing
 from bot.texts import NOT_FOR_YOU, UNKNOWN_PERSON
-from journal.i18n import _
+from journal.i18n import _, current_language
 from journal.people import Person
 
-router = Router(name=__name__)
 
 
 def neutral_line(out: Outgoing, chat_id: int) -> None:
     out.send(chat_id, _(UNKNOWN_PERSON))
 
 
-@router.message(CommandStart())
 async def start(message: Message, person: Person, out: Outgoing) -> None:
     if person.kind == "client":
         out.send(message.chat.id, _("Welcome back. Use /checkin for today's check-in, "
@@ -29,9 +28,11 @@ async def start(message: Message, person: Person, out: Outgoing) -> None:
                                     "alerts, and /help for everything else."))
     else:
         neutral_line(out, message.chat.id)
+        return
+    # Telegram accepts a chat's own menu only once the person has talked to the bot.
+    out.commands(message.chat.id, menu(person.kind, current_language.get()))
 
 
-@router.message(Command("help"))
 async def staff_help(message: Message, person: Person, out: Outgoing) -> None:
     if not person.is_staff:  # clients have their own /help with crisis contacts
         neutral_line(out, message.chat.id)
@@ -42,7 +43,6 @@ async def staff_help(message: Message, person: Person, out: Outgoing) -> None:
         "Alerts arrive here without health details; press Details to see the reasons."))
 
 
-@router.message()
 async def anything_else(message: Message, person: Person | None, out: Outgoing) -> None:
     if person is None or person.kind == "unknown":
         neutral_line(out, message.chat.id)
@@ -55,9 +55,18 @@ async def anything_else(message: Message, person: Person | None, out: Outgoing) 
         out.send(message.chat.id, _("Use /help to see what you can do here."))
 
 
-@router.callback_query()
 async def stale_button(query: CallbackQuery, person: Person | None, out: Outgoing) -> None:
     if person is None or person.kind == "unknown":
         out.answer(_(UNKNOWN_PERSON))
     else:
         out.answer(_("This button is no longer active."))
+
+
+def build_router() -> Router:
+    """A fresh router per application: aiogram attaches a router to one dispatcher."""
+    router = Router(name=__name__)
+    router.message.register(start, CommandStart())
+    router.message.register(staff_help, Command("help"))
+    router.message.register(anything_else)
+    router.callback_query.register(stale_button)
+    return router

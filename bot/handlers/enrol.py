@@ -21,9 +21,6 @@ from journal.i18n import LANGUAGE_NAMES, N_, _, current_language
 from journal.people import Person
 from storage.uow import UnitOfWork
 
-router = Router(name=__name__)
-router.message.filter(Role("unknown"))
-router.callback_query.filter(Role("unknown"))
 
 CONSENT = N_(
     "Welcome. Before anything is stored, please read this.\n\n"
@@ -69,7 +66,6 @@ def render_step(step: EnrolmentStep) -> tuple[str, InlineKeyboardMarkup]:
               "such as 19:30."), _kb([buttons]))
 
 
-@router.message(CommandStart(deep_link=True))
 async def open_invite(message: Message, command: CommandObject, uow: UnitOfWork, out: Outgoing,
                       enrolment: EnrolmentService) -> None:
     assert message.from_user is not None
@@ -82,7 +78,6 @@ async def open_invite(message: Message, command: CommandObject, uow: UnitOfWork,
     out.send(message.chat.id, text, markup)
 
 
-@router.callback_query(EnrolCb.filter())
 async def enrolment_button(query: CallbackQuery, callback_data: EnrolCb, uow: UnitOfWork,
                            out: Outgoing, enrolment: EnrolmentService) -> None:
     who = query.from_user.id
@@ -110,7 +105,6 @@ async def enrolment_button(query: CallbackQuery, callback_data: EnrolCb, uow: Un
     _edit_or_send(out, query, text, markup, chat_id=chat_id)
 
 
-@router.message(F.text)
 async def enrolment_text(message: Message, uow: UnitOfWork, out: Outgoing,
                          enrolment: EnrolmentService, person: Person) -> None:
     """Typed time zones and times during enrolment; anything else from a stranger gets the
@@ -153,3 +147,14 @@ def _edit_or_send(out: Outgoing, source: Message | CallbackQuery, text: str,
     else:
         assert source.from_user is not None
         out.send(chat_id or source.from_user.id, text, markup)
+
+
+def build_router() -> Router:
+    """A fresh router per application: aiogram attaches a router to one dispatcher."""
+    router = Router(name=__name__)
+    router.message.filter(Role("unknown"))
+    router.callback_query.filter(Role("unknown"))
+    router.message.register(open_invite, CommandStart(deep_link=True))
+    router.callback_query.register(enrolment_button, EnrolCb.filter())
+    router.message.register(enrolment_text, F.text)
+    return router

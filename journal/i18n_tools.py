@@ -1,0 +1,76 @@
+"""Keep the Spanish catalogue in step with the code: `python -m journal.i18n_tools`.
+
+Extracts every _() and N_() msgid from bot/, journal/ and scheduler/, merges them into
+journal/locales/es/LC_MESSAGES/steadfast.po keeping existing translations, and prints
+what still lacks a Spanish text.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+from journal.i18n import DOMAIN, LOCALES
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("bot", "journal", "scheduler")
+KEYWORDS = {"_": None, "N_": None, "gettext_for": (2,), "ngettext": (1, 2)}
+
+
+def extract() -> Catalog:
+    catalog = Catalog(domain=DOMAIN)
+    for package in PACKAGES:
+        for filename, lineno, message, comments, context in extract_from_dir(
+                ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS):
+            catalog.add(message, locations=[(f"{package}/{filename}", lineno)],
+                        auto_comments=comments, context=context)
+    return catalog
+
+
+def catalogue_path(language: str) -> Path:
+    return LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def load(language: str) -> Catalog:
+    path = catalogue_path(language)
+    if not path.exists():
+        return Catalog(locale=language, domain=DOMAIN)
+    with path.open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def missing(language: str = "es") -> list[str]:
+    existing = load(language)
+    gaps = []
+    for message in extract():
+        if not message.id:
+            continue
+        found = existing.get(message.id)
+        if found is None or not found.string or found.fuzzy:
+            gaps.append(message.id if isinstance(message.id, str) else message.id[0])
+    return gaps
+
+
+def update(language: str = "es") -> list[str]:
+    template = extract()
+    catalog = load(language)
+    catalog.update(template, no_fuzzy_matching=True)
+    catalog.fuzzy = False
+    catalog.project, catalog.version = "Steadfast", "1"
+    path = catalogue_path(language)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=100, omit_header=False, ignore_obsolete=True)
+    return missing(language)
+
+
+if __name__ == "__main__":
+    gaps = update()
+    for gap in gaps:
+        print("missing es:", gap.replace("\n", "\\n")[:100])
+    print(f"{len(gaps)} message(s) without a Spanish translation")
+    sys.exit(1 if gaps else 0)

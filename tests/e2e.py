@@ -1,0 +1,125 @@
+"""End-to-end harness: the real bot, in this process or as a child process, over real HTTP
+to the Bot API emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.emulator import BotAPIEmulator
+from bot.settings import Settings
+from journal.clock import Clock
+from storage.crypto import MasterKeyring
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "123456:TEST-TOKEN"
+
+
+def bot_settings(emu: BotAPIEmulator, database_url: str, ring: MasterKeyring,
+                 **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "bot_token": emu.token, "telegram_api_url": emu.base_url, "database_url": database_url,
+        "master_keys": ",".join(ring.dump().splitlines()[1:]), "default_timezone": "UTC",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+class InProcessBot:
+    """run_bot() as a task on the test's loop: fast to start, same code path as `run`."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> InProcessBot:
+        from bot.app import run_bot
+
+        ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(run_bot(
+            self.settings, stop=self._stop, clock=self.clock, migrate=False,
+            handle_signals=False, ready=ready))
+        waiter = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait({self._task, waiter}, timeout=20,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            waiter.cancel()
+            self._task.result()  # raises what stopped it
+        assert waiter in done, "bot did not become ready"
+        return self
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, timeout=20)
+            self._task = None
+
+
+class ChildBot:
+    """`steadfast run` as a real OS process, for restarts, SIGTERM and kill -9."""
+
+    def __init__(self, settings: Settings, cwd: Path, *, args: tuple[str, ...] = ()) -> None:
+        self.settings = settings
+        self.cwd = cwd
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = cwd / "bot.log"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STEADFAST_")}
+        s = self.settings
+        assert s.bot_token is not None and s.master_keys is not None
+        env.update({
+            "STEADFAST_BOT_TOKEN": s.bot_token.get_secret_value(),
+            "STEADFAST_TELEGRAM_API_URL": s.telegram_api_url,
+            "STEADFAST_DATABASE_URL": s.database_url,
+            "STEADFAST_MASTER_KEYS": s.master_keys.get_secret_value(),
+            "STEADFAST_DEFAULT_TIMEZONE": s.default_timezone,
+            "PYTHONPATH": str(ROOT),
+        })
+        return env
+
+    def start(self) -> ChildBot:
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", *self.args], cwd=self.cwd, env=self.env(),
+            stdout=handle, stderr=subprocess.STDOUT)
+        handle.close()
+        return self
+
+    async def wait_ready(self, timeout: float = 30) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self.log.exists() and b"Steadfast is running" in self.log.read_bytes():
+                return
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError("bot exited early:\n" + self.log.read_text())
+            await asyncio.sleep(0.1)
+        raise AssertionError("bot did not start:\n" + self.log.read_text())
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    async def terminate(self, timeout: float = 30) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.process.poll() is None and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.process.poll() is None:
+            self.process.kill()
+            raise AssertionError("bot ignored SIGTERM")
+        return self.process.returncode
