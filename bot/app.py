@@ -100,14 +100,21 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
         app.dispatcher["bot_username"] = me.username or "bot"
         await register_commands(app)
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
-        log.info("Steadfast is running as @%s (%s)", me.username,
-                 "webhook" if webhook else "polling")
-        if ready is not None:
-            ready.set()
+        started = asyncio.Event()
+
+        async def announce() -> None:
+            await started.wait()
+            log.info("Steadfast is running as @%s (%s)", me.username,
+                     "webhook" if webhook else "polling")
+            if ready is not None:
+                ready.set()
+
+        tasks.append(asyncio.create_task(announce(), name="announce"))
         if webhook is None:
+            started.set()
             await poll(app.bot, app.dispatcher, stop)
         else:
-            await serve_webhook(app.bot, app.dispatcher, webhook, stop)
+            await serve_webhook(app.bot, app.dispatcher, webhook, stop, started=started)
     finally:
         stop.set()
         for task in tasks:

@@ -85,7 +85,7 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, timeout: int = 
 
 
 async def serve_webhook(bot: Bot, dp: Dispatcher, config: WebhookConfig, stop: asyncio.Event,
-                        **data: object) -> None:
+                        *, started: asyncio.Event | None = None, **data: object) -> None:
     app = web.Application()
     # handle_in_background=False: Telegram gets 200 only after the update's transaction
     # committed; a failure answers 500 and Telegram delivers the update again.
@@ -99,6 +99,8 @@ async def serve_webhook(bot: Bot, dp: Dispatcher, config: WebhookConfig, stop: a
         await bot.set_webhook(config.public_url, secret_token=config.secret,
                               allowed_updates=dp.resolve_used_update_types())
     log.info("webhook listening on %s:%s%s", config.host, config.port, config.path)
+    if started is not None:
+        started.set()
     try:
         await stop.wait()
     finally:

@@ -465,6 +465,11 @@ class AlertRepository(Repository):
         row = await self.session.get(AlertRow, alert_id, with_for_update=lock)
         return await self._record(row) if row else None
 
+    async def for_checkin(self, checkin_id: str) -> list[Alert]:
+        rows = await self.session.scalars(
+            select(AlertRow).where(AlertRow.checkin_id == checkin_id).order_by(AlertRow.created_at))
+        return [await self._record(r) for r in rows]
+
     async def acknowledge(self, alert_id: str, *, by: int, now: datetime) -> bool:
         result = await self.session.execute(
             update(AlertRow).where(AlertRow.id == alert_id, AlertRow.status == "open")

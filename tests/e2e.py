@@ -123,3 +123,15 @@ class ChildBot:
             self.process.kill()
             raise AssertionError("bot ignored SIGTERM")
         return self.process.returncode
+
+
+async def eventually(check: Any, timeout: float = 5.0, interval: float = 0.05) -> Any:
+    """Poll `check()` until it returns something truthy; fail with its last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    value = check()
+    while not value and loop.time() < deadline:
+        await asyncio.sleep(interval)
+        value = check()
+    assert value, f"condition not met within {timeout}s (last value {value!r})"
+    return value

@@ -15,7 +15,7 @@ from storage.crypto import MasterKeyring
 from storage.models import ClientRow, ConversationRow, InviteRow
 from storage.uow import Store
 from tests.conftest import Database
-from tests.e2e import InProcessBot, bot_settings
+from tests.e2e import InProcessBot, bot_settings, eventually
 from tests.helpers import make_clinician
 
 CLINICIAN = 7001
@@ -76,7 +76,8 @@ async def test_a_client_enrols_with_consent_and_the_clinician_is_told(world: dic
 
     notice = await emu.wait_for_message(CLINICIAN, contains="enrolled", from_bot=True)
     assert client_code in notice.text
-    assert "checkin" in emu.commands_for(CLIENT) and "invite" not in emu.commands_for(CLIENT)
+    client_menu = await eventually(lambda: emu.commands_for(CLIENT))
+    assert "checkin" in client_menu and "invite" not in client_menu
     async with store.unit_of_work() as uow:
         client = await uow.clients.by_code(client_code)
         assert client is not None and client.telegram_id == CLIENT
@@ -186,4 +187,5 @@ async def test_roles_reach_only_their_own_commands(world: dict[str, Any]) -> Non
     await emu.wait_for_message(CLINICIAN, contains="not available", from_bot=True)
     await emu.send_text(CLINICIAN, "/start")  # a chat gets its menu once it has talked
     await emu.wait_for_message(CLINICIAN, contains="/invite", from_bot=True)
-    assert "invite" in emu.commands_for(CLINICIAN) and "checkin" not in emu.commands_for(CLINICIAN)
+    staff_menu = await eventually(lambda: emu.commands_for(CLINICIAN))
+    assert "invite" in staff_menu and "checkin" not in staff_menu

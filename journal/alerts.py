@@ -1,0 +1,355 @@
+"""Risk alerts: raised in the same transaction as the answers, acknowledged, escalated.
+
+An alert's message carries no health detail by default (level, client code, time);
+the reasons and the answers behind them are sealed in the alert row and shown only on
+request, in a message that is deleted after a while.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from journal.checkin import CheckInState, render_answer
+from journal.clock import Clock
+from journal.errors import NotAllowed, NotFound
+from journal.i18n import N_, gettext_for
+from journal.questionnaire import Answer, Questionnaire
+from journal.risk import (
+    Assessment,
+    DailyRule,
+    DaySnapshot,
+    Finding,
+    Indicators,
+    RiskRules,
+    TrendRule,
+    evaluate,
+    evaluate_blocked,
+    evaluate_missed,
+    highest,
+    snapshot,
+)
+from storage.records import Alert, CheckIn, Client, Clinician
+from storage.uow import UnitOfWork
+
+LEVEL_NAMES = {
+    "elevated": N_("Elevated"),
+    "high": N_("High"),
+    "critical": N_("CRITICAL"),
+}
+REASON_NAMES = {
+    "VICTIM_ACCESS": N_("Contact with, or seeking, people or places to avoid"),
+    "OFFENDING_THOUGHTS": N_("Sexual thoughts about offending"),
+    "SELF_HARM": N_("Thoughts of self-harm or suicide"),
+    "LAPSE": N_("Reported a lapse"),
+    "ABSTINENCE_VIOLATION": N_("Strong 'I've blown it anyway' feeling after a lapse"),
+    "HIGH_RISK_SITUATION": N_("Was in a high-risk situation"),
+    "SEXUAL_VIOLENT_INDICATOR": N_("Sexual/violent indicator above threshold"),
+    "GENERAL_INDICATOR": N_("General indicator above threshold"),
+    "COPING_INEFFECTIVE_IN_HRS": N_("Coping did not work in a high-risk situation"),
+    "SUBSTANCE_WITH_VICTIM_ACCESS": N_("Alcohol or drugs against conditions, with contact risk"),
+    "CONFIDENCE_FALLING": N_("Confidence falling over three days"),
+    "GENERAL_RISING": N_("General indicator rising day after day"),
+    "MISSED_CHECKINS": N_("Missed check-ins in a row"),
+    "BOT_BLOCKED": N_("Blocked the bot: no daily contact"),
+}
+# Callback payloads shared with bot/callbacks.py's AlertCb (prefix "al").
+DETAILS, ACKNOWLEDGE = "details", "ack"
+
+
+def alert_callback(action: str, alert_id: str) -> str:
+    return f"al:{action}:{alert_id}"
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """Minutes before an unacknowledged alert goes to the supervisors, per level."""
+
+    minutes: Mapping[str, int | None]
+    cap: int = 3
+
+    def first(self, level: str, now: datetime) -> datetime | None:
+        minutes = self.minutes.get(level)
+        return None if not minutes else now + timedelta(minutes=minutes)
+
+
+DEFAULT_ESCALATION = EscalationPolicy({"critical": 15, "high": 60, "elevated": None})
+
+
+class AlertService:
+    def __init__(self, *, clock: Clock, questionnaire: Questionnaire, rules: RiskRules,
+                 detail: str = "minimal", staff_language: str = "en",
+                 display_timezone: str = "UTC",
+                 escalation: EscalationPolicy = DEFAULT_ESCALATION) -> None:
+        self._clock = clock
+        self._q = questionnaire
+        self._rules = rules
+        self._full = detail == "full"
+        self._language = staff_language
+        self._zone = ZoneInfo(display_timezone)
+        self._escalation = escalation
+
+    # -- raising -------------------------------------------------------------------------
+    async def on_answer(self, uow: UnitOfWork, client: Client, checkin_id: str,
+                        item_id: str, answers: Mapping[str, Answer]) -> bool:
+        """Called as each answer is saved. A yes to a crisis item raises a critical alert
+        at once, before the check-in goes on; returns True when the client must see the
+        crisis resources now."""
+        item = self._q.item(item_id)
+        if not (item.crisis and answers.get(item_id) is True):
+            return False
+        rule = next((r for r in self._rules.daily
+                     if isinstance(r, DailyRule) and r.test.name == item_id), None)
+        finding = Finding(rule.id if rule else item_id, "critical",
+                          rule.reason if rule else "SELF_HARM")
+        if finding.reason_code not in await self._raised_reasons(uow, checkin_id):
+            await self.raise_alert(uow, client, findings=[finding], checkin_id=checkin_id,
+                                   answers=answers)
+        return True
+
+    async def on_submit(self, uow: UnitOfWork, client: Client, checkin: CheckIn,
+                        answers: Mapping[str, Answer]) -> Assessment:
+        """Assess a submitted check-in against the rules and the days before it; store the
+        level and indicators with it, and raise what has not been raised yet."""
+        history = await self._history(uow, client.id, checkin.local_date)
+        overrides = await uow.overrides.for_client(client.id)
+        today = DaySnapshot(checkin.local_date, answers)
+        assessment = evaluate(self._rules, self._q, today, history, overrides=overrides)
+        await uow.checkins.save(checkin.id, scores=_scores_data(assessment.indicators),
+                                risk_level=assessment.level)
+        raised = await self._raised_reasons(uow, checkin.id)
+        fresh = [f for f in assessment.findings if f.reason_code not in raised]
+        if fresh:
+            await self.raise_alert(uow, client, findings=fresh, checkin_id=checkin.id,
+                                   answers=answers)
+        return assessment
+
+    async def on_missed(self, uow: UnitOfWork, client: Client, statuses: Sequence[str],
+                        local_date: date) -> Alert | None:
+        overrides = await uow.overrides.for_client(client.id)
+        recent = ["missed" if s == "missed" else "completed" for s in statuses]
+        assessment = evaluate_missed(self._rules, recent, overrides=overrides)
+        if not assessment.findings:
+            return None
+        return await self.raise_alert(uow, client, findings=list(assessment.findings),
+                                      checkin_id=None, answers={},
+                                      dedupe=f"missed:{client.id}:{local_date.isoformat()}")
+
+    async def on_blocked(self, uow: UnitOfWork, client: Client) -> Alert | None:
+        assessment = evaluate_blocked(self._rules)
+        if not assessment.findings:
+            return None
+        return await self.raise_alert(uow, client, findings=list(assessment.findings),
+                                      checkin_id=None, answers={})
+
+    async def raise_alert(self, uow: UnitOfWork, client: Client, *, findings: Sequence[Finding],
+                          checkin_id: str | None, answers: Mapping[str, Answer],
+                          dedupe: str | None = None) -> Alert:
+        now = self._clock.now()
+        level = highest([f.level for f in findings])
+        detail = {
+            "reasons": [f.reason_code for f in findings],
+            "rules": [f.rule_id for f in findings],
+            "answers": self._answers_behind(findings, answers),
+        }
+        alert = await uow.alerts.add(client_id=client.id, checkin_id=checkin_id, level=level,
+                                     detail=detail, now=now,
+                                     next_escalation_at=self._escalation.first(level, now))
+        clinician = await uow.clinicians.get(client.clinician_id)
+        if clinician is not None:
+            await self._send_copy(uow, alert, client, clinician.telegram_id, dedupe=dedupe)
+        await uow.audit(at=now, actor="system", action="alert.raise", client_id=client.id,
+                        detail=f"alert {alert.id} level {level}")
+        return alert
+
+    async def _send_copy(self, uow: UnitOfWork, alert: Alert, client: Client, chat_id: int, *,
+                         escalated: bool = False, dedupe: str | None = None) -> None:
+        params = {"text": self.alert_text(alert, client.code, escalated=escalated),
+                  "reply_markup": self._buttons(alert.id)}
+        outbox_id = await uow.outbox.add(chat_id=chat_id, kind="alert", method="sendMessage",
+                                         params=params, now=self._clock.now(),
+                                         client_id=client.id, dedupe_key=dedupe)
+        if outbox_id is not None:
+            await uow.alerts.add_copy(alert.id, outbox_id, chat_id)
+
+    # -- texts ---------------------------------------------------------------------------
+    def _t(self, message: str) -> str:
+        return gettext_for(self._language, message)
+
+    def alert_text(self, alert: Alert, code: str, *, escalated: bool = False,
+                   handled_by: str | None = None) -> str:
+        when = alert.created_at.astimezone(self._zone)
+        lines = []
+        if escalated:
+            lines.append(self._t(N_("ESCALATED: not acknowledged in time.")))
+        lines.append(self._t(N_("{level} alert for client {code}")).format(
+            level=self._t(LEVEL_NAMES.get(alert.level, alert.level)), code=code))
+        lines.append(self._t(N_("Raised {time}")).format(
+            time=f"{when:%Y-%m-%d %H:%M} {when.tzname()}"))
+        if self._full:
+            lines.append("")
+            lines += ["• " + self.reason_text(r) for r in alert.detail.get("reasons", [])]
+        if handled_by:
+            lines += ["", self._t(N_("Handled: acknowledged by {name}.")).format(name=handled_by)]
+        return "\n".join(lines)
+
+    def reason_text(self, code: str) -> str:
+        return self._t(REASON_NAMES.get(code, code))
+
+    def _buttons(self, alert_id: str, *, handled: bool = False) -> dict[str, Any]:
+        row = [{"text": self._t(N_("Details")), "callback_data": alert_callback(DETAILS, alert_id)}]
+        if not handled:
+            row.append({"text": self._t(N_("Acknowledge")),
+                        "callback_data": alert_callback(ACKNOWLEDGE, alert_id)})
+        return {"inline_keyboard": [row]}
+
+    def details_text(self, alert: Alert, code: str) -> str:
+        lines = [self._t(N_("Details for client {code}")).format(code=code), ""]
+        lines += ["• " + self.reason_text(r) for r in alert.detail.get("reasons", [])]
+        answered = alert.detail.get("answers", [])
+        if answered:
+            lines += ["", self._t(N_("Answers behind them:"))]
+            lines += [f"{question}: {answer}" for question, answer in answered]
+        if alert.ack_note:
+            lines += ["", self._t(N_("Action noted: {note}")).format(note=alert.ack_note)]
+        lines += ["", self._t(N_("This message is deleted in a few minutes."))]
+        return "\n".join(lines)
+
+    def _answers_behind(self, findings: Sequence[Finding],
+                        answers: Mapping[str, Answer]) -> list[list[str]]:
+        items: list[str] = []
+        for finding in findings:
+            try:
+                rule = self._rules.rule(finding.rule_id)
+            except KeyError:
+                continue
+            if isinstance(rule, DailyRule):
+                for test in (rule.test, *rule.also):
+                    if test.source == "indicator":
+                        items += [i.id for i in self._q.items if test.name in i.indicators]
+                    else:
+                        items.append(test.name)
+            elif isinstance(rule, TrendRule) and rule.source == "item":
+                items.append(rule.name)
+        if "high_risk_detail" in answers and any(f.reason_code == "HIGH_RISK_SITUATION"
+                                                 for f in findings):
+            items.append("high_risk_detail")
+        shown: list[list[str]] = []
+        for item_id in dict.fromkeys(items):
+            if item_id in answers and self._q.has_item(item_id):
+                item = self._q.item(item_id)
+                shown.append([item.short.get(self._language),
+                              render_answer(item, answers[item_id], self._language)])
+        return shown
+
+    # -- reading and acknowledging -------------------------------------------------------
+    async def visible_alert(self, uow: UnitOfWork, clinician: Clinician,
+                            alert_id: str) -> tuple[Alert, Client]:
+        """An alert the clinician may see: their own client's, or any for a supervisor.
+        Anything else looks exactly like a missing alert (a forged payload learns nothing)."""
+        alert = await uow.alerts.get(alert_id)
+        client = await uow.clients.get(alert.client_id) if alert else None
+        if alert is None or client is None or not (
+                clinician.is_supervisor or client.clinician_id == clinician.id):
+            raise NotFound("no such alert for this clinician")
+        return alert, client
+
+    async def details(self, uow: UnitOfWork, clinician: Clinician, alert_id: str) -> str:
+        alert, client = await self.visible_alert(uow, clinician, alert_id)
+        await uow.audit(at=self._clock.now(), actor=f"clinician:{clinician.id}",
+                        action="alert.details", client_id=client.id, detail=f"alert {alert.id}")
+        return self.details_text(alert, client.code)
+
+    async def acknowledge(self, uow: UnitOfWork, clinician: Clinician, alert_id: str
+                          ) -> tuple[Alert, bool]:
+        """Mark the alert handled and update every copy sent; False if it was already."""
+        alert, client = await self.visible_alert(uow, clinician, alert_id)
+        now = self._clock.now()
+        changed = await uow.alerts.acknowledge(alert.id, by=clinician.id, now=now)
+        if changed:
+            await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="alert.acknowledge",
+                            client_id=client.id, detail=f"alert {alert.id}")
+            handled = self.alert_text(alert, client.code, handled_by=clinician.name)
+            for chat_id, message_id in await uow.alerts.copies(alert.id):
+                if message_id is None:
+                    continue  # not delivered yet: the worker sends the original, still fine
+                await uow.outbox.add(
+                    chat_id=chat_id, kind="alert-update", method="editMessageText",
+                    params={"message_id": message_id, "text": handled,
+                            "reply_markup": self._buttons(alert.id, handled=True)},
+                    now=now, client_id=client.id)
+        fresh = await uow.alerts.get(alert.id)
+        assert fresh is not None
+        return fresh, changed
+
+    async def add_note(self, uow: UnitOfWork, clinician: Clinician, alert_id: str,
+                       note: str) -> None:
+        alert, client = await self.visible_alert(uow, clinician, alert_id)
+        if alert.status != "acknowledged":
+            raise NotAllowed("acknowledge the alert before adding a note")
+        await uow.alerts.set_note(alert.id, client.id, note.strip()[:2000])
+        await uow.audit(at=self._clock.now(), actor=f"clinician:{clinician.id}",
+                        action="alert.note", client_id=client.id, detail=f"alert {alert.id}")
+
+    async def open_alerts(self, uow: UnitOfWork, clinician: Clinician
+                          ) -> list[tuple[Alert, Client]]:
+        clients = await uow.clients.for_clinician(None if clinician.is_supervisor
+                                                  else clinician.id)
+        by_id = {c.id: c for c in clients}
+        alerts = await uow.alerts.open_for(list(by_id))
+        order = {"critical": 0, "high": 1, "elevated": 2}
+        alerts.sort(key=lambda a: (order.get(a.level, 3), a.created_at))
+        return [(a, by_id[a.client_id]) for a in alerts]
+
+    # -- escalation ----------------------------------------------------------------------
+    async def escalate_due(self, uow: UnitOfWork) -> int:
+        """Send every overdue, unacknowledged alert to the supervisors, up to the cap."""
+        now = self._clock.now()
+        count = 0
+        supervisors = await uow.clinicians.supervisors()
+        for alert in await uow.alerts.due_escalations(now):
+            client = await uow.clients.get(alert.client_id)
+            if client is None:
+                continue
+            number = alert.escalations + 1
+            for supervisor in supervisors:
+                await self._send_copy(uow, alert, client, supervisor.telegram_id, escalated=True,
+                                      dedupe=f"esc:{alert.id}:{number}:{supervisor.id}")
+            minutes = self._escalation.minutes.get(alert.level) or 0
+            more = number < self._escalation.cap and minutes
+            await uow.alerts.set_escalation(
+                alert.id, escalations=number,
+                next_at=now + timedelta(minutes=minutes) if more else None)
+            await uow.audit(at=now, actor="system", action="alert.escalate", client_id=client.id,
+                            detail=f"alert {alert.id} escalation {number}")
+            count += 1
+        return count
+
+    # -- helpers -------------------------------------------------------------------------
+    async def _raised_reasons(self, uow: UnitOfWork, checkin_id: str) -> set[str]:
+        reasons: set[str] = set()
+        for alert in await uow.alerts.for_checkin(checkin_id):
+            reasons.update(alert.detail.get("reasons", []))
+        return reasons
+
+    async def _history(self, uow: UnitOfWork, client_id: str, today: date) -> list[DaySnapshot]:
+        days = await uow.checkins.recent(client_id, since=today - timedelta(days=14),
+                                         until=today - timedelta(days=1))
+        history = []
+        for day in days:
+            if day.status == "missed":
+                history.append(DaySnapshot(day.local_date, None))
+            elif day.status == "submitted" and day.state is not None:
+                answers = CheckInState.from_data(day.state).answers
+                history.append(snapshot(self._q, day.local_date, answers))
+        return history
+
+
+def _scores_data(indicators: Indicators | None) -> dict[str, Any]:
+    if indicators is None:
+        return {}
+    return {"sexual_violent": indicators.sexual_violent, "general": indicators.general,
+            "items": dict(indicators.item_scores), "domains": dict(indicators.domain_scores)}
