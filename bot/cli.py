@@ -360,5 +360,19 @@ def run(webhook: bool, host: str, port: int, path: str, secret: str | None,
     run_async(run_bot(settings, webhook=config))
 
 
+@main.command("demo")
+@click.option("--keep", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Keep the demo's database and key in this (empty or new) folder.")
+@friendly
+def demo(keep: Path | None) -> None:
+    """Show the whole loop with no token: emulator, bot, clinician, client."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from bot.demo import run_demo
+
+    run_demo(keep)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -18,8 +18,8 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
+from journal.alerts import AlertService
 from journal.clock import Clock
-from journal.notify import ClientUnreachable
 from storage.records import OutboxMessage
 from storage.uow import Store
 
@@ -71,11 +71,13 @@ class RateLimiter:
 
 
 class DeliveryWorker:
-    def __init__(self, *, store: Store, bot: Bot, clock: Clock, limiter: RateLimiter | None = None,
-                 max_attempts: int = 8, batch: int = 60, lease: timedelta = timedelta(seconds=90),
+    def __init__(self, *, store: Store, bot: Bot, clock: Clock, alerts: AlertService,
+                 limiter: RateLimiter | None = None,
+                 max_attempts: int = 8, batch: int = 30, lease: timedelta = timedelta(seconds=60),
                  base_backoff: float = 1.0, max_backoff: float = 300.0,
                  poll_interval: float = 0.25) -> None:
         self._store = store
+        self._alerts = alerts
         self._bot = bot
         self._clock = clock
         self._limiter = limiter or RateLimiter()
@@ -200,7 +202,7 @@ class DeliveryWorker:
         async with self._store.transaction() as uow:
             await uow.outbox.mark_retry(message.id, at=self._clock.now(),
                                         error="403 blocked by the user", dead=True)
-            await ClientUnreachable(clock=self._clock).record(uow, chat_id=message.chat_id)
+            await self._alerts.client_blocked(uow, message.chat_id)
 
 
 def _debug() -> bool:

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     detail_ttl_minutes: int = Field(default=10, ge=1, le=24 * 60)
     journal_view_ttl_minutes: int = Field(default=5, ge=1, le=24 * 60)
     later_delay_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    outbox_lease_seconds: int = Field(default=60, ge=1, le=3600)
     crisis_phone: str = "988"
     crisis_text: str = "Text HOME to 741741"
     program_office_phone: str = ""

@@ -7,13 +7,15 @@ request, in a message that is deleted after a while.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from journal.checkin import CheckInState, render_answer
+from journal.checkin import render_answer
+from journal.checkins import answers_of
 from journal.clock import Clock
 from journal.errors import NotAllowed, NotFound
 from journal.i18n import N_, gettext_for
@@ -34,6 +36,8 @@ from journal.risk import (
 )
 from storage.records import Alert, CheckIn, Client, Clinician
 from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 LEVEL_NAMES = {
     "elevated": N_("Elevated"),
@@ -138,7 +142,18 @@ class AlertService:
                                       checkin_id=None, answers={},
                                       dedupe=f"missed:{client.id}:{local_date.isoformat()}")
 
-    async def on_blocked(self, uow: UnitOfWork, client: Client) -> Alert | None:
+    async def client_blocked(self, uow: UnitOfWork, chat_id: int) -> Alert | None:
+        """Telegram answered 403: the person blocked the bot. For a client this cuts the
+        daily contact, a clinical signal: mark them unreachable and alert at once."""
+        client = await uow.clients.by_telegram_id(chat_id)
+        if client is None:
+            log.error("a staff chat refused a message (403); check that account")
+            return None
+        if client.unreachable:
+            return None
+        await uow.clients.update(client.id, unreachable=True)
+        await uow.audit(at=self._clock.now(), actor="system", action="client.unreachable",
+                        client_id=client.id, detail=f"client {client.code} blocked the bot")
         assessment = evaluate_blocked(self._rules)
         if not assessment.findings:
             return None
@@ -343,7 +358,7 @@ class AlertService:
             if day.status == "missed":
                 history.append(DaySnapshot(day.local_date, None))
             elif day.status == "submitted" and day.state is not None:
-                answers = CheckInState.from_data(day.state).answers
+                answers = answers_of(day.state)
                 history.append(snapshot(self._q, day.local_date, answers))
         return history
 

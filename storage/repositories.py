@@ -562,11 +562,22 @@ class OutboxRepository(Repository):
                         ) -> list[OutboxMessage]:
         """Claim due rows for one worker. SKIP LOCKED lets several workers share the table
         on PostgreSQL; the lease hands a row back if its worker dies mid-send."""
-        query = (
-            select(OutboxRow)
+        # At most one message per chat per pass, oldest first: a chat may get one message a
+        # second, so a batch full of one busy chat would hold everybody else back.
+        ranked = (
+            select(OutboxRow.id, OutboxRow.next_attempt_at,
+                   func.row_number().over(partition_by=OutboxRow.chat_id,
+                                          order_by=(OutboxRow.next_attempt_at,
+                                                    OutboxRow.created_at)).label("rank"))
             .where(OutboxRow.status.in_(("queued", "retrying")), OutboxRow.next_attempt_at <= now,
                    or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now))
-            .order_by(OutboxRow.next_attempt_at).limit(limit)
+            .subquery()
+        )
+        first_per_chat = (select(ranked.c.id).where(ranked.c.rank == 1)
+                          .order_by(ranked.c.next_attempt_at).limit(limit))
+        query = (
+            select(OutboxRow).where(OutboxRow.id.in_(first_per_chat))
+            .order_by(OutboxRow.next_attempt_at)
             .with_for_update(skip_locked=True)
         )
         rows = list(await self.session.scalars(query))

@@ -1,0 +1,93 @@
+"""Alerts for clinicians and supervisors: Details, Acknowledge with a note, /alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.callbacks import AlertCb
+from bot.ephemeral import delete_later
+from bot.filters import Role
+from bot.outgoing import Outgoing
+from bot.settings import Settings
+from journal.alerts import ACKNOWLEDGE, DETAILS, AlertService
+from journal.clock import Clock
+from journal.i18n import _
+from journal.people import Person
+from storage.uow import Store, UnitOfWork
+
+NOTE_STATE = "alert_note"
+
+
+async def alert_button(query: CallbackQuery, callback_data: AlertCb, person: Person,
+                       uow: UnitOfWork, out: Outgoing, alerts: AlertService, store: Store,
+                       clock: Clock, settings: Settings) -> None:
+    assert person.clinician is not None
+    chat_id = query.from_user.id
+    if callback_data.action == DETAILS:
+        text = await alerts.details(uow, person.clinician, callback_data.alert_id)
+        out.send(chat_id, text, on_sent=delete_later(
+            store, clock, chat_id, timedelta(minutes=settings.detail_ttl_minutes)))
+        out.answer()
+    elif callback_data.action == ACKNOWLEDGE:
+        alert, changed = await alerts.acknowledge(uow, person.clinician, callback_data.alert_id)
+        if not changed:
+            out.answer(_("This alert was already acknowledged."))
+            return
+        await uow.conversations.set(chat_id, NOTE_STATE, {"alert": alert.id}, clock.now())
+        out.answer(_("Acknowledged."))
+        out.send(chat_id, _("Acknowledged. If you like, reply with a short note of the action "
+                            "you took; it is stored encrypted."),
+                 InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+                     text=_("No note"),
+                     callback_data=AlertCb(action="skipnote", alert_id=alert.id).pack())]]))
+    else:
+        await uow.conversations.clear(chat_id)
+        out.answer(_("No note added."))
+        if query.message is not None:
+            out.delete(chat_id, query.message.message_id)
+
+
+async def note_text(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
+                    alerts: AlertService) -> None:
+    conversation = await uow.conversations.get(message.chat.id)
+    if conversation is None or conversation.state != NOTE_STATE:
+        raise SkipHandler()
+    assert person.clinician is not None
+    await alerts.add_note(uow, person.clinician, conversation.data["alert"], message.text or "")
+    await uow.conversations.clear(message.chat.id)
+    out.delete(message.chat.id, message.message_id)  # a note may hold health detail
+    out.send(message.chat.id, _("Note saved with the alert."))
+
+
+async def open_alerts(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
+                      alerts: AlertService) -> None:
+    assert person.clinician is not None
+    rows = await alerts.open_alerts(uow, person.clinician)
+    if not rows:
+        out.send(message.chat.id, _("No open alerts."))
+        return
+    for alert, client in rows[:20]:
+        out.send(message.chat.id, alerts.alert_text(alert, client.code),
+                 InlineKeyboardMarkup(inline_keyboard=[[
+                     InlineKeyboardButton(text=_("Details"), callback_data=AlertCb(
+                         action=DETAILS, alert_id=alert.id).pack()),
+                     InlineKeyboardButton(text=_("Acknowledge"), callback_data=AlertCb(
+                         action=ACKNOWLEDGE, alert_id=alert.id).pack())]]))
+    if len(rows) > 20:
+        out.send(message.chat.id, _("{n} more open alerts are not shown.").format(n=len(rows) - 20))
+
+
+def build_router() -> Router:
+    """A fresh router per application: aiogram attaches a router to one dispatcher."""
+    router = Router(name=__name__)
+    router.message.filter(Role("clinician", "supervisor"))
+    router.callback_query.filter(Role("clinician", "supervisor"))
+    router.callback_query.register(alert_button, AlertCb.filter())
+    router.message.register(open_alerts, Command("alerts"))
+    router.message.register(note_text, F.text & ~F.text.startswith("/"))
+    return router

@@ -1,0 +1,227 @@
+"""Alerts that are never lost: the delivery worker against the emulator's faults and limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy import select
+
+from bot.delivery import DeliveryWorker
+from journal.alerts import AlertService
+from journal.clock import SystemClock
+from journal.questionnaire import load_questionnaire
+from journal.risk import Finding, load_rules
+from storage.crypto import MasterKeyring
+from storage.models import AlertRow, OutboxRow
+from storage.records import Client
+from storage.uow import Store
+from tests.conftest import Database
+from tests.e2e import ChildBot, bot_settings, eventually
+from tests.helpers import make_client, make_clinician
+
+CLINICIAN = 7001
+CLIENT = 8001
+
+
+def alert_service(clock: Any) -> AlertService:
+    q = load_questionnaire()
+    return AlertService(clock=clock, questionnaire=q, rules=load_rules(questionnaire=q))
+
+
+class Rig:
+    def __init__(self, emu: Any, store: Store, bot: Bot, alerts: AlertService) -> None:
+        self.emu, self.store, self.bot, self.alerts = emu, store, bot, alerts
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def worker(self, **kwargs: Any) -> DeliveryWorker:
+        kwargs.setdefault("base_backoff", 0.05)
+        kwargs.setdefault("max_backoff", 0.5)
+        return DeliveryWorker(store=self.store, bot=self.bot, clock=SystemClock(),
+                              alerts=self.alerts, poll_interval=0.05, **kwargs)
+
+    def run(self, **kwargs: Any) -> None:
+        self.task = asyncio.create_task(self.worker(**kwargs).run(self.stop))
+
+    async def raise_alerts(self, client: Client, n: int = 1) -> None:
+        for _ in range(n):
+            async with self.store.transaction() as uow:
+                await self.alerts.raise_alert(uow, client, findings=[
+                    Finding("lapse", "high", "LAPSE")], checkin_id=None, answers={})
+
+    async def statuses(self) -> list[str]:
+        async with self.store.unit_of_work() as uow:
+            return list(await uow.session.scalars(select(OutboxRow.status)))
+
+
+@pytest.fixture
+async def rig(emulator: Any, database: Database, ring: MasterKeyring
+              ) -> AsyncIterator[tuple[Rig, Client]]:
+    store = Store.open(database.url, ring)
+    clock = SystemClock()
+    clinician = await make_clinician(store, clock, telegram_id=CLINICIAN)  # type: ignore[arg-type]
+    client = await make_client(store, clock, clinician, telegram_id=CLIENT)  # type: ignore[arg-type]
+    emulator.person(CLINICIAN, "Lane")
+    await emulator.send_text(CLINICIAN, "/start")  # the chat exists
+    emulator.person(CLIENT, "Sam")
+    await emulator.send_text(CLIENT, "/start")
+    bot = Bot(token=emulator.token,
+              session=AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url)))
+    r = Rig(emulator, store, bot, alert_service(clock))
+    try:
+        yield r, client
+    finally:
+        r.stop.set()
+        if r.task is not None:
+            await asyncio.wait_for(r.task, 10)
+        await bot.session.close()
+        await store.close()
+
+
+def alert_messages(emu: Any, chat: int = CLINICIAN) -> list[Any]:
+    return [m for m in emu.chat(chat) if m.from_bot and "alert for client" in m.text]
+
+
+async def test_a_high_risk_alert_reaches_the_clinician_without_health_detail(rig: Any) -> None:
+    r, client = rig
+    await r.raise_alerts(client)
+    r.run()
+    message = (await eventually(lambda: alert_messages(r.emu)))[0]
+    assert client.code in message.text and "High" in message.text
+    assert "lapse" not in message.text.lower()  # reasons stay behind the Details button
+    assert message.button_texts == ["Details", "Acknowledge"]
+    assert await r.statuses() == ["sent"]
+
+
+async def test_a_429_is_waited_out_then_the_alert_is_delivered(rig: Any) -> None:
+    r, client = rig
+    r.emu.fail_next("sendMessage", count=1, error_code=429, retry_after=2)
+    await r.raise_alerts(client)
+    r.run()
+    await eventually(lambda: alert_messages(r.emu), timeout=10)
+    calls = r.emu.calls_of("sendMessage")
+    refused, delivered = calls[-2], calls[-1]
+    assert refused.error_code == 429 and delivered.error_code is None
+    assert delivered.time - refused.time >= 2.0
+
+
+async def test_three_server_errors_then_delivery(rig: Any) -> None:
+    r, client = rig
+    r.emu.fail_next("sendMessage", count=3, error_code=502)
+    await r.raise_alerts(client)
+    r.run()
+    await eventually(lambda: alert_messages(r.emu), timeout=10)
+    async with r.store.unit_of_work() as uow:
+        row = (await uow.session.execute(select(OutboxRow.status, OutboxRow.attempts))).one()
+    assert tuple(row) == ("sent", 4)
+
+
+async def test_every_alert_arrives_after_telegram_was_unreachable_for_a_while(rig: Any) -> None:
+    r, client = rig
+    port = r.emu.port
+    await r.emu.stop()
+    await r.raise_alerts(client, 5)
+    r.run()
+    await asyncio.sleep(1.0)  # the worker meets refused connections and backs off
+    assert set(await r.statuses()) <= {"queued", "retrying"}
+    await r.emu.start(port)
+    await eventually(lambda: len(alert_messages(r.emu)) == 5, timeout=15)
+    assert set(await r.statuses()) == {"sent"}
+
+
+async def test_a_client_who_blocked_the_bot_is_marked_and_their_clinician_alerted(
+        rig: Any) -> None:
+    r, client = rig
+    r.emu.block(CLIENT)
+    async with r.store.transaction() as uow:
+        await uow.outbox.add(chat_id=CLIENT, kind="prompt", method="sendMessage",
+                             params={"text": "Time for your check-in"},
+                             now=SystemClock().now(), client_id=client.id)
+    r.run()
+    message = (await eventually(lambda: alert_messages(r.emu), timeout=10))[0]
+    assert client.code in message.text
+    async with r.store.unit_of_work() as uow:
+        fresh = await uow.clients.get(client.id)
+        assert fresh is not None and fresh.unreachable
+        statuses = dict((await uow.session.execute(select(OutboxRow.kind, OutboxRow.status))).all())
+        levels = list(await uow.session.scalars(select(AlertRow.level)))
+    assert statuses["prompt"] == "dead"  # not retried forever
+    assert levels == ["high"]
+    assert len(r.emu.calls_of("sendMessage")) == 2  # one refused prompt, one alert
+
+
+@pytest.mark.slow
+async def test_a_burst_of_1000_alerts_keeps_telegram_limits_and_all_arrive(
+        emulator: Any, sqlite_database: Database, ring: MasterKeyring) -> None:
+    emulator.enforce_limits = True
+    store = Store.open(sqlite_database.url, ring)
+    clock = SystemClock()
+    clients = []
+    for n in range(50):  # 50 clinicians with 20 alerts each: the per-chat limit matters too
+        clinician = await make_clinician(store, clock, telegram_id=9000 + n)  # type: ignore[arg-type]
+        emulator.person(9000 + n, f"C{n}")
+        await emulator.send_text(9000 + n, "/start")
+        clients.append(await make_client(store, clock, clinician))  # type: ignore[arg-type]
+    bot = Bot(token=emulator.token,
+              session=AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url)))
+    rig = Rig(emulator, store, bot, alert_service(clock))
+    try:
+        for client in clients:
+            await rig.raise_alerts(client, 20)
+        rig.run()
+        sent = lambda: sum(len(alert_messages(emulator, 9000 + n)) for n in range(50))  # noqa: E731
+        await eventually(lambda: sent() == 1000, timeout=90, interval=0.5)
+        assert emulator.violations == 0
+        assert not [c for c in emulator.calls_of("sendMessage") if c.error_code == 429]
+    finally:
+        rig.stop.set()
+        if rig.task:
+            await asyncio.wait_for(rig.task, 10)
+        await bot.session.close()
+        await store.close()
+
+
+async def test_an_alert_committed_before_a_crash_is_delivered_after_restart(
+        emulator: Any, sqlite_database: Database, ring: MasterKeyring, tmp_path: Path) -> None:
+    store = Store.open(sqlite_database.url, ring)
+    clock = SystemClock()
+    clinician = await make_clinician(store, clock, telegram_id=CLINICIAN)  # type: ignore[arg-type]
+    client = await make_client(store, clock, clinician, telegram_id=CLIENT)  # type: ignore[arg-type]
+    emulator.person(CLINICIAN, "Lane")
+    await emulator.send_text(CLINICIAN, "/start")
+    settings = bot_settings(emulator, sqlite_database.url, ring, outbox_lease_seconds=2)
+    # The bot will be in the middle of sending when it is killed.
+    emulator.delay_next("sendMessage", count=5, seconds=3.0)
+    child = ChildBot(settings, tmp_path).start()
+    try:
+        await child.wait_ready()
+        async with store.transaction() as uow:
+            await alert_service(clock).raise_alert(uow, client, findings=[
+                Finding("self_harm", "critical", "SELF_HARM")], checkin_id=None, answers={})
+        await eventually(lambda: [c for c in emulator.calls_of("sendMessage")
+                                  if c.chat_id == CLINICIAN], timeout=10)
+        child.kill()  # between commit and a confirmed send
+        async with store.unit_of_work() as uow:
+            status = await uow.session.scalar(
+                select(OutboxRow.status).where(OutboxRow.kind == "alert"))
+        assert status is not None and status != "sent"
+        emulator.clear_faults()
+        child = ChildBot(settings, tmp_path).start()
+        await child.wait_ready()
+        await eventually(lambda: alert_messages(emulator), timeout=15)
+        assert 1 <= len(alert_messages(emulator)) <= 2  # at least once, perhaps twice
+        assert await child.terminate() == 0
+    finally:
+        if child.process and child.process.poll() is None:
+            child.kill()
+        await store.close()
+
+
