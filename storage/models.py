@@ -81,6 +81,12 @@ class ClientRow(Base):
     checkin_time: Mapped[str] = mapped_column(String(5), default="20:00")
     checkin_days: Mapped[str] = mapped_column(String(7), default="0123456")  # Monday is 0
     pause_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    # The range within which the client may move their own check-in time ("HH:MM").
+    window_start: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    window_end: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    # After discharge: when the retention period ends and the data key is destroyed.
+    erase_after: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True, index=True)
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
     enrolled_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)

@@ -37,6 +37,10 @@ class Client:
     created_at: datetime
     enrolled_at: datetime | None = None
     discharged_at: datetime | None = None
+    paused_at: datetime | None = None
+    window_start: str | None = None
+    window_end: str | None = None
+    erase_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,8 @@ def _client(row: ClientRow) -> Client:
         status=row.status, language=row.language, timezone=row.timezone,
         checkin_time=row.checkin_time, checkin_days=row.checkin_days,
         pause_reason=row.pause_reason, unreachable=row.unreachable, created_at=row.created_at,
-        enrolled_at=row.enrolled_at, discharged_at=row.discharged_at,
+        enrolled_at=row.enrolled_at, discharged_at=row.discharged_at, paused_at=row.paused_at,
+        window_start=row.window_start, window_end=row.window_end, erase_after=row.erase_after,
     )
 
 
