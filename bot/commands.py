@@ -18,7 +18,7 @@ CLINICIAN = (
     ("alerts", N_("Open alerts")),
     ("help", N_("What you can do here")),
 )
-SUPERVISOR = CLINICIAN
+SUPERVISOR = (*CLINICIAN, ("deliveries", N_("Messages that could not be delivered")))
 
 
 def menu(kind: str, language: str) -> list[tuple[str, str]]:

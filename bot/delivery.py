@@ -20,6 +20,7 @@ from aiogram.exceptions import (
 
 from journal.alerts import AlertService
 from journal.clock import Clock
+from journal.deliveries import DeliveryReport
 from storage.records import OutboxMessage
 from storage.uow import Store
 
@@ -78,6 +79,7 @@ class DeliveryWorker:
                  poll_interval: float = 0.25) -> None:
         self._store = store
         self._alerts = alerts
+        self._report = DeliveryReport(clock=clock)
         self._bot = bot
         self._clock = clock
         self._limiter = limiter or RateLimiter()
@@ -158,7 +160,7 @@ class DeliveryWorker:
                 return "sent"
             await self._retry(message, "400 " + _reason(exc.message), dead=True)
             return "dead"
-        except (TelegramServerError, TelegramNetworkError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, TelegramServerError, TelegramNetworkError, OSError) as exc:
             await self._retry(message, type(exc).__name__, delay=self._backoff(message.attempts))
             return "retry"
         await self._sent(message, sent_id)
@@ -193,6 +195,8 @@ class DeliveryWorker:
         async with self._store.transaction() as uow:
             await uow.outbox.mark_retry(message.id, error=error, dead=dead, count_attempt=count,
                                         at=self._clock.now() + timedelta(seconds=delay))
+            if dead:
+                await self._report.dead_letter(uow, message, error)
         if dead:
             log.error("outbox message %s (%s) is dead after %s attempts: %s", message.id,
                       message.kind, message.attempts + 1, error)

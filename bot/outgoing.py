@@ -6,6 +6,7 @@ a crash between commit and send loses a reply, never an answer.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,12 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.types import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    BufferedInputFile,
+    InlineKeyboardMarkup,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,20 @@ class Outgoing:
              on_sent: SentHook | None = None) -> None:
         self.actions.append(("send", {"chat_id": chat_id, "text": text,
                                       "reply_markup": markup}, on_sent))
+
+    def send_photo(self, chat_id: int, png: bytes, caption: str = "",
+                   markup: InlineKeyboardMarkup | None = None, *,
+                   on_sent: SentHook | None = None) -> None:
+        self.actions.append(("photo", {"chat_id": chat_id,
+                                       "photo": BufferedInputFile(png, filename="chart.png"),
+                                       "caption": caption or None, "reply_markup": markup},
+                             on_sent))
+
+    def send_document(self, chat_id: int, data: bytes, filename: str, caption: str = "", *,
+                      on_sent: SentHook | None = None) -> None:
+        self.actions.append(("document", {"chat_id": chat_id,
+                                          "document": BufferedInputFile(data, filename=filename),
+                                          "caption": caption or None}, on_sent))
 
     def edit(self, chat_id: int, message_id: int, text: str,
              markup: InlineKeyboardMarkup | None = None) -> None:
@@ -68,6 +88,11 @@ class Outgoing:
             message = await bot.send_message(**params)
             if on_sent is not None:
                 await on_sent(message.message_id)
+        elif kind in ("photo", "document"):
+            sent = await (bot.send_photo(**params) if kind == "photo"
+                          else bot.send_document(**params))
+            if on_sent is not None:
+                await on_sent(sent.message_id)
         elif kind == "edit":
             try:
                 await bot.edit_message_text(**params)
@@ -75,10 +100,8 @@ class Outgoing:
                 if "not modified" not in exc.message:
                     raise
         elif kind == "delete":
-            try:
+            with contextlib.suppress(TelegramBadRequest):  # already gone, or over 48 hours old
                 await bot.delete_message(**params)
-            except TelegramBadRequest:
-                pass  # already gone, or older than 48 hours
         elif kind == "commands":
             await bot.set_my_commands(
                 [BotCommand(command=c, description=d) for c, d in params["commands"]],

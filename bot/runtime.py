@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ def install_signal_handlers(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, timeout: int = 10) -> None:
+async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: int = 10) -> None:
     """Long polling that confirms an update only after its transaction committed.
 
     aiogram's own loop confirms updates as it reads them (aiogram #1397), so a crash loses
@@ -43,8 +44,8 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, timeout: int = 
     backoff = 1.0
     while not stop.is_set():
         fetch = asyncio.ensure_future(
-            bot.get_updates(offset=offset, timeout=timeout, allowed_updates=allowed,
-                            request_timeout=timeout + 10))
+            bot.get_updates(offset=offset, timeout=poll_seconds, allowed_updates=allowed,
+                            request_timeout=poll_seconds + 10))
         stopped = asyncio.ensure_future(stop.wait())
         await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
@@ -108,7 +109,5 @@ async def serve_webhook(bot: Bot, dp: Dispatcher, config: WebhookConfig, stop: a
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -54,7 +54,7 @@ class AdminService:
 
     async def clinicians(self) -> list[Clinician]:
         async with self._store.unit_of_work() as uow:
-            return await uow.clinicians.list()
+            return await uow.clinicians.everyone()
 
     async def erase_client(self, code: str, *, actor: str = CLI_ACTOR) -> ErasureReceipt:
         now = self._clock.now()

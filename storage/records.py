@@ -81,6 +81,17 @@ class CheckIn:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckInDay:
+    """A check-in's plaintext outline (no answers): for caseloads, adherence and paging."""
+
+    id: str
+    local_date: date
+    status: str
+    risk_level: str | None
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class JournalEntry:
     id: str
     client_id: str
@@ -158,3 +169,15 @@ class OutboxCounts:
     sent: int = 0
     dead: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledDay:
+    """What the scheduler needs of a check-in day (plaintext columns only, no answers)."""
+
+    id: str
+    client_id: str
+    local_date: date
+    status: str
+    prompted_at: datetime | None
+    reminded_at: datetime | None

@@ -17,6 +17,7 @@ from storage.crypto import KeyErasedError
 from storage.models import (
     AlertCopyRow,
     AlertRow,
+    AuditEventRow,
     CheckInRow,
     ClientRow,
     ClinicianRow,
@@ -32,6 +33,7 @@ from storage.models import (
 from storage.records import (
     Alert,
     CheckIn,
+    CheckInDay,
     Client,
     Clinician,
     Conversation,
@@ -40,6 +42,7 @@ from storage.records import (
     OutboxCounts,
     OutboxMessage,
     Plan,
+    ScheduledDay,
 )
 from storage.vault import Vault
 
@@ -104,7 +107,7 @@ class ClinicianRepository(Repository):
         row = await self.session.get(ClinicianRow, clinician_id)
         return _clinician(row) if row else None
 
-    async def list(self) -> list[Clinician]:
+    async def everyone(self) -> list[Clinician]:
         rows = await self.session.scalars(select(ClinicianRow).order_by(ClinicianRow.id))
         return [_clinician(r) for r in rows]
 
@@ -178,6 +181,24 @@ class ClientRepository(Repository):
             .values(status="erased", telegram_id=None, erased_at=now))
         await self.session.execute(delete(PlanRow).where(PlanRow.client_id == client_id))
         return destroyed
+
+    async def due_for_erasure(self, now: datetime) -> list[Client]:
+        """Discharged clients whose retention period ended (erase_after has passed)."""
+        rows = await self.session.scalars(
+            select(ClientRow).where(ClientRow.status == "discharged",
+                                    ClientRow.erase_after.is_not(None),
+                                    ClientRow.erase_after <= now).order_by(ClientRow.erase_after))
+        return [_client(r) for r in rows]
+
+    async def resumed_since(self, since: datetime) -> dict[str, datetime]:
+        """{client id: latest resume} for clients resumed after `since`, read from the audit
+        trail (the one durable record of a pause ending): days before it are not scheduled."""
+        rows = await self.session.execute(
+            select(AuditEventRow.client_id, func.max(AuditEventRow.at))
+            .where(AuditEventRow.action == "client.resume", AuditEventRow.at >= since,
+                   AuditEventRow.client_id.is_not(None))
+            .group_by(AuditEventRow.client_id))
+        return {str(client_id): at for client_id, at in rows}
 
 
 class InviteRepository(Repository):
@@ -353,6 +374,38 @@ class CheckInRepository(Repository):
             .where(CheckInRow.client_id == client_id, CheckInRow.local_date >= since))
         return {d: s for d, s in rows}
 
+    async def days(self, client_id: str, *, since: date | None = None,
+                   until: date | None = None) -> list[CheckInDay]:
+        """Outlines in date order; nothing is decrypted."""
+        query = select(CheckInRow.id, CheckInRow.local_date, CheckInRow.status,
+                       CheckInRow.risk_level, CheckInRow.submitted_at
+                       ).where(CheckInRow.client_id == client_id)
+        if since is not None:
+            query = query.where(CheckInRow.local_date >= since)
+        if until is not None:
+            query = query.where(CheckInRow.local_date <= until)
+        rows = await self.session.execute(query.order_by(CheckInRow.local_date))
+        return [CheckInDay(*row) for row in rows]
+
+    async def latest_day(self, client_id: str, *, status: str = "submitted") -> CheckInDay | None:
+        row = (await self.session.execute(
+            select(CheckInRow.id, CheckInRow.local_date, CheckInRow.status,
+                   CheckInRow.risk_level, CheckInRow.submitted_at)
+            .where(CheckInRow.client_id == client_id, CheckInRow.status == status)
+            .order_by(CheckInRow.local_date.desc()).limit(1))).first()
+        return CheckInDay(*row) if row else None
+
+    async def scheduled_days(self, client_ids: Sequence[str], *, since: date
+                             ) -> list[ScheduledDay]:
+        """Recent days of many clients in one query, for the scheduler; nothing decrypted."""
+        if not client_ids:
+            return []
+        rows = await self.session.execute(
+            select(CheckInRow.id, CheckInRow.client_id, CheckInRow.local_date, CheckInRow.status,
+                   CheckInRow.prompted_at, CheckInRow.reminded_at)
+            .where(CheckInRow.client_id.in_(client_ids), CheckInRow.local_date >= since))
+        return [ScheduledDay(*row) for row in rows]
+
 
 class JournalRepository(Repository):
     async def _record(self, row: JournalEntryRow) -> JournalEntry:
@@ -389,6 +442,18 @@ class JournalRepository(Repository):
         rows = await self.session.scalars(
             query.order_by(JournalEntryRow.created_at.desc()).offset(offset).limit(limit))
         return [await self._record(r) for r in rows]
+
+    async def index(self, client_id: str) -> list[tuple[str, datetime]]:
+        """(id, created_at) of every saved entry, newest first; nothing is decrypted."""
+        rows = await self.session.execute(
+            select(JournalEntryRow.id, JournalEntryRow.created_at)
+            .where(JournalEntryRow.client_id == client_id, JournalEntryRow.status == "saved")
+            .order_by(JournalEntryRow.created_at.desc()))
+        return [(entry_id, at) for entry_id, at in rows]
+
+    async def get(self, entry_id: str) -> JournalEntry | None:
+        row = await self.session.get(JournalEntryRow, entry_id)
+        return await self._record(row) if row else None
 
 
 class PlanRepository(Repository):
@@ -492,6 +557,19 @@ class AlertRepository(Repository):
             select(AlertRow).where(AlertRow.status == "open", AlertRow.client_id.in_(client_ids))
             .order_by(AlertRow.created_at))
         return [await self._record(r) for r in rows]
+
+    async def open_counts(self, client_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """{client id: {level: open alerts}}, from plaintext columns only."""
+        if not client_ids:
+            return {}
+        rows = await self.session.execute(
+            select(AlertRow.client_id, AlertRow.level, func.count())
+            .where(AlertRow.status == "open", AlertRow.client_id.in_(client_ids))
+            .group_by(AlertRow.client_id, AlertRow.level))
+        counts: dict[str, dict[str, int]] = {}
+        for client_id, level, n in rows:
+            counts.setdefault(client_id, {})[level] = int(n)
+        return counts
 
     async def due_escalations(self, now: datetime) -> list[Alert]:
         rows = await self.session.scalars(
@@ -633,6 +711,18 @@ class OutboxRepository(Repository):
             select(OutboxRow).where(OutboxRow.status == "dead")
             .order_by(OutboxRow.created_at.desc()).limit(limit))
         return [await self._record(r, now) for r in rows]
+
+    async def purge_finished(self, before: datetime) -> int:
+        """Delete sent and cancelled rows finished before `before`. Alert copies stay: an
+        acknowledgement edits every delivered copy through them. Dead rows stay for operators."""
+        copied = select(AlertCopyRow.id).where(AlertCopyRow.outbox_id == OutboxRow.id)
+        result = await self.session.execute(
+            delete(OutboxRow).where(
+                OutboxRow.status.in_(("sent", "cancelled")),
+                func.coalesce(OutboxRow.sent_at, OutboxRow.created_at) < before,
+                ~copied.exists())
+            .execution_options(synchronize_session=False))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class UpdateLedger(Repository):

@@ -161,3 +161,22 @@ def test_retiring_a_master_key_that_still_wraps_data_keys_is_refused(
     refused = cli(["keys", "retire", "k1"], keyed_env, tmp_path)
     assert refused.returncode == 1 and "still wraps" in refused.stderr
     assert "k1" in MasterKeyring.parse(key_file.read_text()).ids
+
+
+async def test_outbox_status_counts_dead_letters_and_exits_1_when_any(
+        store: Store, clock: FakeClock, keyed_env: dict[str, str], tmp_path: Path) -> None:
+    from storage.models import OutboxRow
+
+    async with store.transaction() as uow:
+        for _ in range(2):
+            await uow.outbox.add(chat_id=1, kind="notice", method="sendMessage",
+                                 params={"text": "x"}, now=clock.now())
+    healthy = cli(["outbox", "status"], keyed_env, tmp_path)
+    assert healthy.returncode == 0 and "queued: 2" in healthy.stdout
+    async with store.transaction() as uow:
+        first = (await uow.outbox.claim_due(clock.now(), limit=1, lease=clock.now() - clock.now()))
+        await uow.outbox.mark_retry(first[0].id, at=clock.now(), error="500", dead=True)
+        assert await uow.session.get(OutboxRow, first[0].id) is not None
+    broken = cli(["outbox", "status"], keyed_env, tmp_path)
+    assert broken.returncode == 1
+    assert "queued: 1" in broken.stdout and "dead: 1" in broken.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +224,22 @@ async def test_an_alert_committed_before_a_crash_is_delivered_after_restart(
         await store.close()
 
 
+
+
+async def test_after_n_failures_a_message_is_dead_and_supervisors_are_told(
+        rig: Any, tmp_path: Path) -> None:
+    r, client = rig
+    supervisor = await make_clinician(r.store, SystemClock(), telegram_id=7002,  # type: ignore[arg-type]
+                                      role="supervisor", name="Dr Sup")
+    r.emu.person(supervisor.telegram_id, "Sup")
+    await r.emu.send_text(supervisor.telegram_id, "/start")
+    r.emu.fail_next("sendMessage", count=3, error_code=500)
+    await r.raise_alerts(client)
+    r.run(max_attempts=3)
+    notice = await eventually(lambda: [m for m in r.emu.chat(supervisor.telegram_id)
+                                       if "could not be delivered" in m.text], timeout=10)
+    assert client.code in notice[0].text
+    async with r.store.unit_of_work() as uow:
+        counts = await uow.outbox.counts()
+    assert counts.dead == 1 and counts.sent == 1
+    assert alert_messages(r.emu) == []  # nothing pretends the alert arrived

@@ -16,6 +16,7 @@ from bot.outgoing import Outgoing
 from bot.settings import Settings
 from journal.alerts import ACKNOWLEDGE, DETAILS, AlertService
 from journal.clock import Clock
+from journal.deliveries import DeliveryReport
 from journal.i18n import _
 from journal.people import Person
 from storage.uow import Store, UnitOfWork
@@ -82,6 +83,18 @@ async def open_alerts(message: Message, person: Person, uow: UnitOfWork, out: Ou
         out.send(message.chat.id, _("{n} more open alerts are not shown.").format(n=len(rows) - 20))
 
 
+async def deliveries(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
+                     report: DeliveryReport) -> None:
+    if not person.clinician or not person.clinician.is_supervisor:
+        out.send(message.chat.id, _("That command is not available to you."))
+        return
+    counts, dead = await report.summary(uow)
+    lines = [_("Deliveries: {queued} queued, {retrying} retrying, {dead} undeliverable.").format(
+        queued=counts.queued, retrying=counts.retrying, dead=counts.dead)]
+    lines += [f"• {m.kind} ({who}): {m.last_error or '?'}" for m, who in dead]
+    out.send(message.chat.id, "\n".join(lines))
+
+
 def build_router() -> Router:
     """A fresh router per application: aiogram attaches a router to one dispatcher."""
     router = Router(name=__name__)
@@ -89,5 +102,6 @@ def build_router() -> Router:
     router.callback_query.filter(Role("clinician", "supervisor"))
     router.callback_query.register(alert_button, AlertCb.filter())
     router.message.register(open_alerts, Command("alerts"))
+    router.message.register(deliveries, Command("deliveries"))
     router.message.register(note_text, F.text & ~F.text.startswith("/"))
     return router
