@@ -72,6 +72,7 @@ class ChildBot:
         self.args = args
         self.process: subprocess.Popen[bytes] | None = None
         self.log = cwd / "bot.log"
+        self._log_from = 0
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STEADFAST_")}
@@ -88,6 +89,8 @@ class ChildBot:
         return env
 
     def start(self) -> ChildBot:
+        # A restart in the same folder appends to the log: only what this start wrote counts.
+        self._log_from = self.log.stat().st_size if self.log.exists() else 0
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", *self.args], cwd=self.cwd, env=self.env(),
@@ -99,7 +102,8 @@ class ChildBot:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            if self.log.exists() and b"Steadfast is running" in self.log.read_bytes():
+            if self.log.exists() and b"Steadfast is running" in self.log.read_bytes()[
+                    self._log_from:]:
                 return
             assert self.process is not None
             if self.process.poll() is not None:

@@ -1,0 +1,587 @@
+"""The daily check-in as a use case: prompt, answer item by item, summary, submit, streak.
+
+The flow itself is journal.checkin's pure state machine; this module stores it, guards it
+against stale buttons and double taps, raises alerts as answers are saved, and says what
+the check-in message should show next. It never talks to Telegram and never commits.
+
+A stored check-in state is {"v": n, "mode": ..., "flow": CheckInState.to_data()}: `v`
+grows with every change, and every button carries the `v` it was drawn for, so a button
+pressed twice, or pressed on an old copy of the message, changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, Final, Literal
+from zoneinfo import ZoneInfo
+
+from journal import checkin as flow
+from journal.checkin import CheckInError, CheckInState, InvalidAnswer
+from journal.clock import Clock
+from journal.errors import DomainError, InvalidInput
+from journal.i18n import N_, gettext_for
+from journal.journaling import JOURNAL_STATE
+from journal.questionnaire import Answer, Item, Option, Questionnaire, options_for
+from storage.records import CheckIn, Client
+from storage.repositories import DuplicateError
+from storage.uow import Store, UnitOfWork
+
+if TYPE_CHECKING:  # journal.alerts reads stored check-ins through answers_of() below
+    from journal.alerts import AlertService
+
+# Callback payloads shared with bot/callbacks.py's CheckInCb (prefix "ck"); the prompt is
+# queued from here, so its buttons are packed here in the same layout.
+START, LATER = "s", "l"
+ANSWER, TOGGLE, DONE, SKIP, BACK = "a", "t", "d", "k", "b"
+CHANGE, PICK, SUMMARY, SUBMIT = "c", "p", "m", "u"
+
+# Short notices shown on the tapped button (answerCallbackQuery); gettext msgids.
+CLOSED: Final = N_("This check-in is closed.")
+ALREADY_SAVED: Final = N_("Already saved.")
+ALREADY_DONE: Final = N_("You've already checked in today. Thank you, see you tomorrow.")
+NOT_FINISHED: Final = N_("A few questions are still open.")
+
+PROMPT_TEXT: Final = N_("Time for your check-in. It takes about two minutes.")
+START_LABEL: Final = N_("Start check-in")
+LATER_LABEL: Final = N_("Later")
+
+Status = Literal["prompted", "in_progress", "submitted", "missed"]
+Screen = Literal["item", "summary", "change", "done"]
+SentHook = Callable[[int], Awaitable[None]]
+
+STREAK_LOOKBACK = 400  # days; a streak longer than this is shown as this
+
+
+class CheckInChanged(DomainError):
+    """The program changed the questionnaire while this check-in was open."""
+
+    key = "checkin.changed"
+
+
+class TextTooLong(DomainError):
+    """A typed answer longer than the item allows (the text itself is never kept)."""
+
+    key = "checkin.too_long"
+
+
+def day_code(day: date) -> int:
+    return int(day.strftime("%Y%m%d"))
+
+
+def day_from_code(code: int) -> date | None:
+    try:
+        return date(code // 10000, code // 100 % 100, code % 100)
+    except ValueError:
+        return None
+
+
+def checkin_callback(action: str, day: date, version: int = 0, value: int = 0) -> str:
+    """The same string bot.callbacks.CheckInCb(...).pack() gives."""
+    return f"ck:{action}:{day_code(day)}:{version}:{value}"
+
+
+def answers_of(stored: Mapping[str, Any]) -> Mapping[str, Answer]:
+    """The answers in a stored check-in state (journal.alerts reads history through this)."""
+    return CheckInState.from_data(stored.get("flow", stored)).answers
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What is sealed in a check-in row's state: the flow, its version and the screen."""
+
+    version: int
+    state: CheckInState
+    mode: Literal["flow", "change"] = "flow"
+
+    def to_data(self) -> dict[str, Any]:
+        return {"v": self.version, "mode": self.mode, "flow": self.state.to_data()}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Stored:
+        if "flow" not in data:  # a bare CheckInState, as written before versions existed
+            return cls(0, CheckInState.from_data(data))
+        state = CheckInState.from_data(data["flow"])
+        if data.get("mode") == "change":
+            return cls(int(data["v"]), state, "change")
+        return cls(int(data["v"]), state)
+
+    def next(self, state: CheckInState, mode: Literal["flow", "change"] = "flow") -> Stored:
+        return Stored(self.version + 1, state, mode)
+
+
+@dataclass(frozen=True)
+class CheckInView:
+    """What the check-in message shows, in plain values; bot/ turns it into text and buttons."""
+
+    day: date
+    version: int
+    language: str
+    screen: Screen
+    title: str = ""
+    item: Item | None = None
+    options: tuple[Option, ...] = ()  # choice and multi items, plan steps included
+    selection: tuple[str, ...] = ()  # ticked options of a multi item
+    previous: Answer | None = None  # the answer given before, when coming back to an item
+    position: tuple[int, int] = (0, 0)
+    can_go_back: bool = False
+    answers: tuple[tuple[str, str], ...] = ()  # summary: (question in short, answer)
+    changeable: tuple[tuple[int, str], ...] = ()  # change list: (item position, short)
+    streak: int = 0
+
+
+@dataclass(frozen=True)
+class Step:
+    """The outcome of one action, for the bot to show.
+
+    `notice` answers the tapped button; `view` is drawn by editing `edit` (or as a new
+    message when `edit` is None); `retire` is an older copy of the check-in message to
+    neutralise; `crisis` asks for the crisis resources first, as their own message."""
+
+    checkin_id: str | None = None
+    view: CheckInView | None = None
+    notice: str | None = None
+    edit: int | None = None
+    retire: int | None = None
+    crisis: bool = False
+    clinician_contact: str = ""
+    later_minutes: int = 0
+
+
+@dataclass
+class _Open:
+    checkin: CheckIn
+    stored: Stored
+    plan: tuple[str, ...] = field(default=())
+
+
+class CheckInService:
+    def __init__(self, *, clock: Clock, questionnaire: Questionnaire, alerts: AlertService,
+                 store: Store, later_delay: timedelta = timedelta(minutes=60),
+                 window: timedelta = timedelta(hours=12)) -> None:
+        """`window`: how long after the check-in time a day stays open (the scheduler marks
+        the day missed then); a check-in started before midnight can be finished after."""
+        self._clock = clock
+        self._q = questionnaire
+        self._alerts = alerts
+        self._store = store
+        self._later = later_delay
+        self._window = window
+
+    # -- days ----------------------------------------------------------------------------
+    def today(self, client: Client) -> date:
+        """The client's local date, in their own time zone."""
+        return self._clock.now().astimezone(ZoneInfo(client.timezone)).date()
+
+    def is_open(self, client: Client, day: date) -> bool:
+        """Whether `day`'s check-in can still be answered: all of that local day, and on to
+        the end of its window after the check-in time. The scheduler's "missed" status is
+        what closes a day; this is the same rule, so a late tick changes nothing."""
+        today = self.today(client)
+        if day == today:
+            return True
+        if day != today - timedelta(days=1):
+            return False
+        zone = ZoneInfo(client.timezone)
+        hours, _, minutes = client.checkin_time.partition(":")
+        opens = datetime.combine(day, time(int(hours), int(minutes)), tzinfo=zone)
+        return self._clock.now() < opens.astimezone(UTC) + self._window
+
+    async def current_day(self, uow: UnitOfWork, client: Client) -> date:
+        """The day /checkin and typed answers work on: yesterday's check-in while it is
+        still open and unfinished, otherwise today's."""
+        yesterday = self.today(client) - timedelta(days=1)
+        if self.is_open(client, yesterday):
+            earlier = await uow.checkins.for_day(client.id, yesterday)
+            if earlier is not None and earlier.status in ("prompted", "in_progress"):
+                return yesterday
+        return self.today(client)
+
+    async def _create(self, uow: UnitOfWork, client: Client, day: date, status: Status,
+                      ) -> CheckIn:
+        now = self._clock.now()
+        try:
+            return await uow.checkins.create(
+                client_id=client.id, local_date=day, status=status, questionnaire_id=self._q.id,
+                questionnaire_version=str(self._q.version),
+                item_ids=[item.id for item in self._q.items], now=now,
+                prompted_at=now if status == "prompted" else None)
+        except DuplicateError:  # created meanwhile by another worker: use that one
+            existing = await uow.checkins.for_day(client.id, day, lock=True)
+            assert existing is not None
+            return existing
+
+    # -- prompt and later ----------------------------------------------------------------
+    def _prompt_params(self, client: Client, day: date) -> dict[str, Any]:
+        def t(text: str) -> str:
+            return gettext_for(client.language, text)
+
+        return {"text": t(PROMPT_TEXT), "reply_markup": {"inline_keyboard": [[
+            {"text": t(START_LABEL), "callback_data": checkin_callback(START, day)},
+            {"text": t(LATER_LABEL), "callback_data": checkin_callback(LATER, day)},
+        ]]}}
+
+    async def prompt(self, uow: UnitOfWork, client: Client, *, day: date | None = None) -> bool:
+        """Queue today's "time for your check-in" message (once per client and day).
+
+        The scheduler calls this at the client's check-in time; after downtime it passes the
+        local `day` to catch up on (still open past midnight). Returns False when that day's
+        prompt was queued before or the check-in is already done."""
+        if client.telegram_id is None:
+            return False
+        day = day or self.today(client)
+        checkin = await uow.checkins.for_day(client.id, day, lock=True)
+        if checkin is None:
+            checkin = await self._create(uow, client, day, "prompted")
+        elif checkin.status in ("submitted", "missed"):
+            return False
+        queued = await uow.outbox.add(
+            chat_id=client.telegram_id, kind="prompt", method="sendMessage",
+            params=self._prompt_params(client, day), now=self._clock.now(),
+            client_id=client.id, dedupe_key=f"prompt:{client.id}:{day.isoformat()}")
+        if queued is not None and checkin.prompted_at is None:
+            await uow.checkins.save(checkin.id, prompted_at=self._clock.now())
+        return queued is not None
+
+    async def later(self, uow: UnitOfWork, client: Client, day: date,
+                    prompt_message_id: int) -> Step:
+        """"Later" on a prompt: the same prompt again after the program's delay. A prompt
+        message defers once, so a double tap queues one reminder."""
+        checkin = await uow.checkins.for_day(client.id, day)
+        if not self.is_open(client, day) or (checkin is not None
+                                             and checkin.status in ("submitted", "missed")):
+            return Step(notice=CLOSED)
+        assert client.telegram_id is not None
+        now = self._clock.now()
+        await uow.outbox.add(
+            chat_id=client.telegram_id, kind="prompt", method="sendMessage",
+            params=self._prompt_params(client, day), now=now, due=now + self._later,
+            client_id=client.id,
+            dedupe_key=f"later:{client.id}:{day.isoformat()}:{prompt_message_id}")
+        if checkin is not None:
+            await uow.checkins.save(checkin.id, reminded_at=now)
+        return Step(edit=prompt_message_id,
+                    later_minutes=int(self._later.total_seconds() // 60))
+
+    # -- starting and resuming -----------------------------------------------------------
+    async def start_or_continue(self, uow: UnitOfWork, client: Client, *,
+                                day: date | None = None,
+                                message_id: int | None = None) -> Step:
+        """/checkin (no message) or the prompt's Start button (its message is reused).
+
+        Creates the day's check-in or resumes it exactly where the client stopped."""
+        if day is None:
+            day = await self.current_day(uow, client)
+        elif not self.is_open(client, day):
+            return Step(notice=CLOSED)
+        checkin = await uow.checkins.for_day(client.id, day, lock=True)
+        if checkin is None:
+            if day != self.today(client):  # an earlier day is never opened afresh
+                return Step(notice=CLOSED)
+            checkin = await self._create(uow, client, day, "in_progress")
+        if checkin.status == "submitted":
+            return Step(checkin_id=checkin.id, notice=ALREADY_DONE)
+        if checkin.status == "missed":
+            return Step(checkin_id=checkin.id, notice=CLOSED)
+        await self._take_typing_from_journal(uow, client)
+        now = self._clock.now()
+        values: dict[str, Any] = {}
+        if checkin.state is None:
+            stored = Stored(1, flow.start(self._q))
+            values.update(state=stored.to_data(), status="in_progress", started_at=now)
+        else:
+            stored = Stored.from_data(checkin.state)
+            self._check_version(stored)
+            if stored.mode == "change":  # a restart of the list shows the summary again
+                stored = stored.next(stored.state)
+                values["state"] = stored.to_data()
+        retire = checkin.message_id if checkin.message_id != message_id else None
+        if message_id is not None:
+            values["message_id"] = message_id
+        if values:
+            checkin = await uow.checkins.save(checkin.id, **values)
+        opened = _Open(checkin, stored, await self._plan(uow, client))
+        return Step(checkin_id=checkin.id, view=self._view(client, opened), edit=message_id,
+                    retire=retire)
+
+    def remember_message(self, checkin_id: str) -> SentHook:
+        """A hook for a freshly sent check-in message: records its id once it is sent.
+
+        It runs after the update's transaction committed, so it has its own."""
+        async def hook(message_id: int) -> None:
+            async with self._store.transaction() as uow:
+                await uow.checkins.save(checkin_id, message_id=message_id)
+
+        return hook
+
+    # -- button actions ------------------------------------------------------------------
+    async def answer(self, uow: UnitOfWork, client: Client, day: date, version: int,
+                     value: int, *, message_id: int | None = None) -> Step:
+        """A choice (by option position), a scale point, or yes (1) / no (0)."""
+        return await self._act(uow, client, day, version, message_id,
+                               lambda o: self._answer_button(o, value))
+
+    async def toggle(self, uow: UnitOfWork, client: Client, day: date, version: int,
+                     value: int, *, message_id: int | None = None) -> Step:
+        def change(o: _Open) -> Stored:
+            item = self._current(o)
+            options = options_for(item, o.plan)
+            if not 0 <= value < len(options):
+                raise InvalidAnswer(item.id, flow.UNKNOWN_OPTION)
+            state = flow.toggle(self._q, o.stored.state, item.id, options[value].key,
+                                plan_options=o.plan)
+            return o.stored.next(state)
+
+        return await self._act(uow, client, day, version, message_id, change, answered=False)
+
+    async def confirm(self, uow: UnitOfWork, client: Client, day: date, version: int, *,
+                      message_id: int | None = None) -> Step:
+        """Done on a multi-select (the ticked options are the answer), or "Keep my answer"
+        on a free-text item the client came back to."""
+        def done(o: _Open) -> Stored:
+            item = self._current(o)
+            state = o.stored.state
+            if item.kind == "text":
+                kept = state.answers.get(item.id)
+                if not isinstance(kept, str):
+                    raise InvalidAnswer(item.id, flow.WRONG_TYPE)
+                return o.stored.next(flow.answer(self._q, state, item.id, kept))
+            return o.stored.next(flow.confirm(self._q, state, item.id, plan_options=o.plan))
+
+        return await self._act(uow, client, day, version, message_id, done)
+
+    async def skip(self, uow: UnitOfWork, client: Client, day: date, version: int, *,
+                   message_id: int | None = None) -> Step:
+        return await self._act(uow, client, day, version, message_id, lambda o: o.stored.next(
+            flow.skip(self._q, o.stored.state, self._current(o).id)))
+
+    async def back(self, uow: UnitOfWork, client: Client, day: date, version: int, *,
+                   message_id: int | None = None) -> Step:
+        def change(o: _Open) -> Stored:
+            if o.stored.mode == "change":
+                return o.stored.next(o.stored.state)  # the list's Back returns to the summary
+            return o.stored.next(flow.back(self._q, o.stored.state,
+                                           from_item=o.stored.state.current))
+
+        return await self._act(uow, client, day, version, message_id, change, answered=False)
+
+    async def change(self, uow: UnitOfWork, client: Client, day: date, version: int, *,
+                     message_id: int | None = None) -> Step:
+        """"Change an answer" on the summary: list the answered items to pick from."""
+        def to_list(o: _Open) -> Stored:
+            if o.stored.state.current is not None:
+                raise flow.OutOfOrder("summary", o.stored.state.current)
+            return o.stored.next(o.stored.state, "change")
+
+        return await self._act(uow, client, day, version, message_id, to_list, answered=False)
+
+    async def pick(self, uow: UnitOfWork, client: Client, day: date, version: int,
+                   position: int, *, message_id: int | None = None) -> Step:
+        """An item picked from the change list; after its answer the summary returns."""
+        def go(o: _Open) -> Stored:
+            if o.stored.mode != "change" or not 0 <= position < len(self._q.items):
+                raise flow.OutOfOrder("change", o.stored.state.current)
+            item_id = self._q.items[position].id
+            return o.stored.next(flow.go_to(self._q, o.stored.state, item_id))
+
+        return await self._act(uow, client, day, version, message_id, go, answered=False)
+
+    async def to_summary(self, uow: UnitOfWork, client: Client, day: date, version: int, *,
+                         message_id: int | None = None) -> Step:
+        """Back from the change list to the summary."""
+        return await self.back(uow, client, day, version, message_id=message_id)
+
+    async def submit(self, uow: UnitOfWork, client: Client, day: date, version: int, *,
+                     message_id: int | None = None) -> Step:
+        opened = await self._open(uow, client, day, version)
+        if isinstance(opened, Step):
+            return opened
+        state = opened.stored.state
+        if opened.stored.mode != "flow" or not flow.is_complete(self._q, state):
+            return Step(checkin_id=opened.checkin.id, notice=NOT_FINISHED)
+        now = self._clock.now()
+        checkin = opened.checkin
+        await self._alerts.on_submit(uow, client, checkin, state.answers)
+        stored = opened.stored.next(state)
+        values: dict[str, Any] = {"status": "submitted", "submitted_at": now}
+        if message_id is not None:
+            values["message_id"] = message_id
+        await uow.checkins.save(checkin.id, state=stored.to_data(), **values)
+        if client.telegram_id is not None:  # a "Later" reminder still queued is not needed
+            await uow.outbox.cancel_pending(chat_id=client.telegram_id, kind="prompt")
+        await uow.audit(at=now, actor=f"client:{client.code}", action="checkin.submit",
+                        client_id=client.id, detail=f"check-in {checkin.id}")
+        view = CheckInView(day=day, version=stored.version, language=client.language,
+                           screen="done", title=self._q.title.get(client.language),
+                           streak=await self.streak(uow, client, day))
+        return Step(checkin_id=checkin.id, view=view, edit=message_id)
+
+    # -- typed answers -------------------------------------------------------------------
+    async def _take_typing_from_journal(self, uow: UnitOfWork, client: Client) -> None:
+        """The person's latest intent wins: opening the check-in sets an open journal entry
+        aside (its draft stays sealed; /journal reopens it), so typing answers the check-in."""
+        if client.telegram_id is None:
+            return
+        conversation = await uow.conversations.get(client.telegram_id)
+        if conversation is not None and conversation.state == JOURNAL_STATE:
+            await uow.conversations.clear(client.telegram_id)
+
+    async def awaiting_text(self, uow: UnitOfWork, client: Client) -> bool:
+        """Whether today's check-in is showing a free-text item (so a typed message is
+        its answer). Read from the database: nothing about a check-in lives in memory.
+        A conversation the person opened since (a journal entry, a new check-in time) has
+        the typing instead."""
+        if client.telegram_id is not None and await uow.conversations.get(client.telegram_id):
+            return False
+        checkin = await uow.checkins.for_day(client.id, await self.current_day(uow, client))
+        if checkin is None or checkin.status != "in_progress" or checkin.state is None:
+            return False
+        stored = Stored.from_data(checkin.state)
+        current = stored.state.current
+        return (stored.mode == "flow" and current is not None and self._q.has_item(current)
+                and self._q.item(current).kind == "text")
+
+    async def answer_text(self, uow: UnitOfWork, client: Client, text: str) -> Step:
+        """A typed message as the answer to the free-text item being shown."""
+        day = await self.current_day(uow, client)
+        checkin = await uow.checkins.for_day(client.id, day, lock=True)
+        if checkin is None or checkin.state is None or checkin.status != "in_progress":
+            return Step(notice=CLOSED)
+        version = Stored.from_data(checkin.state).version
+
+        def change(o: _Open) -> Stored:
+            item = self._current(o)
+            if item.kind != "text":
+                raise InvalidAnswer(item.id, flow.WRONG_TYPE)
+            try:
+                state = flow.answer(self._q, o.stored.state, item.id, text)
+            except InvalidAnswer as error:
+                if error.reason == flow.TOO_LONG:
+                    raise TextTooLong(f"item {item.id}: over {item.max_length}") from None
+                raise InvalidInput(f"item {item.id}: {error.reason}") from None
+            return o.stored.next(state)
+
+        step = await self._act(uow, client, day, version, None, change)
+        if step.view is not None and not step.crisis:
+            # Typed answers arrive as messages: the check-in message is edited where it is.
+            step = Step(checkin_id=step.checkin_id, view=step.view,
+                        edit=checkin.message_id, crisis=step.crisis,
+                        clinician_contact=step.clinician_contact)
+        return step
+
+    # -- the streak ----------------------------------------------------------------------
+    async def streak(self, uow: UnitOfWork, client: Client, day: date) -> int:
+        """Consecutive submitted days ending with `day`."""
+        statuses = await uow.checkins.statuses(
+            client.id, since=day - timedelta(days=STREAK_LOOKBACK))
+        count = 0
+        while statuses.get(day - timedelta(days=count)) == "submitted":
+            count += 1
+        return count
+
+    # -- internals -----------------------------------------------------------------------
+    def _check_version(self, stored: Stored) -> None:
+        if (stored.state.questionnaire, stored.state.version) != (self._q.id, self._q.version):
+            raise CheckInChanged("the questionnaire changed during the check-in")
+
+    async def _plan(self, uow: UnitOfWork, client: Client) -> tuple[str, ...]:
+        return (await uow.plans.get(client.id)).coping_steps
+
+    async def _open(self, uow: UnitOfWork, client: Client, day: date,
+                    version: int) -> _Open | Step:
+        """Today's open check-in at exactly this version, or the notice for a stale button."""
+        checkin = await uow.checkins.for_day(client.id, day, lock=True)
+        if (checkin is None or checkin.state is None or not self.is_open(client, day)
+                or checkin.status in ("submitted", "missed")):
+            return Step(checkin_id=checkin.id if checkin else None, notice=CLOSED)
+        stored = Stored.from_data(checkin.state)
+        if stored.version != version:
+            return Step(checkin_id=checkin.id, notice=ALREADY_SAVED)
+        self._check_version(stored)
+        return _Open(checkin, stored, await self._plan(uow, client))
+
+    def _current(self, opened: _Open) -> Item:
+        current = opened.stored.state.current
+        if current is None or opened.stored.mode != "flow":
+            raise flow.OutOfOrder("?", current)
+        return self._q.item(current)
+
+    def _answer_button(self, opened: _Open, value: int) -> Stored:
+        item = self._current(opened)
+        answer: object
+        if item.kind == "choice":
+            answer = item.options[value].key if 0 <= value < len(item.options) else ""
+        elif item.kind == "yesno":
+            answer = {1: True, 0: False}.get(value, "")
+        elif item.kind == "scale":
+            answer = value
+        else:
+            raise InvalidAnswer(item.id, flow.WRONG_TYPE)
+        return opened.stored.next(flow.answer(self._q, opened.stored.state, item.id, answer,
+                                              plan_options=opened.plan))
+
+    async def _act(self, uow: UnitOfWork, client: Client, day: date, version: int,
+                   message_id: int | None, change: Callable[[_Open], Stored], *,
+                   answered: bool = True) -> Step:
+        opened = await self._open(uow, client, day, version)
+        if isinstance(opened, Step):
+            return opened
+        before = opened.stored.state
+        try:
+            stored = change(opened)
+        except CheckInError:
+            # A button that does not fit the state it claims (forged or from a changed
+            # plan): nothing changes; the client gets the current screen again.
+            return Step(checkin_id=opened.checkin.id, notice=ALREADY_SAVED)
+        values: dict[str, Any] = {"state": stored.to_data()}
+        retire = None
+        if message_id is not None and message_id != opened.checkin.message_id:
+            values["message_id"] = message_id
+            retire = opened.checkin.message_id
+        checkin = await uow.checkins.save(opened.checkin.id, **values)
+        crisis = False
+        if answered and before.current is not None:
+            crisis = await self._alerts.on_answer(uow, client, checkin.id, before.current,
+                                                  stored.state.answers)
+        opened = _Open(checkin, stored, opened.plan)
+        view = self._view(client, opened)
+        if crisis:
+            # The resources come first, as their own message; the check-in moves below them.
+            clinician = await uow.clinicians.get(client.clinician_id)
+            return Step(checkin_id=checkin.id, view=view, crisis=True,
+                        retire=message_id or checkin.message_id,
+                        clinician_contact=clinician.contact if clinician else "")
+        return Step(checkin_id=checkin.id, view=view, edit=message_id, retire=retire)
+
+    def _view(self, client: Client, opened: _Open) -> CheckInView:
+        lang = client.language
+        stored, q = opened.stored, self._q
+        state = stored.state
+        base = CheckInView(day=opened.checkin.local_date, version=stored.version,
+                           language=lang, screen="item", title=q.title.get(lang))
+        if stored.mode == "change":
+            changeable = tuple((q.position(item.id), item.short.get(lang))
+                               for item in flow.visible_items(q, state.answers)
+                               if item.id in state.answers)
+            return replace(base, screen="change", changeable=changeable)
+        if state.current is None:
+            answers = tuple((question, _shorten(answer)) for question, answer in
+                            flow.summary(q, state, lang, plan_options=opened.plan))
+            return replace(base, screen="summary", answers=answers, can_go_back=True)
+        item = q.item(state.current)
+        position = flow.progress(q, state)
+        return replace(base, item=item, options=options_for(item, opened.plan),
+                       selection=state.selection, previous=state.answers.get(item.id),
+                       position=position, can_go_back=position[0] > 1)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    # The summary sits in the chat until it is submitted; long journal text stays out of it.
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+__all__: Sequence[str] = (
+    "ALREADY_DONE", "ALREADY_SAVED", "CLOSED", "CheckInService", "CheckInView", "Step",
+    "Stored", "answers_of", "checkin_callback", "day_code", "day_from_code",
+)
