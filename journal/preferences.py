@@ -11,6 +11,7 @@ from journal.clock import Clock
 from journal.enrolment import parse_time
 from journal.errors import InvalidInput, NotAllowed
 from journal.i18n import LANGUAGES
+from journal.schedule import OutsideWindow, within_window
 from storage.records import Client, Plan
 from storage.uow import UnitOfWork
 
@@ -67,6 +68,9 @@ class PreferencesService:
     async def choose_time(self, uow: UnitOfWork, client: Client, text: str) -> Client:
         """A time from a button or typed. An invalid one changes nothing and says so."""
         checkin_time = parse_time(text)
+        if not within_window(checkin_time, client.window_start, client.window_end):
+            # Nothing changes and /time keeps waiting, so the client can send another time.
+            raise OutsideWindow(client.window_start or "", client.window_end or "")
         updated = (client if checkin_time == client.checkin_time
                    else await uow.clients.update(client.id, checkin_time=checkin_time))
         await self._give_back(uow, client)

@@ -82,6 +82,8 @@ class ClientRow(Base):
     checkin_days: Mapped[str] = mapped_column(String(7), default="0123456")  # Monday is 0
     pause_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     paused_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    # Check-ins count from here after a pause, so paused days are never "missed".
+    resumed_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     # The range within which the client may move their own check-in time ("HH:MM").
     window_start: Mapped[str | None] = mapped_column(String(5), nullable=True)
     window_end: Mapped[str | None] = mapped_column(String(5), nullable=True)

@@ -38,6 +38,7 @@ class Client:
     enrolled_at: datetime | None = None
     discharged_at: datetime | None = None
     paused_at: datetime | None = None
+    resumed_at: datetime | None = None
     window_start: str | None = None
     window_end: str | None = None
     erase_after: datetime | None = None

@@ -17,7 +17,6 @@ from storage.crypto import KeyErasedError
 from storage.models import (
     AlertCopyRow,
     AlertRow,
-    AuditEventRow,
     CheckInRow,
     ClientRow,
     ClinicianRow,
@@ -75,6 +74,7 @@ def _client(row: ClientRow) -> Client:
         checkin_time=row.checkin_time, checkin_days=row.checkin_days,
         pause_reason=row.pause_reason, unreachable=row.unreachable, created_at=row.created_at,
         enrolled_at=row.enrolled_at, discharged_at=row.discharged_at, paused_at=row.paused_at,
+        resumed_at=row.resumed_at,
         window_start=row.window_start, window_end=row.window_end, erase_after=row.erase_after,
     )
 
@@ -189,16 +189,6 @@ class ClientRepository(Repository):
                                     ClientRow.erase_after.is_not(None),
                                     ClientRow.erase_after <= now).order_by(ClientRow.erase_after))
         return [_client(r) for r in rows]
-
-    async def resumed_since(self, since: datetime) -> dict[str, datetime]:
-        """{client id: latest resume} for clients resumed after `since`, read from the audit
-        trail (the one durable record of a pause ending): days before it are not scheduled."""
-        rows = await self.session.execute(
-            select(AuditEventRow.client_id, func.max(AuditEventRow.at))
-            .where(AuditEventRow.action == "client.resume", AuditEventRow.at >= since,
-                   AuditEventRow.client_id.is_not(None))
-            .group_by(AuditEventRow.client_id))
-        return {str(client_id): at for client_id, at in rows}
 
 
 class InviteRepository(Repository):

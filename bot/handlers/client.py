@@ -17,6 +17,7 @@ from journal.i18n import LANGUAGE_NAMES, N_, _, current_language, ngettext
 from journal.journaling import EntryView, JournalService, OpenEntry
 from journal.people import Person
 from journal.preferences import PreferencesService
+from journal.schedule import OutsideWindow, within_window
 from storage.records import Client, Plan
 from storage.uow import UnitOfWork
 
@@ -280,12 +281,17 @@ async def ask_time(message: Message, person: Person, uow: UnitOfWork, out: Outgo
                    preferences: PreferencesService) -> None:
     client = _client(person)
     await preferences.ask_time(uow, client)
-    times = [(t, TimeCb(value=t.replace(":", "")).pack()) for t in CHECKIN_TIMES]
-    out.send(message.chat.id, _(
-        "Your daily check-in comes at {time} ({timezone}). Pick a new time, or send one such "
-        "as 19:30.").format(time=client.checkin_time, timezone=client.timezone),
-        _keyboard([times, [(_("Keep {time}").format(time=client.checkin_time),
-                            TimeCb(value="keep").pack())]]))
+    start, end = client.window_start, client.window_end
+    # Only times the clinician's window allows are offered.
+    offered = [t for t in CHECKIN_TIMES if within_window(t, start, end)] or [start or "20:00"]
+    times = [(t, TimeCb(value=t.replace(":", "")).pack()) for t in offered]
+    text = _("Your daily check-in comes at {time} ({timezone}). Pick a new time, or send one "
+             "such as 19:30.").format(time=client.checkin_time, timezone=client.timezone)
+    if start and end:
+        text += "\n" + _("Your clinician asks for a time between {start} and {end}.").format(
+            start=start, end=end)
+    out.send(message.chat.id, text, _keyboard([times, [(
+        _("Keep {time}").format(time=client.checkin_time), TimeCb(value="keep").pack())]]))
 
 
 async def time_button(query: CallbackQuery, callback_data: TimeCb, person: Person,
@@ -296,7 +302,11 @@ async def time_button(query: CallbackQuery, callback_data: TimeCb, person: Perso
         text = _("Your check-in time stays at {time}.").format(time=client.checkin_time)
     else:
         value = callback_data.value
-        client = await preferences.choose_time(uow, client, value[:2] + ":" + value[2:])
+        try:
+            client = await preferences.choose_time(uow, client, value[:2] + ":" + value[2:])
+        except OutsideWindow as outside:
+            out.answer(_outside_window(outside), alert=True)
+            return
         text = _time_changed(client)
     if query.message is not None:
         out.edit(query.message.chat.id, query.message.message_id, text)
@@ -306,8 +316,18 @@ async def time_button(query: CallbackQuery, callback_data: TimeCb, person: Perso
 
 async def typed_time(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
                      preferences: PreferencesService) -> None:
-    client = await preferences.choose_time(uow, _client(person), message.text or "")
+    try:
+        client = await preferences.choose_time(uow, _client(person), message.text or "")
+    except OutsideWindow as outside:
+        out.send(message.chat.id, _outside_window(outside))
+        return
     out.send(message.chat.id, _time_changed(client))
+
+
+def _outside_window(outside: OutsideWindow) -> str:
+    return _("Your clinician has set your check-in to fall between {start} and {end}. Please "
+             "choose a time in that range, such as {start}.").format(start=outside.start,
+                                                                    end=outside.end)
 
 
 def _time_changed(client: Client) -> str:

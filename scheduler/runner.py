@@ -1,0 +1,92 @@
+"""APScheduler 3 wiring: one interval job that runs the tick, started and stopped with the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from scheduler.ticks import Ticks, safe_trace
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "steadfast-tick"
+
+
+class SchedulerRunner:
+    """Runs `ticks.run()` every `interval`, the first time as soon as it starts (so a
+    restart catches up at once). Each process has its own in-memory scheduler: APScheduler 3
+    job stores must never be shared, and the database, not the scheduler, says what is due.
+    """
+
+    def __init__(self, ticks: Ticks, *, interval: timedelta) -> None:
+        self._ticks = ticks
+        self._interval = interval
+        self._scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[object]] = set()
+
+    @property
+    def scheduler(self) -> AsyncIOScheduler | None:
+        return self._scheduler
+
+    def start(self) -> None:
+        """Start on the running event loop."""
+        if self._scheduler is not None:
+            return
+        # APScheduler logs every run at INFO ("Running job", "executed successfully"): one
+        # line per tick per instance drowns the log; the tick logs what it did instead.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self._tick, "interval", seconds=self._interval.total_seconds(), id=JOB_ID,
+            next_run_time=datetime.now(UTC),
+            # A late or missed run collapses into one: a tick does everything that is due.
+            coalesce=True,
+            # A slow tick is never overlapped by the next one in the same process.
+            max_instances=1,
+            # The default grace is 1 second: a tick that starts later than that (a busy loop,
+            # a suspended VM) is dropped silently. Ticks compute what is due from the
+            # database, so running late is always safe: no limit (None), never drop one.
+            misfire_grace_time=None,
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def _tick(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            report = await self._ticks.run()
+            if report.ran and (report.prompted or report.reminded or report.missed
+                               or report.alerts or report.escalated or report.failures):
+                log.info("scheduler tick: %s", report)
+        except Exception as exc:  # the database may be down: the next tick tries again
+            log.error("scheduler tick failed: %s", safe_trace(exc))
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """No new tick starts; the one running may finish (up to `grace_seconds`), else it is
+        cancelled and its transaction rolled back. Returns only when no tick is running."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is None:
+            return
+        scheduler.pause()
+        running = set(self._running)
+        if running:
+            await asyncio.wait(running, timeout=grace_seconds)
+        # shutdown(wait=False) cancels a tick still running; wait for it to unwind so the
+        # store is never closed under it.
+        scheduler.shutdown(wait=False)
+        left = [task for task in running if not task.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.gather(*left, return_exceptions=True)
+
+
+__all__ = ["JOB_ID", "SchedulerRunner"]
