@@ -19,8 +19,20 @@ from bot.handlers import all_routers
 from bot.middleware import UnitOfWorkMiddleware
 from bot.runtime import WebhookConfig, install_signal_handlers, poll, serve_webhook
 from bot.settings import Settings
+from journal.alerts import AlertService
+from journal.checkins import CheckInService
 from journal.clock import Clock, SystemClock
+from journal.deliveries import DeliveryReport
+from journal.discharge import DischargeService
 from journal.enrolment import EnrolmentService
+from journal.journaling import JournalService
+from journal.preferences import PreferencesService
+from journal.questionnaire import load_questionnaire
+from journal.review import CaseloadService, ReviewService
+from journal.risk import load_rules
+from journal.schedule import ScheduleService
+from scheduler.runner import SchedulerRunner
+from scheduler.ticks import Ticks
 from storage.migrate import upgrade
 from storage.uow import Store
 
@@ -36,6 +48,7 @@ class App:
     dispatcher: Dispatcher
     delivery: DeliveryWorker
     services: dict[str, object] = field(default_factory=dict)
+    scheduler: SchedulerRunner | None = None
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -56,21 +69,61 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
             staff_language=settings.default_language),
         "settings": settings,
         "clock": clock,
+        "store": store,
     }
+    questionnaire = load_questionnaire(settings.questionnaire)
+    services["questionnaire"] = questionnaire
+    rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
+    alerts = services["alerts"] = AlertService(
+        clock=clock, questionnaire=questionnaire, rules=rules,
+        detail=settings.alert_detail, staff_language=settings.default_language,
+        display_timezone=settings.default_timezone)
+    services["checkins"] = CheckInService(
+        clock=clock, questionnaire=questionnaire, alerts=alerts, store=store,
+        later_delay=timedelta(minutes=settings.later_delay_minutes),
+        window=timedelta(hours=settings.checkin_window_hours))
+    services["journaling"] = JournalService(
+        clock=clock, store=store, hygiene=settings.chat_hygiene,
+        view_ttl=timedelta(minutes=settings.journal_view_ttl_minutes))
+    services["preferences"] = PreferencesService(
+        clock=clock, crisis_phone=settings.crisis_phone, crisis_text=settings.crisis_text,
+        office_phone=settings.program_office_phone)
+    services["report"] = DeliveryReport(clock=clock, staff_language=settings.default_language)
+    services["schedules"] = ScheduleService(clock=clock)
+    services["caseload"] = CaseloadService(clock=clock, staff_language=settings.default_language)
+    services["review"] = ReviewService(
+        clock=clock, questionnaire=questionnaire, rules=rules,
+        staff_language=settings.default_language, display_timezone=settings.default_timezone)
+    discharge = services["discharge"] = DischargeService(
+        clock=clock, retention=timedelta(days=settings.retention_days))
     dp = Dispatcher(**services)
     dp.update.outer_middleware(UnitOfWorkMiddleware(store, clock))
     for router in all_routers():
         dp.include_router(router)
-    delivery = DeliveryWorker(store=store, bot=bot, clock=clock)
+    delivery = DeliveryWorker(store=store, bot=bot, clock=clock, alerts=alerts,
+                              lease=timedelta(seconds=settings.outbox_lease_seconds))
+    runner = None
+    if settings.scheduler_enabled:
+        reminder = settings.reminder_delay_minutes
+        checkins = services["checkins"]
+        assert isinstance(checkins, CheckInService)
+        ticks = Ticks(
+            store=store, clock=clock, checkins=checkins, alerts=alerts,
+            questionnaire=questionnaire,
+            window=timedelta(hours=settings.checkin_window_hours),
+            reminder_delay=timedelta(minutes=reminder) if reminder else None,
+            lookback_days=settings.catchup_days,
+            extra_steps=[discharge.retention_step])  # erase once retention has passed
+        runner = SchedulerRunner(ticks, interval=timedelta(seconds=settings.tick_seconds))
     return App(settings=settings, clock=clock, store=store, bot=bot, dispatcher=dp,
-               delivery=delivery, services=services)
+               delivery=delivery, services=services, scheduler=runner)
 
 
 async def register_commands(app: App) -> None:
     """Each person sees only their own role's commands; strangers see none."""
     await app.bot.delete_my_commands()
     async with app.store.unit_of_work() as uow:
-        staff = await uow.clinicians.list()
+        staff = await uow.clinicians.everyone()
         clients = await uow.clients.for_clinician(None)
     people = [(c.telegram_id, c.role, app.settings.default_language) for c in staff if c.active]
     people += [(c.telegram_id, "client", c.language) for c in clients if c.telegram_id]
@@ -104,6 +157,8 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
 
         async def announce() -> None:
             await started.wait()
+            if app.scheduler is not None:  # ticks begin once updates are being served
+                app.scheduler.start()
             log.info("Steadfast is running as @%s (%s)", me.username,
                      "webhook" if webhook else "polling")
             if ready is not None:
@@ -117,6 +172,8 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
             await serve_webhook(app.bot, app.dispatcher, webhook, stop, started=started)
     finally:
         stop.set()
+        if app.scheduler is not None:  # no tick may still run when the store closes
+            await app.scheduler.stop()
         for task in tasks:
             try:
                 await asyncio.wait_for(task, timeout=10)

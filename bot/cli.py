@@ -270,6 +270,87 @@ def client_erase(code: str, yes: bool) -> None:
     click.echo(f"Client {receipt.code}: data key {state}; their records are unreadable.")
 
 
+def with_store(body: Callable[[Any, Any, Any], Coroutine[Any, Any, T]]) -> T:
+    """Open the store, run body(store, clock, settings), always close the store."""
+    from bot.bootstrap import open_store
+    from journal.clock import SystemClock
+
+    settings = _settings()
+    store = open_store(settings)
+
+    async def go() -> T:
+        try:
+            return await body(store, SystemClock(), settings)
+        finally:
+            await store.close()
+
+    return run_async(go())
+
+
+@client.command("reassign")
+@click.argument("code")
+@click.option("--to", "to_telegram_id", type=click.IntRange(min=1), required=True,
+              help="Telegram id of the clinician or supervisor who takes the client over.")
+@friendly
+def client_reassign(code: str, to_telegram_id: int) -> None:
+    """Move a client to another clinician's caseload; both clinicians are told."""
+    from journal.review import CaseloadService
+
+    async def go(store: Any, clock: Any, settings: Any) -> Any:
+        service = CaseloadService(clock=clock, staff_language=settings.default_language)
+        async with store.transaction() as uow:
+            return await service.reassign(uow, code, to_telegram_id)
+
+    moved = with_store(go)
+    before = moved.before.name if moved.before else "nobody"
+    if moved.before is not None and moved.before.id == moved.after.id:
+        click.echo(f"Client {moved.client.code} is already on the caseload of {before}.")
+        return
+    click.echo(f"Client {moved.client.code} moved from {before} to {moved.after.name} "
+               f"(Telegram {moved.after.telegram_id}).")
+
+
+# -- reports -------------------------------------------------------------------------------
+@main.command("report")
+@click.argument("code")
+@click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True,
+              help="How many days, ending today, the report covers.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Where to write the PDF (default: steadfast-CODE-DATE.pdf here).")
+@friendly
+def report(code: str, days: int, output: Path | None) -> None:
+    """Write a client's session report (PDF): the same file /report sends in the bot.
+
+    The file holds decrypted health information: it is written readable by you only
+    (mode 0600), and the audit trail records that it was made."""
+    import os
+
+    from journal.questionnaire import load_questionnaire
+    from journal.report import build_report, report_filename
+    from journal.review import ReviewService
+    from journal.risk import load_rules
+
+    async def go(store: Any, clock: Any, settings: Any) -> Any:
+        questionnaire = load_questionnaire(settings.questionnaire)
+        service = ReviewService(
+            clock=clock, questionnaire=questionnaire,
+            rules=load_rules(settings.risk_rules, questionnaire=questionnaire),
+            staff_language=settings.default_language,
+            display_timezone=settings.default_timezone)
+        async with store.transaction() as uow:
+            return await service.report_for_admin(uow, code, days)
+
+    data = with_store(go)
+    pdf = build_report(data)
+    target = output or Path(report_filename(data.client_code, data.end))
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # also when an older file was there with wider rights
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pdf)
+    click.echo(f"Wrote the {data.period_days}-day report of client {data.client_code} to "
+               f"{target} ({len(pdf) // 1024} KiB).")
+
+
 # -- audit ---------------------------------------------------------------------------------
 @main.group()
 def audit() -> None:

@@ -16,9 +16,18 @@ CLIENT = (
 CLINICIAN = (
     ("invite", N_("Invite a new client")),
     ("alerts", N_("Open alerts")),
+    ("schedule", N_("Set a client's check-in time and days")),
+    ("pause", N_("Pause a client's check-ins")),
+    ("resume", N_("Resume a client's check-ins")),
+    ("caseload", N_("Your clients, most in need first")),
+    ("client", N_("A client's summary and history")),
+    ("report", N_("A client's session report (PDF)")),
+    ("plan", N_("See or change a client's RP plan")),
+    ("discharge", N_("Discharge a client")),
     ("help", N_("What you can do here")),
 )
-SUPERVISOR = (*CLINICIAN, ("deliveries", N_("Messages that could not be delivered")))
+SUPERVISOR = (*CLINICIAN, ("deliveries", N_("Messages that could not be delivered")),
+              ("reassign", N_("Move a client to another clinician")))
 
 
 def menu(kind: str, language: str) -> list[tuple[str, str]]:

@@ -21,9 +21,13 @@ from aiogram.types import (
     InlineKeyboardMarkup,
 )
 
+from bot.texts import error_text
+
 log = logging.getLogger(__name__)
 
 SentHook = Callable[[int], Awaitable[None]]
+# Bytes, or a coroutine function that makes them after the update's transaction committed.
+Content = bytes | Callable[[], Awaitable[bytes]]
 
 
 @dataclass
@@ -38,19 +42,21 @@ class Outgoing:
         self.actions.append(("send", {"chat_id": chat_id, "text": text,
                                       "reply_markup": markup}, on_sent))
 
-    def send_photo(self, chat_id: int, png: bytes, caption: str = "",
+    def send_photo(self, chat_id: int, png: Content, caption: str = "",
                    markup: InlineKeyboardMarkup | None = None, *,
                    on_sent: SentHook | None = None) -> None:
-        self.actions.append(("photo", {"chat_id": chat_id,
-                                       "photo": BufferedInputFile(png, filename="chart.png"),
-                                       "caption": caption or None, "reply_markup": markup},
-                             on_sent))
+        """A PNG, or a coroutine function that draws it once the transaction committed."""
+        self.actions.append(("photo", {"chat_id": chat_id, "content": png,
+                                       "filename": "chart.png", "caption": caption or None,
+                                       "reply_markup": markup}, on_sent))
 
-    def send_document(self, chat_id: int, data: bytes, filename: str, caption: str = "", *,
+    def send_document(self, chat_id: int, data: Content, filename: str, caption: str = "", *,
                       on_sent: SentHook | None = None) -> None:
-        self.actions.append(("document", {"chat_id": chat_id,
-                                          "document": BufferedInputFile(data, filename=filename),
-                                          "caption": caption or None}, on_sent))
+        """A file, or a coroutine function that makes it once the transaction committed
+        (a report takes a moment to build; no database lock is held meanwhile)."""
+        self.actions.append(("document", {"chat_id": chat_id, "content": data,
+                                          "filename": filename, "caption": caption or None},
+                             on_sent))
 
     def edit(self, chat_id: int, message_id: int, text: str,
              markup: InlineKeyboardMarkup | None = None) -> None:
@@ -89,8 +95,18 @@ class Outgoing:
             if on_sent is not None:
                 await on_sent(message.message_id)
         elif kind in ("photo", "document"):
-            sent = await (bot.send_photo(**params) if kind == "photo"
-                          else bot.send_document(**params))
+            params = dict(params)
+            content, filename = params.pop("content"), params.pop("filename")
+            try:
+                data = content if isinstance(content, bytes) else await content()
+            except Exception as exc:  # a failed render: say so, never a trace to the chat
+                log.error("rendering a %s failed: %s", kind, type(exc).__name__)
+                await bot.send_message(chat_id=params["chat_id"],
+                                       text=error_text("error.generic"))
+                return
+            upload = BufferedInputFile(data, filename=filename)
+            sent = await (bot.send_photo(photo=upload, **params) if kind == "photo"
+                          else bot.send_document(document=upload, **params))
             if on_sent is not None:
                 await on_sent(sent.message_id)
         elif kind == "edit":

@@ -38,9 +38,26 @@ class Settings(BaseSettings):
     risk_rules: Path | None = None
     alert_detail: Literal["minimal", "full"] = "minimal"
     detail_ttl_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    # Days a discharged client's records are kept before their data key is destroyed.
+    retention_days: int = Field(default=365, ge=1, le=36500)
     journal_view_ttl_minutes: int = Field(default=5, ge=1, le=24 * 60)
     later_delay_minutes: int = Field(default=60, ge=1, le=24 * 60)
     outbox_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    scheduler_enabled: bool = True
+    """Run the scheduler tick in this process (default on). Every instance may run it: on
+    PostgreSQL an advisory lock lets one at a time tick, and another takes over if it dies."""
+    tick_seconds: int = Field(default=30, ge=5, le=600)
+    """How often the scheduler works out what is due (default 30 s): prompts are at most
+    this late."""
+    checkin_window_hours: int = Field(default=12, ge=1, le=22)
+    """How long a day's check-in stays open after its prompt (default 12 h); when it closes
+    an unfinished day is marked missed. Below 23 h, so two days are never open at once."""
+    reminder_delay_minutes: int = Field(default=120, ge=0, le=22 * 60)
+    """A reminder this long after the prompt if the check-in was not started or finished
+    (default 120 min; 0 sends no reminder). Only while the window is open."""
+    catchup_days: int = Field(default=7, ge=1, le=31)
+    """After downtime, how many local days back prompts and missed days are caught up
+    (default 7); never before a client's enrolment or last resume."""
     crisis_phone: str = "988"
     crisis_text: str = "Text HOME to 741741"
     program_office_phone: str = ""

@@ -29,6 +29,45 @@ ERRORS = {
     "enrol.bad_time": N_("Please send a time like 20:00 or 7:30."),
     "enrol.bad_timezone": N_("I don't know that time zone. Please send a name like "
                              "Europe/Madrid or America/New_York, or pick one of the buttons."),
+    "journal.part_too_long": N_("That message is too long to keep in one piece, so it was not "
+                                "added. Please send it in shorter parts."),
+    "journal.entry_full": N_("This entry is full, so that message was not added. Press Done "
+                             "to save what you have written, then start a new entry with "
+                             "/journal."),
+    "journal.empty": N_("There is nothing in this entry yet. Write something first, or press "
+                        "Cancel."),
+    "journal.closed": N_("This journal entry is already closed. Start a new one with "
+                         "/journal."),
+    "journal.none": N_("No journal entry is open. Start one with /journal."),
+    "checkin.changed": N_("The check-in questions were updated by your program, so this "
+                          "check-in cannot go on. Please tell your clinician."),
+    "checkin.too_long": N_("That is too long to save here. Please shorten it and send it "
+                           "again."),
+    "client.not_found": N_("No client with that code is in your caseload."),
+    "clinician.not_found": N_("No active clinician or supervisor has that Telegram id."),
+    "client.not_monitored": N_("This client is not in active monitoring (discharged)."),
+    "plan.closed": N_("This client was discharged, so their plan is kept as it was."),
+    "plan.format": N_("I could not read that plan. Start each section with its title on a "
+                      "line of its own (Warning signs:, Coping steps:, Support people:) and "
+                      "put one item a line, at most 20 a section and 200 characters an item. "
+                      "Nothing was changed."),
+    "report.days": N_("Use: /report CODE [days], with days from 1 to 366 (default 30)."),
+    "schedule.no_client": N_("No client with that code is in your caseload."),
+    "schedule.usage": N_("Use: /schedule CODE HH:MM [days] [window HH:MM-HH:MM]\n"
+                         "Days: daily, weekdays, weekends, mon-fri or mon,wed,fri (default: "
+                         "unchanged). The window is the range within which the client may "
+                         "choose their own time; \"window off\" removes it."),
+    "schedule.outside_window": N_("The check-in time must fall within the client's window. "
+                                  "Change the window in the same command, for example "
+                                  "/schedule CODE 07:00 window 06:00-10:00."),
+    "schedule.not_enrolled": N_("This client has not enrolled yet, so there is nothing to "
+                                "pause or resume."),
+    "pause.usage": N_("Use: /pause CODE hospital, /pause CODE custody or /pause CODE other. "
+                      "Only these short reasons are stored; keep the details in your "
+                      "clinical notes."),
+    "resume.usage": N_("Use: /resume CODE"),
+    "time.outside_window": N_("That time is outside the range your clinician set. Please "
+                              "choose another time."),
 }
 
 
@@ -36,8 +75,11 @@ def error_text(key: str) -> str:
     return _(ERRORS.get(key, SOMETHING_WRONG))
 
 
-def crisis_message(*, phone: str, text_line: str, office: str, clinician_contact: str) -> str:
-    """The program's crisis resources, shown the moment they are needed."""
+def crisis_message(*, phone: str, text_line: str, office: str, clinician_contact: str,
+                   clinician_told: bool = True) -> str:
+    """The program's crisis resources, shown the moment they are needed.
+
+    `clinician_told=False` when the client asked for them (/help) and nobody was alerted."""
     lines = [_("You matter, and help is available right now."), ""]
     if phone:
         lines.append(_("Crisis line (call, any time): {phone}").format(phone=phone))
@@ -47,6 +89,9 @@ def crisis_message(*, phone: str, text_line: str, office: str, clinician_contact
         lines.append(_("Program office: {phone}").format(phone=office))
     if clinician_contact:
         lines.append(_("Your clinician: {contact}").format(contact=clinician_contact))
-    lines += ["", _("If you are in danger now, call your local emergency number. Your "
-                    "clinician has been told and will contact you.")]
+    if clinician_told:
+        lines += ["", _("If you are in danger now, call your local emergency number. Your "
+                        "clinician has been told and will contact you.")]
+    else:
+        lines += ["", _("If you are in danger now, call your local emergency number.")]
     return "\n".join(lines)

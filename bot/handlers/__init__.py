@@ -6,6 +6,24 @@ from aiogram import Router
 
 
 def all_routers() -> list[Router]:
-    from bot.handlers import clinician, common, enrol
+    from bot.handlers import (
+        alerts,
+        checkin,
+        client,
+        clinician,
+        common,
+        enrol,
+        review,
+        schedule,
+    )
 
-    return [enrol.build_router(), clinician.build_router(), common.build_router()]
+    return [
+        enrol.build_router(),
+        clinician.build_router(),
+        schedule.build_router(),
+        checkin.build_router(),
+        alerts.build_router(),
+        review.build_router(),  # staff /plan before the client's /plan
+        client.build_router(),
+        common.build_router(),
+    ]

@@ -14,7 +14,6 @@ from journal.people import Person
 from storage.uow import UnitOfWork
 
 
-
 async def invite(message: Message, command: CommandObject, person: Person, uow: UnitOfWork,
                  out: Outgoing, enrolment: EnrolmentService, bot_username: str) -> None:
     assert person.clinician is not None

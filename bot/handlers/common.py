@@ -13,7 +13,6 @@ from journal.i18n import _, current_language
 from journal.people import Person
 
 
-
 def neutral_line(out: Outgoing, chat_id: int) -> None:
     out.send(chat_id, _(UNKNOWN_PERSON))
 
@@ -39,7 +38,15 @@ async def staff_help(message: Message, person: Person, out: Outgoing) -> None:
         return
     out.send(message.chat.id, _(
         "/invite [private note]: create a single-use invite link for a new client\n"
-        "/alerts: your open alerts\n\n"
+        "/alerts: your open alerts\n"
+        "/schedule CODE HH:MM [days] [window HH:MM-HH:MM]: a client's check-in time and days\n"
+        "/pause CODE hospital|custody|other, /resume CODE: pause or resume check-ins\n"
+        "/caseload: your clients, most in need first\n"
+        "/client CODE: a client's summary with a chart, and their history page by page\n"
+        "/report CODE [days]: a session report as a PDF (default 30 days)\n"
+        "/plan CODE: see or change a client's relapse prevention plan\n"
+        "/discharge CODE: end a client's monitoring (asks to confirm)\n"
+        "/reassign CODE TELEGRAM_ID: supervisors move a client to another clinician\n\n"
         "Alerts arrive here without health details; press Details to see the reasons."))
 
 

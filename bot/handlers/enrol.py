@@ -21,7 +21,6 @@ from journal.i18n import LANGUAGE_NAMES, N_, _, current_language
 from journal.people import Person
 from storage.uow import UnitOfWork
 
-
 CONSENT = N_(
     "Welcome. Before anything is stored, please read this.\n\n"
     "What is collected: your answers to a short daily check-in about how you are doing, "

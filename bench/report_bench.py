@@ -1,0 +1,80 @@
+"""Prints how long a session report over a year of daily entries takes to build.
+
+A script that prints figures, not a test: run it on the machine that will serve reports.
+
+    .venv/bin/python bench/report_bench.py [--days 365] [--runs 3]
+
+It seeds a temporary SQLite database (check-ins with answers, alerts, journal entries)
+through the repositories, then times the same path /report takes: gathering and
+decrypting in one unit of work, then building charts and PDF. The first build in a
+process also pays for importing matplotlib and fpdf2; it is printed separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from journal.clock import FakeClock  # noqa: E402
+from journal.questionnaire import load_questionnaire  # noqa: E402
+from journal.report import build_report  # noqa: E402
+from journal.review import ReviewService, client_today  # noqa: E402
+from journal.risk import load_rules  # noqa: E402
+from storage.crypto import MasterKeyring  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from storage.uow import Store  # noqa: E402
+from tests.review_seed import seed_history  # noqa: E402
+
+
+async def main(days: int, runs: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="steadfast-bench-") as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        await asyncio.to_thread(upgrade, url)
+        store = Store.open(url, MasterKeyring.generate())
+        clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+        q = load_questionnaire()
+        rules = load_rules(questionnaire=q)
+        try:
+            async with store.transaction() as uow:
+                clinician = await uow.clinicians.add(telegram_id=1, name="Dr Bench",
+                                                     role="clinician", now=clock.now())
+                client = await uow.clients.add_invited(
+                    clinician_id=clinician.id, language="en", timezone="Europe/Madrid",
+                    checkin_time="20:00", now=clock.now())
+                client = await uow.clients.update(client.id, telegram_id=2, status="active",
+                                                  enrolled_at=datetime(2024, 1, 1, tzinfo=UTC))
+            started = time.perf_counter()
+            seeded = await seed_history(store, q, rules, client,
+                                        end=client_today(client, clock.now()), days=days)
+            print(f"seeded {days} days ({list(seeded.days.values()).count('submitted')} "
+                  f"check-ins, {seeded.alerts} alerts, {len(seeded.journal)} journal entries) "
+                  f"in {time.perf_counter() - started:.1f} s")
+            review = ReviewService(clock=clock, questionnaire=q, rules=rules)
+            for run in range(1, runs + 1):
+                started = time.perf_counter()
+                async with store.transaction() as uow:
+                    data = await review.report(uow, clinician, client.code, days)
+                gathered = time.perf_counter()
+                pdf = build_report(data)
+                done = time.perf_counter()
+                label = "first (imports matplotlib, fpdf2)" if run == 1 else f"run {run}"
+                print(f"{label:>34}: {done - started:.2f} s total = "
+                      f"{gathered - started:.2f} s gather and decrypt + "
+                      f"{done - gathered:.2f} s charts and PDF; {len(pdf) // 1024} KiB")
+        finally:
+            await store.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--runs", type=int, default=3)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.days, arguments.runs))

@@ -1,0 +1,277 @@
+"""Clinicians review in session: /caseload, /client, history pages, /report, /plan,
+/discharge and, for supervisors, /reassign.
+
+Every button carries only a client code and a page; the services check the presser's
+access again on every press, so a forged or stale button answers like a missing client.
+Messages that show decrypted answers, journal text, the plan or a report delete themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+
+from bot.callbacks import DischargeCb, ReviewCb
+from bot.ephemeral import delete_later
+from bot.filters import Role
+from bot.outgoing import Outgoing, SentHook
+from bot.review_view import (
+    caseload_messages,
+    discharge_question,
+    history_buttons,
+    history_text,
+    plan_view,
+    summary_buttons,
+    summary_caption,
+    summary_text,
+)
+from bot.settings import Settings
+from journal.clock import Clock
+from journal.discharge import DischargeService
+from journal.errors import InvalidInput
+from journal.i18n import N_, _, current_language
+from journal.people import Person
+from journal.report import report_filename
+from journal.review import (
+    DEFAULT_REPORT_DAYS,
+    MAX_REPORT_DAYS,
+    CaseloadService,
+    ReviewService,
+)
+from storage.records import Clinician
+from storage.uow import Store, UnitOfWork
+
+USAGE = {
+    "client": N_("Use: /client CODE"),
+    "plan": N_("Use: /plan CODE to see a client's plan and change it."),
+    "discharge": N_("Use: /discharge CODE"),
+    "reassign": N_("Use: /reassign CODE TELEGRAM_ID (the new clinician's Telegram id)"),
+}
+
+
+class Ephemeral:
+    """Hooks that delete a sent message after the detail time-to-live."""
+
+    def __init__(self, store: Store, clock: Clock, settings: Settings) -> None:
+        self.store, self.clock = store, clock
+        self.minutes = settings.detail_ttl_minutes
+
+    def hook(self, chat_id: int) -> SentHook:
+        return delete_later(self.store, self.clock, chat_id, timedelta(minutes=self.minutes))
+
+
+def _staff(person: Person) -> Clinician:
+    assert person.clinician is not None  # the router's Role filter lets only staff in
+    return person.clinician
+
+
+def _one_code(command: CommandObject) -> str | None:
+    words = (command.args or "").split()
+    return words[0] if len(words) == 1 else None
+
+
+# --- caseload and summary ---------------------------------------------------------------
+
+
+async def show_caseload(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
+                        caseload: CaseloadService) -> None:
+    clinician = _staff(person)
+    entries = await caseload.caseload(uow, clinician)
+    for text, markup in caseload_messages(entries, supervisor=clinician.is_supervisor):
+        out.send(message.chat.id, text, markup)
+
+
+async def _send_summary(chat_id: int, code: str, clinician: Clinician, uow: UnitOfWork,
+                        out: Outgoing, review: ReviewService, gone: Ephemeral) -> None:
+    summary = await review.summary(uow, clinician, code)
+    out.send_photo(chat_id, summary.chart, summary_caption(summary), on_sent=gone.hook(chat_id))
+    out.send(chat_id, summary_text(summary, gone.minutes), summary_buttons(summary.client.code),
+             on_sent=gone.hook(chat_id))
+
+
+async def show_client(message: Message, command: CommandObject, person: Person,
+                      uow: UnitOfWork, out: Outgoing, review: ReviewService, store: Store,
+                      clock: Clock, settings: Settings) -> None:
+    code = _one_code(command)
+    if code is None:
+        out.send(message.chat.id, _(USAGE["client"]))
+        return
+    await _send_summary(message.chat.id, code, _staff(person), uow, out, review,
+                        Ephemeral(store, clock, settings))
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def _report_args(command: CommandObject) -> tuple[str, int]:
+    words = (command.args or "").split()
+    if not 1 <= len(words) <= 2:
+        raise InvalidInput("usage", key="report.days")
+    days = DEFAULT_REPORT_DAYS
+    if len(words) == 2:
+        if not words[1].isdigit() or not 1 <= int(words[1]) <= MAX_REPORT_DAYS:
+            raise InvalidInput("days out of range", key="report.days")
+        days = int(words[1])
+    return words[0], days
+
+
+async def _send_report(chat_id: int, code: str, days: int, clinician: Clinician,
+                       uow: UnitOfWork, out: Outgoing, review: ReviewService,
+                       gone: Ephemeral) -> None:
+    data = await review.report(uow, clinician, code, days)
+    caption = _("Session report for client {code}, {days} days. Save it now if you need it: "
+                "this message is deleted in {n} minutes.").format(
+        code=data.client_code, days=data.period_days, n=gone.minutes)
+    # Built after the transaction commits, off the event loop: no lock is held meanwhile.
+    out.send_document(chat_id, partial(review.render_report, data),
+                      report_filename(data.client_code, data.end), caption,
+                      on_sent=gone.hook(chat_id))
+
+
+async def show_report(message: Message, command: CommandObject, person: Person,
+                      uow: UnitOfWork, out: Outgoing, review: ReviewService, store: Store,
+                      clock: Clock, settings: Settings) -> None:
+    code, days = _report_args(command)
+    await _send_report(message.chat.id, code, days, _staff(person), uow, out, review,
+                       Ephemeral(store, clock, settings))
+
+
+# --- plan -------------------------------------------------------------------------------
+
+
+async def plan_command(message: Message, command: CommandObject, person: Person,
+                       uow: UnitOfWork, out: Outgoing, review: ReviewService, store: Store,
+                       clock: Clock, settings: Settings) -> None:
+    """/plan CODE shows the plan and waits for the new one; /plan CODE followed by the
+    sections on the next lines changes it at once."""
+    code, _sep, body = (command.args or "").strip().partition("\n")
+    words = code.split()
+    if len(words) != 1:
+        out.send(message.chat.id, _(USAGE["plan"]))
+        return
+    gone = Ephemeral(store, clock, settings)
+    if body.strip():
+        client, plan = await review.edit_plan(uow, _staff(person), words[0], body)
+        _plan_saved(message, client.code, out)
+    else:
+        client, plan = await review.plan(uow, _staff(person), words[0], edit=True)
+    out.send(message.chat.id, plan_view(client, plan, current_language.get(), gone.minutes,
+                                        editable=not body.strip() and review.editable(client)),
+             on_sent=gone.hook(message.chat.id))
+
+
+def _plan_saved(message: Message, code: str, out: Outgoing) -> None:
+    out.delete(message.chat.id, message.message_id)  # the plan is health detail
+    out.send(message.chat.id, _("Plan saved for client {code}. The client was told that "
+                                "their plan changed.").format(code=code))
+
+
+async def plan_reply(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
+                     review: ReviewService, store: Store, clock: Clock,
+                     settings: Settings) -> None:
+    """The new plan, typed after /plan CODE (within the edit window)."""
+    saved = await review.plan_reply(uow, _staff(person), message.text or "")
+    if saved is None:
+        raise SkipHandler()
+    client, plan = saved
+    _plan_saved(message, client.code, out)
+    gone = Ephemeral(store, clock, settings)
+    out.send(message.chat.id, plan_view(client, plan, current_language.get(), gone.minutes,
+                                        editable=False), on_sent=gone.hook(message.chat.id))
+
+
+# --- buttons ----------------------------------------------------------------------------
+
+
+async def review_button(query: CallbackQuery, callback_data: ReviewCb, person: Person,
+                        uow: UnitOfWork, out: Outgoing, review: ReviewService, store: Store,
+                        clock: Clock, settings: Settings) -> None:
+    chat_id = query.from_user.id
+    clinician = _staff(person)
+    gone = Ephemeral(store, clock, settings)
+    code = callback_data.code
+    if callback_data.action == "summary":
+        await _send_summary(chat_id, code, clinician, uow, out, review, gone)
+    elif callback_data.action in ("history", "page"):
+        page = await review.history(uow, clinician, code, callback_data.page)
+        if callback_data.action == "page" and query.message is not None:
+            out.delete(chat_id, query.message.message_id)  # one page on screen at a time
+        out.send(chat_id, history_text(page, gone.minutes), history_buttons(page),
+                 on_sent=gone.hook(chat_id))
+    elif callback_data.action == "report":
+        await _send_report(chat_id, code, DEFAULT_REPORT_DAYS, clinician, uow, out, review,
+                           gone)
+    elif callback_data.action == "plan":
+        client, plan = await review.plan(uow, clinician, code, edit=True)
+        out.send(chat_id, plan_view(client, plan, current_language.get(), gone.minutes,
+                                    editable=review.editable(client)),
+                 on_sent=gone.hook(chat_id))
+    out.answer()
+
+
+# --- discharge and reassignment ---------------------------------------------------------
+
+
+async def discharge_command(message: Message, command: CommandObject, person: Person,
+                            uow: UnitOfWork, out: Outgoing, discharge: DischargeService,
+                            settings: Settings) -> None:
+    code = _one_code(command)
+    if code is None:
+        out.send(message.chat.id, _(USAGE["discharge"]))
+        return
+    preview = await discharge.preview(uow, _staff(person), code)
+    text, markup = discharge_question(preview.client.code, preview.erase_after.date(),
+                                      settings.retention_days)
+    out.send(message.chat.id, text, markup)
+
+
+async def discharge_button(query: CallbackQuery, callback_data: DischargeCb, person: Person,
+                           uow: UnitOfWork, out: Outgoing, discharge: DischargeService) -> None:
+    chat_id = query.from_user.id
+    message_id = query.message.message_id if query.message is not None else None
+    if callback_data.action == "confirm":
+        done = await discharge.discharge(uow, _staff(person), callback_data.code)
+        text = _("Client {code} is discharged. Daily check-ins have stopped and the client "
+                 "was told. Their data key is destroyed on {day}.").format(
+            code=done.client.code, day=f"{done.erase_after:%Y-%m-%d}")
+        out.answer(_("Discharged."))
+    else:
+        text = _("Discharge cancelled; nothing changed.")
+        out.answer()
+    if message_id is not None:
+        out.edit(chat_id, message_id, text)
+    else:
+        out.send(chat_id, text)
+
+
+async def reassign_command(message: Message, command: CommandObject, person: Person,
+                           uow: UnitOfWork, out: Outgoing, caseload: CaseloadService) -> None:
+    words = (command.args or "").split()
+    if len(words) != 2 or not words[1].isdigit():
+        out.send(message.chat.id, _(USAGE["reassign"]))
+        return
+    moved = await caseload.reassign(uow, words[0], int(words[1]), by=_staff(person))
+    out.send(message.chat.id, _("Client {code} is now on the caseload of {name}.").format(
+        code=moved.client.code, name=moved.after.name))
+
+
+def build_router() -> Router:
+    """A fresh router per application: aiogram attaches a router to one dispatcher."""
+    router = Router(name=__name__)
+    router.message.filter(Role("clinician", "supervisor"))
+    router.callback_query.filter(Role("clinician", "supervisor"))
+    router.message.register(show_caseload, Command("caseload"))
+    router.message.register(show_client, Command("client"))
+    router.message.register(show_report, Command("report"))
+    router.message.register(plan_command, Command("plan"))
+    router.message.register(discharge_command, Command("discharge"))
+    router.message.register(reassign_command, Command("reassign"), Role("supervisor"))
+    router.callback_query.register(review_button, ReviewCb.filter())
+    router.callback_query.register(discharge_button, DischargeCb.filter())
+    router.message.register(plan_reply, F.text, ~F.text.startswith("/"))
+    return router

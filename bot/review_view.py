@@ -1,0 +1,272 @@
+"""Texts and buttons of the clinician's review: caseload, client summary, history, plan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.callbacks import DischargeCb, ReviewCb
+from journal.alerts import LEVEL_NAMES, REASON_NAMES
+from journal.i18n import N_, _, ngettext
+from journal.review import (
+    DEFAULT_REPORT_DAYS,
+    PLAN_EDIT_MINUTES,
+    Adherence,
+    CaseloadEntry,
+    ClientSummary,
+    HistoryItem,
+    HistoryPage,
+    plan_as_text,
+)
+from storage.records import Client, Plan
+
+MESSAGE_LIMIT = 3900  # under Telegram's 4096, leaving room for the closing line
+BUTTONS_PER_ROW = 3
+
+LEVELS = {"low": N_("low"), "elevated": N_("elevated"), "high": N_("high"),
+          "critical": N_("critical")}
+STATUSES = {"invited": N_("invited, not enrolled yet"), "active": N_("active"),
+            "paused": N_("paused"), "discharged": N_("discharged")}
+
+
+def _level(level: str | None) -> str:
+    return _(LEVELS[level]) if level in LEVELS else _("none yet")
+
+
+def _adherence(value: Adherence) -> str:
+    if value.ratio is None:
+        return _("nothing asked yet")
+    return _("{done}/{expected} ({percent}%)").format(
+        done=value.done, expected=value.expected, percent=round(value.ratio * 100))
+
+
+def _ago(day: date | None, today: date) -> str:
+    if day is None:
+        return _("never")
+    days = (today - day).days
+    if days <= 0:
+        return _("{day} (today)").format(day=f"{day:%Y-%m-%d}")
+    if days == 1:
+        return _("{day} (yesterday)").format(day=f"{day:%Y-%m-%d}")
+    return ngettext("{day} ({n} day ago)", "{day} ({n} days ago)", days).format(
+        day=f"{day:%Y-%m-%d}", n=days)
+
+
+def _open_alerts(counts: Mapping[str, int]) -> str:
+    parts = [f"{counts[level]} {_(LEVELS[level])}" for level in ("critical", "high", "elevated")
+             if counts.get(level)]
+    return ", ".join(parts) if parts else _("none")
+
+
+def _keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=text, callback_data=data) for text, data in row]
+        for row in rows])
+
+
+def _chunks(blocks: list[str], limit: int = MESSAGE_LIMIT) -> list[list[str]]:
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for block in blocks:
+        if chunks[-1] and size + len(block) + 2 > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(block)
+        size += len(block) + 2
+    return chunks
+
+
+# --- caseload ---------------------------------------------------------------------------
+
+
+def caseload_messages(entries: list[CaseloadEntry], *, supervisor: bool
+                      ) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """The caseload as one or more messages, each with buttons opening its clients."""
+    if not entries:
+        return [(_("No clients are in monitoring on your caseload."), None)]
+    heading = (ngettext("Every caseload: {n} client, most in need first.",
+                        "Every caseload: {n} clients, most in need first.", len(entries))
+               if supervisor else
+               ngettext("Your caseload: {n} client, most in need first.",
+                        "Your caseload: {n} clients, most in need first.", len(entries))
+               ).format(n=len(entries))
+    blocks = []
+    for entry in entries:
+        client = entry.client
+        marks = []
+        if client.status == "paused":
+            marks.append(_("paused"))
+        if client.unreachable:
+            marks.append(_("blocked the bot"))
+        title = client.code + (f" ({', '.join(marks)})" if marks else "")
+        blocks.append("\n".join([
+            _("{client}. Open alerts: {alerts}").format(
+                client=title, alerts=_open_alerts(entry.open_alerts)),
+            "  " + _("Last check-in: {when}. Latest level: {level}").format(
+                when=_ago(entry.last_checkin, entry.today), level=_level(entry.latest_level)),
+            "  " + _("Adherence over 7 days: {week}; over 30 days: {month}").format(
+                week=_adherence(entry.week), month=_adherence(entry.month)),
+        ]))
+    messages: list[tuple[str, InlineKeyboardMarkup | None]] = []
+    position = 0
+    for number, chunk in enumerate(_chunks(blocks)):
+        text = "\n\n".join(([heading] if number == 0 else []) + chunk)
+        codes = [e.client.code for e in entries[position:position + len(chunk)]]
+        position += len(chunk)
+        rows = [[(code, ReviewCb(action="summary", code=code).pack())
+                 for code in codes[i:i + BUTTONS_PER_ROW]]
+                for i in range(0, len(codes), BUTTONS_PER_ROW)]
+        messages.append((text, _keyboard(rows)))
+    messages[-1] = (messages[-1][0] + "\n\n" + _("Press a code to open the client."),
+                    messages[-1][1])
+    return messages
+
+
+# --- summary ----------------------------------------------------------------------------
+
+
+def summary_caption(summary: ClientSummary) -> str:
+    return _("Client {code}: the last {days} days").format(
+        code=summary.client.code, days=(summary.today - summary.start).days + 1)
+
+
+def summary_text(summary: ClientSummary, ttl_minutes: int) -> str:
+    client = summary.client
+    last = summary.last_checkin
+    lines = [
+        _("Client {code} ({status}), clinician {name}").format(
+            code=client.code, status=_(STATUSES.get(client.status, client.status)),
+            name=summary.clinician_name),
+        _("Last check-in: {when}. Latest level: {level}").format(
+            when=_ago(last.local_date if last else None, summary.today),
+            level=_level(last.risk_level if last else None)),
+        _("Adherence over 7 days: {week}; over 30 days: {month}").format(
+            week=_adherence(summary.week), month=_adherence(summary.month)),
+        _("Open alerts: {alerts}").format(alerts=_open_alerts(summary.open_alerts)),
+    ]
+    if summary.recent_alerts:
+        lines += ["", _("Alerts in the last 14 days:")]
+        for alert in summary.recent_alerts[-8:]:
+            reasons = "; ".join(_(REASON_NAMES.get(r, r)) for r in alert.detail.get("reasons", []))
+            state = _("open") if alert.status == "open" else _("acknowledged")
+            lines.append(f"• {alert.created_at:%Y-%m-%d %H:%M} "
+                         f"{_(LEVEL_NAMES.get(alert.level, alert.level))} ({state}): {reasons}")
+    lines += ["", plan_summary(summary.plan)]
+    lines += ["", _("Indicators are from self-report, not an ACUTE-2007 assessment."),
+              _("This message is deleted in {n} minutes.").format(n=ttl_minutes)]
+    return _fit("\n".join(lines))
+
+
+def plan_summary(plan: Plan) -> str:
+    if plan.is_empty:
+        return _("RP plan: still empty. Fill it in with /plan CODE.")
+    lines = [_("RP plan:")]
+    for title, items in ((N_("Warning signs"), plan.warning_signs),
+                         (N_("Coping steps"), plan.coping_steps),
+                         (N_("Support people"), plan.support_people)):
+        lines.append(f"{_(title)}: " + ("; ".join(items) if items else "-"))
+    return "\n".join(lines)
+
+
+def summary_buttons(code: str) -> InlineKeyboardMarkup:
+    return _keyboard([[
+        (_("History"), ReviewCb(action="history", code=code, page=0).pack()),
+        (_("Report ({n} days)").format(n=DEFAULT_REPORT_DAYS),
+         ReviewCb(action="report", code=code).pack()),
+        (_("Plan"), ReviewCb(action="plan", code=code).pack()),
+    ]])
+
+
+# --- history ----------------------------------------------------------------------------
+
+
+def _item_text(item: HistoryItem) -> str:
+    if item.kind == "journal":
+        assert item.at is not None
+        return _("Journal entry {time}").format(time=f"{item.at:%Y-%m-%d %H:%M}") + \
+            "\n" + item.text
+    if item.kind == "missed":
+        return _("Check-in {day}: missed").format(day=f"{item.day:%Y-%m-%d}")
+    head = _("Check-in {day}. Level: {level}").format(day=f"{item.day:%Y-%m-%d}",
+                                                      level=_level(item.level))
+    if item.sexual_violent is not None and item.general is not None:
+        head += "\n" + _("Indicators: sexual/violent {sv}, general {general}").format(
+            sv=item.sexual_violent, general=item.general)
+    lines = [head]
+    lines += [f"{question}: {answer}" for question, answer in item.answers]
+    lines += [f"{question}: {answer}" for question, answer in item.texts]
+    return "\n".join(lines)
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit - 1].rstrip() + "…\n" + _("(shortened here; the session report has "
+                                                   "the full text)")
+
+
+def history_text(page: HistoryPage, ttl_minutes: int) -> str:
+    header = _("Client {code}: history, page {page} of {pages}, newest first").format(
+        code=page.client.code, page=page.page + 1, pages=page.pages)
+    footer = _("This message is deleted in {n} minutes.").format(n=ttl_minutes)
+    if not page.items:
+        return header + "\n\n" + _("No check-ins or journal entries yet.")
+    budget = (MESSAGE_LIMIT - len(header) - len(footer) - 150) // len(page.items)
+    blocks = [_shorten(_item_text(item), budget) for item in page.items]
+    return "\n\n".join([header, *blocks, footer])
+
+
+def history_buttons(page: HistoryPage) -> InlineKeyboardMarkup | None:
+    row = []
+    code = page.client.code
+    if page.page > 0:
+        row.append((_("◀ Previous"), ReviewCb(action="page", code=code,
+                                              page=page.page - 1).pack()))
+    if page.page + 1 < page.pages:
+        row.append((_("Next ▶"), ReviewCb(action="page", code=code,
+                                          page=page.page + 1).pack()))
+    return _keyboard([row]) if row else None
+
+
+# --- plan, discharge --------------------------------------------------------------------
+
+
+def plan_view(client: Client, plan: Plan, language: str, ttl_minutes: int, *,
+              editable: bool) -> str:
+    changed = (_("last changed {day}").format(day=f"{plan.updated_at:%Y-%m-%d}")
+               if plan.updated_at else _("never filled in"))
+    lines = [_("RP plan of client {code} ({changed}):").format(code=client.code,
+                                                                changed=changed),
+             "", plan_as_text(plan, language), ""]
+    if editable:
+        lines.append(_(
+            "To change it, reply within {minutes} minutes with the plan in the same format: "
+            "each section title on its own line, then one item a line. Sections you leave "
+            "out stay as they are; a title with no lines under it empties that section. The "
+            "coping steps become the choices of the client's daily check-in, and the client "
+            "is told that their plan changed.").format(minutes=PLAN_EDIT_MINUTES))
+    lines.append(_("This message is deleted in {n} minutes.").format(n=ttl_minutes))
+    return _fit("\n".join(lines))
+
+
+def discharge_question(code: str, erase_after: date, days: int) -> tuple[str, InlineKeyboardMarkup]:
+    text = _("Discharge client {code}? Daily check-ins stop at once and the client is told. "
+             "Their records stay readable to you for {days} days; on {day} their data key is "
+             "destroyed and every record becomes unreadable for good.").format(
+        code=code, days=days, day=f"{erase_after:%Y-%m-%d}")
+    return text, _keyboard([[
+        (_("Discharge {code}").format(code=code),
+         DischargeCb(action="confirm", code=code).pack()),
+        (_("Cancel"), DischargeCb(action="cancel", code=code).pack())]])
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= 4096 else text[:4090].rstrip() + "…"
+
+
+__all__ = [
+    "caseload_messages", "discharge_question", "history_buttons", "history_text",
+    "plan_summary", "plan_view", "summary_buttons", "summary_caption", "summary_text",
+]

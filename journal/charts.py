@@ -1,0 +1,285 @@
+"""Charts of a client's self-report indicators as PNG bytes (matplotlib, Agg, no pyplot).
+
+matplotlib is imported inside the functions: it takes about half a second to import, and
+neither the bot at start-up nor the administrator's commands should pay for it. Figures
+are built with the object API (no pyplot), so nothing global is shared between threads.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from journal.i18n import N_, gettext_for
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+WIDTH: Final = 1200  # pixels
+HEIGHT: Final = 600
+DPI: Final = 100
+
+LEVEL_COLORS: Final = {"low": "#4c9a5b", "elevated": "#e69f00", "high": "#d55e00",
+                       "critical": "#8b0000"}
+LEVEL_ORDER: Final = ("elevated", "high", "critical")
+LEVEL_LABELS: Final = {"low": N_("Low"), "elevated": N_("Elevated"), "high": N_("High"),
+                       "critical": N_("Critical")}
+# Adherence calendar: what a day's cell shows.
+DAY_COLORS: Final = {"none": "#f2f2f2", "submitted": "#4c9a5b", "missed": "#d55e00",
+                     "open": "#f0c94a"}
+DAY_LABELS: Final = {"submitted": N_("Checked in"), "missed": N_("Missed"),
+                     "open": N_("Started, not finished"), "none": N_("No check-in asked")}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where an indicator's levels begin (None when the rules define no such level)."""
+
+    elevated: int | None = None
+    high: int | None = None
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    """One local day's values; None where the client did not check in or skipped."""
+
+    day: date
+    sexual_violent: int | None = None
+    general: int | None = None
+    confidence: int | None = None
+    coping: int | None = None
+    coping_effect: int | None = None
+
+
+@dataclass(frozen=True)
+class AlertMark:
+    at: datetime
+    level: str
+    open: bool
+
+
+def _figure(width: int, height: int) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    # No bbox_inches="tight": it would change the size that callers rely on. A low zlib
+    # level keeps a year's report fast; the charts are small either way.
+    figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})
+    return buffer.getvalue()
+
+
+def _x(moments: Sequence[date | datetime]) -> Any:
+    """Dates as matplotlib's day numbers (what its date axes use underneath)."""
+    from matplotlib import dates as mdates
+
+    return mdates.date2num(list(moments))
+
+
+def _series(points: Sequence[DayPoint], name: str) -> tuple[Any, list[float]]:
+    """Every day, NaN where there is no value: the line breaks at a missed day instead of
+    drawing a slope nobody reported."""
+    return (_x([p.day for p in points]),
+            [float("nan") if getattr(p, name) is None else float(getattr(p, name))
+             for p in points])
+
+
+def _date_axis(ax: Axes, start: date, end: date) -> None:
+    from matplotlib import dates as mdates
+
+    low, high = _x([start, end])
+    ax.set_xlim(low - 0.5, high + 0.5)
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+
+
+def _indicator_panel(ax: Axes, points: Sequence[DayPoint], name: str, title: str,
+                     top: int, thresholds: Thresholds, start: date, end: date,
+                     t: Any) -> None:
+    days, values = _series(points, name)
+    if thresholds.elevated is not None:
+        ax.axhline(thresholds.elevated, color=LEVEL_COLORS["elevated"], linestyle="--",
+                   linewidth=1.2, label=t(N_("Elevated from {n}")).format(n=thresholds.elevated))
+    if thresholds.high is not None:
+        ax.axhline(thresholds.high, color=LEVEL_COLORS["high"], linestyle="--",
+                   linewidth=1.2, label=t(N_("High from {n}")).format(n=thresholds.high))
+    ax.plot(days, values, color="#0b5394", linewidth=1.6, marker="o",
+            markersize=4 if len(days) <= 45 else 1.5, label=title)
+    ax.set_ylim(-0.3, top + 0.3)
+    ax.set_ylabel(title)
+    ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=3)
+    _date_axis(ax, start, end)
+
+
+def _wellbeing_panel(ax: Axes, points: Sequence[DayPoint], start: date, end: date,
+                     t: Any) -> None:
+    many = len(points) > 45
+    for name, label, color in (("confidence", N_("Confidence for tomorrow"), "#0b5394"),
+                               ("coping", N_("Coping today"), "#4c9a5b"),
+                               ("coping_effect", N_("Coping steps worked"), "#9b59b6")):
+        days, values = _series(points, name)
+        ax.plot(days, values, color=color, linewidth=1.4, marker="o",
+                markersize=1.5 if many else 3.5, label=t(label))
+    ax.set_ylim(-0.3, 10.3)
+    ax.set_ylabel(t(N_("0-10")))
+    ax.legend(loc="lower left", fontsize=8, frameon=False, ncol=3)
+    _date_axis(ax, start, end)
+
+
+def _translator(language: str) -> Any:
+    return lambda message: gettext_for(language, message)
+
+
+def indicators_chart(points: Sequence[DayPoint], sexual_violent: Thresholds,
+                     general: Thresholds, *, start: date, end: date, language: str = "en",
+                     sv_max: int = 8, general_max: int = 14,
+                     width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    """The sexual/violent and the general indicator by day, each against its thresholds."""
+    t = _translator(language)
+    figure = _figure(width, height)
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    _indicator_panel(top, points, "sexual_violent", t(N_("Sexual/violent indicator")), sv_max,
+                     sexual_violent, start, end, t)
+    _indicator_panel(bottom, points, "general", t(N_("General indicator")), general_max,
+                     general, start, end, t)
+    figure.suptitle(t(N_("Self-report indicators (not an ACUTE-2007 assessment)")), fontsize=12)
+    figure.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.08, hspace=0.15)
+    return _png(figure)
+
+
+def confidence_coping_chart(points: Sequence[DayPoint], *, start: date, end: date,
+                            language: str = "en", width: int = WIDTH,
+                            height: int = HEIGHT) -> bytes:
+    """Confidence for tomorrow, coping today and how well the coping steps worked (0-10)."""
+    t = _translator(language)
+    figure = _figure(width, height)
+    ax = figure.subplots()
+    _wellbeing_panel(ax, points, start, end, t)
+    ax.set_title(t(N_("Confidence and coping")), fontsize=12)
+    figure.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.08)
+    return _png(figure)
+
+
+def summary_chart(points: Sequence[DayPoint], sexual_violent: Thresholds, general: Thresholds,
+                  *, start: date, end: date, language: str = "en", sv_max: int = 8,
+                  general_max: int = 14, width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    """For /client: both indicators against their thresholds, then confidence and coping."""
+    t = _translator(language)
+    figure = _figure(width, height)
+    indicators, wellbeing = figure.subplots(1, 2)
+    days_sv, values_sv = _series(points, "sexual_violent")
+    days_gen, values_gen = _series(points, "general")
+    indicators.plot(days_sv, values_sv, color="#0b5394", marker="o", markersize=4,
+                    label=t(N_("Sexual/violent indicator")))
+    indicators.plot(days_gen, values_gen, color="#6a3d9a", marker="s", markersize=4,
+                    label=t(N_("General indicator")))
+    for value, color, style in ((sexual_violent.elevated, "#0b5394", ":"),
+                                (sexual_violent.high, "#0b5394", "--"),
+                                (general.elevated, "#6a3d9a", ":"),
+                                (general.high, "#6a3d9a", "--")):
+        if value is not None:
+            indicators.axhline(value, color=color, linestyle=style, linewidth=1, alpha=0.8)
+    indicators.set_ylim(-0.3, max(sv_max, general_max) + 0.3)
+    indicators.set_title(t(N_("Indicators (dotted: elevated, dashed: high)")), fontsize=10)
+    indicators.legend(loc="upper left", fontsize=8, frameon=False)
+    _date_axis(indicators, start, end)
+    _wellbeing_panel(wellbeing, points, start, end, t)
+    wellbeing.set_title(t(N_("Confidence and coping")), fontsize=10)
+    figure.subplots_adjust(left=0.05, right=0.99, top=0.9, bottom=0.1, wspace=0.15)
+    return _png(figure)
+
+
+def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
+                       language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    """One cell a day, a column a week (Monday on top): checked in, missed, not asked.
+
+    `days` maps a date to "submitted", "missed", "open" or "none"; absent dates are "none".
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    t = _translator(language)
+    kinds = list(DAY_COLORS)
+    first_monday = start - timedelta(days=start.weekday())
+    weeks = (end - first_monday).days // 7 + 1
+    grid: list[list[float]] = [[float("nan")] * weeks for _ in range(7)]
+    day = start
+    while day <= end:
+        week = (day - first_monday).days // 7
+        grid[day.weekday()][week] = kinds.index(days.get(day, "none"))
+        day += timedelta(days=1)
+    figure = _figure(width, height)
+    ax = figure.subplots()
+    ax.imshow(grid, cmap=ListedColormap([DAY_COLORS[k] for k in kinds]), vmin=-0.5,
+              vmax=len(kinds) - 0.5, aspect="auto", interpolation="nearest")
+    weekday_names = [t(name) for name in (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"),
+                                          N_("Fri"), N_("Sat"), N_("Sun"))]
+    ax.set_yticks(range(7), weekday_names)
+    step = max(1, weeks // 12)
+    ticks = list(range(0, weeks, step))
+    ax.set_xticks(ticks, [f"{first_monday + timedelta(weeks=w):%d %b}" for w in ticks])
+    # Cell borders as two line collections: minor ticks would cost a Tick object each.
+    border = 2 if weeks <= 20 else 0.8
+    ax.vlines([w - 0.5 for w in range(1, weeks)], -0.5, 6.5, colors="white", linewidth=border)
+    ax.hlines([d - 0.5 for d in range(1, 7)], -0.5, weeks - 0.5, colors="white",
+              linewidth=border)
+    ax.set_title(t(N_("Check-in adherence by day")), fontsize=12)
+    ax.legend(handles=[Patch(color=DAY_COLORS[k], label=t(DAY_LABELS[k])) for k in kinds],
+              loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=9,
+              frameon=False)
+    figure.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.2)
+    return _png(figure)
+
+
+def alert_timeline(alerts: Sequence[AlertMark], *, start: date, end: date,
+                   language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    """Each alert at its time, on the row of its level; hollow while still open."""
+    t = _translator(language)
+    figure = _figure(width, height)
+    ax = figure.subplots()
+    for row, level in enumerate(LEVEL_ORDER):
+        for is_open in (False, True):
+            times = [a.at for a in alerts if a.level == level and a.open == is_open]
+            if not times:
+                continue
+            ax.scatter(_x(times), [row] * len(times), s=70, marker="o",
+                       facecolors="none" if is_open else LEVEL_COLORS[level],
+                       edgecolors=LEVEL_COLORS[level], linewidths=1.6, zorder=3)
+    ax.set_yticks(range(len(LEVEL_ORDER)), [t(LEVEL_LABELS[level]) for level in LEVEL_ORDER])
+    ax.set_ylim(-0.7, len(LEVEL_ORDER) - 0.3)
+    _date_axis(ax, start, end)
+    ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
+    title = t(N_("Alerts ({n}); hollow: not yet acknowledged")).format(n=len(alerts))
+    if not alerts:
+        title = t(N_("No alerts in this period"))
+    ax.set_title(title, fontsize=12)
+    figure.subplots_adjust(left=0.09, right=0.98, top=0.9, bottom=0.1)
+    return _png(figure)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (raises ValueError for anything else)."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG image")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+__all__ = [
+    "DPI", "HEIGHT", "WIDTH", "AlertMark", "DayPoint", "Thresholds", "adherence_calendar",
+    "alert_timeline", "confidence_coping_chart", "indicators_chart", "png_size", "summary_chart",
+]

@@ -1,0 +1,332 @@
+"""The session report: a PDF with the client's indicators, charts, situations and journal.
+
+build_report() takes plain, already decrypted values and returns the PDF's bytes; it does
+no I/O. fpdf2 and matplotlib are imported inside it, so importing this module is cheap.
+
+Text is laid out here rather than with fpdf2's multi_cell: its line breaking measures
+every prefix of every line, which made a year of journal entries take seconds. Words are
+measured once against the font's width table instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from journal.charts import (
+    AlertMark,
+    DayPoint,
+    Thresholds,
+    adherence_calendar,
+    alert_timeline,
+    confidence_coping_chart,
+    indicators_chart,
+)
+from journal.i18n import N_, gettext_for
+from storage.records import Plan
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+DISCLAIMER: Final = N_("Indicators from self-report, not an ACUTE-2007 assessment")
+LEVEL_NAMES: Final = {"low": N_("Low"), "elevated": N_("Elevated"), "high": N_("High"),
+                      "critical": N_("Critical")}
+
+# A4 portrait, in millimetres.
+PAGE_W: Final = 210.0
+PAGE_H: Final = 297.0
+MARGIN: Final = 15.0
+BODY_W: Final = PAGE_W - 2 * MARGIN
+BOTTOM: Final = PAGE_H - 18.0  # where text stops; the footer sits below
+PT: Final = 25.4 / 72  # millimetres in a typographic point
+CHART_H: Final = BODY_W / 2  # charts are 2:1
+
+
+@dataclass(frozen=True)
+class SituationRow:
+    day: date
+    happened: str
+    coping: str
+
+
+@dataclass(frozen=True)
+class JournalText:
+    at: datetime  # the client's local time
+    text: str
+    source: Literal["entry", "checkin"]
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything a report shows, decrypted and in plain values."""
+
+    client_code: str
+    clinician: str
+    start: date
+    end: date
+    generated_at: datetime  # in the program's display time zone
+    client_timezone: str
+    language: str
+    points: tuple[DayPoint, ...]
+    days: Mapping[date, str]  # submitted | missed | open | none
+    adherence: int  # days checked in
+    asked: int  # days a check-in was asked for
+    alerts: tuple[AlertMark, ...]
+    alert_lines: tuple[tuple[datetime, str, str, bool], ...]  # local time, level, reasons, open
+    sexual_violent: Thresholds
+    general: Thresholds
+    sv_max: int
+    general_max: int
+    situations: tuple[SituationRow, ...]
+    journal: tuple[JournalText, ...]
+    plan: Plan
+
+    @property
+    def period_days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def _font_dir() -> Path | None:
+    """matplotlib ships DejaVu Sans; found without importing matplotlib itself."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf"
+    return folder if (folder / "DejaVuSans.ttf").exists() else None
+
+
+class _Layout:
+    """A cursor on A4 pages: lines, wrapped paragraphs, two-column rows and images."""
+
+    def __init__(self, data: ReportData) -> None:
+        from fpdf import FPDF
+
+        self.data = data
+        self.pdf: FPDF = FPDF(orientation="P", unit="mm", format="A4")
+        self.pdf.set_auto_page_break(False)
+        self.pdf.set_creation_date(data.generated_at)
+        self.pdf.set_title(self.t(N_("Session report")))
+        self.pdf.set_creator("Steadfast")
+        fonts = _font_dir()
+        if fonts is not None:
+            self.pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
+            self.pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
+            self.family = "DejaVu"
+        else:  # core fonts hold latin-1 only: anything else is replaced below
+            self.family = "Helvetica"
+        self.widths: dict[str, Any] = {}
+        self.known: dict[str, Any] = {}
+        for style in ("", "B"):
+            self.pdf.set_font(self.family, style, 10)
+            font = self.pdf.current_font
+            assert font is not None
+            self.widths[style] = font.cw
+            cmap = getattr(font, "cmap", None)
+            self.known[style] = cmap if cmap else None
+        self.y = MARGIN
+        self.page = 0
+        self.new_page()
+
+    def t(self, message: str) -> str:
+        return gettext_for(self.data.language, message)
+
+    # -- pages ---------------------------------------------------------------------------
+    def new_page(self) -> None:
+        self.pdf.add_page()
+        self.page += 1
+        self.y = MARGIN
+        self.pdf.set_font(self.family, "", 8)
+        self.pdf.set_text_color(110, 110, 110)
+        footer = self.t(N_("Confidential. Client {code}. Page {page}")).format(
+            code=self.data.client_code, page=self.page)
+        self.pdf.text(MARGIN, PAGE_H - 10, self.clean(footer, ""))
+        self.pdf.text(PAGE_W - MARGIN - 40, PAGE_H - 10,
+                      self.clean(self.t(N_("Steadfast session report")), ""))
+        self.pdf.set_text_color(0, 0, 0)
+
+    def room(self, height: float) -> None:
+        if self.y + height > BOTTOM:
+            self.new_page()
+
+    # -- text ----------------------------------------------------------------------------
+    def clean(self, text: str, style: str) -> str:
+        """Characters the font can draw; others become '?' (and never crash a report)."""
+        text = text.replace("\t", "    ")
+        known = self.known[style]
+        if known is not None:
+            return "".join(c if ord(c) in known or c in " \n" else "?" for c in text)
+        return text.encode("latin-1", errors="replace").decode("latin-1")
+
+    def width(self, text: str, size: float, style: str) -> float:
+        widths = self.widths[style]
+        return sum(widths[ord(c)] for c in text) * size / 1000 * PT
+
+    def wrap(self, text: str, width: float, size: float, style: str = "") -> list[str]:
+        lines: list[str] = []
+        space = self.width(" ", size, style)
+        for paragraph in self.clean(text, style).split("\n"):
+            line: list[str] = []
+            used = 0.0
+            for word in paragraph.split(" "):
+                w = self.width(word, size, style)
+                while w > width:  # a word wider than the column is cut
+                    if line:
+                        lines.append(" ".join(line))
+                        line, used = [], 0.0
+                    cut = len(word)
+                    while cut > 1 and self.width(word[:cut], size, style) > width:
+                        cut = max(1, cut * 3 // 4)
+                    lines.append(word[:cut])
+                    word = word[cut:]
+                    w = self.width(word, size, style)
+                if line and used + space + w > width:
+                    lines.append(" ".join(line))
+                    line, used = [], 0.0
+                used += (space if line else 0.0) + w
+                line.append(word)
+            lines.append(" ".join(line))
+        return lines
+
+    def heading(self, text: str, size: float = 13) -> None:
+        self.room(size * PT * 1.6 + 12)
+        self.y += 2
+        self.pdf.set_font(self.family, "B", size)
+        self.y += size * PT
+        self.pdf.text(MARGIN, self.y, self.clean(text, "B"))
+        self.y += size * PT * 0.8
+
+    def paragraph(self, text: str, *, size: float = 10, style: str = "", indent: float = 0,
+                  gap: float = 1.5) -> None:
+        height = size * PT * 1.35
+        self.pdf.set_font(self.family, style, size)
+        for line in self.wrap(text, BODY_W - indent, size, style):
+            self.room(height)
+            self.pdf.set_font(self.family, style, size)
+            self.y += height
+            self.pdf.text(MARGIN + indent, self.y - height * 0.25, line)
+        self.y += gap
+
+    def row(self, cells: Sequence[tuple[str, float, str]], *, size: float = 9) -> None:
+        """Cells side by side: (text, width, style). A row is never split over pages."""
+        height = size * PT * 1.35
+        wrapped = [self.wrap(text, width - 2, size, style) for text, width, style in cells]
+        tallest = max(len(lines) for lines in wrapped)
+        limit = int((BOTTOM - MARGIN) / height) - 1
+        if tallest > limit:  # only a pathological cell is taller than a page
+            wrapped = [lines[:limit] for lines in wrapped]
+            tallest = limit
+        self.room(tallest * height + 2)
+        x = MARGIN
+        for (_text, width, style), lines in zip(cells, wrapped, strict=True):
+            self.pdf.set_font(self.family, style, size)
+            y = self.y
+            for line in lines:
+                y += height
+                self.pdf.text(x, y - height * 0.25, line)
+            x += width
+        self.y += tallest * height + 1
+        self.pdf.set_draw_color(210, 210, 210)
+        self.pdf.line(MARGIN, self.y, MARGIN + BODY_W, self.y)
+        self.y += 1
+
+    def image(self, png: bytes) -> None:
+        self.room(CHART_H + 3)
+        self.pdf.image(io.BytesIO(png), x=MARGIN, y=self.y, w=BODY_W, h=CHART_H)
+        self.y += CHART_H + 3
+
+    def output(self) -> bytes:
+        return bytes(self.pdf.output())
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def build_report(data: ReportData) -> bytes:
+    """The session report's PDF bytes."""
+    doc = _Layout(data)
+    t = doc.t
+    period = f"{data.start:%Y-%m-%d} – {data.end:%Y-%m-%d}"
+
+    # Header.
+    doc.heading(t(N_("Session report: client {code}")).format(code=data.client_code), 16)
+    doc.paragraph(t(N_("Period: {period} ({days} days)")).format(period=period,
+                                                                  days=data.period_days))
+    doc.paragraph(t(N_("Clinician: {name}")).format(name=data.clinician))
+    generated = data.generated_at
+    doc.paragraph(t(N_("Generated: {time} {zone}")).format(time=_when(generated),
+                                                           zone=generated.tzname() or ""))
+    doc.paragraph(t(DISCLAIMER), style="B")
+    doc.paragraph(t(N_("Check-ins: {done} of {asked} days asked. Alerts: {alerts}.")).format(
+        done=data.adherence, asked=data.asked, alerts=len(data.alerts)), gap=3)
+
+    # Charts.
+    doc.image(indicators_chart(data.points, data.sexual_violent, data.general,
+                               start=data.start, end=data.end, language=data.language,
+                               sv_max=data.sv_max, general_max=data.general_max))
+    doc.image(confidence_coping_chart(data.points, start=data.start, end=data.end,
+                                      language=data.language))
+    doc.image(adherence_calendar(data.days, start=data.start, end=data.end,
+                                 language=data.language))
+    doc.image(alert_timeline(data.alerts, start=data.start, end=data.end,
+                             language=data.language))
+
+    # High-risk situations next to the coping used.
+    doc.heading(t(N_("High-risk situations and the coping used")))
+    if data.situations:
+        widths = (24.0, (BODY_W - 24) * 0.55, (BODY_W - 24) * 0.45)
+        doc.row(list(zip((t(N_("Date")), t(N_("What happened")), t(N_("Coping used"))),
+                         widths, ("B", "B", "B"), strict=True)))
+        for situation in data.situations:
+            doc.row([(f"{situation.day:%Y-%m-%d}", widths[0], ""),
+                     (situation.happened, widths[1], ""), (situation.coping, widths[2], "")])
+    else:
+        doc.paragraph(t(N_("No high-risk situations were reported in this period.")))
+
+    # Alerts.
+    doc.heading(t(N_("Alerts")))
+    if data.alert_lines:
+        for at, level, reasons, is_open in data.alert_lines:
+            state = t(N_("open")) if is_open else t(N_("acknowledged"))
+            doc.paragraph(f"{_when(at)}  {t(LEVEL_NAMES.get(level, level))} ({state}): "
+                          f"{reasons}", size=9, gap=0.5)
+    else:
+        doc.paragraph(t(N_("No alerts in this period.")))
+
+    # Journal.
+    doc.heading(t(N_("Journal entries")))
+    if data.journal:
+        for entry in data.journal:
+            label = (t(N_("Journal entry")) if entry.source == "entry"
+                     else t(N_("Check-in note")))
+            doc.paragraph(f"{_when(entry.at)} · {label}", size=9, style="B", gap=0)
+            doc.paragraph(entry.text, size=10, gap=2.5)
+    else:
+        doc.paragraph(t(N_("No journal entries in this period.")))
+
+    # The plan as it stands today.
+    doc.heading(t(N_("Relapse prevention plan (current)")))
+    if data.plan.is_empty:
+        doc.paragraph(t(N_("The plan is empty.")))
+    for title, items in ((N_("Warning signs"), data.plan.warning_signs),
+                         (N_("Coping steps"), data.plan.coping_steps),
+                         (N_("Support people"), data.plan.support_people)):
+        if items:
+            doc.paragraph(t(title), style="B", gap=0.5)
+            for item in items:
+                doc.paragraph("• " + item, indent=4, gap=0.3)
+            doc.y += 2
+    return doc.output()
+
+
+def report_filename(code: str, end: date) -> str:
+    return f"steadfast-{code}-{end:%Y%m%d}.pdf"
+
+
+__all__ = ["DISCLAIMER", "JournalText", "ReportData", "SituationRow", "build_report",
+           "report_filename"]
