@@ -50,15 +50,18 @@ async def invite_link(emu: Any, note: str | None = None) -> str:
 
 async def enrol(emu: Any, user_id: int, code: str, *, language: str = "English",
                 zone: str = "Europe/Madrid", time: str = "20:00") -> str:
+    spanish = language == "Español"  # the person's Telegram app is in Spanish too
     await emu.send_command(user_id, f"/start {code}")
-    consent = await emu.wait_for_message(user_id, contains="encrypted", from_bot=True)
-    await emu.press_button(user_id, consent.message_id, text="I agree")
-    await emu.wait_for_message(user_id, contains="language", from_bot=True)
+    consent = await emu.wait_for_message(user_id, contains=("cifrado" if spanish else "encrypted"),
+                                         from_bot=True)
+    await emu.press_button(user_id, consent.message_id, text=("Acepto" if spanish else "I agree"))
+    await emu.wait_for_message(user_id, contains=("idioma" if spanish else "language"),
+                               from_bot=True)
     await emu.press_button(user_id, consent.message_id, text=language)
     await emu.wait_for_message(user_id, contains=("zona" if language == "Español" else "time zone"),
                                from_bot=True)
     await emu.press_button(user_id, consent.message_id, text=zone)
-    await emu.wait_for_message(user_id, contains=("hora" if language == "Español" else "what time"),
+    await emu.wait_for_message(user_id, contains=("A qué hora" if spanish else "what time"),
                                from_bot=True)
     await emu.press_button(user_id, consent.message_id, text=time)
     done = await emu.wait_for_message(user_id, contains=("código" if language == "Español"
@@ -116,8 +119,10 @@ async def test_a_spanish_speaker_sees_consent_in_spanish(world: dict[str, Any]) 
     code = await invite_link(emu)
     client_code = await enrol(emu, CLIENT, code, language="Español")
     assert client_code
-    first = [m for m in emu.chat(CLIENT) if m.from_bot][0]
-    assert "cifrad" in first.text and "encrypted" not in first.text
+    seen = "\n".join(emu.transcript(CLIENT))  # every version of every message
+    assert "cifrado" in seen and "código de participante" in seen
+    for english in ("encrypted", "I agree", "time zone", "client code"):
+        assert english not in seen
 
 
 async def test_used_expired_and_wrong_codes_get_clear_answers(world: dict[str, Any]) -> None:
