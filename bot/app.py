@@ -96,7 +96,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
         staff_language=settings.default_language, display_timezone=settings.default_timezone)
     discharge = services["discharge"] = DischargeService(
         clock=clock, retention=timedelta(days=settings.retention_days))
-    dp = Dispatcher(**services)
+    dp = Dispatcher()
+    dp.workflow_data.update(services)  # handlers receive each service by name
     dp.update.outer_middleware(UnitOfWorkMiddleware(store, clock))
     for router in all_routers():
         dp.include_router(router)
@@ -125,7 +126,8 @@ async def register_commands(app: App) -> None:
     async with app.store.unit_of_work() as uow:
         staff = await uow.clinicians.everyone()
         clients = await uow.clients.for_clinician(None)
-    people = [(c.telegram_id, c.role, app.settings.default_language) for c in staff if c.active]
+    people: list[tuple[int, str, str]] = [
+        (c.telegram_id, c.role, app.settings.default_language) for c in staff if c.active]
     people += [(c.telegram_id, "client", c.language) for c in clients if c.telegram_id]
     for chat_id, kind, language in people:
         try:

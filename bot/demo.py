@@ -36,7 +36,7 @@ class Demo:
         self.printed = 0
 
     def settings(self) -> Settings:
-        return Settings(_env_file=None, bot_token=self.emu.token,  # type: ignore[call-arg]
+        return Settings(_env_file=None, bot_token=self.emu.token,
                         telegram_api_url=self.emu.base_url, database_url=self.db_url,
                         master_key_file=self.key_file, default_timezone="Europe/Madrid",
                         crisis_phone="024", crisis_text="Text 717 003 717",

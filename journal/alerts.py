@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from journal.checkin import render_answer
@@ -134,7 +134,8 @@ class AlertService:
     async def on_missed(self, uow: UnitOfWork, client: Client, statuses: Sequence[str],
                         local_date: date) -> Alert | None:
         overrides = await uow.overrides.for_client(client.id)
-        recent = ["missed" if s == "missed" else "completed" for s in statuses]
+        recent: list[Literal["completed", "missed"]] = [
+            "missed" if s == "missed" else "completed" for s in statuses]
         assessment = evaluate_missed(self._rules, recent, overrides=overrides)
         if not assessment.findings:
             return None

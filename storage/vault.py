@@ -96,7 +96,8 @@ class Vault:
                 .group_by(model.master_key_id)
             )
             for master_id, count in rows:
-                counts[master_id] = counts.get(master_id, 0) + count
+                if master_id is not None:
+                    counts[master_id] = counts.get(master_id, 0) + count
         return counts
 
     async def rewrap_all(self, new_ring: MasterKeyring) -> int:
