@@ -27,6 +27,10 @@ CLINICIAN, SUPERVISOR, CLIENT = 1001, 1002, 2001
 Step = Callable[[BotAPIEmulator], Awaitable[None]]
 
 
+class DemoFailed(click.ClickException):
+    """A scripted person did not see what the script expected."""
+
+
 class Demo:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -80,7 +84,12 @@ class Demo:
             await asyncio.wait_for(ready.wait(), 30)
             for title, step in self.script():
                 self.section(title)
-                await step(self.emu)
+                try:
+                    await step(self.emu)
+                except Exception as exc:
+                    self.flush()
+                    raise DemoFailed(f"the demo stopped at '{title}' "
+                                     f"({type(exc).__name__}: {exc})") from None
                 await asyncio.sleep(0.3)  # let queued notices arrive before the next heading
             self.flush()
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,32 @@ def script(demo: Demo) -> list[tuple[str, Step]]:
                   "Support people:\n- Ana (sister)", expect="Plan saved")
         await emu.wait_for_message(CLIENT, contains="relapse prevention plan")
 
+    async def checkin(emu: BotAPIEmulator) -> None:
+        phone = CheckInPhone(emu, CLIENT)
+        await phone.start()
+        for label in ("I stayed, or I looked for it", "8", "A lot of the day", "No", "No", "3"):
+            await phone.tap(label)
+        await phone.tap("Yes")  # thoughts of self-harm: crisis resources come first
+        await emu.wait_for_message(CLIENT, contains="help is available")
+        for label in ("Some", "No", "Yes"):
+            await phone.tap(label)
+        await phone.type("Walked past the playground on the way home; I crossed the street")
+        for label in ("Went past places I avoid", "Done", "No", "Call my sponsor", "Done", "4",
+                      "3", "Skip", "Skip", "Submit"):
+            await phone.tap(label)
+        await emu.wait_for_message(CLIENT, contains="saved")
+
+    async def alert(emu: BotAPIEmulator) -> None:
+        critical = await emu.wait_for_message(CLINICIAN, contains="CRITICAL", timeout=15)
+        await emu.wait_for_message(CLINICIAN, contains="High alert", timeout=15)
+        await emu.press_button(CLINICIAN, critical.message_id, text="Details")
+        await emu.wait_for_message(CLINICIAN, contains="Details for client")
+        await emu.press_button(CLINICIAN, critical.message_id, text="Acknowledge")
+        await emu.wait_for_message(CLINICIAN, contains="note of the action")
+        await say(emu, CLINICIAN, "Phoned the client, reviewed the safety plan; seen tomorrow",
+                  expect="Note saved")
+        await emu.wait_for_message(CLINICIAN, contains="acknowledged by Dr Rivera")
+
     async def review(emu: BotAPIEmulator) -> None:
         await say(emu, CLINICIAN, "/caseload", expect="most in need first")
         sent = await emu.send_text(CLINICIAN, f"/report {client_code(emu)} 30")
@@ -61,6 +88,8 @@ def script(demo: Demo) -> list[tuple[str, Step]]:
         ("The client opens the link, reads the consent and enrols", enrol),
         ("Someone without an invite writes to the bot", stranger),
         ("The clinician writes the client's relapse prevention plan", plan),
+        ("The client's daily check-in, with a high-risk day", checkin),
+        ("The clinician gets the alerts, opens Details and acknowledges", alert),
         ("In session: the clinician's caseload and a session report", review),
     ]
 
@@ -72,3 +101,41 @@ def client_code(emu: BotAPIEmulator) -> str:
         if message.from_bot and found and "enrolled" in message.text:
             return found.group(0)
     raise RuntimeError("the clinician was not told of an enrolment")
+
+
+class CheckInPhone:
+    """Presses the buttons of the client's check-in message, waiting for each redraw."""
+
+    def __init__(self, emu: BotAPIEmulator, user: int) -> None:
+        self.emu, self.user = emu, user
+
+    def _current(self) -> tuple[int, str, tuple[str, ...]] | None:
+        for message in reversed(self.emu.chat(self.user)):
+            if message.from_bot and any((b.callback_data or "").startswith("ck:")
+                                        for row in message.buttons for b in row):
+                return message.message_id, message.text, tuple(message.button_texts)
+        return None
+
+    async def _redrawn(self, before: tuple[int, str, tuple[str, ...]] | None) -> None:
+        for _ in range(200):
+            now = self._current()
+            # After a crisis answer the next item arrives as a new message: wait for it.
+            if now is not None and now != before:
+                return
+            await asyncio.sleep(0.025)
+        raise RuntimeError("the check-in message did not change")
+
+    async def start(self) -> None:
+        await say(self.emu, self.user, "/checkin", expect=" of ")
+
+    async def tap(self, label: str) -> None:
+        before = self._current()
+        assert before is not None, "no check-in message"
+        await self.emu.press_button(self.user, before[0], text=label)
+        if label != "Submit":  # the submitted check-in keeps no buttons
+            await self._redrawn(before)
+
+    async def type(self, text: str) -> None:
+        before = self._current()
+        await self.emu.send_text(self.user, text)
+        await self._redrawn(before)

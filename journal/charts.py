@@ -101,7 +101,8 @@ def _date_axis(ax: Axes, start: date, end: date) -> None:
     from matplotlib import dates as mdates
 
     low, high = _x([start, end])
-    ax.set_xlim(low - 0.5, high + 0.5)
+    # +1: the last day runs until midnight, and alerts carry their time of day.
+    ax.set_xlim(low - 0.5, high + 1.0)
     locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
