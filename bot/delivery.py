@@ -21,6 +21,7 @@ from aiogram.exceptions import (
 from journal.alerts import AlertService
 from journal.clock import Clock
 from journal.deliveries import DeliveryReport
+from journal.errors import safe_trace
 from storage.records import OutboxMessage
 from storage.uow import Store
 
@@ -99,7 +100,7 @@ class DeliveryWorker:
             try:
                 sent = await self.deliver_due()
             except Exception as exc:  # the worker must outlive any one failure
-                log.error("delivery pass failed: %s", type(exc).__name__, exc_info=_debug())
+                log.error("delivery pass failed: %s", safe_trace(exc))
                 sent = 0
             if sent:
                 continue
@@ -207,10 +208,6 @@ class DeliveryWorker:
             await uow.outbox.mark_retry(message.id, at=self._clock.now(),
                                         error="403 blocked by the user", dead=True)
             await self._alerts.client_blocked(uow, message.chat_id)
-
-
-def _debug() -> bool:
-    return log.isEnabledFor(logging.DEBUG)
 
 
 def _reason(description: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from bot.outgoing import Outgoing
 from bot.texts import error_text
 from journal.clock import Clock
-from journal.errors import DomainError
+from journal.errors import DomainError, safe_trace
 from journal.i18n import current_language
 from journal.people import identify
 from storage.uow import Store
@@ -33,12 +32,6 @@ def _language(person: Any, user: User | None) -> str:
         return str(person.client.language)
     code = (user.language_code or "") if user else ""
     return "es" if code.startswith("es") else "en"
-
-
-def _safe_trace(exc: BaseException) -> str:
-    """Frames and the exception type, never its message: messages of libraries can quote
-    the input that caused them, and that input may be what a client wrote."""
-    return f"{type(exc).__name__}\n" + "".join(traceback.format_tb(exc.__traceback__))
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
@@ -82,7 +75,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         except Exception as exc:
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise TransientFailure(type(exc).__name__) from None
-            log.error("update %s failed: %s", event.update_id, _safe_trace(exc))
+            log.error("update %s failed: %s", event.update_id, safe_trace(exc))
             out = Outgoing(callback_query_id=out.callback_query_id)
             if chat_id is not None:
                 out.send(chat_id, error_text("error.generic"))

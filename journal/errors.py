@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 
 class DomainError(Exception):
     """Base of errors that have a kind answer for the person who caused them.
@@ -34,3 +36,10 @@ class InvalidInput(DomainError):
     """The input could not be understood."""
 
     key = "error.invalid"
+
+
+def safe_trace(exc: BaseException) -> str:
+    """An exception for the log: its type and frames, never its message. Messages of
+    libraries (pydantic, drivers) can quote the input that caused them, and that input may
+    be what a client wrote."""
+    return f"{type(exc).__name__}\n" + "".join(traceback.format_tb(exc.__traceback__))

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from scheduler.ticks import Ticks, safe_trace
+from journal.errors import safe_trace
+from scheduler.ticks import Ticks
 
 log = logging.getLogger(__name__)
 

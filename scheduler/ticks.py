@@ -13,7 +13,6 @@ released with the connection if its process dies).
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo
 from journal.alerts import AlertService
 from journal.checkins import START, START_LABEL, CheckInService, checkin_callback
 from journal.clock import Clock
+from journal.errors import safe_trace
 from journal.i18n import N_, gettext_for
 from journal.questionnaire import Questionnaire
 from scheduler.times import DEFAULT_WINDOW, is_checkin_day, local_instant, parse_hhmm
@@ -69,12 +69,6 @@ class TickReport:
 
     def __str__(self) -> str:
         return " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
-
-
-def safe_trace(exc: BaseException) -> str:
-    """The exception type and frames, not its message: a database error's message can quote
-    the parameters of the statement that failed."""
-    return f"{type(exc).__name__}\n" + "".join(traceback.format_tb(exc.__traceback__))
 
 
 class Ticks:
@@ -280,4 +274,4 @@ def since_for(client: Client) -> datetime:
     return max(start, client.resumed_at) if client.resumed_at is not None else start
 
 
-__all__ = ["TICK_LOCK_KEY", "Step", "TickReport", "Ticks", "safe_trace", "since_for"]
+__all__ = ["TICK_LOCK_KEY", "Step", "TickReport", "Ticks", "since_for"]
