@@ -412,6 +412,18 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
+def _check_data_files(settings: Any) -> None:
+    """A program's questionnaire or rules with a typo stop the bot before any client sees
+    them, with every problem named by its item or rule id."""
+    from journal.questionnaire import DataFileError, load_questionnaire
+    from journal.risk import load_rules
+
+    try:
+        load_rules(settings.risk_rules, questionnaire=load_questionnaire(settings.questionnaire))
+    except DataFileError as exc:
+        raise CliError(str(exc), 2) from None
+
+
 @main.command("run")
 @click.option("--webhook", is_flag=True, help="Serve a webhook instead of long polling.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Webhook listen address.")
@@ -427,6 +439,7 @@ def run(webhook: bool, host: str, port: int, path: str, secret: str | None,
         public_url: str | None) -> None:
     """Run the bot: migrate the database, then poll (or serve a webhook) until stopped."""
     settings = _settings()
+    _check_data_files(settings)
     settings.require_token()
     _configure_logging(settings.log_level)
     from bot.app import run_bot

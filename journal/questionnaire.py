@@ -244,24 +244,26 @@ def options_for(item: Item, plan_steps: Sequence[str] = ()) -> tuple[Option, ...
     return (*from_plan, *item.options)
 
 
-def load_questionnaire(path: Path | None = None) -> Questionnaire:
-    """Read and validate a questionnaire file; None reads the packaged default check-in."""
+def read_data_file(path: Path | None, default: str, error: type[DataFileError],
+                   what: str) -> dict[str, Any]:
+    """The TOML of a program's data file, or of the packaged default when path is None."""
     try:
         if path is None:
-            raw = (
-                resources.files(__package__ or "journal")
-                .joinpath(DEFAULT_FILE)
-                .read_text(encoding="utf-8")
-            )
+            raw = resources.files("journal").joinpath(default).read_text(encoding="utf-8")
         else:
             raw = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise QuestionnaireError([f"cannot read questionnaire: {error.strerror}"]) from None
+    except OSError as exc:
+        raise error([f"cannot read {what}: {exc.strerror}"]) from None
     try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as error:
-        raise QuestionnaireError([f"not valid TOML: {error}"]) from None
-    return parse_questionnaire(data)
+        return tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise error([f"{what} is not valid TOML: {exc}"]) from None
+
+
+def load_questionnaire(path: Path | None = None) -> Questionnaire:
+    """Read and validate a questionnaire file; None reads the packaged default check-in."""
+    return parse_questionnaire(
+        read_data_file(path, DEFAULT_FILE, QuestionnaireError, "questionnaire"))
 
 
 def parse_questionnaire(data: Mapping[str, Any]) -> Questionnaire:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias, TypeGuard, cast, get_args
@@ -19,6 +17,7 @@ from journal.questionnaire import (
     DataFileError,
     Item,
     Questionnaire,
+    read_data_file,
     score_item,
 )
 
@@ -420,21 +419,7 @@ def load_rules(
 
     With `questionnaire`, every item the rules name is checked against it as well.
     """
-    try:
-        if path is None:
-            raw = (
-                resources.files(__package__ or "journal")
-                .joinpath(DEFAULT_FILE)
-                .read_text(encoding="utf-8")
-            )
-        else:
-            raw = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RiskRulesError([f"cannot read risk rules: {error.strerror}"]) from None
-    try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as error:
-        raise RiskRulesError([f"not valid TOML: {error}"]) from None
+    data = read_data_file(path, DEFAULT_FILE, RiskRulesError, "risk rules")
     return parse_rules(data, questionnaire=questionnaire)
 
 

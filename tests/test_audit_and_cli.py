@@ -180,3 +180,27 @@ async def test_outbox_status_counts_dead_letters_and_exits_1_when_any(
     broken = cli(["outbox", "status"], keyed_env, tmp_path)
     assert broken.returncode == 1
     assert "queued: 1" in broken.stdout and "dead: 1" in broken.stdout
+
+
+def test_run_refuses_a_questionnaire_with_errors_naming_every_item(tmp_path: Path) -> None:
+    bad = tmp_path / "checkin.toml"
+    bad.write_text('''id = "p"
+version = 1
+languages = ["en", "es"]
+
+[[items]]
+id = "mood"
+kind = "scael"
+text = { en = "How are you?", es = "¿Cómo estás?" }
+
+[[items]]
+id = "sleep"
+kind = "yesno"
+text = { en = "Did you sleep?" }
+when = { item = "nowhere", equals = true }
+''', encoding="utf-8")
+    result = cli(["run"], {"STEADFAST_QUESTIONNAIRE": str(bad),
+                           "STEADFAST_BOT_TOKEN": "123:abc"}, tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'mood'" in result.stderr and "'sleep'" in result.stderr
+    assert "nowhere" in result.stderr and "es" in result.stderr

@@ -157,15 +157,6 @@ async def step_through(ticks: Ticks, clock: FakeClock, until: datetime, step: ti
 
 
 @pytest.fixture
-async def store(database: Database, ring: MasterKeyring) -> AsyncIterator[Store]:
-    s = Store.open(database.url, ring)
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
-@pytest.fixture
 async def sqlite_store(sqlite_database: Database, ring: MasterKeyring) -> AsyncIterator[Store]:
     s = Store.open(sqlite_database.url, ring)
     try:
