@@ -16,6 +16,7 @@ CLIENT = (
 CLINICIAN = (
     ("invite", N_("Invite a new client")),
     ("alerts", N_("Open alerts")),
+    ("threshold", N_("A client's alert thresholds")),
     ("schedule", N_("Set a client's check-in time and days")),
     ("pause", N_("Pause a client's check-ins")),
     ("resume", N_("Resume a client's check-ins")),

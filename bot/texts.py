@@ -43,6 +43,8 @@ ERRORS = {
                           "check-in cannot go on. Please tell your clinician."),
     "checkin.too_long": N_("That is too long to save here. Please shorten it and send it "
                            "again."),
+    "threshold.invalid": N_("That rule has no threshold to change, or the number is too low. "
+                            "Send /threshold CODE to see the rules and their numbers."),
     "client.not_found": N_("No client with that code is in your caseload."),
     "clinician.not_found": N_("No active clinician or supervisor has that Telegram id."),
     "client.not_monitored": N_("This client is not in active monitoring (discharged)."),
@@ -52,7 +54,6 @@ ERRORS = {
                       "put one item a line, at most 20 a section and 200 characters an item. "
                       "Nothing was changed."),
     "report.days": N_("Use: /report CODE [days], with days from 1 to 366 (default 30)."),
-    "schedule.no_client": N_("No client with that code is in your caseload."),
     "schedule.usage": N_("Use: /schedule CODE HH:MM [days] [window HH:MM-HH:MM]\n"
                          "Days: daily, weekdays, weekends, mon-fri or mon,wed,fri (default: "
                          "unchanged). The window is the range within which the client may "

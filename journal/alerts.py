@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 from journal.checkin import render_answer
 from journal.checkins import answers_of
 from journal.clock import Clock
-from journal.errors import NotAllowed, NotFound
+from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import N_, gettext_for
+from journal.people import CURRENT, visible_client
 from journal.questionnaire import Answer, Questionnaire
 from journal.risk import (
     Assessment,
@@ -28,11 +29,13 @@ from journal.risk import (
     Indicators,
     RiskRules,
     TrendRule,
+    check_overrides,
     evaluate,
     evaluate_blocked,
     evaluate_missed,
     highest,
     snapshot,
+    threshold_of,
 )
 from storage.records import Alert, CheckIn, Client, Clinician
 from storage.uow import UnitOfWork
@@ -319,6 +322,32 @@ class AlertService:
         order = {"critical": 0, "high": 1, "elevated": 2}
         alerts.sort(key=lambda a: (order.get(a.level, 3), a.created_at))
         return [(a, by_id[a.client_id]) for a in alerts]
+
+    # -- per-client thresholds ------------------------------------------------------------
+    async def thresholds(self, uow: UnitOfWork, clinician: Clinician, code: str
+                         ) -> tuple[Client, list[tuple[str, int, int | None]]]:
+        """(rule id, program threshold, this client's override) for every tunable rule."""
+        client = await visible_client(uow, clinician, code, statuses=CURRENT)
+        overrides = await uow.overrides.for_client(client.id)
+        rows = []
+        for rule in self._rules.all_rules:
+            default = threshold_of(rule)
+            if default is not None:
+                rows.append((rule.id, default, overrides.get(rule.id)))
+        return client, rows
+
+    async def set_threshold(self, uow: UnitOfWork, clinician: Clinician, code: str,
+                            rule_id: str, value: int) -> Client:
+        """A clinician's override of one rule's threshold for one client, audited."""
+        client = await visible_client(uow, clinician, code, statuses=CURRENT)
+        if check_overrides(self._rules, {rule_id: value}):
+            raise InvalidInput(f"override {rule_id} refused", key="threshold.invalid")
+        await uow.overrides.set(client.id, rule_id, value, by=clinician.id,
+                                now=self._clock.now())
+        await uow.audit(at=self._clock.now(), actor=f"clinician:{clinician.id}",
+                        action="risk.override", client_id=client.id,
+                        detail=f"{rule_id} threshold {value}")
+        return client
 
     # -- escalation ----------------------------------------------------------------------
     async def escalate_due(self, uow: UnitOfWork) -> int:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Final
 
+from journal.errors import NotFound
 from storage.records import Client, Clinician
 from storage.uow import UnitOfWork
 
@@ -28,3 +32,22 @@ async def identify(uow: UnitOfWork, telegram_id: int) -> Person:
     if client is not None:
         return Person(telegram_id, "client", client=client)
     return Person(telegram_id, "unknown")
+
+
+CODE_SHAPE: Final = re.compile(r"[A-Za-z0-9]{3}-[A-Za-z0-9]{2}")
+CURRENT: Final = ("invited", "active", "paused")
+
+
+async def visible_client(uow: UnitOfWork, clinician: Clinician, code: str, *,
+                         statuses: Collection[str] | None = None) -> Client:
+    """The client with this code, if the clinician may see them: their own, or anyone's for
+    a supervisor (and, with `statuses`, only in one of them). Anything else, erased clients
+    included, is indistinguishable from a code that does not exist, so a guessed or forged
+    code learns nothing."""
+    code = code.strip()
+    client = await uow.clients.by_code(code) if CODE_SHAPE.fullmatch(code) else None
+    if client is None or client.status == "erased" or not (
+            clinician.is_supervisor or client.clinician_id == clinician.id) or (
+            statuses is not None and client.status not in statuses):
+        raise NotFound("no such client for this clinician", key="client.not_found")
+    return client

@@ -22,6 +22,7 @@ from journal.checkins import answers_of
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import LANGUAGES, N_, gettext_for
+from journal.people import CODE_SHAPE, visible_client
 from journal.questionnaire import INDICATOR_NAMES, MAX_SCORE, Answer, Questionnaire
 from journal.report import JournalText, ReportData, SituationRow, build_report
 from journal.risk import DailyRule, RiskRules, indicators, level_rank
@@ -36,7 +37,6 @@ MAX_PLAN_ITEMS: Final = 20  # lines a section
 MAX_PLAN_ITEM_LENGTH: Final = 200
 PLAN_EDIT_MINUTES: Final = 15  # a "/plan CODE" waits this long for the new plan
 PLAN_EDIT_STATE: Final = "plan_edit"
-CODE_SHAPE: Final = re.compile(r"[A-Za-z0-9]{3}-[A-Za-z0-9]{2}")
 
 PLAN_SECTIONS: Final = (
     ("warning_signs", N_("Warning signs")),
@@ -62,18 +62,6 @@ class UnknownClinician(NotFound):
 
 
 # --- access -----------------------------------------------------------------------------
-
-
-async def visible_client(uow: UnitOfWork, clinician: Clinician, code: str) -> Client:
-    """The client with this code, if the clinician may see them: their own, or anyone's for
-    a supervisor. Anything else, erased clients included, is indistinguishable from a code
-    that does not exist, so a guessed or forged code learns nothing."""
-    code = code.strip()
-    client = await uow.clients.by_code(code) if CODE_SHAPE.fullmatch(code) else None
-    if client is None or client.status == "erased" or not (
-            clinician.is_supervisor or client.clinician_id == clinician.id):
-        raise NotFound("no such client for this clinician", key="client.not_found")
-    return client
 
 
 def actor_of(clinician: Clinician) -> str:

@@ -316,6 +316,19 @@ def check_overrides(rules: RiskRules, overrides: Mapping[str, int]) -> list[str]
     return problems
 
 
+def threshold_of(rule: Rule) -> int | None:
+    """The number a clinician may override for one client, or None for a rule without one
+    (a yes/no answer such as self-harm is never tuned away)."""
+    if not _overridable(rule):
+        return None
+    if isinstance(rule, DailyRule):
+        return cast(int, rule.test.value)  # at_least / at_most compare with a number
+    if isinstance(rule, TrendRule):
+        return rule.by_at_least if rule.direction == "falling" else rule.days
+    assert isinstance(rule, MissedRule)
+    return rule.in_a_row
+
+
 # --- evaluation internals ---------------------------------------------------------------
 
 

@@ -13,8 +13,9 @@ from babel.dates import get_day_names
 
 from journal.clock import Clock
 from journal.enrolment import parse_time
-from journal.errors import InvalidInput, NotFound
+from journal.errors import InvalidInput
 from journal.i18n import N_, gettext_for
+from journal.people import CURRENT, visible_client
 from storage.records import Client, Clinician
 from storage.uow import UnitOfWork
 
@@ -37,12 +38,6 @@ SCHEDULE_CHANGED: Final = N_("Your clinician set your daily check-in to {time} (
 RESUMED: Final = N_("Your daily check-ins start again. The next one comes at {time} "
                     "({timezone}).")
 EVERY_DAY: Final = N_("every day")
-
-
-class NoSuchClient(NotFound):
-    """Missing and not-yours look the same, so a code's existence is never revealed."""
-
-    key = "schedule.no_client"
 
 
 class OutsideWindow(InvalidInput):
@@ -189,11 +184,7 @@ class ScheduleService:
     async def client_for(self, uow: UnitOfWork, clinician: Clinician, code: str) -> Client:
         """The clinician's own client by code, or any for a supervisor; anything else is
         answered exactly like a code that does not exist."""
-        client = await uow.clients.by_code(code)
-        if client is None or client.status not in ("invited", "active", "paused") or not (
-                clinician.is_supervisor or client.clinician_id == clinician.id):
-            raise NoSuchClient("no such client for this clinician")
-        return client
+        return await visible_client(uow, clinician, code, statuses=CURRENT)
 
     async def set_schedule(self, uow: UnitOfWork, clinician: Clinician,
                            request: ScheduleRequest) -> Client:
@@ -264,6 +255,6 @@ class ScheduleService:
                              params={"text": text}, now=self._clock.now(), client_id=client.id)
 
 
-__all__ = ["PAUSE_REASONS", "PAUSE_REASON_NAMES", "NoSuchClient", "NotEnrolled",
+__all__ = ["PAUSE_REASONS", "PAUSE_REASON_NAMES", "NotEnrolled",
            "OutsideWindow", "ScheduleRequest", "ScheduleService", "days_text", "parse_code",
            "parse_days", "parse_pause", "parse_schedule", "parse_window", "within_window"]

@@ -148,3 +148,53 @@ async def test_unacknowledged_alerts_escalate_up_to_the_cap(world: dict[str, Any
     assert escalations == 3
     await eventually(lambda: len([m for m in world["emu"].chat(SUPERVISOR)
                                   if "ESCALATED" in m.text]) == 3, timeout=10)
+
+
+async def test_a_clinician_lowers_one_clients_threshold_and_only_that_client_alerts_sooner(
+        world: dict[str, Any]) -> None:
+    from datetime import date
+
+    from journal.risk import DaySnapshot, evaluate
+
+    emu, store = world["emu"], world["store"]
+    sent = await emu.send_text(CLINICIAN, f"/threshold {world['client'].code}")
+    listing = await emu.wait_for_message(CLINICIAN, contains="Thresholds", after=sent.message_id)
+    assert "general_elevated: 6" in listing.text and "self_harm" not in listing.text
+    sent = await emu.send_text(CLINICIAN, f"/threshold {world['client'].code} self_harm 9")
+    await emu.wait_for_message(CLINICIAN, contains="no threshold", after=sent.message_id)
+    sent = await emu.send_text(CLINICIAN, f"/threshold {world['client'].code} general_elevated 4")
+    await emu.wait_for_message(CLINICIAN, contains="is now 4", after=sent.message_id)
+    sent = await emu.send_text(OTHER, f"/threshold {world['client'].code} general_elevated 1")
+    await emu.wait_for_message(OTHER, contains="No client with that code", after=sent.message_id)
+
+    async with store.unit_of_work() as uow:
+        overrides = await uow.overrides.for_client(world["client"].id)
+        actions = [e.action for e in await uow_events(uow)]
+    assert overrides == {"general_elevated": 4} and "risk.override" in actions
+    q = load_questionnaire()
+    rules = load_rules(questionnaire=q)
+    answers = {"victim_access": "no", "anger": 5, "sexual_thoughts": "some",
+               "offending_thoughts": False, "supervision": "wanted", "coping": 5,
+               "self_harm": False, "social_support": "no", "substances": "no"}
+    today = DaySnapshot(date(2026, 3, 2), answers)
+    mine = evaluate(rules, q, today, [], overrides=overrides)
+    others = evaluate(rules, q, today, [])
+    assert mine.indicators is not None and mine.indicators.general == 4
+    assert "general_elevated" in {f.rule_id for f in mine.findings}
+    assert "general_elevated" not in {f.rule_id for f in others.findings}
+
+
+def test_alert_messages_carry_reasons_only_when_the_program_asks_for_full_detail(
+        clock: FakeClock) -> None:
+    from storage.records import Alert
+
+    q = load_questionnaire()
+    alert = Alert(id="a1", client_id="c1", checkin_id=None, level="high", status="open",
+                  detail={"reasons": ["LAPSE"]}, created_at=clock.now(), acknowledged_at=None,
+                  acknowledged_by=None, ack_note=None, escalations=0, next_escalation_at=None)
+    minimal = AlertService(clock=clock, questionnaire=q, rules=load_rules(questionnaire=q))
+    full = AlertService(clock=clock, questionnaire=q, rules=load_rules(questionnaire=q),
+                        detail="full")
+    assert "lapse" not in minimal.alert_text(alert, "K7Q-2F").lower()
+    text = full.alert_text(alert, "K7Q-2F")
+    assert "K7Q-2F" in text and "Reported a lapse" in text

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.callbacks import AlertCb
@@ -95,6 +95,30 @@ async def deliveries(message: Message, person: Person, uow: UnitOfWork, out: Out
     out.send(message.chat.id, "\n".join(lines))
 
 
+async def thresholds(message: Message, command: CommandObject, person: Person,
+                     uow: UnitOfWork, out: Outgoing, alerts: AlertService) -> None:
+    """/threshold CODE lists the tunable rules; /threshold CODE RULE N sets one for this
+    client only."""
+    assert person.clinician is not None
+    parts = (command.args or "").split()
+    if len(parts) == 3 and parts[2].isdigit():
+        client = await alerts.set_threshold(uow, person.clinician, parts[0], parts[1],
+                                            int(parts[2]))
+        out.send(message.chat.id, _("Threshold of {rule} for client {code} is now {n}.").format(
+            rule=parts[1], code=client.code, n=parts[2]))
+        return
+    if len(parts) != 1:
+        out.send(message.chat.id, _("Send /threshold CODE to see the rules, or "
+                                    "/threshold CODE RULE NUMBER to change one for this client."))
+        return
+    client, rows = await alerts.thresholds(uow, person.clinician, parts[0])
+    lines = [_("Thresholds for client {code} (program value, and this client's):").format(
+        code=client.code)]
+    lines += [f"• {rule}: {default}" + (f" → {mine}" if mine is not None else "")
+              for rule, default, mine in rows]
+    out.send(message.chat.id, "\n".join(lines))
+
+
 def build_router() -> Router:
     """A fresh router per application: aiogram attaches a router to one dispatcher."""
     router = Router(name=__name__)
@@ -103,5 +127,6 @@ def build_router() -> Router:
     router.callback_query.register(alert_button, AlertCb.filter())
     router.message.register(open_alerts, Command("alerts"))
     router.message.register(deliveries, Command("deliveries"))
+    router.message.register(thresholds, Command("threshold"))
     router.message.register(note_text, F.text & ~F.text.startswith("/"))
     return router
