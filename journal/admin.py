@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotFound
-from storage import audit
 from storage.crypto import KeyringError, MasterKeyring
 from storage.records import AuditEvent, AuditVerdict, Client, Clinician, OutboxCounts
 from storage.uow import Store
@@ -112,7 +111,7 @@ class AdminService:
 
     async def verify_audit(self) -> AuditVerdict:
         async with self._store.unit_of_work() as uow:
-            verdict = await audit.verify(uow.session, uow.vault, self._clock.now())
+            verdict = await uow.verify_audit(self._clock.now())
             await uow.commit()  # the audit key may have been created on an empty trail
             return verdict
 
@@ -124,7 +123,7 @@ class AdminService:
                 if client is None:
                     raise NotFound(f"no client with code {code.upper()}")
                 client_id = client.id
-            return await audit.events(uow.session, client_id=client_id, limit=limit)
+            return await uow.audit_events(client_id=client_id, limit=limit)
 
     async def outbox_counts(self) -> OutboxCounts:
         async with self._store.unit_of_work() as uow:

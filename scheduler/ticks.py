@@ -143,7 +143,7 @@ class Ticks:
             since = since_for(client)
             mine = TickReport()
             try:
-                async with uow.session.begin_nested():
+                async with uow.savepoint():
                     await self._client(uow, client, days[client.id], since, now, mine)
             except Exception as exc:
                 # One client's failure must not stop everybody else's prompts; it is retried
@@ -261,7 +261,7 @@ class Ticks:
                        work: Callable[[], Awaitable[None]]) -> None:
         """Run one part of the tick in a savepoint, so its failure costs only itself."""
         try:
-            async with uow.session.begin_nested():
+            async with uow.savepoint():
                 await work()
         except Exception as exc:
             report.failures += 1

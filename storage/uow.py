@@ -8,12 +8,12 @@ from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 
 from storage import audit
 from storage.crypto import MasterKeyring
 from storage.db import create_engine, is_sqlite, session_factory
-from storage.records import AuditEvent
+from storage.records import AuditEvent, AuditVerdict
 from storage.repositories import (
     AlertRepository,
     CheckInRepository,
@@ -54,6 +54,17 @@ class UnitOfWork:
                     client_id: str | None = None, detail: str = "") -> AuditEvent:
         return await audit.append(self.session, self.vault, at=at, actor=actor, action=action,
                                   client_id=client_id, detail=detail)
+
+    async def verify_audit(self, now: datetime) -> AuditVerdict:
+        return await audit.verify(self.session, self.vault, now)
+
+    async def audit_events(self, *, client_id: str | None = None,
+                           limit: int = 200) -> list[AuditEvent]:
+        return await audit.events(self.session, client_id=client_id, limit=limit)
+
+    def savepoint(self) -> AsyncSessionTransaction:
+        """A nested transaction: a failure inside undoes only its own work."""
+        return self.session.begin_nested()
 
     async def try_advisory_lock(self, key: int) -> bool:
         """A transaction-scoped PostgreSQL advisory lock; SQLite serialises writers already."""
