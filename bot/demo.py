@@ -32,8 +32,9 @@ class DemoFailed(click.ClickException):
 
 
 class Demo:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, kept: bool = False) -> None:
         self.workdir = workdir
+        self.kept = kept
         self.emu = BotAPIEmulator(token="123456:DEMO-TOKEN", username="steadfast_demo_bot")
         self.db_url = f"sqlite+aiosqlite:///{workdir / 'steadfast.db'}"
         self.key_file = workdir / "steadfast.key"
@@ -127,7 +128,7 @@ def run_demo(keep: Path | None) -> None:
         keep.mkdir(parents=True, exist_ok=True)
         if any(keep.iterdir()):
             raise click.ClickException(f"{keep} is not empty; give an empty or new folder")
-        asyncio.run(Demo(keep).run())
+        asyncio.run(Demo(keep, kept=True).run())
         click.echo(f"\nDatabase and key kept in {keep}. Inspect with, for example:\n"
                    f"  STEADFAST_DATABASE_URL=sqlite+aiosqlite:///{keep}/steadfast.db "
                    f"STEADFAST_MASTER_KEY_FILE={keep}/steadfast.key steadfast audit verify")

@@ -81,7 +81,11 @@ def script(demo: Demo) -> list[tuple[str, Step]]:
         target.write_bytes(document.file.data)
         target.chmod(0o600)  # decrypted health information, even in a demo
         demo.flush()
-        click.echo(f"\nThe session report PDF was written to {target}")
+        if demo.kept:
+            click.echo(f"\nThe session report PDF was written to {target}")
+        else:
+            click.echo("\nThe session report PDF was made in a temporary folder that is removed "
+                       "now; run `steadfast demo --keep DIR` to keep it with the database and key.")
 
     return [
         ("A clinician invites a new client", invite),

@@ -1,0 +1,33 @@
+"""`steadfast demo` on a machine with no token and no settings: the whole loop, exit 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_demo_shows_the_whole_loop_and_keeps_what_it_made(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEADFAST_")}
+    env["PYTHONPATH"] = str(ROOT)
+    kept = tmp_path / "kept"
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--keep", str(kept)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    for seen in ("Dr Rivera: /invite", "Do you agree?", "[I agree] [No, thanks]",
+                 "Daily check-in · 1 of", "help is available right now",
+                 "CRITICAL alert for client", "Dr Rivera pressed [Details]",
+                 "acknowledged by Dr Rivera", "/caseload", "Session report for client"):
+        assert seen in out, seen
+    assert "Traceback" not in out + result.stderr
+    assert (kept / "report.pdf").read_bytes().startswith(b"%PDF")
+    verify = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "audit", "verify"], cwd=tmp_path, text=True,
+        capture_output=True, timeout=60,
+        env={**env, "STEADFAST_DATABASE_URL": f"sqlite+aiosqlite:///{kept}/steadfast.db",
+             "STEADFAST_MASTER_KEY_FILE": str(kept / "steadfast.key")})
+    assert verify.returncode == 0 and "intact" in verify.stdout
