@@ -55,8 +55,9 @@ def _ago(day: date | None, today: date) -> str:
 
 
 def _open_alerts(counts: Mapping[str, int]) -> str:
-    parts = [f"{counts[level]} {_(LEVELS[level])}" for level in ("critical", "high", "elevated")
-             if counts.get(level)]
+    # "Level: n" reads right in every language; "n level" needs agreement in Spanish.
+    parts = [_("{level}: {n}").format(level=_(LEVELS[level]), n=counts[level])
+             for level in ("critical", "high", "elevated") if counts.get(level)]
     return ", ".join(parts) if parts else _("none")
 
 

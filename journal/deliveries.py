@@ -8,8 +8,8 @@ from storage.records import OutboxCounts, OutboxMessage
 from storage.uow import UnitOfWork
 
 DEAD_NOTICE = N_(
-    "A message could not be delivered and needs attention: a {kind} message{client} "
-    "(last error: {error}). See /deliveries.")
+    "A message could not be delivered and needs attention. Type: {kind}. Client: {client}. "
+    "Last error: {error}. See /deliveries.")
 NOTICE_KIND = "dead-letter"
 
 
@@ -26,7 +26,7 @@ class DeliveryReport:
         client = await uow.clients.get(message.client_id) if message.client_id else None
         text = gettext_for(self._language, DEAD_NOTICE).format(
             kind=message.kind, error=error,
-            client=f" ({client.code})" if client is not None else "")
+            client=client.code if client is not None else "-")
         for supervisor in await uow.clinicians.supervisors():
             await uow.outbox.add(chat_id=supervisor.telegram_id, kind=NOTICE_KIND,
                                  method="sendMessage", params={"text": text},
