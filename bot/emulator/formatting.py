@@ -74,7 +74,9 @@ _HTML_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ATTR_RE = re.compile(r"""\s*([a-zA-Z_-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
 
 
-class _HtmlParser:
+class _Parser:
+    """What both markups share: the text so far, its UTF-16 length, open entities."""
+
     def __init__(self, source: str) -> None:
         self.src = source
         self.out: list[str] = []
@@ -88,6 +90,9 @@ class _HtmlParser:
     def _emit(self, chunk: str) -> None:
         self.out.append(chunk)
         self.pos16 += utf16_len(chunk)
+
+
+class _HtmlParser(_Parser):
 
     def parse(self) -> tuple[str, list[dict[str, Any]]]:
         src, i, n = self.src, 0, len(self.src)
@@ -199,21 +204,10 @@ _MD2_MARKERS = {"*": "bold", "_": "italic", "__": "underline", "~": "strikethrou
 _MD1_MARKERS = {"*": "bold", "_": "italic"}
 
 
-class _MarkdownParser:
+class _MarkdownParser(_Parser):
     def __init__(self, source: str, *, v2: bool) -> None:
-        self.src = source
+        super().__init__(source)
         self.v2 = v2
-        self.out: list[str] = []
-        self.pos16 = 0
-        self.stack: list[_Open] = []
-        self.entities: list[dict[str, Any]] = []
-
-    def _byte_offset(self, index: int) -> int:
-        return len(self.src[:index].encode("utf-8"))
-
-    def _emit(self, chunk: str) -> None:
-        self.out.append(chunk)
-        self.pos16 += utf16_len(chunk)
 
     def parse(self) -> tuple[str, list[dict[str, Any]]]:
         src, i, n = self.src, 0, len(self.src)
