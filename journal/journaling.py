@@ -150,12 +150,9 @@ class JournalService:
 
     async def discard(self, uow: UnitOfWork, client: Client, entry_id: str | None = None
                       ) -> OpenEntry:
-        """Throw the open entry away: its text is overwritten, and it is never shown again."""
+        """Throw the open entry away: the draft row is deleted, nothing of it is kept."""
         draft, conversation = await self._draft(uow, client, entry_id)
-        # The repository has no delete; overwriting the ciphertext with an empty text under
-        # a status nobody reads leaves nothing of what was written.
-        await uow.journal.write(client_id=client.id, text="", status="discarded",
-                                now=self._clock.now(), entry_id=draft.id)
+        await uow.journal.delete_draft(client.id, draft.id)
         return await self._close(uow, client, draft, conversation)
 
     async def parts(self, uow: UnitOfWork, client: Client, entry_id: str) -> int:

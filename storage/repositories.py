@@ -423,6 +423,14 @@ class JournalRepository(Repository):
         await self.session.flush()
         return await self._record(row)
 
+    async def delete_draft(self, client_id: str, entry_id: str) -> bool:
+        """Remove an unsaved entry for good (the client cancelled it)."""
+        result = await self.session.execute(
+            delete(JournalEntryRow).where(JournalEntryRow.id == entry_id,
+                                          JournalEntryRow.client_id == client_id,
+                                          JournalEntryRow.status == "draft"))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def recent(self, client_id: str, *, limit: int = 5, offset: int = 0,
                      since: datetime | None = None) -> list[JournalEntry]:
         query = select(JournalEntryRow).where(JournalEntryRow.client_id == client_id,

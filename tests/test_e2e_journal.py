@@ -223,6 +223,10 @@ async def test_the_plan_explains_itself_when_empty_and_shows_what_the_clinician_
     for text in ("• Staying up online late", "• Call my sponsor", "• Maria (sister)",
                  "Coping steps", "Support people"):
         assert text in plan.text
+    # The filled plan does not stay on a phone someone else might pick up.
+    world.clock.advance(minutes=5, seconds=1)
+    await eventually(lambda: world.text_of(plan.message_id) is None)
+    assert world.text_of(empty.message_id) is not None  # the empty state has nothing private
 
 
 async def test_help_shows_crisis_resources_and_the_clinicians_contact(world: World) -> None:
@@ -342,7 +346,7 @@ async def test_cancel_asks_first_then_discards_and_old_buttons_change_nothing(
     await world.command("/done", "No journal entry is open")
     async with world.store.unit_of_work() as uow:
         statuses = list(await uow.session.scalars(select(JournalEntryRow.status)))
-    assert statuses == ["discarded"]  # the stray thought left no row of its own
+    assert statuses == []  # the discarded draft is gone, and the stray thought left no row
 
     # Done pressed twice in quick succession: one save; the second tap is told it is closed
     status = await world.command("/journal", "Your journal is open")

@@ -238,8 +238,16 @@ def render_plan(plan: Plan) -> str:
 
 
 async def show_plan(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
-                    preferences: PreferencesService) -> None:
-    out.send(message.chat.id, render_plan(await preferences.plan(uow, _client(person))))
+                    preferences: PreferencesService, journaling: JournalService) -> None:
+    client = _client(person)
+    plan = await preferences.plan(uow, client)
+    if plan.is_empty:
+        out.send(message.chat.id, render_plan(plan))
+        return
+    # Warning signs are as private as the journal: the view goes away like a journal reading.
+    out.send(message.chat.id, render_plan(plan) + "\n\n" + _(
+        "This message is removed after a few minutes, so your plan does not stay on the "
+        "screen. Send /plan to see it again."), on_sent=journaling.schedule_removal(client))
 
 
 async def show_help(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
