@@ -427,6 +427,18 @@ class CheckInService:
         if conversation is not None and conversation.state == JOURNAL_STATE:
             await uow.conversations.clear(client.telegram_id)
 
+    async def showing_buttons(self, uow: UnitOfWork, client: Client) -> bool:
+        """Whether today's check-in is open on an item answered with buttons and nothing
+        else has the typing (no journal entry, no other conversation)."""
+        if client.telegram_id is not None and await uow.conversations.get(client.telegram_id):
+            return False
+        checkin = await uow.checkins.for_day(client.id, await self.current_day(uow, client))
+        if checkin is None or checkin.status != "in_progress" or checkin.state is None:
+            return False
+        current = Stored.from_data(checkin.state).state.current
+        return current is None or (self._q.has_item(current)
+                                   and self._q.item(current).kind != "text")
+
     async def awaiting_text(self, uow: UnitOfWork, client: Client) -> bool:
         """Whether today's check-in is showing a free-text item (so a typed message is
         its answer). Read from the database: nothing about a check-in lives in memory.

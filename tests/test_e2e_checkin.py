@@ -491,3 +491,16 @@ async def test_journal_writing_in_the_middle_of_a_check_in_goes_to_the_journal(
     async with store.unit_of_work() as uow:
         draft = await uow.journal.draft(client.id)
     assert draft is not None and "playground" not in draft.text  # the draft is intact
+
+
+async def test_typing_while_a_button_item_shows_is_not_kept_and_says_how_to_answer(
+        world: dict[str, Any]) -> None:
+    emu, store, phone = world["emu"], world["store"], world["phone"]
+    client = await enrolled_client(store, world["clock"], world["clinician"], CLIENT)
+    await phone.checkin()
+    await phone.press("No")
+    before = await answers(store, client)
+    sent = await emu.send_text(CLIENT, "I'd rather just write it")
+    reply = await emu.wait_for_message(CLIENT, contains="buttons", after=sent.message_id)
+    assert "did not keep" in reply.text
+    assert await answers(store, client) == before

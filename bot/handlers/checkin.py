@@ -113,6 +113,20 @@ async def checkin_text(message: Message, person: Person, uow: UnitOfWork, out: O
     show(out, message.chat.id, step, checkins, settings, from_button=False)
 
 
+async def checkin_showing_buttons(message: Message, person: Person, uow: UnitOfWork,
+                                  checkins: CheckInService) -> bool:
+    text = message.text or ""
+    return (bool(text) and not text.startswith("/") and person.client is not None
+            and await checkins.showing_buttons(uow, person.client))
+
+
+async def use_the_buttons(message: Message, out: Outgoing) -> None:
+    """Typed text while a button item shows is not kept; say how to answer instead."""
+    out.send(message.chat.id, _("I did not keep that message. Please answer with the buttons "
+                                "of the check-in message above, or send /checkin to see it "
+                                "again."))
+
+
 def build_router() -> Router:
     """A fresh router per application: aiogram attaches a router to one dispatcher."""
     router = Router(name=__name__)
@@ -121,4 +135,5 @@ def build_router() -> Router:
     router.message.register(checkin_command, Command("checkin"))
     router.callback_query.register(checkin_button, CheckInCb.filter())
     router.message.register(checkin_text, F.text, awaiting_checkin_text)
+    router.message.register(use_the_buttons, F.text, checkin_showing_buttons)
     return router
