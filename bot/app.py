@@ -88,7 +88,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
     services["preferences"] = PreferencesService(
         clock=clock, crisis_phone=settings.crisis_phone, crisis_text=settings.crisis_text,
         office_phone=settings.program_office_phone)
-    services["report"] = DeliveryReport(clock=clock, staff_language=settings.default_language)
+    services["delivery_report"] = DeliveryReport(clock=clock, staff_language=settings.default_language)
     services["schedules"] = ScheduleService(clock=clock)
     services["caseload"] = CaseloadService(clock=clock, staff_language=settings.default_language)
     services["review"] = ReviewService(

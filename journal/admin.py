@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotFound
 from storage.crypto import KeyringError, MasterKeyring
-from storage.records import AuditEvent, AuditVerdict, Client, Clinician, OutboxCounts
+from storage.records import AuditEvent, AuditVerdict, Clinician, OutboxCounts
 from storage.uow import Store
 
 CLI_ACTOR = "admin:cli"
@@ -70,13 +70,6 @@ class AdminService:
                 detail=f"client {client.code} data key destroyed",
             )
         return ErasureReceipt(code=client.code, key_destroyed=destroyed)
-
-    async def client(self, code: str) -> Client:
-        async with self._store.unit_of_work() as uow:
-            client = await uow.clients.by_code(code.strip())
-        if client is None:
-            raise NotFound(f"no client with code {code.strip().upper()}")
-        return client
 
     async def master_keys_in_use(self) -> dict[str, int]:
         async with self._store.unit_of_work() as uow:

@@ -38,6 +38,15 @@ CODE_SHAPE: Final = re.compile(r"[A-Za-z0-9]{3}-[A-Za-z0-9]{2}")
 CURRENT: Final = ("invited", "active", "paused")
 
 
+async def existing_client(uow: UnitOfWork, code: str) -> Client:
+    """Any client who is not erased, by code: for the administrator, who has no caseload."""
+    code = code.strip()
+    client = await uow.clients.by_code(code) if CODE_SHAPE.fullmatch(code) else None
+    if client is None or client.status == "erased":
+        raise NotFound(f"no client with code {code.upper()}")
+    return client
+
+
 async def visible_client(uow: UnitOfWork, clinician: Clinician, code: str, *,
                          statuses: Collection[str] | None = None) -> Client:
     """The client with this code, if the clinician may see them: their own, or anyone's for

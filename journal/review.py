@@ -22,7 +22,7 @@ from journal.checkins import answers_of
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import LANGUAGES, N_, gettext_for
-from journal.people import CODE_SHAPE, visible_client
+from journal.people import existing_client, visible_client
 from journal.questionnaire import INDICATOR_NAMES, MAX_SCORE, Answer, Questionnaire
 from journal.report import JournalText, ReportData, SituationRow, build_report
 from journal.risk import DailyRule, RiskRules, indicators, level_rank
@@ -204,10 +204,7 @@ class CaseloadService:
             if not by.is_supervisor:
                 raise NotAllowed("only supervisors reassign clients")
             actor = actor_of(by)
-        code = code.strip()
-        client = await uow.clients.by_code(code) if CODE_SHAPE.fullmatch(code) else None
-        if client is None or client.status == "erased":
-            raise NotFound(f"no client with code {code.upper()}")
+        client = await existing_client(uow, code)
         target = await uow.clinicians.by_telegram_id(to_telegram_id)
         if target is None:
             raise UnknownClinician(f"no active clinician with Telegram id {to_telegram_id}")
@@ -452,10 +449,7 @@ class ReviewService:
                                days: int = DEFAULT_REPORT_DAYS, *,
                                actor: str = "admin:cli") -> ReportData:
         """The command line's report: the administrator sees every client but erased ones."""
-        code = code.strip()
-        client = await uow.clients.by_code(code) if CODE_SHAPE.fullmatch(code) else None
-        if client is None or client.status == "erased":
-            raise NotFound(f"no client with code {code.upper()}")
+        client = await existing_client(uow, code)
         return await self._report(uow, client, days, actor)
 
     async def _report(self, uow: UnitOfWork, client: Client, days: int,

@@ -198,3 +198,13 @@ def test_alert_messages_carry_reasons_only_when_the_program_asks_for_full_detail
     assert "lapse" not in minimal.alert_text(alert, "K7Q-2F").lower()
     text = full.alert_text(alert, "K7Q-2F")
     assert "K7Q-2F" in text and "Reported a lapse" in text
+
+
+async def test_supervisors_see_delivery_counts_and_clinicians_do_not(
+        world: dict[str, Any]) -> None:
+    emu = world["emu"]
+    sent = await emu.send_text(SUPERVISOR, "/deliveries")
+    reply = await emu.wait_for_message(SUPERVISOR, contains="Deliveries:", after=sent.message_id)
+    assert "undeliverable" in reply.text
+    sent = await emu.send_text(CLINICIAN, "/deliveries")
+    await emu.wait_for_message(CLINICIAN, contains="not available", after=sent.message_id)

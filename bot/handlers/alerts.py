@@ -84,11 +84,11 @@ async def open_alerts(message: Message, person: Person, uow: UnitOfWork, out: Ou
 
 
 async def deliveries(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
-                     report: DeliveryReport) -> None:
+                     delivery_report: DeliveryReport) -> None:
     if not person.clinician or not person.clinician.is_supervisor:
         out.send(message.chat.id, _("That command is not available to you."))
         return
-    counts, dead = await report.summary(uow)
+    counts, dead = await delivery_report.summary(uow)
     lines = [_("Deliveries: {queued} queued, {retrying} retrying, {dead} undeliverable.").format(
         queued=counts.queued, retrying=counts.retrying, dead=counts.dead)]
     lines += [f"• {m.kind} ({who}): {m.last_error or '?'}" for m, who in dead]
