@@ -20,6 +20,7 @@ ERRORS = {
                        "gave you, or ask for a new one."),
     "invite.used": N_("This invite has already been used. Ask your clinician for a new one."),
     "invite.expired": N_("This invite has expired. Ask your clinician for a new one."),
+    "invite.revoked": N_("This invite is no longer valid. Ask your clinician for a new one."),
     "invite.locked": N_("Too many invalid codes were tried from this account. Please wait an "
                         "hour, then use the link your clinician gave you."),
     "invite.already_enrolled": N_("You are already enrolled with this account."),

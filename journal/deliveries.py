@@ -30,7 +30,7 @@ class DeliveryReport:
         for supervisor in await uow.clinicians.supervisors():
             await uow.outbox.add(chat_id=supervisor.telegram_id, kind=NOTICE_KIND,
                                  method="sendMessage", params={"text": text},
-                                 now=self._clock.now(),
+                                 now=self._clock.now(), client_id=message.client_id,
                                  dedupe_key=f"dead:{message.id}:{supervisor.id}")
 
     async def summary(self, uow: UnitOfWork

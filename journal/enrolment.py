@@ -47,6 +47,12 @@ class InviteExpired(InviteProblem):
     key = "invite.expired"
 
 
+class InviteRevoked(InviteProblem):
+    """The client the invite was for was erased or discharged meanwhile."""
+
+    key = "invite.revoked"
+
+
 class EnrolmentLocked(InviteProblem):
     key = "invite.locked"
 
@@ -175,6 +181,8 @@ class EnrolmentService:
             problem = InviteWrong.key
         elif invite.used_at is not None:
             problem = InviteUsed.key
+        elif not await self._still_invited(uow, invite.client_id):
+            problem = InviteRevoked.key
         elif invite.expires_at <= now:
             problem = InviteExpired.key
         if problem is not None or invite is None:
@@ -187,6 +195,13 @@ class EnrolmentService:
             telegram_id, "consent", {"invite": invite.id, "language": language}, now
         )
         return InviteCheck(step=EnrolmentStep("consent", language))
+
+    @staticmethod
+    async def _still_invited(uow: UnitOfWork, client_id: str) -> bool:
+        """An invite enrols only the record it was made for, and only while that record
+        waits for its person: never into an erased or discharged client."""
+        client = await uow.clients.get(client_id)
+        return client is not None and client.status == "invited"
 
     @staticmethod
     async def locked_out(uow: UnitOfWork, telegram_id: int, now: datetime) -> bool:
@@ -254,6 +269,9 @@ class EnrolmentService:
         if invite is None or not await uow.invites.mark_used(invite.id, now):
             await uow.conversations.clear(telegram_id)
             raise InviteUsed("the invite was used meanwhile")
+        if not await self._still_invited(uow, invite.client_id):
+            await uow.conversations.clear(telegram_id)
+            raise InviteRevoked("the client was erased or discharged during enrolment")
         if invite.expires_at <= now:
             await uow.conversations.clear(telegram_id)
             raise InviteExpired("the invite expired during enrolment")

@@ -209,7 +209,7 @@ class AlertRow(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     checkin_id: Mapped[str | None] = mapped_column(ForeignKey("checkins.id"), nullable=True)
     level: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), index=True)  # open | acknowledged
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | acknowledged | closed (client erased)
     detail_ct: Mapped[bytes] = mapped_column(LargeBinary)  # reasons and the answers behind them
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)

@@ -174,12 +174,41 @@ class ClientRepository(Repository):
         return [_client(r) for r in rows]
 
     async def erase(self, client_id: str, now: datetime) -> bool:
-        """Crypto-shred: destroy the data key and forget the Telegram account."""
+        """Crypto-shred: destroy the data key and forget the Telegram account.
+
+        Whatever names the client outside their sealed records goes too: open invites are
+        revoked (their notes were sealed under the destroyed key), every outbox row about
+        them or addressed to their chat is deleted, dead letters included (payloads hold the
+        client code, with ALERT_DETAIL=full the reasons, and rows hold the Telegram id), a
+        half-finished conversation is forgotten, and open alerts are closed so that they no
+        longer escalate about a person who is gone."""
+        row = await self.session.get(ClientRow, client_id, with_for_update=True)
+        telegram_id = row.telegram_id if row is not None else None
         destroyed = await self.vault.destroy_client_key(client_id, now)
         await self.session.execute(
             update(ClientRow).where(ClientRow.id == client_id)
             .values(status="erased", telegram_id=None, erased_at=now))
         await self.session.execute(delete(PlanRow).where(PlanRow.client_id == client_id))
+        await self.session.execute(
+            update(InviteRow).where(InviteRow.client_id == client_id).values(note_ct=None))
+        await self.session.execute(
+            update(InviteRow).where(InviteRow.client_id == client_id, InviteRow.used_at.is_(None),
+                                    InviteRow.expires_at > now)
+            .values(expires_at=now))
+        await self.session.execute(
+            update(AlertRow).where(AlertRow.client_id == client_id, AlertRow.status == "open")
+            .values(status="closed", next_escalation_at=None))
+        about = OutboxRow.client_id == client_id
+        if telegram_id is not None:
+            about = or_(about, OutboxRow.chat_id == telegram_id)
+            await self.session.execute(
+                delete(ConversationRow).where(ConversationRow.telegram_id == telegram_id))
+        doomed = select(OutboxRow.id).where(about)
+        await self.session.execute(
+            delete(AlertCopyRow).where(AlertCopyRow.outbox_id.in_(doomed))
+            .execution_options(synchronize_session=False))
+        await self.session.execute(
+            delete(OutboxRow).where(about).execution_options(synchronize_session=False))
         return destroyed
 
     async def due_for_erasure(self, now: datetime) -> list[Client]:
