@@ -48,7 +48,7 @@ class InProcessBot:
             self.settings, stop=self._stop, clock=self.clock, migrate=False,
             handle_signals=False, ready=ready))
         waiter = asyncio.create_task(ready.wait())
-        done, _ = await asyncio.wait({self._task, waiter}, timeout=20,
+        done, _ = await asyncio.wait({self._task, waiter}, timeout=60,
                                      return_when=asyncio.FIRST_COMPLETED)
         if self._task in done:
             waiter.cancel()
@@ -59,7 +59,7 @@ class InProcessBot:
     async def stop(self) -> None:
         self._stop.set()
         if self._task is not None:
-            await asyncio.wait_for(self._task, timeout=20)
+            await asyncio.wait_for(self._task, timeout=60)
             self._task = None
 
 
@@ -98,7 +98,7 @@ class ChildBot:
         handle.close()
         return self
 
-    async def wait_ready(self, timeout: float = 30) -> None:
+    async def wait_ready(self, timeout: float = 120) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
@@ -129,7 +129,7 @@ class ChildBot:
         return self.process.returncode
 
 
-async def eventually(check: Any, timeout: float = 5.0, interval: float = 0.05) -> Any:
+async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
     """Poll `check()` until it returns something truthy; fail with its last value."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

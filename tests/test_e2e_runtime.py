@@ -99,7 +99,7 @@ async def test_sigterm_during_activity_exits_0_and_loses_nothing(
         emulator.delay_next("sendMessage", count=3, seconds=0.4)  # keep updates in flight
         for _ in range(6):
             await emulator.send_text(CLINICIAN, "/invite")
-        await eventually(lambda: emulator.calls_of("sendMessage"), timeout=10)
+        await eventually(lambda: emulator.calls_of("sendMessage"), timeout=30)
         assert await child.terminate() == 0
         log = child.log.read_text()
         assert "Steadfast stopped cleanly" in log and "Traceback" not in log
@@ -110,7 +110,7 @@ async def test_sigterm_during_activity_exits_0_and_loses_nothing(
         child = ChildBot(settings, tmp_path).start()
         await child.wait_ready()
         await eventually(lambda: len([m for m in emulator.chat(CLINICIAN)
-                                      if "t.me/" in m.text]) >= 6, timeout=15)
+                                      if "t.me/" in m.text]) >= 6, timeout=30)
         await asyncio.sleep(0.5)
         assert await count(store, InviteRow) == 6
         assert await count(store, ProcessedUpdateRow) == 6

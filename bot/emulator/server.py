@@ -549,7 +549,7 @@ class BotAPIEmulator:
         return query_id
 
     # `timeout` is the test API's name for a deadline in seconds, not a cancel scope.
-    async def callback_answer(self, query_id: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109
+    async def callback_answer(self, query_id: str, timeout: float = 20.0) -> str:  # noqa: ASYNC109
         """Wait for the bot's answerCallbackQuery to this query; return its text ('' if none)."""
         callback = self._callbacks.get(query_id)
         if callback is None:
@@ -598,7 +598,7 @@ class BotAPIEmulator:
         chat_id: int,
         contains: str | None = None,
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109 - part of the test API, a deadline in seconds
+        timeout: float = 20.0,  # noqa: ASYNC109 - part of the test API, a deadline in seconds
         from_bot: bool | None = True,
         after: int | None = None,
     ) -> ChatMessage:
