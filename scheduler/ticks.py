@@ -245,7 +245,8 @@ class Ticks:
         # kind "prompt": a submit cancels a reminder that is still queued.
         queued = await uow.outbox.add(
             chat_id=client.telegram_id, kind="prompt", method="sendMessage", params=params,
-            now=now, client_id=client.id, dedupe_key=f"reminder:{client.id}:{day.isoformat()}")
+            now=now, client_id=client.id, dedupe_key=f"reminder:{client.id}:{day.isoformat()}",
+            useful_until=self._checkins.closes_at(client, day))
         await uow.checkins.save(current.id, reminded_at=now)
         return queued is not None
 
