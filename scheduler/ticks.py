@@ -213,7 +213,8 @@ class Ticks:
         if client.telegram_id is not None:
             # A deferred ("Later") prompt or a reminder still queued for the closed day
             # would only lead to "this check-in is closed".
-            await uow.outbox.cancel_pending(chat_id=client.telegram_id, kind="prompt")
+            await uow.outbox.cancel_pending(chat_id=client.telegram_id, kind="prompt",
+                                            status="expired")
         return ScheduledDay(current.id, client.id, day, "missed", current.prompted_at,
                             current.reminded_at)
 

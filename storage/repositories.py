@@ -742,11 +742,13 @@ class OutboxRepository(Repository):
             .execution_options(synchronize_session=False))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def cancel_pending(self, *, chat_id: int, kind: str) -> int:
+    async def cancel_pending(self, *, chat_id: int, kind: str, status: str = "cancelled") -> int:
+        """Stop every waiting row of `kind` for the chat: "cancelled" when a person's
+        action made it wrong, "expired" when its time passed."""
         result = await self.session.execute(
             update(OutboxRow).where(OutboxRow.chat_id == chat_id, OutboxRow.kind == kind,
                                     OutboxRow.status.in_(("queued", "retrying")))
-            .values(status="cancelled", claimed_until=None))
+            .values(status=status, claimed_until=None))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def counts(self) -> OutboxCounts:
