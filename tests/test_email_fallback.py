@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -223,3 +223,36 @@ def test_clinician_add_and_edit_take_an_email_address_from_the_command_line(
     unknown = cli(["clinician", "edit", "--telegram-id", "7999", "--email", "x@clinic.example"],
                   env, tmp_path)
     assert unknown.returncode == 1 and "no active clinician" in unknown.stderr
+
+
+async def test_spanish_speaking_staff_get_the_mail_in_spanish(
+        store: Store, clock: FakeClock, mailbox: Mailbox) -> None:
+    _, client = await staff(store, clock)
+    await crisis_alert(store, clock, client)
+    clock.advance(minutes=5)
+    assert await fallback(store, clock, mailbox, staff_language="es").run_once() == 1
+    [received] = mailbox.all()
+    assert received.subject == f"Hillside RP: alerta de nivel CRÍTICO, participante {client.code}"
+    assert "Abre Steadfast" in received.body and "Generada: 2026-03-02 10:00 CET" in received.body
+
+
+async def test_steadfast_run_with_smtp_mails_an_alert_telegram_could_not_deliver(
+        emulator: Any, sqlite_database: Database, ring: MasterKeyring, mailbox: Mailbox) -> None:
+    store = Store.open(sqlite_database.url, ring)
+    clock = FakeClock(datetime.now(UTC))
+    try:
+        _, client = await staff(store, clock)
+        await crisis_alert(store, clock, client)
+    finally:
+        await store.close()
+    emulator.outage("sendMessage")
+    settings = bot_settings(emulator, sqlite_database.url, ring, scheduler_enabled=False,
+                            smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_security="none",
+                            smtp_from="steadfast@clinic.example", email_fallback_minutes=0,
+                            program_name="Hillside RP")
+    bot = await InProcessBot(settings).start()
+    try:
+        mails = await eventually(lambda: mailbox.to("lane@clinic.example"), timeout=15)
+    finally:
+        await bot.stop()
+    assert [m.subject for m in mails] == [f"Hillside RP: CRITICAL alert for client {client.code}"]
