@@ -19,12 +19,13 @@ from bot.handlers import all_routers
 from bot.middleware import UnitOfWorkMiddleware
 from bot.runtime import WebhookConfig, install_signal_handlers, poll, serve_webhook
 from bot.settings import Settings
-from journal.alerts import AlertService
+from journal.alerts import AlertService, EscalationPolicy
 from journal.checkins import CheckInService
 from journal.clock import Clock, SystemClock
 from journal.deliveries import DeliveryReport
 from journal.discharge import DischargeService
 from journal.enrolment import EnrolmentService
+from journal.fallback import EmailFallback
 from journal.journaling import JournalService
 from journal.preferences import PreferencesService
 from journal.questionnaire import load_questionnaire
@@ -49,6 +50,7 @@ class App:
     delivery: DeliveryWorker
     services: dict[str, object] = field(default_factory=dict)
     scheduler: SchedulerRunner | None = None
+    email_fallback: EmailFallback | None = None  # None: no SMTP server configured
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -77,7 +79,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
     alerts = services["alerts"] = AlertService(
         clock=clock, questionnaire=questionnaire, rules=rules,
         detail=settings.alert_detail, staff_language=settings.default_language,
-        display_timezone=settings.default_timezone)
+        display_timezone=settings.default_timezone, escalation=escalation_policy(settings))
     services["checkins"] = CheckInService(
         clock=clock, questionnaire=questionnaire, alerts=alerts, store=store,
         later_delay=timedelta(minutes=settings.later_delay_minutes),
@@ -102,7 +104,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
     for router in all_routers():
         dp.include_router(router)
     delivery = DeliveryWorker(store=store, bot=bot, clock=clock, alerts=alerts,
-                              lease=timedelta(seconds=settings.outbox_lease_seconds))
+                              lease=timedelta(seconds=settings.outbox_lease_seconds),
+                              base_backoff=settings.delivery_base_backoff_seconds,
+                              max_backoff=settings.delivery_max_backoff_seconds)
     runner = None
     if settings.scheduler_enabled:
         reminder = settings.reminder_delay_minutes
@@ -117,7 +121,26 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
             extra_steps=[discharge.retention_step])  # erase once retention has passed
         runner = SchedulerRunner(ticks, interval=timedelta(seconds=settings.tick_seconds))
     return App(settings=settings, clock=clock, store=store, bot=bot, dispatcher=dp,
-               delivery=delivery, services=services, scheduler=runner)
+               delivery=delivery, services=services, scheduler=runner,
+               email_fallback=email_fallback(settings, store, clock))
+
+
+def escalation_policy(settings: Settings) -> EscalationPolicy:
+    return EscalationPolicy({"critical": settings.escalate_critical_minutes,
+                             "high": settings.escalate_high_minutes,
+                             "elevated": settings.escalate_elevated_minutes})
+
+
+def email_fallback(settings: Settings, store: Store, clock: Clock) -> EmailFallback | None:
+    if not settings.smtp_host:
+        return None
+    from bot.mail import SmtpMailer
+
+    return EmailFallback(store=store, clock=clock, mailer=SmtpMailer.from_settings(settings),
+                         after=timedelta(minutes=settings.email_fallback_minutes),
+                         program=settings.program_name,
+                         staff_language=settings.default_language,
+                         display_timezone=settings.default_timezone)
 
 
 async def register_commands(app: App) -> None:
@@ -155,6 +178,13 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
         app.dispatcher["bot_username"] = me.username or "bot"
         await register_commands(app)
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
+        if app.email_fallback is not None:
+            from bot.mail import run_fallback
+
+            tasks.append(asyncio.create_task(run_fallback(app.email_fallback, stop),
+                                             name="email-fallback"))
+        else:
+            log.warning("e-mail fallback is off: STEADFAST_SMTP_HOST is not set")
         started = asyncio.Event()
 
         async def announce() -> None:

@@ -1,4 +1,9 @@
-"""The delivery worker: the outbox's only reader. Keeps Telegram's limits, never drops a row."""
+"""The delivery worker: the outbox's only reader. Keeps Telegram's limits, never drops a row.
+
+A transient failure (429, 5xx, a time-out, a refused connection) is retried with capped
+exponential backoff for as long as the message is still useful; only a permanent answer
+(a 400 that no retry can change) makes a row dead, and 403 is the clinical "blocked" signal.
+A row that stopped being useful (its window closed, its alert was handled) expires."""
 
 from __future__ import annotations
 
@@ -75,7 +80,7 @@ class RateLimiter:
 class DeliveryWorker:
     def __init__(self, *, store: Store, bot: Bot, clock: Clock, alerts: AlertService,
                  limiter: RateLimiter | None = None,
-                 max_attempts: int = 8, batch: int = 30, lease: timedelta = timedelta(seconds=60),
+                 batch: int = 30, lease: timedelta = timedelta(seconds=60),
                  base_backoff: float = 1.0, max_backoff: float = 300.0,
                  poll_interval: float = 0.25) -> None:
         self._store = store
@@ -84,7 +89,6 @@ class DeliveryWorker:
         self._bot = bot
         self._clock = clock
         self._limiter = limiter or RateLimiter()
-        self._max_attempts = max_attempts
         self._batch = batch
         self._lease = lease
         self._base = base_backoff
@@ -114,8 +118,11 @@ class DeliveryWorker:
     async def deliver_due(self) -> int:
         """One pass: claim what is due, send it in order, record each result."""
         async with self._store.transaction() as uow:
-            messages = await uow.outbox.claim_due(self._clock.now(), limit=self._batch,
-                                                  lease=self._lease)
+            now = self._clock.now()
+            expired = await uow.outbox.expire_stale(now)
+            messages = await uow.outbox.claim_due(now, limit=self._batch, lease=self._lease)
+        if expired:
+            log.info("%s outbox message(s) expired unsent: no longer useful", expired)
         if not messages:
             return 0
         # Messages for one chat go out in order; chats are interleaved so one busy chat
@@ -160,7 +167,7 @@ class DeliveryWorker:
                 await self._sent(message, None)
                 return "sent"
             await self._retry(message, "400 " + _reason(exc.message), dead=True)
-            return "dead"
+            return "dead"  # a permanent answer: the same request cannot succeed later
         except (TimeoutError, TelegramServerError, TelegramNetworkError, OSError) as exc:
             await self._retry(message, type(exc).__name__, delay=self._backoff(message.attempts))
             return "retry"
@@ -183,7 +190,7 @@ class DeliveryWorker:
         raise ValueError(f"unknown outbox method {method}")
 
     def _backoff(self, attempts: int) -> float:
-        ceiling = min(self._max_backoff, self._base * (2 ** attempts))
+        ceiling = min(self._max_backoff, self._base * (2 ** min(attempts, 32)))
         return random.uniform(ceiling / 2, ceiling)  # jitter: spread retries after an outage
 
     async def _sent(self, message: OutboxMessage, sent_id: int | None) -> None:
@@ -192,7 +199,6 @@ class DeliveryWorker:
 
     async def _retry(self, message: OutboxMessage, error: str, *, delay: float = 0.0,
                      count: bool = True, dead: bool = False) -> None:
-        dead = dead or (count and message.attempts + 1 >= self._max_attempts)
         async with self._store.transaction() as uow:
             await uow.outbox.mark_retry(message.id, error=error, dead=dead, count_attempt=count,
                                         at=self._clock.now() + timedelta(seconds=delay))
@@ -201,6 +207,9 @@ class DeliveryWorker:
         if dead:
             log.error("outbox message %s (%s) is dead after %s attempts: %s", message.id,
                       message.kind, message.attempts + 1, error)
+        elif count and message.attempts + 1 in (8, 64, 512):  # a long outage, said sparingly
+            log.warning("outbox message %s (%s) still undelivered after %s attempts: %s",
+                        message.id, message.kind, message.attempts + 1, error)
 
     async def _blocked(self, message: OutboxMessage) -> None:
         """403: the person blocked the bot. Retrying cannot help; the clinician must know."""

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.outgoing import SentHook
 from journal.clock import Clock
+from journal.deliveries import DELETE_WINDOW
 from storage.uow import Store
 
 
@@ -17,6 +18,7 @@ def delete_later(store: Store, clock: Clock, chat_id: int, after: timedelta) -> 
         now = clock.now()
         async with store.transaction() as uow:
             await uow.outbox.add(chat_id=chat_id, kind="delete", method="deleteMessage",
-                                 params={"message_id": message_id}, now=now, due=now + after)
+                                 params={"message_id": message_id}, now=now, due=now + after,
+                                 useful_until=now + DELETE_WINDOW)
 
     return schedule

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from journal.fallback import is_email_address
+
 
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names it and never echoes a secret."""
@@ -62,6 +64,28 @@ class Settings(BaseSettings):
     crisis_text: str = "Text HOME to 741741"
     program_office_phone: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # -- delivery, escalation and the staff e-mail fallback --------------------------------
+    delivery_base_backoff_seconds: float = Field(default=1.0, gt=0, le=60)
+    """First retry delay after a transient Telegram failure; it doubles per attempt."""
+    delivery_max_backoff_seconds: float = Field(default=300.0, gt=0, le=3600)
+    """The longest wait between two attempts (default 300 s): after an outage every
+    message is tried again within this long."""
+    escalate_critical_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    escalate_high_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    escalate_elevated_minutes: int = Field(default=240, ge=1, le=7 * 24 * 60)
+    """Minutes before an unacknowledged alert of each level goes to the supervisors (and
+    again after as long, up to three times)."""
+    program_name: str = Field(default="Steadfast", min_length=1, max_length=80)
+    smtp_host: str = ""
+    """The SMTP server for the staff e-mail fallback; empty: no e-mail fallback."""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_from: str = ""
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    email_fallback_minutes: int = Field(default=5, ge=0, le=24 * 60)
+    """How long an alert, escalation or dead-letter notice may wait for Telegram before it
+    goes to the staff member by e-mail as well."""
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -102,6 +126,13 @@ class Settings(BaseSettings):
         head, sep, tail = value.get_secret_value().partition(":")
         if not (sep and head.isdigit() and tail):
             raise ValueError("must look like 123456:ABC... as BotFather gives it")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        if value and not is_email_address(value):
+            raise ValueError("must be an e-mail address such as steadfast@clinic.example")
         return value
 
     def require_token(self) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotFound
+from journal.fallback import is_email_address
 from storage.crypto import KeyringError, MasterKeyring
 from storage.records import AuditEvent, AuditVerdict, Clinician, OutboxCounts
 from storage.uow import Store
@@ -25,8 +26,10 @@ class AdminService:
         self._clock = clock
 
     async def add_clinician(
-        self, *, telegram_id: int, name: str, supervisor: bool, contact: str = ""
+        self, *, telegram_id: int, name: str, supervisor: bool, contact: str = "",
+        email: str | None = None,
     ) -> Clinician:
+        email = _email(email)
         name = name.strip()
         if not name or len(name) > 120:
             raise InvalidInput("the name must be 1 to 120 characters")
@@ -42,14 +45,32 @@ class AdminService:
                 role="supervisor" if supervisor else "clinician",
                 now=now,
                 contact=contact,
+                email=email,
             )
             await uow.audit(
                 at=now,
                 actor=CLI_ACTOR,
                 action="clinician.add",
-                detail=f"clinician {clinician.id} role {clinician.role}",
+                detail=f"clinician {clinician.id} role {clinician.role}"
+                       + (" with e-mail" if email else ""),
             )
         return clinician
+
+    async def set_clinician_email(self, *, telegram_id: int, email: str | None) -> Clinician:
+        """Set (or with None or "" remove) the address the e-mail fallback uses."""
+        email = _email(email)
+        now = self._clock.now()
+        async with self._store.transaction() as uow:
+            found = await uow.clinicians.by_telegram_id(telegram_id)
+            if found is None:
+                raise NotFound(f"no active clinician with Telegram id {telegram_id}")
+            updated = await uow.clinicians.set_email(found.id, email, now)
+            assert updated is not None
+            # The address is sealed in the row; the audit trail says only that it changed.
+            await uow.audit(at=now, actor=CLI_ACTOR, action="clinician.email",
+                            detail=f"clinician {found.id} e-mail "
+                                   + ("set" if email else "removed"))
+        return updated
 
     async def clinicians(self) -> list[Clinician]:
         async with self._store.unit_of_work() as uow:
@@ -121,3 +142,12 @@ class AdminService:
     async def outbox_counts(self) -> OutboxCounts:
         async with self._store.unit_of_work() as uow:
             return await uow.outbox.counts()
+
+
+def _email(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not is_email_address(value):
+        raise InvalidInput("the e-mail address must look like name@clinic.example")
+    return value

@@ -83,7 +83,8 @@ class EscalationPolicy:
         return None if not minutes else now + timedelta(minutes=minutes)
 
 
-DEFAULT_ESCALATION = EscalationPolicy({"critical": 15, "high": 60, "elevated": None})
+# Every level escalates, elevated too: an alert nobody acknowledges must reach someone.
+DEFAULT_ESCALATION = EscalationPolicy({"critical": 15, "high": 60, "elevated": 240})
 
 
 class AlertService:
@@ -185,14 +186,16 @@ class AlertService:
         return alert
 
     async def _send_copy(self, uow: UnitOfWork, alert: Alert, client: Client, chat_id: int, *,
-                         escalated: bool = False, dedupe: str | None = None) -> None:
-        params = {"text": self.alert_text(alert, client.code, escalated=escalated),
+                         escalation: int = 0, dedupe: str | None = None) -> None:
+        """Queue one copy. It is useful until the alert is handled (no useful_until: the
+        worker expires a waiting copy once its alert is no longer open)."""
+        params = {"text": self.alert_text(alert, client.code, escalated=escalation > 0),
                   "reply_markup": self._buttons(alert.id)}
         outbox_id = await uow.outbox.add(chat_id=chat_id, kind="alert", method="sendMessage",
                                          params=params, now=self._clock.now(),
                                          client_id=client.id, dedupe_key=dedupe)
         if outbox_id is not None:
-            await uow.alerts.add_copy(alert.id, outbox_id, chat_id)
+            await uow.alerts.add_copy(alert.id, outbox_id, chat_id, escalation=escalation)
 
     # -- texts ---------------------------------------------------------------------------
     def _t(self, message: str) -> str:
@@ -361,7 +364,8 @@ class AlertService:
                 continue
             number = alert.escalations + 1
             for supervisor in supervisors:
-                await self._send_copy(uow, alert, client, supervisor.telegram_id, escalated=True,
+                await self._send_copy(uow, alert, client, supervisor.telegram_id,
+                                      escalation=number,
                                       dedupe=f"esc:{alert.id}:{number}:{supervisor.id}")
             minutes = self._escalation.minutes.get(alert.level) or 0
             more = number < self._escalation.cap and minutes

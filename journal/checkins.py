@@ -183,10 +183,17 @@ class CheckInService:
             return True
         if day != today - timedelta(days=1):
             return False
+        return self._clock.now() < self.closes_at(client, day)
+
+    def closes_at(self, client: Client, day: date) -> datetime:
+        """When `day`'s window closes: a prompt or reminder for it is of no use after."""
         zone = ZoneInfo(client.timezone)
         hours, _, minutes = client.checkin_time.partition(":")
         opens = datetime.combine(day, time(int(hours), int(minutes)), tzinfo=zone)
-        return self._clock.now() < opens.astimezone(UTC) + self._window
+        closes = opens.astimezone(UTC) + self._window
+        # The whole local day stays open too (is_open above), so never before its end.
+        end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        return max(closes, end_of_day.astimezone(UTC))
 
     async def current_day(self, uow: UnitOfWork, client: Client) -> date:
         """The day /checkin and typed answers work on: yesterday's check-in while it is
@@ -239,7 +246,8 @@ class CheckInService:
         queued = await uow.outbox.add(
             chat_id=client.telegram_id, kind="prompt", method="sendMessage",
             params=self._prompt_params(client, day), now=self._clock.now(),
-            client_id=client.id, dedupe_key=f"prompt:{client.id}:{day.isoformat()}")
+            client_id=client.id, dedupe_key=f"prompt:{client.id}:{day.isoformat()}",
+            useful_until=self.closes_at(client, day))
         if queued is not None and checkin.prompted_at is None:
             await uow.checkins.save(checkin.id, prompted_at=self._clock.now())
         return queued is not None
@@ -258,7 +266,8 @@ class CheckInService:
             chat_id=client.telegram_id, kind="prompt", method="sendMessage",
             params=self._prompt_params(client, day), now=now, due=now + self._later,
             client_id=client.id,
-            dedupe_key=f"later:{client.id}:{day.isoformat()}:{prompt_message_id}")
+            dedupe_key=f"later:{client.id}:{day.isoformat()}:{prompt_message_id}",
+            useful_until=self.closes_at(client, day))
         if checkin is not None:
             await uow.checkins.save(checkin.id, reminded_at=now)
         return Step(edit=prompt_message_id,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from journal.clock import Clock
+from journal.deliveries import DELETE_WINDOW
 from journal.errors import DomainError, NotAllowed
 from storage.records import Client, Conversation, JournalEntry
 from storage.uow import Store, UnitOfWork
@@ -202,7 +203,8 @@ class JournalService:
                 async with self._store.transaction() as uow:
                     await uow.outbox.add(chat_id=chat_id, kind="delete", method="deleteMessage",
                                          params={"message_id": message_id},
-                                         due=now + self.view_ttl, now=now, client_id=client.id)
+                                         due=now + self.view_ttl, now=now, client_id=client.id,
+                                         useful_until=now + DELETE_WINDOW)
             except Exception as exc:
                 log.error("could not schedule removal of a journal view: %s", type(exc).__name__)
 

@@ -213,7 +213,8 @@ class Ticks:
         if client.telegram_id is not None:
             # A deferred ("Later") prompt or a reminder still queued for the closed day
             # would only lead to "this check-in is closed".
-            await uow.outbox.cancel_pending(chat_id=client.telegram_id, kind="prompt")
+            await uow.outbox.cancel_pending(chat_id=client.telegram_id, kind="prompt",
+                                            status="expired")
         return ScheduledDay(current.id, client.id, day, "missed", current.prompted_at,
                             current.reminded_at)
 
@@ -245,7 +246,8 @@ class Ticks:
         # kind "prompt": a submit cancels a reminder that is still queued.
         queued = await uow.outbox.add(
             chat_id=client.telegram_id, kind="prompt", method="sendMessage", params=params,
-            now=now, client_id=client.id, dedupe_key=f"reminder:{client.id}:{day.isoformat()}")
+            now=now, client_id=client.id, dedupe_key=f"reminder:{client.id}:{day.isoformat()}",
+            useful_until=self._checkins.closes_at(client, day))
         await uow.checkins.save(current.id, reminded_at=now)
         return queued is not None
 

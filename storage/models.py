@@ -65,6 +65,8 @@ class ClinicianRow(Base):
     role: Mapped[str] = mapped_column(String(16))  # clinician | supervisor
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     contact: Mapped[str] = mapped_column(String(200), default="")
+    # The e-mail address for the fallback channel, sealed under the "staff" system key.
+    email_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
 
 
@@ -227,6 +229,7 @@ class AlertCopyRow(Base):
     alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
     outbox_id: Mapped[str] = mapped_column(ForeignKey("outbox.id"), unique=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
+    escalation: Mapped[int] = mapped_column(Integer, default=0)  # 0: the clinician's own copy
 
 
 class OutboxRow(Base):
@@ -238,7 +241,7 @@ class OutboxRow(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(24))  # prompt | alert | notice | delete | ...
     payload_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    # queued | retrying | sent | dead
+    # queued | retrying | sent | dead | expired | cancelled
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTC_TS)
@@ -247,6 +250,31 @@ class OutboxRow(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(96), unique=True, nullable=True)
     client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id"), nullable=True)
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    sent_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    # Past this moment the message is of no use (a closed check-in window, a view that is
+    # gone, a message Telegram no longer lets a bot delete): it expires instead of being
+    # sent. None: useful until sent, or for an alert copy until its alert is handled.
+    useful_until: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+
+
+class StaffEmailRow(Base):
+    """The e-mail fallback for one outbox row a staff member was not reached by in time.
+    Unique per outbox row, so two workers never mail the same message twice."""
+
+    __tablename__ = "staff_emails"
+    __table_args__ = (Index("ix_staff_emails_due", "status", "next_attempt_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outbox_id: Mapped[str] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"),
+                                           unique=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"))
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"), nullable=True)
+    # pending | sent | skipped (Telegram delivered it, or the alert was handled, first)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTC_TS)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(120), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
     sent_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
 

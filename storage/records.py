@@ -15,6 +15,7 @@ class Clinician:
     role: str  # clinician | supervisor
     active: bool = True
     contact: str = ""
+    has_email: bool = False  # the address itself stays sealed; see ClinicianRepository.email
 
     @property
     def is_supervisor(self) -> bool:
@@ -143,6 +144,8 @@ class OutboxMessage:
     last_error: str | None
     client_id: str | None
     sent_message_id: int | None = None
+    useful_until: datetime | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,7 @@ class OutboxCounts:
     retrying: int = 0
     sent: int = 0
     dead: int = 0
+    expired: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
@@ -182,3 +186,16 @@ class ScheduledDay:
     status: str
     prompted_at: datetime | None
     reminded_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffEmail:
+    """One claimed e-mail fallback: a staff member not reached on Telegram in time."""
+
+    id: str
+    outbox_id: str
+    clinician_id: int
+    alert_id: str | None
+    escalation: int
+    attempts: int
+

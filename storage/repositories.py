@@ -28,6 +28,7 @@ from storage.models import (
     PlanRow,
     ProcessedUpdateRow,
     RiskOverrideRow,
+    StaffEmailRow,
 )
 from storage.records import (
     Alert,
@@ -42,6 +43,7 @@ from storage.records import (
     OutboxMessage,
     Plan,
     ScheduledDay,
+    StaffEmail,
 )
 from storage.vault import Vault
 
@@ -64,7 +66,7 @@ class DuplicateError(Exception):
 
 def _clinician(row: ClinicianRow) -> Clinician:
     return Clinician(id=row.id, telegram_id=row.telegram_id, name=row.name, role=row.role,
-                     active=row.active, contact=row.contact)
+                     active=row.active, contact=row.contact, has_email=row.email_ct is not None)
 
 
 def _client(row: ClientRow) -> Client:
@@ -87,7 +89,7 @@ class Repository:
 
 class ClinicianRepository(Repository):
     async def add(self, *, telegram_id: int, name: str, role: str, now: datetime,
-                  contact: str = "") -> Clinician:
+                  contact: str = "", email: str | None = None) -> Clinician:
         row = ClinicianRow(telegram_id=telegram_id, name=name, role=role, active=True,
                            contact=contact, created_at=now)
         self.session.add(row)
@@ -95,7 +97,33 @@ class ClinicianRepository(Repository):
             await self.session.flush()
         except IntegrityError:
             raise DuplicateError(f"a clinician with Telegram id {telegram_id} exists") from None
+        if email:
+            row.email_ct = await self._seal_email(row.id, email, now)
+            await self.session.flush()
         return _clinician(row)
+
+    async def _seal_email(self, clinician_id: int, email: str, now: datetime) -> bytes:
+        # The row id is in the seal's associated data: an address moved to another
+        # clinician's row does not open.
+        return await self.vault.seal_system_json("staff", "clinicians.email", str(clinician_id),
+                                                 email, now)
+
+    async def set_email(self, clinician_id: int, email: str | None, now: datetime
+                        ) -> Clinician | None:
+        row = await self.session.get(ClinicianRow, clinician_id)
+        if row is None:
+            return None
+        row.email_ct = await self._seal_email(row.id, email, now) if email else None
+        await self.session.flush()
+        return _clinician(row)
+
+    async def email(self, clinician_id: int, now: datetime) -> str | None:
+        row = await self.session.get(ClinicianRow, clinician_id)
+        if row is None or row.email_ct is None:
+            return None
+        value = await self.vault.open_system_json("staff", "clinicians.email", str(row.id),
+                                                  row.email_ct, now)
+        return str(value)
 
     async def by_telegram_id(self, telegram_id: int) -> Clinician | None:
         row = await self.session.scalar(
@@ -204,9 +232,10 @@ class ClientRepository(Repository):
             await self.session.execute(
                 delete(ConversationRow).where(ConversationRow.telegram_id == telegram_id))
         doomed = select(OutboxRow.id).where(about)
-        await self.session.execute(
-            delete(AlertCopyRow).where(AlertCopyRow.outbox_id.in_(doomed))
-            .execution_options(synchronize_session=False))
+        for table in (AlertCopyRow, StaffEmailRow):
+            await self.session.execute(
+                delete(table).where(table.outbox_id.in_(doomed))
+                .execution_options(synchronize_session=False))
         await self.session.execute(
             delete(OutboxRow).where(about).execution_options(synchronize_session=False))
         return destroyed
@@ -611,8 +640,10 @@ class AlertRepository(Repository):
             update(AlertRow).where(AlertRow.id == alert_id)
             .values(escalations=escalations, next_escalation_at=next_at))
 
-    async def add_copy(self, alert_id: str, outbox_id: str, chat_id: int) -> None:
-        self.session.add(AlertCopyRow(alert_id=alert_id, outbox_id=outbox_id, chat_id=chat_id))
+    async def add_copy(self, alert_id: str, outbox_id: str, chat_id: int, *,
+                       escalation: int = 0) -> None:
+        self.session.add(AlertCopyRow(alert_id=alert_id, outbox_id=outbox_id, chat_id=chat_id,
+                                      escalation=escalation))
         await self.session.flush()
 
     async def copies(self, alert_id: str) -> list[tuple[int, int | None]]:
@@ -635,8 +666,13 @@ class OutboxRepository(Repository):
 
     async def add(self, *, chat_id: int, kind: str, method: str, params: dict[str, Any],
                   now: datetime, due: datetime | None = None, client_id: str | None = None,
-                  dedupe_key: str | None = None) -> str | None:
-        """Queue a message; returns its id, or None when dedupe_key was queued before."""
+                  dedupe_key: str | None = None,
+                  useful_until: datetime | None = None) -> str | None:
+        """Queue a message; returns its id, or None when dedupe_key was queued before.
+
+        `useful_until`: when the message stops being worth sending (it then expires instead
+        of being retried); None keeps it until sent, or an alert copy until its alert is
+        handled."""
         if dedupe_key is not None:
             exists = await self.session.scalar(
                 select(OutboxRow.id).where(OutboxRow.dedupe_key == dedupe_key))
@@ -647,7 +683,8 @@ class OutboxRepository(Repository):
             "outbox", "outbox.payload", message_id, {"method": method, "params": params}, now)
         row = OutboxRow(id=message_id, chat_id=chat_id, kind=kind, payload_ct=payload,
                         status="queued", attempts=0, next_attempt_at=due or now,
-                        dedupe_key=dedupe_key, client_id=client_id, created_at=now)
+                        dedupe_key=dedupe_key, client_id=client_id, created_at=now,
+                        useful_until=useful_until)
         try:
             async with self.session.begin_nested():
                 self.session.add(row)
@@ -662,7 +699,8 @@ class OutboxRepository(Repository):
         return OutboxMessage(id=row.id, chat_id=row.chat_id, kind=row.kind, payload=payload,
                              status=row.status, attempts=row.attempts,
                              next_attempt_at=row.next_attempt_at, last_error=row.last_error,
-                             client_id=row.client_id, sent_message_id=row.sent_message_id)
+                             client_id=row.client_id, sent_message_id=row.sent_message_id,
+                             useful_until=row.useful_until, created_at=row.created_at)
 
     async def claim_due(self, now: datetime, *, limit: int, lease: timedelta
                         ) -> list[OutboxMessage]:
@@ -714,11 +752,33 @@ class OutboxRepository(Repository):
         await self.session.execute(update(OutboxRow).where(OutboxRow.id == message_id)
                                    .values(**values))
 
-    async def cancel_pending(self, *, chat_id: int, kind: str) -> int:
+    async def expire_stale(self, now: datetime) -> int:
+        """Move every waiting row that stopped being useful to "expired": past its
+        useful_until, or a copy of an alert that was acknowledged meanwhile. A row a worker
+        is sending right now is left to that worker."""
+        handled = (select(AlertCopyRow.id)
+                   .join(AlertRow, AlertRow.id == AlertCopyRow.alert_id)
+                   .where(AlertCopyRow.outbox_id == OutboxRow.id, AlertRow.status != "open"))
+        waiting = (OutboxRow.status.in_(("queued", "retrying")),
+                   or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+                   or_(OutboxRow.useful_until < now, handled.exists()))
+        # Look before writing: an UPDATE would take SQLite's write lock on every idle pass.
+        stale = list(await self.session.scalars(select(OutboxRow.id).where(*waiting)))
+        if not stale:
+            return 0
+        result = await self.session.execute(
+            update(OutboxRow).where(OutboxRow.id.in_(stale), *waiting)
+            .values(status="expired", claimed_until=None)
+            .execution_options(synchronize_session=False))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def cancel_pending(self, *, chat_id: int, kind: str, status: str = "cancelled") -> int:
+        """Stop every waiting row of `kind` for the chat: "cancelled" when a person's
+        action made it wrong, "expired" when its time passed."""
         result = await self.session.execute(
             update(OutboxRow).where(OutboxRow.chat_id == chat_id, OutboxRow.kind == kind,
                                     OutboxRow.status.in_(("queued", "retrying")))
-            .values(status="cancelled", claimed_until=None))
+            .values(status=status, claimed_until=None))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def counts(self) -> OutboxCounts:
@@ -726,7 +786,8 @@ class OutboxRepository(Repository):
             select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
         by = {status: int(n) for status, n in rows}
         return OutboxCounts(queued=by.get("queued", 0), retrying=by.get("retrying", 0),
-                            sent=by.get("sent", 0), dead=by.get("dead", 0))
+                            sent=by.get("sent", 0), dead=by.get("dead", 0),
+                            expired=by.get("expired", 0))
 
     async def next_due(self) -> datetime | None:
         return await self.session.scalar(
@@ -740,16 +801,99 @@ class OutboxRepository(Repository):
         return [await self._record(r, now) for r in rows]
 
     async def purge_finished(self, before: datetime) -> int:
-        """Delete sent and cancelled rows finished before `before`. Alert copies stay: an
-        acknowledgement edits every delivered copy through them. Dead rows stay for operators."""
+        """Delete sent, cancelled and expired rows finished before `before`. Alert copies
+        stay: an acknowledgement edits every delivered copy through them. Dead rows stay for
+        operators."""
         copied = select(AlertCopyRow.id).where(AlertCopyRow.outbox_id == OutboxRow.id)
         result = await self.session.execute(
             delete(OutboxRow).where(
-                OutboxRow.status.in_(("sent", "cancelled")),
+                OutboxRow.status.in_(("sent", "cancelled", "expired")),
                 func.coalesce(OutboxRow.sent_at, OutboxRow.created_at) < before,
                 ~copied.exists())
             .execution_options(synchronize_session=False))
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class StaffEmailRepository(Repository):
+    """The e-mail fallback's ledger: one row per outbox row that went out by e-mail too."""
+
+    FALLBACK_KINDS = ("alert", "dead-letter")
+
+    async def open_overdue(self, now: datetime, *, after: timedelta) -> int:
+        """Start a fallback for every alert copy or dead-letter notice that has waited
+        longer than `after` for Telegram and is addressed to a staff member with an
+        e-mail address. The unique outbox id makes a second worker's insert a no-op."""
+        taken = select(StaffEmailRow.id).where(StaffEmailRow.outbox_id == OutboxRow.id)
+        rows = await self.session.execute(
+            select(OutboxRow.id, ClinicianRow.id, AlertCopyRow.alert_id)
+            .join(ClinicianRow, ClinicianRow.telegram_id == OutboxRow.chat_id)
+            .outerjoin(AlertCopyRow, AlertCopyRow.outbox_id == OutboxRow.id)
+            .outerjoin(AlertRow, AlertRow.id == AlertCopyRow.alert_id)
+            .where(OutboxRow.kind.in_(self.FALLBACK_KINDS),
+                   OutboxRow.status.in_(("queued", "retrying", "dead")),
+                   OutboxRow.created_at <= now - after,
+                   ClinicianRow.active.is_(True), ClinicianRow.email_ct.is_not(None),
+                   or_(AlertRow.id.is_(None), AlertRow.status == "open"),
+                   ~taken.exists()))
+        opened = 0
+        for outbox_id, clinician_id, alert_id in rows.all():
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(StaffEmailRow(
+                        id=new_id(), outbox_id=outbox_id, clinician_id=clinician_id,
+                        alert_id=alert_id, status="pending", attempts=0, next_attempt_at=now,
+                        created_at=now))
+                    await self.session.flush()
+            except IntegrityError:
+                continue  # another worker opened it first
+            opened += 1
+        return opened
+
+    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta
+                        ) -> list[StaffEmail]:
+        rows = list(await self.session.scalars(
+            select(StaffEmailRow).where(
+                StaffEmailRow.status == "pending", StaffEmailRow.next_attempt_at <= now,
+                or_(StaffEmailRow.claimed_until.is_(None), StaffEmailRow.claimed_until < now))
+            .order_by(StaffEmailRow.next_attempt_at).limit(limit)
+            .with_for_update(skip_locked=True)))
+        claimed = []
+        for row in rows:
+            row.claimed_until = now + lease
+            escalation = await self.session.scalar(
+                select(AlertCopyRow.escalation).where(AlertCopyRow.outbox_id == row.outbox_id))
+            claimed.append(StaffEmail(id=row.id, outbox_id=row.outbox_id,
+                                      clinician_id=row.clinician_id, alert_id=row.alert_id,
+                                      escalation=escalation or 0, attempts=row.attempts))
+        await self.session.flush()
+        return claimed
+
+    async def still_needed(self, mail: StaffEmail) -> bool:
+        """False once Telegram delivered the message or its alert was handled."""
+        status = await self.session.scalar(
+            select(OutboxRow.status).where(OutboxRow.id == mail.outbox_id))
+        if status not in ("queued", "retrying", "dead"):
+            return False
+        if mail.alert_id is None:
+            return True
+        return await self.session.scalar(
+            select(AlertRow.status).where(AlertRow.id == mail.alert_id)) == "open"
+
+    async def mark(self, mail_id: str, *, status: str, now: datetime,
+                   error: str | None = None, retry_at: datetime | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "claimed_until": None}
+        if status == "sent":
+            values["sent_at"] = now
+        if error is not None:
+            values.update(last_error=error[:120], attempts=StaffEmailRow.attempts + 1,
+                          next_attempt_at=retry_at or now)
+        await self.session.execute(update(StaffEmailRow).where(StaffEmailRow.id == mail_id)
+                                   .values(**values))
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(StaffEmailRow.status, func.count()).group_by(StaffEmailRow.status))
+        return {status: int(n) for status, n in rows}
 
 
 class UpdateLedger(Repository):
@@ -776,5 +920,6 @@ class UpdateLedger(Repository):
 __all__ = [
     "AlertRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
     "ConversationRepository", "DuplicateError", "InviteRepository", "JournalRepository",
-    "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "UpdateLedger", "new_id",
+    "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "StaffEmailRepository",
+    "UpdateLedger", "new_id",
 ]

@@ -25,6 +25,7 @@ from storage.repositories import (
     OutboxRepository,
     PlanRepository,
     RiskOverrideRepository,
+    StaffEmailRepository,
     UpdateLedger,
 )
 from storage.vault import Vault
@@ -48,6 +49,7 @@ class UnitOfWork:
         self.alerts = AlertRepository(session, self.vault)
         self.outbox = OutboxRepository(session, self.vault)
         self.updates = UpdateLedger(session, self.vault)
+        self.staff_emails = StaffEmailRepository(session, self.vault)
         self._committed = False
 
     async def audit(self, *, at: datetime, actor: str, action: str,

@@ -129,3 +129,15 @@ async def emulator() -> AsyncIterator[Any]:
         yield emu
     finally:
         await emu.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Any]:
+    """A real SMTP server on a free loopback port (aiosmtpd), collecting what it receives."""
+    from tests.mailbox import Mailbox
+
+    box = Mailbox().start()
+    try:
+        yield box
+    finally:
+        box.stop()

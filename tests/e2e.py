@@ -4,6 +4,7 @@ to the Bot API emulator."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import subprocess
@@ -130,12 +131,18 @@ class ChildBot:
 
 
 async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll `check()` until it returns something truthy; fail with its last value."""
+    """Poll `check()` until it returns something truthy; fail with its last value.
+    `check` may be a coroutine function, to poll what the database has committed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    value = check()
+
+    async def value_now() -> Any:
+        value = check()
+        return await value if inspect.isawaitable(value) else value
+
+    value = await value_now()
     while not value and loop.time() < deadline:
         await asyncio.sleep(interval)
-        value = check()
+        value = await value_now()
     assert value, f"condition not met within {timeout}s (last value {value!r})"
     return value

@@ -60,6 +60,13 @@ class Rig:
         async with self.store.unit_of_work() as uow:
             return list(await uow.session.scalars(select(OutboxRow.status)))
 
+    def statuses_are(self, *expected: str) -> Any:
+        """For eventually(): the committed statuses, once they are exactly `expected`."""
+        async def check() -> list[str] | None:
+            found = sorted(await self.statuses())
+            return found if found == sorted(expected) else None
+        return check
+
 
 @pytest.fixture
 async def rig(emulator: Any, database: Database, ring: MasterKeyring
@@ -97,7 +104,7 @@ async def test_a_high_risk_alert_reaches_the_clinician_without_health_detail(rig
     assert client.code in message.text and "High" in message.text
     assert "lapse" not in message.text.lower()  # reasons stay behind the Details button
     assert message.button_texts == ["Details", "Acknowledge"]
-    assert await r.statuses() == ["sent"]
+    await eventually(r.statuses_are("sent"))  # the worker commits after Telegram answered
 
 
 async def test_a_429_is_waited_out_then_the_alert_is_delivered(rig: Any) -> None:
@@ -118,9 +125,13 @@ async def test_three_server_errors_then_delivery(rig: Any) -> None:
     await r.raise_alerts(client)
     r.run()
     await eventually(lambda: alert_messages(r.emu), timeout=10)
-    async with r.store.unit_of_work() as uow:
-        row = (await uow.session.execute(select(OutboxRow.status, OutboxRow.attempts))).one()
-    assert tuple(row) == ("sent", 4)
+
+    async def row() -> tuple[Any, ...]:
+        async with r.store.unit_of_work() as uow:
+            return tuple((await uow.session.execute(
+                select(OutboxRow.status, OutboxRow.attempts))).one())
+
+    assert await eventually(lambda: _if(row(), ("sent", 4)))
 
 
 async def test_every_alert_arrives_after_telegram_was_unreachable_for_a_while(rig: Any) -> None:
@@ -129,11 +140,12 @@ async def test_every_alert_arrives_after_telegram_was_unreachable_for_a_while(ri
     await r.emu.stop()
     await r.raise_alerts(client, 5)
     r.run()
-    await asyncio.sleep(1.0)  # the worker meets refused connections and backs off
+    # The worker meets refused connections and backs off: the first alert is retrying.
+    await eventually(lambda: _if(r.statuses(), "retrying", contains=True), timeout=10)
     assert set(await r.statuses()) <= {"queued", "retrying"}
     await r.emu.start(port)
     await eventually(lambda: len(alert_messages(r.emu)) == 5, timeout=15)
-    assert set(await r.statuses()) == {"sent"}
+    await eventually(r.statuses_are(*["sent"] * 5))
 
 
 async def test_a_client_who_blocked_the_bot_is_marked_and_their_clinician_alerted(
@@ -226,20 +238,76 @@ async def test_an_alert_committed_before_a_crash_is_delivered_after_restart(
 
 
 
-async def test_after_n_failures_a_message_is_dead_and_supervisors_are_told(
-        rig: Any, tmp_path: Path) -> None:
-    r, client = rig
+async def _if(value: Any, expected: Any, *, contains: bool = False) -> Any:
+    """Await `value`; return it when it equals (or contains) `expected`, else None."""
+    found = await value
+    return found if (expected in found if contains else found == expected) else None
+
+
+async def _supervisor(r: Rig) -> Any:
     supervisor = await make_clinician(r.store, SystemClock(), telegram_id=7002,  # type: ignore[arg-type]
                                       role="supervisor", name="Dr Sup")
     r.emu.person(supervisor.telegram_id, "Sup")
     await r.emu.send_text(supervisor.telegram_id, "/start")
-    r.emu.fail_next("sendMessage", count=3, error_code=500)
+    return supervisor
+
+
+async def _counts(r: Rig) -> Any:
+    async with r.store.unit_of_work() as uow:
+        return await uow.outbox.counts()
+
+
+async def test_an_alert_outlasts_a_dozen_server_errors_and_nobody_gets_a_dead_letter(
+        rig: Any) -> None:
+    r, client = rig
+    supervisor = await _supervisor(r)
+    r.emu.fail_next("sendMessage", count=12, error_code=502)  # past the old 8-attempt death
     await r.raise_alerts(client)
-    r.run(max_attempts=3)
+    r.run(max_backoff=0.2)
+    await eventually(lambda: alert_messages(r.emu), timeout=20)
+    await eventually(r.statuses_are("sent"))
+    async with r.store.unit_of_work() as uow:
+        attempts = await uow.session.scalar(select(OutboxRow.attempts))
+    assert attempts == 13
+    assert [m for m in r.emu.chat(supervisor.telegram_id) if m.from_bot] == []
+
+
+async def test_a_permanent_refusal_makes_a_message_dead_and_supervisors_are_told(
+        rig: Any) -> None:
+    r, client = rig
+    supervisor = await _supervisor(r)
+    r.emu.fail_next("sendMessage", count=1, error_code=400,
+                    description="Bad Request: can't parse entities")
+    await r.raise_alerts(client)
+    r.run()
     notice = await eventually(lambda: [m for m in r.emu.chat(supervisor.telegram_id)
                                        if "could not be delivered" in m.text], timeout=10)
     assert client.code in notice[0].text
-    async with r.store.unit_of_work() as uow:
-        counts = await uow.outbox.counts()
+    counts = await eventually(lambda: _dead_and_sent(r))
     assert counts.dead == 1 and counts.sent == 1
     assert alert_messages(r.emu) == []  # nothing pretends the alert arrived
+
+
+async def _dead_and_sent(r: Rig) -> Any:
+    counts = await _counts(r)
+    return counts if (counts.dead, counts.sent) == (1, 1) else None
+
+
+async def test_a_copy_still_waiting_when_its_alert_is_acknowledged_expires_unsent(
+        rig: Any) -> None:
+    r, client = rig
+    r.emu.fail_next("sendMessage", count=1000, error_code=502)
+    await r.raise_alerts(client)
+    r.run(max_backoff=0.1)
+    await eventually(lambda: _if(r.statuses(), ["retrying"]), timeout=10)
+    async with r.store.transaction() as uow:
+        alert_id = await uow.session.scalar(select(AlertRow.id))
+        clinician = await uow.clinicians.by_telegram_id(CLINICIAN)
+        assert alert_id is not None and clinician is not None
+        await uow.alerts.acknowledge(alert_id, by=clinician.id, now=SystemClock().now())
+    await eventually(r.statuses_are("expired"), timeout=10)
+    r.emu.clear_faults()
+    async with r.store.unit_of_work() as uow:
+        counts = await uow.outbox.counts()
+    assert counts.expired == 1 and counts.dead == 0
+    assert alert_messages(r.emu) == []

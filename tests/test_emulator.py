@@ -584,6 +584,24 @@ async def test_fault_scripts(emu: BotAPIEmulator, bot: Bot) -> None:
     assert [c.error_code for c in failed] == [502, 502, 429, 500]
 
 
+async def test_an_outage_lasts_until_it_is_ended_and_a_scripted_fault_still_comes_first(
+        emu: BotAPIEmulator, bot: Bot) -> None:
+    await started(emu, bot, ANA)
+    emu.outage("sendMessage")
+    for _ in range(5):
+        with pytest.raises(TelegramServerError, match="Bad Gateway"):
+            await bot.send_message(ANA, "x")
+    emu.fail_next("sendMessage", error_code=400, description="Bad Request: chat not found")
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.send_message(ANA, "x")
+    with pytest.raises(TelegramServerError):
+        await bot.send_message(ANA, "x")
+    assert (await bot.get_me()).username  # only the named methods are down
+    emu.end_outage()
+    assert (await bot.send_message(ANA, "back")).text == "back"
+    assert [m.text for m in emu.chat(ANA) if m.from_bot] == ["back"]
+
+
 async def test_limits_enforced() -> None:
     emu = BotAPIEmulator(token=TOKEN, enforce_limits=True)
     await emu.start()

@@ -328,6 +328,7 @@ class BotAPIEmulator:
         self._transcript: list[tuple[int | None, str]] = []
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, deque[float]] = {}
+        self._outage: tuple[_Fault, frozenset[str] | None] | None = None
 
         # Real update ids start anywhere; a random start catches bots that assume 1.
         self._next_update_id = first_update_id or 100_000_000 + secrets.randbelow(800_000_000)
@@ -699,9 +700,20 @@ class BotAPIEmulator:
         """Hold the next `count` calls of `method` for `seconds` before handling them."""
         self._delays.setdefault(self._canonical(method), deque()).extend([seconds] * count)
 
+    def outage(self, *methods: str, error_code: int = 502) -> None:
+        """Answer every call of `methods` (of every method if none are named) with
+        `error_code` until end_outage(): Telegram down for as long as a test wants."""
+        fault = _Fault(error_code, _DEFAULT_DESCRIPTIONS.get(error_code, "Error"), None, False)
+        names = frozenset(self._canonical(m) for m in methods) if methods else None
+        self._outage = (fault, names)
+
+    def end_outage(self) -> None:
+        self._outage = None
+
     def clear_faults(self) -> None:
         self._faults.clear()
         self._delays.clear()
+        self._outage = None
 
     # ------------------------------------------------------------------ HTTP surface
 
@@ -779,6 +791,10 @@ class BotAPIEmulator:
             await asyncio.sleep(delays.popleft())
         faults = self._faults.get(method)
         fault = faults.popleft() if faults else None
+        # A scripted fault comes first, so a test can make one call fail its own way mid-outage.
+        if fault is None and self._outage is not None and (
+                self._outage[1] is None or method in self._outage[1]):
+            fault = self._outage[0]
         result: Any = None
         try:
             if fault is not None and not fault.after_effect:

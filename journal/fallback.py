@@ -1,0 +1,151 @@
+"""The staff e-mail fallback: an alert, an escalation or a dead-letter notice that Telegram
+has not delivered to a staff member within a set time goes out by e-mail as well.
+
+A mail carries no health detail: the program, the level, the client code and the time, and
+a line telling the reader to open Steadfast. Each fallback is claimed in the database, so it
+is sent once per outbox row however many workers run.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from journal.alerts import LEVEL_NAMES
+from journal.clock import Clock
+from journal.i18n import N_, gettext_for
+from storage.records import StaffEmail
+from storage.uow import Store, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                      r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+ALERT_SUBJECT = N_("{program}: {level} alert for client {code}")
+ESCALATED_SUBJECT = N_("{program}: ESCALATED {level} alert for client {code}")
+ALERT_OPEN = N_("It has not reached you on Telegram yet. Open Steadfast to see it and "
+                "acknowledge it.")
+DEAD_SUBJECT = N_("{program}: a message could not be delivered")
+DEAD_BODY = N_("A message could not be delivered and needs attention. Open Steadfast and "
+               "send /deliveries.")
+
+
+def is_email_address(value: str) -> bool:
+    """A plain addr-spec (no display name), short enough for SMTP."""
+    return len(value) <= 254 and _ADDRESS.match(value) is not None
+
+
+class Mailer(Protocol):
+    async def send(self, *, to: str, subject: str, body: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Mail:
+    claim: StaffEmail
+    to: str
+    subject: str
+    body: str
+    client_id: str | None
+
+
+class EmailFallback:
+    """Keyword-only arguments:
+
+    after        how long a staff message may wait for Telegram before it is mailed too
+    program      the program's name, first in every subject
+    lease        how long a claimed mail is this worker's before another may take it over
+    """
+
+    def __init__(self, *, store: Store, clock: Clock, mailer: Mailer, after: timedelta,
+                 program: str = "Steadfast", staff_language: str = "en",
+                 display_timezone: str = "UTC", lease: timedelta = timedelta(minutes=2),
+                 batch: int = 20, base_backoff: float = 30.0, max_backoff: float = 600.0
+                 ) -> None:
+        self._store = store
+        self._clock = clock
+        self._mailer = mailer
+        self._after = after
+        self._program = program
+        self._language = staff_language
+        self._zone = ZoneInfo(display_timezone)
+        self._lease = lease
+        self._batch = batch
+        self._base = base_backoff
+        self._max_backoff = max_backoff
+
+    async def run_once(self) -> int:
+        """One pass: open fallbacks for what is overdue, claim them, mail, record."""
+        now = self._clock.now()
+        async with self._store.transaction() as uow:
+            await uow.staff_emails.open_overdue(now, after=self._after)
+            mails = []
+            for claim in await uow.staff_emails.claim_due(now, limit=self._batch,
+                                                          lease=self._lease):
+                mail = (await self._compose(uow, claim)
+                        if await uow.staff_emails.still_needed(claim) else None)
+                if mail is None:  # Telegram got there first, or the alert was handled
+                    await uow.staff_emails.mark(claim.id, status="skipped", now=now)
+                else:
+                    mails.append(mail)
+        sent = 0
+        for mail in mails:
+            try:
+                await self._mailer.send(to=mail.to, subject=mail.subject, body=mail.body)
+            except Exception as exc:  # SMTP down or refusing: try again later
+                log.warning("e-mail fallback not sent, will retry: %s", type(exc).__name__)
+                ceiling = min(self._max_backoff, self._base * 2 ** min(mail.claim.attempts, 16))
+                retry_at = self._clock.now() + timedelta(
+                    seconds=random.uniform(ceiling / 2, ceiling))
+                async with self._store.transaction() as uow:
+                    await uow.staff_emails.mark(mail.claim.id, status="pending",
+                                                now=self._clock.now(),
+                                                error=type(exc).__name__, retry_at=retry_at)
+                continue
+            at = self._clock.now()
+            async with self._store.transaction() as uow:
+                await uow.staff_emails.mark(mail.claim.id, status="sent", now=at)
+                about = (f"alert {mail.claim.alert_id}" if mail.claim.alert_id
+                         else "dead-letter notice")
+                await uow.audit(at=at, actor="system", action="email.fallback",
+                                client_id=mail.client_id,
+                                detail=f"clinician {mail.claim.clinician_id} {about}")
+            sent += 1
+        return sent
+
+    def _t(self, message: str) -> str:
+        return gettext_for(self._language, message)
+
+    async def _compose(self, uow: UnitOfWork, claim: StaffEmail) -> _Mail | None:
+        to = await uow.clinicians.email(claim.clinician_id, self._clock.now())
+        if to is None:
+            return None
+        program = self._program
+        if claim.alert_id is None:
+            return _Mail(claim, to, self._t(DEAD_SUBJECT).format(program=program),
+                         "\n".join([program, "", self._t(DEAD_BODY)]), None)
+        alert = await uow.alerts.get(claim.alert_id)
+        client = await uow.clients.get(alert.client_id) if alert is not None else None
+        if alert is None or client is None:
+            return None
+        level = self._t(LEVEL_NAMES.get(alert.level, alert.level))
+        when = alert.created_at.astimezone(self._zone)
+        time = f"{when:%Y-%m-%d %H:%M} {when.tzname()} ({self._zone.key})"
+        subject = self._t(ESCALATED_SUBJECT if claim.escalation else ALERT_SUBJECT).format(
+            program=program, level=level, code=client.code)
+        lines = [program, ""]
+        if claim.escalation:
+            lines.append(self._t(N_("ESCALATED: not acknowledged in time.")))
+        lines.append(self._t(N_("{level} alert for client {code}")).format(
+            level=level, code=client.code))
+        lines.append(self._t(N_("Raised {time}")).format(time=time))
+        lines += ["", self._t(ALERT_OPEN)]
+        return _Mail(claim, to, subject, "\n".join(lines), client.id)
+
+
+__all__ = ["EmailFallback", "Mailer", "is_email_address"]
