@@ -16,9 +16,13 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
     TelegramBadRequest,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramNetworkError,
+    TelegramNotFound,
     TelegramRetryAfter,
     TelegramServerError,
 )
@@ -168,7 +172,14 @@ class DeliveryWorker:
                 return "sent"
             await self._retry(message, "400 " + _reason(exc.message), dead=True)
             return "dead"  # a permanent answer: the same request cannot succeed later
-        except (TimeoutError, TelegramServerError, TelegramNetworkError, OSError) as exc:
+        except (TelegramNotFound, TelegramEntityTooLarge) as exc:
+            await self._retry(message, f"{exc.__class__.__name__} " + _reason(exc.message),
+                              dead=True)
+            return "dead"  # the method or the payload itself is wrong: no retry can help
+        except (TimeoutError, TelegramServerError, TelegramNetworkError, ClientDecodeError,
+                TelegramAPIError, OSError) as exc:
+            # Also 401 (a revoked token), 409 and a reply that is not JSON: the program is in
+            # trouble, not the message, and the message still matters once it is fixed.
             await self._retry(message, type(exc).__name__, delay=self._backoff(message.attempts))
             return "retry"
         await self._sent(message, sent_id)

@@ -311,3 +311,27 @@ async def test_a_copy_still_waiting_when_its_alert_is_acknowledged_expires_unsen
         counts = await uow.outbox.counts()
     assert counts.expired == 1 and counts.dead == 0
     assert alert_messages(r.emu) == []
+
+
+async def test_a_revoked_token_holds_the_alert_back_until_the_token_works_again(
+        rig: Any) -> None:
+    r, client = rig
+    r.emu.fail_next("sendMessage", count=3, error_code=401, description="Unauthorized")
+    await r.raise_alerts(client)
+    r.run(max_backoff=0.2)
+    await eventually(lambda: alert_messages(r.emu), timeout=20)
+    await eventually(r.statuses_are("sent"))
+    assert [c.error_code for c in r.emu.calls_of("sendMessage")][-4:] == [401, 401, 401, None]
+
+
+async def test_a_method_telegram_does_not_know_is_dead_at_once_not_retried_forever(
+        rig: Any) -> None:
+    r, client = rig
+    supervisor = await _supervisor(r)
+    r.emu.fail_next("sendMessage", count=1, error_code=404, description="Not Found")
+    await r.raise_alerts(client)
+    r.run()
+    await eventually(lambda: [m for m in r.emu.chat(supervisor.telegram_id)
+                              if "could not be delivered" in m.text])
+    counts = await eventually(lambda: _dead_and_sent(r))
+    assert counts.dead == 1
