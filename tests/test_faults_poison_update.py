@@ -154,3 +154,107 @@ async def test_a_poison_update_in_webhook_mode_answers_200_once_and_the_bot_keep
     for text in (caplog.text, captured.out, captured.err):
         assert secret not in text and "input_value" not in text
     assert not any(secret in m.text for m in emulator.chat(CLIENT))
+
+
+class TcpGate:
+    """A loopback TCP relay in front of PostgreSQL: closing it is a real database outage
+    (connections cut, new ones refused), opening it again is the recovery."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port,
+                                                  reuse_address=True)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+
+@pytest.mark.postgres
+async def test_a_webhook_update_during_a_database_outage_answers_500_until_it_is_applied(
+        emulator: Any, pg_template: str, ring: MasterKeyring, clock: FakeClock) -> None:
+    """TransientFailure is not a poison update: Telegram must deliver it again."""
+    from sqlalchemy import func, select
+
+    from bot.app import run_bot
+    from storage.models import InviteRow
+    from tests.conftest import RUN_ID, _pg_async_url, _pg_execute
+
+    name = f"steadfast_t_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    await _pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    direct = _pg_async_url(name)
+    gate = TcpGate(int(direct.rsplit(":", 1)[1].split("/", 1)[0]))
+    await gate.open()
+    through_gate = direct.replace(f":{gate.target_port}/", f":{gate.port}/")
+    store = Store.open(direct, ring)
+    await make_clinician(store, clock, telegram_id=CLINICIAN)
+    emulator.person(CLINICIAN, "Lane")
+
+    async def invites() -> int:
+        async with store.unit_of_work() as uow:
+            return int(await uow.session.scalar(
+                select(func.count()).select_from(InviteRow)) or 0)
+
+    port = free_port()
+    config = WebhookConfig(host="127.0.0.1", port=port, path="/hook", secret=SECRET,
+                           public_url=f"http://127.0.0.1:{port}/hook")
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_bot(
+        bot_settings(emulator, through_gate, ring, scheduler_enabled=False),
+        webhook=config, stop=stop, clock=clock, migrate=False, handle_signals=False,
+        ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 20)
+        await emulator.send_text(CLINICIAN, "/invite")
+        await emulator.wait_for_message(CLINICIAN, contains="t.me/", timeout=15)
+
+        await gate.close()  # the database goes away
+        await emulator.send_text(CLINICIAN, "/invite")
+        failed = await eventually(lambda: [a for a in emulator.webhook_attempts
+                                           if a.status == 500], timeout=15)
+        update_id = failed[0].update_id
+        await eventually(lambda: sum(a.update_id == update_id and a.status == 500
+                                     for a in emulator.webhook_attempts) >= 2, timeout=15)
+        assert emulator.pending_update_count == 1 and await invites() == 1
+
+        await gate.open()  # it is back: the next redelivery is applied, once
+        await eventually(lambda: emulator.pending_update_count == 0, timeout=20)
+        assert [a.status for a in emulator.webhook_attempts
+                if a.update_id == update_id][-1] == 200
+        await eventually(lambda: len([m for m in emulator.chat(CLINICIAN)
+                                      if "t.me/" in m.text]) == 2, timeout=15)
+        assert await invites() == 2
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        await store.close()
+        await gate.close()
+        await _pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
