@@ -127,7 +127,7 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: i
             offset = update.update_id + 1
     if offset is not None:  # confirm what was handled, so a restart does not re-read it
         try:
-            await bot.get_updates(offset=offset, timeout=0, limit=1, request_timeout=5)
+            await bot(GetRawUpdates(offset=offset, timeout=0, limit=1), request_timeout=5)
         except Exception as exc:
             log.info("could not confirm the last offset on stop: %s", type(exc).__name__)
 
