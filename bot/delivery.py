@@ -27,6 +27,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
+from bot.chats import private_chat
 from journal.alerts import AlertService
 from journal.clock import Clock
 from journal.deliveries import DeliveryReport
@@ -186,7 +187,8 @@ class DeliveryWorker:
         return "sent"
 
     async def _call(self, chat_id: int, payload: dict[str, Any]) -> int | None:
-        method, params = payload["method"], {"chat_id": chat_id, **payload["params"]}
+        # The row's own chat, and only a private one, whatever its params say.
+        method, params = payload["method"], {**payload["params"], "chat_id": private_chat(chat_id)}
         if method == "sendMessage":
             return (await self._bot.send_message(**params)).message_id
         if method == "editMessageText":

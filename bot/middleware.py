@@ -7,14 +7,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
-from aiogram.types import TelegramObject, Update, User
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.outgoing import Outgoing
-from bot.texts import error_text
+from bot.texts import PRIVATE_CHAT_ONLY, error_text
 from journal.clock import Clock
-from journal.errors import DomainError, safe_trace
-from journal.i18n import current_language
+from journal.errors import DomainError, InvalidInput, safe_trace
+from journal.i18n import _, current_language
 from journal.people import identify
 from storage.uow import Store
 
@@ -28,10 +29,40 @@ class TransientFailure(Exception):
 
 
 def _language(person: Any, user: User | None) -> str:
-    if person.client is not None:
+    if person is not None and person.client is not None:
         return str(person.client.language)
     code = (user.language_code or "") if user else ""
     return "es" if code.startswith("es") else "en"
+
+
+def _update_type(update: Update) -> str | None:
+    try:
+        return update.event_type
+    except Exception:  # a type this aiogram does not know yet
+        return None
+
+
+def own_private_chat(update: Update, user: User | None, chat: Chat | None) -> bool:
+    """The one check on the way in: a known kind of update, from a person, in the private
+    chat with that very person (whose id is the chat's). Nothing else reaches a handler."""
+    return (_update_type(update) is not None and user is not None and not user.is_bot
+            and chat is not None and chat.type == "private" and chat.id == user.id)
+
+
+def _unreadable(value: Any) -> bool:
+    """Text that is not valid Unicode (a lone surrogate such as "\\ud83d"): it can be
+    neither stored nor shown, so the person is asked to send it again."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_unreadable(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_unreadable(v) for v in value)
+    return False
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
@@ -43,8 +74,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         assert isinstance(event, Update)
         bot: Bot = data["bot"]
         user: User | None = data.get("event_from_user")
-        chat_id = user.id if user else None
-        out = Outgoing(callback_query_id=event.callback_query.id if event.callback_query else None)
+        if not own_private_chat(event, user, data.get("event_chat")):
+            await self._elsewhere(bot, event, user, data.get("event_chat"))
+            return None
+        assert user is not None
+        chat_id = user.id
+        out = Outgoing(person=user.id,
+                       callback_query_id=event.callback_query.id if event.callback_query else None)
         token = current_language.set("en")
         try:
             async with self._store.unit_of_work() as uow:
@@ -57,13 +93,15 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     current_language.set(_language(person, user))
                 data.update(uow=uow, person=person, out=out)
                 try:
+                    if _unreadable(event.model_dump(exclude_none=True)):
+                        raise InvalidInput("text that is not valid Unicode")
                     result = await handler(event, data)
                 except DomainError as exc:
                     await uow.rollback()
                     out.actions.clear()
                     if out.callback_query_id:
                         out.answer(error_text(exc.key), alert=True)
-                    elif chat_id is not None:
+                    else:
                         out.send(chat_id, error_text(exc.key))
                     result = None
                 else:
@@ -76,12 +114,54 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise TransientFailure(type(exc).__name__) from None
             log.error("update %s failed: %s", event.update_id, safe_trace(exc))
-            out = Outgoing(callback_query_id=out.callback_query_id)
-            if chat_id is not None:
-                out.send(chat_id, error_text("error.generic"))
+            out = Outgoing(person=user.id, callback_query_id=out.callback_query_id)
+            out.send(chat_id, error_text("error.generic"))
             result = None
         try:
             await out.flush(bot)
         finally:
             current_language.reset(token)
         return result
+
+    async def _elsewhere(self, bot: Bot, update: Update, user: User | None,
+                         chat: Chat | None) -> None:
+        """An update from outside a person's own private chat: nothing is stored and no
+        handler runs. In a group, supergroup or channel the bot says one neutral line (not
+        in a channel, where it would be published) and leaves."""
+        kind = _update_type(update) or "unknown"
+        if chat is None or chat.type == "private":
+            log.info("update %s (%s) is not from a person's own private chat; ignored",
+                     update.update_id, kind)
+            return
+        member = update.my_chat_member
+        if member is not None and member.new_chat_member.status in ("left", "kicked"):
+            return  # the bot is out already (its own leaveChat is reported this way too)
+        log.info("update %s (%s) came from a %s chat; leaving it", update.update_id, kind,
+                 chat.type)
+        token = current_language.set(await self._language_of(user))
+        try:
+            line = _(PRIVATE_CHAT_ONLY)
+        finally:
+            current_language.reset(token)
+        try:
+            if update.callback_query is not None:  # a pop-up only the presser sees
+                await bot.answer_callback_query(update.callback_query.id, text=line)
+            elif chat.type != "channel":
+                await bot.send_message(chat_id=chat.id, text=line)
+        except TelegramAPIError as exc:
+            log.info("no neutral line in that chat: %s", type(exc).__name__)
+        try:
+            await bot.leave_chat(chat_id=chat.id)
+        except TelegramAPIError as exc:
+            log.info("could not leave that chat: %s", type(exc).__name__)
+
+    async def _language_of(self, user: User | None) -> str:
+        """The person's own language if we know them, else their Telegram's."""
+        person = None
+        if user is not None:
+            try:
+                async with self._store.unit_of_work() as uow:
+                    person = await identify(uow, user.id)
+            except Exception as exc:  # a neutral line in English beats none at all
+                log.info("could not look the person up: %s", type(exc).__name__)
+        return _language(person, user)

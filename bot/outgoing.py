@@ -21,6 +21,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
 )
 
+from bot.chats import private_chat
 from bot.texts import error_text
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,9 @@ Content = bytes | Callable[[], Awaitable[bytes]]
 
 @dataclass
 class Outgoing:
+    # The person whose update this answers: their private chat is the only one any action
+    # may address (None: nobody's, so nothing is sent).
+    person: int | None = None
     callback_query_id: str | None = None
     callback_text: str | None = None
     callback_alert: bool = False
@@ -82,6 +86,7 @@ class Outgoing:
                 log.info("callback answer failed: %s", type(exc).__name__)
         for kind, params, on_sent in self.actions:
             try:
+                private_chat(params["chat_id"], self.person)
                 await self._do(bot, kind, params, on_sent)
             except TelegramAPIError as exc:
                 # Effects are committed already; a lost reply is recovered by the person

@@ -7,11 +7,15 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramConflictError, TelegramNetworkError, TelegramServerError
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.middleware import TransientFailure
 
@@ -27,6 +31,43 @@ class WebhookConfig:
     public_url: str | None = None  # when set, setWebhook is called with it
 
 
+class GetRawUpdates(TelegramMethod[list[dict[str, Any]]]):
+    """getUpdates without aiogram's parsing: aiogram validates the whole list at once, so
+    one update it cannot read would fail every poll, and pydantic's error quotes the input
+    (a client's journal text included). Each update is read on its own by `read_update`."""
+
+    __returning__ = list[dict[str, Any]]
+    __api_method__ = "getUpdates"
+
+    offset: int | None = None
+    limit: int | None = None
+    timeout: int | None = None
+    allowed_updates: list[str] | None = None
+
+
+def update_types(dp: Dispatcher) -> list[str]:
+    """What the handlers use, and what the private-chat guard must see to leave a group or
+    channel the bot was added to."""
+    return sorted({*dp.resolve_used_update_types(), "message", "callback_query",
+                   "my_chat_member", "channel_post"})
+
+
+def update_id_of(raw: object) -> int | None:
+    value = raw.get("update_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def read_update(bot: Bot, raw: object) -> Update | None:
+    """One update as aiogram's type, or None (logged by id and error type, never content)
+    when it cannot be read: it is then confirmed and skipped like a handled one."""
+    try:
+        return Update.model_validate(raw, context={"bot": bot})
+    except ValidationError as exc:
+        log.error("update %s could not be read and was skipped: %s", update_id_of(raw),
+                  type(exc).__name__)
+        return None
+
+
 def install_signal_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -40,12 +81,12 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: i
     them; here the offset moves past an update only once it was handled, and a redelivered
     update is recognised by its recorded id."""
     offset: int | None = None
-    allowed = dp.resolve_used_update_types()
+    allowed = update_types(dp)
     backoff = 1.0
     while not stop.is_set():
-        fetch = asyncio.ensure_future(
-            bot.get_updates(offset=offset, timeout=poll_seconds, allowed_updates=allowed,
-                            request_timeout=poll_seconds + 10))
+        fetch = asyncio.ensure_future(bot(
+            GetRawUpdates(offset=offset, timeout=poll_seconds, allowed_updates=allowed),
+            request_timeout=poll_seconds + 10))
         stopped = asyncio.ensure_future(stop.wait())
         await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
@@ -64,7 +105,13 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: i
             backoff = min(backoff * 2, 30)
             continue
         backoff = 1.0
-        for update in updates:
+        for raw in updates:
+            update_id = update_id_of(raw)
+            update = read_update(bot, raw)
+            if update is None:
+                if update_id is not None:
+                    offset = max(offset or 0, update_id + 1)
+                continue
             while True:  # an in-flight update is always finished, even after a stop signal
                 try:
                     await dp.feed_update(bot, update)
@@ -73,32 +120,62 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: i
                     if stop.is_set():
                         return  # not confirmed: it will be delivered again after restart
                     await _sleep_or_stop(stop, 2)
-                except Exception as exc:
+                except Exception as exc:  # confirmed and skipped: it must not come back
                     log.error("update %s failed outside the handlers: %s", update.update_id,
                               type(exc).__name__)
                     break
             offset = update.update_id + 1
     if offset is not None:  # confirm what was handled, so a restart does not re-read it
         try:
-            await bot.get_updates(offset=offset, timeout=0, limit=1, request_timeout=5)
+            await bot(GetRawUpdates(offset=offset, timeout=0, limit=1), request_timeout=5)
         except Exception as exc:
             log.info("could not confirm the last offset on stop: %s", type(exc).__name__)
+
+
+class WebhookHandler(SimpleRequestHandler):
+    """Telegram gets 200 only after the update's transaction committed (handled in the
+    foreground); TransientFailure (the database is down) answers 500, so Telegram delivers
+    the update again. An update that cannot be read, or whose handling failed otherwise,
+    answers 200: redelivering it would fail the same way, for hours."""
+
+    def __init__(self, *, dispatcher: Dispatcher, bot: Bot, secret_token: str,
+                 **data: Any) -> None:
+        super().__init__(dispatcher=dispatcher, bot=bot, secret_token=secret_token,
+                         handle_in_background=False, **data)
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        try:
+            raw = await request.json(loads=bot.session.json_loads)
+        except ValueError as exc:
+            log.error("a webhook body that is not JSON was skipped: %s", type(exc).__name__)
+            return web.json_response({})
+        update = read_update(bot, raw)
+        if update is None:
+            return web.json_response({})
+        try:
+            result = await self.dispatcher.feed_update(bot, update, **self.data)
+        except TransientFailure:
+            return web.Response(status=500, text="try again later")
+        except Exception as exc:
+            log.error("update %s failed outside the handlers: %s", update.update_id,
+                      type(exc).__name__)
+            return web.json_response({})
+        method = result if isinstance(result, TelegramMethod) else None
+        return web.Response(body=self._build_response_writer(bot=bot, result=method))
 
 
 async def serve_webhook(bot: Bot, dp: Dispatcher, config: WebhookConfig, stop: asyncio.Event,
                         *, started: asyncio.Event | None = None, **data: object) -> None:
     app = web.Application()
-    # handle_in_background=False: Telegram gets 200 only after the update's transaction
-    # committed; a failure answers 500 and Telegram delivers the update again.
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=config.secret,
-                         handle_in_background=False, **data).register(app, path=config.path)
+    WebhookHandler(dispatcher=dp, bot=bot, secret_token=config.secret,
+                   **data).register(app, path=config.path)
     runner = web.AppRunner(app, shutdown_timeout=30)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
     if config.public_url:
         await bot.set_webhook(config.public_url, secret_token=config.secret,
-                              allowed_updates=dp.resolve_used_update_types())
+                              allowed_updates=update_types(dp))
     log.info("webhook listening on %s:%s%s", config.host, config.port, config.path)
     if started is not None:
         started.set()

@@ -10,6 +10,8 @@ SOMETHING_WRONG = N_(
     "Sorry, something went wrong on our side. Nothing you already answered is lost. "
     "Please try again in a moment.")
 NOT_FOR_YOU = N_("That command is not available to you.")
+# The only line Steadfast ever sends outside a person's own private chat: it has no data.
+PRIVATE_CHAT_ONLY = N_("Steadfast works only in a private chat with you.")
 
 ERRORS = {
     "error.generic": SOMETHING_WRONG,

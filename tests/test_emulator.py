@@ -554,6 +554,73 @@ async def test_webhook_keeps_order_per_chat(emu: BotAPIEmulator, bot: Bot) -> No
         assert texts() == ["a1", "b1", "a1", "a2"]
 
 
+# ---------------------------------------------------------------- groups and raw updates
+
+
+async def test_groups_channels_and_leave_chat_answer_like_telegram(
+    emu: BotAPIEmulator, bot: Bot
+) -> None:
+    await started(emu, bot, ANA)
+    emu.group(-100500, "Team", kind="supergroup", with_bot=True)
+    sent = await emu.send_group_text(-100500, ANA, "/plan ABC-12")
+    (update,) = await bot.get_updates()
+    assert update.message is not None and update.message.chat.type == "supergroup"
+    assert update.message.chat.id == -100500 and update.message.from_user is not None
+    assert update.message.from_user.id == ANA and update.message.text == sent.text
+    assert (await bot.send_message(-100500, "one line")).chat.id == -100500
+    assert await bot.leave_chat(-100500)
+    assert [c.method for c in emu.calls if c.chat_id == -100500] == ["sendMessage", "leaveChat"]
+    (left,) = await bot.get_updates(offset=update.update_id + 1)
+    assert left.my_chat_member is not None
+    assert left.my_chat_member.new_chat_member.status == "left"
+    with pytest.raises(TelegramForbiddenError, match="not a member of the supergroup chat"):
+        await bot.send_message(-100500, "are you there?")
+    with pytest.raises(TelegramBadRequest, match="private chats"):
+        await bot.leave_chat(ANA)
+    # Once the bot left, what people write there never reaches it.
+    await emu.send_group_text(-100500, ANA, "hello?")
+    assert await bot.get_updates(offset=left.update_id + 1, timeout=0) == []
+    assert [m.text for m in emu.chat(-100500) if m.from_bot] == ["one line"]
+
+    emu.group(-100600, "Family")
+    emu.add_bot_to_group(-100600, by=BEN)
+    emu.group(-100700, "News", kind="channel", with_bot=True)
+    await emu.channel_post(-100700, "today's news")
+    added, post = await bot.get_updates(offset=left.update_id + 1)
+    assert added.my_chat_member is not None and added.my_chat_member.chat.type == "group"
+    assert added.my_chat_member.new_chat_member.status == "member"
+    assert added.my_chat_member.from_user.id == BEN
+    assert post.channel_post is not None and post.channel_post.from_user is None
+    assert post.channel_post.chat.type == "channel"
+
+
+async def test_injected_raw_updates_reach_polling_and_the_webhook_as_given(
+    emu: BotAPIEmulator, bot: Bot
+) -> None:
+    broken = {"message": {"message_id": "x", "text": "\ud83d"}}
+    first = emu.inject_update(broken)
+    second = emu.inject_update({"update_id": first + 5, "future_kind": {}})
+    assert second == first + 5
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{emu.base_url}/bot{TOKEN}/getUpdates") as response:
+        body = await response.json()
+    assert body["result"] == [{"update_id": first, **broken},
+                              {"update_id": second, "future_kind": {}}]
+
+    async with Receiver() as hook:
+        assert await bot.set_webhook(hook.url)
+        await wait_until(lambda: len(hook.received) == 2 and emu.pending_update_count == 0)
+        assert [u["update_id"] for u, _, _ in hook.received] == [first, second]
+        assert hook.received[0][0]["message"]["text"] == "\ud83d"
+        # A button press in an injected update can be answered once.
+        query = {"id": "77", "from": {"id": ANA, "is_bot": False, "first_name": "Ana"},
+                 "chat_instance": "1", "data": "x"}
+        emu.inject_update({"callback_query": query})
+        await wait_until(lambda: len(hook.received) == 3)
+    assert await bot.answer_callback_query("77", text="seen")
+    assert await emu.callback_answer("77") == "seen"
+
+
 # ---------------------------------------------------------------- faults and limits
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "CallbackAnswer",
     "ChatMessage",
     "EmulatorAssertionError",
+    "Group",
     "Person",
     "RecordedCall",
     "StoredFile",
@@ -70,6 +71,23 @@ class Person:
         return data
 
 
+@dataclass
+class Group:
+    """A group, supergroup or channel (negative chat id) that people and the bot may be in."""
+
+    chat_id: int
+    title: str
+    type: str = "group"  # "group", "supergroup" or "channel"
+    bot_status: str = "left"  # "member", "administrator", "left" or "kicked"
+
+    @property
+    def bot_is_member(self) -> bool:
+        return self.bot_status in ("member", "administrator")
+
+    def chat_json(self) -> dict[str, Any]:
+        return {"id": self.chat_id, "type": self.type, "title": self.title}
+
+
 @dataclass(frozen=True)
 class Button:
     """One inline keyboard button as the person sees it."""
@@ -100,7 +118,7 @@ class StoredFile:
 
 @dataclass
 class ChatMessage:
-    """A message in a private chat as the emulator holds it; tests receive copies."""
+    """A message in a chat as the emulator holds it; tests receive copies."""
 
     chat_id: int
     message_id: int
@@ -117,6 +135,7 @@ class ChatMessage:
     edit_date: int | None = None
     deleted: bool = False
     reply_to_message_id: int | None = None
+    sender_id: int | None = None  # who wrote it in a group (None: the bot, or a channel)
 
     @property
     def document(self) -> StoredFile | None:

@@ -30,6 +30,7 @@ from bot.emulator.models import (
     CallbackAnswer,
     ChatMessage,
     EmulatorAssertionError,
+    Group,
     Person,
     RecordedCall,
     StoredFile,
@@ -97,6 +98,7 @@ _METHODS = (
     "deleteWebhook",
     "getWebhookInfo",
     "getFile",
+    "leaveChat",
 )
 _CANONICAL = {name.lower(): name for name in _METHODS}
 # New messages count against both flood limits; edits only against the global one, because
@@ -245,16 +247,21 @@ def _now() -> int:
 
 
 def _update_type(update: dict[str, Any]) -> str:
-    return next(key for key in update if key != "update_id")
+    return next((key for key in update if key != "update_id"), "")
 
 
 def _update_chat_key(update: dict[str, Any]) -> int:
-    body = update[_update_type(update)]
-    if "chat" in body:
-        return int(body["chat"]["id"])
-    if "message" in body:
-        return int(body["message"]["chat"]["id"])
-    return int(body.get("from", {}).get("id", 0))
+    """The chat an update belongs to (webhook pushes are ordered per chat); 0 when an
+    injected, malformed update names none."""
+    body: Any = update.get(_update_type(update))
+    try:
+        if "chat" in body:
+            return int(body["chat"]["id"])
+        if "message" in body:
+            return int(body["message"]["chat"]["id"])
+        return int(body.get("from", {}).get("id", 0))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return 0
 
 
 def _indent(text: str) -> str:
@@ -317,6 +324,7 @@ class BotAPIEmulator:
         self.webhook_attempts: list[WebhookAttempt] = []
 
         self._persons: dict[int, Person] = {}
+        self._groups: dict[int, Group] = {}
         self._chats: dict[int, list[ChatMessage]] = {}
         self._next_message_id: dict[int, int] = {}
         self._files: dict[str, StoredFile] = {}
@@ -443,12 +451,8 @@ class BotAPIEmulator:
 
     async def send_text(self, user_id: int, text: str) -> ChatMessage:
         """The person types a message; commands in it get bot_command entities."""
-        entities = [
-            {"type": "bot_command", "offset": utf16_len(text[: m.start()]),
-             "length": utf16_len(m.group(0))}
-            for m in _COMMAND_RE.finditer(text)
-        ]
-        msg = self._person_message(user_id, "text", text=text, entities=entities)
+        msg = self._person_message(user_id, "text", text=text,
+                                   entities=self._command_entities(text))
         self._say(user_id, f"{self._name(user_id)}: {_indent(text)}")
         return await self._enqueue_message(msg)
 
@@ -583,6 +587,77 @@ class BotAPIEmulator:
         person.blocked = False
         self._say(user_id, f"{person.first_name} unblocked the bot")
         self._member_update(person, "kicked", "member")
+
+    def group(self, chat_id: int, title: str = "Group", *, kind: str = "group",
+              with_bot: bool = False) -> Group:
+        """Register a group, supergroup or channel (a negative chat id). with_bot=True: the
+        bot is in it already (added before, without an update the bot still has to see)."""
+        if chat_id >= 0 or kind not in ("group", "supergroup", "channel"):
+            raise EmulatorAssertionError(
+                "a group needs a negative id and kind group, supergroup or channel")
+        group = self._groups.get(chat_id)
+        if group is None:
+            group = self._groups[chat_id] = Group(chat_id, title, kind)
+            self._chats[chat_id] = []
+            self._next_message_id[chat_id] = 1
+        if with_bot:
+            group.bot_status = "administrator" if kind == "channel" else "member"
+        return group
+
+    def add_bot_to_group(self, chat_id: int, by: int) -> None:
+        """Person `by` adds the bot to the group (or makes it a channel's administrator):
+        the bot gets my_chat_member, as on Telegram."""
+        group, person = self._require_group(chat_id), self._require_person(by)
+        old = group.bot_status
+        group.bot_status = "administrator" if group.type == "channel" else "member"
+        self._say(chat_id, f"{person.first_name} added the bot to {group.title}")
+        self._group_member_update(group, person.user_json(), old, group.bot_status)
+
+    async def send_group_text(self, chat_id: int, user_id: int, text: str) -> ChatMessage:
+        """The person writes in a group; the bot gets the update only while it is a member
+        (as if it could read every message there)."""
+        group, person = self._require_group(chat_id), self._active_person(user_id)
+        if group.type == "channel":
+            raise EmulatorAssertionError("people do not write in a channel; use channel_post")
+        msg = self._new_message(chat_id, from_bot=False, kind="text", text=text,
+                                entities=self._command_entities(text), sender_id=user_id)
+        self._say(chat_id, f"{person.first_name} in {group.title}: {_indent(text)}")
+        if group.bot_is_member:
+            self._enqueue({"message": self._message_json(msg)})
+        await asyncio.sleep(0)
+        return replace(msg)
+
+    async def channel_post(self, chat_id: int, text: str) -> ChatMessage:
+        """A post in a channel; the bot, while an administrator there, gets channel_post."""
+        group = self._require_group(chat_id)
+        if group.type != "channel":
+            raise EmulatorAssertionError(f"{group.title} is not a channel")
+        msg = self._new_message(chat_id, from_bot=False, kind="text", text=text)
+        self._say(chat_id, f"{group.title} posted: {_indent(text)}")
+        if group.bot_is_member:
+            self._enqueue({"channel_post": self._message_json(msg)})
+        await asyncio.sleep(0)
+        return replace(msg)
+
+    def inject_update(self, raw: dict[str, Any]) -> int:
+        """Queue an update exactly as given (malformed ones included) for getUpdates and the
+        webhook; an update_id is added when missing. allowed_updates does not filter it, and
+        a callback_query's id in it can be answered. Returns the update id."""
+        update = {"update_id": self._next_update_id, **raw}
+        if isinstance(update["update_id"], int):
+            self._next_update_id = max(self._next_update_id, update["update_id"]) + 1
+        query = update.get("callback_query")
+        if isinstance(query, dict) and isinstance(query.get("id"), str):
+            message: Any = query.get("message")
+            message = message if isinstance(message, dict) else {}
+            chat: Any = message.get("chat")
+            chat = chat if isinstance(chat, dict) else {}
+            self._callbacks[query["id"]] = _Callback(
+                int(chat.get("id", 0) or 0), int(message.get("message_id", 0) or 0),
+                time.monotonic())
+        self._pending.append(update)
+        self._notify()
+        return int(update["update_id"]) if isinstance(update["update_id"], int) else -1
 
     # ------------------------------------------------------------------ observation
 
@@ -857,6 +932,40 @@ class BotAPIEmulator:
         person = self._persons.get(user_id)
         return person.first_name if person else str(user_id)
 
+    @staticmethod
+    def _command_entities(text: str) -> list[dict[str, Any]]:
+        return [
+            {"type": "bot_command", "offset": utf16_len(text[: m.start()]),
+             "length": utf16_len(m.group(0))}
+            for m in _COMMAND_RE.finditer(text)
+        ]
+
+    def _require_group(self, chat_id: int) -> Group:
+        group = self._groups.get(chat_id)
+        if group is None:
+            raise EmulatorAssertionError(f"no group {chat_id}; register it with emu.group()")
+        return group
+
+    def _group_member_update(self, group: Group, by: dict[str, Any], old: str,
+                             new: str) -> None:
+        def member(status: str) -> dict[str, Any]:
+            data: dict[str, Any] = {"status": status, "user": self._bot_user_json()}
+            if status == "kicked":
+                data["until_date"] = 0
+            if status == "administrator":
+                data.update(can_be_edited=False, is_anonymous=False, can_manage_chat=True,
+                            can_delete_messages=True, can_manage_video_chats=False,
+                            can_restrict_members=False, can_promote_members=False,
+                            can_change_info=False, can_invite_users=False,
+                            can_post_stories=False, can_edit_stories=False,
+                            can_delete_stories=False, can_post_messages=True)
+            return data
+
+        self._enqueue({"my_chat_member": {
+            "chat": group.chat_json(), "from": by, "date": _now(),
+            "old_chat_member": member(old), "new_chat_member": member(new),
+        }})
+
     def _require_person(self, user_id: int) -> Person:
         person = self._persons.get(user_id)
         if person is None:
@@ -952,13 +1061,21 @@ class BotAPIEmulator:
         return stored
 
     def _message_json(self, msg: ChatMessage, *, with_reply: bool = True) -> dict[str, Any]:
-        person = self._persons[msg.chat_id]
-        data: dict[str, Any] = {
-            "message_id": msg.message_id,
-            "from": self._bot_user_json() if msg.from_bot else person.user_json(),
-            "chat": person.chat_json(),
-            "date": msg.date,
-        }
+        group = self._groups.get(msg.chat_id)
+        data: dict[str, Any] = {"message_id": msg.message_id}
+        if group is None:
+            person = self._persons[msg.chat_id]
+            data["from"] = self._bot_user_json() if msg.from_bot else person.user_json()
+            data["chat"] = person.chat_json()
+        else:
+            if msg.from_bot:
+                data["from"] = self._bot_user_json()
+            elif msg.sender_id is not None:
+                data["from"] = self._persons[msg.sender_id].user_json()
+            else:  # a channel's own post
+                data["sender_chat"] = group.chat_json()
+            data["chat"] = group.chat_json()
+        data["date"] = msg.date
         stored = msg.file
         text_key, entities_key = ("text", "entities") if msg.kind == "text" else (
             "caption", "caption_entities")
@@ -1003,12 +1120,33 @@ class BotAPIEmulator:
             chat_id = int(raw)
         except (TypeError, ValueError):
             raise ApiError(400, CHAT_NOT_FOUND) from None
+        group = self._groups.get(chat_id)
+        if group is not None:
+            self._require_member(group)
+            # Only sendMessage, sendPhoto and sendDocument are emulated in groups.
+            raise ApiError(400, "Bad Request: message to edit not found")
         person = self._persons.get(chat_id)
         if person is None or not person.has_chat:
             raise ApiError(400, CHAT_NOT_FOUND)
         if person.blocked:
             raise ApiError(403, BLOCKED)
         return person
+
+    def _group_target(self, params: _Params) -> Group | None:
+        """The group a send addresses (the bot must be in it), or None for a private chat."""
+        try:
+            group = self._groups.get(int(params.raw("chat_id")))
+        except (TypeError, ValueError):
+            return None
+        if group is not None:
+            self._require_member(group)
+        return group
+
+    @staticmethod
+    def _require_member(group: Group) -> None:
+        if not group.bot_is_member:
+            kind = "group" if group.type == "group" else group.type
+            raise ApiError(403, f"Forbidden: bot is not a member of the {kind} chat")
 
     def _render(
         self,
@@ -1148,11 +1286,19 @@ class BotAPIEmulator:
         return [dict(u) for u in self._pending[:limit]]
 
     async def _api_send_message(self, params: _Params) -> Any:
-        person = self._target(params)
+        group = self._group_target(params)
+        person = self._target(params) if group is None else None
         text, entities = self._render(params, "text", "entities", limit=4096,
                                       too_long="Bad Request: message is too long",
                                       empty="Bad Request: message text is empty")
         markup, buttons = self._markup(params)
+        if group is not None:
+            msg = self._new_message(group.chat_id, from_bot=True, kind="text", text=text,
+                                    entities=entities, reply_markup=markup, buttons=buttons)
+            self._say(group.chat_id,
+                      f"Bot in {group.title}: {_indent(text)}{_button_lines(buttons)}")
+            return self._message_json(msg)
+        assert person is not None
         reply_to = self._reply_to(params, person.user_id)
         self._limit("sendMessage", person.user_id)
         msg = self._new_message(person.user_id, from_bot=True, kind="text", text=text,
@@ -1163,7 +1309,8 @@ class BotAPIEmulator:
         return self._message_json(msg)
 
     async def _send_media(self, params: _Params, kind: str, method: str) -> Any:
-        person = self._target(params)
+        group = self._group_target(params)
+        person = self._target(params) if group is None else None
         source = params.file(kind)
         if source is None:
             raise ApiError(400, f"Bad Request: there is no {kind} in the request")
@@ -1179,6 +1326,13 @@ class BotAPIEmulator:
                                          too_long="Bad Request: message caption is too long",
                                          empty=None)
         markup, buttons = self._markup(params)
+        if group is not None:
+            msg = self._new_message(group.chat_id, from_bot=True, kind=kind, text=caption,
+                                    entities=entities, reply_markup=markup, buttons=buttons,
+                                    file=stored)
+            self._say(group.chat_id, f"Bot in {group.title}: [{kind}] {_indent(caption)}")
+            return self._message_json(msg)
+        assert person is not None
         reply_to = self._reply_to(params, person.user_id)
         self._limit(method, person.user_id)
         msg = self._new_message(person.user_id, from_bot=True, kind=kind, text=caption,
@@ -1190,6 +1344,22 @@ class BotAPIEmulator:
         self._say(person.user_id,
                   f"Bot → {person.first_name}: {label}{caption_part}{_button_lines(buttons)}")
         return self._message_json(msg)
+
+    async def _api_leave_chat(self, params: _Params) -> Any:
+        chat_id = params.get_int("chat_id", missing="Bad Request: chat_id is empty",
+                                 invalid=CHAT_NOT_FOUND)
+        assert chat_id is not None
+        group = self._groups.get(chat_id)
+        if group is None:
+            if chat_id in self._persons:
+                raise ApiError(400, "Bad Request: chat member status can't be changed in "
+                                    "private chats")
+            raise ApiError(400, CHAT_NOT_FOUND)
+        self._require_member(group)
+        old, group.bot_status = group.bot_status, "left"
+        self._say(chat_id, f"Bot left {group.title}")
+        self._group_member_update(group, self._bot_user_json(), old, "left")
+        return True
 
     def _store_upload(self, kind: str, upload: _Upload) -> StoredFile:
         if len(upload.data) > _MAX_UPLOAD:
