@@ -8,6 +8,7 @@ A row that stopped being useful (its window closed, its alert was handled) expir
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import deque
@@ -40,7 +41,12 @@ log = logging.getLogger(__name__)
 
 class RateLimiter:
     """At most `per_second` sends in any one-second window, and one per chat per
-    `chat_interval` seconds. Waiting here is how the worker avoids 429s in the first place."""
+    `chat_interval` seconds. Waiting here is how the worker avoids 429s in the first place.
+
+    Telegram counts requests as they arrive, and a request arrives somewhere between the
+    moment it is sent and the moment its answer comes back. So each send is counted from its
+    start while it is in flight and from its answer once it is done: the next send then
+    starts a full interval after the last one arrived, however slow the network was."""
 
     def __init__(self, per_second: int = 30, chat_interval: float = 1.0) -> None:
         self._per_second = per_second
@@ -60,7 +66,9 @@ class RateLimiter:
             return 0.0
         return max(0.0, last + self._chat_interval - asyncio.get_running_loop().time())
 
-    async def acquire(self, chat_id: int) -> None:
+    async def acquire(self, chat_id: int) -> float:
+        """Wait until a send to `chat_id` keeps both limits; returns the stamp to hand to
+        `done()` once Telegram answered."""
         loop = asyncio.get_running_loop()
         async with self._lock:
             while True:
@@ -80,6 +88,16 @@ class RateLimiter:
             if len(self._last_by_chat) > 10_000:  # forget chats idle for long
                 cutoff = stamp - 60
                 self._last_by_chat = {c: t for c, t in self._last_by_chat.items() if t > cutoff}
+            return stamp
+
+    def done(self, chat_id: int, stamp: float) -> None:
+        """The send that `acquire` returned `stamp` for has been answered: count it from now.
+        Every other stamp is earlier, so the window stays in order."""
+        now = asyncio.get_running_loop().time()
+        with contextlib.suppress(ValueError):  # already out of the window
+            self._recent.remove(stamp)
+        self._recent.append(now)
+        self._last_by_chat[chat_id] = now
 
 
 class DeliveryWorker:
@@ -153,9 +171,8 @@ class DeliveryWorker:
         return done
 
     async def _deliver(self, message: OutboxMessage) -> str:
-        await self._limiter.acquire(message.chat_id)
         try:
-            sent_id = await self._call(message.chat_id, message.payload)
+            sent_id = await self._send(message)
         except TelegramRetryAfter as exc:
             self._limiter.pause(exc.retry_after)
             await self._retry(message, f"429 retry after {exc.retry_after}s",
@@ -185,6 +202,13 @@ class DeliveryWorker:
             return "retry"
         await self._sent(message, sent_id)
         return "sent"
+
+    async def _send(self, message: OutboxMessage) -> int | None:
+        stamp = await self._limiter.acquire(message.chat_id)
+        try:
+            return await self._call(message.chat_id, message.payload)
+        finally:
+            self._limiter.done(message.chat_id, stamp)
 
     async def _call(self, chat_id: int, payload: dict[str, Any]) -> int | None:
         # The row's own chat, and only a private one, whatever its params say.
