@@ -163,13 +163,17 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
     if migrate:
         await asyncio.to_thread(upgrade, settings.database_url)
     app = build_app(settings, clock=clock)
+    try:  # a start refused for its settings says only why, not that it stopped
+        await check_keys_open_database(app.store, settings)
+        me = await _get_me(app.bot, settings)
+    except BaseException:
+        await app.close()
+        raise
     stop = stop or asyncio.Event()
     if handle_signals:
         install_signal_handlers(stop, reload_keys=app.store.reload_keys)
     tasks: list[asyncio.Task[None]] = []
     try:
-        await check_keys_open_database(app.store, settings)
-        me = await _get_me(app.bot, settings)
         app.dispatcher["bot_username"] = me.username or "bot"
         await register_commands(app)
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))

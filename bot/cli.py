@@ -242,13 +242,14 @@ def keys_retire(key_id: str) -> None:
 
     settings = _key_file_settings()
     ring = load_keyring(settings)
-    smaller = ring.without(key_id)
 
-    async def check(admin: Any) -> None:
+    async def check(admin: Any) -> Any:  # after the keys were found to open the database
+        smaller = ring.without(key_id)
         await admin.check_retire(key_id)
         await admin.record("keys.retire", f"master key {key_id} retired")
+        return smaller
 
-    with_admin(check)
+    smaller = with_admin(check)
     smaller.replace_file(settings.master_key_file)
     click.echo(f"Retired master key {key_id}.")
 
