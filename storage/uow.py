@@ -141,6 +141,7 @@ class Store:
         """Read the master keys again. A key file that cannot be read or parsed keeps the
         keys already loaded and logs one line (never key material). True when they changed."""
         if self._reload is None:
+            log.info("master keys not reloaded (%s): they do not come from a key file", reason)
             return False
         self._last_reload = time.monotonic()
         self._seen = self._signature_now()
