@@ -10,15 +10,16 @@ from datetime import timedelta
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import BotCommand, BotCommandScopeChat
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.types import BotCommand, BotCommandScopeChat, User
 
-from bot.bootstrap import open_store
+from bot.bootstrap import check_keys_open_database, open_store
 from bot.commands import menu
 from bot.delivery import DeliveryWorker
 from bot.handlers import all_routers
 from bot.middleware import UnitOfWorkMiddleware
 from bot.runtime import WebhookConfig, install_signal_handlers, poll, serve_webhook
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from journal.alerts import AlertService, EscalationPolicy
 from journal.checkins import CheckInService
 from journal.clock import Clock, SystemClock
@@ -143,6 +144,22 @@ def email_fallback(settings: Settings, store: Store, clock: Clock) -> EmailFallb
                          display_timezone=settings.default_timezone)
 
 
+async def _get_me(bot: Bot, settings: Settings) -> User:
+    """Who the bot is; a Telegram that does not answer or refuses the token stops the start
+    with one line naming the setting (never the token, which is part of the URL)."""
+    try:
+        return await bot.get_me(request_timeout=20)
+    except TelegramUnauthorizedError:
+        raise SettingsError("STEADFAST_BOT_TOKEN was refused by Telegram (401 Unauthorized): "
+                            "check the token BotFather gave") from None
+    except (TelegramNetworkError, OSError) as exc:
+        raise SettingsError(f"STEADFAST_TELEGRAM_API_URL {settings.telegram_api_url} does not "
+                            f"answer ({type(exc).__name__})") from None
+    except TelegramAPIError as exc:
+        raise SettingsError(f"STEADFAST_TELEGRAM_API_URL {settings.telegram_api_url} refused "
+                            f"getMe ({type(exc).__name__})") from None
+
+
 async def register_commands(app: App) -> None:
     """Each person sees only their own role's commands; strangers see none."""
     await app.bot.delete_my_commands()
@@ -169,12 +186,17 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
     if migrate:
         await asyncio.to_thread(upgrade, settings.database_url)
     app = build_app(settings, clock=clock)
+    try:  # a start refused for its settings says only why, not that it stopped
+        await check_keys_open_database(app.store, settings)
+        me = await _get_me(app.bot, settings)
+    except BaseException:
+        await app.close()
+        raise
     stop = stop or asyncio.Event()
     if handle_signals:
-        install_signal_handlers(stop)
+        install_signal_handlers(stop, reload_keys=app.store.reload_keys)
     tasks: list[asyncio.Task[None]] = []
     try:
-        me = await app.bot.get_me()
         app.dispatcher["bot_username"] = me.username or "bot"
         await register_commands(app)
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))

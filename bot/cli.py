@@ -70,22 +70,31 @@ def _settings() -> Any:
     return load_settings()
 
 
-def _admin(settings: Any) -> tuple[Any, Any]:
-    from bot.bootstrap import open_store
-    from journal.admin import AdminService
-    from journal.clock import SystemClock
+async def _checked_store(settings: Any) -> Any:
+    """The store, once the database answers and the loaded keys open its data keys."""
+    from bot.bootstrap import check_database, check_keys_open_database, open_store
 
+    await check_database(settings)
     store = open_store(settings)
-    return store, AdminService(store=store, clock=SystemClock())
+    try:
+        await check_keys_open_database(store, settings)
+    except BaseException:
+        await store.close()
+        raise
+    return store
 
 
 def with_admin(body: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
     """Open the store, run body(admin service), always close the store."""
-    store, admin = _admin(_settings())
+    from journal.admin import AdminService
+    from journal.clock import SystemClock
+
+    settings = _settings()
 
     async def go() -> T:
+        store = await _checked_store(settings)
         try:
-            return await body(admin)
+            return await body(AdminService(store=store, clock=SystemClock()))
         finally:
             await store.close()
 
@@ -112,9 +121,11 @@ def db() -> None:
 @friendly
 def db_upgrade() -> None:
     """Apply every pending migration (SQLite or PostgreSQL)."""
+    from bot.bootstrap import check_database
     from storage.migrate import upgrade
 
     settings = _settings()
+    run_async(check_database(settings))
     upgrade(settings.database_url)
     click.echo("Database is up to date.")
 
@@ -219,9 +230,16 @@ def keys_rotate() -> None:
     from storage.uow import Store
 
     settings = _key_file_settings()
-    new_ring = load_keyring(settings).with_new_primary()
+    old_ring = load_keyring(settings)
+
+    async def check() -> None:  # the keys in the file must open the database first
+        await (await _checked_store(settings)).close()
+
+    run_async(check())
+    new_ring = old_ring.with_new_primary()
     # The file is written first and keeps the old keys, so a crash between the two steps
-    # leaves every data key readable.
+    # leaves every data key readable; a running bot reads it on SIGHUP or when it meets
+    # the new key's id.
     new_ring.replace_file(settings.master_key_file)
 
     async def go() -> int:
@@ -245,13 +263,14 @@ def keys_retire(key_id: str) -> None:
 
     settings = _key_file_settings()
     ring = load_keyring(settings)
-    smaller = ring.without(key_id)
 
-    async def check(admin: Any) -> None:
+    async def check(admin: Any) -> Any:  # after the keys were found to open the database
+        smaller = ring.without(key_id)
         await admin.check_retire(key_id)
         await admin.record("keys.retire", f"master key {key_id} retired")
+        return smaller
 
-    with_admin(check)
+    smaller = with_admin(check)
     smaller.replace_file(settings.master_key_file)
     click.echo(f"Retired master key {key_id}.")
 
@@ -259,16 +278,38 @@ def keys_retire(key_id: str) -> None:
 @keys.command("status")
 @friendly
 def keys_status() -> None:
-    """Show configured master keys and how many data keys each one wraps."""
-    from bot.bootstrap import load_keyring
+    """Show configured master keys, how many data keys each one wraps, and whether they
+    open what the database holds (exit 2 when they do not)."""
+    from bot.bootstrap import check_database, check_keys_open_database, load_keyring, open_store
+    from bot.settings import SettingsError
+    from journal.admin import AdminService
+    from journal.clock import SystemClock
 
-    ring = load_keyring(_settings())
-    in_use = with_admin(lambda admin: admin.master_keys_in_use())
+    settings = _settings()
+    ring = load_keyring(settings)
+
+    async def go() -> tuple[dict[str, int], str | None]:
+        await check_database(settings)
+        store = open_store(settings, ring)
+        try:
+            in_use = await AdminService(store=store, clock=SystemClock()).master_keys_in_use()
+            try:
+                await check_keys_open_database(store, settings)
+            except SettingsError as exc:
+                return in_use, str(exc)
+            return in_use, None
+        finally:
+            await store.close()
+
+    in_use, problem = run_async(go())
     for key_id in ring:
         mark = " (primary)" if key_id == ring.primary_id else ""
         click.echo(f"{key_id}{mark}: wraps {in_use.get(key_id, 0)} data key(s)")
     for key_id in sorted(set(in_use) - set(ring.ids)):
         click.echo(f"{key_id}: MISSING from the keyring but wraps {in_use[key_id]} data key(s)")
+    if problem is not None:
+        raise SettingsError(problem)
+    click.echo("The loaded keys open every data key the database holds.")
 
 
 # -- clients -------------------------------------------------------------------------------
@@ -283,9 +324,15 @@ def client() -> None:
 @friendly
 def client_erase(code: str, yes: bool) -> None:
     """Destroy a client's data key: every record of theirs becomes unreadable, for good."""
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"Erase every record of client {code.upper()}? This cannot be undone",
-                      abort=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CliError("standard input is not a terminal: pass --yes to erase without "
+                           "typing the client code", 2)
+        typed = click.prompt(f"Every record of client {code.strip().upper()} becomes "
+                             "unreadable, for good. Type the client code to confirm",
+                             default="", show_default=False)
+        if typed.strip().upper() != code.strip().upper():
+            raise CliError("the typed code does not match: nothing was erased", 1)
     receipt = with_admin(lambda admin: admin.erase_client(code))
     state = "destroyed" if receipt.key_destroyed else "was already destroyed"
     click.echo(f"Client {receipt.code}: data key {state}; their records are unreadable.")
@@ -293,13 +340,12 @@ def client_erase(code: str, yes: bool) -> None:
 
 def with_store(body: Callable[[Any, Any, Any], Coroutine[Any, Any, T]]) -> T:
     """Open the store, run body(store, clock, settings), always close the store."""
-    from bot.bootstrap import open_store
     from journal.clock import SystemClock
 
     settings = _settings()
-    store = open_store(settings)
 
     async def go() -> T:
+        store = await _checked_store(settings)
         try:
             return await body(store, SystemClock(), settings)
         finally:
@@ -432,6 +478,8 @@ def _configure_logging(level: str) -> None:
     # bot's own log lines carry only what an operator needs.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic's "Context impl ..." lines are noise at start; DEBUG still shows them.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 
 def _check_data_files(settings: Any) -> None:
@@ -463,6 +511,9 @@ def run(webhook: bool, host: str, port: int, path: str, secret: str | None,
     settings = _settings()
     _check_data_files(settings)
     settings.require_token()
+    from bot.bootstrap import check_database
+
+    run_async(check_database(settings))
     _configure_logging(settings.log_level)
     from bot.app import run_bot
     from bot.runtime import WebhookConfig

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,10 +69,14 @@ def read_update(bot: Bot, raw: object) -> Update | None:
         return None
 
 
-def install_signal_handlers(stop: asyncio.Event) -> None:
+def install_signal_handlers(stop: asyncio.Event,
+                            reload_keys: Callable[[], object] | None = None) -> None:
+    """SIGTERM/SIGINT stop cleanly; SIGHUP reads the master key file again."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if reload_keys is not None:
+        loop.add_signal_handler(signal.SIGHUP, reload_keys)
 
 
 async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: int = 10) -> None:

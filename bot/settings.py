@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import os
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -141,10 +146,41 @@ class Settings(BaseSettings):
         return self.bot_token.get_secret_value()
 
 
+# Read by the command line or the tests, not by Settings; known, so never warned about.
+OTHER_NAMES = ("STEADFAST_WEBHOOK_SECRET", "STEADFAST_TEST_PG_URL", "STEADFAST_REQUIRE_POSTGRES")
+_warned: set[str] = set()
+
+
+def unknown_names(environ: Mapping[str, str], env_file: Path | None = Path(".env")) -> list[str]:
+    """One warning per STEADFAST_ name in the environment or .env that is no setting,
+    naming the closest one (a typo would otherwise be ignored without a word)."""
+    names = {name.upper() for name in environ if name.upper().startswith("STEADFAST_")}
+    if env_file is not None and env_file.is_file():
+        from dotenv import dotenv_values
+
+        with contextlib.suppress(OSError, UnicodeDecodeError):  # reading the settings says
+            names |= {name.upper() for name in dotenv_values(env_file, encoding="utf-8")
+                      if name.upper().startswith("STEADFAST_")}
+    known = ["STEADFAST_" + name.upper() for name in Settings.model_fields] + list(OTHER_NAMES)
+    warnings = []
+    for name in sorted(names - set(known)):
+        closest = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {closest[0]}?" if closest else ""
+        warnings.append(f"{name} is not a Steadfast setting and is ignored{hint}")
+    return warnings
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings, turning pydantic's report into one line that names the setting."""
+    """Read the settings, turning pydantic's report into one line that names the setting.
+    Unknown STEADFAST_ names are warned about on standard error, once."""
+    for warning in unknown_names(os.environ):
+        if warning not in _warned:
+            _warned.add(warning)
+            print(f"steadfast: warning: {warning}", file=sys.stderr)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError:
+        raise SettingsError("the .env file is not UTF-8 text") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "STEADFAST_" + str(first["loc"][0]).upper() if first["loc"] else "settings"

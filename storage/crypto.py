@@ -9,6 +9,7 @@ import re
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -26,6 +27,16 @@ class CryptoError(Exception):
 
 class KeyringError(CryptoError):
     """The master keys are missing, malformed or inconsistent."""
+
+
+class KeyMismatchError(KeyringError):
+    """The loaded master keys do not open the data keys the database holds."""
+
+    def __init__(self, master_id: str, *, missing: bool) -> None:
+        self.master_id = master_id
+        self.missing = missing
+        super().__init__(f"master key {master_id!r} is not among the loaded keys" if missing
+                         else f"master key {master_id!r} does not open the database's data keys")
 
 
 class DecryptionError(CryptoError):
@@ -113,10 +124,10 @@ class MasterKeyring:
 
     def with_new_primary(self) -> MasterKeyring:
         """A keyring with a fresh primary key in front of every existing one."""
-        n = len(self._keys) + 1
-        while f"k{n}" in self._keys:
-            n += 1
-        return MasterKeyring({f"k{n}": secrets.token_bytes(KEY_BYTES), **self._keys})
+        key_id = new_key_id()
+        while key_id in self._keys:
+            key_id = new_key_id()
+        return MasterKeyring({key_id: secrets.token_bytes(KEY_BYTES), **self._keys})
 
     def without(self, key_id: str) -> MasterKeyring:
         if key_id not in self._keys:
@@ -127,7 +138,7 @@ class MasterKeyring:
 
     @classmethod
     def generate(cls) -> MasterKeyring:
-        return cls({"k1": secrets.token_bytes(KEY_BYTES)})
+        return cls({new_key_id(): secrets.token_bytes(KEY_BYTES)})
 
     # -- files -----------------------------------------------------------------------------
     @classmethod
@@ -138,9 +149,15 @@ class MasterKeyring:
             raise KeyringError(
                 f"master key file {path} does not exist; create it with 'steadfast keys generate'"
             ) from None
+        except UnicodeDecodeError:
+            raise KeyringError(f"master key file {path} is not UTF-8 text") from None
         except OSError as exc:
             raise KeyringError(f"master key file {path} cannot be read ({exc.strerror})") from None
         return cls.parse(text)
+
+    def same_as(self, other: MasterKeyring) -> bool:
+        """The same keys in the same order (the same primary)."""
+        return list(self._keys.items()) == list(other._keys.items())
 
     def create_file(self, path: Path) -> None:
         """Write a new key file with mode 0600; refuse to overwrite an existing one."""
@@ -160,6 +177,11 @@ class MasterKeyring:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+
+
+def new_key_id() -> str:
+    """A master key id unique across installations and rotations: k-YYYYMMDD-<hex>."""
+    return f"k-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
 
 
 def _dek_aad(owner: str, master_id: str) -> bytes:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from types import TracebackType
@@ -11,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 
 from storage import audit
-from storage.crypto import MasterKeyring
+from storage.crypto import KeyringError, MasterKeyring
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.records import AuditEvent, AuditVerdict
 from storage.repositories import (
@@ -30,14 +32,17 @@ from storage.repositories import (
 )
 from storage.vault import Vault
 
+log = logging.getLogger(__name__)
+
 
 class UnitOfWork:
     """All repositories share one session; `commit()` is the only way anything persists."""
 
-    def __init__(self, session: AsyncSession, ring: MasterKeyring, *, postgres: bool) -> None:
+    def __init__(self, session: AsyncSession, ring: MasterKeyring, *, postgres: bool,
+                 refresh: Callable[[], MasterKeyring] | None = None) -> None:
         self.session = session
         self.postgres = postgres
-        self.vault = Vault(session, ring)
+        self.vault = Vault(session, ring, refresh=refresh)
         self.clinicians = ClinicianRepository(session, self.vault)
         self.clients = ClientRepository(session, self.vault)
         self.invites = InviteRepository(session, self.vault)
@@ -94,21 +99,93 @@ class UnitOfWork:
             await self.session.close()
 
 
-class Store:
-    """The database and the master keys: hands out units of work."""
+KeyLoader = Callable[[], MasterKeyring]
+"""Reads the master keys again (the key file); raises when they cannot be read."""
+KeySignature = Callable[[], object]
+"""Something that changes when the key file changes (its size, time and inode)."""
 
-    def __init__(self, engine: AsyncEngine, ring: MasterKeyring) -> None:
+
+class Store:
+    """The database and the master keys: hands out units of work.
+
+    With a `reload` callable the keys can change under a running process: `reload_keys()`
+    (on SIGHUP) reads them again, a unit of work meeting a master key id it does not know
+    asks for one reload before giving up, and with `signature` a changed key file is
+    noticed within `watch_seconds` so new data keys are wrapped under the new primary."""
+
+    def __init__(self, engine: AsyncEngine, ring: MasterKeyring, *,
+                 reload: KeyLoader | None = None, signature: KeySignature | None = None,
+                 retry_seconds: float = 2.0, watch_seconds: float = 1.0) -> None:
         self.engine = engine
         self.ring = ring
         self.postgres = not is_sqlite(str(engine.url))
         self._sessions = session_factory(engine)
+        self._reload = reload
+        self._signature = signature
+        self._retry_seconds = retry_seconds
+        self._watch_seconds = watch_seconds
+        self._last_reload = float("-inf")
+        self._last_watch = time.monotonic()
+        self._seen = self._signature_now()
 
     @classmethod
-    def open(cls, database_url: str, ring: MasterKeyring) -> Store:
-        return cls(create_engine(database_url), ring)
+    def open(cls, database_url: str, ring: MasterKeyring, *, reload: KeyLoader | None = None,
+             signature: KeySignature | None = None) -> Store:
+        return cls(create_engine(database_url), ring, reload=reload, signature=signature)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions(), self.ring, postgres=self.postgres)
+        self._watch()
+        return UnitOfWork(self._sessions(), self.ring, postgres=self.postgres,
+                          refresh=self._refresh if self._reload is not None else None)
+
+    # -- master keys that change while the process runs ------------------------------------
+    def reload_keys(self, reason: str = "SIGHUP") -> bool:
+        """Read the master keys again. A key file that cannot be read or parsed keeps the
+        keys already loaded and logs one line (never key material). True when they changed."""
+        if self._reload is None:
+            log.info("master keys not reloaded (%s): they do not come from a key file", reason)
+            return False
+        self._last_reload = time.monotonic()
+        self._seen = self._signature_now()
+        try:
+            ring = self._reload()
+        except Exception as exc:  # a half-written or broken file must not stop the bot
+            detail = str(exc) if isinstance(exc, KeyringError) else type(exc).__name__
+            log.warning("master keys not reloaded (%s): %s; the %d loaded key(s) stay in use",
+                        reason, detail, len(self.ring.ids))
+            return False
+        if ring.same_as(self.ring):
+            log.info("master keys reloaded (%s): unchanged, primary %s", reason, ring.primary_id)
+            return False
+        self.ring = ring
+        log.info("master keys reloaded (%s): %d key(s), primary %s", reason, len(ring.ids),
+                 ring.primary_id)
+        return True
+
+    def _refresh(self) -> MasterKeyring:
+        """Called by a unit of work that met an unknown master key id: the keys read once
+        more (at most once per `retry_seconds`), or the ones already loaded."""
+        if time.monotonic() - self._last_reload >= self._retry_seconds:
+            self.reload_keys("unknown master key")
+        return self.ring
+
+    def _signature_now(self) -> object:
+        if self._signature is None:
+            return None
+        try:
+            return self._signature()
+        except OSError:
+            return None
+
+    def _watch(self) -> None:
+        if self._signature is None or self._reload is None:
+            return
+        now = time.monotonic()
+        if now - self._last_watch < self._watch_seconds:
+            return
+        self._last_watch = now
+        if self._signature_now() != self._seen:
+            self.reload_keys("key file changed")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import (
     DataKey,
+    DecryptionError,
     KeyErasedError,
+    KeyMismatchError,
     KeyringError,
     MasterKeyring,
     new_data_key,
@@ -26,10 +29,19 @@ from storage.models import ClientKeyRow, SystemKeyRow
 class Vault:
     """Data keys for one unit of work; unwrapped keys live only as long as it does."""
 
-    def __init__(self, session: AsyncSession, ring: MasterKeyring) -> None:
+    def __init__(self, session: AsyncSession, ring: MasterKeyring, *,
+                 refresh: Callable[[], MasterKeyring] | None = None) -> None:
         self._session = session
         self._ring = ring
+        self._refresh = refresh
         self._cache: dict[str, DataKey] = {}
+
+    def _unwrap(self, master_id: str, wrapped: bytes, owner: str) -> bytes:
+        """Unwrap a data key; a master key id this process does not know yet (the keys
+        were rotated while it runs) makes the store read the keys once more."""
+        if master_id not in self._ring and self._refresh is not None:
+            self._ring = self._refresh()
+        return unwrap_key(self._ring, master_id, wrapped, owner)
 
     # -- client keys ---------------------------------------------------------------------
     async def create_client_key(self, client_id: str, now: datetime) -> DataKey:
@@ -52,7 +64,7 @@ class Vault:
         )
         if row is None or row.wrapped is None or row.master_key_id is None:
             raise KeyErasedError(f"the data key of client {client_id} was erased")
-        secret = unwrap_key(self._ring, row.master_key_id, row.wrapped, _owner(client_id, row.id))
+        secret = self._unwrap(row.master_key_id, row.wrapped, _owner(client_id, row.id))
         key = DataKey(id=row.id, secret=secret)
         self._cache[client_id] = key
         return key
@@ -81,7 +93,7 @@ class Vault:
             )
             await self._session.flush()
         else:
-            secret = unwrap_key(self._ring, row.master_key_id, row.wrapped, cache_name + "|" + row.id)
+            secret = self._unwrap(row.master_key_id, row.wrapped, cache_name + "|" + row.id)
             key = DataKey(id=row.id, secret=secret)
         self._cache[cache_name] = key
         return key
@@ -108,17 +120,38 @@ class Vault:
         ):
             assert row.wrapped is not None and row.master_key_id is not None
             owner = _owner(row.client_id, row.id)
-            secret = unwrap_key(self._ring, row.master_key_id, row.wrapped, owner)
+            secret = self._unwrap(row.master_key_id, row.wrapped, owner)
             row.master_key_id, row.wrapped = wrap_key(new_ring, secret, owner)
             count += 1
         for srow in await self._session.scalars(select(SystemKeyRow).with_for_update()):
             owner = "system:" + srow.name + "|" + srow.id
-            secret = unwrap_key(self._ring, srow.master_key_id, srow.wrapped, owner)
+            secret = self._unwrap(srow.master_key_id, srow.wrapped, owner)
             srow.master_key_id, srow.wrapped = wrap_key(new_ring, secret, owner)
             count += 1
         await self._session.flush()
         self._ring = new_ring
         return count
+
+    async def check_opens(self) -> None:
+        """Every system data key and one client data key per master key id open with the
+        loaded keys; raises KeyMismatchError naming the first master key that does not."""
+        for srow in await self._session.scalars(select(SystemKeyRow).order_by(SystemKeyRow.name)):
+            self._check_one(srow.master_key_id, srow.wrapped,
+                            "system:" + srow.name + "|" + srow.id)
+        first = (select(ClientKeyRow.master_key_id, func.min(ClientKeyRow.id))
+                 .where(ClientKeyRow.wrapped.is_not(None)).group_by(ClientKeyRow.master_key_id))
+        for master_id, key_id in (await self._session.execute(first)).all():
+            row = await self._session.get(ClientKeyRow, key_id)
+            assert row is not None and row.wrapped is not None and master_id is not None
+            self._check_one(master_id, row.wrapped, _owner(row.client_id, row.id))
+
+    def _check_one(self, master_id: str, wrapped: bytes, owner: str) -> None:
+        if master_id not in self._ring:
+            raise KeyMismatchError(master_id, missing=True)
+        try:
+            unwrap_key(self._ring, master_id, wrapped, owner)
+        except DecryptionError:
+            raise KeyMismatchError(master_id, missing=False) from None
 
     def check_ring_covers(self, in_use: dict[str, int]) -> None:
         missing = sorted(set(in_use) - set(self._ring.ids))

@@ -67,10 +67,15 @@ class InProcessBot:
 class ChildBot:
     """`steadfast run` as a real OS process, for restarts, SIGTERM and kill -9."""
 
-    def __init__(self, settings: Settings, cwd: Path, *, args: tuple[str, ...] = ()) -> None:
+    def __init__(self, settings: Settings, cwd: Path, *, args: tuple[str, ...] = (),
+                 key_file: Path | None = None, extra_env: dict[str, str] | None = None) -> None:
+        """With key_file the process reads its master keys from that file
+        (STEADFAST_MASTER_KEY_FILE) instead of the settings' STEADFAST_MASTER_KEYS."""
         self.settings = settings
         self.cwd = cwd
         self.args = args
+        self.key_file = key_file
+        self.extra_env = extra_env or {}
         self.process: subprocess.Popen[bytes] | None = None
         self.log = cwd / "bot.log"
         self._log_from = 0
@@ -78,16 +83,37 @@ class ChildBot:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STEADFAST_")}
         s = self.settings
-        assert s.bot_token is not None and s.master_keys is not None
+        assert s.bot_token is not None
         env.update({
             "STEADFAST_BOT_TOKEN": s.bot_token.get_secret_value(),
             "STEADFAST_TELEGRAM_API_URL": s.telegram_api_url,
             "STEADFAST_DATABASE_URL": s.database_url,
-            "STEADFAST_MASTER_KEYS": s.master_keys.get_secret_value(),
             "STEADFAST_DEFAULT_TIMEZONE": s.default_timezone,
             "PYTHONPATH": str(ROOT),
         })
+        if self.key_file is not None:
+            env["STEADFAST_MASTER_KEY_FILE"] = str(self.key_file)
+        else:
+            assert s.master_keys is not None
+            env["STEADFAST_MASTER_KEYS"] = s.master_keys.get_secret_value()
+        env.update(self.extra_env)
         return env
+
+    def log_text(self) -> str:
+        """What this start wrote to the log."""
+        return self.log.read_bytes()[self._log_from:].decode(errors="replace")
+
+    async def wait_exit(self, timeout: float = 60) -> int:
+        """For a process expected to stop on its own (a refused start)."""
+        assert self.process is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.process.poll() is None and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.process.poll() is None:
+            self.process.kill()
+            raise AssertionError("bot did not exit:\n" + self.log_text())
+        return self.process.returncode
 
     def start(self) -> ChildBot:
         # A restart in the same folder appends to the log: only what this start wrote counts.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -101,7 +102,14 @@ def test_keys_generate_writes_a_private_file_and_refuses_to_overwrite(tmp_path: 
     again = cli(["keys", "generate"], env, tmp_path)
     assert again.returncode == 1 and "refusing to overwrite" in again.stderr
     assert (tmp_path / "k.key").read_bytes() == before
-    assert MasterKeyring.parse(before.decode()).primary_id == "k1"
+    first_id = MasterKeyring.parse(before.decode()).primary_id
+    assert re.fullmatch(r"k-\d{8}-[0-9a-f]{8}", first_id)
+    other = cli(["keys", "generate", "--file", str(tmp_path / "other.key")], env, tmp_path)
+    assert other.returncode == 0, other.stderr
+    assert first_id in first.stdout  # the operator is told which key was written
+    # Two installations (or a rotation) never share a key id, so a wrong file is told
+    # apart from a missing key.
+    assert MasterKeyring.load_file(tmp_path / "other.key").primary_id != first_id
 
 
 @pytest.mark.parametrize(("name", "value"), [
@@ -123,8 +131,9 @@ def test_a_missing_key_file_is_one_clear_line(tmp_path: Path) -> None:
     result = cli(["clinician", "list"], {
         "STEADFAST_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db",
         "STEADFAST_MASTER_KEY_FILE": str(tmp_path / "missing.key")}, tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "steadfast keys generate" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.startswith("steadfast: STEADFAST_MASTER_KEY_FILE")
 
 
 def test_admin_flow_from_the_command_line(keyed_env: dict[str, str], tmp_path: Path) -> None:
@@ -137,13 +146,18 @@ def test_admin_flow_from_the_command_line(keyed_env: dict[str, str], tmp_path: P
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     listed = cli(["clinician", "list"], keyed_env, tmp_path)
     assert "Dr Ortiz" in listed.stdout and "supervisor" in listed.stdout
+    key_file = Path(keyed_env["STEADFAST_MASTER_KEY_FILE"])
+    old_id = MasterKeyring.load_file(key_file).primary_id
     rotate = cli(["keys", "rotate"], keyed_env, tmp_path)
     assert rotate.returncode == 0, rotate.stderr
+    new_id = MasterKeyring.load_file(key_file).primary_id
+    assert new_id != old_id
     status = cli(["keys", "status"], keyed_env, tmp_path)
-    assert "k2 (primary)" in status.stdout
-    retire = cli(["keys", "retire", "k1"], keyed_env, tmp_path)
+    assert f"{new_id} (primary)" in status.stdout
+    assert "open every data key" in status.stdout and status.returncode == 0
+    retire = cli(["keys", "retire", old_id], keyed_env, tmp_path)
     assert retire.returncode == 0, retire.stderr
-    retire_primary = cli(["keys", "retire", "k2"], keyed_env, tmp_path)
+    retire_primary = cli(["keys", "retire", new_id], keyed_env, tmp_path)
     assert retire_primary.returncode == 1 and "primary" in retire_primary.stderr
     erase = cli(["client", "erase", "ZZZ-99", "--yes"], keyed_env, tmp_path)
     assert erase.returncode == 1 and "no client" in erase.stderr
@@ -154,13 +168,14 @@ def test_admin_flow_from_the_command_line(keyed_env: dict[str, str], tmp_path: P
 def test_retiring_a_master_key_that_still_wraps_data_keys_is_refused(
         keyed_env: dict[str, str], tmp_path: Path) -> None:
     assert cli(["clinician", "add", "--telegram-id", "8", "--name", "Dr A"], keyed_env,
-               tmp_path).returncode == 0  # creates the audit key, wrapped by k1
+               tmp_path).returncode == 0  # creates the audit key
     key_file = Path(keyed_env["STEADFAST_MASTER_KEY_FILE"])
-    # An operator added a new primary by hand but never re-wrapped: k1 is still in use.
+    old_id = MasterKeyring.load_file(key_file).primary_id
+    # An operator added a new primary by hand but never re-wrapped: the old key is in use.
     key_file.write_text(MasterKeyring.parse(key_file.read_text()).with_new_primary().dump())
-    refused = cli(["keys", "retire", "k1"], keyed_env, tmp_path)
+    refused = cli(["keys", "retire", old_id], keyed_env, tmp_path)
     assert refused.returncode == 1 and "still wraps" in refused.stderr
-    assert "k1" in MasterKeyring.parse(key_file.read_text()).ids
+    assert old_id in MasterKeyring.parse(key_file.read_text()).ids
 
 
 async def test_outbox_status_counts_dead_letters_and_exits_1_when_any(
