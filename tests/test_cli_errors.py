@@ -23,6 +23,8 @@ from tests.conftest import PG_ADMIN_URL, Database
 from tests.e2e import ROOT
 from tests.helpers import make_client, make_clinician
 
+pytestmark = pytest.mark.faults
+
 STEADFAST = [sys.executable, "-m", "bot.cli"]
 
 

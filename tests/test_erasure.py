@@ -23,6 +23,8 @@ from tests.conftest import Database
 from tests.e2e import InProcessBot, bot_settings
 from tests.helpers import make_client, make_clinician
 
+pytestmark = pytest.mark.faults
+
 CLINICIAN, SUPERVISOR, CLIENT = 7101, 7102, 8101
 
 

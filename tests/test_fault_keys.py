@@ -30,6 +30,8 @@ from tests.helpers import make_clinician
 from tests.stories import Phone, enrolled_client
 from tests.test_e2e_enrolment import CLINICIAN, enrol, invite_link
 
+pytestmark = pytest.mark.faults
+
 CLIENT, NEWCOMER = 8001, 8002
 SLOW = 20.0  # seconds: a loaded machine runs a real process and a subprocess at once
 

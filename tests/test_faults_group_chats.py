@@ -21,6 +21,8 @@ from tests.e2e import InProcessBot, bot_settings, eventually
 from tests.helpers import make_clinician
 from tests.stories import enrolled_client
 
+pytestmark = pytest.mark.faults
+
 CLINICIAN, CLIENT = 7001, 8001
 NEUTRAL = {"en": "Steadfast works only in a private chat with you.",
            "es": "Steadfast solo funciona en un chat privado contigo."}

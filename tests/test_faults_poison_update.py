@@ -22,6 +22,8 @@ from tests.helpers import make_clinician
 from tests.stories import enrolled_client
 from tests.test_e2e_runtime import SECRET, free_port
 
+pytestmark = pytest.mark.faults
+
 CLINICIAN, CLIENT = 7001, 8001
 NOT_UNDERSTOOD = "I did not understand that. Please try again."
 

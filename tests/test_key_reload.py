@@ -18,6 +18,8 @@ from storage.uow import Store
 from tests.conftest import Database
 from tests.helpers import make_client, make_clinician
 
+pytestmark = pytest.mark.faults
+
 
 def running_store(database: Database, key_file: Path, *, retry_seconds: float = 2.0) -> Store:
     """As `steadfast run` opens it, minus the key file watch (so the unknown-id path is
