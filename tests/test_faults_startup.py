@@ -25,7 +25,7 @@ from storage.uow import Store
 from tests.conftest import Database
 from tests.e2e import ChildBot, bot_settings, eventually
 from tests.helpers import make_client
-from tests.mailbox import Mailbox
+from tests.mailbox import Mailbox, free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -163,6 +163,37 @@ async def test_command_menus_failing_do_not_stop_the_start_and_are_set_once_tele
         done = [c.params["scope"]["chat_id"] for c in emulator.calls_of("setMyCommands")
                 if c.error_code is None]
         assert sorted(done) == [LANE, CLIENT]  # once per person
+        assert await bot.terminate() == 0
+        assert "Traceback" not in bot.log_text()
+    finally:
+        if bot.process is not None and bot.process.poll() is None:
+            bot.kill()
+
+
+async def test_a_webhook_start_whose_setwebhook_fails_serves_and_sets_it_once_telegram_answers(
+        emulator: Any, sqlite_database: Database, ring: MasterKeyring, tmp_path: Path) -> None:
+    store = Store.open(sqlite_database.url, ring)
+    clock = FakeClock(datetime.now(UTC))
+    try:
+        await program(store, clock, emulator)
+    finally:
+        await store.close()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    emulator.outage("setWebhook", error_code=502)
+    bot = ChildBot(bot_settings(emulator, sqlite_database.url, ring), tmp_path,
+                   args=("--webhook", "--host", "127.0.0.1", "--port", str(port), "--path",
+                         "/hook", "--secret", "s3cret-token-for-tests_0123", "--public-url", url),
+                   extra_env={**FAST, "STEADFAST_SCHEDULER_ENABLED": "false"}).start()
+    try:
+        await bot.wait_ready(timeout=60)
+        await eventually(lambda: len(emulator.calls_of("setWebhook")) >= 2, timeout=30)
+        assert emulator.webhook_url is None
+        emulator.end_outage()
+        await eventually(lambda: emulator.webhook_url == url, timeout=30)
+        sent = await emulator.send_command(CLIENT, "/checkin")
+        await emulator.wait_for_message(CLIENT, contains=" of ", after=sent.message_id,
+                                        timeout=30)
         assert await bot.terminate() == 0
         assert "Traceback" not in bot.log_text()
     finally:
