@@ -161,6 +161,11 @@ def email_fallback(settings: Settings, store: Store, clock: Clock) -> EmailFallb
 class _TelegramDown(Exception):
     """getMe got no usable answer, for a reason that passes (5xx, 429, a time-out)."""
 
+    def __init__(self, reason: str, retry_after: float = 0.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
 
 def _transient(exc: BaseException) -> bool:
     """A failure that Telegram being down or overloaded explains; waiting can fix it."""
@@ -191,7 +196,8 @@ async def _get_me(bot: Bot, settings: Settings, *, first: bool = True) -> User:
             raise SettingsError(f"STEADFAST_TELEGRAM_API_URL {settings.telegram_api_url} does "
                                 f"not answer ({type(exc).__name__})") from None
         if _transient(exc):
-            raise _TelegramDown(type(exc).__name__) from None
+            wait = exc.retry_after if isinstance(exc, TelegramRetryAfter) else 0.0
+            raise _TelegramDown(type(exc).__name__, wait) from None
         if isinstance(exc, TelegramAPIError):
             raise SettingsError(f"STEADFAST_TELEGRAM_API_URL {settings.telegram_api_url} "
                                 f"refused getMe ({type(exc).__name__})") from None
@@ -227,21 +233,21 @@ async def _get_me_or_stop(bot: Bot, settings: Settings, stop: asyncio.Event, *,
 
 
 async def wait_for_telegram(bot: Bot, settings: Settings, stop: asyncio.Event,
-                            reason: str) -> User | None:
-    """getMe again and again, with the delivery backoff and its jitter, until Telegram
-    answers; None when the process was told to stop first."""
+                            down: _TelegramDown) -> User | None:
+    """getMe again and again, with the delivery backoff and its jitter (or as long as a 429
+    asks), until Telegram answers; None when the process was told to stop first."""
     attempts = 1
     while not stop.is_set():
-        delay = _backoff(settings, attempts)
+        delay = max(_backoff(settings, attempts), down.retry_after)
         log.warning("Telegram did not answer getMe (%s, attempt %s); trying again in %.0fs",
-                    reason, attempts, delay)
+                    down.reason, attempts, delay)
         await _sleep_or_stop(stop, delay)
         if stop.is_set():
             break
         try:
             return await _get_me_or_stop(bot, settings, stop, first=False)
         except _TelegramDown as exc:
-            reason = str(exc)
+            down = exc
         attempts += 1
     return None
 
@@ -337,7 +343,7 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
     app = build_app(settings, clock=clock)
     stop = stop or asyncio.Event()
     me: User | None = None
-    down: str | None = None
+    down: _TelegramDown | None = None
     try:  # a start refused for its settings says only why, not that it stopped
         await check_keys_open_database(app.store, settings)
         if handle_signals:  # from here on a SIGTERM stops cleanly, even while Telegram is down
@@ -345,7 +351,7 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
         try:
             me = await _get_me_or_stop(app.bot, settings, stop, first=True)
         except _TelegramDown as exc:
-            down = str(exc)
+            down = exc
         if me is None and down is None:  # stopped during the first getMe
             await app.close()
             log.info("Steadfast stopped cleanly")
@@ -367,7 +373,7 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
             assert down is not None
             log.warning("waiting for Telegram at STEADFAST_TELEGRAM_API_URL %s (getMe: %s); "
                         "delivery, the scheduler and the e-mail fallback run meanwhile, "
-                        "updates are served once it answers", settings.telegram_api_url, down)
+                        "updates are served once it answers", settings.telegram_api_url, down.reason)
             if app.scheduler is not None:
                 app.scheduler.start()
             me = await wait_for_telegram(app.bot, settings, stop, down)

@@ -6,6 +6,7 @@ Telegram answers, updates are served and the command menus are set."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from storage.models import OutboxRow
 from storage.records import Client
 from storage.uow import Store
 from tests.conftest import Database
-from tests.e2e import ChildBot, bot_settings, eventually
+from tests.e2e import ChildBot, InProcessBot, bot_settings, eventually
 from tests.helpers import make_client
 from tests.mailbox import Mailbox, free_port
 
@@ -199,3 +200,20 @@ async def test_a_webhook_start_whose_setwebhook_fails_serves_and_sets_it_once_te
     finally:
         if bot.process is not None and bot.process.poll() is None:
             bot.kill()
+
+
+async def test_a_429_and_a_504_on_getme_are_waited_out_as_long_as_telegram_asks(
+        emulator: Any, sqlite_database: Database, ring: MasterKeyring,
+        caplog: pytest.LogCaptureFixture) -> None:
+    emulator.fail_next("getMe", error_code=504)
+    emulator.fail_next("getMe", error_code=429, retry_after=2)
+    settings = bot_settings(emulator, sqlite_database.url, ring, scheduler_enabled=False,
+                            delivery_base_backoff_seconds=0.1, delivery_max_backoff_seconds=0.2)
+    with caplog.at_level(logging.INFO):
+        bot = await InProcessBot(settings).start()
+        await bot.stop()
+    calls = emulator.calls_of("getMe")
+    assert [c.error_code for c in calls] == [504, 429, None]
+    assert calls[2].time - calls[1].time >= 2  # the 429's retry_after, not the short backoff
+    assert caplog.text.count(WAITING) == 1
+    assert caplog.text.index(WAITING) < caplog.text.index("Steadfast is running")
