@@ -299,7 +299,12 @@ async def register_commands(app: App, stop: asyncio.Event | None = None) -> None
         await paced.call(0, app.bot.delete_my_commands)
         people = await _people(app, stop)
         for chat_id, kind, language in people:
-            commands = [BotCommand(command=n, description=d) for n, d in menu(kind, language)]
+            # Read again just before: a person may have changed language or role (and got
+            # their new menu from a handler) since the list was read.
+            now = await _menu_now(app, chat_id, kind, language)
+            if now is None:
+                continue
+            commands = [BotCommand(command=n, description=d) for n, d in menu(*now)]
             await paced.call(chat_id, functools.partial(
                 app.bot.set_my_commands, commands, scope=BotCommandScopeChat(chat_id=chat_id)))
             if stop.is_set():
@@ -307,6 +312,20 @@ async def register_commands(app: App, stop: asyncio.Event | None = None) -> None
         log.info("command menus set for %s chats", len(people))
     except Exception as exc:  # the menus are a convenience: nothing else may suffer for them
         log.error("command menus could not be set: %s", safe_trace(exc))
+
+
+async def _menu_now(app: App, chat_id: int, kind: str, language: str) -> tuple[str, str] | None:
+    """The chat's role and language as the database holds them now; None when it is no
+    longer someone's (the list's values if the database does not answer)."""
+    try:
+        async with app.store.unit_of_work() as uow:
+            if kind == "client":
+                client = await uow.clients.by_telegram_id(chat_id)
+                return ("client", client.language) if client else None
+            clinician = await uow.clinicians.by_telegram_id(chat_id)
+            return (clinician.role, app.settings.default_language) if clinician else None
+    except Exception:
+        return kind, language
 
 
 async def _people(app: App, stop: asyncio.Event) -> list[tuple[int, str, str]]:
