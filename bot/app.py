@@ -239,7 +239,7 @@ async def wait_for_telegram(bot: Bot, settings: Settings, stop: asyncio.Event,
     attempts = 1
     while not stop.is_set():
         delay = max(_backoff(settings, attempts), down.retry_after)
-        log.warning("Telegram did not answer getMe (%s, attempt %s); trying again in %.0fs",
+        log.warning("Telegram did not answer getMe (%s, attempt %s); trying again in %.1fs",
                     down.reason, attempts, delay)
         await _sleep_or_stop(stop, delay)
         if stop.is_set():
@@ -309,7 +309,7 @@ async def register_commands(app: App, stop: asyncio.Event | None = None) -> None
                 app.bot.set_my_commands, commands, scope=BotCommandScopeChat(chat_id=chat_id)))
             if stop.is_set():
                 return
-        log.info("command menus set for %s chats", len(people))
+        log.info("command menus done for %s chats", len(people))
     except Exception as exc:  # the menus are a convenience: nothing else may suffer for them
         log.error("command menus could not be set: %s", safe_trace(exc))
 
@@ -406,7 +406,8 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
 
         async def announce() -> None:
             await started.wait()
-            if app.scheduler is not None:  # ticks begin once updates are being served
+            if app.scheduler is not None:  # ticks begin once updates are served (at once
+                # while Telegram is down: see above); start() twice is one start
                 app.scheduler.start()
             log.info("Steadfast is running as @%s (%s)", username,
                      "webhook" if webhook else "polling")
