@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+import random
+import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import BotCommand, BotCommandScopeChat, User
 
 from bot.bootstrap import check_keys_open_database, open_store
@@ -26,6 +39,7 @@ from journal.clock import Clock, SystemClock
 from journal.deliveries import DeliveryReport
 from journal.discharge import DischargeService
 from journal.enrolment import EnrolmentService
+from journal.errors import safe_trace
 from journal.fallback import EmailFallback
 from journal.journaling import JournalService
 from journal.preferences import PreferencesService
@@ -144,61 +158,228 @@ def email_fallback(settings: Settings, store: Store, clock: Clock) -> EmailFallb
                          display_timezone=settings.default_timezone)
 
 
-async def _get_me(bot: Bot, settings: Settings) -> User:
-    """Who the bot is; a Telegram that does not answer or refuses the token stops the start
-    with one line naming the setting (never the token, which is part of the URL)."""
+class _TelegramDown(Exception):
+    """getMe got no usable answer, for a reason that passes (5xx, 429, a time-out)."""
+
+    def __init__(self, reason: str, retry_after: float = 0.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def _transient(exc: BaseException) -> bool:
+    """A failure that Telegram being down or overloaded explains; waiting can fix it."""
+    return isinstance(exc, (TelegramServerError, TelegramRetryAfter, TelegramNetworkError,
+                            ClientDecodeError, OSError, TimeoutError))
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Nothing listens at the URL (connection refused, a name that does not resolve): on a
+    first attempt that is a typo far more often than an outage."""
+    cause = exc.__cause__ if isinstance(exc, TelegramNetworkError) else exc
+    return isinstance(cause, (aiohttp.ClientConnectorError, ConnectionRefusedError,
+                              socket.gaierror))
+
+
+async def _get_me(bot: Bot, settings: Settings, *, first: bool = True) -> User:
+    """Who the bot is. A token Telegram refuses, an answer no retry can change, or (on the
+    first attempt) a URL where nothing listens stop the start with one line naming the
+    setting (never the token, which is part of the URL); Telegram being down raises
+    _TelegramDown, and the caller waits for it."""
     try:
         return await bot.get_me(request_timeout=20)
     except TelegramUnauthorizedError:
         raise SettingsError("STEADFAST_BOT_TOKEN was refused by Telegram (401 Unauthorized): "
                             "check the token BotFather gave") from None
-    except (TelegramNetworkError, OSError) as exc:
-        raise SettingsError(f"STEADFAST_TELEGRAM_API_URL {settings.telegram_api_url} does not "
-                            f"answer ({type(exc).__name__})") from None
-    except TelegramAPIError as exc:
-        raise SettingsError(f"STEADFAST_TELEGRAM_API_URL {settings.telegram_api_url} refused "
-                            f"getMe ({type(exc).__name__})") from None
+    except Exception as exc:
+        if first and _unreachable(exc):
+            raise SettingsError(f"STEADFAST_TELEGRAM_API_URL {settings.telegram_api_url} does "
+                                f"not answer ({type(exc).__name__})") from None
+        if _transient(exc):
+            wait = exc.retry_after if isinstance(exc, TelegramRetryAfter) else 0.0
+            raise _TelegramDown(type(exc).__name__, wait) from None
+        if isinstance(exc, TelegramAPIError):
+            raise SettingsError(f"STEADFAST_TELEGRAM_API_URL {settings.telegram_api_url} "
+                                f"refused getMe ({type(exc).__name__})") from None
+        raise
 
 
-async def register_commands(app: App) -> None:
-    """Each person sees only their own role's commands; strangers see none."""
-    await app.bot.delete_my_commands()
-    async with app.store.unit_of_work() as uow:
-        staff = await uow.clinicians.everyone()
-        clients = await uow.clients.for_clinician(None)
+def _backoff(settings: Settings, attempts: int) -> float:
+    """The delivery backoff: doubling from its base, capped, with jitter."""
+    ceiling = min(settings.delivery_max_backoff_seconds,
+                  settings.delivery_base_backoff_seconds * (2 ** min(attempts, 32)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _get_me_or_stop(bot: Bot, settings: Settings, stop: asyncio.Event, *,
+                          first: bool) -> User | None:
+    """_get_me, or None as soon as the process is told to stop (a call in flight, up to
+    its 20 s time-out, does not hold up a SIGTERM)."""
+    call = asyncio.ensure_future(_get_me(bot, settings, first=first))
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({call, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not call.done():
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await call
+        return None
+    return call.result()
+
+
+async def wait_for_telegram(bot: Bot, settings: Settings, stop: asyncio.Event,
+                            down: _TelegramDown) -> User | None:
+    """getMe again and again, with the delivery backoff and its jitter (or as long as a 429
+    asks), until Telegram answers; None when the process was told to stop first."""
+    attempts = 1
+    while not stop.is_set():
+        delay = max(_backoff(settings, attempts), down.retry_after)
+        log.warning("Telegram did not answer getMe (%s, attempt %s); trying again in %.1fs",
+                    down.reason, attempts, delay)
+        await _sleep_or_stop(stop, delay)
+        if stop.is_set():
+            break
+        try:
+            return await _get_me_or_stop(bot, settings, stop, first=False)
+        except _TelegramDown as exc:
+            down = exc
+        attempts += 1
+    return None
+
+
+class _Paced:
+    """Telegram calls for the command menus: one at a time, at most `per_second`, inside
+    the delivery worker's limits (so menus for thousands of chats never crowd out an alert);
+    a failure that passes is tried again with backoff until it succeeds or the stop."""
+
+    def __init__(self, app: App, stop: asyncio.Event, per_second: float = 10.0) -> None:
+        self._app, self._stop = app, stop
+        self._interval = 1.0 / per_second
+        self._attempts = 0
+
+    async def call(self, chat_id: int, method: Callable[[], Awaitable[object]]) -> bool:
+        """True once done; False when it cannot be (a permanent answer) or on the stop."""
+        limiter = self._app.delivery.limiter
+        while not self._stop.is_set():
+            stamp = await limiter.acquire(chat_id)
+            try:
+                await method()
+                self._attempts = 0
+                return True
+            except TelegramRetryAfter as exc:
+                limiter.pause(exc.retry_after)
+                delay = float(exc.retry_after)
+            except Exception as exc:
+                if not _transient(exc):
+                    log.info("no command menu for one chat: %s", type(exc).__name__)
+                    return False
+                self._attempts += 1
+                delay = _backoff(self._app.settings, self._attempts)
+                if self._attempts in (1, 8, 64):
+                    log.warning("command menus not set yet (%s); trying again in %.0fs",
+                                type(exc).__name__, delay)
+            finally:
+                limiter.done(chat_id, stamp)
+                await _sleep_or_stop(self._stop, self._interval)
+            await _sleep_or_stop(self._stop, delay)
+        return False
+
+
+async def register_commands(app: App, stop: asyncio.Event | None = None) -> None:
+    """Each person sees only their own role's commands; strangers see none. Runs beside
+    the bot: Telegram failing here is retried later and never stops or delays the start."""
+    stop = stop or asyncio.Event()
+    paced = _Paced(app, stop)
+    try:
+        await paced.call(0, app.bot.delete_my_commands)
+        people = await _people(app, stop)
+        for chat_id, kind, language in people:
+            # Read again just before: a person may have changed language or role (and got
+            # their new menu from a handler) since the list was read.
+            now = await _menu_now(app, chat_id, kind, language)
+            if now is None:
+                continue
+            commands = [BotCommand(command=n, description=d) for n, d in menu(*now)]
+            await paced.call(chat_id, functools.partial(
+                app.bot.set_my_commands, commands, scope=BotCommandScopeChat(chat_id=chat_id)))
+            if stop.is_set():
+                return
+        log.info("command menus done for %s chats", len(people))
+    except Exception as exc:  # the menus are a convenience: nothing else may suffer for them
+        log.error("command menus could not be set: %s", safe_trace(exc))
+
+
+async def _menu_now(app: App, chat_id: int, kind: str, language: str) -> tuple[str, str] | None:
+    """The chat's role and language as the database holds them now; None when it is no
+    longer someone's (the list's values if the database does not answer)."""
+    try:
+        async with app.store.unit_of_work() as uow:
+            if kind == "client":
+                client = await uow.clients.by_telegram_id(chat_id)
+                return ("client", client.language) if client else None
+            clinician = await uow.clinicians.by_telegram_id(chat_id)
+            return (clinician.role, app.settings.default_language) if clinician else None
+    except Exception:
+        return kind, language
+
+
+async def _people(app: App, stop: asyncio.Event) -> list[tuple[int, str, str]]:
+    attempts = 0
+    while True:
+        try:
+            async with app.store.unit_of_work() as uow:
+                staff = await uow.clinicians.everyone()
+                clients = await uow.clients.for_clinician(None)
+            break
+        except Exception as exc:  # the database may be down for a moment: try again later
+            attempts += 1
+            log.warning("command menus wait for the database: %s", type(exc).__name__)
+            await _sleep_or_stop(stop, _backoff(app.settings, attempts))
+            if stop.is_set():
+                return []
     people: list[tuple[int, str, str]] = [
         (c.telegram_id, c.role, app.settings.default_language) for c in staff if c.active]
     people += [(c.telegram_id, "client", c.language) for c in clients if c.telegram_id]
-    for chat_id, kind, language in people:
-        try:
-            await app.bot.set_my_commands(
-                [BotCommand(command=n, description=d) for n, d in menu(kind, language)],
-                scope=BotCommandScopeChat(chat_id=chat_id))
-        except Exception as exc:  # a chat that never talked to the bot cannot get a menu
-            log.info("no command menu for one chat: %s", type(exc).__name__)
+    return people
 
 
 async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
                   stop: asyncio.Event | None = None, clock: Clock | None = None,
                   migrate: bool = True, handle_signals: bool = True,
                   ready: asyncio.Event | None = None) -> None:
-    """Migrate, start delivery, serve updates until SIGTERM/SIGINT, then close everything."""
+    """Migrate, start delivery, serve updates until SIGTERM/SIGINT, then close everything.
+
+    Telegram down at the start (5xx, 429, time-outs) does not stop it: delivery, the
+    scheduler and the e-mail fallback run while getMe is tried again, and updates are served
+    once Telegram answers."""
     if migrate:
         await asyncio.to_thread(upgrade, settings.database_url)
     app = build_app(settings, clock=clock)
+    stop = stop or asyncio.Event()
+    me: User | None = None
+    down: _TelegramDown | None = None
     try:  # a start refused for its settings says only why, not that it stopped
         await check_keys_open_database(app.store, settings)
-        me = await _get_me(app.bot, settings)
+        if handle_signals:  # from here on a SIGTERM stops cleanly, even while Telegram is down
+            install_signal_handlers(stop, reload_keys=app.store.reload_keys)
+        try:
+            me = await _get_me_or_stop(app.bot, settings, stop, first=True)
+        except _TelegramDown as exc:
+            down = exc
+        if me is None and down is None:  # stopped during the first getMe
+            await app.close()
+            log.info("Steadfast stopped cleanly")
+            return
     except BaseException:
         await app.close()
         raise
-    stop = stop or asyncio.Event()
-    if handle_signals:
-        install_signal_handlers(stop, reload_keys=app.store.reload_keys)
     tasks: list[asyncio.Task[None]] = []
     try:
-        app.dispatcher["bot_username"] = me.username or "bot"
-        await register_commands(app)
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
         if app.email_fallback is not None:
             from bot.mail import run_fallback
@@ -207,13 +388,28 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
                                              name="email-fallback"))
         else:
             log.warning("e-mail fallback is off: STEADFAST_SMTP_HOST is not set")
+        if me is None:
+            assert down is not None
+            log.warning("waiting for Telegram at STEADFAST_TELEGRAM_API_URL %s (getMe: %s); "
+                        "delivery, the scheduler and the e-mail fallback run meanwhile, "
+                        "updates are served once it answers", settings.telegram_api_url, down.reason)
+            if app.scheduler is not None:
+                app.scheduler.start()
+            me = await wait_for_telegram(app.bot, settings, stop, down)
+            if me is None:
+                return  # stopped while waiting
+            log.info("Telegram answers again")
+        app.dispatcher["bot_username"] = me.username or "bot"
+        tasks.append(asyncio.create_task(register_commands(app, stop), name="command-menus"))
         started = asyncio.Event()
+        username = me.username
 
         async def announce() -> None:
             await started.wait()
-            if app.scheduler is not None:  # ticks begin once updates are being served
+            if app.scheduler is not None:  # ticks begin once updates are served (at once
+                # while Telegram is down: see above); start() twice is one start
                 app.scheduler.start()
-            log.info("Steadfast is running as @%s (%s)", me.username,
+            log.info("Steadfast is running as @%s (%s)", username,
                      "webhook" if webhook else "polling")
             if ready is not None:
                 ready.set()

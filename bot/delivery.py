@@ -119,6 +119,11 @@ class DeliveryWorker:
         self._poll = poll_interval
         self._wake = asyncio.Event()
 
+    @property
+    def limiter(self) -> RateLimiter:
+        """Telegram's limits, for every other caller that sends on this bot's behalf."""
+        return self._limiter
+
     def wake(self) -> None:
         self._wake.set()
 

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramConflictError, TelegramNetworkError, TelegramServerError
+from aiogram.exceptions import (
+    TelegramConflictError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
@@ -178,16 +183,54 @@ async def serve_webhook(bot: Bot, dp: Dispatcher, config: WebhookConfig, stop: a
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
+    setting: asyncio.Task[None] | None = None
     if config.public_url:
-        await bot.set_webhook(config.public_url, secret_token=config.secret,
-                              allowed_updates=update_types(dp))
+        try:
+            await _set_webhook(bot, dp, config)
+        except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter, OSError) as exc:
+            # Telegram is down: serve anyway (a webhook set before still delivers here once
+            # it is back) and set it again in the background.
+            log.warning("setWebhook failed (%s); trying again in the background",
+                        type(exc).__name__)
+            setting = asyncio.create_task(_set_webhook_later(bot, dp, config, stop))
     log.info("webhook listening on %s:%s%s", config.host, config.port, config.path)
     if started is not None:
         started.set()
     try:
         await stop.wait()
     finally:
+        if setting is not None:
+            setting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await setting
         await runner.cleanup()  # stops accepting, lets requests in flight finish
+
+
+async def _set_webhook(bot: Bot, dp: Dispatcher, config: WebhookConfig) -> None:
+    assert config.public_url is not None
+    await bot.set_webhook(config.public_url, secret_token=config.secret,
+                          allowed_updates=update_types(dp))
+
+
+async def _set_webhook_later(bot: Bot, dp: Dispatcher, config: WebhookConfig,
+                             stop: asyncio.Event) -> None:
+    backoff = 1.0
+    while not stop.is_set():
+        await _sleep_or_stop(stop, backoff)
+        try:
+            await _set_webhook(bot, dp, config)
+        except TelegramRetryAfter as exc:
+            backoff = float(exc.retry_after)
+        except (TelegramNetworkError, TelegramServerError, OSError) as exc:
+            backoff = min(backoff * 2, 60)
+            log.warning("setWebhook failed (%s); trying again in %.0fs", type(exc).__name__,
+                        backoff)
+        except Exception as exc:  # a refusal no retry changes: said, and not repeated
+            log.error("setWebhook refused: %s", type(exc).__name__)
+            return
+        else:
+            log.info("webhook set")
+            return
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -109,6 +109,16 @@ def test_run_against_a_telegram_url_that_does_not_answer(
     assert "TEST-TOKEN" not in line
 
 
+def test_run_against_a_telegram_host_name_that_does_not_resolve(
+        key_env: dict[str, str], tmp_path: Path) -> None:
+    url = "http://telegram-api.invalid"  # .invalid never resolves (RFC 2606)
+    env = {**key_env, "STEADFAST_BOT_TOKEN": "123456:TEST-TOKEN",
+           "STEADFAST_TELEGRAM_API_URL": url}
+    line = one_line(cli(["run"], env, tmp_path))
+    assert line.startswith(f"steadfast: STEADFAST_TELEGRAM_API_URL {url} does not answer (")
+    assert "TEST-TOKEN" not in line
+
+
 async def test_run_with_a_token_telegram_refuses(
         emulator: Any, key_env: dict[str, str], tmp_path: Path) -> None:
     import asyncio
