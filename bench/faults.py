@@ -16,7 +16,9 @@ Meanwhile faults are injected at random (the schedule follows from --seed):
   - bursts of 5xx answers to one method (some after the effect: the message went out, the
     bot is told it failed, as when a reply is lost on its way back);
   - 429 answers with retry_after;
-  - outages: every method, getUpdates included, answers 502 for a random number of seconds;
+  - outages: every method, getUpdates included, answers 502 for a random number of seconds
+    or, as often, only the sending methods fail while updates still arrive (so alerts are
+    raised meanwhile); --outage S and --send-outage S add one of S seconds early on;
   - kill -9 of the bot, restarted a moment later. A bot that exits by itself is restarted
     too, a second later, as a service manager would.
 When every client is done (or --client-timeout passed) faults stop and the script waits up
@@ -77,6 +79,8 @@ ALERT = re.compile(r"alert for client (\S+)")
 # Methods the bot calls while serving people; bursts and 429s pick among them.
 BURST_METHODS = ("sendMessage", "editMessageText", "answerCallbackQuery", "getUpdates",
                  "deleteMessage")
+SEND_METHODS = ("sendMessage", "editMessageText", "editMessageReplyMarkup", "deleteMessage",
+                "answerCallbackQuery", "sendPhoto", "sendDocument")
 
 
 # ------------------------------------------------------------------------------ the bot
@@ -93,9 +97,12 @@ class BotProcess:
         self.starts = 0
         self.kills = 0
         self.exits: Counter[int] = Counter()  # exits the bench did not cause, by code
+        self.restarting = asyncio.Lock()  # one restart at a time: supervisor or a kill -9
         self._running_before = 0
 
     def start(self) -> None:
+        if self.alive():  # never two bots: the older one would be left running
+            return
         self._running_before = self.running_lines()
         with self.log.open("ab") as handle:
             self.process = subprocess.Popen(
@@ -124,7 +131,9 @@ class BotProcess:
                 await asyncio.wait_for(stop.wait(), 0.5)
             if stop.is_set():
                 return
-            if self.process is not None and self.process.poll() is not None:
+            async with self.restarting:
+                if self.process is None or self.process.poll() is None:
+                    continue
                 self.exits[self.process.returncode] += 1
                 self.process = None
                 if sum(self.exits.values()) > max_restarts:
@@ -188,12 +197,18 @@ class ClientRun:
     code: str
     client_id: str
     steps: list[Step]
+    sent: set[str] = field(default_factory=set)  # items the client answered at least once
     acknowledged: set[str] = field(default_factory=set)  # items the bot showed as taken
     told_saved: bool = False  # the whole check-in, in the bot's own words
     submit_pressed_at: float | None = None  # time.monotonic() of the first Submit press
     checkins_sent: int = 0
     finished_at: float | None = None
     gave_up: str | None = None
+    events: list[str] = field(default_factory=list)  # what the client did, for --verbose
+
+    def note(self, began: float, what: str) -> None:
+        self.events.append(f"{time.monotonic() - began:7.1f} s {what}")
+        del self.events[:-12]
 
 
 def _identify(q: Questionnaire, text: str) -> str | None:
@@ -248,8 +263,11 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
     plan = {s.item_id: s for s in run.steps}
     patience = 8.0
 
+    began = time.monotonic()
+
     async def ask() -> None:
         run.checkins_sent += 1
+        run.note(began, "sends /checkin")
         await emu.send_command(run.user_id, "/checkin")
 
     await ask()
@@ -268,6 +286,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
                 await ask()
             continue
         item = _identify(q, view.text)
+        run.note(began, f"sees {item} on message {view.message_id}")
         before = _face(view)
         await asyncio.sleep(rng.uniform(0.05, 0.4))  # reading the question
         saved_notes = sum(1 for m in emu.chat(run.user_id) if m.from_bot and m.text == "Saved.")
@@ -277,14 +296,17 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
                     run.submit_pressed_at = time.monotonic()
                 await emu.press_button(run.user_id, view.message_id, text="Submit")
             elif item is None or item not in plan:
-                run.gave_up = f"an unexpected message: {view.text[:60]!r}"
+                run.gave_up = f"a check-in message it cannot read (message {view.message_id})"
                 return
             elif plan[item].type is not None:
                 await emu.send_text(run.user_id, str(plan[item].type))
+                run.sent.add(item)
             else:
                 await emu.press_button(run.user_id, view.message_id, text=plan[item].press)
+                run.sent.add(item)
         except EmulatorAssertionError:
-            continue  # the message changed under the finger; look again
+            run.note(began, "the message changed under the finger")
+            continue  # look again
 
         def moved(before: tuple[Any, ...] | None = before) -> bool:
             return _face(_checkin_view(emu, run.user_id)) != before or _saved_whole(
@@ -299,6 +321,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
             if item in plan and (shown != item or said_saved):
                 run.acknowledged.add(item)
         else:
+            run.note(began, f"no change within {patience:.0f} s")
             patience = min(patience * 2, 60.0)
             await ask()
     run.gave_up = "not finished before --client-timeout"
@@ -311,11 +334,44 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
 class FaultLog:
     counts: Counter[str] = field(default_factory=Counter)
     outage_seconds: list[float] = field(default_factory=list)
+    send_outage_seconds: list[float] = field(default_factory=list)
+    quiet_until: float = 0.0  # no random outage before this time.monotonic()
 
 
 async def inject_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Random,
                         args: argparse.Namespace, stop: asyncio.Event, faults: FaultLog) -> None:
     """Until `stop`: wait a random while, then one fault picked at random."""
+    planned = [asyncio.create_task(_one_outage(emu, rng.uniform(10, 30), length, methods,
+                                               stop, faults))
+               for length, methods in ((args.outage, None), (args.send_outage, SEND_METHODS))
+               if length]
+    try:
+        await _random_faults(emu, bot, rng, args, stop, faults)
+    finally:
+        await asyncio.gather(*planned)
+
+
+async def _one_outage(emu: BotAPIEmulator, after: float, seconds: float,
+                      methods: tuple[str, ...] | None, stop: asyncio.Event,
+                      faults: FaultLog) -> None:
+    """--outage, --send-outage: one outage of a set length, `after` seconds into the run."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), after)
+    if stop.is_set():
+        return
+    emu.fail_for(seconds, error_code=502, methods=methods)
+    faults.quiet_until = max(faults.quiet_until, time.monotonic() + seconds + 60)
+    if methods is None:
+        faults.counts["outage, every method 502"] += 1
+        faults.outage_seconds.append(seconds)
+    else:
+        faults.counts["outage of sending only, 502"] += 1
+        faults.send_outage_seconds.append(seconds)
+
+
+async def _random_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Random,
+                         args: argparse.Namespace, stop: asyncio.Event,
+                         faults: FaultLog) -> None:
     if args.intensity == 0:
         return
     mean_gap = 8.0 / args.intensity
@@ -342,19 +398,28 @@ async def inject_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Random
                           retry_after=rng.randint(1, 5))
             faults.counts[f"429 with retry_after ({method})"] += 1
         elif kind == "outage":
-            if emu.outage_active():
+            # Not while one lasts, nor in the minute after: people get to carry on between.
+            if emu.outage_active() or time.monotonic() < faults.quiet_until:
                 continue
             long = rng.random() < 0.5
             seconds = round(rng.uniform(30, args.max_outage) if long
                             else rng.uniform(5, 30), 1)
-            emu.fail_for(seconds, error_code=502)
-            faults.counts["outage, every method 502"] += 1
-            faults.outage_seconds.append(seconds)
+            faults.quiet_until = time.monotonic() + seconds + 60
+            if rng.random() < 0.5:
+                emu.fail_for(seconds, error_code=502)
+                faults.counts["outage, every method 502"] += 1
+                faults.outage_seconds.append(seconds)
+            else:  # updates still arrive, so alerts are raised while nothing goes out
+                emu.fail_for(seconds, error_code=502, methods=SEND_METHODS)
+                faults.counts["outage of sending only, 502"] += 1
+                faults.send_outage_seconds.append(seconds)
         else:
-            bot.kill()
-            faults.counts["kill -9 of the bot, then restart"] += 1
-            await asyncio.sleep(rng.uniform(0.2, 3.0))
-            bot.start()
+            pause = rng.uniform(0.2, 3.0)
+            async with bot.restarting:
+                bot.kill()
+                faults.counts["kill -9 of the bot, then restart"] += 1
+                await asyncio.sleep(pause)
+                bot.start()
 
 
 # ------------------------------------------------------------------------------ databases
@@ -509,6 +574,9 @@ async def main(args: argparse.Namespace) -> int:
             async def one(run: ClientRun, delay: float) -> None:
                 await asyncio.sleep(delay)
                 async with limit:
+                    if time.monotonic() >= deadline:
+                        run.gave_up = "never started: the others took until --client-timeout"
+                        return
                     await do_checkin(emu, q, run, pace[run.n - 1], deadline)
 
             print(f"seed {seed}: {args.n} clients check in, faults at intensity "
@@ -518,7 +586,7 @@ async def main(args: argparse.Namespace) -> int:
             stop_faults.set()
             await background[2]
             emu.clear_faults()  # an outage still running ends here
-            expected = {run.code for run in runs}
+            expected = {run.code for run in runs if run.submit_pressed_at is not None}
             print(f"check-ins over after {seconds(clients_done - began)}; waiting up to "
                   f"{args.drain:.0f} s for alerts still on their way...", flush=True)
             await _until(lambda: {code for _, code in seen.values()} >= expected,
@@ -526,21 +594,26 @@ async def main(args: argparse.Namespace) -> int:
             drained = time.monotonic()
             stop_all.set()
             await asyncio.gather(*background[:2])
+            # A start still under way installs its SIGTERM handler once it runs.
+            await bot.wait_running(30)
             exit_code = await bot.terminate()
 
             # ------------------------------------------------------------ figures
-            lost_answers: list[tuple[str, str]] = []
+            lost_answers: list[tuple[str, str]] = []  # shown as taken, not stored
+            lost_sent: list[tuple[str, str]] = []  # sent, not stored
             submitted: list[ClientRun] = []
             for run in runs:
                 status, answers = await stored_answers(store, run, started_at)
                 if status == "submitted" or run.told_saved:
                     submitted.append(run)
                 for step in run.steps:
-                    if step.item_id not in run.acknowledged:
-                        continue
                     want = step.expected if step.type is None else step.type
-                    if answers.get(step.item_id) != want:
+                    if answers.get(step.item_id) == want:
+                        continue
+                    if step.item_id in run.acknowledged:
                         lost_answers.append((run.code, step.item_id))
+                    elif step.item_id in run.sent:
+                        lost_sent.append((run.code, step.item_id))
                 if run.told_saved and status != "submitted":
                     lost_answers.append((run.code, "(the submission)"))
             by_code: dict[str, list[float]] = {}
@@ -551,6 +624,8 @@ async def main(args: argparse.Namespace) -> int:
             latencies = sorted(min(by_code[r.code]) - r.submit_pressed_at for r in submitted
                                if r.code in by_code and r.submit_pressed_at is not None)
             log_text = bot.log.read_text(errors="replace")
+            if args.log is not None:
+                args.log.write_text(log_text)
             reached_running = bot.running_lines()
         finally:
             if bot is not None and bot.alive():
@@ -562,9 +637,12 @@ async def main(args: argparse.Namespace) -> int:
                 await drop_postgres(pg_name)
 
     acknowledged = sum(len(r.acknowledged) for r in runs)
+    sent = sum(len(r.sent | r.acknowledged) for r in runs)
     unfinished = [r for r in runs if not r.told_saved]
     rows = [
         ("answers lost", f"{len(lost_answers)} of {acknowledged} the bot showed as taken"),
+        ("answers sent, not stored", f"{len(lost_sent)} of {sent - acknowledged} sent and "
+                                     "not (yet) shown as taken"),
         ("alerts lost", f"{len(lost_alerts)} of {len(submitted)} submitted high-risk "
                         "check-ins"),
         ("alerts delivered twice", f"{len(twice)} (extra copies: "
@@ -585,8 +663,10 @@ async def main(args: argparse.Namespace) -> int:
     print("  faults injected")
     for kind, count in sorted(faults.counts.items()):
         print(f"    {count:>4}  {kind}")
-    if faults.outage_seconds:
-        print(f"          outage lengths: {', '.join(f'{s:.0f} s' for s in faults.outage_seconds)}")
+    for label, lengths in (("outage", faults.outage_seconds),
+                           ("sending outage", faults.send_outage_seconds)):
+        if lengths:
+            print(f"          {label} lengths: {', '.join(f'{s:.0f} s' for s in lengths)}")
     print(f"    {sum(bot.exits.values()):>4}  bot exits by itself, restarted "
           f"(exit codes {dict(bot.exits) or '-'})")
     print(f"    {reached_running:>4}  starts that reached 'Steadfast is running' "
@@ -594,7 +674,10 @@ async def main(args: argparse.Namespace) -> int:
     print(f"    {log_text.count('Traceback'):>4}  tracebacks in the bot's log")
     print("-" * 72)
     print(f"  seed {seed}; clients {args.n}, {args.concurrency} at a time; intensity "
-          f"{args.intensity}; outages up to {args.max_outage:.0f} s; lease {args.lease} s")
+          f"{args.intensity}; outages up to {args.max_outage:.0f} s"
+          + (f", one of {args.outage:.0f} s" if args.outage else "")
+          + (f", one of sending of {args.send_outage:.0f} s" if args.send_outage else "")
+          + f"; lease {args.lease} s")
     print(f"  database {args.database}; client timeout {args.client_timeout:.0f} s; "
           f"drain {args.drain:.0f} s; extra env {args.env or '-'}")
     print(f"  wall time {seconds(drained - began)} (check-ins {seconds(clients_done - began)}, "
@@ -603,13 +686,36 @@ async def main(args: argparse.Namespace) -> int:
     print(f"  again: {shlex.join(['python', 'bench/faults.py', *sys.argv[1:]])}"
           + ("" if args.seed is not None else f" --seed {seed}"))
     if args.verbose:
+        for line, count in _traceback_ends(log_text).most_common():
+            print(f"  {count} tracebacks in the bot's log end with: {line[:100]}")
         for code, item in lost_answers:
             print(f"  lost answer: client {code} item {item}")
+        for code, item in lost_sent:
+            print(f"  sent, not stored: client {code} item {item}")
         for run in lost_alerts:
             print(f"  lost alert: client {run.code}")
-        for run in unfinished:
-            print(f"  unfinished: client {run.code}: {run.gave_up}")
+        for reason, count in Counter(r.gave_up for r in unfinished).most_common():
+            print(f"  {count} unfinished: {reason}")
+        for run in [r for r in unfinished if r.events][:3]:
+            print(f"  client {run.code} unfinished; its last steps:")
+            for event in run.events:
+                print(f"      {event}")
     return 0
+
+
+def _traceback_ends(log: str) -> Counter[str]:
+    """The exception line that ends each traceback in the log (its type and message)."""
+    ends: Counter[str] = Counter()
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith("Traceback"):
+            continue
+        j = i + 1
+        while j < len(lines) and (lines[j].startswith(" ") or not lines[j].strip()):
+            j += 1
+        if j < len(lines):
+            ends[lines[j].strip()] += 1
+    return ends
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -621,6 +727,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="one fault per 8 s on average at 1 (0: none, 2: twice as many)")
     parser.add_argument("--max-outage", type=float, default=180.0,
                         help="the longest outage in seconds (half of them are 5-30 s)")
+    parser.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
+                        help="also one outage of this length 10-30 s into the check-ins")
+    parser.add_argument("--send-outage", type=float, default=0.0, metavar="SECONDS",
+                        help="also one of only the sending methods, 10-30 s into the run")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="clients checking in at the same time")
     parser.add_argument("--stagger", type=float, default=0.5,
@@ -635,6 +745,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--env", action="append", default=[], metavar="STEADFAST_X=VALUE",
                         help="an extra setting for the bot; may repeat")
     parser.add_argument("--verbose", action="store_true", help="name what was lost")
+    parser.add_argument("--log", type=Path, default=None, help="keep the bot's log there")
     arguments = parser.parse_args(argv)
     if arguments.intensity < 0 or arguments.n < 1:
         parser.error("--intensity must be 0 (no faults) or more and --n at least 1")
