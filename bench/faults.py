@@ -4,6 +4,7 @@ A script that prints figures, not a test. From the repository's root:
 
     .venv/bin/python bench/faults.py [--n 40] [--seed S] [--intensity 1.0]
                                      [--database sqlite|postgresql] [--max-outage 180]
+                                     [--outage S] [--send-outage S] [--verbose] [--log FILE]
 
 Real parts only: the project's Bot API emulator serves real HTTP in this process; the real
 bot runs as a child process (`python -m bot.cli run`) on a real SQLite file (a temporary
@@ -12,7 +13,8 @@ at the end. A clinician is added through the administrator's use case; N clients
 enrolled, and each does one daily check-in through the emulator, pressing buttons and
 typing like a person, with an answer that the default risk rules turn into a high alert.
 
-Meanwhile faults are injected at random (the schedule follows from --seed):
+Meanwhile faults are injected at random. --seed fixes their sequence and the clients'
+answers; how many faults a run meets depends on how long the check-ins take on the machine:
   - bursts of 5xx answers to one method (some after the effect: the message went out, the
     bot is told it failed, as when a reply is lost on its way back);
   - 429 answers with retry_after;
@@ -25,7 +27,8 @@ When every client is done (or --client-timeout passed) faults stop and the scrip
 to --drain seconds for the alerts still on their way, then prints:
   - answers lost: answers the bot showed as taken (it moved on to the next question, said
     "Saved." or "saved" for the whole check-in) that the database does not hold at the
-    end, read and decrypted through the project's storage layer;
+    end, read and decrypted through the project's storage layer; and answers sent but not
+    yet shown as taken that the database does not hold either;
   - alerts lost: submitted high-risk check-ins whose alert never reached the clinician's
     chat in the emulator;
   - alerts delivered twice: the same alert's message arriving more than once in that chat;
