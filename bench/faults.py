@@ -285,7 +285,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
             if not await _until(lambda: _checkin_view(emu, run.user_id) is not None
                                 or _saved_whole(emu, run.user_id),
                                 min(patience, max(0.0, deadline - time.monotonic()))):
-                patience = min(patience * 2, 60.0)
+                patience = min(patience * 2, 30.0)
                 await ask()
             continue
         item = _identify(q, view.text)
@@ -325,7 +325,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
                 run.acknowledged.add(item)
         else:
             run.note(began, f"no change within {patience:.0f} s")
-            patience = min(patience * 2, 60.0)
+            patience = min(patience * 2, 30.0)
             await ask()
     run.gave_up = "not finished before --client-timeout"
 
@@ -734,11 +734,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also one outage of this length 10-30 s into the check-ins")
     parser.add_argument("--send-outage", type=float, default=0.0, metavar="SECONDS",
                         help="also one of only the sending methods, 10-30 s into the run")
-    parser.add_argument("--concurrency", type=int, default=8,
+    parser.add_argument("--concurrency", type=int, default=20,
                         help="clients checking in at the same time")
     parser.add_argument("--stagger", type=float, default=0.5,
                         help="seconds between one client's start and the next")
-    parser.add_argument("--client-timeout", type=float, default=420.0,
+    parser.add_argument("--client-timeout", type=float, default=480.0,
                         help="check-ins not finished by then stop, faults stop")
     parser.add_argument("--drain", type=float, default=180.0,
                         help="seconds to wait for alerts once faults stopped")
