@@ -78,6 +78,7 @@ TOKEN = "123456:BENCH-TOKEN"
 CLINICIAN = 7001
 FIRST_CLIENT = 8001
 SAVED = "Your check-in for today is saved"
+ALREADY = "already checked in today"  # the answer to /checkin once it was submitted
 ALERT = re.compile(r"alert for client (\S+)")
 # Methods the bot calls while serving people; bursts and 429s pick among them.
 BURST_METHODS = ("sendMessage", "editMessageText", "answerCallbackQuery", "getUpdates",
@@ -245,7 +246,9 @@ def _face(message: ChatMessage | None) -> tuple[Any, ...] | None:
 
 
 def _saved_whole(emu: BotAPIEmulator, user_id: int) -> bool:
-    return any(m.from_bot and SAVED in m.text for m in emu.chat(user_id))
+    """The bot told the client the day's check-in is saved (or, asked again, done)."""
+    return any(m.from_bot and (SAVED in m.text or ALREADY in m.text)
+               for m in emu.chat(user_id))
 
 
 async def _until(check: Any, within: float, interval: float = 0.1) -> bool:
