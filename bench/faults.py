@@ -380,7 +380,7 @@ async def _random_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Rando
                          faults: FaultLog) -> None:
     if args.intensity == 0:
         return
-    mean_gap = 8.0 / args.intensity
+    mean_gap = 4.0 / args.intensity
     kinds = ["burst", "burst_after_effect", "429", "outage", "kill"]
     weights = [3, 1, 2, 2, 1.2]
     while not stop.is_set():
@@ -730,7 +730,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="default: a random one, printed")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--intensity", type=float, default=1.0,
-                        help="one fault per 8 s on average at 1 (0: none, 2: twice as many)")
+                        help="one fault per 4 s on average at 1 (0: none, 2: twice as many)")
     parser.add_argument("--max-outage", type=float, default=180.0,
                         help="the longest outage in seconds (half of them are 5-30 s)")
     parser.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
