@@ -112,7 +112,7 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: i
         except (TelegramNetworkError, TelegramServerError, OSError) as exc:
             log.warning("getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
             await _sleep_or_stop(stop, backoff)
-            backoff = min(backoff * 2, 30)
+            backoff = min(backoff * 2, 5)  # an outage over, updates flow again within seconds
             continue
         backoff = 1.0
         for raw in updates:

@@ -669,6 +669,35 @@ async def test_an_outage_lasts_until_it_is_ended_and_a_scripted_fault_still_come
     assert [m.text for m in emu.chat(ANA) if m.from_bot] == ["back"]
 
 
+async def test_an_outage_answers_every_method_until_it_is_over(
+        emu: BotAPIEmulator, bot: Bot) -> None:
+    await started(emu, bot, ANA)
+    emu.fail_for(0.4)
+    begin = time.monotonic()
+    with pytest.raises(TelegramServerError, match="Bad Gateway"):
+        await bot.send_message(ANA, "x")
+    with pytest.raises(TelegramServerError, match="Bad Gateway"):
+        await bot.get_updates(timeout=0)
+    with pytest.raises(TelegramServerError, match="Bad Gateway"):
+        await bot.get_me()
+    while emu.outage_active():  # the outage ends by itself, not before its time
+        await asyncio.sleep(0.02)
+    assert time.monotonic() - begin >= 0.4
+    assert (await bot.send_message(ANA, "after")).text == "after"
+    assert [m.text for m in emu.chat(ANA) if m.from_bot] == ["after"]
+
+    emu.fail_for(60, error_code=429, methods=["sendMessage"], retry_after=7)
+    with pytest.raises(TelegramRetryAfter) as retry:
+        await bot.send_message(ANA, "x")
+    assert retry.value.retry_after == 7
+    assert (await bot.get_me()).username == emu.username  # other methods still answer
+    assert emu.outage_active("sendMessage") and not emu.outage_active("getMe")
+    emu.clear_faults()
+    assert (await bot.send_message(ANA, "cleared")).text == "cleared"
+    failed = [c.error_code for c in emu.calls if c.error_code is not None]
+    assert failed == [502, 502, 502, 429]
+
+
 async def test_limits_enforced() -> None:
     emu = BotAPIEmulator(token=TOKEN, enforce_limits=True)
     await emu.start()

@@ -8,12 +8,13 @@ import hmac
 import itertools
 import json
 import logging
+import math
 import mimetypes
 import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
@@ -136,6 +137,13 @@ class _Fault:
     description: str
     retry_after: int | None
     after_effect: bool
+
+
+@dataclass(frozen=True)
+class _Outage:
+    until: float  # time.monotonic(); math.inf until end_outage()
+    fault: _Fault
+    methods: frozenset[str] | None  # None: every method
 
 
 @dataclass
@@ -336,7 +344,7 @@ class BotAPIEmulator:
         self._transcript: list[tuple[int | None, str]] = []
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, deque[float]] = {}
-        self._outage: tuple[_Fault, frozenset[str] | None] | None = None
+        self._outages: list[_Outage] = []
 
         # Real update ids start anywhere; a random start catches bots that assume 1.
         self._next_update_id = first_update_id or 100_000_000 + secrets.randbelow(800_000_000)
@@ -761,6 +769,43 @@ class BotAPIEmulator:
         after_effect=True applies the call before answering the error, like a reply lost on
         its way back from Telegram (the message is delivered, the bot sees a failure).
         """
+        fault = self._make_fault(error_code, description, retry_after,
+                                 after_effect=after_effect)
+        self._faults.setdefault(self._canonical(method), deque()).extend([fault] * count)
+
+    def fail_for(
+        self,
+        seconds: float,
+        error_code: int = 502,
+        methods: Iterable[str] | None = None,
+        description: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Answer every call (or every call of `methods`) with an error until `seconds` have
+        passed, like Telegram being down: getUpdates included, so nothing reaches the bot
+        either. Overlapping outages add up; clear_faults() ends them all. A scripted
+        fail_next() fault still answers first."""
+        if seconds <= 0:
+            raise ValueError("an outage lasts a positive number of seconds")
+        names = None if methods is None else frozenset(self._canonical(m) for m in methods)
+        fault = self._make_fault(error_code, description, retry_after, after_effect=False)
+        self._outages.append(_Outage(time.monotonic() + seconds, fault, names))
+
+    def outage_active(self, method: str | None = None) -> bool:
+        """Whether an outage answers `method` (any method if None) right now."""
+        return self._outage_for(None if method is None else self._canonical(method)) is not None
+
+    def _outage_for(self, method: str | None) -> _Fault | None:
+        now = time.monotonic()
+        self._outages = [o for o in self._outages if o.until > now]
+        for outage in self._outages:
+            if method is None or outage.methods is None or method in outage.methods:
+                return outage.fault
+        return None
+
+    @staticmethod
+    def _make_fault(error_code: int, description: str | None, retry_after: int | None, *,
+                    after_effect: bool) -> _Fault:
         if error_code == 429 and retry_after is None:
             retry_after = 1
         if description is None:
@@ -768,8 +813,7 @@ class BotAPIEmulator:
                 description = f"Too Many Requests: retry after {retry_after}"
             else:
                 description = _DEFAULT_DESCRIPTIONS.get(error_code, "Error")
-        fault = _Fault(error_code, description, retry_after, after_effect)
-        self._faults.setdefault(self._canonical(method), deque()).extend([fault] * count)
+        return _Fault(error_code, description, retry_after, after_effect)
 
     def delay_next(self, method: str, count: int = 1, seconds: float = 2.0) -> None:
         """Hold the next `count` calls of `method` for `seconds` before handling them."""
@@ -778,17 +822,18 @@ class BotAPIEmulator:
     def outage(self, *methods: str, error_code: int = 502) -> None:
         """Answer every call of `methods` (of every method if none are named) with
         `error_code` until end_outage(): Telegram down for as long as a test wants."""
-        fault = _Fault(error_code, _DEFAULT_DESCRIPTIONS.get(error_code, "Error"), None, False)
+        fault = self._make_fault(error_code, None, None, after_effect=False)
         names = frozenset(self._canonical(m) for m in methods) if methods else None
-        self._outage = (fault, names)
+        self._outages.append(_Outage(math.inf, fault, names))
 
     def end_outage(self) -> None:
-        self._outage = None
+        """End every outage begun with outage(); timed ones from fail_for() run their course."""
+        self._outages = [o for o in self._outages if o.until != math.inf]
 
     def clear_faults(self) -> None:
         self._faults.clear()
         self._delays.clear()
-        self._outage = None
+        self._outages.clear()
 
     # ------------------------------------------------------------------ HTTP surface
 
@@ -867,9 +912,8 @@ class BotAPIEmulator:
         faults = self._faults.get(method)
         fault = faults.popleft() if faults else None
         # A scripted fault comes first, so a test can make one call fail its own way mid-outage.
-        if fault is None and self._outage is not None and (
-                self._outage[1] is None or method in self._outage[1]):
-            fault = self._outage[0]
+        if fault is None:
+            fault = self._outage_for(method)
         result: Any = None
         try:
             if fault is not None and not fault.after_effect:
