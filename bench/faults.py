@@ -431,28 +431,25 @@ async def _random_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Rando
 # ------------------------------------------------------------------------------ databases
 
 
-async def create_postgres() -> tuple[str, str]:
+async def _postgres_admin(statement: str) -> None:
     import asyncpg
 
-    name = "steadfast_bench_" + secrets.token_hex(4)
     connection = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres",
                                        database="postgres")
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(statement)
     finally:
         await connection.close()
+
+
+async def create_postgres() -> tuple[str, str]:
+    name = "steadfast_bench_" + secrets.token_hex(4)
+    await _postgres_admin(f'CREATE DATABASE "{name}"')
     return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", name
 
 
 async def drop_postgres(name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres",
-                                       database="postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # ------------------------------------------------------------------------------ the run

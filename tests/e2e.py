@@ -103,8 +103,8 @@ class ChildBot:
         """What this start wrote to the log."""
         return self.log.read_bytes()[self._log_from:].decode(errors="replace")
 
-    async def wait_exit(self, timeout: float = 60) -> int:
-        """For a process expected to stop on its own (a refused start)."""
+    async def _exited_within(self, timeout: float) -> int | None:
+        """The exit code once the process ended, or None (and killed) after `timeout`."""
         assert self.process is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -112,8 +112,15 @@ class ChildBot:
             await asyncio.sleep(0.05)
         if self.process.poll() is None:
             self.process.kill()
-            raise AssertionError("bot did not exit:\n" + self.log_text())
+            return None
         return self.process.returncode
+
+    async def wait_exit(self, timeout: float = 60) -> int:
+        """For a process expected to stop on its own (a refused start)."""
+        code = await self._exited_within(timeout)
+        if code is None:
+            raise AssertionError("bot did not exit:\n" + self.log_text())
+        return code
 
     def start(self) -> ChildBot:
         # A restart in the same folder appends to the log: only what this start wrote counts.
@@ -146,14 +153,10 @@ class ChildBot:
     async def terminate(self, timeout: float = 30) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.process.poll() is None and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        if self.process.poll() is None:
-            self.process.kill()
+        code = await self._exited_within(timeout)
+        if code is None:
             raise AssertionError("bot ignored SIGTERM")
-        return self.process.returncode
+        return code
 
 
 async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:

@@ -48,6 +48,15 @@ async def program(store: Store, clock: FakeClock, emu: Any) -> Client:
     return client
 
 
+async def program_in(database: Database, ring: MasterKeyring, emu: Any) -> Client:
+    """program() on a store of its own, closed again before the bot starts."""
+    store = Store.open(database.url, ring)
+    try:
+        return await program(store, FakeClock(datetime.now(UTC)), emu)
+    finally:
+        await store.close()
+
+
 async def queue_crisis_alert(store: Store, clock: FakeClock, client: Client) -> None:
     alerts = AlertService(clock=clock, questionnaire=Q, rules=load_rules(questionnaire=Q))
     async with store.transaction() as uow:
@@ -139,12 +148,7 @@ async def test_sigterm_while_waiting_for_telegram_exits_0_quickly(
 
 async def test_command_menus_failing_do_not_stop_the_start_and_are_set_once_telegram_answers(
         emulator: Any, sqlite_database: Database, ring: MasterKeyring, tmp_path: Path) -> None:
-    store = Store.open(sqlite_database.url, ring)
-    clock = FakeClock(datetime.now(UTC))
-    try:
-        await program(store, clock, emulator)
-    finally:
-        await store.close()
+    await program_in(sqlite_database, ring, emulator)
     emulator.outage("deleteMyCommands", "setMyCommands", error_code=502)
     bot = child(emulator, sqlite_database, ring, tmp_path).start()
     try:
@@ -173,12 +177,7 @@ async def test_command_menus_failing_do_not_stop_the_start_and_are_set_once_tele
 
 async def test_a_webhook_start_whose_setwebhook_fails_serves_and_sets_it_once_telegram_answers(
         emulator: Any, sqlite_database: Database, ring: MasterKeyring, tmp_path: Path) -> None:
-    store = Store.open(sqlite_database.url, ring)
-    clock = FakeClock(datetime.now(UTC))
-    try:
-        await program(store, clock, emulator)
-    finally:
-        await store.close()
+    await program_in(sqlite_database, ring, emulator)
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
     emulator.outage("setWebhook", error_code=502)
