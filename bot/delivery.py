@@ -238,6 +238,8 @@ class DeliveryWorker:
     async def _sent(self, message: OutboxMessage, sent_id: int | None) -> None:
         async with self._store.transaction() as uow:
             await uow.outbox.mark_sent(message.id, now=self._clock.now(), sent_message_id=sent_id)
+            if message.kind == "alert" and sent_id is not None:
+                await self._alerts.copy_delivered(uow, message.id, message.chat_id, sent_id)
 
     async def _retry(self, message: OutboxMessage, error: str, *, delay: float = 0.0,
                      count: bool = True, dead: bool = False) -> None:

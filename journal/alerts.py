@@ -294,18 +294,36 @@ class AlertService:
         if changed:
             await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="alert.acknowledge",
                             client_id=client.id, detail=f"alert {alert.id}")
-            handled = self.alert_text(alert, client.code, handled_by=clinician.name)
             for chat_id, message_id in await uow.alerts.copies(alert.id):
                 if message_id is None:
-                    continue  # not delivered yet: the worker sends the original, still fine
-                await uow.outbox.add(
-                    chat_id=chat_id, kind="alert-update", method="editMessageText",
-                    params={"message_id": message_id, "text": handled,
-                            "reply_markup": self._buttons(alert.id, handled=True)},
-                    now=now, client_id=client.id)
+                    continue  # not sent yet: it expires, or copy_delivered() marks it
+                await self._mark_handled(uow, alert, client, clinician.name, chat_id,
+                                         message_id)
         fresh = await uow.alerts.get(alert.id)
         assert fresh is not None
         return fresh, changed
+
+    async def copy_delivered(self, uow: UnitOfWork, outbox_id: str, chat_id: int,
+                             message_id: int) -> None:
+        """A copy reached its chat. If the alert was acknowledged while the copy was on its
+        way (too late for acknowledge() to see its message id), mark this copy handled too,
+        so nobody is left looking at an Acknowledge button for a handled alert."""
+        alert = await uow.alerts.of_copy(outbox_id)
+        if alert is None or alert.status != "acknowledged" or alert.acknowledged_by is None:
+            return
+        client = await uow.clients.get(alert.client_id)
+        by = await uow.clinicians.get(alert.acknowledged_by)
+        if client is not None and by is not None:
+            await self._mark_handled(uow, alert, client, by.name, chat_id, message_id)
+
+    async def _mark_handled(self, uow: UnitOfWork, alert: Alert, client: Client, name: str,
+                            chat_id: int, message_id: int) -> None:
+        await uow.outbox.add(
+            chat_id=chat_id, kind="alert-update", method="editMessageText",
+            params={"message_id": message_id,
+                    "text": self.alert_text(alert, client.code, handled_by=name),
+                    "reply_markup": self._buttons(alert.id, handled=True)},
+            now=self._clock.now(), client_id=client.id)
 
     async def add_note(self, uow: UnitOfWork, clinician: Clinician, alert_id: str,
                        note: str) -> None:

@@ -646,6 +646,14 @@ class AlertRepository(Repository):
                                       escalation=escalation))
         await self.session.flush()
 
+    async def of_copy(self, outbox_id: str) -> Alert | None:
+        """The alert an outbox row is a copy of, its row locked: an acknowledgement racing
+        the copy's delivery then waits for it, or is waited for (see AlertService)."""
+        row = await self.session.scalar(
+            select(AlertRow).join(AlertCopyRow, AlertCopyRow.alert_id == AlertRow.id)
+            .where(AlertCopyRow.outbox_id == outbox_id).with_for_update())
+        return await self._record(row) if row is not None else None
+
     async def copies(self, alert_id: str) -> list[tuple[int, int | None]]:
         """(chat id, delivered message id) of every copy of the alert."""
         rows = await self.session.execute(

@@ -335,3 +335,22 @@ async def test_a_method_telegram_does_not_know_is_dead_at_once_not_retried_forev
                               if "could not be delivered" in m.text])
     counts = await eventually(lambda: _dead_and_sent(r))
     assert counts.dead == 1
+
+
+async def test_a_copy_acknowledged_while_on_its_way_is_marked_handled_once_it_arrives(
+        rig: Any) -> None:
+    r, client = rig
+    r.emu.delay_next("sendMessage", count=1, seconds=2.0)  # the copy is in flight meanwhile
+    await r.raise_alerts(client)
+    r.run()
+    await eventually(lambda: r.emu.calls_of("sendMessage"))
+    async with r.store.transaction() as uow:
+        alert_id = await uow.session.scalar(select(AlertRow.id))
+        clinician = await uow.clinicians.by_telegram_id(CLINICIAN)
+        assert alert_id is not None and clinician is not None
+        # Acknowledged (say, from another copy or the e-mail) before Telegram answered.
+        await r.alerts.acknowledge(uow, clinician, alert_id)
+    copy = (await eventually(lambda: alert_messages(r.emu)))[0]
+    await eventually(lambda: any(m.message_id == copy.message_id and "acknowledged by"
+                                 in m.text and m.button_texts == ["Details"]
+                                 for m in r.emu.chat(CLINICIAN)))
