@@ -227,7 +227,11 @@ async def test_an_alert_committed_before_a_crash_is_delivered_after_restart(
         emulator.clear_faults()
         child = ChildBot(settings, tmp_path).start()
         await child.wait_ready()
-        await eventually(lambda: alert_messages(emulator), timeout=15)
+        try:
+            await eventually(lambda: alert_messages(emulator), timeout=30)
+        except AssertionError:
+            raise AssertionError("\n".join(emulator.transcript()) + "\n" + child.log_text()
+                                 + repr([(c.method, c.error_code) for c in emulator.calls])) from None
         assert 1 <= len(alert_messages(emulator)) <= 2  # at least once, perhaps twice
         assert await child.terminate() == 0
     finally:
