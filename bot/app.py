@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,11 +30,17 @@ from bot.commands import menu
 from bot.delivery import DeliveryWorker
 from bot.handlers import all_routers
 from bot.middleware import UnitOfWorkMiddleware
-from bot.runtime import WebhookConfig, install_signal_handlers, poll, serve_webhook
+from bot.runtime import (
+    WebhookConfig,
+    install_signal_handlers,
+    poll,
+    serve_webhook,
+    sleep_or_stop,
+)
 from bot.settings import Settings, SettingsError
 from journal.alerts import AlertService, EscalationPolicy
 from journal.checkins import CheckInService
-from journal.clock import Clock, SystemClock
+from journal.clock import Clock, SystemClock, backoff
 from journal.deliveries import DeliveryReport
 from journal.discharge import DischargeService
 from journal.enrolment import EnrolmentService
@@ -205,15 +210,9 @@ async def _get_me(bot: Bot, settings: Settings, *, first: bool = True) -> User:
 
 
 def _backoff(settings: Settings, attempts: int) -> float:
-    """The delivery backoff: doubling from its base, capped, with jitter."""
-    ceiling = min(settings.delivery_max_backoff_seconds,
-                  settings.delivery_base_backoff_seconds * (2 ** min(attempts, 32)))
-    return random.uniform(ceiling / 2, ceiling)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    """The delivery backoff settings, for the other calls that wait for Telegram."""
+    return backoff(attempts, base=settings.delivery_base_backoff_seconds,
+                   cap=settings.delivery_max_backoff_seconds)
 
 
 async def _get_me_or_stop(bot: Bot, settings: Settings, stop: asyncio.Event, *,
@@ -241,7 +240,7 @@ async def wait_for_telegram(bot: Bot, settings: Settings, stop: asyncio.Event,
         delay = max(_backoff(settings, attempts), down.retry_after)
         log.warning("Telegram did not answer getMe (%s, attempt %s); trying again in %.1fs",
                     down.reason, attempts, delay)
-        await _sleep_or_stop(stop, delay)
+        await sleep_or_stop(stop, delay)
         if stop.is_set():
             break
         try:
@@ -285,8 +284,8 @@ class _Paced:
                                 type(exc).__name__, delay)
             finally:
                 limiter.done(chat_id, stamp)
-                await _sleep_or_stop(self._stop, self._interval)
-            await _sleep_or_stop(self._stop, delay)
+                await sleep_or_stop(self._stop, self._interval)
+            await sleep_or_stop(self._stop, delay)
         return False
 
 
@@ -339,7 +338,7 @@ async def _people(app: App, stop: asyncio.Event) -> list[tuple[int, str, str]]:
         except Exception as exc:  # the database may be down for a moment: try again later
             attempts += 1
             log.warning("command menus wait for the database: %s", type(exc).__name__)
-            await _sleep_or_stop(stop, _backoff(app.settings, attempts))
+            await sleep_or_stop(stop, _backoff(app.settings, attempts))
             if stop.is_set():
                 return []
     people: list[tuple[int, str, str]] = [

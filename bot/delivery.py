@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections import deque
 from datetime import timedelta
 from typing import Any
@@ -30,7 +29,7 @@ from aiogram.exceptions import (
 
 from bot.chats import private_chat
 from journal.alerts import AlertService
-from journal.clock import Clock
+from journal.clock import Clock, backoff
 from journal.deliveries import DeliveryReport
 from journal.errors import safe_trace
 from storage.records import OutboxMessage
@@ -232,8 +231,7 @@ class DeliveryWorker:
         raise ValueError(f"unknown outbox method {method}")
 
     def _backoff(self, attempts: int) -> float:
-        ceiling = min(self._max_backoff, self._base * (2 ** min(attempts, 32)))
-        return random.uniform(ceiling / 2, ceiling)  # jitter: spread retries after an outage
+        return backoff(attempts, base=self._base, cap=self._max_backoff)
 
     async def _sent(self, message: OutboxMessage, sent_id: int | None) -> None:
         async with self._store.transaction() as uow:

@@ -107,11 +107,11 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: i
             updates = fetch.result()
         except TelegramConflictError:
             log.error("another consumer holds the updates (webhook set?); retrying")
-            await _sleep_or_stop(stop, 5)
+            await sleep_or_stop(stop, 5)
             continue
         except (TelegramNetworkError, TelegramServerError, OSError) as exc:
             log.warning("getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
-            await _sleep_or_stop(stop, backoff)
+            await sleep_or_stop(stop, backoff)
             backoff = min(backoff * 2, 5)  # an outage over, updates flow again within seconds
             continue
         backoff = 1.0
@@ -129,7 +129,7 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: i
                 except TransientFailure:
                     if stop.is_set():
                         return  # not confirmed: it will be delivered again after restart
-                    await _sleep_or_stop(stop, 2)
+                    await sleep_or_stop(stop, 2)
                 except Exception as exc:  # confirmed and skipped: it must not come back
                     log.error("update %s failed outside the handlers: %s", update.update_id,
                               type(exc).__name__)
@@ -216,7 +216,7 @@ async def _set_webhook_later(bot: Bot, dp: Dispatcher, config: WebhookConfig,
                              stop: asyncio.Event) -> None:
     backoff = 1.0
     while not stop.is_set():
-        await _sleep_or_stop(stop, backoff)
+        await sleep_or_stop(stop, backoff)
         try:
             await _set_webhook(bot, dp, config)
         except TelegramRetryAfter as exc:
@@ -233,6 +233,7 @@ async def _set_webhook_later(bot: Bot, dp: Dispatcher, config: WebhookConfig,
             return
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less when the process is told to stop."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+
+def backoff(attempts: int, *, base: float, cap: float) -> float:
+    """Seconds to wait before try number `attempts` + 1: doubling from `base`, never above
+    `cap`, with jitter (a random half to all of it) so retries after an outage spread out."""
+    ceiling = min(cap, base * (2 ** min(attempts, 32)))
+    return random.uniform(ceiling / 2, ceiling)
 
 
 class Clock(Protocol):

@@ -9,7 +9,6 @@ is sent once per outbox row however many workers run.
 from __future__ import annotations
 
 import logging
-import random
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +16,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from journal.alerts import LEVEL_NAMES
-from journal.clock import Clock
+from journal.clock import Clock, backoff
 from journal.i18n import N_, gettext_for
 from storage.records import StaffEmail
 from storage.uow import Store, UnitOfWork
@@ -99,9 +98,8 @@ class EmailFallback:
                 await self._mailer.send(to=mail.to, subject=mail.subject, body=mail.body)
             except Exception as exc:  # SMTP down or refusing: try again later
                 log.warning("e-mail fallback not sent, will retry: %s", type(exc).__name__)
-                ceiling = min(self._max_backoff, self._base * 2 ** min(mail.claim.attempts, 16))
-                retry_at = self._clock.now() + timedelta(
-                    seconds=random.uniform(ceiling / 2, ceiling))
+                retry_at = self._clock.now() + timedelta(seconds=backoff(
+                    mail.claim.attempts, base=self._base, cap=self._max_backoff))
                 async with self._store.transaction() as uow:
                     await uow.staff_emails.mark(mail.claim.id, status="pending",
                                                 now=self._clock.now(),
