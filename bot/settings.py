@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from journal.fallback import is_email_address
+from journal.mailaddress import is_email_address
 
 
 class SettingsError(Exception):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotFound
-from journal.fallback import is_email_address
+from journal.mailaddress import is_email_address
 from storage.crypto import KeyringError, MasterKeyring
 from storage.records import AuditEvent, AuditVerdict, Clinician, OutboxCounts
 from storage.uow import Store

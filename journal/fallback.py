@@ -9,7 +9,6 @@ is sent once per outbox row however many workers run.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -23,9 +22,6 @@ from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-                      r"[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-
 ALERT_SUBJECT = N_("{program}: {level} alert for client {code}")
 ESCALATED_SUBJECT = N_("{program}: ESCALATED {level} alert for client {code}")
 ALERT_OPEN = N_("It has not reached you on Telegram yet. Open Steadfast to see it and "
@@ -33,11 +29,6 @@ ALERT_OPEN = N_("It has not reached you on Telegram yet. Open Steadfast to see i
 DEAD_SUBJECT = N_("{program}: a message could not be delivered")
 DEAD_BODY = N_("A message could not be delivered and needs attention. Open Steadfast and "
                "send /deliveries.")
-
-
-def is_email_address(value: str) -> bool:
-    """A plain addr-spec (no display name), short enough for SMTP."""
-    return len(value) <= 254 and _ADDRESS.match(value) is not None
 
 
 class Mailer(Protocol):
@@ -146,4 +137,4 @@ class EmailFallback:
         return _Mail(claim, to, subject, "\n".join(lines), client.id)
 
 
-__all__ = ["EmailFallback", "Mailer", "is_email_address"]
+__all__ = ["EmailFallback", "Mailer"]
