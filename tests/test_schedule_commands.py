@@ -206,8 +206,13 @@ async def test_pause_and_resume_with_a_reason_code_only(world: dict[str, Any]) -
 
 async def test_a_client_chooses_a_time_only_inside_the_window(world: dict[str, Any]) -> None:
     emu, store, client = world["emu"], world["store"], world["client"]
+    opened = await emu.send_text(CLIENT, "/help")  # the client's chat with the bot is open
+    await emu.wait_for_message(CLIENT, after=opened.message_id)
     await say(emu, CLINICIAN, f"/schedule {client.code} 19:00 window 18:00-22:00",
               contains=client.code)
+    # The client's notice of the change comes through the outbox: let it arrive first, so
+    # it is not taken for the answer to what the client types next.
+    await emu.wait_for_message(CLIENT, contains="Your clinician set your daily check-in")
     sent = await emu.send_text(CLIENT, "/time")
     offer = await emu.wait_for_message(CLIENT, contains="Pick a new time", after=sent.message_id)
     assert "between 18:00 and 22:00" in offer.text
