@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _only_upgrades(record: logging.LogRecord) -> bool:
+    """Of Alembic's INFO lines an operator needs the migrations applied, not its set-up."""
+    return record.levelno > logging.INFO or record.getMessage().startswith("Running ")
+
+
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+logging.getLogger("alembic.runtime.migration").addFilter(_only_upgrades)
 
 
 def alembic_config(database_url: str) -> Config:
