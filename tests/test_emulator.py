@@ -37,8 +37,8 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from bot.emulator import BotAPIEmulator, EmulatorAssertionError
-from bot.emulator.formatting import EntityParseError, parse_text
+from telegram_emulator import BotAPIEmulator, EmulatorAssertionError
+from telegram_emulator.formatting import EntityParseError, parse_text
 
 TOKEN = "123456:TEST-TOKEN"
 ANA, BEN = 1001, 1002

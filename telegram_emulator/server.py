@@ -22,10 +22,10 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
-from bot.emulator.formatting import EntityParseError, parse_text, utf16_len
-from bot.emulator.limits import FloodControl
-from bot.emulator.media import FAKE_VOICE, FAKE_WEBP, image_size, tiny_png
-from bot.emulator.models import (
+from telegram_emulator.formatting import EntityParseError, parse_text, utf16_len
+from telegram_emulator.limits import FloodControl
+from telegram_emulator.media import FAKE_VOICE, FAKE_WEBP, image_size, tiny_png
+from telegram_emulator.models import (
     ApiError,
     Button,
     CallbackAnswer,
