@@ -351,7 +351,7 @@ def forge_press(emu: BotAPIEmulator, user_id: int, message_id: int, data: str) -
     """A modified Telegram client sending callback data that no button of the message
     carries. The emulator presses only real buttons, so this queues the same update
     press_button would, with the forged data; the bot handles it on its normal path."""
-    from telegram_emulator.server import _Callback
+    from telegram_emulator.core import _Callback
 
     message = emu._find_visible(user_id, message_id)
     assert message is not None
