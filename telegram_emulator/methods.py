@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from telegram_emulator.core import (
@@ -40,6 +41,23 @@ _PER_CHAT_LIMITED = {"sendMessage", "sendDocument", "sendPhoto"}
 _GLOBAL_LIMITED = {"editMessageText", "editMessageReplyMarkup", "editMessageCaption"}
 _MAX_DOWNLOAD = 20 * 1024 * 1024
 _MAX_PHOTO = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Body:
+    """A message's text or caption: the fields it travels in and Telegram's answers to it."""
+
+    field: str
+    entities_field: str
+    limit: int
+    too_long: str
+    empty: str | None  # None: may be empty
+
+
+_TEXT = _Body("text", "entities", 4096, "Bad Request: message is too long",
+              "Bad Request: message text is empty")
+_CAPTION = _Body("caption", "caption_entities", 1024,
+                 "Bad Request: message caption is too long", None)
 
 
 def _human_size(size: int) -> str:
@@ -91,21 +109,12 @@ class BotApiMethods(EmulatorCore):
             kind = "group" if group.type == "group" else group.type
             raise ApiError(403, f"Forbidden: bot is not a member of the {kind} chat")
 
-    def _render(
-        self,
-        params: _Params,
-        text_field: str,
-        entities_field: str,
-        *,
-        limit: int,
-        too_long: str,
-        empty: str | None,
-    ) -> tuple[str, list[dict[str, Any]]]:
-        text = params.get_str(text_field) or ""
-        entities = params.get_json(entities_field)
+    def _render(self, params: _Params, body: _Body) -> tuple[str, list[dict[str, Any]]]:
+        text = params.get_str(body.field) or ""
+        entities = params.get_json(body.entities_field)
         if entities is not None:
             if not isinstance(entities, list):
-                raise ApiError(400, f"Bad Request: can't parse {entities_field} JSON object")
+                raise ApiError(400, f"Bad Request: can't parse {body.entities_field} JSON object")
             rendered = text, [e for e in entities if isinstance(e, dict)]
         else:
             mode = params.get_str("parse_mode")
@@ -115,10 +124,10 @@ class BotApiMethods(EmulatorCore):
                 if mode and mode.lower() not in ("html", "markdown", "markdownv2"):
                     raise ApiError(400, "Bad Request: unsupported parse_mode") from None
                 raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
-        if empty is not None and not rendered[0].strip():
-            raise ApiError(400, empty)
-        if utf16_len(rendered[0]) > limit:
-            raise ApiError(400, too_long)
+        if body.empty is not None and not rendered[0].strip():
+            raise ApiError(400, body.empty)
+        if utf16_len(rendered[0]) > body.limit:
+            raise ApiError(400, body.too_long)
         return rendered
 
     def _markup(self, params: _Params) -> tuple[dict[str, Any] | None, list[list[Button]]]:
@@ -229,9 +238,7 @@ class BotApiMethods(EmulatorCore):
     async def _api_send_message(self, params: _Params) -> Any:
         group = self._group_target(params)
         person = self._target(params) if group is None else None
-        text, entities = self._render(params, "text", "entities", limit=4096,
-                                      too_long="Bad Request: message is too long",
-                                      empty="Bad Request: message text is empty")
+        text, entities = self._render(params, _TEXT)
         markup, buttons = self._markup(params)
         if group is not None:
             msg = self._new_message(group.chat_id, from_bot=True, kind="text", text=text,
@@ -263,9 +270,7 @@ class BotApiMethods(EmulatorCore):
                 raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         else:
             stored = self._store_upload(kind, source)
-        caption, entities = self._render(params, "caption", "caption_entities", limit=1024,
-                                         too_long="Bad Request: message caption is too long",
-                                         empty=None)
+        caption, entities = self._render(params, _CAPTION)
         markup, buttons = self._markup(params)
         if group is not None:
             msg = self._new_message(group.chat_id, from_bot=True, kind=kind, text=caption,
@@ -335,55 +340,39 @@ class BotApiMethods(EmulatorCore):
         return True
 
     async def _api_edit_message_text(self, params: _Params) -> Any:
+        return self._edit(params, "editMessageText", _TEXT)
+
+    async def _api_edit_message_caption(self, params: _Params) -> Any:
+        return self._edit(params, "editMessageCaption", _CAPTION)
+
+    async def _api_edit_message_reply_markup(self, params: _Params) -> Any:
+        return self._edit(params, "editMessageReplyMarkup", None)
+
+    def _edit(self, params: _Params, method: str, body: _Body | None) -> Any:
+        """Edit one of the bot's own messages: its text or caption (`body`) and its buttons,
+        or only its buttons (`body` None), with Telegram's checks in Telegram's order."""
         msg = self._editable(params, EDIT_NOT_FOUND)
         if not msg.from_bot:
             raise ApiError(400, "Bad Request: message can't be edited")
-        if msg.kind != "text":
-            raise ApiError(400, "Bad Request: there is no text in the message to edit")
-        text, entities = self._render(params, "text", "entities", limit=4096,
-                                      too_long="Bad Request: message is too long",
-                                      empty="Bad Request: message text is empty")
+        text, entities = msg.text, msg.entities
+        if body is not None:
+            if (msg.kind == "text") != (body is _TEXT):
+                raise ApiError(400, f"Bad Request: there is no {body.field} in the message to edit")
+            text, entities = self._render(params, body)
         markup, buttons = self._markup(params)
         if (text, entities, markup) == (msg.text, msg.entities, msg.reply_markup):
             raise ApiError(400, NOT_MODIFIED)
-        self._limit("editMessageText", msg.chat_id)
+        self._limit(method, msg.chat_id)
         msg.text, msg.entities, msg.reply_markup, msg.buttons = text, entities, markup, buttons
         msg.edited, msg.edit_date = True, _now()
-        self._say(msg.chat_id, f"Bot edited message {msg.message_id} for "
-                  f"{self._name(msg.chat_id)}: {_indent(text)}{_button_lines(buttons)}")
-        return self._message_json(msg)
-
-    async def _api_edit_message_caption(self, params: _Params) -> Any:
-        msg = self._editable(params, EDIT_NOT_FOUND)
-        if not msg.from_bot:
-            raise ApiError(400, "Bad Request: message can't be edited")
-        if msg.kind == "text":
-            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
-        caption, entities = self._render(params, "caption", "caption_entities", limit=1024,
-                                         too_long="Bad Request: message caption is too long",
-                                         empty=None)
-        markup, buttons = self._markup(params)
-        if (caption, entities, markup) == (msg.text, msg.entities, msg.reply_markup):
-            raise ApiError(400, NOT_MODIFIED)
-        self._limit("editMessageCaption", msg.chat_id)
-        msg.text, msg.entities, msg.reply_markup, msg.buttons = caption, entities, markup, buttons
-        msg.edited, msg.edit_date = True, _now()
-        self._say(msg.chat_id, f"Bot edited the caption of message {msg.message_id} for "
-                  f"{self._name(msg.chat_id)}: {_indent(caption)}{_button_lines(buttons)}")
-        return self._message_json(msg)
-
-    async def _api_edit_message_reply_markup(self, params: _Params) -> Any:
-        msg = self._editable(params, EDIT_NOT_FOUND)
-        if not msg.from_bot:
-            raise ApiError(400, "Bad Request: message can't be edited")
-        markup, buttons = self._markup(params)
-        if markup == msg.reply_markup:
-            raise ApiError(400, NOT_MODIFIED)
-        self._limit("editMessageReplyMarkup", msg.chat_id)
-        msg.reply_markup, msg.buttons = markup, buttons
-        msg.edited, msg.edit_date = True, _now()
         name = self._name(msg.chat_id)
-        if buttons:
+        if body is _TEXT:
+            line = (f"Bot edited message {msg.message_id} for {name}: "
+                    f"{_indent(text)}{_button_lines(buttons)}")
+        elif body is _CAPTION:
+            line = (f"Bot edited the caption of message {msg.message_id} for {name}: "
+                    f"{_indent(text)}{_button_lines(buttons)}")
+        elif buttons:
             line = (f"Bot changed the buttons of message {msg.message_id} for {name}:"
                     f"{_button_lines(buttons)}")
         else:
