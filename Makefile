@@ -20,7 +20,7 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 lint: venv
-	$(BIN)/ruff check bot journal scheduler storage tests
+	$(BIN)/ruff check bot journal scheduler storage telegram_emulator tests
 	$(BIN)/mypy
 
 clean:

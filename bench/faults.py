@@ -65,7 +65,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.emulator import BotAPIEmulator, ChatMessage, EmulatorAssertionError  # noqa: E402
 from journal.admin import AdminService  # noqa: E402
 from journal.checkins import Stored  # noqa: E402
 from journal.clock import SystemClock  # noqa: E402
@@ -73,6 +72,7 @@ from journal.questionnaire import Questionnaire, load_questionnaire  # noqa: E40
 from storage.crypto import MasterKeyring  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import Store  # noqa: E402
+from telegram_emulator import BotAPIEmulator, ChatMessage, EmulatorAssertionError  # noqa: E402
 
 TOKEN = "123456:BENCH-TOKEN"
 CLINICIAN = 7001

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import click
 
-from bot.emulator import BotAPIEmulator
 from bot.settings import Settings
 from journal.admin import AdminService
 from journal.clock import SystemClock
 from storage.crypto import MasterKeyring
 from storage.migrate import upgrade
 from storage.uow import Store
+from telegram_emulator import BotAPIEmulator
 
 CLINICIAN, SUPERVISOR, CLIENT = 1001, 1002, 2001
 Step = Callable[[BotAPIEmulator], Awaitable[None]]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.emulator import BotAPIEmulator
+from telegram_emulator import BotAPIEmulator
 
 if TYPE_CHECKING:
     from bot.demo import Demo, Step

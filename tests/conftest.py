@@ -121,7 +121,7 @@ def sqlite_database(sqlite_template: Path, tmp_path: Path) -> Database:
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[Any]:
-    from bot.emulator import BotAPIEmulator
+    from telegram_emulator import BotAPIEmulator
 
     emu = BotAPIEmulator(token="123456:TEST-TOKEN", username="steadfast_test_bot")
     await emu.start()

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.emulator import BotAPIEmulator
 from bot.settings import Settings
 from journal.clock import Clock
 from storage.crypto import MasterKeyring
+from telegram_emulator import BotAPIEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:TEST-TOKEN"

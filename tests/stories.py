@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.emulator import ChatMessage
 from journal.clock import FakeClock
 from storage.records import Client, Clinician
 from storage.uow import Store
+from telegram_emulator import ChatMessage
 from tests.e2e import eventually
 
 

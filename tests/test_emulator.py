@@ -37,8 +37,8 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from bot.emulator import BotAPIEmulator, EmulatorAssertionError
-from bot.emulator.formatting import EntityParseError, parse_text
+from telegram_emulator import BotAPIEmulator, EmulatorAssertionError
+from telegram_emulator.formatting import EntityParseError, parse_text
 
 TOKEN = "123456:TEST-TOKEN"
 ANA, BEN = 1001, 1002
@@ -203,6 +203,34 @@ async def test_edit_text_and_markup(emu: BotAPIEmulator, bot: Bot) -> None:
     message = emu.chat(ANA)[-1]
     assert message.edited and message.text == "Question 2" and message.button_texts == ["Done"]
     assert f"Bot edited message {sent.message_id} for Ana: Question 2" in emu.transcript()
+
+
+async def test_edit_caption_and_remove_buttons(emu: BotAPIEmulator, bot: Bot) -> None:
+    """The three edits share one helper: each keeps its own checks and transcript line."""
+    await started(emu, bot, ANA)
+    text = await bot.send_message(ANA, "Question 1", reply_markup=keyboard("Yes"))
+    doc = await bot.send_document(ANA, BufferedInputFile(b"%PDF-1.4", "r.pdf"), caption="Old")
+    with pytest.raises(TelegramBadRequest, match="there is no caption in the message to edit"):
+        await bot.edit_message_caption(chat_id=ANA, message_id=text.message_id, caption="x")
+    with pytest.raises(TelegramBadRequest, match="there is no text in the message to edit"):
+        await bot.edit_message_text("x", chat_id=ANA, message_id=doc.message_id)
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.edit_message_caption(chat_id=ANA, message_id=doc.message_id, caption="c" * 1025)
+    edited = await bot.edit_message_caption(chat_id=ANA, message_id=doc.message_id,
+                                            caption="New", reply_markup=keyboard("Open"))
+    assert isinstance(edited, Message) and edited.caption == "New"
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_caption(chat_id=ANA, message_id=doc.message_id,
+                                       caption="New", reply_markup=keyboard("Open"))
+    await bot.edit_message_reply_markup(chat_id=ANA, message_id=text.message_id)
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_reply_markup(chat_id=ANA, message_id=text.message_id)
+    assert [m.text for m in emu.chat(ANA) if m.from_bot] == ["Question 1", "New"]
+    assert [len(emu.calls_of(m)) for m in ("editMessageText", "editMessageCaption",
+                                            "editMessageReplyMarkup")] == [1, 4, 2]
+    lines = emu.transcript(ANA)
+    assert f"Bot edited the caption of message {doc.message_id} for Ana: New\n    [Open]" in lines
+    assert f"Bot removed the buttons of message {text.message_id} for Ana" in lines
 
 
 async def test_delete_message(emu: BotAPIEmulator, bot: Bot) -> None:

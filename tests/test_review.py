@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.callbacks import ReviewCb
-from bot.emulator import BotAPIEmulator
 from journal.alerts import AlertService
 from journal.charts import png_size
 from journal.checkins import CheckInService
@@ -42,6 +41,7 @@ from storage.crypto import KeyErasedError, MasterKeyring
 from storage.models import OutboxRow
 from storage.records import CheckInDay, Client, Clinician, Plan
 from storage.uow import Store
+from telegram_emulator import BotAPIEmulator
 from tests.conftest import Database
 from tests.e2e import InProcessBot, bot_settings, eventually
 from tests.helpers import make_clinician
@@ -351,7 +351,7 @@ def forge_press(emu: BotAPIEmulator, user_id: int, message_id: int, data: str) -
     """A modified Telegram client sending callback data that no button of the message
     carries. The emulator presses only real buttons, so this queues the same update
     press_button would, with the forged data; the bot handles it on its normal path."""
-    from bot.emulator.server import _Callback
+    from telegram_emulator.core import _Callback
 
     message = emu._find_visible(user_id, message_id)
     assert message is not None

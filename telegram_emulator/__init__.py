@@ -1,7 +1,7 @@
 """Telegram Bot API emulator: serves the real bot over HTTP on 127.0.0.1 for tests and the demo."""
 
-from bot.emulator.limits import FloodControl
-from bot.emulator.models import (
+from telegram_emulator.limits import FloodControl
+from telegram_emulator.models import (
     Button,
     CallbackAnswer,
     ChatMessage,
@@ -11,7 +11,7 @@ from bot.emulator.models import (
     RecordedCall,
     StoredFile,
 )
-from bot.emulator.server import BotAPIEmulator, WebhookAttempt
+from telegram_emulator.server import BotAPIEmulator, WebhookAttempt
 
 __all__ = [
     "BotAPIEmulator",
