@@ -291,11 +291,6 @@ class InviteRepository(Repository):
             .values(used_at=now))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def expired_unused(self, now: datetime) -> list[Invite]:
-        rows = await self.session.scalars(
-            select(InviteRow).where(InviteRow.used_at.is_(None), InviteRow.expires_at < now))
-        return [self._record(r) for r in rows]
-
     async def record_failure(self, telegram_id: int, now: datetime) -> int:
         """Record a wrong code and return how many this account made in the last hour."""
         self.session.add(EnrolmentAttemptRow(telegram_id=telegram_id, at=now))
@@ -796,11 +791,6 @@ class OutboxRepository(Repository):
         return OutboxCounts(queued=by.get("queued", 0), retrying=by.get("retrying", 0),
                             sent=by.get("sent", 0), dead=by.get("dead", 0),
                             expired=by.get("expired", 0))
-
-    async def next_due(self) -> datetime | None:
-        return await self.session.scalar(
-            select(func.min(OutboxRow.next_attempt_at))
-            .where(OutboxRow.status.in_(("queued", "retrying"))))
 
     async def dead(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
         rows = await self.session.scalars(

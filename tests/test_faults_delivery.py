@@ -92,7 +92,6 @@ class Program:
             await event()
         report = await self.ticks.run()
         assert report.failures == 0
-        self.worker.wake()
         await eventually(self.settled, timeout=30)
         await self.fallback.run_once()
 
