@@ -1,4 +1,6 @@
-"""The composition root: settings in, a running bot out. Nothing is built at import time."""
+"""The bot: aiogram wired around the shared services (bot/composition.py), and its run loop.
+
+Nothing is built at import time."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import functools
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import aiohttp
@@ -25,8 +27,8 @@ from aiogram.exceptions import (
 )
 from aiogram.types import BotCommand, BotCommandScopeChat, User
 
-from bot.bootstrap import check_keys_open_database, open_store
 from bot.commands import menu
+from bot.composition import Services, build_services, email_fallback, open_store
 from bot.delivery import DeliveryWorker
 from bot.handlers import all_routers
 from bot.middleware import UnitOfWorkMiddleware
@@ -38,20 +40,10 @@ from bot.runtime import (
     sleep_or_stop,
 )
 from bot.settings import Settings, SettingsError
-from journal.alerts import AlertService, EscalationPolicy
-from journal.checkins import CheckInService
+from bot.startup_checks import check_keys_open_database
 from journal.clock import Clock, SystemClock, backoff
-from journal.deliveries import DeliveryReport
-from journal.discharge import DischargeService
-from journal.enrolment import EnrolmentService
 from journal.errors import safe_trace
 from journal.fallback import EmailFallback
-from journal.journaling import JournalService
-from journal.preferences import PreferencesService
-from journal.questionnaire import load_questionnaire
-from journal.review import CaseloadService, ReviewService
-from journal.risk import load_rules
-from journal.schedule import ScheduleService
 from scheduler.runner import SchedulerRunner
 from scheduler.ticks import Ticks
 from storage.migrate import upgrade
@@ -62,15 +54,26 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class App:
-    settings: Settings
-    clock: Clock
-    store: Store
+    """The running bot: the shared services plus what only the Telegram side needs."""
+
+    services: Services
     bot: Bot
     dispatcher: Dispatcher
     delivery: DeliveryWorker
-    services: dict[str, object] = field(default_factory=dict)
     scheduler: SchedulerRunner | None = None
     email_fallback: EmailFallback | None = None  # None: no SMTP server configured
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def clock(self) -> Clock:
+        return self.services.clock
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -78,89 +81,35 @@ class App:
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> App:
+    """Wire aiogram around the services: the dispatcher and its handlers, delivery, and the
+    scheduler's ticks."""
     clock = clock or SystemClock()
-    store = store or open_store(settings)
+    services = build_services(settings, store or open_store(settings), clock)
+    store = services.store
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=settings.require_token(), session=session)
-    services: dict[str, object] = {
-        "enrolment": EnrolmentService(
-            clock=clock, invite_ttl=timedelta(hours=settings.invite_ttl_hours),
-            default_language=settings.default_language,
-            default_timezone=settings.default_timezone,
-            default_checkin_time=settings.default_checkin_time,
-            staff_language=settings.default_language),
-        "settings": settings,
-        "clock": clock,
-        "store": store,
-    }
-    questionnaire = load_questionnaire(settings.questionnaire)
-    services["questionnaire"] = questionnaire
-    rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
-    alerts = services["alerts"] = AlertService(
-        clock=clock, questionnaire=questionnaire, rules=rules,
-        detail=settings.alert_detail, staff_language=settings.default_language,
-        display_timezone=settings.default_timezone, escalation=escalation_policy(settings))
-    services["checkins"] = CheckInService(
-        clock=clock, questionnaire=questionnaire, alerts=alerts, store=store,
-        later_delay=timedelta(minutes=settings.later_delay_minutes),
-        window=timedelta(hours=settings.checkin_window_hours))
-    services["journaling"] = JournalService(
-        clock=clock, store=store, hygiene=settings.chat_hygiene,
-        view_ttl=timedelta(minutes=settings.journal_view_ttl_minutes))
-    services["preferences"] = PreferencesService(
-        clock=clock, crisis_phone=settings.crisis_phone, crisis_text=settings.crisis_text,
-        office_phone=settings.program_office_phone)
-    services["delivery_report"] = DeliveryReport(clock=clock, staff_language=settings.default_language)
-    services["schedules"] = ScheduleService(clock=clock)
-    services["caseload"] = CaseloadService(clock=clock, staff_language=settings.default_language)
-    services["review"] = ReviewService(
-        clock=clock, questionnaire=questionnaire, rules=rules,
-        staff_language=settings.default_language, display_timezone=settings.default_timezone)
-    discharge = services["discharge"] = DischargeService(
-        clock=clock, retention=timedelta(days=settings.retention_days))
     dp = Dispatcher()
-    dp.workflow_data.update(services)  # handlers receive each service by name
+    dp.workflow_data.update(services.by_name())  # handlers receive each service by name
     dp.update.outer_middleware(UnitOfWorkMiddleware(store, clock))
     for router in all_routers():
         dp.include_router(router)
-    delivery = DeliveryWorker(store=store, bot=bot, clock=clock, alerts=alerts,
+    delivery = DeliveryWorker(store=store, bot=bot, clock=clock, alerts=services.alerts,
                               lease=timedelta(seconds=settings.outbox_lease_seconds),
                               base_backoff=settings.delivery_base_backoff_seconds,
                               max_backoff=settings.delivery_max_backoff_seconds)
     runner = None
     if settings.scheduler_enabled:
         reminder = settings.reminder_delay_minutes
-        checkins = services["checkins"]
-        assert isinstance(checkins, CheckInService)
         ticks = Ticks(
-            store=store, clock=clock, checkins=checkins, alerts=alerts,
-            questionnaire=questionnaire,
+            store=store, clock=clock, checkins=services.checkins, alerts=services.alerts,
+            questionnaire=services.questionnaire,
             window=timedelta(hours=settings.checkin_window_hours),
             reminder_delay=timedelta(minutes=reminder) if reminder else None,
             lookback_days=settings.catchup_days,
-            extra_steps=[discharge.retention_step])  # erase once retention has passed
+            extra_steps=[services.discharge.retention_step])  # erase once retention has passed
         runner = SchedulerRunner(ticks, interval=timedelta(seconds=settings.tick_seconds))
-    return App(settings=settings, clock=clock, store=store, bot=bot, dispatcher=dp,
-               delivery=delivery, services=services, scheduler=runner,
+    return App(services=services, bot=bot, dispatcher=dp, delivery=delivery, scheduler=runner,
                email_fallback=email_fallback(settings, store, clock))
-
-
-def escalation_policy(settings: Settings) -> EscalationPolicy:
-    return EscalationPolicy({"critical": settings.escalate_critical_minutes,
-                             "high": settings.escalate_high_minutes,
-                             "elevated": settings.escalate_elevated_minutes})
-
-
-def email_fallback(settings: Settings, store: Store, clock: Clock) -> EmailFallback | None:
-    if not settings.smtp_host:
-        return None
-    from bot.mail import SmtpMailer
-
-    return EmailFallback(store=store, clock=clock, mailer=SmtpMailer.from_settings(settings),
-                         after=timedelta(minutes=settings.email_fallback_minutes),
-                         program=settings.program_name,
-                         staff_language=settings.default_language,
-                         display_timezone=settings.default_timezone)
 
 
 class _TelegramDown(Exception):

@@ -116,15 +116,11 @@ class DeliveryWorker:
         self._base = base_backoff
         self._max_backoff = max_backoff
         self._poll = poll_interval
-        self._wake = asyncio.Event()
 
     @property
     def limiter(self) -> RateLimiter:
         """Telegram's limits, for every other caller that sends on this bot's behalf."""
         return self._limiter
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -135,12 +131,8 @@ class DeliveryWorker:
                 sent = 0
             if sent:
                 continue
-            self._wake.clear()
-            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
-            _, pending = await asyncio.wait(waiters, timeout=self._poll,
-                                            return_when=asyncio.FIRST_COMPLETED)
-            for task in waiters:
-                task.cancel()
+            with contextlib.suppress(TimeoutError):  # nothing due: look again soon
+                await asyncio.wait_for(stop.wait(), timeout=self._poll)
 
     async def deliver_due(self) -> int:
         """One pass: claim what is due, send it in order, record each result."""

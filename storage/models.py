@@ -306,12 +306,3 @@ class ProcessedUpdateRow(Base):
     __tablename__ = "processed_updates"
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(UTC_TS)
-
-
-class SchedulerLeaseRow(Base):
-    """Who runs the scheduler ticks on SQLite deployments (PostgreSQL uses an advisory lock)."""
-
-    __tablename__ = "scheduler_lease"
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(64))
-    until: Mapped[datetime] = mapped_column(UTC_TS)

@@ -92,7 +92,6 @@ class Program:
             await event()
         report = await self.ticks.run()
         assert report.failures == 0
-        self.worker.wake()
         await eventually(self.settled, timeout=30)
         await self.fallback.run_once()
 
@@ -270,7 +269,7 @@ async def _alerts_of(p: Program, client: Client) -> list[str]:
 
 async def test_an_elevated_alert_nobody_acknowledges_reaches_the_supervisors_on_its_timer(
         store: Store, clock: FakeClock) -> None:
-    from bot.app import escalation_policy
+    from bot.composition import escalation_policy
     from bot.settings import Settings
 
     settings = Settings(_env_file=None, escalate_elevated_minutes=30)  # type: ignore[call-arg]

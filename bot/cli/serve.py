@@ -1,0 +1,86 @@
+"""`steadfast run` and `steadfast demo`: the only commands that import aiogram."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.cli.base import CliError, friendly, load_settings, main, run_async
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+
+def _configure_logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiohttp's access log and aiogram's event log would record who wrote when; the
+    # bot's own log lines carry only what an operator needs.
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic's "Context impl ..." lines are noise at start; DEBUG still shows them.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+
+
+def _check_data_files(settings: Settings) -> None:
+    """A program's questionnaire or rules with a typo stop the bot before any client sees
+    them, with every problem named by its item or rule id."""
+    from journal.questionnaire import DataFileError, load_questionnaire
+    from journal.risk import load_rules
+
+    try:
+        load_rules(settings.risk_rules, questionnaire=load_questionnaire(settings.questionnaire))
+    except DataFileError as exc:
+        raise CliError(str(exc), 2) from None
+
+
+@main.command("run")
+@click.option("--webhook", is_flag=True, help="Serve a webhook instead of long polling.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Webhook listen address.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--path", default="/telegram/webhook", show_default=True, help="Webhook path.")
+@click.option("--secret", envvar="STEADFAST_WEBHOOK_SECRET", default=None,
+              help="Secret token Telegram sends in X-Telegram-Bot-Api-Secret-Token "
+                   "(or STEADFAST_WEBHOOK_SECRET).")
+@click.option("--public-url", default=None,
+              help="If given, call setWebhook with this public URL on start.")
+@friendly
+def run(webhook: bool, host: str, port: int, path: str, secret: str | None,
+        public_url: str | None) -> None:
+    """Run the bot: migrate the database, then poll (or serve a webhook) until stopped."""
+    settings = load_settings()
+    _check_data_files(settings)
+    settings.require_token()
+    from bot.startup_checks import check_database
+
+    run_async(check_database(settings))
+    _configure_logging(settings.log_level)
+    from bot.app import run_bot
+    from bot.runtime import WebhookConfig
+
+    config = None
+    if webhook:
+        if not secret or len(secret) < 16 or not all(c.isalnum() or c in "_-" for c in secret):
+            raise CliError("--webhook needs --secret: 16-256 letters, digits, _ or -", 2)
+        config = WebhookConfig(host=host, port=port, path=path, secret=secret,
+                               public_url=public_url)
+    run_async(run_bot(settings, webhook=config))
+
+
+@main.command("demo")
+@click.option("--keep", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Keep the demo's database and key in this (empty or new) folder.")
+@friendly
+def demo(keep: Path | None) -> None:
+    """Show the whole loop with no token: emulator, bot, clinician, client."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from bot.demo import run_demo
+
+    run_demo(keep)

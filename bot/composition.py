@@ -1,0 +1,150 @@
+"""The composition root: settings, a store and a clock in, every service built once out.
+
+The bot (`bot/app.py`) and the command line (`bot/cli/`) both start here. Nothing in this
+module imports aiogram, so the admin commands answer at once."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.settings import Settings, SettingsError
+from journal.admin import AdminService
+from journal.alerts import AlertService, EscalationPolicy
+from journal.checkins import CheckInService
+from journal.clock import Clock
+from journal.deliveries import DeliveryReport
+from journal.discharge import DischargeService
+from journal.enrolment import EnrolmentService
+from journal.fallback import EmailFallback
+from journal.journaling import JournalService
+from journal.preferences import PreferencesService
+from journal.questionnaire import Questionnaire, load_questionnaire
+from journal.review import CaseloadService, ReviewService
+from journal.risk import RiskRules, load_rules
+from journal.schedule import ScheduleService
+from storage.crypto import KeyringError, MasterKeyring
+from storage.uow import Store
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    """Everything a handler, a tick or an admin command may ask for, built once.
+
+    Handlers receive each field by its name (aiogram's workflow data): a handler asking
+    for `checkins: CheckInService` gets `Services.checkins`."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    questionnaire: Questionnaire
+    rules: RiskRules
+    enrolment: EnrolmentService
+    alerts: AlertService
+    checkins: CheckInService
+    journaling: JournalService
+    preferences: PreferencesService
+    delivery_report: DeliveryReport
+    schedules: ScheduleService
+    caseload: CaseloadService
+    review: ReviewService
+    discharge: DischargeService
+    admin: AdminService
+
+    def by_name(self) -> dict[str, object]:
+        """The services under their field names, as the dispatcher hands them to handlers."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
+    """Read the program's questionnaire and risk rules and build every service on them."""
+    questionnaire = load_questionnaire(settings.questionnaire)
+    rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
+    alerts = AlertService(
+        clock=clock, questionnaire=questionnaire, rules=rules,
+        detail=settings.alert_detail, staff_language=settings.default_language,
+        display_timezone=settings.default_timezone, escalation=escalation_policy(settings))
+    return Services(
+        settings=settings, clock=clock, store=store, questionnaire=questionnaire, rules=rules,
+        enrolment=EnrolmentService(
+            clock=clock, invite_ttl=timedelta(hours=settings.invite_ttl_hours),
+            default_language=settings.default_language,
+            default_timezone=settings.default_timezone,
+            default_checkin_time=settings.default_checkin_time,
+            staff_language=settings.default_language),
+        alerts=alerts,
+        checkins=CheckInService(
+            clock=clock, questionnaire=questionnaire, alerts=alerts, store=store,
+            later_delay=timedelta(minutes=settings.later_delay_minutes),
+            window=timedelta(hours=settings.checkin_window_hours)),
+        journaling=JournalService(
+            clock=clock, store=store, hygiene=settings.chat_hygiene,
+            view_ttl=timedelta(minutes=settings.journal_view_ttl_minutes)),
+        preferences=PreferencesService(
+            clock=clock, crisis_phone=settings.crisis_phone, crisis_text=settings.crisis_text,
+            office_phone=settings.program_office_phone),
+        delivery_report=DeliveryReport(clock=clock, staff_language=settings.default_language),
+        schedules=ScheduleService(clock=clock),
+        caseload=CaseloadService(clock=clock, staff_language=settings.default_language),
+        review=ReviewService(
+            clock=clock, questionnaire=questionnaire, rules=rules,
+            staff_language=settings.default_language,
+            display_timezone=settings.default_timezone),
+        discharge=DischargeService(clock=clock, retention=timedelta(days=settings.retention_days)),
+        admin=AdminService(store=store, clock=clock))
+
+
+def escalation_policy(settings: Settings) -> EscalationPolicy:
+    return EscalationPolicy({"critical": settings.escalate_critical_minutes,
+                             "high": settings.escalate_high_minutes,
+                             "elevated": settings.escalate_elevated_minutes})
+
+
+def email_fallback(settings: Settings, store: Store, clock: Clock) -> EmailFallback | None:
+    """The e-mail fallback, or None when no SMTP server is configured."""
+    if not settings.smtp_host:
+        return None
+    from bot.mail import SmtpMailer
+
+    return EmailFallback(store=store, clock=clock, mailer=SmtpMailer.from_settings(settings),
+                         after=timedelta(minutes=settings.email_fallback_minutes),
+                         program=settings.program_name,
+                         staff_language=settings.default_language,
+                         display_timezone=settings.default_timezone)
+
+
+# -- keys and the store --------------------------------------------------------------------
+def key_setting(settings: Settings) -> str:
+    """The setting the master keys come from: the inline keys win over the file."""
+    if settings.master_keys is not None and settings.master_keys.get_secret_value().strip():
+        return "STEADFAST_MASTER_KEYS"
+    return "STEADFAST_MASTER_KEY_FILE"
+
+
+def load_keyring(settings: Settings) -> MasterKeyring:
+    """STEADFAST_MASTER_KEYS wins over the key file when both are present. Keys that cannot
+    be read are a settings error (exit 2) naming the setting they came from."""
+    try:
+        if key_setting(settings) == "STEADFAST_MASTER_KEYS":
+            assert settings.master_keys is not None
+            return MasterKeyring.parse(settings.master_keys.get_secret_value())
+        return MasterKeyring.load_file(settings.master_key_file)
+    except KeyringError as exc:
+        raise SettingsError(f"{key_setting(settings)}: {exc}") from None
+
+
+def _key_file_signature(settings: Settings) -> object:
+    info = os.stat(settings.master_key_file)
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def open_store(settings: Settings, ring: MasterKeyring | None = None) -> Store:
+    """A store whose keys can be read again while it runs (SIGHUP, an unknown master key
+    id, a changed key file); inline STEADFAST_MASTER_KEYS cannot change under a process."""
+    from_file = key_setting(settings) == "STEADFAST_MASTER_KEY_FILE"
+    return Store.open(
+        settings.database_url, ring or load_keyring(settings),
+        reload=(lambda: MasterKeyring.load_file(settings.master_key_file)) if from_file else None,
+        signature=(lambda: _key_file_signature(settings)) if from_file else None)

@@ -1,0 +1,21 @@
+"""Repositories: one per aggregate, encrypting on write and decrypting on read. Never commit.
+
+One module per aggregate; this package re-exports them, so importers write
+`from storage.repositories import X`."""
+
+from storage.repositories.alerts import AlertRepository, RiskOverrideRepository
+from storage.repositories.base import DuplicateError, new_id
+from storage.repositories.checkins import CheckInRepository
+from storage.repositories.enrolment import ConversationRepository, InviteRepository
+from storage.repositories.journal_entries import JournalRepository
+from storage.repositories.outbox import OutboxRepository, StaffEmailRepository
+from storage.repositories.people import ClientRepository, ClinicianRepository
+from storage.repositories.plans import PlanRepository
+from storage.repositories.updates import UpdateLedger
+
+__all__ = [
+    "AlertRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
+    "ConversationRepository", "DuplicateError", "InviteRepository", "JournalRepository",
+    "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "StaffEmailRepository",
+    "UpdateLedger", "new_id",
+]

@@ -1,0 +1,146 @@
+"""Risk alerts and each client's risk threshold overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from storage.crypto import KeyErasedError
+from storage.models import AlertCopyRow, AlertRow, OutboxRow, RiskOverrideRow
+from storage.records import Alert
+from storage.repositories.base import Repository, new_id
+
+
+class RiskOverrideRepository(Repository):
+    async def for_client(self, client_id: str) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(RiskOverrideRow.rule_id, RiskOverrideRow.threshold)
+            .where(RiskOverrideRow.client_id == client_id))
+        return {rule: threshold for rule, threshold in rows}
+
+    async def set(self, client_id: str, rule_id: str, threshold: int, *, by: int,
+                  now: datetime) -> None:
+        row = await self.session.get(RiskOverrideRow, (client_id, rule_id))
+        if row is None:
+            self.session.add(RiskOverrideRow(client_id=client_id, rule_id=rule_id,
+                                             threshold=threshold, set_by=by, set_at=now))
+        else:
+            row.threshold, row.set_by, row.set_at = threshold, by, now
+        await self.session.flush()
+
+
+class AlertRepository(Repository):
+    async def _record(self, row: AlertRow) -> Alert:
+        try:
+            detail = await self.vault.open_json(row.client_id, "alerts.detail", row.id,
+                                                row.detail_ct)
+            note = (await self.vault.open_json(row.client_id, "alerts.ack_note", row.id,
+                                               row.ack_note_ct) if row.ack_note_ct else None)
+        except KeyErasedError:
+            detail, note = {}, None
+        return Alert(id=row.id, client_id=row.client_id, checkin_id=row.checkin_id,
+                     level=row.level, status=row.status, detail=detail,
+                     created_at=row.created_at, acknowledged_at=row.acknowledged_at,
+                     acknowledged_by=row.acknowledged_by, ack_note=note,
+                     escalations=row.escalations, next_escalation_at=row.next_escalation_at)
+
+    async def add(self, *, client_id: str, checkin_id: str | None, level: str,
+                  detail: dict[str, Any], now: datetime,
+                  next_escalation_at: datetime | None) -> Alert:
+        alert_id = new_id()
+        row = AlertRow(id=alert_id, client_id=client_id, checkin_id=checkin_id, level=level,
+                       status="open",
+                       detail_ct=await self.vault.seal_json(client_id, "alerts.detail", alert_id,
+                                                            detail),
+                       created_at=now, escalations=0, next_escalation_at=next_escalation_at)
+        self.session.add(row)
+        await self.session.flush()
+        return await self._record(row)
+
+    async def get(self, alert_id: str, *, lock: bool = False) -> Alert | None:
+        row = await self.session.get(AlertRow, alert_id, with_for_update=lock)
+        return await self._record(row) if row else None
+
+    async def for_checkin(self, checkin_id: str) -> list[Alert]:
+        rows = await self.session.scalars(
+            select(AlertRow).where(AlertRow.checkin_id == checkin_id).order_by(AlertRow.created_at))
+        return [await self._record(r) for r in rows]
+
+    async def acknowledge(self, alert_id: str, *, by: int, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(AlertRow).where(AlertRow.id == alert_id, AlertRow.status == "open")
+            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=by,
+                    next_escalation_at=None))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_note(self, alert_id: str, client_id: str, note: str) -> None:
+        row = await self.session.get(AlertRow, alert_id)
+        if row is not None:
+            row.ack_note_ct = await self.vault.seal_json(client_id, "alerts.ack_note", alert_id,
+                                                         note)
+            await self.session.flush()
+
+    async def open_for(self, client_ids: Sequence[str]) -> list[Alert]:
+        if not client_ids:
+            return []
+        rows = await self.session.scalars(
+            select(AlertRow).where(AlertRow.status == "open", AlertRow.client_id.in_(client_ids))
+            .order_by(AlertRow.created_at))
+        return [await self._record(r) for r in rows]
+
+    async def open_counts(self, client_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """{client id: {level: open alerts}}, from plaintext columns only."""
+        if not client_ids:
+            return {}
+        rows = await self.session.execute(
+            select(AlertRow.client_id, AlertRow.level, func.count())
+            .where(AlertRow.status == "open", AlertRow.client_id.in_(client_ids))
+            .group_by(AlertRow.client_id, AlertRow.level))
+        counts: dict[str, dict[str, int]] = {}
+        for client_id, level, n in rows:
+            counts.setdefault(client_id, {})[level] = int(n)
+        return counts
+
+    async def due_escalations(self, now: datetime) -> list[Alert]:
+        rows = await self.session.scalars(
+            select(AlertRow).where(AlertRow.status == "open",
+                                   AlertRow.next_escalation_at.is_not(None),
+                                   AlertRow.next_escalation_at <= now).with_for_update())
+        return [await self._record(r) for r in rows]
+
+    async def set_escalation(self, alert_id: str, *, escalations: int,
+                             next_at: datetime | None) -> None:
+        await self.session.execute(
+            update(AlertRow).where(AlertRow.id == alert_id)
+            .values(escalations=escalations, next_escalation_at=next_at))
+
+    async def add_copy(self, alert_id: str, outbox_id: str, chat_id: int, *,
+                       escalation: int = 0) -> None:
+        self.session.add(AlertCopyRow(alert_id=alert_id, outbox_id=outbox_id, chat_id=chat_id,
+                                      escalation=escalation))
+        await self.session.flush()
+
+    async def of_copy(self, outbox_id: str) -> Alert | None:
+        """The alert an outbox row is a copy of, its row locked: an acknowledgement racing
+        the copy's delivery then waits for it, or is waited for (see AlertService)."""
+        row = await self.session.scalar(
+            select(AlertRow).join(AlertCopyRow, AlertCopyRow.alert_id == AlertRow.id)
+            .where(AlertCopyRow.outbox_id == outbox_id).with_for_update())
+        return await self._record(row) if row is not None else None
+
+    async def copies(self, alert_id: str) -> list[tuple[int, int | None]]:
+        """(chat id, delivered message id) of every copy of the alert."""
+        rows = await self.session.execute(
+            select(AlertCopyRow.chat_id, OutboxRow.sent_message_id)
+            .join(OutboxRow, OutboxRow.id == AlertCopyRow.outbox_id)
+            .where(AlertCopyRow.alert_id == alert_id))
+        return [(chat, message) for chat, message in rows]
+
+    async def recent(self, client_id: str, *, since: datetime) -> list[Alert]:
+        rows = await self.session.scalars(
+            select(AlertRow).where(AlertRow.client_id == client_id, AlertRow.created_at >= since)
+            .order_by(AlertRow.created_at))
+        return [await self._record(r) for r in rows]

@@ -1,0 +1,130 @@
+"""Daily check-ins: the rows the scheduler creates and the client's sealed answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from storage.crypto import KeyErasedError
+from storage.models import CheckInRow
+from storage.records import CheckIn, CheckInDay, ScheduledDay
+from storage.repositories.base import DuplicateError, Repository, new_id
+
+
+class CheckInRepository(Repository):
+    async def _record(self, row: CheckInRow) -> CheckIn:
+        state = scores = None
+        try:
+            if row.state_ct is not None:
+                state = await self.vault.open_json(row.client_id, "checkins.state", row.id,
+                                                   row.state_ct)
+            if row.scores_ct is not None:
+                scores = await self.vault.open_json(row.client_id, "checkins.scores", row.id,
+                                                    row.scores_ct)
+        except KeyErasedError:
+            state = scores = None
+        return CheckIn(
+            id=row.id, client_id=row.client_id, local_date=row.local_date, status=row.status,
+            questionnaire_id=row.questionnaire_id,
+            questionnaire_version=row.questionnaire_version,
+            item_ids=tuple(i for i in row.item_ids.split(",") if i), state=state, scores=scores,
+            risk_level=row.risk_level, message_id=row.message_id, prompted_at=row.prompted_at,
+            reminded_at=row.reminded_at, started_at=row.started_at,
+            submitted_at=row.submitted_at,
+        )
+
+    async def get(self, checkin_id: str, *, lock: bool = False) -> CheckIn | None:
+        row = await self.session.get(CheckInRow, checkin_id, with_for_update=lock)
+        return await self._record(row) if row else None
+
+    async def for_day(self, client_id: str, local_date: date, *, lock: bool = False
+                      ) -> CheckIn | None:
+        query = select(CheckInRow).where(CheckInRow.client_id == client_id,
+                                         CheckInRow.local_date == local_date)
+        if lock:
+            query = query.with_for_update()
+        row = await self.session.scalar(query)
+        return await self._record(row) if row else None
+
+    async def create(self, *, client_id: str, local_date: date, status: str,
+                     questionnaire_id: str, questionnaire_version: str,
+                     item_ids: Sequence[str], now: datetime,
+                     prompted_at: datetime | None = None) -> CheckIn:
+        """Create the day's check-in; the unique (client, date) makes a second one fail."""
+        row = CheckInRow(id=new_id(), client_id=client_id, local_date=local_date, status=status,
+                         questionnaire_id=questionnaire_id,
+                         questionnaire_version=questionnaire_version,
+                         item_ids=",".join(item_ids), created_at=now, prompted_at=prompted_at)
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+        except IntegrityError:
+            raise DuplicateError("this day's check-in exists already") from None
+        return await self._record(row)
+
+    async def save(self, checkin_id: str, *, state: dict[str, Any] | None = None,
+                   scores: dict[str, Any] | None = None, **values: Any) -> CheckIn:
+        row = await self.session.get(CheckInRow, checkin_id)
+        if row is None:
+            raise LookupError(f"no check-in {checkin_id}")
+        if state is not None:
+            row.state_ct = await self.vault.seal_json(row.client_id, "checkins.state", row.id, state)
+        if scores is not None:
+            row.scores_ct = await self.vault.seal_json(row.client_id, "checkins.scores", row.id,
+                                                       scores)
+        for name, value in values.items():
+            setattr(row, name, value)
+        await self.session.flush()
+        return await self._record(row)
+
+    async def recent(self, client_id: str, *, since: date, until: date | None = None
+                     ) -> list[CheckIn]:
+        query = select(CheckInRow).where(CheckInRow.client_id == client_id,
+                                         CheckInRow.local_date >= since)
+        if until is not None:
+            query = query.where(CheckInRow.local_date <= until)
+        rows = await self.session.scalars(query.order_by(CheckInRow.local_date))
+        return [await self._record(r) for r in rows]
+
+    async def statuses(self, client_id: str, *, since: date) -> dict[date, str]:
+        rows = await self.session.execute(
+            select(CheckInRow.local_date, CheckInRow.status)
+            .where(CheckInRow.client_id == client_id, CheckInRow.local_date >= since))
+        return {d: s for d, s in rows}
+
+    async def days(self, client_id: str, *, since: date | None = None,
+                   until: date | None = None) -> list[CheckInDay]:
+        """Outlines in date order; nothing is decrypted."""
+        query = select(CheckInRow.id, CheckInRow.local_date, CheckInRow.status,
+                       CheckInRow.risk_level, CheckInRow.submitted_at
+                       ).where(CheckInRow.client_id == client_id)
+        if since is not None:
+            query = query.where(CheckInRow.local_date >= since)
+        if until is not None:
+            query = query.where(CheckInRow.local_date <= until)
+        rows = await self.session.execute(query.order_by(CheckInRow.local_date))
+        return [CheckInDay(*row) for row in rows]
+
+    async def latest_day(self, client_id: str, *, status: str = "submitted") -> CheckInDay | None:
+        row = (await self.session.execute(
+            select(CheckInRow.id, CheckInRow.local_date, CheckInRow.status,
+                   CheckInRow.risk_level, CheckInRow.submitted_at)
+            .where(CheckInRow.client_id == client_id, CheckInRow.status == status)
+            .order_by(CheckInRow.local_date.desc()).limit(1))).first()
+        return CheckInDay(*row) if row else None
+
+    async def scheduled_days(self, client_ids: Sequence[str], *, since: date
+                             ) -> list[ScheduledDay]:
+        """Recent days of many clients in one query, for the scheduler; nothing decrypted."""
+        if not client_ids:
+            return []
+        rows = await self.session.execute(
+            select(CheckInRow.id, CheckInRow.client_id, CheckInRow.local_date, CheckInRow.status,
+                   CheckInRow.prompted_at, CheckInRow.reminded_at)
+            .where(CheckInRow.client_id.in_(client_ids), CheckInRow.local_date >= since))
+        return [ScheduledDay(*row) for row in rows]

@@ -1,0 +1,192 @@
+"""Clinicians and clients: who works with whom, and a client's schedule and status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.models import (
+    AlertCopyRow,
+    AlertRow,
+    ClientRow,
+    ClinicianRow,
+    ConversationRow,
+    InviteRow,
+    OutboxRow,
+    PlanRow,
+    StaffEmailRow,
+)
+from storage.records import Client, Clinician
+from storage.repositories.base import (
+    DuplicateError,
+    Repository,
+    _client,
+    _clinician,
+    new_client_code,
+    new_id,
+)
+
+
+class ClinicianRepository(Repository):
+    async def add(self, *, telegram_id: int, name: str, role: str, now: datetime,
+                  contact: str = "", email: str | None = None) -> Clinician:
+        row = ClinicianRow(telegram_id=telegram_id, name=name, role=role, active=True,
+                           contact=contact, created_at=now)
+        self.session.add(row)
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            raise DuplicateError(f"a clinician with Telegram id {telegram_id} exists") from None
+        if email:
+            row.email_ct = await self._seal_email(row.id, email, now)
+            await self.session.flush()
+        return _clinician(row)
+
+    async def _seal_email(self, clinician_id: int, email: str, now: datetime) -> bytes:
+        # The row id is in the seal's associated data: an address moved to another
+        # clinician's row does not open.
+        return await self.vault.seal_system_json("staff", "clinicians.email", str(clinician_id),
+                                                 email, now)
+
+    async def set_email(self, clinician_id: int, email: str | None, now: datetime
+                        ) -> Clinician | None:
+        row = await self.session.get(ClinicianRow, clinician_id)
+        if row is None:
+            return None
+        row.email_ct = await self._seal_email(row.id, email, now) if email else None
+        await self.session.flush()
+        return _clinician(row)
+
+    async def email(self, clinician_id: int, now: datetime) -> str | None:
+        row = await self.session.get(ClinicianRow, clinician_id)
+        if row is None or row.email_ct is None:
+            return None
+        value = await self.vault.open_system_json("staff", "clinicians.email", str(row.id),
+                                                  row.email_ct, now)
+        return str(value)
+
+    async def by_telegram_id(self, telegram_id: int) -> Clinician | None:
+        row = await self.session.scalar(
+            select(ClinicianRow).where(ClinicianRow.telegram_id == telegram_id,
+                                       ClinicianRow.active.is_(True)))
+        return _clinician(row) if row else None
+
+    async def get(self, clinician_id: int) -> Clinician | None:
+        row = await self.session.get(ClinicianRow, clinician_id)
+        return _clinician(row) if row else None
+
+    async def everyone(self) -> list[Clinician]:
+        rows = await self.session.scalars(select(ClinicianRow).order_by(ClinicianRow.id))
+        return [_clinician(r) for r in rows]
+
+    async def supervisors(self) -> list[Clinician]:
+        rows = await self.session.scalars(
+            select(ClinicianRow).where(ClinicianRow.role == "supervisor",
+                                       ClinicianRow.active.is_(True)).order_by(ClinicianRow.id))
+        return [_clinician(r) for r in rows]
+
+
+class ClientRepository(Repository):
+    async def add_invited(self, *, clinician_id: int, language: str, timezone: str,
+                          checkin_time: str, now: datetime) -> Client:
+        """A client record waiting for its invite to be used; its data key exists already,
+        so the clinician's private note can be sealed under it."""
+        for _ in range(20):
+            code = new_client_code()
+            exists = await self.session.scalar(select(ClientRow.id).where(ClientRow.code == code))
+            if not exists:
+                break
+        row = ClientRow(id=new_id(), code=code, telegram_id=None, clinician_id=clinician_id,
+                        status="invited", language=language, timezone=timezone,
+                        checkin_time=checkin_time, checkin_days="0123456", unreachable=False,
+                        created_at=now)
+        self.session.add(row)
+        await self.session.flush()
+        await self.vault.create_client_key(row.id, now)
+        return _client(row)
+
+    async def get(self, client_id: str) -> Client | None:
+        row = await self.session.get(ClientRow, client_id)
+        return _client(row) if row else None
+
+    async def by_code(self, code: str) -> Client | None:
+        row = await self.session.scalar(select(ClientRow).where(ClientRow.code == code.upper()))
+        return _client(row) if row else None
+
+    async def by_telegram_id(self, telegram_id: int) -> Client | None:
+        row = await self.session.scalar(
+            select(ClientRow).where(ClientRow.telegram_id == telegram_id,
+                                    ClientRow.status.in_(("active", "paused"))))
+        return _client(row) if row else None
+
+    async def update(self, client_id: str, **values: Any) -> Client:
+        row = await self.session.get(ClientRow, client_id, with_for_update=True)
+        if row is None:
+            raise LookupError(f"no client {client_id}")
+        for name, value in values.items():
+            setattr(row, name, value)
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            raise DuplicateError("that Telegram account is already enrolled") from None
+        return _client(row)
+
+    async def for_clinician(self, clinician_id: int | None) -> list[Client]:
+        query = select(ClientRow).where(ClientRow.status.in_(("active", "paused")))
+        if clinician_id is not None:
+            query = query.where(ClientRow.clinician_id == clinician_id)
+        return [_client(r) for r in await self.session.scalars(query.order_by(ClientRow.code))]
+
+    async def active(self) -> list[Client]:
+        rows = await self.session.scalars(select(ClientRow).where(ClientRow.status == "active"))
+        return [_client(r) for r in rows]
+
+    async def erase(self, client_id: str, now: datetime) -> bool:
+        """Crypto-shred: destroy the data key and forget the Telegram account.
+
+        Whatever names the client outside their sealed records goes too: open invites are
+        revoked (their notes were sealed under the destroyed key), every outbox row about
+        them or addressed to their chat is deleted, dead letters included (payloads hold the
+        client code, with ALERT_DETAIL=full the reasons, and rows hold the Telegram id), a
+        half-finished conversation is forgotten, and open alerts are closed so that they no
+        longer escalate about a person who is gone."""
+        row = await self.session.get(ClientRow, client_id, with_for_update=True)
+        telegram_id = row.telegram_id if row is not None else None
+        destroyed = await self.vault.destroy_client_key(client_id, now)
+        await self.session.execute(
+            update(ClientRow).where(ClientRow.id == client_id)
+            .values(status="erased", telegram_id=None, erased_at=now))
+        await self.session.execute(delete(PlanRow).where(PlanRow.client_id == client_id))
+        await self.session.execute(
+            update(InviteRow).where(InviteRow.client_id == client_id).values(note_ct=None))
+        await self.session.execute(
+            update(InviteRow).where(InviteRow.client_id == client_id, InviteRow.used_at.is_(None),
+                                    InviteRow.expires_at > now)
+            .values(expires_at=now))
+        await self.session.execute(
+            update(AlertRow).where(AlertRow.client_id == client_id, AlertRow.status == "open")
+            .values(status="closed", next_escalation_at=None))
+        about = OutboxRow.client_id == client_id
+        if telegram_id is not None:
+            about = or_(about, OutboxRow.chat_id == telegram_id)
+            await self.session.execute(
+                delete(ConversationRow).where(ConversationRow.telegram_id == telegram_id))
+        doomed = select(OutboxRow.id).where(about)
+        for table in (AlertCopyRow, StaffEmailRow):
+            await self.session.execute(
+                delete(table).where(table.outbox_id.in_(doomed))
+                .execution_options(synchronize_session=False))
+        await self.session.execute(
+            delete(OutboxRow).where(about).execution_options(synchronize_session=False))
+        return destroyed
+
+    async def due_for_erasure(self, now: datetime) -> list[Client]:
+        """Discharged clients whose retention period ended (erase_after has passed)."""
+        rows = await self.session.scalars(
+            select(ClientRow).where(ClientRow.status == "discharged",
+                                    ClientRow.erase_after.is_not(None),
+                                    ClientRow.erase_after <= now).order_by(ClientRow.erase_after))
+        return [_client(r) for r in rows]
