@@ -39,7 +39,9 @@ from bot.runtime import (
 )
 from bot.settings import Settings, SettingsError
 from journal.alerts import AlertService, EscalationPolicy
-from journal.checkins import CheckInService
+from journal.checkin.questionnaire_file import load_questionnaire
+from journal.checkin.service import CheckInService
+from journal.checkin.timing import ScheduleService
 from journal.clock import Clock, SystemClock, backoff
 from journal.deliveries import DeliveryReport
 from journal.discharge import DischargeService
@@ -48,10 +50,8 @@ from journal.errors import safe_trace
 from journal.fallback import EmailFallback
 from journal.journaling import JournalService
 from journal.preferences import PreferencesService
-from journal.questionnaire import load_questionnaire
 from journal.review import CaseloadService, ReviewService
 from journal.risk import load_rules
-from journal.schedule import ScheduleService
 from scheduler.runner import SchedulerRunner
 from scheduler.ticks import Ticks
 from storage.migrate import upgrade
@@ -134,8 +134,6 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
         assert isinstance(checkins, CheckInService)
         ticks = Ticks(
             store=store, clock=clock, checkins=checkins, alerts=alerts,
-            questionnaire=questionnaire,
-            window=timedelta(hours=settings.checkin_window_hours),
             reminder_delay=timedelta(minutes=reminder) if reminder else None,
             lookback_days=settings.catchup_days,
             extra_steps=[discharge.retention_step])  # erase once retention has passed

@@ -392,7 +392,7 @@ def report(code: str, days: int, output: Path | None) -> None:
     (mode 0600), and the audit trail records that it was made."""
     import os
 
-    from journal.questionnaire import load_questionnaire
+    from journal.checkin.questionnaire_file import load_questionnaire
     from journal.report import build_report, report_filename
     from journal.review import ReviewService
     from journal.risk import load_rules
@@ -485,7 +485,7 @@ def _configure_logging(level: str) -> None:
 def _check_data_files(settings: Any) -> None:
     """A program's questionnaire or rules with a typo stop the bot before any client sees
     them, with every problem named by its item or rule id."""
-    from journal.questionnaire import DataFileError, load_questionnaire
+    from journal.checkin.questionnaire_file import DataFileError, load_questionnaire
     from journal.risk import load_rules
 
     try:
