@@ -166,8 +166,6 @@ class Stored:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Stored:
-        if "flow" not in data:  # a bare CheckInState, as written before versions existed
-            return cls(0, CheckInState.from_data(data))
         state = CheckInState.from_data(data["flow"])
         if data.get("mode") == "change":
             return cls(int(data["v"]), state, "change")
@@ -179,7 +177,7 @@ class Stored:
 
 def answers_of(stored: Mapping[str, Any]) -> Mapping[str, Answer]:
     """The answers in a stored check-in state (alerts and reviews read history through this)."""
-    return CheckInState.from_data(stored.get("flow", stored)).answers
+    return CheckInState.from_data(stored["flow"]).answers
 
 
 def start(q: Questionnaire) -> CheckInState:
