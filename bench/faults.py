@@ -66,9 +66,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from journal.admin import AdminService  # noqa: E402
-from journal.checkins import Stored  # noqa: E402
+from journal.checkin.flow import Stored  # noqa: E402
+from journal.checkin.questionnaire import Questionnaire  # noqa: E402
+from journal.checkin.questionnaire_file import load_questionnaire  # noqa: E402
 from journal.clock import SystemClock  # noqa: E402
-from journal.questionnaire import Questionnaire, load_questionnaire  # noqa: E402
 from storage.crypto import MasterKeyring  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import Store  # noqa: E402

@@ -102,8 +102,6 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
         reminder = settings.reminder_delay_minutes
         ticks = Ticks(
             store=store, clock=clock, checkins=services.checkins, alerts=services.alerts,
-            questionnaire=services.questionnaire,
-            window=timedelta(hours=settings.checkin_window_hours),
             reminder_delay=timedelta(minutes=reminder) if reminder else None,
             lookback_days=settings.catchup_days,
             extra_steps=[services.discharge.retention_step])  # erase once retention has passed

@@ -33,7 +33,7 @@ class TimeCb(CallbackData, prefix="ct"):
 
 
 class CheckInCb(CallbackData, prefix="ck"):
-    """Matches journal.checkins.checkin_callback(): ck:<action>:<yyyymmdd>:<v>:<n>.
+    """Matches journal.checkin.messages.checkin_callback(): ck:<action>:<yyyymmdd>:<v>:<n>.
 
     `day` is the check-in's local date and `v` the version of the state the button was
     drawn for, so a button of an old or finished check-in, or a second tap, is recognised

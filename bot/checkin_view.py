@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import CheckInCb
-from journal import checkins as ck
-from journal.checkins import CheckInView
+from journal.checkin import messages as ck
+from journal.checkin.questionnaire import Item
+from journal.checkin.view import CheckInView
 from journal.i18n import _, ngettext
-from journal.questionnaire import Item
 
 TICK = "✓ "
 MAX_ROW = 6  # scale points per row, so 0-10 fits on a phone in two rows

@@ -13,7 +13,10 @@ from datetime import timedelta
 from bot.settings import Settings, SettingsError
 from journal.admin import AdminService
 from journal.alerts import AlertService, EscalationPolicy
-from journal.checkins import CheckInService
+from journal.checkin.questionnaire import Questionnaire
+from journal.checkin.questionnaire_file import load_questionnaire
+from journal.checkin.service import CheckInService
+from journal.checkin.timing import ScheduleService
 from journal.clock import Clock
 from journal.deliveries import DeliveryReport
 from journal.discharge import DischargeService
@@ -21,10 +24,8 @@ from journal.enrolment import EnrolmentService
 from journal.fallback import EmailFallback
 from journal.journaling import JournalService
 from journal.preferences import PreferencesService
-from journal.questionnaire import Questionnaire, load_questionnaire
 from journal.review import CaseloadService, ReviewService
 from journal.risk import RiskRules, load_rules
-from journal.schedule import ScheduleService
 from storage.crypto import KeyringError, MasterKeyring
 from storage.uow import Store
 

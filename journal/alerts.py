@@ -14,13 +14,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from journal.checkin import render_answer
-from journal.checkins import answers_of
+from journal.checkin.flow import answers_of, render_answer
+from journal.checkin.questionnaire import Answer, Questionnaire
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import N_, gettext_for
 from journal.people import CURRENT, visible_client
-from journal.questionnaire import Answer, Questionnaire
 from journal.risk import (
     Assessment,
     DailyRule,

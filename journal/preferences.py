@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from journal.checkin.timing import OutsideWindow, within_window
 from journal.clock import Clock
 from journal.enrolment import parse_time
 from journal.errors import InvalidInput, NotAllowed
 from journal.i18n import LANGUAGES
-from journal.schedule import OutsideWindow, within_window
 from storage.records import Client, Plan
 from storage.uow import UnitOfWork
 

@@ -17,13 +17,12 @@ from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from journal.charts import AlertMark, DayPoint, Thresholds
-from journal.checkin import render_answer
-from journal.checkins import answers_of
+from journal.checkin.flow import answers_of, render_answer
+from journal.checkin.questionnaire import INDICATOR_NAMES, MAX_SCORE, Answer, Questionnaire
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import LANGUAGES, N_, gettext_for
 from journal.people import existing_client, visible_client
-from journal.questionnaire import INDICATOR_NAMES, MAX_SCORE, Answer, Questionnaire
 from journal.report import JournalText, ReportData, SituationRow, build_report
 from journal.risk import DailyRule, RiskRules, indicators, level_rank
 from storage.records import Alert, CheckIn, CheckInDay, Client, Clinician, Plan

@@ -10,16 +10,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias, TypeGuard, cast, get_args
 
-from journal.questionnaire import (
+from journal.checkin.questionnaire import (
     INDICATOR_NAMES,
     SKIPPED,
     Answer,
-    DataFileError,
     Item,
     Questionnaire,
-    read_data_file,
     score_item,
 )
+from journal.checkin.questionnaire_file import DataFileError, read_data_file
 
 DEFAULT_FILE: Final = "risk_rules.toml"
 

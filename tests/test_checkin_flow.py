@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journal.checkin import (
+from journal.checkin.flow import (
     SKIPPED,
     CannotGoBack,
     CheckInError,
@@ -30,13 +30,8 @@ from journal.checkin import (
     toggle,
     visible_items,
 )
-from journal.questionnaire import (
-    Item,
-    Questionnaire,
-    load_questionnaire,
-    options_for,
-    plan_option_key,
-)
+from journal.checkin.questionnaire import Item, Questionnaire, options_for, plan_option_key
+from journal.checkin.questionnaire_file import load_questionnaire
 
 Q = load_questionnaire()
 PLAN = ("Call my sponsor", "Leave the place", "Breathe and count to ten")

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from bot.delivery import DeliveryWorker
 from journal.alerts import AlertService
+from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import SystemClock
-from journal.questionnaire import load_questionnaire
 from journal.risk import Finding, load_rules
 from storage.crypto import MasterKeyring
 from storage.models import AlertRow, OutboxRow

@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from journal.alerts import AlertService
-from journal.checkins import CheckInService, Stored
+from journal.checkin.flow import Stored
+from journal.checkin.questionnaire import SKIPPED, plan_option_key
+from journal.checkin.questionnaire_file import load_questionnaire
+from journal.checkin.service import CheckInService
 from journal.clock import FakeClock, SystemClock
-from journal.questionnaire import SKIPPED, load_questionnaire, plan_option_key
 from journal.risk import load_rules
 from storage.crypto import MasterKeyring
 from storage.models import CheckInRow, OutboxRow
@@ -435,7 +437,7 @@ async def test_a_client_who_stops_halfway_resumes_after_a_restart(
 
 async def test_with_chat_hygiene_off_a_typed_answer_stays_in_the_chat(
         emulator: Any, sqlite_database: Database, ring: MasterKeyring, clock: FakeClock) -> None:
-    from journal.checkin import CheckInState
+    from journal.checkin.flow import CheckInState
 
     store = Store.open(sqlite_database.url, ring)
     async with store.transaction() as uow:

@@ -19,10 +19,10 @@ from bot.delivery import DeliveryWorker
 from bot.mail import SmtpMailer
 from journal.admin import AdminService
 from journal.alerts import AlertService
+from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
 from journal.errors import InvalidInput
 from journal.fallback import EmailFallback
-from journal.questionnaire import load_questionnaire
 from journal.risk import Finding, load_rules
 from storage.crypto import CryptoError, MasterKeyring
 from storage.models import AuditEventRow, ClinicianRow, OutboxRow, StaffEmailRow

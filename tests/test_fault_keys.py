@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from journal.checkins import Stored
+from journal.checkin.flow import Stored
 from journal.clock import FakeClock
 from storage.crypto import MasterKeyring
 from storage.models import ClientKeyRow, ClientRow

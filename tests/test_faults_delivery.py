@@ -22,10 +22,10 @@ from bot.delivery import DeliveryWorker, RateLimiter
 from bot.mail import SmtpMailer
 from journal.admin import AdminService
 from journal.alerts import AlertService, EscalationPolicy
-from journal.checkins import CheckInService
+from journal.checkin.questionnaire_file import load_questionnaire
+from journal.checkin.service import CheckInService
 from journal.clock import FakeClock
 from journal.fallback import EmailFallback
-from journal.questionnaire import load_questionnaire
 from journal.risk import Finding, load_rules
 from scheduler.ticks import Ticks
 from storage.models import AlertCopyRow, AlertRow, OutboxRow
@@ -56,8 +56,7 @@ class Program:
         self.checkins = CheckInService(clock=clock, questionnaire=Q, alerts=self.alerts,
                                        store=store, window=timedelta(minutes=15))
         self.ticks = Ticks(store=store, clock=clock, checkins=self.checkins, alerts=self.alerts,
-                           questionnaire=Q, window=timedelta(minutes=15), reminder_delay=None,
-                           lookback_days=1)
+                           reminder_delay=None, lookback_days=1)
         self.bot = Bot(token=emu.token,
                        session=AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url)))
         # Backoff in fake seconds, capped well below the minute the clock moves by; the
@@ -276,7 +275,7 @@ async def test_an_elevated_alert_nobody_acknowledges_reaches_the_supervisors_on_
     alerts = AlertService(clock=clock, questionnaire=Q, rules=load_rules(questionnaire=Q),
                           escalation=escalation_policy(settings))
     checkins = CheckInService(clock=clock, questionnaire=Q, alerts=alerts, store=store)
-    ticks = Ticks(store=store, clock=clock, checkins=checkins, alerts=alerts, questionnaire=Q)
+    ticks = Ticks(store=store, clock=clock, checkins=checkins, alerts=alerts)
     admin = AdminService(store=store, clock=clock)
     lane = await admin.add_clinician(telegram_id=LANE, name="Dr Lane", supervisor=False)
     await admin.add_clinician(telegram_id=SUP, name="Dr Sup", supervisor=True)

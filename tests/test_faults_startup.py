@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from journal.admin import AdminService
 from journal.alerts import AlertService
+from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
-from journal.questionnaire import load_questionnaire
 from journal.risk import Finding, load_rules
 from storage.crypto import MasterKeyring
 from storage.models import OutboxRow

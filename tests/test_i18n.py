@@ -12,9 +12,10 @@ import string
 import pytest
 from babel.messages.catalog import Message
 
+from journal.checkin.questionnaire import Localized, Questionnaire
+from journal.checkin.questionnaire_file import load_questionnaire
 from journal.i18n import LANGUAGES, gettext_for, translations
 from journal.i18n_tools import extract, load, missing
-from journal.questionnaire import Localized, Questionnaire, load_questionnaire
 
 FORMATTER = string.Formatter()
 

@@ -6,16 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from journal.questionnaire import (
+from journal.checkin.questionnaire import (
     DOMAINS,
     SKIPPED,
     Questionnaire,
-    QuestionnaireError,
-    load_questionnaire,
     options_for,
     plan_option_key,
     score_item,
 )
+from journal.checkin.questionnaire_file import QuestionnaireError, load_questionnaire
 
 DEFAULT_IDS = [
     "victim_access",

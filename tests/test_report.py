@@ -16,8 +16,9 @@ from PIL import Image
 from pypdf import PdfReader
 
 from journal import charts
+from journal.checkin.questionnaire import Questionnaire
+from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
-from journal.questionnaire import Questionnaire, load_questionnaire
 from journal.report import DISCLAIMER, build_report
 from journal.review import ReviewService, client_today
 from journal.risk import RiskRules, load_rules

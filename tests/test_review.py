@@ -17,11 +17,12 @@ from sqlalchemy import select
 from bot.callbacks import ReviewCb
 from journal.alerts import AlertService
 from journal.charts import png_size
-from journal.checkins import CheckInService
+from journal.checkin.questionnaire import Questionnaire, options_for
+from journal.checkin.questionnaire_file import load_questionnaire
+from journal.checkin.service import CheckInService
 from journal.clock import FakeClock
 from journal.discharge import DischargeService, NotMonitored
 from journal.errors import NotAllowed, NotFound
-from journal.questionnaire import Questionnaire, load_questionnaire, options_for
 from journal.review import (
     Adherence,
     CaseloadEntry,
@@ -273,7 +274,7 @@ async def test_discharge_stops_monitoring_and_the_retention_erase_destroys_the_k
     ticks = Ticks(store=store, clock=clock, checkins=CheckInService(
         clock=clock, questionnaire=q, alerts=AlertService(clock=clock, questionnaire=q,
                                                           rules=rules), store=store),
-        alerts=AlertService(clock=clock, questionnaire=q, rules=rules), questionnaire=q,
+        alerts=AlertService(clock=clock, questionnaire=q, rules=rules),
         extra_steps=[discharge.retention_step])
     clock.advance(days=364)  # the day before the period ends: still readable
     await ticks.run()

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from journal.questionnaire import SKIPPED, Answer, load_questionnaire
+from journal.checkin.questionnaire import SKIPPED, Answer
+from journal.checkin.questionnaire_file import load_questionnaire
 from journal.risk import (
     Assessment,
     CheckInStatus,

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from journal.clock import FakeClock
-from journal.errors import InvalidInput
-from journal.schedule import (
+from journal.checkin.timing import (
     parse_days,
     parse_pause,
     parse_schedule,
     parse_window,
     within_window,
 )
+from journal.clock import FakeClock
+from journal.errors import InvalidInput
 from storage.crypto import MasterKeyring
 from storage.models import AuditEventRow
 from storage.records import Client

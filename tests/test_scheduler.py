@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from journal.alerts import AlertService
-from journal.checkins import CheckInService
+from journal.checkin.days import DEFAULT_WINDOW
+from journal.checkin.questionnaire_file import load_questionnaire
+from journal.checkin.service import CheckInService
+from journal.checkin.timing import ScheduleService
 from journal.clock import FakeClock
-from journal.questionnaire import load_questionnaire
 from journal.risk import load_rules
-from journal.schedule import ScheduleService
 from scheduler.runner import JOB_ID, SchedulerRunner
 from scheduler.ticks import TICK_LOCK_KEY, TickReport, Ticks
-from scheduler.times import local_instant, prompt_instant, window_close
 from storage.crypto import MasterKeyring
 from storage.models import AlertRow, CheckInRow, OutboxRow, ProcessedUpdateRow
 from storage.records import Client, Clinician
@@ -35,70 +35,21 @@ def at(text_: str) -> datetime:
     return datetime.fromisoformat(text_).replace(tzinfo=UTC)
 
 
-# ------------------------------------------------------------------------ pure times
-
-
-@pytest.mark.parametrize(("zone", "day", "time_", "expected"), [
-    # An ordinary day.
-    ("America/New_York", date(2026, 3, 7), "02:30", "2026-03-07 07:30"),
-    ("Europe/Madrid", date(2026, 3, 28), "02:30", "2026-03-28 01:30"),
-    # Spring forward: 02:30 does not exist; the first valid instant is when clocks jump (03:00).
-    ("America/New_York", date(2026, 3, 8), "02:30", "2026-03-08 07:00"),
-    ("America/New_York", date(2026, 3, 8), "02:00", "2026-03-08 07:00"),
-    ("America/New_York", date(2026, 3, 8), "02:59", "2026-03-08 07:00"),
-    ("America/New_York", date(2026, 3, 8), "03:00", "2026-03-08 07:00"),
-    ("America/New_York", date(2026, 3, 8), "01:59", "2026-03-08 06:59"),
-    ("Europe/Madrid", date(2026, 3, 29), "02:30", "2026-03-29 01:00"),
-    ("Europe/Madrid", date(2026, 3, 29), "02:00", "2026-03-29 01:00"),
-    # Fall back: 01:30 (New York) and 02:30 (Madrid) happen twice; the first one counts.
-    ("America/New_York", date(2026, 11, 1), "01:30", "2026-11-01 05:30"),
-    ("America/New_York", date(2026, 11, 1), "02:30", "2026-11-01 07:30"),
-    ("Europe/Madrid", date(2026, 10, 25), "02:30", "2026-10-25 00:30"),
-    ("Europe/Madrid", date(2026, 10, 25), "03:00", "2026-10-25 02:00"),
-    # The days after use the new offset.
-    ("America/New_York", date(2026, 3, 9), "02:30", "2026-03-09 06:30"),
-    ("America/New_York", date(2026, 11, 2), "01:30", "2026-11-02 06:30"),
-    ("Europe/Madrid", date(2026, 10, 26), "02:30", "2026-10-26 01:30"),
-    # A zone that skipped a whole calendar day (Samoa, 30 December 2011).
-    ("Pacific/Apia", date(2011, 12, 30), "20:00", "2011-12-30 10:00"),  # 31 Dec 00:00 +14
-])
-def test_a_check_in_time_becomes_one_utc_instant(zone: str, day: date, time_: str,
-                                                 expected: str) -> None:
-    assert prompt_instant(day, time_, zone) == at(expected)
-
-
-def test_the_window_is_twelve_real_hours_even_across_a_clock_change() -> None:
-    opens = prompt_instant(date(2026, 3, 7), "20:00", "America/New_York")  # 01:00 UTC
-    closes = window_close(opens)
-    assert closes - opens == timedelta(hours=12)
-    # 20:00 EST + 12 h is 09:00 EDT the next morning (the night lost an hour).
-    assert closes.astimezone(ZoneInfo("America/New_York")).hour == 9
-
-
-def test_instants_are_monotonic_through_every_minute_of_a_transition_day() -> None:
-    zone = ZoneInfo("Europe/Madrid")
-    from datetime import time
-
-    for day in (date(2026, 3, 29), date(2026, 10, 25)):
-        instants = [local_instant(day, time(h, m), zone) for h in range(24) for m in range(60)]
-        assert instants == sorted(instants)
-        for instant in instants:
-            assert instant.tzinfo is not None
-
-
 # ------------------------------------------------------------------------ builders
 
 
-def services(store: Store, clock: FakeClock) -> tuple[CheckInService, AlertService, Any]:
+def services(store: Store, clock: FakeClock, window: timedelta = DEFAULT_WINDOW,
+             ) -> tuple[CheckInService, AlertService, Any]:
     q = load_questionnaire()
     alerts = AlertService(clock=clock, questionnaire=q, rules=load_rules(questionnaire=q))
-    return CheckInService(clock=clock, questionnaire=q, alerts=alerts, store=store), alerts, q
+    return (CheckInService(clock=clock, questionnaire=q, alerts=alerts, store=store,
+                           window=window), alerts, q)
 
 
-def make_ticks(store: Store, clock: FakeClock, **kwargs: Any) -> Ticks:
-    checkins, alerts, q = services(store, clock)
-    return Ticks(store=store, clock=clock, checkins=checkins, alerts=alerts, questionnaire=q,
-                 **kwargs)
+def make_ticks(store: Store, clock: FakeClock, *, window: timedelta = DEFAULT_WINDOW,
+               **kwargs: Any) -> Ticks:
+    checkins, alerts, _q = services(store, clock, window)
+    return Ticks(store=store, clock=clock, checkins=checkins, alerts=alerts, **kwargs)
 
 
 async def add_client(store: Store, clock: FakeClock, clinician: Clinician, telegram_id: int,

@@ -12,8 +12,9 @@ from bot.filters import Role
 from bot.outgoing import Outgoing
 from bot.settings import Settings
 from bot.texts import crisis_message
-from journal import checkins as ck
-from journal.checkins import CheckInService, Step
+from journal.checkin import messages as ck
+from journal.checkin.service import CheckInService
+from journal.checkin.view import CLOSED, Step
 from journal.i18n import _
 from journal.people import Person
 from storage.uow import UnitOfWork
@@ -59,7 +60,7 @@ async def checkin_button(query: CallbackQuery, callback_data: CheckInCb, person:
     message_id = query.message.message_id if query.message else None
     day = ck.day_from_code(callback_data.day)
     if day is None:
-        out.answer(_(ck.CLOSED))
+        out.answer(_(CLOSED))
         return
     action, v, n = callback_data.action, callback_data.v, callback_data.n
     if action == ck.LATER:
@@ -89,7 +90,7 @@ async def checkin_button(query: CallbackQuery, callback_data: CheckInCb, person:
     elif action == ck.SUBMIT:
         step = await checkins.submit(uow, client, day, v, message_id=message_id)
     else:
-        step = Step(notice=ck.CLOSED)
+        step = Step(notice=CLOSED)
     show(out, chat_id, step, checkins, settings, from_button=True)
 
 

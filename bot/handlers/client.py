@@ -12,12 +12,12 @@ from bot.commands import menu
 from bot.filters import Role
 from bot.outgoing import Outgoing
 from bot.texts import crisis_message
+from journal.checkin.timing import OutsideWindow, within_window
 from journal.enrolment import CHECKIN_TIMES
 from journal.i18n import LANGUAGE_NAMES, N_, _, current_language, ngettext
 from journal.journaling import EntryView, JournalService, OpenEntry
 from journal.people import Person
 from journal.preferences import PreferencesService
-from journal.schedule import OutsideWindow, within_window
 from storage.records import Client, Plan
 from storage.uow import UnitOfWork
 

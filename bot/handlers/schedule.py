@@ -8,9 +8,7 @@ from aiogram.types import Message
 
 from bot.filters import Role
 from bot.outgoing import Outgoing
-from journal.i18n import _, current_language
-from journal.people import Person
-from journal.schedule import (
+from journal.checkin.timing import (
     PAUSE_REASON_NAMES,
     ScheduleService,
     days_text,
@@ -18,6 +16,8 @@ from journal.schedule import (
     parse_pause,
     parse_schedule,
 )
+from journal.i18n import _, current_language
+from journal.people import Person
 from storage.records import Client
 from storage.uow import UnitOfWork
 

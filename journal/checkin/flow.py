@@ -1,13 +1,19 @@
-"""The daily check-in as a pure state machine: which item is asked, answers, back, summary."""
+"""The daily check-in as a pure state machine (which item is asked, answers, back, summary)
+and the format a check-in row stores it in.
+
+A stored check-in state is {"v": n, "mode": ..., "flow": CheckInState.to_data()}: `v`
+grows with every change, and every button carries the `v` it was drawn for, so a button
+pressed twice, or pressed on an old copy of the message, changes nothing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from journal.questionnaire import (
+from journal.checkin.questionnaire import (
     SKIPPED,
     Answer,
     Item,
@@ -26,8 +32,11 @@ __all__ = [
     "InvalidAnswer",
     "OutOfOrder",
     "QuestionnaireChanged",
+    "Stored",
     "answer",
+    "answers_of",
     "back",
+    "button_answer",
     "confirm",
     "go_to",
     "is_complete",
@@ -144,6 +153,33 @@ def _load(value: Any) -> Answer:
     raise ValueError("stored answer has an unknown form")
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What is sealed in a check-in row's state: the flow, its version and the screen."""
+
+    version: int
+    state: CheckInState
+    mode: Literal["flow", "change"] = "flow"
+
+    def to_data(self) -> dict[str, Any]:
+        return {"v": self.version, "mode": self.mode, "flow": self.state.to_data()}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Stored:
+        state = CheckInState.from_data(data["flow"])
+        if data.get("mode") == "change":
+            return cls(int(data["v"]), state, "change")
+        return cls(int(data["v"]), state)
+
+    def next(self, state: CheckInState, mode: Literal["flow", "change"] = "flow") -> Stored:
+        return Stored(self.version + 1, state, mode)
+
+
+def answers_of(stored: Mapping[str, Any]) -> Mapping[str, Answer]:
+    """The answers in a stored check-in state (alerts and reviews read history through this)."""
+    return CheckInState.from_data(stored["flow"]).answers
+
+
 def start(q: Questionnaire) -> CheckInState:
     """A fresh check-in at its first visible item."""
     return _arrive(q, {}, _first_unanswered(q, {}))
@@ -223,6 +259,18 @@ def answer(
     stored = normalize_answer(item, value, plan_options=plan_options)
     answers = _prune(q, {**state.answers, item_id: stored})
     return _arrive(q, answers, _first_unanswered(q, answers))
+
+
+def button_answer(item: Item, value: int) -> object:
+    """The answer a button's number stands for: a choice by option position, a scale point,
+    yes (1) or no (0); a number that fits nothing yields a value `answer` refuses."""
+    if item.kind == "choice":
+        return item.options[value].key if 0 <= value < len(item.options) else ""
+    if item.kind == "yesno":
+        return {1: True, 0: False}.get(value, "")
+    if item.kind == "scale":
+        return value
+    raise InvalidAnswer(item.id, WRONG_TYPE)
 
 
 def skip(q: Questionnaire, state: CheckInState, item_id: str) -> CheckInState:

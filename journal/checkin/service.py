@@ -1,57 +1,46 @@
-"""The daily check-in as a use case: prompt, answer item by item, summary, submit, streak.
+"""The daily check-in as use cases: prompt, answer item by item, summary, submit, streak, and
+the lifecycle the scheduler's tick drives: open a day, remind, close it (missed).
 
-The flow itself is journal.checkin's pure state machine; this module stores it, guards it
-against stale buttons and double taps, raises alerts as answers are saved, and says what
-the check-in message should show next. It never talks to Telegram and never commits.
-
-A stored check-in state is {"v": n, "mode": ..., "flow": CheckInState.to_data()}: `v`
-grows with every change, and every button carries the `v` it was drawn for, so a button
-pressed twice, or pressed on an old copy of the message, changes nothing.
+The flow itself is journal.checkin.flow's pure state machine; this module stores it, guards
+it against stale buttons and double taps, raises alerts as answers are saved, and says what
+the check-in message should show next (journal.checkin.view). When a day opens and closes
+is journal.checkin.days's rule; the scheduler decides only when to call in. It never talks
+to Telegram and never commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal
-from zoneinfo import ZoneInfo
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
-from journal import checkin as flow
-from journal.checkin import CheckInError, CheckInState, InvalidAnswer
+from journal.checkin import flow
+from journal.checkin.days import DEFAULT_WINDOW, STREAK_LOOKBACK, Window, local_date, streak_ending
+from journal.checkin.flow import CheckInError, InvalidAnswer, Stored
+from journal.checkin.messages import prompt_params, reminder_params
+from journal.checkin.questionnaire import Item, Questionnaire, options_for
+from journal.checkin.view import (
+    ALREADY_DONE,
+    ALREADY_SAVED,
+    CLOSED,
+    NOT_FINISHED,
+    CheckInView,
+    Step,
+    view_of,
+)
 from journal.clock import Clock
 from journal.errors import DomainError, InvalidInput
-from journal.i18n import N_, gettext_for
 from journal.journaling import JOURNAL_STATE
-from journal.questionnaire import Answer, Item, Option, Questionnaire, options_for
-from storage.records import CheckIn, Client
+from storage.records import CheckIn, Client, ScheduledDay
 from storage.repositories import DuplicateError
 from storage.uow import Store, UnitOfWork
 
-if TYPE_CHECKING:  # journal.alerts reads stored check-ins through answers_of() below
+if TYPE_CHECKING:  # journal.alerts reads stored check-ins through flow.answers_of()
     from journal.alerts import AlertService
 
-# Callback payloads shared with bot/callbacks.py's CheckInCb (prefix "ck"); the prompt is
-# queued from here, so its buttons are packed here in the same layout.
-START, LATER = "s", "l"
-ANSWER, TOGGLE, DONE, SKIP, BACK = "a", "t", "d", "k", "b"
-CHANGE, PICK, SUMMARY, SUBMIT = "c", "p", "m", "u"
-
-# Short notices shown on the tapped button (answerCallbackQuery); gettext msgids.
-CLOSED: Final = N_("This check-in is closed.")
-ALREADY_SAVED: Final = N_("Already saved.")
-ALREADY_DONE: Final = N_("You've already checked in today. Thank you, see you tomorrow.")
-NOT_FINISHED: Final = N_("A few questions are still open.")
-
-PROMPT_TEXT: Final = N_("Time for your check-in. It takes about two minutes.")
-START_LABEL: Final = N_("Start check-in")
-LATER_LABEL: Final = N_("Later")
-
 Status = Literal["prompted", "in_progress", "submitted", "missed"]
-Screen = Literal["item", "summary", "change", "done"]
 SentHook = Callable[[int], Awaitable[None]]
-
-STREAK_LOOKBACK = 400  # days; a streak longer than this is shown as this
 
 
 class CheckInChanged(DomainError):
@@ -66,89 +55,6 @@ class TextTooLong(DomainError):
     key = "checkin.too_long"
 
 
-def day_code(day: date) -> int:
-    return int(day.strftime("%Y%m%d"))
-
-
-def day_from_code(code: int) -> date | None:
-    try:
-        return date(code // 10000, code // 100 % 100, code % 100)
-    except ValueError:
-        return None
-
-
-def checkin_callback(action: str, day: date, version: int = 0, value: int = 0) -> str:
-    """The same string bot.callbacks.CheckInCb(...).pack() gives."""
-    return f"ck:{action}:{day_code(day)}:{version}:{value}"
-
-
-def answers_of(stored: Mapping[str, Any]) -> Mapping[str, Answer]:
-    """The answers in a stored check-in state (journal.alerts reads history through this)."""
-    return CheckInState.from_data(stored.get("flow", stored)).answers
-
-
-@dataclass(frozen=True)
-class Stored:
-    """What is sealed in a check-in row's state: the flow, its version and the screen."""
-
-    version: int
-    state: CheckInState
-    mode: Literal["flow", "change"] = "flow"
-
-    def to_data(self) -> dict[str, Any]:
-        return {"v": self.version, "mode": self.mode, "flow": self.state.to_data()}
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> Stored:
-        if "flow" not in data:  # a bare CheckInState, as written before versions existed
-            return cls(0, CheckInState.from_data(data))
-        state = CheckInState.from_data(data["flow"])
-        if data.get("mode") == "change":
-            return cls(int(data["v"]), state, "change")
-        return cls(int(data["v"]), state)
-
-    def next(self, state: CheckInState, mode: Literal["flow", "change"] = "flow") -> Stored:
-        return Stored(self.version + 1, state, mode)
-
-
-@dataclass(frozen=True)
-class CheckInView:
-    """What the check-in message shows, in plain values; bot/ turns it into text and buttons."""
-
-    day: date
-    version: int
-    language: str
-    screen: Screen
-    title: str = ""
-    item: Item | None = None
-    options: tuple[Option, ...] = ()  # choice and multi items, plan steps included
-    selection: tuple[str, ...] = ()  # ticked options of a multi item
-    previous: Answer | None = None  # the answer given before, when coming back to an item
-    position: tuple[int, int] = (0, 0)
-    can_go_back: bool = False
-    answers: tuple[tuple[str, str], ...] = ()  # summary: (question in short, answer)
-    changeable: tuple[tuple[int, str], ...] = ()  # change list: (item position, short)
-    streak: int = 0
-
-
-@dataclass(frozen=True)
-class Step:
-    """The outcome of one action, for the bot to show.
-
-    `notice` answers the tapped button; `view` is drawn by editing `edit` (or as a new
-    message when `edit` is None); `retire` is an older copy of the check-in message to
-    neutralise; `crisis` asks for the crisis resources first, as their own message."""
-
-    checkin_id: str | None = None
-    view: CheckInView | None = None
-    notice: str | None = None
-    edit: int | None = None
-    retire: int | None = None
-    crisis: bool = False
-    clinician_contact: str = ""
-    later_minutes: int = 0
-
-
 @dataclass
 class _Open:
     checkin: CheckIn
@@ -159,7 +65,7 @@ class _Open:
 class CheckInService:
     def __init__(self, *, clock: Clock, questionnaire: Questionnaire, alerts: AlertService,
                  store: Store, later_delay: timedelta = timedelta(minutes=60),
-                 window: timedelta = timedelta(hours=12)) -> None:
+                 window: timedelta = DEFAULT_WINDOW) -> None:
         """`window`: how long after the check-in time a day stays open (the scheduler marks
         the day missed then); a check-in started before midnight can be finished after."""
         self._clock = clock
@@ -167,33 +73,20 @@ class CheckInService:
         self._alerts = alerts
         self._store = store
         self._later = later_delay
-        self._window = window
+        self.window = Window(window)
 
     # -- days ----------------------------------------------------------------------------
     def today(self, client: Client) -> date:
         """The client's local date, in their own time zone."""
-        return self._clock.now().astimezone(ZoneInfo(client.timezone)).date()
+        return local_date(client, self._clock.now())
 
     def is_open(self, client: Client, day: date) -> bool:
-        """Whether `day`'s check-in can still be answered: all of that local day, and on to
-        the end of its window after the check-in time. The scheduler's "missed" status is
-        what closes a day; this is the same rule, so a late tick changes nothing."""
-        today = self.today(client)
-        if day == today:
-            return True
-        if day != today - timedelta(days=1):
-            return False
-        return self._clock.now() < self.closes_at(client, day)
+        """Whether `day`'s check-in can still be answered (journal.checkin.days)."""
+        return self.window.is_open(client, day, self._clock.now())
 
     def closes_at(self, client: Client, day: date) -> datetime:
-        """When `day`'s window closes: a prompt or reminder for it is of no use after."""
-        zone = ZoneInfo(client.timezone)
-        hours, _, minutes = client.checkin_time.partition(":")
-        opens = datetime.combine(day, time(int(hours), int(minutes)), tzinfo=zone)
-        closes = opens.astimezone(UTC) + self._window
-        # The whole local day stays open too (is_open above), so never before its end.
-        end_of_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-        return max(closes, end_of_day.astimezone(UTC))
+        """Until when `day` can be answered: a prompt or reminder for it is of no use after."""
+        return self.window.useful_until(client, day)
 
     async def current_day(self, uow: UnitOfWork, client: Client) -> date:
         """The day /checkin and typed answers work on: yesterday's check-in while it is
@@ -206,29 +99,62 @@ class CheckInService:
         return self.today(client)
 
     async def _create(self, uow: UnitOfWork, client: Client, day: date, status: Status,
-                      ) -> CheckIn:
+                      ) -> tuple[CheckIn, bool]:
+        """The day's check-in row, and whether this call created it: the one place a row is
+        made, whether the client opens it, the prompt does, or the window closes unseen."""
         now = self._clock.now()
+        asked = [] if status == "missed" else [item.id for item in self._q.items]
         try:
-            return await uow.checkins.create(
+            created = await uow.checkins.create(
                 client_id=client.id, local_date=day, status=status, questionnaire_id=self._q.id,
-                questionnaire_version=str(self._q.version),
-                item_ids=[item.id for item in self._q.items], now=now,
+                questionnaire_version=str(self._q.version), item_ids=asked, now=now,
                 prompted_at=now if status == "prompted" else None)
         except DuplicateError:  # created meanwhile by another worker: use that one
             existing = await uow.checkins.for_day(client.id, day, lock=True)
             assert existing is not None
-            return existing
+            return existing, False
+        return created, True
+
+    # -- the day's lifecycle, as the scheduler's tick drives it ---------------------------
+    async def close_day(self, uow: UnitOfWork, client: Client, day: date,
+                        known: ScheduledDay | None) -> ScheduledDay | None:
+        """The window closed: the day is missed unless it was submitted. Returns the day as
+        it now stands, or None when there was nothing to mark."""
+        if known is None:
+            created, new = await self._create(uow, client, day, "missed")
+            if new:
+                return ScheduledDay(created.id, client.id, day, "missed", None, None)
+            # The client opened it at this very moment: decide on the stored row.
+        # Locked, so a submit being saved right now finishes first and is never overwritten.
+        current = await uow.checkins.for_day(client.id, day, lock=True)
+        if current is None or current.status not in ("prompted", "in_progress"):
+            return None
+        await uow.checkins.save(current.id, status="missed")
+        if client.telegram_id is not None:
+            # A deferred ("Later") prompt or a reminder still queued for the closed day
+            # would only lead to "this check-in is closed".
+            await uow.outbox.cancel_pending(chat_id=client.telegram_id, kind="prompt",
+                                            status="expired")
+        return ScheduledDay(current.id, client.id, day, "missed", current.prompted_at,
+                            current.reminded_at)
+
+    async def remind(self, uow: UnitOfWork, client: Client, day: date) -> bool:
+        """Once per day, a reminder of a check-in not started or not finished."""
+        now = self._clock.now()
+        current = await uow.checkins.for_day(client.id, day, lock=True)
+        if (current is None or current.status not in ("prompted", "in_progress")
+                or current.reminded_at is not None or client.telegram_id is None):
+            return False
+        params = reminder_params(client, day, started=current.status == "in_progress")
+        # kind "prompt": a submit cancels a reminder that is still queued.
+        queued = await uow.outbox.add(
+            chat_id=client.telegram_id, kind="prompt", method="sendMessage", params=params,
+            now=now, client_id=client.id, dedupe_key=f"reminder:{client.id}:{day.isoformat()}",
+            useful_until=self.closes_at(client, day))
+        await uow.checkins.save(current.id, reminded_at=now)
+        return queued is not None
 
     # -- prompt and later ----------------------------------------------------------------
-    def _prompt_params(self, client: Client, day: date) -> dict[str, Any]:
-        def t(text: str) -> str:
-            return gettext_for(client.language, text)
-
-        return {"text": t(PROMPT_TEXT), "reply_markup": {"inline_keyboard": [[
-            {"text": t(START_LABEL), "callback_data": checkin_callback(START, day)},
-            {"text": t(LATER_LABEL), "callback_data": checkin_callback(LATER, day)},
-        ]]}}
-
     async def prompt(self, uow: UnitOfWork, client: Client, *, day: date | None = None) -> bool:
         """Queue today's "time for your check-in" message (once per client and day).
 
@@ -240,12 +166,12 @@ class CheckInService:
         day = day or self.today(client)
         checkin = await uow.checkins.for_day(client.id, day, lock=True)
         if checkin is None:
-            checkin = await self._create(uow, client, day, "prompted")
+            checkin, _ = await self._create(uow, client, day, "prompted")
         elif checkin.status in ("submitted", "missed"):
             return False
         queued = await uow.outbox.add(
             chat_id=client.telegram_id, kind="prompt", method="sendMessage",
-            params=self._prompt_params(client, day), now=self._clock.now(),
+            params=prompt_params(client, day), now=self._clock.now(),
             client_id=client.id, dedupe_key=f"prompt:{client.id}:{day.isoformat()}",
             useful_until=self.closes_at(client, day))
         if queued is not None and checkin.prompted_at is None:
@@ -264,7 +190,7 @@ class CheckInService:
         now = self._clock.now()
         await uow.outbox.add(
             chat_id=client.telegram_id, kind="prompt", method="sendMessage",
-            params=self._prompt_params(client, day), now=now, due=now + self._later,
+            params=prompt_params(client, day), now=now, due=now + self._later,
             client_id=client.id,
             dedupe_key=f"later:{client.id}:{day.isoformat()}:{prompt_message_id}",
             useful_until=self.closes_at(client, day))
@@ -288,7 +214,7 @@ class CheckInService:
         if checkin is None:
             if day != self.today(client):  # an earlier day is never opened afresh
                 return Step(notice=CLOSED)
-            checkin = await self._create(uow, client, day, "in_progress")
+            checkin, _ = await self._create(uow, client, day, "in_progress")
         if checkin.status == "submitted":
             return Step(checkin_id=checkin.id, notice=ALREADY_DONE)
         if checkin.status == "missed":
@@ -310,9 +236,9 @@ class CheckInService:
             values["message_id"] = message_id
         if values:
             checkin = await uow.checkins.save(checkin.id, **values)
-        opened = _Open(checkin, stored, await self._plan(uow, client))
-        return Step(checkin_id=checkin.id, view=self._view(client, opened), edit=message_id,
-                    retire=retire)
+        view = view_of(self._q, client.language, checkin.local_date, stored,
+                       await self._plan(uow, client))
+        return Step(checkin_id=checkin.id, view=view, edit=message_id, retire=retire)
 
     def remember_message(self, checkin_id: str) -> SentHook:
         """A hook for a freshly sent check-in message: records its id once it is sent.
@@ -439,29 +365,31 @@ class CheckInService:
     async def showing_buttons(self, uow: UnitOfWork, client: Client) -> bool:
         """Whether today's check-in is open on an item answered with buttons and nothing
         else has the typing (no journal entry, no other conversation)."""
-        if client.telegram_id is not None and await uow.conversations.get(client.telegram_id):
+        stored = await self._typing_target(uow, client)
+        if stored is None:
             return False
-        checkin = await uow.checkins.for_day(client.id, await self.current_day(uow, client))
-        if checkin is None or checkin.status != "in_progress" or checkin.state is None:
-            return False
-        current = Stored.from_data(checkin.state).state.current
+        current = stored.state.current
         return current is None or (self._q.has_item(current)
                                    and self._q.item(current).kind != "text")
 
     async def awaiting_text(self, uow: UnitOfWork, client: Client) -> bool:
         """Whether today's check-in is showing a free-text item (so a typed message is
-        its answer). Read from the database: nothing about a check-in lives in memory.
-        A conversation the person opened since (a journal entry, a new check-in time) has
-        the typing instead."""
+        its answer)."""
+        stored = await self._typing_target(uow, client)
+        current = stored.state.current if stored is not None else None
+        return (stored is not None and stored.mode == "flow" and current is not None
+                and self._q.has_item(current) and self._q.item(current).kind == "text")
+
+    async def _typing_target(self, uow: UnitOfWork, client: Client) -> Stored | None:
+        """The check-in in progress that typing may reach, read from the database (nothing
+        about a check-in lives in memory); None when there is none, or when a conversation
+        the person opened since (a journal entry, a new check-in time) has the typing."""
         if client.telegram_id is not None and await uow.conversations.get(client.telegram_id):
-            return False
+            return None
         checkin = await uow.checkins.for_day(client.id, await self.current_day(uow, client))
         if checkin is None or checkin.status != "in_progress" or checkin.state is None:
-            return False
-        stored = Stored.from_data(checkin.state)
-        current = stored.state.current
-        return (stored.mode == "flow" and current is not None and self._q.has_item(current)
-                and self._q.item(current).kind == "text")
+            return None
+        return Stored.from_data(checkin.state)
 
     async def answer_text(self, uow: UnitOfWork, client: Client, text: str) -> Step:
         """A typed message as the answer to the free-text item being shown."""
@@ -496,10 +424,7 @@ class CheckInService:
         """Consecutive submitted days ending with `day`."""
         statuses = await uow.checkins.statuses(
             client.id, since=day - timedelta(days=STREAK_LOOKBACK))
-        count = 0
-        while statuses.get(day - timedelta(days=count)) == "submitted":
-            count += 1
-        return count
+        return streak_ending(statuses, day)
 
     # -- internals -----------------------------------------------------------------------
     def _check_version(self, stored: Stored) -> None:
@@ -530,16 +455,8 @@ class CheckInService:
 
     def _answer_button(self, opened: _Open, value: int) -> Stored:
         item = self._current(opened)
-        answer: object
-        if item.kind == "choice":
-            answer = item.options[value].key if 0 <= value < len(item.options) else ""
-        elif item.kind == "yesno":
-            answer = {1: True, 0: False}.get(value, "")
-        elif item.kind == "scale":
-            answer = value
-        else:
-            raise InvalidAnswer(item.id, flow.WRONG_TYPE)
-        return opened.stored.next(flow.answer(self._q, opened.stored.state, item.id, answer,
+        return opened.stored.next(flow.answer(self._q, opened.stored.state, item.id,
+                                              flow.button_answer(item, value),
                                               plan_options=opened.plan))
 
     async def _act(self, uow: UnitOfWork, client: Client, day: date, version: int,
@@ -565,8 +482,7 @@ class CheckInService:
         if answered and before.current is not None:
             crisis = await self._alerts.on_answer(uow, client, checkin.id, before.current,
                                                   stored.state.answers)
-        opened = _Open(checkin, stored, opened.plan)
-        view = self._view(client, opened)
+        view = view_of(self._q, client.language, checkin.local_date, stored, opened.plan)
         if crisis:
             # The resources come first, as their own message; the check-in moves below them.
             clinician = await uow.clinicians.get(client.clinician_id)
@@ -575,34 +491,5 @@ class CheckInService:
                         clinician_contact=clinician.contact if clinician else "")
         return Step(checkin_id=checkin.id, view=view, edit=message_id, retire=retire)
 
-    def _view(self, client: Client, opened: _Open) -> CheckInView:
-        lang = client.language
-        stored, q = opened.stored, self._q
-        state = stored.state
-        base = CheckInView(day=opened.checkin.local_date, version=stored.version,
-                           language=lang, screen="item", title=q.title.get(lang))
-        if stored.mode == "change":
-            changeable = tuple((q.position(item.id), item.short.get(lang))
-                               for item in flow.visible_items(q, state.answers)
-                               if item.id in state.answers)
-            return replace(base, screen="change", changeable=changeable)
-        if state.current is None:
-            answers = tuple((question, _shorten(answer)) for question, answer in
-                            flow.summary(q, state, lang, plan_options=opened.plan))
-            return replace(base, screen="summary", answers=answers, can_go_back=True)
-        item = q.item(state.current)
-        position = flow.progress(q, state)
-        return replace(base, item=item, options=options_for(item, opened.plan),
-                       selection=state.selection, previous=state.answers.get(item.id),
-                       position=position, can_go_back=position[0] > 1)
 
-
-def _shorten(text: str, limit: int = 80) -> str:
-    # The summary sits in the chat until it is submitted; long journal text stays out of it.
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-__all__: Sequence[str] = (
-    "ALREADY_DONE", "ALREADY_SAVED", "CLOSED", "CheckInService", "CheckInView", "Step",
-    "Stored", "answers_of", "checkin_callback", "day_code", "day_from_code",
-)
+__all__: Sequence[str] = ("CheckInChanged", "CheckInService", "TextTooLong")

@@ -1,0 +1,71 @@
+"""The check-in's messages queued outside the check-in itself, the prompt and the reminder,
+and the action codes that every check-in button carries."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Final
+
+from journal.i18n import N_, gettext_for
+from storage.records import Client
+
+# Callback payloads shared with bot/callbacks.py's CheckInCb (prefix "ck"); the prompt is
+# queued from here, so its buttons are packed here in the same layout.
+START, LATER = "s", "l"
+ANSWER, TOGGLE, DONE, SKIP, BACK = "a", "t", "d", "k", "b"
+CHANGE, PICK, SUMMARY, SUBMIT = "c", "p", "m", "u"
+
+PROMPT_TEXT: Final = N_("Time for your check-in. It takes about two minutes.")
+START_LABEL: Final = N_("Start check-in")
+LATER_LABEL: Final = N_("Later")
+REMINDER_WAITING: Final = N_("Your check-in for today is still waiting for you. It takes about "
+                             "two minutes.")
+REMINDER_UNFINISHED: Final = N_("Your check-in for today is not finished yet. You can go on "
+                                "where you stopped.")
+CONTINUE_LABEL: Final = N_("Continue check-in")
+
+
+def day_code(day: date) -> int:
+    return int(day.strftime("%Y%m%d"))
+
+
+def day_from_code(code: int) -> date | None:
+    try:
+        return date(code // 10000, code // 100 % 100, code % 100)
+    except ValueError:
+        return None
+
+
+def checkin_callback(action: str, day: date, version: int = 0, value: int = 0) -> str:
+    """The same string bot.callbacks.CheckInCb(...).pack() gives."""
+    return f"ck:{action}:{day_code(day)}:{version}:{value}"
+
+
+def prompt_params(client: Client, day: date) -> dict[str, Any]:
+    """The "time for your check-in" message, with Start and Later."""
+    def t(text: str) -> str:
+        return gettext_for(client.language, text)
+
+    return {"text": t(PROMPT_TEXT), "reply_markup": {"inline_keyboard": [[
+        {"text": t(START_LABEL), "callback_data": checkin_callback(START, day)},
+        {"text": t(LATER_LABEL), "callback_data": checkin_callback(LATER, day)},
+    ]]}}
+
+
+def reminder_params(client: Client, day: date, *, started: bool) -> dict[str, Any]:
+    """The reminder of a check-in not started, or started and not finished."""
+    def t(text: str) -> str:
+        return gettext_for(client.language, text)
+
+    params = {
+        "text": t(REMINDER_UNFINISHED if started else REMINDER_WAITING),
+        "reply_markup": {"inline_keyboard": [[{
+            "text": t(CONTINUE_LABEL if started else START_LABEL),
+            "callback_data": checkin_callback(START, day)}]]},
+    }
+    return params
+
+
+__all__ = ["ANSWER", "BACK", "CHANGE", "DONE", "LATER", "PICK", "SKIP", "START", "SUBMIT",
+           "SUMMARY", "TOGGLE", "checkin_callback", "day_code", "day_from_code",
+           "prompt_params", "reminder_params"]
