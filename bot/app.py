@@ -38,19 +38,19 @@ from bot.runtime import (
     sleep_or_stop,
 )
 from bot.settings import Settings, SettingsError
-from journal.alerts import AlertService, EscalationPolicy
+from journal.alerts.fallback import EmailFallback
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService, EscalationPolicy
 from journal.checkins import CheckInService
 from journal.clock import Clock, SystemClock, backoff
 from journal.deliveries import DeliveryReport
 from journal.discharge import DischargeService
 from journal.enrolment import EnrolmentService
 from journal.errors import safe_trace
-from journal.fallback import EmailFallback
 from journal.journaling import JournalService
 from journal.preferences import PreferencesService
 from journal.questionnaire import load_questionnaire
 from journal.review import CaseloadService, ReviewService
-from journal.risk import load_rules
 from journal.schedule import ScheduleService
 from scheduler.runner import SchedulerRunner
 from scheduler.ticks import Ticks

@@ -392,10 +392,10 @@ def report(code: str, days: int, output: Path | None) -> None:
     (mode 0600), and the audit trail records that it was made."""
     import os
 
+    from journal.alerts.rules_file import load_rules
     from journal.questionnaire import load_questionnaire
     from journal.report import build_report, report_filename
     from journal.review import ReviewService
-    from journal.risk import load_rules
 
     async def go(store: Any, clock: Any, settings: Any) -> Any:
         questionnaire = load_questionnaire(settings.questionnaire)
@@ -485,8 +485,8 @@ def _configure_logging(level: str) -> None:
 def _check_data_files(settings: Any) -> None:
     """A program's questionnaire or rules with a typo stop the bot before any client sees
     them, with every problem named by its item or rule id."""
+    from journal.alerts.rules_file import load_rules
     from journal.questionnaire import DataFileError, load_questionnaire
-    from journal.risk import load_rules
 
     try:
         load_rules(settings.risk_rules, questionnaire=load_questionnaire(settings.questionnaire))

@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from journal import checkin as flow
+from journal.alerts.service import AlertService
+from journal.buttons import CHECKIN_LATER, CHECKIN_START, Button, rows_data
 from journal.checkin import CheckInError, CheckInState, InvalidAnswer
 from journal.clock import Clock
 from journal.errors import DomainError, InvalidInput
@@ -28,11 +30,8 @@ from storage.records import CheckIn, Client
 from storage.repositories import DuplicateError
 from storage.uow import Store, UnitOfWork
 
-if TYPE_CHECKING:  # journal.alerts reads stored check-ins through answers_of() below
-    from journal.alerts import AlertService
-
-# Callback payloads shared with bot/callbacks.py's CheckInCb (prefix "ck"); the prompt is
-# queued from here, so its buttons are packed here in the same layout.
+# Action codes of bot/callbacks.py's CheckInCb (prefix "ck"); queued prompts carry plain
+# journal.buttons values instead, which bot/callbacks.py renders.
 START, LATER = "s", "l"
 ANSWER, TOGGLE, DONE, SKIP, BACK = "a", "t", "d", "k", "b"
 CHANGE, PICK, SUMMARY, SUBMIT = "c", "p", "m", "u"
@@ -224,10 +223,9 @@ class CheckInService:
         def t(text: str) -> str:
             return gettext_for(client.language, text)
 
-        return {"text": t(PROMPT_TEXT), "reply_markup": {"inline_keyboard": [[
-            {"text": t(START_LABEL), "callback_data": checkin_callback(START, day)},
-            {"text": t(LATER_LABEL), "callback_data": checkin_callback(LATER, day)},
-        ]]}}
+        return {"text": t(PROMPT_TEXT), "buttons": rows_data([[
+            Button(CHECKIN_START, t(START_LABEL), day=day.isoformat()),
+            Button(CHECKIN_LATER, t(LATER_LABEL), day=day.isoformat())]])}
 
     async def prompt(self, uow: UnitOfWork, client: Client, *, day: date | None = None) -> bool:
         """Queue today's "time for your check-in" message (once per client and day).

@@ -19,8 +19,9 @@ from datetime import date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from journal.alerts import AlertService
-from journal.checkins import START, START_LABEL, CheckInService, checkin_callback
+from journal.alerts.service import AlertService
+from journal.buttons import CHECKIN_START, Button, rows_data
+from journal.checkins import START_LABEL, CheckInService
 from journal.clock import Clock
 from journal.errors import safe_trace
 from journal.i18n import N_, gettext_for
@@ -239,9 +240,9 @@ class Ticks:
 
         params = {
             "text": t(REMINDER_UNFINISHED if started else REMINDER_WAITING),
-            "reply_markup": {"inline_keyboard": [[{
-                "text": t(CONTINUE_LABEL if started else START_LABEL),
-                "callback_data": checkin_callback(START, day)}]]},
+            "buttons": rows_data([[Button(
+                CHECKIN_START, t(CONTINUE_LABEL if started else START_LABEL),
+                day=day.isoformat())]]),
         }
         # kind "prompt": a submit cancels a reminder that is still queued.
         queued = await uow.outbox.add(

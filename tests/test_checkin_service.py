@@ -7,15 +7,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.callbacks import CheckInCb
+from bot.callbacks import CheckInCb, render_buttons
 from bot.checkin_view import render
 from journal import checkins as ck
-from journal.alerts import AlertService
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.checkin import CheckInState, answer, start
 from journal.checkins import CheckInService, Stored, TextTooLong, answers_of
 from journal.clock import FakeClock
 from journal.questionnaire import load_questionnaire
-from journal.risk import load_rules
 from storage.models import OutboxRow
 from storage.records import Client
 from storage.uow import Store
@@ -73,8 +73,8 @@ async def test_the_prompt_is_queued_once_a_day_and_creates_the_day(
         assert day.questionnaire_version == str(Q.version)
         message = await uow.outbox.claim_due(clock.now(), limit=5, lease=timedelta(seconds=5))
     assert [m.kind for m in message] == ["prompt"]
-    buttons = message[0].payload["params"]["reply_markup"]["inline_keyboard"][0]
-    assert [b["callback_data"] for b in buttons] == ["ck:s:20260302:0:0", "ck:l:20260302:0:0"]
+    buttons = render_buttons(message[0].payload["params"]["buttons"]).inline_keyboard[0]
+    assert [b.callback_data for b in buttons] == ["ck:s:20260302:0:0", "ck:l:20260302:0:0"]
 
 
 async def test_a_button_of_another_version_changes_nothing(

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from journal.alerts import AlertService
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.checkins import CheckInService, Stored
 from journal.clock import FakeClock, SystemClock
 from journal.questionnaire import SKIPPED, load_questionnaire, plan_option_key
-from journal.risk import load_rules
 from storage.crypto import MasterKeyring
 from storage.models import CheckInRow, OutboxRow
 from storage.records import CheckIn, Client, Clinician

@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from bot.callbacks import ReviewCb
 from bot.emulator import BotAPIEmulator
-from journal.alerts import AlertService
+from journal.alerts.rules import RiskRules
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.charts import png_size
 from journal.checkins import CheckInService
 from journal.clock import FakeClock
@@ -35,7 +37,6 @@ from journal.review import (
     need_order,
     parse_plan,
 )
-from journal.risk import RiskRules, load_rules
 from scheduler.ticks import Ticks
 from storage import audit
 from storage.crypto import KeyErasedError, MasterKeyring
