@@ -41,9 +41,9 @@ from bot.runtime import (
 )
 from bot.settings import Settings, SettingsError
 from bot.startup_checks import check_keys_open_database
+from journal.alerts.fallback import EmailFallback
 from journal.clock import Clock, SystemClock, backoff
 from journal.errors import safe_trace
-from journal.fallback import EmailFallback
 from scheduler.runner import SchedulerRunner
 from scheduler.ticks import Ticks
 from storage.migrate import upgrade

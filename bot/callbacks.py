@@ -1,8 +1,24 @@
-"""Typed callback data. Every payload fits Telegram's 64 bytes and carries no health detail."""
+"""Typed callback data. Every payload fits Telegram's 64 bytes and carries no health detail.
+
+render_buttons() draws the buttons the domain queues as plain values (journal.buttons), so
+each callback's wire format is written here only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Final
+
 from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from journal import buttons
+from journal.checkin.messages import LATER, START, day_code
+
+# AlertCb actions.
+DETAILS: Final = "details"
+ACKNOWLEDGE: Final = "ack"
+SKIP_NOTE: Final = "skipnote"
 
 
 class EnrolCb(CallbackData, prefix="en"):
@@ -11,9 +27,9 @@ class EnrolCb(CallbackData, prefix="en"):
 
 
 class AlertCb(CallbackData, prefix="al"):
-    """Matches journal.alerts.alert_callback(): al:<action>:<alert id>."""
+    """al:<action>:<alert id>."""
 
-    action: str  # details | ack | skipnote
+    action: str  # DETAILS | ACKNOWLEDGE | SKIP_NOTE
     alert_id: str
 
 
@@ -33,7 +49,7 @@ class TimeCb(CallbackData, prefix="ct"):
 
 
 class CheckInCb(CallbackData, prefix="ck"):
-    """Matches journal.checkin.messages.checkin_callback(): ck:<action>:<yyyymmdd>:<v>:<n>.
+    """ck:<action>:<yyyymmdd>:<v>:<n>.
 
     `day` is the check-in's local date and `v` the version of the state the button was
     drawn for, so a button of an old or finished check-in, or a second tap, is recognised
@@ -59,3 +75,29 @@ class ReviewCb(CallbackData, prefix="rv"):
 class DischargeCb(CallbackData, prefix="dc"):
     action: str  # confirm | cancel
     code: str
+
+
+def _checkin(action: str) -> Callable[[Mapping[str, str]], CallbackData]:
+    return lambda values: CheckInCb(action=action, day=day_code(date.fromisoformat(values["day"])))
+
+
+def _alert(action: str) -> Callable[[Mapping[str, str]], CallbackData]:
+    return lambda values: AlertCb(action=action, alert_id=values["alert"])
+
+
+# Every domain button action and the callback data its press brings back.
+BUTTON_CALLBACKS: Final[Mapping[str, Callable[[Mapping[str, str]], CallbackData]]] = {
+    buttons.CHECKIN_START: _checkin(START),
+    buttons.CHECKIN_LATER: _checkin(LATER),
+    buttons.ALERT_DETAILS: _alert(DETAILS),
+    buttons.ALERT_ACK: _alert(ACKNOWLEDGE),
+}
+
+
+def render_buttons(rows: Sequence[Sequence[Mapping[str, str]]]) -> InlineKeyboardMarkup:
+    """Telegram's markup for an outbox row's params["buttons"] (journal.buttons.rows_data)."""
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=button["label"],
+                              callback_data=BUTTON_CALLBACKS[button["action"]](button).pack())
+         for button in row]
+        for row in rows])

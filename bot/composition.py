@@ -12,7 +12,10 @@ from datetime import timedelta
 
 from bot.settings import Settings, SettingsError
 from journal.admin import AdminService
-from journal.alerts import AlertService, EscalationPolicy
+from journal.alerts.fallback import EmailFallback
+from journal.alerts.rules import RiskRules
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService, EscalationPolicy
 from journal.checkin.questionnaire import Questionnaire
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.checkin.service import CheckInService
@@ -21,11 +24,9 @@ from journal.clock import Clock
 from journal.deliveries import DeliveryReport
 from journal.discharge import DischargeService
 from journal.enrolment import EnrolmentService
-from journal.fallback import EmailFallback
 from journal.journaling import JournalService
 from journal.preferences import PreferencesService
 from journal.review import CaseloadService, ReviewService
-from journal.risk import RiskRules, load_rules
 from storage.crypto import KeyringError, MasterKeyring
 from storage.uow import Store
 

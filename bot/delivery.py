@@ -27,8 +27,9 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
+from bot.callbacks import render_buttons
 from bot.chats import private_chat
-from journal.alerts import AlertService
+from journal.alerts.service import AlertService
 from journal.clock import Clock, backoff
 from journal.deliveries import DeliveryReport
 from journal.errors import safe_trace
@@ -209,6 +210,10 @@ class DeliveryWorker:
     async def _call(self, chat_id: int, payload: dict[str, Any]) -> int | None:
         # The row's own chat, and only a private one, whatever its params say.
         method, params = payload["method"], {**payload["params"], "chat_id": private_chat(chat_id)}
+        if "buttons" in params:
+            params["reply_markup"] = render_buttons(params.pop("buttons"))
+        # else a row queued before buttons were plain values may carry Telegram's own
+        # reply_markup: it is sent as it is, so an upgrade loses no button.
         if method == "sendMessage":
             return (await self._bot.send_message(**params)).message_id
         if method == "editMessageText":

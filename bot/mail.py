@@ -11,8 +11,8 @@ from email.utils import formatdate, make_msgid
 import aiosmtplib
 
 from bot.settings import Settings
+from journal.alerts.fallback import EmailFallback
 from journal.errors import safe_trace
-from journal.fallback import EmailFallback
 
 log = logging.getLogger(__name__)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import DischargeCb, ReviewCb
-from journal.alerts import LEVEL_NAMES, REASON_NAMES
+from journal.alerts.levels import ALERT_LABELS, ALERT_ORDER, WORDS, label
 from journal.i18n import N_, _, ngettext
 from journal.review import (
     DEFAULT_REPORT_DAYS,
@@ -25,14 +25,12 @@ from storage.records import Client, Plan
 MESSAGE_LIMIT = 3900  # under Telegram's 4096, leaving room for the closing line
 BUTTONS_PER_ROW = 3
 
-LEVELS = {"low": N_("low"), "elevated": N_("elevated"), "high": N_("high"),
-          "critical": N_("critical")}
 STATUSES = {"invited": N_("invited, not enrolled yet"), "active": N_("active"),
             "paused": N_("paused"), "discharged": N_("discharged")}
 
 
 def _level(level: str | None) -> str:
-    return _(LEVELS[level]) if level in LEVELS else _("none yet")
+    return _(WORDS[level]) if level is not None and level in WORDS else _("none yet")
 
 
 def _adherence(value: Adherence) -> str:
@@ -56,8 +54,8 @@ def _ago(day: date | None, today: date) -> str:
 
 def _open_alerts(counts: Mapping[str, int]) -> str:
     # "Level: n" reads right in every language; "n level" needs agreement in Spanish.
-    parts = [_("{level}: {n}").format(level=_(LEVELS[level]), n=counts[level])
-             for level in ("critical", "high", "elevated") if counts.get(level)]
+    parts = [_("{level}: {n}").format(level=_(WORDS[level]), n=counts[level])
+             for level in ALERT_ORDER if counts.get(level)]
     return ", ".join(parts) if parts else _("none")
 
 
@@ -133,7 +131,8 @@ def summary_caption(summary: ClientSummary) -> str:
         code=summary.client.code, days=(summary.today - summary.start).days + 1)
 
 
-def summary_text(summary: ClientSummary, ttl_minutes: int) -> str:
+def summary_text(summary: ClientSummary, ttl_minutes: int,
+                 reason_label: Callable[[str], str]) -> str:
     client = summary.client
     last = summary.last_checkin
     lines = [
@@ -150,10 +149,10 @@ def summary_text(summary: ClientSummary, ttl_minutes: int) -> str:
     if summary.recent_alerts:
         lines += ["", _("Alerts in the last 14 days:")]
         for alert in summary.recent_alerts[-8:]:
-            reasons = "; ".join(_(REASON_NAMES.get(r, r)) for r in alert.detail.get("reasons", []))
+            reasons = "; ".join(_(reason_label(r)) for r in alert.detail.get("reasons", []))
             state = _("open") if alert.status == "open" else _("acknowledged")
             lines.append(f"• {alert.created_at:%Y-%m-%d %H:%M} "
-                         f"{_(LEVEL_NAMES.get(alert.level, alert.level))} ({state}): {reasons}")
+                         f"{_(label(alert.level, ALERT_LABELS))} ({state}): {reasons}")
     lines += ["", plan_summary(summary.plan)]
     lines += ["", _("Indicators are from self-report, not an ACUTE-2007 assessment."),
               _("This message is deleted in {n} minutes.").format(n=ttl_minutes)]

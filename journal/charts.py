@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from journal.alerts.levels import LABELS as LEVEL_LABELS
+from journal.alerts.levels import RULE_LEVELS as LEVEL_ORDER
 from journal.i18n import N_, gettext_for
 
 if TYPE_CHECKING:
@@ -25,9 +27,6 @@ DPI: Final = 100
 
 LEVEL_COLORS: Final = {"low": "#4c9a5b", "elevated": "#e69f00", "high": "#d55e00",
                        "critical": "#8b0000"}
-LEVEL_ORDER: Final = ("elevated", "high", "critical")
-LEVEL_LABELS: Final = {"low": N_("Low"), "elevated": N_("Elevated"), "high": N_("High"),
-                       "critical": N_("Critical")}
 # Adherence calendar: what a day's cell shows.
 DAY_COLORS: Final = {"none": "#f2f2f2", "submitted": "#4c9a5b", "missed": "#d55e00",
                      "open": "#f0c94a"}

@@ -1,13 +1,15 @@
 """Keep the Spanish catalogue in step with the code: `python -m journal.i18n_tools`.
 
-Extracts every _() and N_() msgid from bot/, journal/ and scheduler/, merges them into
-journal/locales/es/LC_MESSAGES/steadfast.po keeping existing translations, and prints
+Extracts every _() and N_() msgid from bot/, journal/ and scheduler/, and the English
+labels of the packaged data files' msgid tables (the N_ of TOML: DATA_MSGIDS), merges them
+into journal/locales/es/LC_MESSAGES/steadfast.po keeping existing translations, and prints
 what still lacks a Spanish text.
 """
 
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -19,6 +21,9 @@ from journal.i18n import DOMAIN, LOCALES
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "journal", "scheduler")
 KEYWORDS = {"_": None, "N_": None, "gettext_for": (2,), "ngettext": (1, 2)}
+# Data file -> its tables whose every value is an English msgid, translated where shown
+# (the alert reasons of the risk rules: RiskRules.reason_label()).
+DATA_MSGIDS = {"journal/risk_rules.toml": ("reasons",)}
 
 
 def extract() -> Catalog:
@@ -28,6 +33,15 @@ def extract() -> Catalog:
                 ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS):
             catalog.add(message, locations=[(f"{package}/{filename}", lineno)],
                         auto_comments=comments, context=context)
+    for name, tables in DATA_MSGIDS.items():
+        text = (ROOT / name).read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+        lines = text.splitlines()
+        for table in tables:
+            for key, message in data.get(table, {}).items():
+                lineno = next((n for n, line in enumerate(lines, 1)
+                               if line.partition("=")[0].strip() == key), 0)
+                catalog.add(message, locations=[(name, lineno)])
     return catalog
 
 

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from journal.alerts.levels import LABELS as LEVEL_NAMES
 from journal.charts import (
     AlertMark,
     DayPoint,
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
     from fpdf import FPDF
 
 DISCLAIMER: Final = N_("Indicators from self-report, not an ACUTE-2007 assessment")
-LEVEL_NAMES: Final = {"low": N_("Low"), "elevated": N_("Elevated"), "high": N_("High"),
-                      "critical": N_("Critical")}
 
 # A4 portrait, in millimetres.
 PAGE_W: Final = 210.0

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
+from journal.alerts.levels import level_rank
+from journal.alerts.rules import DailyRule, RiskRules, indicators
 from journal.charts import AlertMark, DayPoint, Thresholds
 from journal.checkin.flow import answers_of, render_answer
 from journal.checkin.questionnaire import INDICATOR_NAMES, MAX_SCORE, Answer, Questionnaire
@@ -24,7 +26,6 @@ from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import LANGUAGES, N_, gettext_for
 from journal.people import existing_client, visible_client
 from journal.report import JournalText, ReportData, SituationRow, build_report
-from journal.risk import DailyRule, RiskRules, indicators, level_rank
 from storage.records import Alert, CheckIn, CheckInDay, Client, Clinician, Plan
 from storage.uow import UnitOfWork
 
@@ -502,7 +503,7 @@ class ReviewService:
             alerts=tuple(AlertMark(a.created_at, a.level, a.status == "open") for a in alerts),
             alert_lines=tuple(
                 (a.created_at.astimezone(zone), a.level,
-                 "; ".join(t(_reason(r)) for r in a.detail.get("reasons", [])),
+                 "; ".join(t(self._rules.reason_label(r)) for r in a.detail.get("reasons", [])),
                  a.status == "open") for a in alerts),
             sexual_violent=sv, general=general, sv_max=self._indicator_max("sexual_violent"),
             general_max=self._indicator_max("general"), situations=tuple(situations),
@@ -586,6 +587,10 @@ class ReviewService:
         return (Thresholds(value("sexual_violent_elevated"), value("sexual_violent_high")),
                 Thresholds(value("general_elevated"), value("general_high")))
 
+    def reason_label(self, code: str) -> str:
+        """The msgid naming an alert reason, from the program's rules."""
+        return self._rules.reason_label(code)
+
     async def render_report(self, data: ReportData) -> bytes:
         """The PDF, built off the event loop: charts and layout are CPU-bound."""
         return await asyncio.to_thread(build_report, data)
@@ -594,12 +599,6 @@ class ReviewService:
 def _scale(answers: Mapping[str, Answer], item_id: str) -> int | None:
     value = answers.get(item_id)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _reason(code: str) -> str:
-    from journal.alerts import REASON_NAMES
-
-    return REASON_NAMES.get(code, code)
 
 
 # --- the plan's text format -------------------------------------------------------------

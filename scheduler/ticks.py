@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from journal.alerts import AlertService
+from journal.alerts.service import AlertService
 from journal.checkin.days import counts_from, is_checkin_day, local_date, opens_at
 from journal.checkin.service import CheckInService
 from journal.clock import Clock

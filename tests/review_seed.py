@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from journal.alerts.rules import DaySnapshot, RiskRules, evaluate
 from journal.checkin.flow import SKIPPED, CheckInState, Stored
 from journal.checkin.questionnaire import Answer, Questionnaire, plan_option_key
-from journal.risk import DaySnapshot, RiskRules, evaluate
 from storage.records import Client, Plan
 from storage.uow import Store
 

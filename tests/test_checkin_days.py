@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from journal.alerts import AlertService
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.checkin.days import Window, local_instant, parse_hhmm
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.checkin.service import CheckInService
 from journal.checkin.view import CLOSED
 from journal.clock import FakeClock
-from journal.risk import load_rules
 from scheduler.ticks import Ticks
 from storage.records import Client
 from storage.uow import Store

@@ -7,16 +7,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.callbacks import CheckInCb
+from bot.callbacks import CheckInCb, render_buttons
 from bot.checkin_view import render
-from journal.alerts import AlertService
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.checkin import messages as ck
 from journal.checkin.flow import CheckInState, Stored, answer, answers_of, start
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.checkin.service import CheckInService, TextTooLong
 from journal.checkin.view import ALREADY_SAVED, CLOSED, CheckInView
 from journal.clock import FakeClock
-from journal.risk import load_rules
 from storage.models import OutboxRow
 from storage.records import Client
 from storage.uow import Store
@@ -35,9 +35,8 @@ async def client_of(store: Store, clock: FakeClock) -> Client:
     return await make_client(store, clock, await make_clinician(store, clock), telegram_id=8001)
 
 
-def test_buttons_are_packed_the_same_on_both_sides_and_fit_telegram() -> None:
-    assert ck.checkin_callback(ck.ANSWER, DAY, 12, 3) == CheckInCb(
-        action=ck.ANSWER, day=20260302, v=12, n=3).pack()
+def test_a_check_in_button_fits_telegram_and_its_day_reads_back() -> None:
+    assert CheckInCb.unpack(CheckInCb(action=ck.ANSWER, day=20260302, v=12, n=3).pack()).v == 12
     worst = CheckInCb(action=ck.TOGGLE, day=99991231, v=10**9, n=-10**6).pack()
     assert len(worst.encode()) <= 64
     assert ck.day_from_code(20260302) == DAY and ck.day_from_code(20261399) is None
@@ -72,8 +71,8 @@ async def test_the_prompt_is_queued_once_a_day_and_creates_the_day(
         assert day.questionnaire_version == str(Q.version)
         message = await uow.outbox.claim_due(clock.now(), limit=5, lease=timedelta(seconds=5))
     assert [m.kind for m in message] == ["prompt"]
-    buttons = message[0].payload["params"]["reply_markup"]["inline_keyboard"][0]
-    assert [b["callback_data"] for b in buttons] == ["ck:s:20260302:0:0", "ck:l:20260302:0:0"]
+    buttons = render_buttons(message[0].payload["params"]["buttons"]).inline_keyboard[0]
+    assert [b.callback_data for b in buttons] == ["ck:s:20260302:0:0", "ck:l:20260302:0:0"]
 
 
 async def test_a_button_of_another_version_changes_nothing(

@@ -14,10 +14,11 @@ from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import select
 
 from bot.delivery import DeliveryWorker
-from journal.alerts import AlertService
+from journal.alerts.rules import Finding
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import SystemClock
-from journal.risk import Finding, load_rules
 from storage.crypto import MasterKeyring
 from storage.models import AlertRow, OutboxRow
 from storage.records import Client
@@ -358,3 +359,22 @@ async def test_a_copy_acknowledged_while_on_its_way_is_marked_handled_once_it_ar
     await eventually(lambda: any(m.message_id == copy.message_id and "acknowledged by"
                                  in m.text and m.button_texts == ["Details"]
                                  for m in r.emu.chat(CLINICIAN)))
+
+
+async def test_a_row_queued_before_buttons_were_plain_values_is_sent_with_its_markup(
+        rig: Any) -> None:
+    """An upgrade loses no button: a row still carrying Telegram's own reply_markup (queued
+    by the version before journal.buttons) is sent as it is."""
+    r, client = rig
+    markup = {"inline_keyboard": [[{"text": "Start check-in",
+                                     "callback_data": "ck:s:20260302:0:0"}]]}
+    async with r.store.transaction() as uow:
+        await uow.outbox.add(chat_id=CLIENT, kind="prompt", method="sendMessage",
+                             params={"text": "Time for your check-in.", "reply_markup": markup},
+                             now=SystemClock().now(), client_id=client.id)
+    r.run()
+    message = (await eventually(lambda: [m for m in r.emu.chat(CLIENT)
+                                         if m.from_bot and "Time for your" in m.text]))[0]
+    assert [(b.text, b.callback_data) for row in message.buttons for b in row] == [
+        ("Start check-in", "ck:s:20260302:0:0")]
+    await eventually(r.statuses_are("sent"))

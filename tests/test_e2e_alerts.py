@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from journal.alerts import AlertService
+from journal.alerts.rules import Finding
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
-from journal.risk import Finding, load_rules
 from storage.crypto import MasterKeyring
 from storage.models import AlertRow
 from storage.records import Client
@@ -154,7 +155,7 @@ async def test_a_clinician_lowers_one_clients_threshold_and_only_that_client_ale
         world: dict[str, Any]) -> None:
     from datetime import date
 
-    from journal.risk import DaySnapshot, evaluate
+    from journal.alerts.rules import DaySnapshot, evaluate
 
     emu, store = world["emu"], world["store"]
     sent = await emu.send_text(CLINICIAN, f"/threshold {world['client'].code}")

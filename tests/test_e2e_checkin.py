@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from journal.alerts import AlertService
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.checkin.flow import Stored
 from journal.checkin.questionnaire import SKIPPED, plan_option_key
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.checkin.service import CheckInService
 from journal.clock import FakeClock, SystemClock
-from journal.risk import load_rules
 from storage.crypto import MasterKeyring
 from storage.models import CheckInRow, OutboxRow
 from storage.records import CheckIn, Client, Clinician

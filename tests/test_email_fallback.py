@@ -18,12 +18,13 @@ from sqlalchemy import select, update
 from bot.delivery import DeliveryWorker
 from bot.mail import SmtpMailer
 from journal.admin import AdminService
-from journal.alerts import AlertService
+from journal.alerts.fallback import EmailFallback
+from journal.alerts.rules import Finding
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
 from journal.errors import InvalidInput
-from journal.fallback import EmailFallback
-from journal.risk import Finding, load_rules
 from storage.crypto import CryptoError, MasterKeyring
 from storage.models import AuditEventRow, ClinicianRow, OutboxRow, StaffEmailRow
 from storage.records import Client, Clinician

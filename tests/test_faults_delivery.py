@@ -21,12 +21,13 @@ from sqlalchemy import func, or_, select
 from bot.delivery import DeliveryWorker, RateLimiter
 from bot.mail import SmtpMailer
 from journal.admin import AdminService
-from journal.alerts import AlertService, EscalationPolicy
+from journal.alerts.fallback import EmailFallback
+from journal.alerts.rules import Finding
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService, EscalationPolicy
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.checkin.service import CheckInService
 from journal.clock import FakeClock
-from journal.fallback import EmailFallback
-from journal.risk import Finding, load_rules
 from scheduler.ticks import Ticks
 from storage.models import AlertCopyRow, AlertRow, OutboxRow
 from storage.records import Client, Clinician

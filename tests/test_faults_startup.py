@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from journal.admin import AdminService
-from journal.alerts import AlertService
+from journal.alerts.rules import Finding
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
-from journal.risk import Finding, load_rules
 from storage.crypto import MasterKeyring
 from storage.models import OutboxRow
 from storage.records import Client

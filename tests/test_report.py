@@ -16,12 +16,13 @@ from PIL import Image
 from pypdf import PdfReader
 
 from journal import charts
+from journal.alerts.rules import RiskRules
+from journal.alerts.rules_file import load_rules
 from journal.checkin.questionnaire import Questionnaire
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
 from journal.report import DISCLAIMER, build_report
 from journal.review import ReviewService, client_today
-from journal.risk import RiskRules, load_rules
 from storage import audit
 from storage.crypto import MasterKeyring
 from storage.records import Client, Clinician

@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.callbacks import ReviewCb
-from journal.alerts import AlertService
+from journal.alerts.rules import RiskRules
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.charts import png_size
 from journal.checkin.questionnaire import Questionnaire, options_for
 from journal.checkin.questionnaire_file import load_questionnaire
@@ -35,7 +37,6 @@ from journal.review import (
     need_order,
     parse_plan,
 )
-from journal.risk import RiskRules, load_rules
 from scheduler.ticks import Ticks
 from storage import audit
 from storage.crypto import KeyErasedError, MasterKeyring

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from journal.checkin.questionnaire import SKIPPED, Answer
-from journal.checkin.questionnaire_file import load_questionnaire
-from journal.risk import (
+from journal import i18n_tools
+from journal.alerts.rules import (
     Assessment,
     CheckInStatus,
     DaySnapshot,
-    RiskRulesError,
     check_overrides,
     evaluate,
     evaluate_blocked,
     evaluate_missed,
     indicators,
-    load_rules,
-    parse_rules,
     snapshot,
 )
+from journal.alerts.rules_file import RiskRulesError, load_rules, parse_rules
+from journal.alerts.service import AlertService
+from journal.checkin.questionnaire import SKIPPED, Answer
+from journal.checkin.questionnaire_file import load_questionnaire
+from journal.clock import FakeClock
+from journal.i18n import gettext_for
 
 Q = load_questionnaire()
 RULES = load_rules(questionnaire=Q)
@@ -371,3 +373,36 @@ def test_the_default_rules_load_with_their_version() -> None:
         "steadfast-daily",
     )
     assert load_rules().all_rules == RULES.all_rules  # without a questionnaire: structure only
+
+
+def test_every_reason_of_the_default_rules_has_a_label_in_english_and_spanish() -> None:
+    used = {rule.reason for rule in RULES.all_rules}
+    assert used <= set(RULES.reasons)
+    spanish = i18n_tools.load("es")
+    for code in used:
+        found = spanish.get(RULES.reason_label(code))
+        assert found is not None and found.string, code
+    assert gettext_for("es", RULES.reason_label("LAPSE")) == "Informó de un desliz"
+
+
+def test_a_program_adds_a_rule_and_its_label_without_code() -> None:
+    data = _default_rules_data()
+    data["daily"].append({"id": "anger_high", "level": "elevated", "reason": "ANGER_HIGH",
+                          "item": "anger", "at_least": 8})
+    data["reasons"]["ANGER_HIGH"] = "Strong anger today"
+    rules = parse_rules(data, questionnaire=Q)
+    assert rules.reason_label("ANGER_HIGH") == "Strong anger today"
+    assert rules.reason_label("NO_LABEL") == "NO_LABEL"  # an old alert's code, shown as it is
+    alerts = AlertService(clock=FakeClock(datetime(2026, 3, 2, 9, tzinfo=UTC)), questionnaire=Q, rules=rules)
+    assert alerts.reason_text("ANGER_HIGH") == "Strong anger today"
+
+
+def test_a_reason_label_table_with_mistakes_is_rejected() -> None:
+    data = _default_rules_data()
+    data["reasons"] = {"lapse": "Reported a lapse", "LAPSE": ""}
+    with pytest.raises(RiskRulesError) as caught:
+        parse_rules(data, questionnaire=Q)
+    assert caught.value.problems == [
+        "reason 'lapse': must be a code like VICTIM_ACCESS",
+        "reason 'LAPSE': its label must be a non-empty text",
+    ]

@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, text, update
 
-from journal.alerts import AlertService
+from bot.callbacks import render_buttons
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
 from journal.checkin.days import DEFAULT_WINDOW
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.checkin.service import CheckInService
 from journal.checkin.timing import ScheduleService
 from journal.clock import FakeClock
-from journal.risk import load_rules
 from scheduler.runner import JOB_ID, SchedulerRunner
 from scheduler.ticks import TICK_LOCK_KEY, TickReport, Ticks
 from storage.crypto import MasterKeyring
@@ -396,8 +397,8 @@ async def test_a_reminder_comes_once_after_the_delay_in_the_clients_language(
     english = by_chat[8002]
     assert spanish is not None and english is not None
     assert "not finished" in english.payload["params"]["text"]
-    button = spanish.payload["params"]["reply_markup"]["inline_keyboard"][0][0]
-    assert button["callback_data"] == "ck:s:20260302:0:0"
+    button = render_buttons(spanish.payload["params"]["buttons"]).inline_keyboard[0][0]
+    assert button.callback_data == "ck:s:20260302:0:0"
     assert waiting.language == "es"
 
 

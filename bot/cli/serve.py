@@ -30,8 +30,8 @@ def _configure_logging(level: str) -> None:
 def _check_data_files(settings: Settings) -> None:
     """A program's questionnaire or rules with a typo stop the bot before any client sees
     them, with every problem named by its item or rule id."""
+    from journal.alerts.rules_file import load_rules
     from journal.checkin.questionnaire_file import DataFileError, load_questionnaire
-    from journal.risk import load_rules
 
     try:
         load_rules(settings.risk_rules, questionnaire=load_questionnaire(settings.questionnaire))

@@ -9,12 +9,12 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.callbacks import AlertCb
+from bot.callbacks import ACKNOWLEDGE, DETAILS, SKIP_NOTE, AlertCb
 from bot.ephemeral import delete_later
 from bot.filters import Role
 from bot.outgoing import Outgoing
 from bot.settings import Settings
-from journal.alerts import ACKNOWLEDGE, DETAILS, AlertService
+from journal.alerts.service import AlertService
 from journal.clock import Clock
 from journal.deliveries import DeliveryReport
 from journal.i18n import _
@@ -45,7 +45,7 @@ async def alert_button(query: CallbackQuery, callback_data: AlertCb, person: Per
                             "you took; it is stored encrypted."),
                  InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
                      text=_("No note"),
-                     callback_data=AlertCb(action="skipnote", alert_id=alert.id).pack())]]))
+                     callback_data=AlertCb(action=SKIP_NOTE, alert_id=alert.id).pack())]]))
     else:
         await uow.conversations.clear(chat_id)
         out.answer(_("No note added."))

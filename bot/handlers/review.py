@@ -90,7 +90,7 @@ async def _send_summary(chat_id: int, code: str, clinician: Clinician, uow: Unit
                         out: Outgoing, review: ReviewService, gone: Ephemeral) -> None:
     summary = await review.summary(uow, clinician, code)
     out.send_photo(chat_id, summary.chart, summary_caption(summary), on_sent=gone.hook(chat_id))
-    out.send(chat_id, summary_text(summary, gone.minutes), summary_buttons(summary.client.code),
+    out.send(chat_id, summary_text(summary, gone.minutes, review.reason_label), summary_buttons(summary.client.code),
              on_sent=gone.hook(chat_id))
 
 

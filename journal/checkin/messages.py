@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Final
 
+from journal.buttons import CHECKIN_LATER, CHECKIN_START, Button, rows_data
 from journal.i18n import N_, gettext_for
 from storage.records import Client
 
-# Callback payloads shared with bot/callbacks.py's CheckInCb (prefix "ck"); the prompt is
-# queued from here, so its buttons are packed here in the same layout.
+# Action codes of bot/callbacks.py's CheckInCb (prefix "ck"); queued prompts carry plain
+# journal.buttons values instead, which bot/callbacks.py renders.
 START, LATER = "s", "l"
 ANSWER, TOGGLE, DONE, SKIP, BACK = "a", "t", "d", "k", "b"
 CHANGE, PICK, SUMMARY, SUBMIT = "c", "p", "m", "u"
@@ -36,20 +37,14 @@ def day_from_code(code: int) -> date | None:
         return None
 
 
-def checkin_callback(action: str, day: date, version: int = 0, value: int = 0) -> str:
-    """The same string bot.callbacks.CheckInCb(...).pack() gives."""
-    return f"ck:{action}:{day_code(day)}:{version}:{value}"
-
-
 def prompt_params(client: Client, day: date) -> dict[str, Any]:
     """The "time for your check-in" message, with Start and Later."""
     def t(text: str) -> str:
         return gettext_for(client.language, text)
 
-    return {"text": t(PROMPT_TEXT), "reply_markup": {"inline_keyboard": [[
-        {"text": t(START_LABEL), "callback_data": checkin_callback(START, day)},
-        {"text": t(LATER_LABEL), "callback_data": checkin_callback(LATER, day)},
-    ]]}}
+    return {"text": t(PROMPT_TEXT), "buttons": rows_data([[
+        Button(CHECKIN_START, t(START_LABEL), day=day.isoformat()),
+        Button(CHECKIN_LATER, t(LATER_LABEL), day=day.isoformat())]])}
 
 
 def reminder_params(client: Client, day: date, *, started: bool) -> dict[str, Any]:
@@ -59,13 +54,13 @@ def reminder_params(client: Client, day: date, *, started: bool) -> dict[str, An
 
     params = {
         "text": t(REMINDER_UNFINISHED if started else REMINDER_WAITING),
-        "reply_markup": {"inline_keyboard": [[{
-            "text": t(CONTINUE_LABEL if started else START_LABEL),
-            "callback_data": checkin_callback(START, day)}]]},
+        "buttons": rows_data([[Button(
+            CHECKIN_START, t(CONTINUE_LABEL if started else START_LABEL),
+            day=day.isoformat())]]),
     }
     return params
 
 
 __all__ = ["ANSWER", "BACK", "CHANGE", "DONE", "LATER", "PICK", "SKIP", "START", "SUBMIT",
-           "SUMMARY", "TOGGLE", "checkin_callback", "day_code", "day_from_code",
+           "SUMMARY", "TOGGLE", "day_code", "day_from_code",
            "prompt_params", "reminder_params"]

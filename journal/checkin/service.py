@@ -37,7 +37,7 @@ from storage.repositories import DuplicateError
 from storage.uow import Store, UnitOfWork
 
 if TYPE_CHECKING:  # journal.alerts reads stored check-ins through flow.answers_of()
-    from journal.alerts import AlertService
+    from journal.alerts.service import AlertService
 
 Status = Literal["prompted", "in_progress", "submitted", "missed"]
 SentHook = Callable[[int], Awaitable[None]]

@@ -2,7 +2,9 @@
 
 An alert's message carries no health detail by default (level, client code, time);
 the reasons and the answers behind them are sealed in the alert row and shown only on
-request, in a message that is deleted after a while.
+request, in a message that is deleted after a while. The check-in service calls in here as
+answers are saved; nothing here imports it. A copy's buttons are plain values
+(journal.buttons) that bot/ draws.
 """
 
 from __future__ import annotations
@@ -14,13 +16,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from journal.checkin.flow import answers_of, render_answer
-from journal.checkin.questionnaire import Answer, Questionnaire
-from journal.clock import Clock
-from journal.errors import InvalidInput, NotAllowed, NotFound
-from journal.i18n import N_, gettext_for
-from journal.people import CURRENT, visible_client
-from journal.risk import (
+from journal.alerts.levels import ALERT_LABELS, ALERT_ORDER, highest, label
+from journal.alerts.rules import (
     Assessment,
     DailyRule,
     DaySnapshot,
@@ -32,42 +29,20 @@ from journal.risk import (
     evaluate,
     evaluate_blocked,
     evaluate_missed,
-    highest,
     snapshot,
     threshold_of,
 )
+from journal.buttons import ALERT_ACK, ALERT_DETAILS, Button, rows_data
+from journal.checkin.flow import answers_of, render_answer
+from journal.checkin.questionnaire import Answer, Questionnaire
+from journal.clock import Clock
+from journal.errors import InvalidInput, NotAllowed, NotFound
+from journal.i18n import N_, gettext_for
+from journal.people import CURRENT, visible_client
 from storage.records import Alert, CheckIn, Client, Clinician
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-LEVEL_NAMES = {
-    "elevated": N_("Elevated"),
-    "high": N_("High"),
-    "critical": N_("CRITICAL"),
-}
-REASON_NAMES = {
-    "VICTIM_ACCESS": N_("Contact with, or seeking, people or places to avoid"),
-    "OFFENDING_THOUGHTS": N_("Sexual thoughts about offending"),
-    "SELF_HARM": N_("Thoughts of self-harm or suicide"),
-    "LAPSE": N_("Reported a lapse"),
-    "ABSTINENCE_VIOLATION": N_("Strong 'I've blown it anyway' feeling after a lapse"),
-    "HIGH_RISK_SITUATION": N_("Was in a high-risk situation"),
-    "SEXUAL_VIOLENT_INDICATOR": N_("Sexual/violent indicator above threshold"),
-    "GENERAL_INDICATOR": N_("General indicator above threshold"),
-    "COPING_INEFFECTIVE_IN_HRS": N_("Coping did not work in a high-risk situation"),
-    "SUBSTANCE_WITH_VICTIM_ACCESS": N_("Alcohol or drugs against conditions, with contact risk"),
-    "CONFIDENCE_FALLING": N_("Confidence falling over three days"),
-    "GENERAL_RISING": N_("General indicator rising day after day"),
-    "MISSED_CHECKINS": N_("Missed check-ins in a row"),
-    "BOT_BLOCKED": N_("Blocked the bot: no daily contact"),
-}
-# Callback payloads shared with bot/callbacks.py's AlertCb (prefix "al").
-DETAILS, ACKNOWLEDGE = "details", "ack"
-
-
-def alert_callback(action: str, alert_id: str) -> str:
-    return f"al:{action}:{alert_id}"
 
 
 @dataclass(frozen=True)
@@ -189,7 +164,7 @@ class AlertService:
         """Queue one copy. It is useful until the alert is handled (no useful_until: the
         worker expires a waiting copy once its alert is no longer open)."""
         params = {"text": self.alert_text(alert, client.code, escalated=escalation > 0),
-                  "reply_markup": self._buttons(alert.id)}
+                  "buttons": self.buttons(alert.id)}
         outbox_id = await uow.outbox.add(chat_id=chat_id, kind="alert", method="sendMessage",
                                          params=params, now=self._clock.now(),
                                          client_id=client.id, dedupe_key=dedupe)
@@ -207,7 +182,7 @@ class AlertService:
         if escalated:
             lines.append(self._t(N_("ESCALATED: not acknowledged in time.")))
         lines.append(self._t(N_("{level} alert for client {code}")).format(
-            level=self._t(LEVEL_NAMES.get(alert.level, alert.level)), code=code))
+            level=self._t(label(alert.level, ALERT_LABELS)), code=code))
         lines.append(self._t(N_("Raised {time}")).format(
             time=f"{when:%Y-%m-%d %H:%M} {when.tzname()}"))
         if self._full:
@@ -218,14 +193,14 @@ class AlertService:
         return "\n".join(lines)
 
     def reason_text(self, code: str) -> str:
-        return self._t(REASON_NAMES.get(code, code))
+        return self._t(self._rules.reason_label(code))
 
-    def _buttons(self, alert_id: str, *, handled: bool = False) -> dict[str, Any]:
-        row = [{"text": self._t(N_("Details")), "callback_data": alert_callback(DETAILS, alert_id)}]
+    def buttons(self, alert_id: str, *, handled: bool = False) -> list[list[dict[str, str]]]:
+        """An alert copy's buttons, as the outbox row carries them (bot/ draws them)."""
+        row = [Button(ALERT_DETAILS, self._t(N_("Details")), alert=alert_id)]
         if not handled:
-            row.append({"text": self._t(N_("Acknowledge")),
-                        "callback_data": alert_callback(ACKNOWLEDGE, alert_id)})
-        return {"inline_keyboard": [row]}
+            row.append(Button(ALERT_ACK, self._t(N_("Acknowledge")), alert=alert_id))
+        return rows_data([row])
 
     def details_text(self, alert: Alert, code: str) -> str:
         lines = [self._t(N_("Details for client {code}")).format(code=code), ""]
@@ -321,7 +296,7 @@ class AlertService:
             chat_id=chat_id, kind="alert-update", method="editMessageText",
             params={"message_id": message_id,
                     "text": self.alert_text(alert, client.code, handled_by=name),
-                    "reply_markup": self._buttons(alert.id, handled=True)},
+                    "buttons": self.buttons(alert.id, handled=True)},
             now=self._clock.now(), client_id=client.id)
 
     async def add_note(self, uow: UnitOfWork, clinician: Clinician, alert_id: str,
@@ -339,8 +314,9 @@ class AlertService:
                                                   else clinician.id)
         by_id = {c.id: c for c in clients}
         alerts = await uow.alerts.open_for(list(by_id))
-        order = {"critical": 0, "high": 1, "elevated": 2}
-        alerts.sort(key=lambda a: (order.get(a.level, 3), a.created_at))
+        order: tuple[str, ...] = ALERT_ORDER
+        alerts.sort(key=lambda a: (order.index(a.level) if a.level in order else len(order),
+                                   a.created_at))
         return [(a, by_id[a.client_id]) for a in alerts]
 
     # -- per-client thresholds ------------------------------------------------------------
@@ -419,3 +395,4 @@ def _scores_data(indicators: Indicators | None) -> dict[str, Any]:
         return {}
     return {"sexual_violent": indicators.sexual_violent, "general": indicators.general,
             "items": dict(indicators.item_scores), "domains": dict(indicators.domain_scores)}
+

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from journal.alerts import LEVEL_NAMES
+from journal.alerts.levels import ALERT_LABELS, label
 from journal.clock import Clock, backoff
 from journal.i18n import N_, gettext_for
 from storage.records import StaffEmail
@@ -122,7 +122,7 @@ class EmailFallback:
         client = await uow.clients.get(alert.client_id) if alert is not None else None
         if alert is None or client is None:
             return None
-        level = self._t(LEVEL_NAMES.get(alert.level, alert.level))
+        level = self._t(label(alert.level, ALERT_LABELS))
         when = alert.created_at.astimezone(self._zone)
         time = f"{when:%Y-%m-%d %H:%M} {when.tzname()} ({self._zone.key})"
         subject = self._t(ESCALATED_SUBJECT if claim.escalation else ALERT_SUBJECT).format(
