@@ -49,7 +49,8 @@ from journal.fallback import EmailFallback
 from journal.journaling import JournalService
 from journal.preferences import PreferencesService
 from journal.questionnaire import load_questionnaire
-from journal.review import CaseloadService, ReviewService
+from journal.review.caseload import CaseloadService
+from journal.review.service import ReviewService
 from journal.risk import load_rules
 from journal.schedule import ScheduleService
 from scheduler.runner import SchedulerRunner

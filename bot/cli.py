@@ -361,7 +361,7 @@ def with_store(body: Callable[[Any, Any, Any], Coroutine[Any, Any, T]]) -> T:
 @friendly
 def client_reassign(code: str, to_telegram_id: int) -> None:
     """Move a client to another clinician's caseload; both clinicians are told."""
-    from journal.review import CaseloadService
+    from journal.review.caseload import CaseloadService
 
     async def go(store: Any, clock: Any, settings: Any) -> Any:
         service = CaseloadService(clock=clock, staff_language=settings.default_language)
@@ -393,8 +393,8 @@ def report(code: str, days: int, output: Path | None) -> None:
     import os
 
     from journal.questionnaire import load_questionnaire
-    from journal.report import build_report, report_filename
-    from journal.review import ReviewService
+    from journal.review.report import build_report, report_filename
+    from journal.review.service import ReviewService
     from journal.risk import load_rules
 
     async def go(store: Any, clock: Any, settings: Any) -> Any:

@@ -15,11 +15,12 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from journal import charts
 from journal.clock import FakeClock
 from journal.questionnaire import Questionnaire, load_questionnaire
-from journal.report import DISCLAIMER, build_report
-from journal.review import ReviewService, client_today
+from journal.review import charts
+from journal.review.adherence import client_today
+from journal.review.report import DISCLAIMER, build_report
+from journal.review.service import ReviewService
 from journal.risk import RiskRules, load_rules
 from storage import audit
 from storage.crypto import MasterKeyring

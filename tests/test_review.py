@@ -17,24 +17,16 @@ from sqlalchemy import select
 from bot.callbacks import ReviewCb
 from bot.emulator import BotAPIEmulator
 from journal.alerts import AlertService
-from journal.charts import png_size
 from journal.checkins import CheckInService
 from journal.clock import FakeClock
 from journal.discharge import DischargeService, NotMonitored
 from journal.errors import NotAllowed, NotFound
 from journal.questionnaire import Questionnaire, load_questionnaire, options_for
-from journal.review import (
-    Adherence,
-    CaseloadEntry,
-    CaseloadService,
-    PlanFormatError,
-    ReviewService,
-    adherence,
-    client_today,
-    day_states,
-    need_order,
-    parse_plan,
-)
+from journal.review.adherence import Adherence, adherence, client_today, day_states
+from journal.review.caseload import CaseloadEntry, CaseloadService, need_order
+from journal.review.charts import png_size
+from journal.review.plan import PlanFormatError, parse_plan
+from journal.review.service import ReviewService
 from journal.risk import RiskRules, load_rules
 from scheduler.ticks import Ticks
 from storage import audit

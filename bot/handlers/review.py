@@ -36,13 +36,10 @@ from journal.discharge import DischargeService
 from journal.errors import InvalidInput
 from journal.i18n import N_, _, current_language
 from journal.people import Person
-from journal.report import report_filename
-from journal.review import (
-    DEFAULT_REPORT_DAYS,
-    MAX_REPORT_DAYS,
-    CaseloadService,
-    ReviewService,
-)
+from journal.review.caseload import CaseloadService
+from journal.review.report import report_filename
+from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
+from journal.review.service import ReviewService
 from storage.records import Clinician
 from storage.uow import Store, UnitOfWork
 
