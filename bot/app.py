@@ -41,12 +41,12 @@ from bot.settings import Settings, SettingsError
 from journal.alerts import AlertService, EscalationPolicy
 from journal.checkins import CheckInService
 from journal.clock import Clock, SystemClock, backoff
-from journal.deliveries import DeliveryReport
+from journal.dead_letters import DeliveryReport
 from journal.discharge import DischargeService
 from journal.enrolment import EnrolmentService
+from journal.entries import JournalService
 from journal.errors import safe_trace
 from journal.fallback import EmailFallback
-from journal.journaling import JournalService
 from journal.preferences import PreferencesService
 from journal.questionnaire import load_questionnaire
 from journal.review.caseload import CaseloadService

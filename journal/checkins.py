@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 from journal import checkin as flow
 from journal.checkin import CheckInError, CheckInState, InvalidAnswer
 from journal.clock import Clock
+from journal.entries import JOURNAL_STATE
 from journal.errors import DomainError, InvalidInput
 from journal.i18n import N_, gettext_for
-from journal.journaling import JOURNAL_STATE
 from journal.questionnaire import Answer, Item, Option, Questionnaire, options_for
 from storage.records import CheckIn, Client
 from storage.repositories import DuplicateError

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 
 from journal.admin import AdminService
 from journal.clock import FakeClock
-from journal.deliveries import DeliveryReport
+from journal.dead_letters import DeliveryReport
 from journal.discharge import DischargeService
 from storage.crypto import MasterKeyring
 from storage.models import AlertCopyRow, AlertRow, ClientRow, ConversationRow, InviteRow, OutboxRow
