@@ -66,7 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.emulator import BotAPIEmulator, ChatMessage, EmulatorAssertionError  # noqa: E402
-from journal.admin import AdminService  # noqa: E402
+from journal.administration import AdminService  # noqa: E402
 from journal.checkins import Stored  # noqa: E402
 from journal.clock import SystemClock  # noqa: E402
 from journal.questionnaire import Questionnaire, load_questionnaire  # noqa: E402

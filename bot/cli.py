@@ -86,7 +86,7 @@ async def _checked_store(settings: Any) -> Any:
 
 def with_admin(body: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
     """Open the store, run body(admin service), always close the store."""
-    from journal.admin import AdminService
+    from journal.administration import AdminService
     from journal.clock import SystemClock
 
     settings = _settings()
@@ -225,8 +225,8 @@ def _key_file_settings() -> Any:
 def keys_rotate() -> None:
     """Add a new primary master key and re-wrap every data key under it."""
     from bot.bootstrap import load_keyring
-    from journal.admin import AdminService
     from journal.clock import SystemClock
+    from storage.keyring import KeyringService
     from storage.uow import Store
 
     settings = _key_file_settings()
@@ -245,7 +245,7 @@ def keys_rotate() -> None:
     async def go() -> int:
         store = Store.open(settings.database_url, new_ring)
         try:
-            return await AdminService(store=store, clock=SystemClock()).rewrap(new_ring)
+            return await KeyringService(store=store, clock=SystemClock()).rewrap(new_ring)
         finally:
             await store.close()
 
@@ -260,17 +260,22 @@ def keys_rotate() -> None:
 def keys_retire(key_id: str) -> None:
     """Remove an old master key from the key file; refused while anything uses it."""
     from bot.bootstrap import load_keyring
+    from journal.clock import SystemClock
+    from storage.keyring import KeyringService
 
     settings = _key_file_settings()
     ring = load_keyring(settings)
 
-    async def check(admin: Any) -> Any:  # after the keys were found to open the database
-        smaller = ring.without(key_id)
-        await admin.check_retire(key_id)
-        await admin.record("keys.retire", f"master key {key_id} retired")
+    async def check() -> Any:
+        store = await _checked_store(settings)  # the keys must open the database first
+        try:
+            smaller = ring.without(key_id)
+            await KeyringService(store=store, clock=SystemClock()).retire(key_id)
+        finally:
+            await store.close()
         return smaller
 
-    smaller = with_admin(check)
+    smaller = run_async(check())
     smaller.replace_file(settings.master_key_file)
     click.echo(f"Retired master key {key_id}.")
 
@@ -282,8 +287,8 @@ def keys_status() -> None:
     open what the database holds (exit 2 when they do not)."""
     from bot.bootstrap import check_database, check_keys_open_database, load_keyring, open_store
     from bot.settings import SettingsError
-    from journal.admin import AdminService
     from journal.clock import SystemClock
+    from storage.keyring import KeyringService
 
     settings = _settings()
     ring = load_keyring(settings)
@@ -292,7 +297,7 @@ def keys_status() -> None:
         await check_database(settings)
         store = open_store(settings, ring)
         try:
-            in_use = await AdminService(store=store, clock=SystemClock()).master_keys_in_use()
+            in_use = await KeyringService(store=store, clock=SystemClock()).in_use()
             try:
                 await check_keys_open_database(store, settings)
             except SettingsError as exc:

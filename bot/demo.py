@@ -17,7 +17,7 @@ import click
 
 from bot.emulator import BotAPIEmulator
 from bot.settings import Settings
-from journal.admin import AdminService
+from journal.administration import AdminService
 from journal.clock import SystemClock
 from storage.crypto import MasterKeyring
 from storage.migrate import upgrade

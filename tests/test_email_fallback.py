@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from bot.delivery import DeliveryWorker
 from bot.mail import SmtpMailer
-from journal.admin import AdminService
+from journal.administration import AdminService
 from journal.alerts import AlertService
 from journal.clock import FakeClock
 from journal.errors import InvalidInput

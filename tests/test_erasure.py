@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, or_, select
 
-from journal.admin import AdminService
+from journal.administration import AdminService
 from journal.clock import FakeClock
 from journal.dead_letters import DeliveryReport
 from journal.discharge import DischargeService

@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select
 
 from bot.delivery import DeliveryWorker, RateLimiter
 from bot.mail import SmtpMailer
-from journal.admin import AdminService
+from journal.administration import AdminService
 from journal.alerts import AlertService, EscalationPolicy
 from journal.checkins import CheckInService
 from journal.clock import FakeClock

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from journal.admin import AdminService
+from journal.administration import AdminService
 from journal.alerts import AlertService
 from journal.clock import FakeClock
 from journal.questionnaire import load_questionnaire
