@@ -65,7 +65,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from journal.admin import AdminService  # noqa: E402
+from journal.administration import AdminService  # noqa: E402
 from journal.checkin.flow import Stored  # noqa: E402
 from journal.checkin.questionnaire import Questionnaire  # noqa: E402
 from journal.checkin.questionnaire_file import load_questionnaire  # noqa: E402

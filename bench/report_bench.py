@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from journal.alerts.rules_file import load_rules  # noqa: E402
 from journal.checkin.questionnaire_file import load_questionnaire  # noqa: E402
 from journal.clock import FakeClock  # noqa: E402
-from journal.report import build_report  # noqa: E402
-from journal.review import ReviewService, client_today  # noqa: E402
+from journal.review.adherence import client_today  # noqa: E402
+from journal.review.report import build_report  # noqa: E402
+from journal.review.service import ReviewService  # noqa: E402
 from storage.crypto import MasterKeyring  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import Store  # noqa: E402

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.settings import Settings, SettingsError
-from journal.admin import AdminService
+from journal.administration import AdminService
 from journal.alerts.fallback import EmailFallback
 from journal.alerts.rules import RiskRules
 from journal.alerts.rules_file import load_rules
@@ -21,13 +21,15 @@ from journal.checkin.questionnaire_file import load_questionnaire
 from journal.checkin.service import CheckInService
 from journal.checkin.timing import ScheduleService
 from journal.clock import Clock
-from journal.deliveries import DeliveryReport
+from journal.dead_letters import DeliveryReport
 from journal.discharge import DischargeService
 from journal.enrolment import EnrolmentService
-from journal.journaling import JournalService
+from journal.entries import JournalService
 from journal.preferences import PreferencesService
-from journal.review import CaseloadService, ReviewService
+from journal.review.caseload import CaseloadService
+from journal.review.service import ReviewService
 from storage.crypto import KeyringError, MasterKeyring
+from storage.keyring import KeyringService
 from storage.uow import Store
 
 
@@ -54,6 +56,7 @@ class Services:
     review: ReviewService
     discharge: DischargeService
     admin: AdminService
+    keyring: KeyringService
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -95,7 +98,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
             staff_language=settings.default_language,
             display_timezone=settings.default_timezone),
         discharge=DischargeService(clock=clock, retention=timedelta(days=settings.retention_days)),
-        admin=AdminService(store=store, clock=clock))
+        admin=AdminService(store=store, clock=clock),
+        keyring=KeyringService(store=store, clock=clock))
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

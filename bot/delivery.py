@@ -31,7 +31,7 @@ from bot.callbacks import render_buttons
 from bot.chats import private_chat
 from journal.alerts.service import AlertService
 from journal.clock import Clock, backoff
-from journal.deliveries import DeliveryReport
+from journal.dead_letters import DeliveryReport
 from journal.errors import safe_trace
 from storage.records import OutboxMessage
 from storage.uow import Store

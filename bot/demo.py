@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from bot.settings import Settings
-from journal.admin import AdminService
+from journal.administration import AdminService
 from journal.clock import SystemClock
 from storage.crypto import MasterKeyring
 from storage.migrate import upgrade

@@ -10,16 +10,12 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.callbacks import DischargeCb, ReviewCb
 from journal.alerts.levels import ALERT_LABELS, ALERT_ORDER, WORDS, label
 from journal.i18n import N_, _, ngettext
-from journal.review import (
-    DEFAULT_REPORT_DAYS,
-    PLAN_EDIT_MINUTES,
-    Adherence,
-    CaseloadEntry,
-    ClientSummary,
-    HistoryItem,
-    HistoryPage,
-    plan_as_text,
-)
+from journal.review.adherence import Adherence
+from journal.review.caseload import CaseloadEntry
+from journal.review.history import HistoryItem, HistoryPage
+from journal.review.plan import PLAN_EDIT_MINUTES, plan_as_text
+from journal.review.report_data import DEFAULT_REPORT_DAYS
+from journal.review.summary import ClientSummary
 from storage.records import Client, Plan
 
 MESSAGE_LIMIT = 3900  # under Telegram's 4096, leaving room for the closing line

@@ -10,8 +10,7 @@ from typing import Final
 from journal.clock import Clock
 from journal.errors import NotAllowed
 from journal.i18n import N_, gettext_for
-from journal.people import visible_client
-from journal.review import actor_of
+from journal.people import actor_of, visible_client
 from storage.records import Client, Clinician
 from storage.uow import UnitOfWork
 

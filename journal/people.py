@@ -47,6 +47,11 @@ async def existing_client(uow: UnitOfWork, code: str) -> Client:
     return client
 
 
+def actor_of(clinician: Clinician) -> str:
+    """How the audit trail names a clinician who viewed or changed something."""
+    return f"clinician:{clinician.id}"
+
+
 async def visible_client(uow: UnitOfWork, clinician: Clinician, code: str, *,
                          statuses: Collection[str] | None = None) -> Client:
     """The client with this code, if the clinician may see them: their own, or anyone's for

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from bot.commands import menu
 from bot.handlers.client import TEXT_LIMIT, render_entries
 from journal.clock import FakeClock
+from journal.entries import EntryView
 from journal.i18n import gettext_for
-from journal.journaling import EntryView
 from storage.crypto import MasterKeyring
 from storage.models import ConversationRow, JournalEntryRow
 from storage.records import Client, Plan

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, or_, select
 
-from journal.admin import AdminService
+from journal.administration import AdminService
 from journal.clock import FakeClock
-from journal.deliveries import DeliveryReport
+from journal.dead_letters import DeliveryReport
 from journal.discharge import DischargeService
 from storage.crypto import MasterKeyring
 from storage.models import AlertCopyRow, AlertRow, ClientRow, ConversationRow, InviteRow, OutboxRow

@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select
 
 from bot.delivery import DeliveryWorker, RateLimiter
 from bot.mail import SmtpMailer
-from journal.admin import AdminService
+from journal.administration import AdminService
 from journal.alerts.fallback import EmailFallback
 from journal.alerts.rules import Finding
 from journal.alerts.rules_file import load_rules

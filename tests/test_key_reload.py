@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from journal.admin import AdminService
 from journal.clock import FakeClock
 from storage.crypto import KeyringError, MasterKeyring
 from storage.db import create_engine
+from storage.keyring import KeyringService
 from storage.uow import Store
 from tests.conftest import Database
 from tests.helpers import make_client, make_clinician
@@ -34,7 +34,7 @@ async def rotate(database: Database, key_file: Path, clock: FakeClock) -> Master
     new_ring.replace_file(key_file)
     other = Store.open(database.url, new_ring)
     try:
-        await AdminService(store=other, clock=clock).rewrap(new_ring)
+        await KeyringService(store=other, clock=clock).rewrap(new_ring)
     finally:
         await other.close()
     return new_ring

@@ -15,14 +15,15 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from journal import charts
 from journal.alerts.rules import RiskRules
 from journal.alerts.rules_file import load_rules
 from journal.checkin.questionnaire import Questionnaire
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
-from journal.report import DISCLAIMER, build_report
-from journal.review import ReviewService, client_today
+from journal.review import charts
+from journal.review.adherence import client_today
+from journal.review.report import DISCLAIMER, build_report
+from journal.review.service import ReviewService
 from storage import audit
 from storage.crypto import MasterKeyring
 from storage.records import Client, Clinician

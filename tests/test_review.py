@@ -18,25 +18,17 @@ from bot.callbacks import ReviewCb
 from journal.alerts.rules import RiskRules
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
-from journal.charts import png_size
 from journal.checkin.questionnaire import Questionnaire, options_for
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.checkin.service import CheckInService
 from journal.clock import FakeClock
 from journal.discharge import DischargeService, NotMonitored
 from journal.errors import NotAllowed, NotFound
-from journal.review import (
-    Adherence,
-    CaseloadEntry,
-    CaseloadService,
-    PlanFormatError,
-    ReviewService,
-    adherence,
-    client_today,
-    day_states,
-    need_order,
-    parse_plan,
-)
+from journal.review.adherence import Adherence, adherence, client_today, day_states
+from journal.review.caseload import CaseloadEntry, CaseloadService, need_order
+from journal.review.charts import png_size
+from journal.review.plan import PlanFormatError, parse_plan
+from journal.review.service import ReviewService
 from scheduler.ticks import Ticks
 from storage import audit
 from storage.crypto import KeyErasedError, MasterKeyring

@@ -11,7 +11,7 @@ from bot.cli.base import CliError, friendly, main, with_services
 
 if TYPE_CHECKING:
     from bot.composition import Services
-    from journal.review import Reassignment
+    from journal.review.caseload import Reassignment
 
 
 @main.group()

@@ -68,7 +68,7 @@ def keys_rotate() -> None:
     async def go() -> int:
         store = Store.open(settings.database_url, new_ring)
         try:
-            return await build_services(settings, store, SystemClock()).admin.rewrap(new_ring)
+            return await build_services(settings, store, SystemClock()).keyring.rewrap(new_ring)
         finally:
             await store.close()
 
@@ -89,8 +89,7 @@ def keys_retire(key_id: str) -> None:
 
     async def check(services: Services) -> MasterKeyring:  # once the keys open the database
         smaller = ring.without(key_id)
-        await services.admin.check_retire(key_id)
-        await services.admin.record("keys.retire", f"master key {key_id} retired")
+        await services.keyring.retire(key_id)  # refused while a data key uses it; audited
         return smaller
 
     smaller = with_services(check)
@@ -116,7 +115,7 @@ def keys_status() -> None:
         store = open_store(settings, ring)
         try:
             services = build_services(settings, store, SystemClock())
-            in_use = await services.admin.master_keys_in_use()
+            in_use = await services.keyring.in_use()
             try:
                 await check_keys_open_database(store, settings)
             except SettingsError as exc:

@@ -11,7 +11,7 @@ from bot.cli.base import friendly, main, with_services
 
 if TYPE_CHECKING:
     from bot.composition import Services
-    from journal.report import ReportData
+    from journal.review.report import ReportData
 
 
 @main.command("report")
@@ -28,7 +28,7 @@ def report(code: str, days: int, output: Path | None) -> None:
     (mode 0600), and the audit trail records that it was made."""
     import os
 
-    from journal.report import build_report, report_filename
+    from journal.review.report import build_report, report_filename
 
     async def go(services: Services) -> ReportData:
         async with services.store.transaction() as uow:

@@ -10,13 +10,13 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.callbacks import ACKNOWLEDGE, DETAILS, SKIP_NOTE, AlertCb
-from bot.ephemeral import delete_later
+from bot.ephemeral import Ephemeral
 from bot.filters import Role
 from bot.outgoing import Outgoing
 from bot.settings import Settings
 from journal.alerts.service import AlertService
 from journal.clock import Clock
-from journal.deliveries import DeliveryReport
+from journal.dead_letters import DeliveryReport
 from journal.i18n import _
 from journal.people import Person
 from storage.uow import Store, UnitOfWork
@@ -31,8 +31,8 @@ async def alert_button(query: CallbackQuery, callback_data: AlertCb, person: Per
     chat_id = query.from_user.id
     if callback_data.action == DETAILS:
         text = await alerts.details(uow, person.clinician, callback_data.alert_id)
-        out.send(chat_id, text, on_sent=delete_later(
-            store, clock, chat_id, timedelta(minutes=settings.detail_ttl_minutes)))
+        gone = Ephemeral(store, clock, timedelta(minutes=settings.detail_ttl_minutes))
+        out.send(chat_id, text, on_sent=gone.hook(chat_id))
         out.answer()
     elif callback_data.action == ACKNOWLEDGE:
         alert, changed = await alerts.acknowledge(uow, person.clinician, callback_data.alert_id)

@@ -9,17 +9,19 @@ from babel.dates import format_datetime
 
 from bot.callbacks import JournalCb, LanguageCb, TimeCb
 from bot.commands import menu
+from bot.ephemeral import Ephemeral
 from bot.filters import Role
 from bot.outgoing import Outgoing
 from bot.texts import crisis_message
 from journal.checkin.timing import OutsideWindow, within_window
+from journal.clock import Clock
 from journal.enrolment import CHECKIN_TIMES
+from journal.entries import EntryView, JournalService, OpenEntry
 from journal.i18n import LANGUAGE_NAMES, N_, _, current_language, ngettext
-from journal.journaling import EntryView, JournalService, OpenEntry
 from journal.people import Person
 from journal.preferences import PreferencesService
 from storage.records import Client, Plan
-from storage.uow import UnitOfWork
+from storage.uow import Store, UnitOfWork
 
 TEXT_LIMIT = 4096  # Telegram's limit for one message, in UTF-16 code units
 # One sentence per language, so each catalogue says it in its own words.
@@ -165,17 +167,22 @@ def _show_closed(out: Outgoing, chat_id: int, message_id: int | None, text: str)
         out.send(chat_id, text)
 
 
+def _journal_view(store: Store, clock: Clock, journaling: JournalService) -> Ephemeral:
+    """Messages showing the journal or the plan go after the journal's view time."""
+    return Ephemeral(store, clock, journaling.view_ttl)
+
+
 async def show_entries(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
-                       journaling: JournalService) -> None:
+                       journaling: JournalService, store: Store, clock: Clock) -> None:
     client = _client(person)
     entries = await journaling.recent(uow, client)
     if not entries:
         out.send(message.chat.id, _("You have no saved journal entries yet. Write one with "
                                     "/journal."))
         return
-    minutes = max(1, int(journaling.view_ttl.total_seconds() // 60))
-    out.send(message.chat.id, render_entries(entries, minutes),
-             on_sent=journaling.schedule_removal(client))
+    gone = _journal_view(store, clock, journaling)
+    out.send(message.chat.id, render_entries(entries, gone.minutes),
+             on_sent=gone.hook(message.chat.id, client_id=client.id))
 
 
 def render_entries(entries: list[EntryView], minutes: int, limit: int = TEXT_LIMIT) -> str:
@@ -238,7 +245,8 @@ def render_plan(plan: Plan) -> str:
 
 
 async def show_plan(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
-                    preferences: PreferencesService, journaling: JournalService) -> None:
+                    preferences: PreferencesService, journaling: JournalService, store: Store,
+                    clock: Clock) -> None:
     client = _client(person)
     plan = await preferences.plan(uow, client)
     if plan.is_empty:
@@ -247,7 +255,9 @@ async def show_plan(message: Message, person: Person, uow: UnitOfWork, out: Outg
     # Warning signs are as private as the journal: the view goes away like a journal reading.
     out.send(message.chat.id, render_plan(plan) + "\n\n" + _(
         "This message is removed after a few minutes, so your plan does not stay on the "
-        "screen. Send /plan to see it again."), on_sent=journaling.schedule_removal(client))
+        "screen. Send /plan to see it again."),
+        on_sent=_journal_view(store, clock, journaling).hook(message.chat.id,
+                                                             client_id=client.id))
 
 
 async def show_help(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,

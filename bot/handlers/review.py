@@ -17,9 +17,9 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import DischargeCb, ReviewCb
-from bot.ephemeral import delete_later
+from bot.ephemeral import Ephemeral
 from bot.filters import Role
-from bot.outgoing import Outgoing, SentHook
+from bot.outgoing import Outgoing
 from bot.review_view import (
     caseload_messages,
     discharge_question,
@@ -36,13 +36,10 @@ from journal.discharge import DischargeService
 from journal.errors import InvalidInput
 from journal.i18n import N_, _, current_language
 from journal.people import Person
-from journal.report import report_filename
-from journal.review import (
-    DEFAULT_REPORT_DAYS,
-    MAX_REPORT_DAYS,
-    CaseloadService,
-    ReviewService,
-)
+from journal.review.caseload import CaseloadService
+from journal.review.report import report_filename
+from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
+from journal.review.service import ReviewService
 from storage.records import Clinician
 from storage.uow import Store, UnitOfWork
 
@@ -54,15 +51,9 @@ USAGE = {
 }
 
 
-class Ephemeral:
-    """Hooks that delete a sent message after the detail time-to-live."""
-
-    def __init__(self, store: Store, clock: Clock, settings: Settings) -> None:
-        self.store, self.clock = store, clock
-        self.minutes = settings.detail_ttl_minutes
-
-    def hook(self, chat_id: int) -> SentHook:
-        return delete_later(self.store, self.clock, chat_id, timedelta(minutes=self.minutes))
+def _detail(store: Store, clock: Clock, settings: Settings) -> Ephemeral:
+    """Messages showing decrypted detail go after the detail time-to-live."""
+    return Ephemeral(store, clock, timedelta(minutes=settings.detail_ttl_minutes))
 
 
 def _staff(person: Person) -> Clinician:
@@ -102,7 +93,7 @@ async def show_client(message: Message, command: CommandObject, person: Person,
         out.send(message.chat.id, _(USAGE["client"]))
         return
     await _send_summary(message.chat.id, code, _staff(person), uow, out, review,
-                        Ephemeral(store, clock, settings))
+                        _detail(store, clock, settings))
 
 
 # --- report -----------------------------------------------------------------------------
@@ -138,7 +129,7 @@ async def show_report(message: Message, command: CommandObject, person: Person,
                       clock: Clock, settings: Settings) -> None:
     code, days = _report_args(command)
     await _send_report(message.chat.id, code, days, _staff(person), uow, out, review,
-                       Ephemeral(store, clock, settings))
+                       _detail(store, clock, settings))
 
 
 # --- plan -------------------------------------------------------------------------------
@@ -154,7 +145,7 @@ async def plan_command(message: Message, command: CommandObject, person: Person,
     if len(words) != 1:
         out.send(message.chat.id, _(USAGE["plan"]))
         return
-    gone = Ephemeral(store, clock, settings)
+    gone = _detail(store, clock, settings)
     if body.strip():
         client, plan = await review.edit_plan(uow, _staff(person), words[0], body)
         _plan_saved(message, client.code, out)
@@ -180,7 +171,7 @@ async def plan_reply(message: Message, person: Person, uow: UnitOfWork, out: Out
         raise SkipHandler()
     client, plan = saved
     _plan_saved(message, client.code, out)
-    gone = Ephemeral(store, clock, settings)
+    gone = _detail(store, clock, settings)
     out.send(message.chat.id, plan_view(client, plan, current_language.get(), gone.minutes,
                                         editable=False), on_sent=gone.hook(message.chat.id))
 
@@ -193,7 +184,7 @@ async def review_button(query: CallbackQuery, callback_data: ReviewCb, person: P
                         clock: Clock, settings: Settings) -> None:
     chat_id = query.from_user.id
     clinician = _staff(person)
-    gone = Ephemeral(store, clock, settings)
+    gone = _detail(store, clock, settings)
     code = callback_data.code
     if callback_data.action == "summary":
         await _send_summary(chat_id, code, clinician, uow, out, review, gone)

@@ -30,8 +30,8 @@ from journal.checkin.view import (
     view_of,
 )
 from journal.clock import Clock
+from journal.entries import JOURNAL_STATE
 from journal.errors import DomainError, InvalidInput
-from journal.journaling import JOURNAL_STATE
 from storage.records import CheckIn, Client, ScheduledDay
 from storage.repositories import DuplicateError
 from storage.uow import Store, UnitOfWork

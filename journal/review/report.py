@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from journal.alerts.levels import LABELS as LEVEL_NAMES
-from journal.charts import (
+from journal.i18n import N_, gettext_for
+from journal.review.charts import (
     AlertMark,
     DayPoint,
     Thresholds,
@@ -28,7 +29,6 @@ from journal.charts import (
     confidence_coping_chart,
     indicators_chart,
 )
-from journal.i18n import N_, gettext_for
 from storage.records import Plan
 
 if TYPE_CHECKING:

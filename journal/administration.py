@@ -1,4 +1,6 @@
-"""Administrator use cases behind the command line: clinicians, keys, erasure, audit."""
+"""Administrator use cases behind the command line: clinicians, erasure, the audit trail.
+
+The master keyring is administered inside storage/ (storage/keyring.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ from dataclasses import dataclass
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotFound
 from journal.mailaddress import is_email_address
-from storage.crypto import KeyringError, MasterKeyring
 from storage.records import AuditEvent, AuditVerdict, Clinician, OutboxCounts
 from storage.uow import Store
 
@@ -91,37 +92,6 @@ class AdminService:
                 detail=f"client {client.code} data key destroyed",
             )
         return ErasureReceipt(code=client.code, key_destroyed=destroyed)
-
-    async def master_keys_in_use(self) -> dict[str, int]:
-        async with self._store.unit_of_work() as uow:
-            return await uow.vault.master_keys_in_use()
-
-    async def rewrap(self, new_ring: MasterKeyring) -> int:
-        """Re-wrap every data key under new_ring's primary, in one transaction."""
-        now = self._clock.now()
-        async with self._store.transaction() as uow:
-            uow.vault.check_ring_covers(await uow.vault.master_keys_in_use())
-            count = await uow.vault.rewrap_all(new_ring)
-            await uow.audit(
-                at=now,
-                actor=CLI_ACTOR,
-                action="keys.rotate",
-                detail=f"{count} data keys re-wrapped under {new_ring.primary_id}",
-            )
-        return count
-
-    async def check_retire(self, key_id: str) -> None:
-        in_use = (await self.master_keys_in_use()).get(key_id, 0)
-        if in_use:
-            raise KeyringError(
-                f"master key {key_id!r} still wraps {in_use} data key(s); run 'steadfast keys "
-                "rotate' first"
-            )
-
-    async def record(self, action: str, detail: str = "") -> None:
-        now = self._clock.now()
-        async with self._store.transaction() as uow:
-            await uow.audit(at=now, actor=CLI_ACTOR, action=action, detail=detail)
 
     async def verify_audit(self) -> AuditVerdict:
         async with self._store.unit_of_work() as uow:

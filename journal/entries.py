@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from journal.clock import Clock
-from journal.deliveries import DELETE_WINDOW
 from journal.errors import DomainError, NotAllowed
 from storage.records import Client, Conversation, JournalEntry
 from storage.uow import Store, UnitOfWork
@@ -77,7 +76,7 @@ class EntryView:
 
 class JournalService:
     """Keyword-only: `store` opens the short transactions that run after a reply was sent
-    (to remember a message id or schedule its removal); `view_ttl` is how long the message
+    (to remember a message id); `view_ttl` is how long the message
     showing entries stays; `hygiene` removes the client's journal messages once saved."""
 
     def __init__(self, *, clock: Clock, store: Store, view_ttl: timedelta, hygiene: bool = True,
@@ -191,24 +190,6 @@ class JournalService:
         entries = await uow.journal.recent(client.id, limit=limit)
         return [EntryView((e.saved_at or e.created_at).astimezone(zone), e.text)
                 for e in entries]
-
-    def schedule_removal(self, client: Client) -> SentHook:
-        """A hook for `out.send(on_sent=...)`: once the message showing entries is sent, queue
-        its deletion after `view_ttl`; the delivery worker performs it when due."""
-        chat_id = _telegram_id(client)
-
-        async def remove_later(message_id: int) -> None:
-            now = self._clock.now()
-            try:
-                async with self._store.transaction() as uow:
-                    await uow.outbox.add(chat_id=chat_id, kind="delete", method="deleteMessage",
-                                         params={"message_id": message_id},
-                                         due=now + self.view_ttl, now=now, client_id=client.id,
-                                         useful_until=now + DELETE_WINDOW)
-            except Exception as exc:
-                log.error("could not schedule removal of a journal view: %s", type(exc).__name__)
-
-        return remove_later
 
     # ------------------------------------------------------------------ helpers
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from journal.clock import Clock
 from journal.i18n import N_, gettext_for
 from storage.records import OutboxCounts, OutboxMessage
@@ -13,9 +11,6 @@ DEAD_NOTICE = N_(
     "A message could not be delivered and needs attention. Type: {kind}. Client: {client}. "
     "Last error: {error}. See /deliveries.")
 NOTICE_KIND = "dead-letter"
-# Telegram lets a bot delete a message in a private chat for 48 hours after it was sent;
-# a timed delete is retried that long and then expires.
-DELETE_WINDOW = timedelta(hours=48)
 
 
 class DeliveryReport:

@@ -1,0 +1,73 @@
+"""Which days a client was asked to check in, which they did, and the ratio of the two."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from storage.records import CheckInDay, Client
+
+
+@dataclass(frozen=True)
+class Adherence:
+    done: int
+    expected: int
+
+    @property
+    def ratio(self) -> float | None:
+        return self.done / self.expected if self.expected else None
+
+
+def client_today(client: Client, now: datetime) -> date:
+    """The client's local date; after discharge, their last day in the program."""
+    zone = ZoneInfo(client.timezone)
+    today = now.astimezone(zone).date()
+    if client.discharged_at is not None:
+        today = min(today, client.discharged_at.astimezone(zone).date())
+    return today
+
+
+def _local_date(moment: datetime | None, zone: str) -> date | None:
+    return moment.astimezone(ZoneInfo(zone)).date() if moment is not None else None
+
+
+def day_states(client: Client, days: Sequence[CheckInDay], *, start: date, end: date,
+               today: date) -> dict[date, str]:
+    """What each day from start to end shows: submitted, missed, open or none.
+
+    A day is asked for when it is a check-in weekday on or after enrolment (and before a
+    pause). An asked day in the past with no submitted check-in counts as missed even when
+    no row exists, so a gap in prompting never flatters adherence."""
+    rows = {d.local_date: d for d in days}
+    enrolled = _local_date(client.enrolled_at, client.timezone)
+    paused = (_local_date(client.paused_at, client.timezone) if client.status == "paused"
+              else None)
+    states: dict[date, str] = {}
+    day = start
+    while day <= end:
+        row = rows.get(day)
+        asked = (enrolled is not None and day >= enrolled
+                 and str(day.weekday()) in client.checkin_days
+                 and (paused is None or day < paused))
+        if row is not None and row.status == "submitted":
+            states[day] = "submitted"
+        elif (row is not None and row.status == "missed") or (asked and day < today):
+            states[day] = "missed"
+        elif row is not None and row.status in ("prompted", "in_progress"):
+            states[day] = "open"
+        else:
+            states[day] = "none"
+        day += timedelta(days=1)
+    return states
+
+
+def adherence(states: Mapping[date, str], *, start: date, end: date) -> Adherence:
+    """Submitted days over days asked for; today counts only once it is done."""
+    window = [s for d, s in states.items() if start <= d <= end]
+    done = window.count("submitted")
+    return Adherence(done, done + window.count("missed"))
+
+
+__all__ = ["Adherence", "adherence", "client_today", "day_states"]

@@ -1,0 +1,128 @@
+"""A clinician's caseload ordered by need, and moving a client to another caseload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Final
+
+from journal.alerts.levels import level_rank
+from journal.clock import Clock
+from journal.errors import NotAllowed, NotFound
+from journal.i18n import N_, gettext_for
+from journal.people import actor_of, existing_client
+from journal.review.adherence import Adherence, adherence, client_today, day_states
+from storage.records import Client, Clinician
+from storage.uow import UnitOfWork
+
+STAFF_NEW_CLIENT: Final = N_("Client {code} is now on your caseload.")
+STAFF_CLIENT_MOVED: Final = N_("Client {code} was moved to the caseload of {name}.")
+
+
+class UnknownClinician(NotFound):
+    """No active clinician has that Telegram id."""
+
+    key = "clinician.not_found"
+
+
+@dataclass(frozen=True)
+class CaseloadEntry:
+    """One client on a caseload, from plaintext columns only (nothing is decrypted)."""
+
+    client: Client
+    today: date
+    last_checkin: date | None
+    latest_level: str | None
+    week: Adherence
+    month: Adherence
+    open_alerts: Mapping[str, int] = field(default_factory=dict)
+
+
+def need_order(entry: CaseloadEntry) -> tuple[Any, ...]:
+    """Most in need first: open critical alerts, open high alerts, the latest indicator
+    level, then the weakest adherence (a client never asked yet sorts last)."""
+    ratio = entry.week.ratio
+    level = entry.latest_level if entry.latest_level in ("low", "elevated", "high",
+                                                         "critical") else "low"
+    return (-entry.open_alerts.get("critical", 0), -entry.open_alerts.get("high", 0),
+            -level_rank(level),  # type: ignore[arg-type]
+            ratio if ratio is not None else 2.0,
+            entry.month.ratio if entry.month.ratio is not None else 2.0, entry.client.code)
+
+
+@dataclass(frozen=True)
+class Reassignment:
+    client: Client
+    before: Clinician | None
+    after: Clinician
+
+
+class CaseloadService:
+    def __init__(self, *, clock: Clock, staff_language: str = "en") -> None:
+        self._clock = clock
+        self._language = staff_language
+
+    async def caseload(self, uow: UnitOfWork, clinician: Clinician) -> list[CaseloadEntry]:
+        clients = await uow.clients.for_clinician(None if clinician.is_supervisor
+                                                  else clinician.id)
+        counts = await uow.alerts.open_counts([c.id for c in clients])
+        now = self._clock.now()
+        entries = []
+        for client in clients:
+            today = client_today(client, now)
+            start = today - timedelta(days=29)
+            days = await uow.checkins.days(client.id, since=start, until=today)
+            latest = await uow.checkins.latest_day(client.id)
+            states = day_states(client, days, start=start, end=today, today=today)
+            entries.append(CaseloadEntry(
+                client=client, today=today,
+                last_checkin=latest.local_date if latest else None,
+                latest_level=latest.risk_level if latest else None,
+                week=adherence(states, start=today - timedelta(days=6), end=today),
+                month=adherence(states, start=start, end=today),
+                open_alerts=counts.get(client.id, {})))
+        entries.sort(key=need_order)
+        await uow.audit(at=now, actor=actor_of(clinician), action="caseload.view",
+                        detail=f"{len(entries)} clients")
+        return entries
+
+    async def reassign(self, uow: UnitOfWork, code: str, to_telegram_id: int, *,
+                       by: Clinician | None = None, actor: str = "admin:cli") -> Reassignment:
+        """Move a client to another clinician's caseload; both clinicians are told.
+
+        `by` is the supervisor giving the command in the bot (None from the command line)."""
+        if by is not None:
+            if not by.is_supervisor:
+                raise NotAllowed("only supervisors reassign clients")
+            actor = actor_of(by)
+        client = await existing_client(uow, code)
+        target = await uow.clinicians.by_telegram_id(to_telegram_id)
+        if target is None:
+            raise UnknownClinician(f"no active clinician with Telegram id {to_telegram_id}")
+        before = await uow.clinicians.get(client.clinician_id)
+        if target.id == client.clinician_id:
+            return Reassignment(client, before, target)
+        now = self._clock.now()
+        client = await uow.clients.update(client.id, clinician_id=target.id)
+        await uow.audit(at=now, actor=actor, action="client.reassign", client_id=client.id,
+                        detail=f"client {client.code} from clinician "
+                               f"{before.id if before else '-'} to clinician {target.id}")
+        t = self._t
+        await uow.outbox.add(chat_id=target.telegram_id, kind="notice", method="sendMessage",
+                             params={"text": t(STAFF_NEW_CLIENT).format(code=client.code)},
+                             now=now, client_id=client.id)
+        if before is not None and before.active:
+            await uow.outbox.add(
+                chat_id=before.telegram_id, kind="notice", method="sendMessage",
+                params={"text": t(STAFF_CLIENT_MOVED).format(code=client.code,
+                                                              name=target.name)},
+                now=now, client_id=client.id)
+        return Reassignment(client, before, target)
+
+    def _t(self, message: str) -> str:
+        return gettext_for(self._language, message)
+
+
+__all__ = ["CaseloadEntry", "CaseloadService", "Reassignment", "UnknownClinician",
+           "need_order"]

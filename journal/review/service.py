@@ -1,0 +1,91 @@
+"""The clinician's review as one service for the bot and the command line.
+
+Each view lives in its own module (summary, history, plan, report_data); this class holds
+what they share (the clock, the questionnaire, the rules, the staff's language) so callers
+wire one object."""
+
+from __future__ import annotations
+
+import asyncio
+
+from journal.alerts.rules import RiskRules
+from journal.checkin.questionnaire import Questionnaire
+from journal.clock import Clock
+from journal.people import actor_of, existing_client, visible_client
+from journal.review import plan as plans
+from journal.review.history import HistoryPage, history_page
+from journal.review.indicators import Indicators
+from journal.review.report import ReportData, build_report
+from journal.review.report_data import DEFAULT_REPORT_DAYS, report_data
+from journal.review.summary import ClientSummary, client_summary
+from storage.records import Client, Clinician, Plan
+from storage.uow import UnitOfWork
+
+
+class ReviewService:
+    def __init__(self, *, clock: Clock, questionnaire: Questionnaire, rules: RiskRules,
+                 staff_language: str = "en", display_timezone: str = "UTC") -> None:
+        self._clock = clock
+        self._q = questionnaire
+        self._rules = rules
+        self._indicators = Indicators(questionnaire, rules)
+        self._language = staff_language
+        self._zone = display_timezone
+
+    async def summary(self, uow: UnitOfWork, clinician: Clinician, code: str) -> ClientSummary:
+        return await client_summary(uow, clinician, code, now=self._clock.now(),
+                                    indicators=self._indicators, language=self._language)
+
+    async def history(self, uow: UnitOfWork, clinician: Clinician, code: str, page: int,
+                      ) -> HistoryPage:
+        return await history_page(uow, clinician, code, page, now=self._clock.now(),
+                                  questionnaire=self._q, indicators=self._indicators,
+                                  language=self._language)
+
+    # -- plan ----------------------------------------------------------------------------
+    @staticmethod
+    def editable(client: Client) -> bool:
+        return plans.editable(client)
+
+    async def plan(self, uow: UnitOfWork, clinician: Clinician, code: str, *,
+                   edit: bool = False) -> tuple[Client, Plan]:
+        return await plans.view_plan(uow, clinician, code, now=self._clock.now(), edit=edit)
+
+    async def plan_reply(self, uow: UnitOfWork, clinician: Clinician, text: str
+                         ) -> tuple[Client, Plan] | None:
+        return await plans.plan_reply(uow, clinician, text, now=self._clock.now())
+
+    async def edit_plan(self, uow: UnitOfWork, clinician: Clinician, code: str, text: str
+                        ) -> tuple[Client, Plan]:
+        return await plans.edit_plan(uow, clinician, code, text, now=self._clock.now())
+
+    # -- report --------------------------------------------------------------------------
+    async def report(self, uow: UnitOfWork, clinician: Clinician, code: str,
+                     days: int = DEFAULT_REPORT_DAYS) -> ReportData:
+        client = await visible_client(uow, clinician, code)
+        return await self._report(uow, client, days, actor_of(clinician))
+
+    async def report_for_admin(self, uow: UnitOfWork, code: str,
+                               days: int = DEFAULT_REPORT_DAYS, *,
+                               actor: str = "admin:cli") -> ReportData:
+        """The command line's report: the administrator sees every client but erased ones."""
+        client = await existing_client(uow, code)
+        return await self._report(uow, client, days, actor)
+
+    async def _report(self, uow: UnitOfWork, client: Client, days: int,
+                      actor: str) -> ReportData:
+        return await report_data(uow, client, days, actor, now=self._clock.now(),
+                                 questionnaire=self._q, indicators=self._indicators,
+                                 language=self._language, display_timezone=self._zone,
+                                 reason_label=self._rules.reason_label)
+
+    def reason_label(self, code: str) -> str:
+        """The msgid naming an alert reason, from the program's rules."""
+        return self._rules.reason_label(code)
+
+    async def render_report(self, data: ReportData) -> bytes:
+        """The PDF, built off the event loop: charts and layout are CPU-bound."""
+        return await asyncio.to_thread(build_report, data)
+
+
+__all__ = ["ReviewService"]

@@ -1,0 +1,78 @@
+"""The client summary a clinician opens with /client: adherence, alerts, plan and a chart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Final
+
+from journal.people import actor_of, visible_client
+from journal.review.adherence import Adherence, adherence, client_today, day_states
+from journal.review.charts import DayPoint, Thresholds
+from journal.review.indicators import Indicators
+from storage.records import Alert, CheckInDay, Client, Clinician, Plan
+from storage.uow import UnitOfWork
+
+SUMMARY_DAYS: Final = 14
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    client: Client
+    clinician_name: str
+    today: date
+    last_checkin: CheckInDay | None
+    week: Adherence
+    month: Adherence
+    open_alerts: Mapping[str, int]
+    recent_alerts: tuple[Alert, ...]
+    plan: Plan
+    points: tuple[DayPoint, ...]
+    start: date
+    sexual_violent: Thresholds
+    general: Thresholds
+    sv_max: int
+    general_max: int
+    language: str
+
+    async def chart(self) -> bytes:
+        """The last days as a PNG, drawn off the event loop (matplotlib is CPU-bound)."""
+        from journal.review import charts
+
+        return await asyncio.to_thread(
+            charts.summary_chart, self.points, self.sexual_violent, self.general,
+            start=self.start, end=self.today, language=self.language, sv_max=self.sv_max,
+            general_max=self.general_max)
+
+
+async def client_summary(uow: UnitOfWork, clinician: Clinician, code: str, *, now: datetime,
+                         indicators: Indicators, language: str) -> ClientSummary:
+    client = await visible_client(uow, clinician, code)
+    today = client_today(client, now)
+    month_start = today - timedelta(days=29)
+    start = today - timedelta(days=SUMMARY_DAYS - 1)
+    days = await uow.checkins.days(client.id, since=month_start, until=today)
+    states = day_states(client, days, start=month_start, end=today, today=today)
+    checkins = await uow.checkins.recent(client.id, since=start, until=today)
+    owner = await uow.clinicians.get(client.clinician_id)
+    sv, general = await indicators.thresholds(uow, client)
+    counts = await uow.alerts.open_counts([client.id])
+    alerts = await uow.alerts.recent(client.id, since=now - timedelta(days=SUMMARY_DAYS))
+    summary = ClientSummary(
+        client=client, clinician_name=owner.name if owner else "", today=today,
+        last_checkin=await uow.checkins.latest_day(client.id),
+        week=adherence(states, start=today - timedelta(days=6), end=today),
+        month=adherence(states, start=month_start, end=today),
+        open_alerts=counts.get(client.id, {}), recent_alerts=tuple(alerts),
+        plan=await uow.plans.get(client.id),
+        points=tuple(indicators.points(checkins, start, today)), start=start,
+        sexual_violent=sv, general=general, sv_max=indicators.maximum("sexual_violent"),
+        general_max=indicators.maximum("general"), language=language)
+    await uow.audit(at=now, actor=actor_of(clinician), action="client.summary",
+                    client_id=client.id, detail=f"client {client.code}")
+    return summary
+
+
+__all__ = ["SUMMARY_DAYS", "ClientSummary", "client_summary"]
