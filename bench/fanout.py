@@ -241,6 +241,7 @@ async def main(args: argparse.Namespace) -> int:
 
     prompt_times = sorted(c.at for c in emu.ended if c.method == "sendMessage"
                           and c.status == 200 and c.chat_id in clients)
+    all_menus = sum(1 for c in emu.calls if c.method == "setMyCommands")
     too_many = sum(1 for c in emu.ended if c.status == 429)
     first = prompt_times[0] - due_at if prompt_times else None
     last = prompt_times[-1] - due_at if prompt_times else None
@@ -265,6 +266,7 @@ async def main(args: argparse.Namespace) -> int:
          "a handful"),
         ("start: spawn -> first getUpdates", s(to_poll), ""),
         ("start: setMyCommands, spawn -> minute set", f"{menus:,}", "a handful"),
+        ("start: setMyCommands, whole run", f"{all_menus:,}", "a handful"),
         ("due minute -> all prompts in the outbox", s(queued_at - due_at if queued_at else None),
          "seconds"),
         ("due minute -> first prompt sent", s(first), "<= 5 s"),
