@@ -20,8 +20,17 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 lint: venv
-	$(BIN)/ruff check bot journal scheduler storage telegram_emulator tests
+	$(BIN)/ruff check bot journal scheduler storage telegram_emulator tests bench
 	$(BIN)/mypy
+
+# Benchmarks print figures beside baselines measured in the same run; they never fail on a
+# slow machine. Quick modes here; run a script without flags for its full figures.
+bench: venv
+	$(BIN)/python bench/checkin.py --quick
+	$(BIN)/python bench/fanout.py --clients 2000
+	$(BIN)/python bench/start.py --quick
+	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
