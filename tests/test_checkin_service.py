@@ -7,12 +7,20 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot import callbacks as ck
 from bot.callbacks import CheckInCb, render_buttons
 from bot.checkin_view import render
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
-from journal.checkin import messages as ck
-from journal.checkin.flow import CheckInState, Stored, answer, answers_of, start
+from journal.checkin.flow import (
+    CheckInState,
+    QuestionnaireChanged,
+    Stored,
+    answer,
+    answers_of,
+    start,
+)
+from journal.checkin.questionnaire import Questionnaire
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.checkin.service import CheckInService, TextTooLong
 from journal.checkin.view import ALREADY_SAVED, CLOSED, CheckInView
@@ -97,6 +105,28 @@ async def test_a_button_of_another_version_changes_nothing(
         assert checkin is not None and checkin.state is not None
         assert Stored.from_data(checkin.state).version == 2
         assert answers_of(checkin.state) == {"victim_access": "no"}
+
+
+async def test_a_check_in_open_when_the_questions_change_says_so_and_keeps_its_state(
+        store: Store, clock: FakeClock) -> None:
+    client = await client_of(store, clock)
+    async with store.transaction() as uow:
+        first = await service(store, clock).start_or_continue(uow, client)
+        assert first.view is not None
+    newer = Questionnaire(Q.id, Q.version + 1, Q.languages, Q.items, Q.title, Q.phrases)
+    alerts = AlertService(clock=clock, questionnaire=newer,
+                          rules=load_rules(questionnaire=newer))
+    updated = CheckInService(clock=clock, questionnaire=newer, alerts=alerts, store=store)
+    with pytest.raises(QuestionnaireChanged) as caught:
+        async with store.transaction() as uow:
+            await updated.answer(uow, client, DAY, first.view.version, 0)
+    assert caught.value.key == "checkin.changed"  # the kind answer, not "already saved"
+    async with store.transaction() as uow:
+        day = await uow.checkins.for_day(client.id, DAY)
+    assert day is not None and day.status == "in_progress" and day.state is not None
+    kept = Stored.from_data(day.state)
+    assert kept.version == first.view.version and kept.state.questionnaire == Q.id
+    assert kept.state.version == Q.version and answers_of(day.state) == {}
 
 
 async def test_too_long_a_typed_answer_is_refused_and_nothing_is_kept(

@@ -22,6 +22,7 @@ from journal.checkin.questionnaire import (
     options_for,
     plan_option_key,
 )
+from journal.errors import DomainError
 
 __all__ = [
     "SKIPPED",
@@ -35,6 +36,7 @@ __all__ = [
     "Stored",
     "answer",
     "answers_of",
+    "check_questionnaire",
     "back",
     "button_answer",
     "confirm",
@@ -78,8 +80,12 @@ class CannotGoBack(CheckInError):
     """Back was pressed on the first item."""
 
 
-class QuestionnaireChanged(CheckInError):
-    """The state was started under another questionnaire id or version."""
+class QuestionnaireChanged(CheckInError, DomainError):
+    """The state was started under another questionnaire id or version: the program
+    changed the questions while this check-in was open. The one error for that event,
+    raised by the flow and by the service before it touches a stored state."""
+
+    key = "checkin.changed"
 
 
 # Reason codes of InvalidAnswer.
@@ -327,7 +333,7 @@ def back(q: Questionnaire, state: CheckInState, *, from_item: str | None = None)
     Pass `from_item` (the item whose Back button was pressed) so a double press goes back
     once, not twice.
     """
-    _check_questionnaire(q, state)
+    check_questionnaire(q, state)
     if from_item is not None and from_item != state.current:
         raise OutOfOrder(from_item, state.current)
     shown = [item.id for item in visible_items(q, state.answers)]
@@ -347,7 +353,7 @@ def go_to(q: Questionnaire, state: CheckInState, item_id: str) -> CheckInState:
     After the change the flow goes to the next unanswered item, which is the summary
     unless the new answer opened a follow-up question.
     """
-    _check_questionnaire(q, state)
+    check_questionnaire(q, state)
     shown = [item.id for item in visible_items(q, state.answers)]
     first_open = _first_unanswered(q, state.answers)
     # Only items up to the first unanswered one: the flow never leaves a gap behind.
@@ -381,7 +387,7 @@ def summary(
     plan_options: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """(question in a few words, answer) for every answered item, in questionnaire order."""
-    _check_questionnaire(q, state)
+    check_questionnaire(q, state)
     return [
         (item.short.get(lang), render_answer(item, state.answers[item.id], lang, plan_options))
         for item in visible_items(q, state.answers)
@@ -412,7 +418,7 @@ def render_answer(item: Item, value: Answer, lang: str, plan_options: Sequence[s
 # --- internals --------------------------------------------------------------------------
 
 
-def _check_questionnaire(q: Questionnaire, state: CheckInState) -> None:
+def check_questionnaire(q: Questionnaire, state: CheckInState) -> None:
     if (state.questionnaire, state.version) != (q.id, q.version):
         raise QuestionnaireChanged(
             f"check-in started under {state.questionnaire!r} v{state.version}, "
@@ -421,7 +427,7 @@ def _check_questionnaire(q: Questionnaire, state: CheckInState) -> None:
 
 
 def _current_item(q: Questionnaire, state: CheckInState, item_id: str) -> Item:
-    _check_questionnaire(q, state)
+    check_questionnaire(q, state)
     if state.current is None or item_id != state.current:
         raise OutOfOrder(item_id, state.current)
     return q.item(item_id)

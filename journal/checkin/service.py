@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from journal.checkin import flow
 from journal.checkin.days import DEFAULT_WINDOW, STREAK_LOOKBACK, Window, local_date, streak_ending
-from journal.checkin.flow import CheckInError, InvalidAnswer, Stored
+from journal.checkin.flow import CheckInError, InvalidAnswer, QuestionnaireChanged, Stored
 from journal.checkin.messages import prompt_params, reminder_params
 from journal.checkin.questionnaire import Item, Questionnaire, options_for
 from journal.checkin.view import (
@@ -41,12 +41,6 @@ if TYPE_CHECKING:  # journal.alerts reads stored check-ins through flow.answers_
 
 Status = Literal["prompted", "in_progress", "submitted", "missed"]
 SentHook = Callable[[int], Awaitable[None]]
-
-
-class CheckInChanged(DomainError):
-    """The program changed the questionnaire while this check-in was open."""
-
-    key = "checkin.changed"
 
 
 class TextTooLong(DomainError):
@@ -428,8 +422,7 @@ class CheckInService:
 
     # -- internals -----------------------------------------------------------------------
     def _check_version(self, stored: Stored) -> None:
-        if (stored.state.questionnaire, stored.state.version) != (self._q.id, self._q.version):
-            raise CheckInChanged("the questionnaire changed during the check-in")
+        flow.check_questionnaire(self._q, stored.state)  # QuestionnaireChanged, said kindly
 
     async def _plan(self, uow: UnitOfWork, client: Client) -> tuple[str, ...]:
         return (await uow.plans.get(client.id)).coping_steps
@@ -468,6 +461,8 @@ class CheckInService:
         before = opened.stored.state
         try:
             stored = change(opened)
+        except QuestionnaireChanged:
+            raise
         except CheckInError:
             # A button that does not fit the state it claims (forged or from a changed
             # plan): nothing changes; the client gets the current screen again.
@@ -492,4 +487,4 @@ class CheckInService:
         return Step(checkin_id=checkin.id, view=view, edit=message_id, retire=retire)
 
 
-__all__: Sequence[str] = ("CheckInChanged", "CheckInService", "TextTooLong")
+__all__: Sequence[str] = ("CheckInService", "TextTooLong")
