@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from journal.checkin.days import is_checkin_day, local_date
 from storage.records import CheckInDay, Client
 
 
@@ -22,15 +22,10 @@ class Adherence:
 
 def client_today(client: Client, now: datetime) -> date:
     """The client's local date; after discharge, their last day in the program."""
-    zone = ZoneInfo(client.timezone)
-    today = now.astimezone(zone).date()
+    today = local_date(client, now)
     if client.discharged_at is not None:
-        today = min(today, client.discharged_at.astimezone(zone).date())
+        today = min(today, local_date(client, client.discharged_at))
     return today
-
-
-def _local_date(moment: datetime | None, zone: str) -> date | None:
-    return moment.astimezone(ZoneInfo(zone)).date() if moment is not None else None
 
 
 def day_states(client: Client, days: Sequence[CheckInDay], *, start: date, end: date,
@@ -41,15 +36,15 @@ def day_states(client: Client, days: Sequence[CheckInDay], *, start: date, end: 
     pause). An asked day in the past with no submitted check-in counts as missed even when
     no row exists, so a gap in prompting never flatters adherence."""
     rows = {d.local_date: d for d in days}
-    enrolled = _local_date(client.enrolled_at, client.timezone)
-    paused = (_local_date(client.paused_at, client.timezone) if client.status == "paused"
-              else None)
+    enrolled = local_date(client, client.enrolled_at) if client.enrolled_at else None
+    paused = (local_date(client, client.paused_at)
+              if client.status == "paused" and client.paused_at else None)
     states: dict[date, str] = {}
     day = start
     while day <= end:
         row = rows.get(day)
         asked = (enrolled is not None and day >= enrolled
-                 and str(day.weekday()) in client.checkin_days
+                 and is_checkin_day(day, client.checkin_days)
                  and (paused is None or day < paused))
         if row is not None and row.status == "submitted":
             states[day] = "submitted"

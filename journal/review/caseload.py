@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from journal.alerts.levels import level_rank
+from journal.alerts.levels import LEVELS, Level, level_rank
 from journal.clock import Clock
 from journal.errors import NotAllowed, NotFound
 from journal.i18n import N_, gettext_for
@@ -43,10 +43,9 @@ def need_order(entry: CaseloadEntry) -> tuple[Any, ...]:
     """Most in need first: open critical alerts, open high alerts, the latest indicator
     level, then the weakest adherence (a client never asked yet sorts last)."""
     ratio = entry.week.ratio
-    level = entry.latest_level if entry.latest_level in ("low", "elevated", "high",
-                                                         "critical") else "low"
+    level = cast(Level, entry.latest_level) if entry.latest_level in LEVELS else "low"
     return (-entry.open_alerts.get("critical", 0), -entry.open_alerts.get("high", 0),
-            -level_rank(level),  # type: ignore[arg-type]
+            -level_rank(level),
             ratio if ratio is not None else 2.0,
             entry.month.ratio if entry.month.ratio is not None else 2.0, entry.client.code)
 
