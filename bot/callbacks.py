@@ -13,7 +13,6 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from journal import buttons
-from journal.checkin.messages import LATER, START, day_code
 
 # AlertCb actions.
 DETAILS: Final = "details"
@@ -48,6 +47,28 @@ class TimeCb(CallbackData, prefix="ct"):
     value: str  # HHMM, or "keep"
 
 
+# What a check-in button asks for (CheckInCb.action). One letter keeps the payload inside
+# Telegram's 64 bytes; buttons already in clients' chats carry these letters, so a letter
+# never changes meaning. Only bot/ reads them: the domain's buttons are journal.buttons.
+START, LATER = "s", "l"  # open today's check-in / ask again in a while
+ANSWER, TOGGLE, DONE = "a", "t", "d"  # choose an option / tick one of many / finish ticking
+SKIP, BACK = "k", "b"  # leave an item unanswered / the previous item
+CHANGE, PICK, SUMMARY, SUBMIT = "c", "p", "m", "u"  # from the summary: change, which item,
+# back to the summary, send it all
+
+
+def day_code(day: date) -> int:
+    """A check-in's local date as CheckInCb carries it: yyyymmdd."""
+    return int(day.strftime("%Y%m%d"))
+
+
+def day_from_code(code: int) -> date | None:
+    try:
+        return date(code // 10000, code // 100 % 100, code % 100)
+    except ValueError:
+        return None
+
+
 class CheckInCb(CallbackData, prefix="ck"):
     """ck:<action>:<yyyymmdd>:<v>:<n>.
 
@@ -56,8 +77,8 @@ class CheckInCb(CallbackData, prefix="ck"):
     and changes nothing. `n` is an option's position, a scale point, yes 1 / no 0, or an
     item's position: never an answer's words."""
 
-    action: str  # s start | l later | a answer | t toggle | d done | k skip | b back |
-    # c change | p pick | m summary | u submit
+    action: str  # START | LATER | ANSWER | TOGGLE | DONE | SKIP | BACK | CHANGE | PICK |
+    # SUMMARY | SUBMIT, above
     day: int
     v: int = 0
     n: int = 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import callbacks as ck
 from bot.callbacks import CheckInCb
-from journal.checkin import messages as ck
 from journal.checkin.questionnaire import Item
 from journal.checkin.view import CheckInView
 from journal.i18n import _, ngettext

@@ -8,12 +8,12 @@ import pytest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, User
 
+from bot import callbacks as ck
 from bot.callbacks import ACKNOWLEDGE, BUTTON_CALLBACKS, DETAILS, AlertCb, CheckInCb, render_buttons
 from journal import buttons
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
 from journal.buttons import Button, rows_data
-from journal.checkin import messages as ck
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
 

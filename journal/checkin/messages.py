@@ -1,5 +1,5 @@
-"""The check-in's messages queued outside the check-in itself, the prompt and the reminder,
-and the action codes that every check-in button carries."""
+"""The check-in's messages queued outside the check-in itself: the prompt and the reminder,
+with their buttons as plain values (journal.buttons) that bot/ draws."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ from journal.buttons import CHECKIN_LATER, CHECKIN_START, Button, rows_data
 from journal.i18n import N_, gettext_for
 from storage.records import Client
 
-# Action codes of bot/callbacks.py's CheckInCb (prefix "ck"); queued prompts carry plain
-# journal.buttons values instead, which bot/callbacks.py renders.
-START, LATER = "s", "l"
-ANSWER, TOGGLE, DONE, SKIP, BACK = "a", "t", "d", "k", "b"
-CHANGE, PICK, SUMMARY, SUBMIT = "c", "p", "m", "u"
-
 PROMPT_TEXT: Final = N_("Time for your check-in. It takes about two minutes.")
 START_LABEL: Final = N_("Start check-in")
 LATER_LABEL: Final = N_("Later")
@@ -24,17 +18,6 @@ REMINDER_WAITING: Final = N_("Your check-in for today is still waiting for you. 
 REMINDER_UNFINISHED: Final = N_("Your check-in for today is not finished yet. You can go on "
                                 "where you stopped.")
 CONTINUE_LABEL: Final = N_("Continue check-in")
-
-
-def day_code(day: date) -> int:
-    return int(day.strftime("%Y%m%d"))
-
-
-def day_from_code(code: int) -> date | None:
-    try:
-        return date(code // 10000, code // 100 % 100, code % 100)
-    except ValueError:
-        return None
 
 
 def prompt_params(client: Client, day: date) -> dict[str, Any]:
@@ -61,6 +44,5 @@ def reminder_params(client: Client, day: date, *, started: bool) -> dict[str, An
     return params
 
 
-__all__ = ["ANSWER", "BACK", "CHANGE", "DONE", "LATER", "PICK", "SKIP", "START", "SUBMIT",
-           "SUMMARY", "TOGGLE", "day_code", "day_from_code",
-           "prompt_params", "reminder_params"]
+__all__ = ["CONTINUE_LABEL", "LATER_LABEL", "PROMPT_TEXT", "REMINDER_UNFINISHED",
+           "REMINDER_WAITING", "START_LABEL", "prompt_params", "reminder_params"]
