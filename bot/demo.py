@@ -24,7 +24,7 @@ from storage.uow import Store
 from telegram_emulator import BotAPIEmulator
 
 CLINICIAN, SUPERVISOR, CLIENT = 1001, 1002, 2001
-Step = Callable[[BotAPIEmulator], Awaitable[None]]
+Scene = Callable[[BotAPIEmulator], Awaitable[None]]
 
 
 class DemoFailed(click.ClickException):
@@ -98,7 +98,7 @@ class Demo:
             await asyncio.wait_for(bot, 30)
             await self.emu.stop()
 
-    def script(self) -> list[tuple[str, Step]]:
+    def script(self) -> list[tuple[str, Scene]]:
         from bot.demo_script import script
 
         return script(self)

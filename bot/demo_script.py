@@ -11,12 +11,12 @@ import click
 from telegram_emulator import BotAPIEmulator
 
 if TYPE_CHECKING:
-    from bot.demo import Demo, Step
+    from bot.demo import Demo, Scene
 
 from bot.demo import CLIENT, CLINICIAN, invite_code, press, say
 
 
-def script(demo: Demo) -> list[tuple[str, Step]]:
+def script(demo: Demo) -> list[tuple[str, Scene]]:
     async def invite(emu: BotAPIEmulator) -> None:
         await say(emu, CLINICIAN, "/start", expect="/invite")
         await say(emu, CLINICIAN, "/invite first met at intake on Monday", expect="t.me/")

@@ -29,7 +29,7 @@ from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-Step = Callable[[UnitOfWork], Awaitable[None]]
+TickTask = Callable[[UnitOfWork], Awaitable[None]]
 
 # pg_try_advisory_xact_lock key for "the scheduler tick": any fixed 64-bit number that no
 # other part of Steadfast uses; this one is b"stdftick" read as a big-endian integer.
@@ -76,7 +76,7 @@ class Ticks:
     def __init__(self, *, store: Store, clock: Clock, checkins: CheckInService,
                  alerts: AlertService,
                  reminder_delay: timedelta | None = timedelta(hours=2),
-                 lookback_days: int = 7, extra_steps: Sequence[Step] = (),
+                 lookback_days: int = 7, extra_steps: Sequence[TickTask] = (),
                  housekeeping_every: timedelta = timedelta(hours=1)) -> None:
         self._store = store
         self._clock = clock
@@ -201,4 +201,4 @@ class Ticks:
             log.error("scheduler: %s failed: %s", name, safe_trace(exc))
 
 
-__all__ = ["TICK_LOCK_KEY", "Step", "TickReport", "Ticks"]
+__all__ = ["TICK_LOCK_KEY", "TickTask", "TickReport", "Ticks"]
