@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal, TypeGuard, cast
+from typing import Any, Final, Literal, cast
 
 from journal.alerts.levels import RULE_LEVELS, RuleLevel
 from journal.alerts.rules import (
@@ -23,7 +23,12 @@ from journal.alerts.rules import (
     TrendRule,
 )
 from journal.checkin.questionnaire import INDICATOR_NAMES, Item, Questionnaire
-from journal.checkin.questionnaire_file import DataFileError, read_data_file
+from journal.checkin.questionnaire_file import (
+    DataFileError,
+    file_version,
+    is_whole_number,
+    read_data_file,
+)
 
 DEFAULT_FILE: Final = "risk_rules.toml"
 RULE_ID: Final = re.compile(r"[a-z0-9_]{1,40}")
@@ -58,10 +63,6 @@ _COMMON_KEYS: Final = frozenset({"id", "level", "reason"})
 _TEST_KEYS: Final = frozenset(SOURCES) | frozenset(COMPARISONS)
 
 
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 class _RulesParser:
     def __init__(self, q: Questionnaire | None) -> None:
         self.q = q
@@ -74,10 +75,7 @@ class _RulesParser:
         if not isinstance(rules_id, str) or not rules_id:
             self.problems.append("rules id must be a non-empty string")
             rules_id = ""
-        version = data.get("version")
-        if not _is_int(version) or version < 1:
-            self.problems.append("version must be a whole number from 1")
-            version = 0
+        version = file_version(data, self.problems)
         for_questionnaire = data.get("questionnaire")
         if for_questionnaire is not None and not isinstance(for_questionnaire, str):
             self.problems.append("questionnaire must be a questionnaire id")
@@ -170,7 +168,7 @@ class _RulesParser:
         if section == "missed":
             self.unknown_keys(raw, name, _COMMON_KEYS | {"in_a_row"})
             in_a_row = raw.get("in_a_row")
-            if not _is_int(in_a_row) or in_a_row < 1:
+            if not is_whole_number(in_a_row) or in_a_row < 1:
                 self.problems.append(f"{name}: in_a_row must be a whole number from 1")
                 return None
             return MissedRule(rule_id, level, reason, in_a_row)
@@ -204,7 +202,7 @@ class _RulesParser:
                 self.problems.append(f"{name}: in must be a non-empty list of option keys")
                 return None
             value = tuple(value)
-        elif comparison in ("at_least", "at_most") and not _is_int(value):
+        elif comparison in ("at_least", "at_most") and not is_whole_number(value):
             self.problems.append(f"{name}: {comparison} must be a whole number")
             return None
         test = Criterion(source, target, comparison, value)
@@ -224,7 +222,7 @@ class _RulesParser:
         if test.source == "score":
             if not item.scored:
                 self.problems.append(f"{name}: item {item.id!r} has no score")
-            if test.comparison == "in" or not _is_int(test.value):
+            if test.comparison == "in" or not is_whole_number(test.value):
                 self.problems.append(f"{name}: a score is compared with a whole number")
             return
         if not _answer_test_fits(item, test):
@@ -256,11 +254,11 @@ class _RulesParser:
         if direction not in ("falling", "rising"):
             self.problems.append(f"{name}: direction must be falling or rising")
             return None
-        if not _is_int(days) or days < (2 if direction == "falling" else 1):
+        if not is_whole_number(days) or days < (2 if direction == "falling" else 1):
             self.problems.append(f"{name}: days must be a whole number (falling: from 2)")
             return None
         by_at_least = raw.get("by_at_least", 0)
-        if direction == "falling" and (not _is_int(by_at_least) or by_at_least < 1):
+        if direction == "falling" and (not is_whole_number(by_at_least) or by_at_least < 1):
             self.problems.append(f"{name}: a falling trend needs by_at_least from 1")
         if direction == "rising" and "by_at_least" in raw:
             self.problems.append(f"{name}: by_at_least applies to falling trends only")
@@ -285,5 +283,5 @@ def _answer_test_fits(item: Item, test: Criterion) -> bool:
     if item.kind == "choice":
         return isinstance(value, str) and item.option(value) is not None
     if item.kind == "scale":
-        return _is_int(value) and item.min <= cast(int, value) <= item.max
+        return is_whole_number(value) and item.min <= cast(int, value) <= item.max
     return False

@@ -101,8 +101,18 @@ _KIND_KEYS: Final[Mapping[str, frozenset[str]]] = {
 _KIND_ONLY_KEYS: Final = frozenset().union(*_KIND_KEYS.values())
 
 
-def _is_int(value: object) -> TypeGuard[int]:
+def is_whole_number(value: object) -> TypeGuard[int]:
+    """A TOML integer (a bool is an int to Python, never to a data file)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def file_version(data: Mapping[str, Any], problems: list[str]) -> int:
+    """The `version` every program data file carries: a whole number from 1 (0 if not)."""
+    version = data.get("version")
+    if not is_whole_number(version) or version < 1:
+        problems.append("version must be a whole number from 1")
+        return 0
+    return version
 
 
 class _Parser:
@@ -119,10 +129,7 @@ class _Parser:
         if not isinstance(qid, str) or not QUESTIONNAIRE_ID.fullmatch(qid):
             self.problems.append("questionnaire id must match [a-z0-9_-]{1,40}")
             qid = ""
-        version = data.get("version")
-        if not _is_int(version) or version < 1:
-            self.problems.append("version must be a whole number from 1")
-            version = 0
+        version = file_version(data, self.problems)
         languages = data.get("languages")
         if (
             not isinstance(languages, list)
@@ -296,7 +303,7 @@ class _Parser:
 
     def with_scale(self, item: Item, raw: Mapping[str, Any], name: str) -> Item:
         low, high = raw.get("min", 0), raw.get("max", 10)
-        if not _is_int(low) or not _is_int(high):
+        if not is_whole_number(low) or not is_whole_number(high):
             self.problems.append(f"{name}: scale min and max must be whole numbers")
             return item
         if low >= high:
@@ -318,7 +325,7 @@ class _Parser:
 
     def with_max_length(self, item: Item, raw: Mapping[str, Any], name: str) -> Item:
         max_length = raw.get("max_length", 1000)
-        if not _is_int(max_length) or not 1 <= max_length <= MAX_TEXT_LENGTH:
+        if not is_whole_number(max_length) or not 1 <= max_length <= MAX_TEXT_LENGTH:
             self.problems.append(f"{name}: max_length must be 1 to {MAX_TEXT_LENGTH}")
             max_length = 1000
         return _replace(item, max_length=max_length)
@@ -344,7 +351,7 @@ class _Parser:
         ranges: list[ScoreRange] = []
         for raw_range in score:
             top, value = raw_range.get("max"), raw_range.get("value")
-            if set(raw_range) != {"max", "value"} or not _is_int(top):
+            if set(raw_range) != {"max", "value"} or not is_whole_number(top):
                 self.problems.append(f"{name}: each score range needs whole-number max and value")
                 return item
             if ranges and top <= ranges[-1].max:
@@ -359,7 +366,7 @@ class _Parser:
         return _replace(item, range_scores=tuple(ranges))
 
     def check_score_values(self, values: Iterable[object], name: str) -> None:
-        if not all(_is_int(v) and 0 <= cast(int, v) <= MAX_SCORE for v in values):
+        if not all(is_whole_number(v) and 0 <= cast(int, v) <= MAX_SCORE for v in values):
             self.problems.append(f"{name}: scores must be whole numbers 0 to {MAX_SCORE}")
 
     def with_indicators(self, item: Item, raw: Mapping[str, Any], name: str) -> Item:
@@ -434,7 +441,7 @@ def _value_fits(item: Item, value: object) -> bool:
     if item.kind == "choice":
         return isinstance(value, str) and item.option(value) is not None
     if item.kind == "scale":
-        return _is_int(value) and item.min <= cast(int, value) <= item.max
+        return is_whole_number(value) and item.min <= cast(int, value) <= item.max
     return False
 
 
