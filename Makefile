@@ -17,7 +17,7 @@ demo: venv
 	$(BIN)/steadfast demo
 
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: venv
 	$(BIN)/ruff check bot journal scheduler storage telegram_emulator tests bench
