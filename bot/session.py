@@ -24,7 +24,7 @@ def response_type(returning: Any) -> type[Response[Any]]:
     """`Response[returning]`, built once and kept."""
     kept = _RESPONSE_TYPES.get(returning)
     if kept is None:
-        kept = _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[valid-type]
+        kept = _RESPONSE_TYPES[returning] = Response[returning]
     return kept
 
 

@@ -14,7 +14,6 @@ from storage.models import CheckInRow
 from storage.records import CheckIn, CheckInDay, ScheduledDay
 from storage.repositories.base import DuplicateError, Repository, new_id
 
-
 _UNREAD: Any = object()  # a sealed column not opened yet
 
 
