@@ -33,6 +33,9 @@ def profiled(output: Path, renderer: str) -> type[Child]:
                         "--interval=0.005", "-m", "bot.cli", *argv[3:]]
             super().__init__(argv, *rest, **kw)  # type: ignore[arg-type]
 
+        async def stop(self, grace: float = 30) -> None:
+            await super().stop(grace=600)  # rendering a long profile takes a while
+
     return Profiled
 
 
