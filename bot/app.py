@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import aiohttp
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     ClientDecodeError,
@@ -29,7 +28,7 @@ from aiogram.types import BotCommand, BotCommandScopeChat, User
 
 from bot.commands import menu
 from bot.composition import Services, build_services, email_fallback, open_store
-from bot.delivery import DeliveryWorker
+from bot.delivery import DeliveryWorker, RateLimiter
 from bot.handlers import all_routers
 from bot.middleware import UnitOfWorkMiddleware
 from bot.runtime import (
@@ -39,6 +38,7 @@ from bot.runtime import (
     serve_webhook,
     sleep_or_stop,
 )
+from bot.session import TelegramSession
 from bot.settings import Settings, SettingsError
 from bot.startup_checks import check_keys_open_database
 from journal.alerts.fallback import EmailFallback
@@ -86,14 +86,16 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
     clock = clock or SystemClock()
     services = build_services(settings, store or open_store(settings), clock)
     store = services.store
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=settings.require_token(), session=session)
+    limiter = RateLimiter()  # every send of this bot keeps it: replies, delivery, menus
     dp = Dispatcher()
     dp.workflow_data.update(services.by_name())  # handlers receive each service by name
-    dp.update.outer_middleware(UnitOfWorkMiddleware(store, clock))
+    dp.update.outer_middleware(UnitOfWorkMiddleware(store, clock, limiter=limiter))
     for router in all_routers():
         dp.include_router(router)
     delivery = DeliveryWorker(store=store, bot=bot, clock=clock, alerts=services.alerts,
+                              limiter=limiter,
                               lease=timedelta(seconds=settings.outbox_lease_seconds),
                               base_backoff=settings.delivery_base_backoff_seconds,
                               max_backoff=settings.delivery_max_backoff_seconds)

@@ -40,8 +40,14 @@ log = logging.getLogger(__name__)
 
 
 class RateLimiter:
-    """At most `per_second` sends in any one-second window, and one per chat per
-    `chat_interval` seconds. Waiting here is how the worker avoids 429s in the first place.
+    """Telegram's limits for every send of the bot: at most `per_second` calls in any
+    one-second window, and one new message per chat per `chat_interval` seconds (an edit
+    in place counts only against the first). Waiting here is how the bot avoids 429s in
+    the first place.
+
+    Replies to the person whose update is being handled go first: a bulk send (the outbox's
+    prompts and reminders) waits while a reply waits for a slot in the window. A reply
+    waiting only for its own chat's interval holds nobody up.
 
     Telegram counts requests as they arrive, and a request arrives somewhere between the
     moment it is sent and the moment its answer comes back. So each send is counted from its
@@ -53,8 +59,10 @@ class RateLimiter:
         self._chat_interval = chat_interval
         self._recent: deque[float] = deque()
         self._last_by_chat: dict[int, float] = {}
-        self._lock = asyncio.Lock()
         self._paused_until = 0.0
+        self._replies_waiting = 0
+        self._no_replies_waiting = asyncio.Event()
+        self._no_replies_waiting.set()
 
     def pause(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -66,29 +74,50 @@ class RateLimiter:
             return 0.0
         return max(0.0, last + self._chat_interval - asyncio.get_running_loop().time())
 
-    async def acquire(self, chat_id: int) -> float:
-        """Wait until a send to `chat_id` keeps both limits; returns the stamp to hand to
-        `done()` once Telegram answered."""
+    async def acquire(self, chat_id: int, *, per_chat: bool = True, reply: bool = False
+                      ) -> float:
+        """Wait until a send to `chat_id` keeps the limits (`per_chat`: a new message, which
+        also keeps the chat's interval); `reply`: it answers an update and goes before bulk
+        sends. Returns the stamp to hand to `done()` once Telegram answered."""
         loop = asyncio.get_running_loop()
-        async with self._lock:
+        counted = False
+        try:
             while True:
+                chat_wait = self.chat_ready_in(chat_id) if per_chat else 0.0
+                if chat_wait > 0:
+                    await asyncio.sleep(chat_wait + 0.002)
+                    continue
+                if reply and not counted:
+                    counted = True
+                    self._replies_waiting += 1
+                    self._no_replies_waiting.clear()
+                elif not reply and self._replies_waiting:
+                    await self._no_replies_waiting.wait()
+                    continue
                 now = loop.time()
                 while self._recent and now - self._recent[0] >= 1.0:
                     self._recent.popleft()
-                waits = [self._paused_until - now, self.chat_ready_in(chat_id)]
+                wait = self._paused_until - now
                 if len(self._recent) >= self._per_second:
-                    waits.append(self._recent[0] + 1.0 - now)
-                wait = max(waits)
+                    wait = max(wait, self._recent[0] + 1.0 - now)
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait + 0.002)
+            # No await since the checks: taking the slot is atomic on the loop.
             stamp = loop.time()
             self._recent.append(stamp)
-            self._last_by_chat[chat_id] = stamp
-            if len(self._last_by_chat) > 10_000:  # forget chats idle for long
-                cutoff = stamp - 60
-                self._last_by_chat = {c: t for c, t in self._last_by_chat.items() if t > cutoff}
+            if per_chat:
+                self._last_by_chat[chat_id] = stamp
+                if len(self._last_by_chat) > 10_000:  # forget chats idle for long
+                    cutoff = stamp - 60
+                    self._last_by_chat = {c: t for c, t in self._last_by_chat.items()
+                                          if t > cutoff}
             return stamp
+        finally:
+            if counted:
+                self._replies_waiting -= 1
+                if not self._replies_waiting:
+                    self._no_replies_waiting.set()
 
     def done(self, chat_id: int, stamp: float) -> None:
         """The send that `acquire` returned `stamp` for has been answered: count it from now.
@@ -97,7 +126,8 @@ class RateLimiter:
         with contextlib.suppress(ValueError):  # already out of the window
             self._recent.remove(stamp)
         self._recent.append(now)
-        self._last_by_chat[chat_id] = now
+        if self._last_by_chat.get(chat_id) == stamp:  # a new message, not an edit
+            self._last_by_chat[chat_id] = now
 
 
 class DeliveryWorker:
@@ -105,7 +135,10 @@ class DeliveryWorker:
                  limiter: RateLimiter | None = None,
                  batch: int = 30, lease: timedelta = timedelta(seconds=60),
                  base_backoff: float = 1.0, max_backoff: float = 300.0,
-                 poll_interval: float = 0.25) -> None:
+                 poll_interval: float = 1.5) -> None:
+        """`poll_interval`: how often an idle worker looks for rows nobody woke it for
+        (queued by another process, or due later); a commit in this process that queued a
+        row wakes it at once (`wake()`, which `Store.on_queued` calls)."""
         self._store = store
         self._alerts = alerts
         self._report = DeliveryReport(clock=clock)
@@ -117,23 +150,37 @@ class DeliveryWorker:
         self._base = base_backoff
         self._max_backoff = max_backoff
         self._poll = poll_interval
+        self._woken = asyncio.Event()
+        store.on_queued(self.wake)
 
     @property
     def limiter(self) -> RateLimiter:
         """Telegram's limits, for every other caller that sends on this bot's behalf."""
         return self._limiter
 
+    def wake(self) -> None:
+        """A row was queued: look now rather than at the next poll."""
+        self._woken.set()
+
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                sent = await self.deliver_due()
-            except Exception as exc:  # the worker must outlive any one failure
-                log.error("delivery pass failed: %s", safe_trace(exc))
-                sent = 0
-            if sent:
-                continue
-            with contextlib.suppress(TimeoutError):  # nothing due: look again soon
-                await asyncio.wait_for(stop.wait(), timeout=self._poll)
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                self._woken.clear()  # a row queued from here on wakes the next wait
+                try:
+                    sent = await self.deliver_due()
+                except Exception as exc:  # the worker must outlive any one failure
+                    log.error("delivery pass failed: %s", safe_trace(exc))
+                    sent = 0
+                if sent:
+                    continue
+                woken = asyncio.ensure_future(self._woken.wait())
+                # Nothing due: wait for a queued row, the stop, or the poll.
+                await asyncio.wait({woken, stopped}, timeout=self._poll,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+        finally:
+            stopped.cancel()
 
     async def deliver_due(self) -> int:
         """One pass: claim what is due, send it in order, record each result."""

@@ -11,6 +11,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from bot.delivery import RateLimiter
 from bot.outgoing import Outgoing
 from bot.texts import PRIVATE_CHAT_ONLY, error_text
 from journal.clock import Clock
@@ -66,9 +67,12 @@ def _unreadable(value: Any) -> bool:
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, *, limiter: RateLimiter | None = None
+                 ) -> None:
+        """`limiter`: the bot's one rate limiter, shared with delivery, that replies keep."""
         self._store = store
         self._clock = clock
+        self._limiter = limiter
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -118,7 +122,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             out.send(chat_id, error_text("error.generic"))
             result = None
         try:
-            await out.flush(bot)
+            await out.flush(bot, self._limiter)
         finally:
             current_language.reset(token)
         return result

@@ -6,14 +6,15 @@ a crash between commit and send loses a reply, never an answer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
@@ -24,7 +25,14 @@ from aiogram.types import (
 from bot.chats import private_chat
 from bot.texts import error_text
 
+if TYPE_CHECKING:
+    from bot.delivery import RateLimiter
+
 log = logging.getLogger(__name__)
+
+# New messages keep the chat's one-a-second interval; edits, deletions and menus in place
+# count only against the bot's overall limit (as Telegram counts them).
+_NEW_MESSAGES = frozenset({"send", "photo", "document"})
 
 SentHook = Callable[[int], Awaitable[None]]
 # Bytes, or a coroutine function that makes them after the update's transaction committed.
@@ -76,22 +84,50 @@ class Outgoing:
     def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         self.callback_text, self.callback_alert = text, alert
 
-    async def flush(self, bot: Bot) -> None:
-        if self.callback_query_id is not None:
-            try:
-                await bot.answer_callback_query(self.callback_query_id,
-                                                text=(self.callback_text or "")[:200] or None,
-                                                show_alert=self.callback_alert)
-            except TelegramAPIError as exc:  # a late answer is harmless
-                log.info("callback answer failed: %s", type(exc).__name__)
+    async def flush(self, bot: Bot, limiter: RateLimiter | None = None) -> None:
+        """Send what was queued, once the transaction committed. The callback answer (which
+        Telegram does not count as a message) goes at once, beside the chat actions; those
+        go in order, each within the bot's one `limiter` as a reply, ahead of bulk sends."""
+        if self.callback_query_id is None:
+            await self._actions(bot, limiter)
+            return
+        await asyncio.gather(self._answer_callback(bot), self._actions(bot, limiter))
+
+    async def _answer_callback(self, bot: Bot) -> None:
+        assert self.callback_query_id is not None
+        try:
+            await bot.answer_callback_query(self.callback_query_id,
+                                            text=(self.callback_text or "")[:200] or None,
+                                            show_alert=self.callback_alert)
+        except TelegramAPIError as exc:  # a late answer is harmless
+            log.info("callback answer failed: %s", type(exc).__name__)
+
+    async def _actions(self, bot: Bot, limiter: RateLimiter | None) -> None:
         for kind, params, on_sent in self.actions:
             try:
-                private_chat(params["chat_id"], self.person)
-                await self._do(bot, kind, params, on_sent)
+                chat_id = private_chat(params["chat_id"], self.person)
+                await self._paced(bot, limiter, chat_id, kind, params, on_sent)
             except TelegramAPIError as exc:
                 # Effects are committed already; a lost reply is recovered by the person
                 # pressing again or sending /checkin, so log the kind of failure only.
                 log.warning("reply %s failed: %s", kind, type(exc).__name__)
+
+    async def _paced(self, bot: Bot, limiter: RateLimiter | None, chat_id: int, kind: str,
+                     params: dict[str, Any], on_sent: SentHook | None) -> None:
+        if limiter is None:
+            await self._do(bot, kind, params, on_sent)
+            return
+        for attempt in (1, 2):  # a 429 (another process sending too) is waited out once
+            stamp = await limiter.acquire(chat_id, per_chat=kind in _NEW_MESSAGES, reply=True)
+            try:
+                await self._do(bot, kind, params, on_sent)
+                return
+            except TelegramRetryAfter as exc:
+                limiter.pause(exc.retry_after)
+                if attempt == 2:
+                    raise
+            finally:
+                limiter.done(chat_id, stamp)
 
     @staticmethod
     async def _do(bot: Bot, kind: str, params: dict[str, Any], on_sent: SentHook | None) -> None:

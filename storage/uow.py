@@ -30,6 +30,7 @@ from storage.repositories import (
     StaffEmailRepository,
     UpdateLedger,
 )
+from storage.repositories.outbox import QUEUED
 from storage.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,10 @@ class UnitOfWork:
     """All repositories share one session; `commit()` is the only way anything persists."""
 
     def __init__(self, session: AsyncSession, ring: MasterKeyring, *, postgres: bool,
-                 refresh: Callable[[], MasterKeyring] | None = None) -> None:
+                 refresh: Callable[[], MasterKeyring] | None = None,
+                 on_queued: Callable[[], None] | None = None) -> None:
         self.session = session
+        self._on_queued = on_queued
         self.postgres = postgres
         self.vault = Vault(session, ring, refresh=refresh)
         self.clinicians = ClinicianRepository(session, self.vault)
@@ -83,8 +86,11 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.commit()
         self._committed = True
+        if self.session.info.pop(QUEUED, False) and self._on_queued is not None:
+            self._on_queued()
 
     async def rollback(self) -> None:
+        self.session.info.pop(QUEUED, None)
         await self.session.rollback()
 
     async def __aenter__(self) -> UnitOfWork:
@@ -127,6 +133,7 @@ class Store:
         self._last_reload = float("-inf")
         self._last_watch = time.monotonic()
         self._seen = self._signature_now()
+        self._queued_listeners: list[Callable[[], None]] = []
 
     @classmethod
     def open(cls, database_url: str, ring: MasterKeyring, *, reload: KeyLoader | None = None,
@@ -136,7 +143,18 @@ class Store:
     def unit_of_work(self) -> UnitOfWork:
         self._watch()
         return UnitOfWork(self._sessions(), self.ring, postgres=self.postgres,
-                          refresh=self._refresh if self._reload is not None else None)
+                          refresh=self._refresh if self._reload is not None else None,
+                          on_queued=self._queued if self._queued_listeners else None)
+
+    def on_queued(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever a unit of work of this process that queued an outbox
+        row commits (delivery wakes at once instead of at its next look). Rows written by
+        other processes are found by delivery's slow poll."""
+        self._queued_listeners.append(listener)
+
+    def _queued(self) -> None:
+        for listener in self._queued_listeners:
+            listener()
 
     # -- master keys that change while the process runs ------------------------------------
     def reload_keys(self, reason: str = "SIGHUP") -> bool:

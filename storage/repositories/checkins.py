@@ -14,17 +14,21 @@ from storage.models import CheckInRow
 from storage.records import CheckIn, CheckInDay, ScheduledDay
 from storage.repositories.base import DuplicateError, Repository, new_id
 
+_UNREAD: Any = object()  # a sealed column not opened yet
+
 
 class CheckInRepository(Repository):
-    async def _record(self, row: CheckInRow) -> CheckIn:
-        state = scores = None
+    async def _record(self, row: CheckInRow, *, state: Any = _UNREAD, scores: Any = _UNREAD
+                      ) -> CheckIn:
+        """The record of a row; `state` and `scores` when the caller has them already
+        (it just sealed them), so they are not opened again."""
         try:
-            if row.state_ct is not None:
-                state = await self.vault.open_json(row.client_id, "checkins.state", row.id,
-                                                   row.state_ct)
-            if row.scores_ct is not None:
-                scores = await self.vault.open_json(row.client_id, "checkins.scores", row.id,
-                                                    row.scores_ct)
+            if state is _UNREAD:
+                state = None if row.state_ct is None else await self.vault.open_json(
+                    row.client_id, "checkins.state", row.id, row.state_ct)
+            if scores is _UNREAD:
+                scores = None if row.scores_ct is None else await self.vault.open_json(
+                    row.client_id, "checkins.scores", row.id, row.scores_ct)
         except KeyErasedError:
             state = scores = None
         return CheckIn(
@@ -80,7 +84,9 @@ class CheckInRepository(Repository):
         for name, value in values.items():
             setattr(row, name, value)
         await self.session.flush()
-        return await self._record(row)
+        # What was just sealed is known: only a column left as it was is opened.
+        return await self._record(row, state=_UNREAD if state is None else state,
+                                  scores=_UNREAD if scores is None else scores)
 
     async def recent(self, client_id: str, *, since: date, until: date | None = None
                      ) -> list[CheckIn]:

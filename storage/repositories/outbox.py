@@ -12,6 +12,9 @@ from storage.models import AlertCopyRow, AlertRow, ClinicianRow, OutboxRow, Staf
 from storage.records import OutboxCounts, OutboxMessage, StaffEmail
 from storage.repositories.base import Repository, new_id
 
+QUEUED = "outbox.queued"
+"""Set in the session's info once a row was queued in its transaction."""
+
 
 class OutboxRepository(Repository):
     """Messages to send. Payloads are sealed under the program's outbox key."""
@@ -43,6 +46,7 @@ class OutboxRepository(Repository):
                 await self.session.flush()
         except IntegrityError:
             return None
+        self.session.info[QUEUED] = True  # the unit of work wakes delivery on commit
         return message_id
 
     async def _record(self, row: OutboxRow, now: datetime) -> OutboxMessage:
