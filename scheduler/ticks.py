@@ -20,11 +20,12 @@ uncommitted one left no trace.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from journal.alerts.service import AlertService
@@ -51,9 +52,17 @@ OUTBOX_KEPT: Final = timedelta(days=7)
 # with the bulk prompts).
 CHUNK_CLIENTS: Final = 200
 CHUNK_SECONDS: Final = 0.05
+# Between two chunks the tick lets go for this long. A writer waiting for SQLite's lock
+# polls it (busy_timeout) every 100 ms at worst, so a shorter gap would go to the tick's
+# next chunk every time and a press would wait for the whole tick.
+CHUNK_PAUSE: Final = 0.1
 # A client with nothing ahead in the coming week (no check-in days) is looked at again then.
 RELOOK: Final = timedelta(days=1)
 DAYS_AHEAD: Final = 8
+# A process's first tick visits every active client, whatever their stored instant: the
+# window, the reminder delay or the lookback may have changed with its settings, or rows
+# may have been restored or changed behind the repositories.
+EVERYONE: Final = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -68,6 +77,7 @@ class TickReport:
     escalated: int = 0
     purged: int = 0
     failures: int = 0
+    visited: int = 0  # the clients read because something was due for them
     chunks: int = 0  # the transactions the clients' work took
     # The soonest next due instant after the tick, so the runner can wake for it.
     next_due: datetime | None = field(default=None, compare=False)
@@ -118,6 +128,7 @@ class Ticks:
         self._extra = tuple(extra_steps)
         self._housekeeping_every = housekeeping_every
         self._last_housekeeping: datetime | None = None
+        self._swept = False
 
     async def run(self) -> TickReport:
         """One tick: the clients' work in chunks of short transactions, then the rest in
@@ -129,7 +140,8 @@ class Ticks:
             if not await guard.try_advisory_lock(TICK_LOCK_KEY):
                 return TickReport(ran=False)
             now = self._clock.now()
-            await self._clients(now, report)
+            await self._clients(now, now if self._swept else EVERYONE, report)
+            self._swept = True
             async with self._store.unit_of_work() as uow:
                 await self._guarded(uow, report, "escalations",
                                     lambda: self._escalate(uow, report))
@@ -148,13 +160,16 @@ class Ticks:
         return report
 
     # -- clients -------------------------------------------------------------------------
-    async def _clients(self, now: datetime, report: TickReport) -> None:
+    async def _clients(self, now: datetime, upto: datetime, report: TickReport) -> None:
+        """Every active client due by `upto` (now, or EVERYONE on the first tick)."""
         after = ""
         while True:
+            if after:
+                await asyncio.sleep(CHUNK_PAUSE)
             async with self._store.unit_of_work() as uow:
                 # Only active clients: paused, discharged, erased and invited ones get
                 # nothing; only those whose next due instant has come.
-                clients = await uow.clients.due(now, after=after, limit=CHUNK_CLIENTS,
+                clients = await uow.clients.due(upto, after=after, limit=CHUNK_CLIENTS,
                                                 skip_locked=uow.postgres)
                 if not clients:
                     return
@@ -178,6 +193,7 @@ class Ticks:
             if last and time.monotonic() - began > CHUNK_SECONDS:
                 break  # the rest of `clients` come first in the next chunk
             last = client.id
+            report.visited += 1
             visit = self._visit(client, days[client.id], counts_from(client), now)
             if visit.close or visit.remind:
                 mine = TickReport()
