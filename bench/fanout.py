@@ -138,8 +138,10 @@ def set_due(path: Path, hhmm: str, first: int, n: int) -> None:
     try:
         with connection:
             connection.execute(
-                "UPDATE clients SET checkin_time = ?, checkin_days = '0123456' "
-                "WHERE telegram_id >= ? AND telegram_id < ?", (hhmm, first, first + n))
+                # Due at once, as a schedule change through the repository makes it: the
+                # next tick works out the new instant.
+                "UPDATE clients SET checkin_time = ?, checkin_days = '0123456', "
+                "next_due_at = CURRENT_TIMESTAMP WHERE telegram_id >= ? AND telegram_id < ?", (hhmm, first, first + n))
     finally:
         connection.close()
 

@@ -26,7 +26,9 @@ class SchedulerRunner:
         self._ticks = ticks
         self._interval = interval
         self._scheduler: AsyncIOScheduler | None = None
-        self._running: set[asyncio.Task[object]] = set()
+        self._running: set[asyncio.Task[None]] = set()
+        self._current: asyncio.Task[None] | None = None
+        self._again = False
 
     @property
     def scheduler(self) -> AsyncIOScheduler | None:
@@ -45,7 +47,8 @@ class SchedulerRunner:
             next_run_time=datetime.now(UTC),
             # A late or missed run collapses into one: a tick does everything that is due.
             coalesce=True,
-            # A slow tick is never overlapped by the next one in the same process.
+            # A slow tick is never overlapped by the next one in the same process (the job
+            # itself only starts the tick's task, see _tick, so this never skips one).
             max_instances=1,
             # The default grace is 1 second: a tick that starts later than that (a busy loop,
             # a suspended VM) is dropped silently. Ticks compute what is due from the
@@ -56,19 +59,46 @@ class SchedulerRunner:
         self._scheduler = scheduler
 
     async def _tick(self) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._running.add(task)
+        """The job: starts a tick in its own task and returns at once, so APScheduler never
+        sees one still running and never skips ("maximum number of running instances");
+        a job that fires during a tick asks for one more right after it instead."""
+        if self._current is not None and not self._current.done():
+            self._again = True
+            return
+        task = asyncio.create_task(self._ticks_in_a_row())
+        self._current = task
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _ticks_in_a_row(self) -> None:
+        while True:
+            self._again = False
+            await self._once()
+            if not self._again or self._scheduler is None:
+                return
+
+    async def _once(self) -> None:
         try:
             report = await self._ticks.run()
+            self._wake_for(report.next_due)
             if report.ran and (report.prompted or report.reminded or report.missed
                                or report.alerts or report.escalated or report.failures):
                 log.info("scheduler tick: %s", report)
         except Exception as exc:  # the database may be down: the next tick tries again
             log.error("scheduler tick failed: %s", safe_trace(exc))
-        finally:
-            if task is not None:
-                self._running.discard(task)
+
+    def _wake_for(self, due: datetime | None) -> None:
+        """Run the next tick when the soonest client is due, if that comes before the
+        interval does: a prompt then goes out at its minute, not up to a tick later."""
+        scheduler = self._scheduler
+        job = scheduler.get_job(JOB_ID) if scheduler is not None else None
+        now = datetime.now(UTC)
+        # Only a future instant: one in the past is a client that failed, retried on the
+        # interval rather than in a loop.
+        if job is None or due is None or due <= now or job.next_run_time is None:
+            return
+        if due < job.next_run_time:
+            job.modify(next_run_time=due)
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """No new tick starts; the one running may finish (up to `grace_seconds`), else it is

@@ -1,22 +1,31 @@
 """The scheduler's tick: works out from the database what is due and has the services do it.
 
-One tick, one transaction. It decides when (journal.checkin.days is the rule) and calls the
-check-in service to prompt clients at their local check-in time, remind those who have not
-started or finished, and close each day's window (marking the day missed); it raises
-missed-day alerts, escalates unacknowledged alerts, runs the extra steps it is given
-(retention), and purges old bookkeeping. Everything is derived from stored rows, never from
-memory, so a tick that runs late, twice, or after a restart does each thing exactly once:
-a prompt is unique per client and local date (check-in row + outbox dedupe key), and on
-PostgreSQL only one instance at a time runs a tick (a transaction-scoped advisory lock,
-released with the connection if its process dies).
+It decides when (journal.checkin.days is the rule) and calls the check-in service to prompt
+clients at their local check-in time, remind those who have not started or finished, and
+close each day's window (marking the day missed); it raises missed-day alerts, escalates
+unacknowledged alerts, runs the extra steps it is given (retention), and purges old
+bookkeeping. Everything is derived from stored rows, never from memory, so a tick that runs
+late, twice, or after a restart does each thing exactly once: a prompt is unique per client
+and local date (check-in row + outbox dedupe key), and on PostgreSQL only one instance at a
+time runs a tick (an advisory lock, released with the connection if its process dies).
+
+It costs what is due, not what exists: each client's next due instant is stored
+(clients.next_due_at, worked out here after each visit), so a tick reads only the clients
+whose instant has come. Their work is done in chunks, each its own short transaction (a
+write transaction on SQLite holds the one write lock, so presses and the delivery worker
+commit between chunks), and a chunk's prompts are queued in a few bulk statements. A crash
+between chunks repeats nothing: a committed chunk moved its clients' instants on, and an
+uncommitted one left no trace.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from journal.alerts.service import AlertService
@@ -38,6 +47,22 @@ TICK_LOCK_KEY: Final = int.from_bytes(b"stdftick", "big")
 MISSED_HISTORY_DAYS: Final = 14  # how far back a missed-day run is counted
 PROCESSED_UPDATES_KEPT: Final = timedelta(days=8)  # past Telegram's own 24 h redelivery
 OUTBOX_KEPT: Final = timedelta(days=7)
+# One chunk: at most this many clients read at once, and no more of them acted on once the
+# chunk has worked this long, so a write transaction stays short (about 100 ms on SQLite
+# with the bulk prompts).
+CHUNK_CLIENTS: Final = 200
+CHUNK_SECONDS: Final = 0.05
+# Between two chunks the tick lets go for this long. A writer waiting for SQLite's lock
+# polls it (busy_timeout) every 100 ms at worst, so a shorter gap would go to the tick's
+# next chunk every time and a press would wait for the whole tick.
+CHUNK_PAUSE: Final = 0.1
+# A client with nothing ahead in the coming week (no check-in days) is looked at again then.
+RELOOK: Final = timedelta(days=1)
+DAYS_AHEAD: Final = 8
+# A process's first tick visits every active client, whatever their stored instant: the
+# window, the reminder delay or the lookback may have changed with its settings, or rows
+# may have been restored or changed behind the repositories.
+EVERYONE: Final = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -52,14 +77,30 @@ class TickReport:
     escalated: int = 0
     purged: int = 0
     failures: int = 0
+    visited: int = 0  # the clients read because something was due for them
+    chunks: int = 0  # the transactions the clients' work took
+    # The soonest next due instant after the tick, so the runner can wake for it.
+    next_due: datetime | None = field(default=None, compare=False)
 
     def add(self, other: TickReport) -> None:
         for f in fields(self):
-            if f.name != "ran":
+            if f.name not in ("ran", "next_due"):
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def __str__(self) -> str:
-        return " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
+        return " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self)
+                        if f.name != "next_due")
+
+
+@dataclass
+class _Visit:
+    """What one client is due for at this tick, and their next due instant after it."""
+
+    client: Client
+    close: list[date] = field(default_factory=list)
+    remind: list[date] = field(default_factory=list)
+    prompt: list[date] = field(default_factory=list)
+    next_due: datetime | None = None
 
 
 class Ticks:
@@ -87,90 +128,174 @@ class Ticks:
         self._extra = tuple(extra_steps)
         self._housekeeping_every = housekeeping_every
         self._last_housekeeping: datetime | None = None
+        self._swept = False
 
     async def run(self) -> TickReport:
-        """One tick. Commits once; on PostgreSQL skips (ran=False) while another instance
-        is ticking."""
+        """One tick: the clients' work in chunks of short transactions, then the rest in
+        one. On PostgreSQL skips (ran=False) while another instance is ticking."""
         report = TickReport()
-        async with self._store.unit_of_work() as uow:
-            if not await uow.try_advisory_lock(TICK_LOCK_KEY):
+        # The lock's own session holds it for the whole tick (on SQLite it takes nothing:
+        # the write lock serialises every chunk anyway).
+        async with self._store.unit_of_work() as guard:
+            if not await guard.try_advisory_lock(TICK_LOCK_KEY):
                 return TickReport(ran=False)
             now = self._clock.now()
-            await self._clients(uow, now, report)
-            await self._guarded(uow, report, "escalations",
-                                lambda: self._escalate(uow, report))
-            for step in self._extra:
-                await self._guarded(uow, report, getattr(step, "__name__", "step"),
-                                    lambda step=step: step(uow))  # type: ignore[misc]
-            housekeeping = (self._last_housekeeping is None
-                            or now - self._last_housekeeping >= self._housekeeping_every)
-            if housekeeping:
-                await self._guarded(uow, report, "housekeeping",
-                                    lambda: self._purge(uow, now, report))
-            await uow.commit()
+            await self._clients(now, now if self._swept else EVERYONE, report)
+            self._swept = True
+            async with self._store.unit_of_work() as uow:
+                await self._guarded(uow, report, "escalations",
+                                    lambda: self._escalate(uow, report))
+                for step in self._extra:
+                    await self._guarded(uow, report, getattr(step, "__name__", "step"),
+                                        lambda step=step: step(uow))  # type: ignore[misc]
+                housekeeping = (self._last_housekeeping is None
+                                or now - self._last_housekeeping >= self._housekeeping_every)
+                if housekeeping:
+                    await self._guarded(uow, report, "housekeeping",
+                                        lambda: self._purge(uow, now, report))
+                report.next_due = await uow.clients.earliest_due()
+                await uow.commit()
         if housekeeping:
             self._last_housekeeping = now
         return report
 
     # -- clients -------------------------------------------------------------------------
-    async def _clients(self, uow: UnitOfWork, now: datetime, report: TickReport) -> None:
-        # Only active clients: paused, discharged, erased and invited ones get nothing.
-        clients = await uow.clients.active()
-        if not clients:
-            return
+    async def _clients(self, now: datetime, upto: datetime, report: TickReport) -> None:
+        """Every active client due by `upto` (now, or EVERYONE on the first tick)."""
+        after = ""
+        while True:
+            if after:
+                await asyncio.sleep(CHUNK_PAUSE)
+            async with self._store.unit_of_work() as uow:
+                # Only active clients: paused, discharged, erased and invited ones get
+                # nothing; only those whose next due instant has come.
+                clients = await uow.clients.due(upto, after=after, limit=CHUNK_CLIENTS,
+                                                skip_locked=uow.postgres)
+                if not clients:
+                    return
+                after = await self._chunk(uow, clients, now, report)
+                await uow.commit()
+            report.chunks += 1
+
+    async def _chunk(self, uow: UnitOfWork, clients: list[Client], now: datetime,
+                     report: TickReport) -> str:
+        """One chunk's work in the caller's transaction; returns the id of the last client
+        it handled (the others in `clients` are left to the next chunk)."""
+        began = time.monotonic()
         # Enough days for any time zone's lookback and for counting a run of missed days.
         earliest = now.date() - timedelta(days=max(self._lookback, MISSED_HISTORY_DAYS) + 2)
         days: dict[str, dict[date, ScheduledDay]] = {c.id: {} for c in clients}
         for day in await uow.checkins.scheduled_days([c.id for c in clients], since=earliest):
             days[day.client_id][day.local_date] = day
+        visits: list[_Visit] = []
+        last = ""
         for client in clients:
-            since = counts_from(client)
-            mine = TickReport()
+            if last and time.monotonic() - began > CHUNK_SECONDS:
+                break  # the rest of `clients` come first in the next chunk
+            last = client.id
+            report.visited += 1
+            visit = self._visit(client, days[client.id], counts_from(client), now)
+            if visit.close or visit.remind:
+                mine = TickReport()
+                try:
+                    async with uow.savepoint():
+                        await self._act(uow, visit, days[client.id], mine)
+                except Exception as exc:
+                    # One client's failure must not stop everybody else's prompts; it stays
+                    # due and is retried next tick, and the savepoint undid its partial work.
+                    report.failures += 1
+                    log.error("scheduler: client %s failed: %s", client.code, safe_trace(exc))
+                    continue
+                report.add(mine)
+            visits.append(visit)
+        wanted = [(v.client, day) for v in visits for day in v.prompt]
+        prompted: set[tuple[str, date]] = set()
+        if wanted:
             try:
                 async with uow.savepoint():
-                    await self._client(uow, client, days[client.id], since, now, mine)
+                    prompted = await self._checkins.prompt_many(uow, wanted)
             except Exception as exc:
-                # One client's failure must not stop everybody else's prompts; it is retried
-                # next tick, and the savepoint undid its partial work.
                 report.failures += 1
-                log.error("scheduler: client %s failed: %s", client.code, safe_trace(exc))
-            else:
-                report.add(mine)
+                log.error("scheduler: prompts failed: %s", safe_trace(exc))
+                visits = [v for v in visits if not v.prompt]  # they stay due
+        report.prompted += len(prompted)
+        due: dict[str, datetime] = {}
+        for visit in visits:
+            if visit.next_due is None:
+                continue
+            if any((visit.client.id, day) not in prompted for day in visit.prompt):
+                # The client opened the day meanwhile: look again at the next tick.
+                continue
+            due[visit.client.id] = visit.next_due
+        await uow.clients.set_next_due(due)
+        return last
 
-    async def _client(self, uow: UnitOfWork, client: Client, days: dict[date, ScheduledDay],
-                      since: datetime, now: datetime, report: TickReport) -> None:
+    def _visit(self, client: Client, days: dict[date, ScheduledDay], since: datetime,
+               now: datetime) -> _Visit:
+        """What is due for the client at `now` and when they are next due: pure, from the
+        check-in's day rule (journal.checkin.days) and the days stored."""
+        visit = _Visit(client)
         today = local_date(client, now)
         window = self._checkins.window
         reachable = client.telegram_id is not None and not client.unreachable
+        ahead: list[datetime] = []
         for back in range(self._lookback, -1, -1):
             day = today - timedelta(days=back)
             if not is_checkin_day(day, client.checkin_days):
                 continue
             opens = opens_at(client, day)
             # Days before enrolment or before the last resume are not this client's to miss.
-            if opens < since or opens > now:
+            if opens < since:
+                continue
+            if opens > now:
+                ahead.append(opens)
                 continue
             known = days.get(day)
             if known is not None and known.status in ("submitted", "missed"):
                 continue
-            if now >= window.closes_at(client, day):
-                closed = await self._checkins.close_day(uow, client, day, known)
-                if closed is None:
-                    continue
-                days[day] = closed
-                report.missed += 1
-                # An unreachable client already raised the blocked-bot alert; a missed-day
-                # alert every day on top of it would only be noise.
-                if reachable and await self._missed_alert(uow, client, days, day, since):
-                    report.alerts += 1
-            elif not reachable:
+            closes = window.closes_at(client, day)
+            if now >= closes:
+                visit.close.append(day)
                 continue
-            elif known is None:
-                if await self._checkins.prompt(uow, client, day=day):
-                    report.prompted += 1
-            elif (self._reminder is not None and known.reminded_at is None
-                  and now >= (known.prompted_at or opens) + self._reminder
-                  and await self._checkins.remind(uow, client, day)):
+            ahead.append(closes)
+            if not reachable:
+                continue
+            if known is None:
+                visit.prompt.append(day)
+                if self._reminder is not None:
+                    ahead.append(now + self._reminder)
+            elif self._reminder is not None and known.reminded_at is None:
+                remind_at = (known.prompted_at or opens) + self._reminder
+                if now >= remind_at:
+                    visit.remind.append(day)
+                else:
+                    ahead.append(remind_at)
+        for forward in range(1, DAYS_AHEAD + 1):
+            day = today + timedelta(days=forward)
+            if is_checkin_day(day, client.checkin_days):
+                ahead.append(opens_at(client, day))
+                break
+        visit.next_due = min((at for at in ahead if at > now), default=now + RELOOK)
+        return visit
+
+    async def _act(self, uow: UnitOfWork, visit: _Visit, days: dict[date, ScheduledDay],
+                   report: TickReport) -> None:
+        """Close and remind as `visit` says, oldest day first."""
+        client = visit.client
+        since = counts_from(client)
+        reachable = client.telegram_id is not None and not client.unreachable
+        for day in visit.close:
+            closed = await self._checkins.close_day(uow, client, day, days.get(day))
+            if closed is None:
+                continue
+            days[day] = closed
+            report.missed += 1
+            # An unreachable client already raised the blocked-bot alert; a missed-day
+            # alert every day on top of it would only be noise.
+            if reachable and await self._missed_alert(uow, client, days, day, since):
+                report.alerts += 1
+        for day in visit.remind:
+            if await self._checkins.remind(uow, client, day):
                 report.reminded += 1
 
     async def _missed_alert(self, uow: UnitOfWork, client: Client,

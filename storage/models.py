@@ -72,6 +72,8 @@ class ClinicianRow(Base):
 
 class ClientRow(Base):
     __tablename__ = "clients"
+    # The scheduler's tick reads only the active clients whose next_due_at has come.
+    __table_args__ = (Index("ix_clients_due", "status", "next_due_at"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
@@ -96,6 +98,11 @@ class ClientRow(Base):
     enrolled_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     discharged_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    # When the scheduler next has something to do for this client (a prompt, a reminder,
+    # a window closing), worked out by the tick with journal.checkin.days's rule; a long
+    # past instant when not worked out yet (just enrolled, resumed or rescheduled), so the
+    # next tick looks. NULL for a client never due (invited, erased).
+    next_due_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
 
 
 class ClientKeyRow(Base):

@@ -33,7 +33,7 @@ from journal.clock import Clock
 from journal.entries import JOURNAL_STATE
 from journal.errors import DomainError, InvalidInput
 from storage.records import CheckIn, Client, ScheduledDay
-from storage.repositories import DuplicateError
+from storage.repositories import DuplicateError, NewMessage
 from storage.uow import Store, UnitOfWork
 
 if TYPE_CHECKING:  # journal.alerts reads stored check-ins through flow.answers_of()
@@ -171,6 +171,29 @@ class CheckInService:
         if queued is not None and checkin.prompted_at is None:
             await uow.checkins.save(checkin.id, prompted_at=self._clock.now())
         return queued is not None
+
+    async def prompt_many(self, uow: UnitOfWork, days: Sequence[tuple[Client, date]]
+                          ) -> set[tuple[str, date]]:
+        """`prompt` for many clients whose day has no check-in row yet, in a few statements:
+        the scheduler's fan-out when a whole program is due at one minute. Returns the
+        (client id, day) pairs prompted; a day the client opened meanwhile is theirs already
+        and is left as it is."""
+        wanted = [(client, day) for client, day in days if client.telegram_id is not None]
+        now = self._clock.now()
+        created = await uow.checkins.create_prompted(
+            [(client.id, day) for client, day in wanted], questionnaire_id=self._q.id,
+            questionnaire_version=str(self._q.version),
+            item_ids=[item.id for item in self._q.items], now=now)
+        messages = [
+            NewMessage(chat_id=client.telegram_id, kind="prompt", method="sendMessage",
+                       params=prompt_params(client, day), client_id=client.id,
+                       dedupe_key=f"prompt:{client.id}:{day.isoformat()}",
+                       useful_until=self.closes_at(client, day))
+            for client, day in wanted
+            if (client.id, day) in created and client.telegram_id is not None]
+        queued = await uow.outbox.add_many(messages, now=now)
+        return {(client.id, day) for client, day in wanted
+                if f"prompt:{client.id}:{day.isoformat()}" in queued}
 
     async def later(self, uow: UnitOfWork, client: Client, day: date,
                     prompt_message_id: int) -> Step:

@@ -8,7 +8,7 @@ from storage.repositories.base import DuplicateError, new_id
 from storage.repositories.checkins import CheckInRepository
 from storage.repositories.enrolment import ConversationRepository, InviteRepository
 from storage.repositories.journal_entries import JournalRepository
-from storage.repositories.outbox import OutboxRepository, StaffEmailRepository
+from storage.repositories.outbox import NewMessage, OutboxRepository, StaffEmailRepository
 from storage.repositories.people import ClientRepository, ClinicianRepository
 from storage.repositories.plans import PlanRepository
 from storage.repositories.updates import UpdateLedger
@@ -16,6 +16,6 @@ from storage.repositories.updates import UpdateLedger
 __all__ = [
     "AlertRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
     "ConversationRepository", "DuplicateError", "InviteRepository", "JournalRepository",
-    "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "StaffEmailRepository",
+    "NewMessage", "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "StaffEmailRepository",
     "UpdateLedger", "new_id",
 ]

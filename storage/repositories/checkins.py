@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from storage.crypto import KeyErasedError
@@ -70,6 +70,43 @@ class CheckInRepository(Repository):
         except IntegrityError:
             raise DuplicateError("this day's check-in exists already") from None
         return await self._record(row)
+
+    async def create_prompted(self, days: Sequence[tuple[str, date]], *,
+                              questionnaire_id: str, questionnaire_version: str,
+                              item_ids: Sequence[str], now: datetime) -> set[tuple[str, date]]:
+        """Many clients' check-ins of a day at once, prompted now, in one statement (the
+        scheduler's fan-out). Returns the (client, date) pairs created; a day that exists
+        already (the client opened it meanwhile) is left as it is."""
+        if not days:
+            return set()
+        rows: list[dict[str, Any]] = [{"id": new_id(), "client_id": client_id, "local_date": day,
+                 "status": "prompted", "questionnaire_id": questionnaire_id,
+                 "questionnaire_version": questionnaire_version, "item_ids": ",".join(item_ids),
+                 "created_at": now, "prompted_at": now} for client_id, day in days]
+        existing = await self._existing(days)
+        fresh = [r for r in rows if (r["client_id"], r["local_date"]) not in existing]
+        if fresh:
+            try:
+                async with self.session.begin_nested():
+                    await self.session.execute(insert(CheckInRow), fresh)
+            except IntegrityError:
+                # Another writer made one of these days meanwhile (PostgreSQL): one at a
+                # time then, each one failing on its own.
+                for row in fresh:
+                    try:
+                        async with self.session.begin_nested():
+                            await self.session.execute(insert(CheckInRow), [row])
+                    except IntegrityError:
+                        existing.add((row["client_id"], row["local_date"]))
+        return {(r["client_id"], r["local_date"]) for r in fresh} - existing
+
+    async def _existing(self, days: Sequence[tuple[str, date]]) -> set[tuple[str, date]]:
+        clients = {client_id for client_id, _ in days}
+        dates = {day for _, day in days}
+        rows = await self.session.execute(
+            select(CheckInRow.client_id, CheckInRow.local_date)
+            .where(CheckInRow.client_id.in_(clients), CheckInRow.local_date.in_(dates)))
+        return {(client_id, day) for client_id, day in rows}
 
     async def save(self, checkin_id: str, *, state: dict[str, Any] | None = None,
                    scores: dict[str, Any] | None = None, **values: Any) -> CheckIn:

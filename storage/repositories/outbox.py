@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import AlertCopyRow, AlertRow, ClinicianRow, OutboxRow, StaffEmailRow
@@ -16,8 +18,47 @@ QUEUED = "outbox.queued"
 """Set in the session's info once a row was queued in its transaction."""
 
 
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One message for `OutboxRepository.add_many`; the fields mean what `add`'s do."""
+
+    chat_id: int
+    kind: str
+    method: str
+    params: dict[str, Any]
+    client_id: str | None = None
+    dedupe_key: str | None = None
+    useful_until: datetime | None = None
+
+
 class OutboxRepository(Repository):
     """Messages to send. Payloads are sealed under the program's outbox key."""
+
+    async def add_many(self, messages: Sequence[NewMessage], *, now: datetime) -> set[str]:
+        """Queue many messages in one statement; returns the dedupe keys queued (a key
+        queued before is skipped, as `add` would)."""
+        keys = [m.dedupe_key for m in messages if m.dedupe_key is not None]
+        taken = set(await self.session.scalars(
+            select(OutboxRow.dedupe_key).where(OutboxRow.dedupe_key.in_(keys)))) if keys else set()
+        rows: list[dict[str, Any]] = []
+        queued: set[str] = set()
+        for m in messages:
+            if m.dedupe_key is not None:
+                if m.dedupe_key in taken or m.dedupe_key in queued:
+                    continue
+                queued.add(m.dedupe_key)
+            message_id = new_id()
+            payload = await self.vault.seal_system_json(
+                "outbox", "outbox.payload", message_id,
+                {"method": m.method, "params": m.params}, now)
+            rows.append({"id": message_id, "chat_id": m.chat_id, "kind": m.kind,
+                         "payload_ct": payload, "status": "queued", "attempts": 0,
+                         "next_attempt_at": now, "dedupe_key": m.dedupe_key,
+                         "client_id": m.client_id, "created_at": now,
+                         "useful_until": m.useful_until})
+        if rows:
+            await self.session.execute(insert(OutboxRow), rows)
+        return queued
 
     async def add(self, *, chat_id: int, kind: str, method: str, params: dict[str, Any],
                   now: datetime, due: datetime | None = None, client_id: str | None = None,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import (
@@ -89,6 +90,16 @@ class ClinicianRepository(Repository):
         return [_clinician(r) for r in rows]
 
 
+# The client's columns the scheduler's rule reads: changing one makes the stored next due
+# instant stale, so it is set to AT_ONCE and the next tick works it out again.
+SCHEDULE_FIELDS: Final = frozenset({
+    "status", "telegram_id", "timezone", "checkin_time", "checkin_days", "enrolled_at",
+    "resumed_at", "unreachable"})
+# A next due instant long past: "not worked out yet", read by the next tick like any due
+# client (a plain instant rather than NULL, so the due query is one range of the index).
+AT_ONCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 class ClientRepository(Repository):
     async def add_invited(self, *, clinician_id: int, language: str, timezone: str,
                           checkin_time: str, now: datetime) -> Client:
@@ -128,6 +139,9 @@ class ClientRepository(Repository):
             raise LookupError(f"no client {client_id}")
         for name, value in values.items():
             setattr(row, name, value)
+        if SCHEDULE_FIELDS.intersection(values):
+            # Here, not in each service: no change of schedule or status can forget it.
+            row.next_due_at = AT_ONCE
         try:
             await self.session.flush()
         except IntegrityError:
@@ -144,6 +158,39 @@ class ClientRepository(Repository):
         rows = await self.session.scalars(select(ClientRow).where(ClientRow.status == "active"))
         return [_client(r) for r in rows]
 
+    async def due(self, now: datetime, *, after: str = "", limit: int = 200,
+                  skip_locked: bool = False) -> list[Client]:
+        """Active clients the scheduler has something to do for at `now` (their next due
+        instant has come, AT_ONCE when not worked out yet), in id order from after `after`:
+        one range of an index, so a tick with nothing due costs the same whatever the
+        caseload.
+        `skip_locked` (PostgreSQL) leaves out a client being changed right now; it stays
+        due for the next tick."""
+        query = (select(ClientRow)
+                 .where(ClientRow.status == "active",
+                        ClientRow.next_due_at <= now,
+                        ClientRow.id > after)
+                 .order_by(ClientRow.id).limit(limit))
+        if skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        return [_client(r) for r in await self.session.scalars(query)]
+
+    async def set_next_due(self, due: Mapping[str, datetime]) -> None:
+        """Store each client's next due instant, in one statement."""
+        if due:
+            await self.session.execute(
+                update(ClientRow), [{"id": client_id, "next_due_at": at}
+                                    for client_id, at in due.items()])
+
+    async def next_due(self, client_id: str) -> datetime | None:
+        return await self.session.scalar(
+            select(ClientRow.next_due_at).where(ClientRow.id == client_id))
+
+    async def earliest_due(self) -> datetime | None:
+        """The soonest next due instant of any active client (None when there is none)."""
+        return await self.session.scalar(
+            select(func.min(ClientRow.next_due_at)).where(ClientRow.status == "active"))
+
     async def erase(self, client_id: str, now: datetime) -> bool:
         """Crypto-shred: destroy the data key and forget the Telegram account.
 
@@ -158,7 +205,7 @@ class ClientRepository(Repository):
         destroyed = await self.vault.destroy_client_key(client_id, now)
         await self.session.execute(
             update(ClientRow).where(ClientRow.id == client_id)
-            .values(status="erased", telegram_id=None, erased_at=now))
+            .values(status="erased", telegram_id=None, erased_at=now, next_due_at=None))
         await self.session.execute(delete(PlanRow).where(PlanRow.client_id == client_id))
         await self.session.execute(
             update(InviteRow).where(InviteRow.client_id == client_id).values(note_ct=None))
