@@ -80,6 +80,15 @@ class UnitOfWork:
         return bool(await self.session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"),
                                               {"k": key}))
 
+    async def hold_person(self, telegram_id: int) -> None:
+        """Wait until no other transaction works on this person's updates, then hold them
+        until this one ends (a transaction-scoped PostgreSQL advisory lock keyed by the
+        Telegram id), so two instances behind one webhook cannot interleave one person's
+        updates. SQLite needs none: each transaction begins IMMEDIATE, one writer at a time."""
+        if self.postgres:
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                       {"k": telegram_id})
+
     async def commit(self) -> None:
         await self.session.commit()
         self._committed = True
