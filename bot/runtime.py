@@ -105,8 +105,10 @@ class _Watermark:
         return True
 
     def finish(self, update_id: int) -> None:
+        oldest = update_id == min(self.unfinished, default=None)
         self.unfinished.discard(update_id)
-        self.changed.set()
+        if oldest:  # the offset moved: worth asking Telegram again (and confirming)
+            self.changed.set()
 
     @property
     def offset(self) -> int | None:
@@ -196,7 +198,8 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: i
                 await _changed_or_stop(marks, stop, 1.0)
                 continue
             # Behind updates still in flight, Telegram answers at once with them again:
-            # then wait for one to finish (or a short while) before asking once more.
+            # then wait until the oldest finishes (or 0.1 s) before asking once more, as
+            # each such answer repeats every unconfirmed update.
             waiting = bool(marks.unfinished)
             fetch = asyncio.ensure_future(bot(
                 GetRawUpdates(offset=marks.offset, timeout=0 if waiting else poll_seconds,
@@ -233,7 +236,7 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: i
                 else:
                     lanes.start(update)
             if not fresh and marks.unfinished:
-                await _changed_or_stop(marks, stop, 0.05)
+                await _changed_or_stop(marks, stop, 0.1)
     finally:
         await _finish_in_flight(lanes, stop_seconds)
     if marks.offset is not None:  # confirm what finished, so a restart does not re-read it
@@ -244,7 +247,7 @@ async def poll(bot: Bot, dp: Dispatcher, stop: asyncio.Event, *, poll_seconds: i
 
 
 async def _changed_or_stop(marks: _Watermark, stop: asyncio.Event, seconds: float) -> None:
-    """Wait until an update finishes, the process is told to stop, or `seconds` passed."""
+    """Wait until the offset moves, the process is told to stop, or `seconds` passed."""
     waits = {asyncio.ensure_future(marks.changed.wait()), asyncio.ensure_future(stop.wait())}
     _, pending = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
