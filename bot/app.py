@@ -365,7 +365,7 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
         tasks.append(asyncio.create_task(announce(), name="announce"))
         if webhook is None:
             started.set()
-            await poll(app.bot, app.dispatcher, stop)
+            await poll(app.bot, app.dispatcher, stop, concurrency=settings.update_concurrency)
         else:
             await serve_webhook(app.bot, app.dispatcher, webhook, stop, started=started)
     finally:

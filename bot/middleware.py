@@ -88,6 +88,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         token = current_language.set("en")
         try:
             async with self._store.unit_of_work() as uow:
+                await uow.hold_person(user.id)  # one person's updates one at a time
                 if not await uow.updates.record(event.update_id, self._clock.now()):
                     log.info("update %s was handled before; skipped", event.update_id)
                     await uow.rollback()

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     journal_view_ttl_minutes: int = Field(default=5, ge=1, le=24 * 60)
     later_delay_minutes: int = Field(default=60, ge=1, le=24 * 60)
     outbox_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    update_concurrency: int = Field(default=8, ge=1, le=64)
+    """How many updates long polling handles at once (default 8); one person's are always
+    handled one after the other, in order."""
     scheduler_enabled: bool = True
     """Run the scheduler tick in this process (default on). Every instance may run it: on
     PostgreSQL an advisory lock lets one at a time tick, and another takes over if it dies."""
