@@ -9,6 +9,7 @@ import contextlib
 import functools
 import logging
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -368,5 +369,8 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
                 await asyncio.wait_for(task, timeout=10)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
+        renderer = sys.modules.get("journal.review.renderer")
+        if renderer is not None:  # a chart or a report was drawn: stop its worker process
+            renderer.RENDERER.close()
         await app.close()
         log.info("Steadfast stopped cleanly")
