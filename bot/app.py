@@ -9,6 +9,7 @@ import contextlib
 import functools
 import logging
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,6 +45,7 @@ from bot.startup_checks import check_keys_open_database
 from journal.alerts.fallback import EmailFallback
 from journal.clock import Clock, SystemClock, backoff
 from journal.errors import safe_trace
+from journal.i18n import LANGUAGES
 from scheduler.runner import SchedulerRunner
 from scheduler.ticks import Ticks
 from storage.migrate import upgrade
@@ -239,61 +241,53 @@ class _Paced:
 
 
 async def register_commands(app: App, stop: asyncio.Event | None = None) -> None:
-    """Each person sees only their own role's commands; strangers see none. Runs beside
-    the bot: Telegram failing here is retried later and never stops or delays the start."""
+    """Menus by Telegram's scopes: the client menu is the default scope's (once bare and
+    once per language), and only staff get a chat's own. So a start makes a few calls
+    whatever the caseload; a role that changes while the bot runs gets its chat's menu
+    through the outbox (kind "menu"). Runs beside the bot: Telegram failing here is retried
+    later and never stops or delays the start."""
     stop = stop or asyncio.Event()
     paced = _Paced(app, stop)
     try:
-        await paced.call(0, app.bot.delete_my_commands)
-        people = await _people(app, stop)
-        for chat_id, kind, language in people:
-            # Read again just before: a person may have changed language or role (and got
-            # their new menu from a handler) since the list was read.
-            now = await _menu_now(app, chat_id, kind, language)
-            if now is None:
-                continue
-            commands = [BotCommand(command=n, description=d) for n, d in menu(*now)]
-            await paced.call(chat_id, functools.partial(
-                app.bot.set_my_commands, commands, scope=BotCommandScopeChat(chat_id=chat_id)))
+        default = app.settings.default_language
+        await paced.call(0, functools.partial(
+            app.bot.set_my_commands, _commands(menu("client", default))))
+        for language in LANGUAGES:
             if stop.is_set():
                 return
-        log.info("command menus done for %s chats", len(people))
+            await paced.call(0, functools.partial(
+                app.bot.set_my_commands, _commands(menu("client", language)),
+                language_code=language))
+        staff = await _staff(app, stop)
+        for chat_id, role in staff:
+            await paced.call(chat_id, functools.partial(
+                app.bot.set_my_commands, _commands(menu(role, default)),
+                scope=BotCommandScopeChat(chat_id=chat_id)))
+            if stop.is_set():
+                return
+        log.info("command menus done: %s languages, %s staff chats", len(LANGUAGES), len(staff))
     except Exception as exc:  # the menus are a convenience: nothing else may suffer for them
         log.error("command menus could not be set: %s", safe_trace(exc))
 
 
-async def _menu_now(app: App, chat_id: int, kind: str, language: str) -> tuple[str, str] | None:
-    """The chat's role and language as the database holds them now; None when it is no
-    longer someone's (the list's values if the database does not answer)."""
-    try:
-        async with app.store.unit_of_work() as uow:
-            if kind == "client":
-                client = await uow.clients.by_telegram_id(chat_id)
-                return ("client", client.language) if client else None
-            clinician = await uow.clinicians.by_telegram_id(chat_id)
-            return (clinician.role, app.settings.default_language) if clinician else None
-    except Exception:
-        return kind, language
+def _commands(items: list[tuple[str, str]]) -> list[BotCommand]:
+    return [BotCommand(command=name, description=text) for name, text in items]
 
 
-async def _people(app: App, stop: asyncio.Event) -> list[tuple[int, str, str]]:
+async def _staff(app: App, stop: asyncio.Event) -> list[tuple[int, str]]:
+    """(chat, role) of every active clinician and supervisor: a handful, not the caseload."""
     attempts = 0
     while True:
         try:
             async with app.store.unit_of_work() as uow:
                 staff = await uow.clinicians.everyone()
-                clients = await uow.clients.for_clinician(None)
-            break
+            return [(c.telegram_id, c.role) for c in staff if c.active]
         except Exception as exc:  # the database may be down for a moment: try again later
             attempts += 1
             log.warning("command menus wait for the database: %s", type(exc).__name__)
             await sleep_or_stop(stop, _backoff(app.settings, attempts))
             if stop.is_set():
                 return []
-    people: list[tuple[int, str, str]] = [
-        (c.telegram_id, c.role, app.settings.default_language) for c in staff if c.active]
-    people += [(c.telegram_id, "client", c.language) for c in clients if c.telegram_id]
-    return people
 
 
 async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
@@ -377,5 +371,8 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
                 await asyncio.wait_for(task, timeout=10)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
+        renderer = sys.modules.get("journal.review.renderer")
+        if renderer is not None:  # a chart or a report was drawn: stop its worker process
+            renderer.RENDERER.close()
         await app.close()
         log.info("Steadfast stopped cleanly")

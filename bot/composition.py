@@ -6,11 +6,11 @@ module imports aiogram, so the admin commands answer at once."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings
+from bot.startup_checks import key_setting, load_keyring, open_store  # noqa: F401 (callers' import)
 from journal.administration import AdminService
 from journal.alerts.fallback import EmailFallback
 from journal.alerts.rules import RiskRules
@@ -28,7 +28,6 @@ from journal.entries import JournalService
 from journal.preferences import PreferencesService
 from journal.review.caseload import CaseloadService
 from journal.review.service import ReviewService
-from storage.crypto import KeyringError, MasterKeyring
 from storage.keyring import KeyringService
 from storage.uow import Store
 
@@ -98,7 +97,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
             staff_language=settings.default_language,
             display_timezone=settings.default_timezone),
         discharge=DischargeService(clock=clock, retention=timedelta(days=settings.retention_days)),
-        admin=AdminService(store=store, clock=clock),
+        admin=AdminService(store=store, clock=clock, staff_language=settings.default_language),
         keyring=KeyringService(store=store, clock=clock))
 
 
@@ -119,38 +118,3 @@ def email_fallback(settings: Settings, store: Store, clock: Clock) -> EmailFallb
                          program=settings.program_name,
                          staff_language=settings.default_language,
                          display_timezone=settings.default_timezone)
-
-
-# -- keys and the store --------------------------------------------------------------------
-def key_setting(settings: Settings) -> str:
-    """The setting the master keys come from: the inline keys win over the file."""
-    if settings.master_keys is not None and settings.master_keys.get_secret_value().strip():
-        return "STEADFAST_MASTER_KEYS"
-    return "STEADFAST_MASTER_KEY_FILE"
-
-
-def load_keyring(settings: Settings) -> MasterKeyring:
-    """STEADFAST_MASTER_KEYS wins over the key file when both are present. Keys that cannot
-    be read are a settings error (exit 2) naming the setting they came from."""
-    try:
-        if key_setting(settings) == "STEADFAST_MASTER_KEYS":
-            assert settings.master_keys is not None
-            return MasterKeyring.parse(settings.master_keys.get_secret_value())
-        return MasterKeyring.load_file(settings.master_key_file)
-    except KeyringError as exc:
-        raise SettingsError(f"{key_setting(settings)}: {exc}") from None
-
-
-def _key_file_signature(settings: Settings) -> object:
-    info = os.stat(settings.master_key_file)
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
-
-
-def open_store(settings: Settings, ring: MasterKeyring | None = None) -> Store:
-    """A store whose keys can be read again while it runs (SIGHUP, an unknown master key
-    id, a changed key file); inline STEADFAST_MASTER_KEYS cannot change under a process."""
-    from_file = key_setting(settings) == "STEADFAST_MASTER_KEY_FILE"
-    return Store.open(
-        settings.database_url, ring or load_keyring(settings),
-        reload=(lambda: MasterKeyring.load_file(settings.master_key_file)) if from_file else None,
-        signature=(lambda: _key_file_signature(settings)) if from_file else None)

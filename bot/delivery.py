@@ -272,6 +272,9 @@ class DeliveryWorker:
         if method == "deleteMessage":
             await self._bot.delete_message(**params)
             return None
+        if method == "setMyCommands":
+            await _set_menu(self._bot, params)
+            return None
         raise ValueError(f"unknown outbox method {method}")
 
     def _backoff(self, attempts: int) -> float:
@@ -308,3 +311,22 @@ class DeliveryWorker:
 def _reason(description: str) -> str:
     # Telegram's descriptions name the problem, not the content; keep them short anyway.
     return description.split(":", 1)[-1].strip()[:80]
+
+
+async def _set_menu(bot: Bot, params: dict[str, Any]) -> None:
+    """A "menu" row: the chat's own command menu for a role ("menu", "language"), or with
+    no role the chat's own menu removed, so the default scope's shows again. A chat that
+    has never talked to the bot has no menu of its own yet: its /start sets it."""
+    from aiogram.types import BotCommand, BotCommandScopeChat
+
+    from bot.commands import menu
+
+    scope = BotCommandScopeChat(chat_id=params["chat_id"])
+    with contextlib.suppress(TelegramBadRequest):
+        if params.get("menu"):
+            await bot.set_my_commands(
+                [BotCommand(command=name, description=text)
+                 for name, text in menu(params["menu"], params.get("language") or "en")],
+                scope=scope)
+        else:
+            await bot.delete_my_commands(scope=scope)

@@ -1,15 +1,52 @@
-"""The checks before anything is served: the database answers and the keys open it.
+"""The checks before anything is served: the database answers and the keys open it; and
+the keys and the store they open, from the settings.
 
 Each failure is a settings error (exit 2) naming the setting and the cause."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from bot.composition import key_setting, open_store
 from bot.settings import Settings, SettingsError
-from storage.crypto import KeyMismatchError
+from storage.crypto import KeyMismatchError, KeyringError, MasterKeyring
 from storage.uow import Store
+
+
+# -- keys and the store (here, not in bot/composition.py, so that opening the store
+# imports no service) ------------------------------------------------------------------
+def key_setting(settings: Settings) -> str:
+    """The setting the master keys come from: the inline keys win over the file."""
+    if settings.master_keys is not None and settings.master_keys.get_secret_value().strip():
+        return "STEADFAST_MASTER_KEYS"
+    return "STEADFAST_MASTER_KEY_FILE"
+
+
+def load_keyring(settings: Settings) -> MasterKeyring:
+    """STEADFAST_MASTER_KEYS wins over the key file when both are present. Keys that cannot
+    be read are a settings error (exit 2) naming the setting they came from."""
+    try:
+        if key_setting(settings) == "STEADFAST_MASTER_KEYS":
+            assert settings.master_keys is not None
+            return MasterKeyring.parse(settings.master_keys.get_secret_value())
+        return MasterKeyring.load_file(settings.master_key_file)
+    except KeyringError as exc:
+        raise SettingsError(f"{key_setting(settings)}: {exc}") from None
+
+
+def _key_file_signature(settings: Settings) -> object:
+    info = os.stat(settings.master_key_file)
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def open_store(settings: Settings, ring: MasterKeyring | None = None) -> Store:
+    """A store whose keys can be read again while it runs (SIGHUP, an unknown master key
+    id, a changed key file); inline STEADFAST_MASTER_KEYS cannot change under a process."""
+    from_file = key_setting(settings) == "STEADFAST_MASTER_KEY_FILE"
+    return Store.open(
+        settings.database_url, ring or load_keyring(settings),
+        reload=(lambda: MasterKeyring.load_file(settings.master_key_file)) if from_file else None,
+        signature=(lambda: _key_file_signature(settings)) if from_file else None)
 
 
 async def check_keys_open_database(store: Store, settings: Settings) -> None:

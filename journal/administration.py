@@ -22,9 +22,10 @@ class ErasureReceipt:
 
 
 class AdminService:
-    def __init__(self, *, store: Store, clock: Clock) -> None:
+    def __init__(self, *, store: Store, clock: Clock, staff_language: str = "en") -> None:
         self._store = store
         self._clock = clock
+        self._staff_language = staff_language
 
     async def add_clinician(
         self, *, telegram_id: int, name: str, supervisor: bool, contact: str = "",
@@ -55,6 +56,11 @@ class AdminService:
                 detail=f"clinician {clinician.id} role {clinician.role}"
                        + (" with e-mail" if email else ""),
             )
+            # The bot sets the staff menu in that chat when it delivers this (a chat that
+            # never talked to the bot gets it with its /start instead).
+            await uow.outbox.add(chat_id=telegram_id, kind="menu", method="setMyCommands",
+                                 params={"menu": clinician.role,
+                                         "language": self._staff_language}, now=now)
         return clinician
 
     async def set_clinician_email(self, *, telegram_id: int, email: str | None) -> Clinician:

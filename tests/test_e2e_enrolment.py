@@ -178,7 +178,11 @@ async def test_a_stranger_gets_one_neutral_line_and_nothing_else(world: dict[str
     assert len(replies) == 7
     assert {m.text for m in replies} == {
         "This bot serves enrolled participants of a program. Ask your clinician for an invite."}
-    assert emu.commands_for(9999) == []
+    # The default scope's menu is the client's (a start sets menus by scope, not per chat):
+    # a stranger sees it, never a staff command, and gets no chat's own menu.
+    assert not {"invite", "alerts", "caseload"} & set(emu.commands_for(9999))
+    assert not [c for c in emu.calls_of("setMyCommands")
+                if (c.params.get("scope") or {}).get("chat_id") == 9999]
 
 
 async def test_roles_reach_only_their_own_commands(world: dict[str, Any]) -> None:
@@ -192,5 +196,7 @@ async def test_roles_reach_only_their_own_commands(world: dict[str, Any]) -> Non
     await emu.wait_for_message(CLINICIAN, contains="not available", from_bot=True)
     await emu.send_text(CLINICIAN, "/start")  # a chat gets its menu once it has talked
     await emu.wait_for_message(CLINICIAN, contains="/invite", from_bot=True)
-    staff_menu = await eventually(lambda: emu.commands_for(CLINICIAN))
+    # Everyone sees the default scope's (client) menu until a chat's own is set.
+    await eventually(lambda: "invite" in emu.commands_for(CLINICIAN))
+    staff_menu = emu.commands_for(CLINICIAN)
     assert "invite" in staff_menu and "checkin" not in staff_menu

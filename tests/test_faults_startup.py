@@ -116,7 +116,8 @@ async def test_a_start_during_an_outage_waits_mails_staff_and_serves_once_telegr
         async def alert_row_sent() -> bool:
             async with store.unit_of_work() as uow:
                 statuses = list(await uow.session.scalars(
-                    select(OutboxRow.status).where(OutboxRow.chat_id == LANE)))
+                    select(OutboxRow.status).where(OutboxRow.chat_id == LANE,
+                                                   OutboxRow.kind != "menu")))
             return statuses == ["sent"]
 
         await eventually(alert_row_sent, timeout=30)
@@ -158,7 +159,7 @@ async def test_command_menus_failing_do_not_stop_the_start_and_are_set_once_tele
         sent = await emulator.send_command(CLIENT, "/checkin")
         await emulator.wait_for_message(CLIENT, contains=" of ", after=sent.message_id,
                                         timeout=30)
-        await eventually(lambda: len(emulator.calls_of("deleteMyCommands")) >= 2, timeout=30)
+        await eventually(lambda: len(emulator.calls_of("setMyCommands")) >= 2, timeout=30)
         assert emulator.commands_for(LANE) == [] and emulator.commands_for(CLIENT) == []
 
         emulator.end_outage()
@@ -166,9 +167,16 @@ async def test_command_menus_failing_do_not_stop_the_start_and_are_set_once_tele
         await eventually(lambda: "checkin" in emulator.commands_for(CLIENT), timeout=30)
         assert "invite" not in emulator.commands_for(CLIENT)
         assert "checkin" not in emulator.commands_for(LANE)
-        done = [c.params["scope"]["chat_id"] for c in emulator.calls_of("setMyCommands")
-                if c.error_code is None]
-        assert sorted(done) == [LANE, CLIENT]  # once per person
+        def succeeded() -> list[int | None]:
+            return [(c.params.get("scope") or {}).get("chat_id")
+                    for c in emulator.calls_of("setMyCommands") if c.error_code is None]
+
+        # The default scope bare and per language, and Lane's own (at the start, and from
+        # the outbox row queued when Lane was added); the client has no chat's own menu.
+        await eventually(lambda: succeeded().count(None) == 3, timeout=30)
+        done = succeeded()
+        assert CLIENT not in done
+        assert 1 <= done.count(LANE) <= 2 and len(done) <= 5
         assert await bot.terminate() == 0
         assert "Traceback" not in bot.log_text()
     finally:

@@ -2,4 +2,5 @@
 
 from bot.cli import main
 
-main()
+if __name__ == "__main__":  # not in a renderer worker, which imports this as __mp_main__
+    main()

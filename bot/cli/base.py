@@ -6,7 +6,7 @@ import asyncio
 import functools
 import sys
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -79,7 +79,7 @@ def load_settings() -> Settings:
 def with_services(body: Callable[[Services], Coroutine[Any, Any, T]]) -> T:
     """Open the store (once the database answers and the keys open it), build the services
     as the bot does, run body(services), always close the store."""
-    from bot.composition import build_services
+    from bot.cli.services import LazyServices
     from bot.startup_checks import open_checked_store
     from journal.clock import SystemClock
 
@@ -88,7 +88,8 @@ def with_services(body: Callable[[Services], Coroutine[Any, Any, T]]) -> T:
     async def go() -> T:
         store = await open_checked_store(settings)
         try:
-            return await body(build_services(settings, store, SystemClock()))
+            # Each service is built when the command first asks for it.
+            return await body(cast("Services", LazyServices(settings, store, SystemClock())))
         finally:
             await store.close()
 

@@ -35,22 +35,28 @@ def day_states(client: Client, days: Sequence[CheckInDay], *, start: date, end: 
     A day is asked for when it is a check-in weekday on or after enrolment (and before a
     pause). An asked day in the past with no submitted check-in counts as missed even when
     no row exists, so a gap in prompting never flatters adherence."""
-    rows = {d.local_date: d for d in days}
+    return states_by_status(client, {d.local_date: d.status for d in days}, start=start,
+                            end=end, today=today)
+
+
+def states_by_status(client: Client, statuses: Mapping[date, str], *, start: date, end: date,
+                     today: date) -> dict[date, str]:
+    """day_states() from each day's check-in status alone (what a caseload reads)."""
     enrolled = local_date(client, client.enrolled_at) if client.enrolled_at else None
     paused = (local_date(client, client.paused_at)
               if client.status == "paused" and client.paused_at else None)
     states: dict[date, str] = {}
     day = start
     while day <= end:
-        row = rows.get(day)
+        status = statuses.get(day)
         asked = (enrolled is not None and day >= enrolled
                  and is_checkin_day(day, client.checkin_days)
                  and (paused is None or day < paused))
-        if row is not None and row.status == "submitted":
+        if status == "submitted":
             states[day] = "submitted"
-        elif (row is not None and row.status == "missed") or (asked and day < today):
+        elif status == "missed" or (asked and day < today):
             states[day] = "missed"
-        elif row is not None and row.status in ("prompted", "in_progress"):
+        elif status in ("prompted", "in_progress"):
             states[day] = "open"
         else:
             states[day] = "none"
@@ -65,4 +71,4 @@ def adherence(states: Mapping[date, str], *, start: date, end: date) -> Adherenc
     return Adherence(done, done + window.count("missed"))
 
 
-__all__ = ["Adherence", "adherence", "client_today", "day_states"]
+__all__ = ["Adherence", "adherence", "client_today", "day_states", "states_by_status"]

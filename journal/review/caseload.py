@@ -12,7 +12,7 @@ from journal.clock import Clock
 from journal.errors import NotAllowed, NotFound
 from journal.i18n import N_, gettext_for
 from journal.people import actor_of, existing_client
-from journal.review.adherence import Adherence, adherence, client_today, day_states
+from journal.review.adherence import Adherence, adherence, client_today, states_by_status
 from storage.records import Client, Clinician
 from storage.uow import UnitOfWork
 
@@ -65,15 +65,22 @@ class CaseloadService:
     async def caseload(self, uow: UnitOfWork, clinician: Clinician) -> list[CaseloadEntry]:
         clients = await uow.clients.for_clinician(None if clinician.is_supervisor
                                                   else clinician.id)
-        counts = await uow.alerts.open_counts([c.id for c in clients])
+        ids = [c.id for c in clients]
+        counts = await uow.alerts.open_counts(ids)
         now = self._clock.now()
+        todays = {c.id: client_today(c, now) for c in clients}
+        window = timedelta(days=29)  # clients' todays differ by time zone: read the union
+        statuses = (await uow.checkins.statuses_of(ids, since=min(todays.values()) - window,
+                                                   until=max(todays.values()))
+                    ) if clients else {}
+        latest_days = await uow.checkins.latest_days(ids) if clients else {}
         entries = []
         for client in clients:
-            today = client_today(client, now)
-            start = today - timedelta(days=29)
-            days = await uow.checkins.days(client.id, since=start, until=today)
-            latest = await uow.checkins.latest_day(client.id)
-            states = day_states(client, days, start=start, end=today, today=today)
+            today = todays[client.id]
+            start = today - window
+            latest = latest_days.get(client.id)
+            states = states_by_status(client, statuses[client.id], start=start, end=today,
+                                      today=today)
             entries.append(CaseloadEntry(
                 client=client, today=today,
                 last_checkin=latest.local_date if latest else None,

@@ -6,8 +6,6 @@ wire one object."""
 
 from __future__ import annotations
 
-import asyncio
-
 from journal.alerts.rules import RiskRules
 from journal.checkin.questionnaire import Questionnaire
 from journal.clock import Clock
@@ -84,8 +82,11 @@ class ReviewService:
         return self._rules.reason_label(code)
 
     async def render_report(self, data: ReportData) -> bytes:
-        """The PDF, built off the event loop: charts and layout are CPU-bound."""
-        return await asyncio.to_thread(build_report, data)
+        """The PDF, built in the renderer's worker process: charts and layout are CPU-bound,
+        and matplotlib and fpdf2 would stay in the bot's memory for good."""
+        from journal.review.renderer import RENDERER  # multiprocessing, only once needed
+
+        return await RENDERER.run(build_report, data)
 
 
 __all__ = ["ReviewService"]

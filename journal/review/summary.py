@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -40,8 +39,9 @@ class ClientSummary:
     async def chart(self) -> bytes:
         """The last days as a PNG, drawn off the event loop (matplotlib is CPU-bound)."""
         from journal.review import charts
+        from journal.review.renderer import RENDERER
 
-        return await asyncio.to_thread(
+        return await RENDERER.run(
             charts.summary_chart, self.points, self.sexual_violent, self.general,
             start=self.start, end=self.today, language=self.language, sv_max=self.sv_max,
             general_max=self.general_max)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from storage.crypto import KeyErasedError
@@ -161,6 +161,40 @@ class CheckInRepository(Repository):
             .order_by(CheckInRow.local_date.desc()).limit(1))).first()
         return CheckInDay(*row) if row else None
 
+    async def statuses_of(self, client_ids: Sequence[str], *, since: date, until: date
+                          ) -> dict[str, dict[date, str]]:
+        """{client id: {day: status}} of many clients at once, for a caseload: one narrow
+        query per chunk of clients, not one per client; nothing is decrypted."""
+        found: dict[str, dict[date, str]] = {client_id: {} for client_id in client_ids}
+        for chunk in _chunks(client_ids):
+            rows = await self.session.execute(
+                select(CheckInRow.client_id, CheckInRow.local_date, CheckInRow.status)
+                .where(CheckInRow.client_id.in_(chunk), CheckInRow.local_date >= since,
+                       CheckInRow.local_date <= until))
+            for client_id, day, status in rows:
+                found[client_id][day] = status
+        return found
+
+    async def latest_days(self, client_ids: Sequence[str], *, status: str = "submitted"
+                          ) -> dict[str, CheckInDay]:
+        """latest_day() of many clients at once: a grouped query per chunk of clients."""
+        found: dict[str, CheckInDay] = {}
+        for chunk in _chunks(client_ids):
+            latest = (select(CheckInRow.client_id.label("client_id"),
+                             func.max(CheckInRow.local_date).label("local_date"))
+                      .where(CheckInRow.client_id.in_(chunk), CheckInRow.status == status)
+                      .group_by(CheckInRow.client_id).subquery())
+            rows = await self.session.execute(
+                select(CheckInRow.client_id, CheckInRow.id, CheckInRow.local_date,
+                       CheckInRow.status, CheckInRow.risk_level, CheckInRow.submitted_at)
+                .join(latest, (CheckInRow.client_id == latest.c.client_id)
+                      & (CheckInRow.local_date == latest.c.local_date))
+                .where(CheckInRow.status == status))
+            for client_id, checkin_id, day, status, level, submitted_at in rows:
+                found.setdefault(client_id, CheckInDay(checkin_id, day, status, level,
+                                                       submitted_at))
+        return found
+
     async def scheduled_days(self, client_ids: Sequence[str], *, since: date
                              ) -> list[ScheduledDay]:
         """Recent days of many clients in one query, for the scheduler; nothing decrypted."""
@@ -171,3 +205,8 @@ class CheckInRepository(Repository):
                    CheckInRow.prompted_at, CheckInRow.reminded_at)
             .where(CheckInRow.client_id.in_(client_ids), CheckInRow.local_date >= since))
         return [ScheduledDay(*row) for row in rows]
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    """Bound an IN list: SQLite and PostgreSQL both take 500 parameters comfortably."""
+    return [ids[i:i + size] for i in range(0, len(ids), size)]

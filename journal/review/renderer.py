@@ -1,0 +1,64 @@
+"""Charts and PDFs drawn in a worker process of their own, so the bot never holds
+matplotlib and fpdf2 (a year's report raised the bot's resident memory by about 100 MiB,
+past its 250 MB goal, and that memory was never given back).
+
+One worker, started on the first render and stopped once it has been idle for
+`IDLE_SECONDS`: renders close together reuse the warm worker, and an idle bot holds
+nothing of it. The work sent is plain values (ReportData, chart points); nothing is
+logged or written to disk on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+IDLE_SECONDS = 300.0
+
+
+class Renderer:
+    def __init__(self, idle_seconds: float = IDLE_SECONDS) -> None:
+        self._idle = idle_seconds
+        self._pool: ProcessPoolExecutor | None = None
+        self._busy = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def run(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """func(*args, **kwargs) in the worker (func and its arguments must pickle)."""
+        loop = asyncio.get_running_loop()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pool is None:
+            # spawn: a fork of the bot would copy its event loop, threads and open sockets.
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        pool = self._pool
+        self._busy += 1
+        try:
+            return await loop.run_in_executor(pool, functools.partial(func, *args, **kwargs))
+        except BrokenProcessPool:  # the worker died (killed, out of memory): a new one next
+            if self._pool is pool:
+                self._pool = None
+            raise
+        finally:
+            self._busy -= 1
+            if self._busy == 0 and self._pool is not None:
+                self._timer = loop.call_later(self._idle, self.close)
+
+    def close(self) -> None:
+        """Stop the worker (it finishes what it draws); the next render starts another."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+RENDERER = Renderer()

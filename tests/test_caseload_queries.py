@@ -1,0 +1,52 @@
+"""/caseload reads its counts in a few grouped queries: the statements it sends do not grow
+with the number of clients (what it shows is covered by tests/test_review.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event
+
+from journal.clock import FakeClock
+from journal.review.caseload import CaseloadService
+from storage.records import Clinician
+from storage.uow import Store
+from tests.helpers import make_client, make_clinician
+
+
+async def _statements(store: Store, clock: FakeClock, supervisor: Clinician) -> int:
+    sent = [0]
+
+    def count(*_args: Any) -> None:
+        sent[0] += 1
+
+    engine = store.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with store.transaction() as uow:
+            await CaseloadService(clock=clock).caseload(uow, supervisor)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return sent[0]
+
+
+async def test_the_caseload_sends_as_many_statements_for_40_clients_as_for_4(
+        store: Store, clock: FakeClock) -> None:
+    supervisor = await make_clinician(store, clock, telegram_id=7001, role="supervisor")
+    counts = []
+    for total in (4, 40):
+        async with store.unit_of_work() as uow:
+            have = len(await uow.clients.for_clinician(None))
+        for n in range(have, total):
+            client = await make_client(store, clock, supervisor, telegram_id=9000 + n)
+            async with store.transaction() as uow:  # a few days, some missed
+                for back in range(3):
+                    await uow.checkins.create(
+                        client_id=client.id, local_date=clock.now().date() - timedelta(days=back),
+                        status=("submitted", "missed", "prompted")[(n + back) % 3],
+                        questionnaire_id="q", questionnaire_version="1", item_ids=[],
+                        now=clock.now())
+        counts.append(await _statements(store, clock, supervisor))
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= 12, counts
