@@ -233,7 +233,7 @@ async def test_spanish_speaking_staff_get_the_mail_in_spanish(
     clock.advance(minutes=5)
     assert await fallback(store, clock, mailbox, staff_language="es").run_once() == 1
     [received] = mailbox.all()
-    assert received.subject == f"Hillside RP: alerta de nivel CRÍTICO, participante {client.code}"
+    assert received.subject == f"Hillside RP: alerta de nivel Crítico, participante {client.code}"
     assert "Abre Steadfast" in received.body and "Generada: 2026-03-02 10:00 CET" in received.body
 
 
