@@ -48,11 +48,11 @@ def script(demo: Demo) -> list[tuple[str, Scene]]:
     async def checkin(emu: BotAPIEmulator) -> None:
         phone = CheckInPhone(emu, CLIENT)
         await phone.start()
-        for label in ("I stayed, or I looked for it", "8", "A lot of the day", "No", "No", "3"):
+        for label in ("I stayed, or I looked for them", "8", "A lot of the day", "No", "No", "3"):
             await phone.tap(label)
         await phone.tap("Yes")  # thoughts of self-harm: crisis resources come first
         await emu.wait_for_message(CLIENT, contains="help is available")
-        for label in ("Some", "No", "Yes"):
+        for label in ("Yes, something small", "No", "Yes"):
             await phone.tap(label)
         await phone.type("Walked past the playground on the way home; I crossed the street")
         for label in ("Went past places I avoid", "Done", "No", "Call my sponsor", "Done", "4",
@@ -61,15 +61,16 @@ def script(demo: Demo) -> list[tuple[str, Scene]]:
         await emu.wait_for_message(CLIENT, contains="saved")
 
     async def alert(emu: BotAPIEmulator) -> None:
-        critical = await emu.wait_for_message(CLINICIAN, contains="CRITICAL", timeout=15)
-        await emu.wait_for_message(CLINICIAN, contains="High alert", timeout=15)
+        critical = await emu.wait_for_message(CLINICIAN, contains="Critical alert", timeout=15)
+        high = await emu.wait_for_message(CLINICIAN, contains="High alert", timeout=15)
         await emu.press_button(CLINICIAN, critical.message_id, text="Details")
         await emu.wait_for_message(CLINICIAN, contains="Details for client")
-        await emu.press_button(CLINICIAN, critical.message_id, text="Acknowledge")
-        await emu.wait_for_message(CLINICIAN, contains="note of the action")
-        await say(emu, CLINICIAN, "Phoned the client, reviewed the safety plan; seen tomorrow",
-                  expect="Note saved")
-        await emu.wait_for_message(CLINICIAN, contains="acknowledged by Dr Rivera")
+        await acknowledge(emu, critical.message_id,
+                          "Phoned the client, reviewed the safety plan; seen tomorrow")
+        # The high alert is the same day seen from another side: it is closed too, so the
+        # caseload below shows no alert left open.
+        await acknowledge(emu, high.message_id,
+                          "Same call: went over the high-risk situation and the places to avoid")
 
     async def review(emu: BotAPIEmulator) -> None:
         await say(emu, CLINICIAN, "/caseload", expect="most in need first")
@@ -93,9 +94,23 @@ def script(demo: Demo) -> list[tuple[str, Scene]]:
         ("Someone without an invite writes to the bot", stranger),
         ("The clinician writes the client's relapse prevention plan", plan),
         ("The client's daily check-in, with a high-risk day", checkin),
-        ("The clinician gets the alerts, opens Details and acknowledges", alert),
+        ("The clinician gets two alerts, opens Details and acknowledges both", alert),
         ("In session: the clinician's caseload and a session report", review),
     ]
+
+
+async def acknowledge(emu: BotAPIEmulator, message_id: int, note: str) -> None:
+    """The clinician acknowledges one alert and writes what they did."""
+    last = max((m.message_id for m in emu.chat(CLINICIAN)), default=0)
+    await emu.press_button(CLINICIAN, message_id, text="Acknowledge")
+    await emu.wait_for_message(CLINICIAN, contains="note of the action", after=last)
+    await say(emu, CLINICIAN, note, expect="Note saved")
+    for _ in range(400):  # the alert's own message is edited to say who handled it
+        shown = [m for m in emu.chat(CLINICIAN) if m.message_id == message_id]
+        if shown and "acknowledged by Dr Rivera" in shown[0].text:
+            return
+        await asyncio.sleep(0.025)
+    raise RuntimeError("the alert was not marked as acknowledged")
 
 
 def client_code(emu: BotAPIEmulator) -> str:

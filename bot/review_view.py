@@ -8,7 +8,7 @@ from datetime import date
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import DischargeCb, ReviewCb
-from journal.alerts.levels import ALERT_LABELS, ALERT_ORDER, WORDS, label
+from journal.alerts.levels import ALERT_ORDER, WORDS, label
 from journal.i18n import N_, _, ngettext
 from journal.review.adherence import Adherence
 from journal.review.caseload import CaseloadEntry
@@ -16,6 +16,7 @@ from journal.review.history import HistoryItem, HistoryPage
 from journal.review.plan import PLAN_EDIT_MINUTES, plan_as_text
 from journal.review.report_data import DEFAULT_REPORT_DAYS
 from journal.review.summary import ClientSummary
+from journal.times import shown_time
 from storage.records import Client, Plan
 
 MESSAGE_LIMIT = 3900  # under Telegram's 4096, leaving room for the closing line
@@ -53,6 +54,11 @@ def _open_alerts(counts: Mapping[str, int]) -> str:
     parts = [_("{level}: {n}").format(level=_(WORDS[level]), n=counts[level])
              for level in ALERT_ORDER if counts.get(level)]
     return ", ".join(parts) if parts else _("none")
+
+
+def deleted_in(minutes: int) -> str:
+    return ngettext("This message is deleted in {n} minute.",
+                    "This message is deleted in {n} minutes.", minutes).format(n=minutes)
 
 
 def _keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
@@ -123,12 +129,14 @@ def caseload_messages(entries: list[CaseloadEntry], *, supervisor: bool
 
 
 def summary_caption(summary: ClientSummary) -> str:
-    return _("Client {code}: the last {days} days").format(
-        code=summary.client.code, days=(summary.today - summary.start).days + 1)
+    days = (summary.today - summary.start).days + 1
+    return ngettext("Client {code}: the last {days} day", "Client {code}: the last {days} days",
+                    days).format(code=summary.client.code, days=days)
 
 
 def summary_text(summary: ClientSummary, ttl_minutes: int,
-                 reason_label: Callable[[str], str]) -> str:
+                 reason_label: Callable[[str], str], *, zone: str = "UTC") -> str:
+    """`zone`: where the staff member reads times (the program's zone)."""
     client = summary.client
     last = summary.last_checkin
     lines = [
@@ -147,11 +155,11 @@ def summary_text(summary: ClientSummary, ttl_minutes: int,
         for alert in summary.recent_alerts[-8:]:
             reasons = "; ".join(_(reason_label(r)) for r in alert.detail.get("reasons", []))
             state = _("open") if alert.status == "open" else _("acknowledged")
-            lines.append(f"• {alert.created_at:%Y-%m-%d %H:%M} "
-                         f"{_(label(alert.level, ALERT_LABELS))} ({state}): {reasons}")
+            lines.append(f"• {shown_time(alert.created_at, zone)} "
+                         f"{_(label(alert.level))} ({state}): {reasons}")
     lines += ["", plan_summary(summary.plan)]
     lines += ["", _("Indicators are from self-report, not an ACUTE-2007 assessment."),
-              _("This message is deleted in {n} minutes.").format(n=ttl_minutes)]
+              deleted_in(ttl_minutes)]
     return _fit("\n".join(lines))
 
 
@@ -169,7 +177,8 @@ def plan_summary(plan: Plan) -> str:
 def summary_buttons(code: str) -> InlineKeyboardMarkup:
     return _keyboard([[
         (_("History"), ReviewCb(action="history", code=code, page=0).pack()),
-        (_("Report ({n} days)").format(n=DEFAULT_REPORT_DAYS),
+        (ngettext("Report ({n} day)", "Report ({n} days)", DEFAULT_REPORT_DAYS).format(
+            n=DEFAULT_REPORT_DAYS),
          ReviewCb(action="report", code=code).pack()),
         (_("Plan"), ReviewCb(action="plan", code=code).pack()),
     ]])
@@ -178,10 +187,10 @@ def summary_buttons(code: str) -> InlineKeyboardMarkup:
 # --- history ----------------------------------------------------------------------------
 
 
-def _item_text(item: HistoryItem) -> str:
+def _item_text(item: HistoryItem, zone: str) -> str:
     if item.kind == "journal":
         assert item.at is not None
-        return _("Journal entry {time}").format(time=f"{item.at:%Y-%m-%d %H:%M}") + \
+        return _("Journal entry {time}").format(time=shown_time(item.at, zone)) + \
             "\n" + item.text
     if item.kind == "missed":
         return _("Check-in {day}: missed").format(day=f"{item.day:%Y-%m-%d}")
@@ -203,14 +212,15 @@ def _shorten(text: str, limit: int) -> str:
                                                    "the full text)")
 
 
-def history_text(page: HistoryPage, ttl_minutes: int) -> str:
+def history_text(page: HistoryPage, ttl_minutes: int, *, zone: str = "UTC") -> str:
+    """`zone`: where the staff member reads times (the program's zone)."""
     header = _("Client {code}: history, page {page} of {pages}, newest first").format(
         code=page.client.code, page=page.page + 1, pages=page.pages)
-    footer = _("This message is deleted in {n} minutes.").format(n=ttl_minutes)
+    footer = deleted_in(ttl_minutes)
     if not page.items:
         return header + "\n\n" + _("No check-ins or journal entries yet.")
     budget = (MESSAGE_LIMIT - len(header) - len(footer) - 150) // len(page.items)
-    blocks = [_shorten(_item_text(item), budget) for item in page.items]
+    blocks = [_shorten(_item_text(item, zone), budget) for item in page.items]
     return "\n\n".join([header, *blocks, footer])
 
 
@@ -237,20 +247,30 @@ def plan_view(client: Client, plan: Plan, language: str, ttl_minutes: int, *,
                                                                 changed=changed),
              "", plan_as_text(plan, language), ""]
     if editable:
-        lines.append(_(
+        lines.append(ngettext(
+            "To change it, reply within {minutes} minute with the plan in the same format: "
+            "each section title on its own line, then one item a line. Sections you leave "
+            "out stay as they are; a title with no lines under it empties that section. The "
+            "coping steps become the choices of the client's daily check-in, and the client "
+            "is told that their plan changed.",
             "To change it, reply within {minutes} minutes with the plan in the same format: "
             "each section title on its own line, then one item a line. Sections you leave "
             "out stay as they are; a title with no lines under it empties that section. The "
             "coping steps become the choices of the client's daily check-in, and the client "
-            "is told that their plan changed.").format(minutes=PLAN_EDIT_MINUTES))
-    lines.append(_("This message is deleted in {n} minutes.").format(n=ttl_minutes))
+            "is told that their plan changed.", PLAN_EDIT_MINUTES).format(
+                minutes=PLAN_EDIT_MINUTES))
+    lines.append(deleted_in(ttl_minutes))
     return _fit("\n".join(lines))
 
 
 def discharge_question(code: str, erase_after: date, days: int) -> tuple[str, InlineKeyboardMarkup]:
-    text = _("Discharge client {code}? Daily check-ins stop at once and the client is told. "
-             "Their records stay readable to you for {days} days; on {day} their data key is "
-             "destroyed and every record becomes unreadable for good.").format(
+    text = ngettext(
+        "Discharge client {code}? Daily check-ins stop at once and the client is told. "
+        "Their records stay readable to you for {days} day; on {day} their data key is "
+        "destroyed and every record becomes unreadable for good.",
+        "Discharge client {code}? Daily check-ins stop at once and the client is told. "
+        "Their records stay readable to you for {days} days; on {day} their data key is "
+        "destroyed and every record becomes unreadable for good.", days).format(
         code=code, days=days, day=f"{erase_after:%Y-%m-%d}")
     return text, _keyboard([[
         (_("Discharge {code}").format(code=code),

@@ -95,7 +95,7 @@ def crisis_message(*, phone: str, text_line: str, office: str, clinician_contact
         lines.append(_("Your clinician: {contact}").format(contact=clinician_contact))
     if clinician_told:
         lines += ["", _("If you are in danger now, call your local emergency number. Your "
-                        "clinician has been told and will contact you.")]
+                        "clinician is being told now and will contact you.")]
     else:
         lines += ["", _("If you are in danger now, call your local emergency number.")]
     return "\n".join(lines)

@@ -135,6 +135,11 @@ class EnrolmentService:
         self._time = default_checkin_time
         self._staff_language = staff_language
 
+    @property
+    def staff_timezone(self) -> str:
+        """The zone staff read times in: the program's, until staff have their own."""
+        return self._timezone
+
     async def create_invite(
         self, uow: UnitOfWork, clinician: Clinician, note: str | None
     ) -> NewInvite:

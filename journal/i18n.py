@@ -51,4 +51,10 @@ def N_(message: str) -> str:
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(current_language.get()).ngettext(singular, plural, n)
+    """The form of a counted text that fits `n`, in the language of the person answered."""
+    return ngettext_for(current_language.get(), singular, plural, n)
+
+
+def ngettext_for(language: str, singular: str, plural: str, n: int) -> str:
+    return translations(language if language in LANGUAGES else "en").ngettext(singular,
+                                                                              plural, n)

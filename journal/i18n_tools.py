@@ -20,7 +20,8 @@ from journal.i18n import DOMAIN, LOCALES
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "journal", "scheduler")
-KEYWORDS = {"_": None, "N_": None, "gettext_for": (2,), "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "gettext_for": (2,), "ngettext": (1, 2),
+            "ngettext_for": (2, 3)}
 # Data file -> its tables whose every value is an English msgid, translated where shown
 # (the alert reasons of the risk rules: RiskRules.reason_label()).
 DATA_MSGIDS = {"journal/risk_rules.toml": ("reasons",)}
@@ -64,7 +65,9 @@ def missing(language: str = "es") -> list[str]:
         if not message.id:
             continue
         found = existing.get(message.id)
-        if found is None or not found.string or found.fuzzy:
+        # A counted text needs every plural form; babel keeps them as a tuple.
+        forms = found.string if found is not None and isinstance(found.string, tuple) else ()
+        if found is None or not found.string or found.fuzzy or (forms and not all(forms)):
             gaps.append(message.id if isinstance(message.id, str) else message.id[0])
     return gaps
 

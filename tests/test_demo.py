@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.reading import times_without_zone
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,9 +23,16 @@ def test_the_demo_shows_the_whole_loop_and_keeps_what_it_made(tmp_path: Path) ->
     out = result.stdout
     for seen in ("Dr Rivera: /invite", "Do you agree?", "[I agree] [No, thanks]",
                  "Daily check-in · 1 of", "help is available right now",
-                 "CRITICAL alert for client", "Dr Rivera pressed [Details]",
+                 "Critical alert for client", "Dr Rivera pressed [Details]",
                  "acknowledged by Dr Rivera", "/caseload", "Session report for client"):
         assert seen in out, seen
+    # Both alerts are acknowledged, so the caseload leaves no loose end for a new viewer.
+    assert out.count("Handled: acknowledged by Dr Rivera.") == 2
+    assert "Open alerts: none" in out
+    # Every time the people read names its zone; the progress never shows a moving end.
+    assert times_without_zone(out) == []
+    totals = {int(total) for total in re.findall(r"Daily check-in · \d+ of (\d+)", out)}
+    assert len(totals) == 1, totals
     assert "Traceback" not in out + result.stderr
     assert (kept / "report.pdf").read_bytes().startswith(b"%PDF")
     verify = subprocess.run(

@@ -61,7 +61,7 @@ async def test_details_are_shown_on_request_then_deleted_and_audited(world: dict
     emu, clock, store = world["emu"], world["clock"], world["store"]
     await raise_critical(world)
     alert = await emu.wait_for_message(CLINICIAN, contains="alert for client")
-    assert "CRITICAL" in alert.text and "self-harm" not in alert.text.lower()
+    assert "Critical alert" in alert.text and "self-harm" not in alert.text.lower()
     await emu.press_button(CLINICIAN, alert.message_id, text="Details")
     details = await emu.wait_for_message(CLINICIAN, contains="Details for client")
     assert "self-harm" in details.text.lower()
@@ -112,7 +112,7 @@ async def test_acknowledging_stops_escalation_and_marks_every_copy_handled(
     async with store.transaction() as uow:
         assert await world["alerts"].escalate_due(uow) == 1
     escalated = await emu.wait_for_message(SUPERVISOR, contains="ESCALATED")
-    assert "CRITICAL" in escalated.text
+    assert "Critical alert" in escalated.text
 
     original = await emu.wait_for_message(CLINICIAN, contains="alert for client")
     await emu.press_button(CLINICIAN, original.message_id, text="Acknowledge")

@@ -234,7 +234,7 @@ async def test_help_shows_crisis_resources_and_the_clinicians_contact(world: Wor
     assert "988" in reply.text and "741741" in reply.text and OFFICE in reply.text
     assert f"Your clinician: Dr Lane, {CONTACT}" in reply.text
     # nobody was alerted by asking for help, so the bot does not claim so
-    assert "has been told" not in reply.text
+    assert "is being told" not in reply.text and "has been told" not in reply.text
     assert "/journal" in reply.text and "/plan" in reply.text
 
 

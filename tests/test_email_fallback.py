@@ -80,9 +80,9 @@ async def test_an_alert_waiting_five_minutes_is_mailed_to_the_clinician_with_no_
     [received] = mailbox.all()
     assert received.rcpt_tos == ("lane@clinic.example",)
     assert received.mail_from == "steadfast@clinic.example"
-    assert received.subject == f"Hillside RP: CRITICAL alert for client {client.code}"
+    assert received.subject == f"Hillside RP: Critical alert for client {client.code}"
     body = received.body
-    assert "Hillside RP" in body and client.code in body and "CRITICAL" in body
+    assert "Hillside RP" in body and client.code in body and "Critical alert" in body
     assert "2026-03-02 10:00 CET (Europe/Madrid)" in body  # 09:00 UTC, the program's zone
     assert "Open Steadfast" in body
     for secret in ("self-harm", "Thoughts", "harm", "SELF_HARM", "Yes", "Details"):
@@ -115,7 +115,7 @@ async def test_nothing_is_mailed_when_telegram_delivered_in_time(
                 return await uow.session.scalar(select(OutboxRow.status)) == "sent"
 
         await eventually(delivered, timeout=10)
-        assert [m for m in emulator.chat(LANE) if "CRITICAL alert" in m.text]
+        assert [m for m in emulator.chat(LANE) if "Critical alert" in m.text]
         clock.advance(minutes=30)
         assert await fallback(store, clock, mailbox).run_once() == 0
     finally:
@@ -233,7 +233,7 @@ async def test_spanish_speaking_staff_get_the_mail_in_spanish(
     clock.advance(minutes=5)
     assert await fallback(store, clock, mailbox, staff_language="es").run_once() == 1
     [received] = mailbox.all()
-    assert received.subject == f"Hillside RP: alerta de nivel CRÍTICO, participante {client.code}"
+    assert received.subject == f"Hillside RP: alerta de nivel Crítico, participante {client.code}"
     assert "Abre Steadfast" in received.body and "Generada: 2026-03-02 10:00 CET" in received.body
 
 
@@ -256,4 +256,4 @@ async def test_steadfast_run_with_smtp_mails_an_alert_telegram_could_not_deliver
         mails = await eventually(lambda: mailbox.to("lane@clinic.example"), timeout=15)
     finally:
         await bot.stop()
-    assert [m.subject for m in mails] == [f"Hillside RP: CRITICAL alert for client {client.code}"]
+    assert [m.subject for m in mails] == [f"Hillside RP: Critical alert for client {client.code}"]

@@ -144,7 +144,7 @@ async def test_rotate_and_retire_under_a_running_bot_keep_every_reply_and_delive
         # The alert queued in the outbox reaches the clinician.
         alert = await emulator.wait_for_message(CLINICIAN, contains="alert for client",
                                                 timeout=SLOW)
-        assert "CRITICAL" in alert.text and client.code in alert.text
+        assert "Critical alert" in alert.text and client.code in alert.text
         assert await saved(sqlite_database, key_file, client, "self_harm") is True
 
         # A new client enrols: their data key is created under the new primary, and the
@@ -164,7 +164,7 @@ async def test_rotate_and_retire_under_a_running_bot_keep_every_reply_and_delive
         sent = await emulator.send_text(CLINICIAN, "/alerts")
         listed = await emulator.wait_for_message(CLINICIAN, contains=client.code,
                                                  after=sent.message_id, timeout=SLOW)
-        assert "CRITICAL" in listed.text
+        assert "Critical alert" in listed.text
         await phone.press("No")  # after the crisis resources: the next item
         newcomer = Phone(emulator, NEWCOMER)
         first = await newcomer.checkin()

@@ -211,7 +211,7 @@ async def test_a_half_hour_outage_loses_no_alert_and_delivers_each_exactly_once(
         await p.minute()
         if minute == 6:  # 23:46, five minutes after Anna's alert: Dr Lane gets an e-mail
             assert [m.subject for m in p.box.to("lane@clinic.example")] == [
-                f"Hillside RP: CRITICAL alert for client {anna.code}"]
+                f"Hillside RP: Critical alert for client {anna.code}"]
     # 23:50: Dr Lane read the e-mail about Ben, opened Steadfast and acknowledged it.
     await p.minute(lambda: acknowledge(p, lane, ben_alerts[0]))
     while p.clock.now() < OUTAGE_STARTS + timedelta(minutes=OUTAGE_MINUTES - 1):
@@ -219,15 +219,15 @@ async def test_a_half_hour_outage_loses_no_alert_and_delivers_each_exactly_once(
 
     # During the outage: every staff member was mailed, once per message.
     assert sorted(m.subject for m in p.box.to("lane@clinic.example")) == sorted([
-        f"Hillside RP: CRITICAL alert for client {anna.code}",
+        f"Hillside RP: Critical alert for client {anna.code}",
         f"Hillside RP: High alert for client {ben.code}"])
     assert sorted(m.subject for m in p.box.to("sup@clinic.example")) == sorted(
-        [f"Hillside RP: ESCALATED CRITICAL alert for client {anna.code}"] * 3
+        [f"Hillside RP: ESCALATED Critical alert for client {anna.code}"] * 3
         + ["Hillside RP: a message could not be delivered"])
     for mail in p.box.all():
         assert "Open Steadfast" in mail.body
         assert "harm" not in mail.body and "lapse" not in mail.body.lower()
-    assert bot_texts(p, LANE, "CRITICAL") == [] and bot_texts(p, SUP, "ESCALATED") == []
+    assert bot_texts(p, LANE, "Critical alert") == [] and bot_texts(p, SUP, "ESCALATED") == []
     waiting = await p.statuses()
     assert "dead" in waiting and waiting["dead"] == ["alert-update"]  # the refused edit only
 
@@ -236,7 +236,7 @@ async def test_a_half_hour_outage_loses_no_alert_and_delivers_each_exactly_once(
         await p.minute()
 
     # Every alert and notice arrived exactly once, in the right chat.
-    assert len(bot_texts(p, LANE, f"CRITICAL alert for client {anna.code}")) == 1
+    assert len(bot_texts(p, LANE, f"Critical alert for client {anna.code}")) == 1
     assert len(bot_texts(p, LANE, f"High alert for client {ben.code}")) == 1  # the earlier one
     escalations = bot_texts(p, SUP, "ESCALATED")
     assert len(escalations) == 3 and all(anna.code in text for text in escalations)

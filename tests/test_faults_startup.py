@@ -67,7 +67,7 @@ async def queue_crisis_alert(store: Store, clock: FakeClock, client: Client) -> 
 
 
 def alerts_in_chat(emu: Any) -> list[str]:
-    return [m.text for m in emu.chat(LANE) if m.from_bot and "CRITICAL alert" in (m.text or "")]
+    return [m.text for m in emu.chat(LANE) if m.from_bot and "Critical alert" in (m.text or "")]
 
 
 def child(emu: Any, database: Database, ring: MasterKeyring, tmp_path: Path,
@@ -96,7 +96,7 @@ async def test_a_start_during_an_outage_waits_mails_staff_and_serves_once_telegr
         # Telegram is still down, the process did not exit, and the clinician was mailed.
         mails = await eventually(lambda: mailbox.to("lane@clinic.example"), timeout=60)
         assert [m.subject for m in mails] == [
-            f"Hillside RP: CRITICAL alert for client {client.code}"]
+            f"Hillside RP: Critical alert for client {client.code}"]
         await eventually(lambda: len(emulator.calls_of("getMe")) >= 3, timeout=30)
         assert bot.process is not None and bot.process.poll() is None
         assert "Steadfast is running" not in bot.log_text()
@@ -108,7 +108,7 @@ async def test_a_start_during_an_outage_waits_mails_staff_and_serves_once_telegr
 
         emulator.end_outage()
         await bot.wait_ready(timeout=60)
-        await emulator.wait_for_message(LANE, contains="CRITICAL alert", timeout=30)
+        await emulator.wait_for_message(LANE, contains="Critical alert", timeout=30)
         sent = await emulator.send_command(CLIENT, "/checkin")
         await emulator.wait_for_message(CLIENT, contains=" of ", after=sent.message_id,
                                         timeout=30)

@@ -30,6 +30,7 @@ from storage.records import Client, Clinician
 from storage.uow import Store
 from tests.conftest import Database
 from tests.helpers import make_clinician
+from tests.reading import times_without_zone
 from tests.review_seed import PLAN, Seeded, seed_history
 from tests.stories import enrolled_client
 from tests.test_audit_and_cli import cli
@@ -199,3 +200,18 @@ def test_report_and_reassign_commands_do_not_import_aiogram_or_matplotlib_on_sta
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert out.stdout.strip().endswith("[]"), out.stdout + out.stderr
     assert "--days" in out.stdout and "--to" in out.stdout
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+async def test_every_time_in_the_report_names_the_zone_staff_read_it_in(
+        store: Store, clock: FakeClock, q: Questionnaire, rules: RiskRules,
+        language: str) -> None:
+    _review, lane, client, _seeded_history = await _seeded(store, clock, q, rules)
+    review = ReviewService(clock=clock, questionnaire=q, rules=rules, staff_language=language,
+                           display_timezone="America/New_York")
+    async with store.transaction() as uow:
+        data = await review.report(uow, lane, client.code, 30)
+    _reader, text = _pdf_text(await review.render_report(data))
+    assert data.alert_lines and data.journal  # the report does list times
+    assert times_without_zone(text) == []
+    assert " EST" in text or " EDT" in text  # the program's zone, not the client's (Madrid)

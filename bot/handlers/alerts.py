@@ -17,7 +17,7 @@ from bot.settings import Settings
 from journal.alerts.service import AlertService
 from journal.clock import Clock
 from journal.dead_letters import DeliveryReport
-from journal.i18n import _
+from journal.i18n import _, ngettext
 from journal.people import Person
 from storage.uow import Store, UnitOfWork
 
@@ -80,7 +80,9 @@ async def open_alerts(message: Message, person: Person, uow: UnitOfWork, out: Ou
                      InlineKeyboardButton(text=_("Acknowledge"), callback_data=AlertCb(
                          action=ACKNOWLEDGE, alert_id=alert.id).pack())]]))
     if len(rows) > 20:
-        out.send(message.chat.id, _("{n} more open alerts are not shown.").format(n=len(rows) - 20))
+        out.send(message.chat.id, ngettext(
+            "{n} more open alert is not shown.", "{n} more open alerts are not shown.",
+            len(rows) - 20).format(n=len(rows) - 20))
 
 
 async def deliveries(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,

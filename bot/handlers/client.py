@@ -306,8 +306,9 @@ async def ask_time(message: Message, person: Person, uow: UnitOfWork, out: Outgo
     text = _("Your daily check-in comes at {time} ({timezone}). Pick a new time, or send one "
              "such as 19:30.").format(time=client.checkin_time, timezone=client.timezone)
     if start and end:
-        text += "\n" + _("Your clinician asks for a time between {start} and {end}.").format(
-            start=start, end=end)
+        text += "\n" + _("Your clinician asks for a time between {start} and {end} "
+                          "({timezone}).").format(start=start, end=end,
+                                                  timezone=client.timezone)
     out.send(message.chat.id, text, _keyboard([times, [(
         _("Keep {time}").format(time=client.checkin_time), TimeCb(value="keep").pack())]]))
 
@@ -317,13 +318,14 @@ async def time_button(query: CallbackQuery, callback_data: TimeCb, person: Perso
     client = _client(person)
     if callback_data.value == "keep":
         client = await preferences.keep_time(uow, client)
-        text = _("Your check-in time stays at {time}.").format(time=client.checkin_time)
+        text = _("Your check-in time stays at {time} ({timezone}).").format(
+            time=client.checkin_time, timezone=client.timezone)
     else:
         value = callback_data.value
         try:
             client = await preferences.choose_time(uow, client, value[:2] + ":" + value[2:])
         except OutsideWindow as outside:
-            out.answer(_outside_window(outside), alert=True)
+            out.answer(_outside_window(outside, client), alert=True)
             return
         text = _time_changed(client)
     if query.message is not None:
@@ -337,15 +339,15 @@ async def typed_time(message: Message, person: Person, uow: UnitOfWork, out: Out
     try:
         client = await preferences.choose_time(uow, _client(person), message.text or "")
     except OutsideWindow as outside:
-        out.send(message.chat.id, _outside_window(outside))
+        out.send(message.chat.id, _outside_window(outside, _client(person)))
         return
     out.send(message.chat.id, _time_changed(client))
 
 
-def _outside_window(outside: OutsideWindow) -> str:
-    return _("Your clinician has set your check-in to fall between {start} and {end}. Please "
-             "choose a time in that range, such as {start}.").format(start=outside.start,
-                                                                    end=outside.end)
+def _outside_window(outside: OutsideWindow, client: Client) -> str:
+    return _("Your clinician has set your check-in to fall between {start} and {end} "
+             "({timezone}). Please choose a time in that range, such as {start}.").format(
+        start=outside.start, end=outside.end, timezone=client.timezone)
 
 
 def _time_changed(client: Client) -> str:

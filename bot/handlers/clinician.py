@@ -11,6 +11,7 @@ from bot.outgoing import Outgoing
 from journal.enrolment import EnrolmentService
 from journal.i18n import _
 from journal.people import Person
+from journal.times import shown_time
 from storage.uow import UnitOfWork
 
 
@@ -21,8 +22,9 @@ async def invite(message: Message, command: CommandObject, person: Person, uow: 
     link = f"https://t.me/{bot_username}?start={new.code}"
     out.send(message.chat.id, _(
         "Invite for client {code}. Give this link to the client in person; it works once "
-        "and expires {expires} UTC:\n\n{link}"
-    ).format(code=new.client_code, expires=f"{new.expires_at:%Y-%m-%d %H:%M}", link=link))
+        "and expires {expires}:\n\n{link}"
+    ).format(code=new.client_code, expires=shown_time(new.expires_at, enrolment.staff_timezone),
+             link=link))
     # The note may be health detail: it was stored encrypted, so remove it from the chat.
     if command.args:
         out.delete(message.chat.id, message.message_id)

@@ -34,7 +34,7 @@ from bot.settings import Settings
 from journal.clock import Clock
 from journal.discharge import DischargeService
 from journal.errors import InvalidInput
-from journal.i18n import N_, _, current_language
+from journal.i18n import N_, _, current_language, ngettext
 from journal.people import Person
 from journal.review.caseload import CaseloadService
 from journal.review.report import report_filename
@@ -81,7 +81,8 @@ async def _send_summary(chat_id: int, code: str, clinician: Clinician, uow: Unit
                         out: Outgoing, review: ReviewService, gone: Ephemeral) -> None:
     summary = await review.summary(uow, clinician, code)
     out.send_photo(chat_id, summary.chart, summary_caption(summary), on_sent=gone.hook(chat_id))
-    out.send(chat_id, summary_text(summary, gone.minutes, review.reason_label), summary_buttons(summary.client.code),
+    out.send(chat_id, summary_text(summary, gone.minutes, review.reason_label,
+                                     zone=review.display_timezone), summary_buttons(summary.client.code),
              on_sent=gone.hook(chat_id))
 
 
@@ -115,9 +116,12 @@ async def _send_report(chat_id: int, code: str, days: int, clinician: Clinician,
                        uow: UnitOfWork, out: Outgoing, review: ReviewService,
                        gone: Ephemeral) -> None:
     data = await review.report(uow, clinician, code, days)
-    caption = _("Session report for client {code}, {days} days. Save it now if you need it: "
-                "this message is deleted in {n} minutes.").format(
-        code=data.client_code, days=data.period_days, n=gone.minutes)
+    caption = ngettext("Session report for client {code}, {days} day.",
+                       "Session report for client {code}, {days} days.", data.period_days).format(
+        code=data.client_code, days=data.period_days) + " " + ngettext(
+        "Save it now if you need it: this message is deleted in {n} minute.",
+        "Save it now if you need it: this message is deleted in {n} minutes.",
+        gone.minutes).format(n=gone.minutes)
     # Built after the transaction commits, off the event loop: no lock is held meanwhile.
     out.send_document(chat_id, partial(review.render_report, data),
                       report_filename(data.client_code, data.end), caption,
@@ -192,7 +196,7 @@ async def review_button(query: CallbackQuery, callback_data: ReviewCb, person: P
         page = await review.history(uow, clinician, code, callback_data.page)
         if callback_data.action == "page" and query.message is not None:
             out.delete(chat_id, query.message.message_id)  # one page on screen at a time
-        out.send(chat_id, history_text(page, gone.minutes), history_buttons(page),
+        out.send(chat_id, history_text(page, gone.minutes, zone=review.display_timezone), history_buttons(page),
                  on_sent=gone.hook(chat_id))
     elif callback_data.action == "report":
         await _send_report(chat_id, code, DEFAULT_REPORT_DAYS, clinician, uow, out, review,

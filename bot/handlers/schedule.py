@@ -27,8 +27,9 @@ def _schedule_text(client: Client) -> str:
         code=client.code, time=client.checkin_time, timezone=client.timezone,
         days=days_text(client.checkin_days, current_language.get()))]
     if client.window_start and client.window_end:
-        lines.append(_("The client may choose their own time between {start} and {end}.").format(
-            start=client.window_start, end=client.window_end))
+        lines.append(_("The client may choose their own time between {start} and {end} "
+                       "({timezone}).").format(start=client.window_start,
+                                               end=client.window_end, timezone=client.timezone))
     else:
         lines.append(_("The client may choose any time of day."))
     if client.status == "paused":

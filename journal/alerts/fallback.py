@@ -14,9 +14,10 @@ from datetime import timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from journal.alerts.levels import ALERT_LABELS, label
+from journal.alerts.levels import label
 from journal.clock import Clock, backoff
 from journal.i18n import N_, gettext_for
+from journal.times import shown_time
 from storage.records import StaffEmail
 from storage.uow import Store, UnitOfWork
 
@@ -122,9 +123,8 @@ class EmailFallback:
         client = await uow.clients.get(alert.client_id) if alert is not None else None
         if alert is None or client is None:
             return None
-        level = self._t(label(alert.level, ALERT_LABELS))
-        when = alert.created_at.astimezone(self._zone)
-        time = f"{when:%Y-%m-%d %H:%M} {when.tzname()} ({self._zone.key})"
+        level = self._t(label(alert.level))
+        time = f"{shown_time(alert.created_at, self._zone)} ({self._zone.key})"
         subject = self._t(ESCALATED_SUBJECT if claim.escalation else ALERT_SUBJECT).format(
             program=program, level=level, code=client.code)
         lines = [program, ""]

@@ -13,14 +13,13 @@ RuleLevel: TypeAlias = Literal["elevated", "high", "critical"]  # what a rule ma
 RULE_LEVELS: Final[tuple[RuleLevel, ...]] = get_args(RuleLevel)
 ALERT_ORDER: Final[tuple[RuleLevel, ...]] = tuple(reversed(RULE_LEVELS))  # most serious first
 
-# gettext msgids. LABELS head a line or a table cell ("High alert for client ..."); WORDS
-# stand inside a sentence ("Latest level: high"). An alert's own message shouts critical,
-# so it stands out in a list of chats.
+# gettext msgids, one way of writing each level: LABELS head a line or a table cell
+# ("Critical alert for client ...", "High alert for client ..."); WORDS stand inside a
+# sentence ("Latest level: high").
 LABELS: Final[Mapping[str, str]] = {
     "low": N_("Low"), "elevated": N_("Elevated"), "high": N_("High"), "critical": N_("Critical")}
 WORDS: Final[Mapping[str, str]] = {
     "low": N_("low"), "elevated": N_("elevated"), "high": N_("high"), "critical": N_("critical")}
-ALERT_LABELS: Final[Mapping[str, str]] = {**LABELS, "critical": N_("CRITICAL")}
 
 
 def level_rank(level: Level) -> int:
@@ -37,5 +36,5 @@ def label(level: str, labels: Mapping[str, str] = LABELS) -> str:
     return labels.get(level, level)
 
 
-__all__ = ["ALERT_LABELS", "ALERT_ORDER", "LABELS", "LEVELS", "RULE_LEVELS", "WORDS", "Level",
+__all__ = ["ALERT_ORDER", "LABELS", "LEVELS", "RULE_LEVELS", "WORDS", "Level",
            "RuleLevel", "highest", "label", "level_rank"]

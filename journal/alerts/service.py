@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from journal.alerts.levels import ALERT_LABELS, ALERT_ORDER, highest, label
+from journal.alerts.levels import ALERT_ORDER, highest, label
 from journal.alerts.rules import (
     Assessment,
     DailyRule,
@@ -39,6 +39,7 @@ from journal.clock import Clock
 from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import N_, gettext_for
 from journal.people import CURRENT, visible_client
+from journal.times import shown_time
 from storage.records import Alert, CheckIn, Client, Clinician
 from storage.uow import UnitOfWork
 
@@ -177,14 +178,13 @@ class AlertService:
 
     def alert_text(self, alert: Alert, code: str, *, escalated: bool = False,
                    handled_by: str | None = None) -> str:
-        when = alert.created_at.astimezone(self._zone)
         lines = []
         if escalated:
             lines.append(self._t(N_("ESCALATED: not acknowledged in time.")))
         lines.append(self._t(N_("{level} alert for client {code}")).format(
-            level=self._t(label(alert.level, ALERT_LABELS)), code=code))
+            level=self._t(label(alert.level)), code=code))
         lines.append(self._t(N_("Raised {time}")).format(
-            time=f"{when:%Y-%m-%d %H:%M} {when.tzname()}"))
+            time=shown_time(alert.created_at, self._zone)))
         if self._full:
             lines.append("")
             lines += ["• " + self.reason_text(r) for r in alert.detail.get("reasons", [])]

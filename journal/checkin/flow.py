@@ -364,12 +364,18 @@ def go_to(q: Questionnaire, state: CheckInState, item_id: str) -> CheckInState:
 
 
 def progress(q: Questionnaire, state: CheckInState) -> tuple[int, int]:
-    """(position of the current item, number of items asked), e.g. (3, 14); the total
-    grows when an answer opens a follow-up question."""
-    shown = [item.id for item in visible_items(q, state.answers)]
+    """(the part the client is on, the questionnaire's parts), e.g. (3, 15).
+
+    A part is an item asked every day together with the follow-ups it may open, so the
+    total is fixed and a follow-up shows its part's number: walking forward, the shown
+    progress never goes back and its end never moves away."""
+    parts = [item.id for item in q.items if item.when is None]
     if state.current is None:
-        return len(shown), len(shown)
-    return shown.index(state.current) + 1, len(shown)
+        return len(parts), len(parts)
+    order = [item.id for item in q.items]
+    at = order.index(state.current)
+    part = sum(1 for item in q.items[: at + 1] if item.when is None)
+    return max(part, 1), len(parts)
 
 
 def is_complete(q: Questionnaire, state: CheckInState) -> bool:

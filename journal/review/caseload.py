@@ -90,7 +90,7 @@ class CaseloadService:
                 open_alerts=counts.get(client.id, {})))
         entries.sort(key=need_order)
         await uow.audit(at=now, actor=actor_of(clinician), action="caseload.view",
-                        detail=f"{len(entries)} clients")
+                        detail=f"clients: {len(entries)}")
         return entries
 
     async def reassign(self, uow: UnitOfWork, code: str, to_telegram_id: int, *,

@@ -84,9 +84,10 @@ async def edit_plan(uow: UnitOfWork, clinician: Clinician, code: str, text: str,
     saved = await uow.plans.put(plan, by=clinician.id, now=now)
     await uow.audit(at=now, actor=actor_of(clinician), action="plan.edit",
                     client_id=client.id,
-                    detail=f"client {client.code}: {len(plan.warning_signs)} warning signs, "
-                           f"{len(plan.coping_steps)} coping steps, "
-                           f"{len(plan.support_people)} support people")
+                    # Counts after their labels, so one and many read alike.
+                    detail=f"client {client.code}: warning signs: {len(plan.warning_signs)}, "
+                           f"coping steps: {len(plan.coping_steps)}, "
+                           f"support people: {len(plan.support_people)}")
     if client.telegram_id is not None and client.status in ("active", "paused"):
         await uow.outbox.add(
             chat_id=client.telegram_id, kind="notice", method="sendMessage",

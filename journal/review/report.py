@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from journal.alerts.levels import LABELS as LEVEL_NAMES
-from journal.i18n import N_, gettext_for
+from journal.i18n import N_, gettext_for, ngettext_for
 from journal.review.charts import (
     AlertMark,
     DayPoint,
@@ -29,6 +29,7 @@ from journal.review.charts import (
     confidence_coping_chart,
     indicators_chart,
 )
+from journal.times import shown_time
 from storage.records import Plan
 
 if TYPE_CHECKING:
@@ -242,10 +243,6 @@ class _Layout:
         return bytes(self.pdf.output())
 
 
-def _when(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M}"
-
-
 def build_report(data: ReportData) -> bytes:
     """The session report's PDF bytes."""
     doc = _Layout(data)
@@ -254,15 +251,19 @@ def build_report(data: ReportData) -> bytes:
 
     # Header.
     doc.heading(t(N_("Session report: client {code}")).format(code=data.client_code), 16)
-    doc.paragraph(t(N_("Period: {period} ({days} days)")).format(period=period,
-                                                                  days=data.period_days))
+    doc.paragraph(ngettext_for(data.language, "Period: {period} ({days} day)",
+                               "Period: {period} ({days} days)", data.period_days).format(
+        period=period, days=data.period_days))
     doc.paragraph(t(N_("Clinician: {name}")).format(name=data.clinician))
-    generated = data.generated_at
-    doc.paragraph(t(N_("Generated: {time} {zone}")).format(time=_when(generated),
-                                                           zone=generated.tzname() or ""))
+    # Staff read every time in the program's zone, the one the report was generated in.
+    staff_zone = data.generated_at.tzinfo or "UTC"
+    doc.paragraph(t(N_("Generated: {time}")).format(
+        time=shown_time(data.generated_at, staff_zone)))
     doc.paragraph(t(DISCLAIMER), style="B")
-    doc.paragraph(t(N_("Check-ins: {done} of {asked} days asked. Alerts: {alerts}.")).format(
-        done=data.adherence, asked=data.asked, alerts=len(data.alerts)), gap=3)
+    doc.paragraph(ngettext_for(data.language, "Check-ins: {done} of {asked} day asked.",
+                               "Check-ins: {done} of {asked} days asked.", data.asked).format(
+        done=data.adherence, asked=data.asked) + " "
+        + t(N_("Alerts: {alerts}.")).format(alerts=len(data.alerts)), gap=3)
 
     # Charts.
     doc.image(indicators_chart(data.points, data.sexual_violent, data.general,
@@ -292,7 +293,8 @@ def build_report(data: ReportData) -> bytes:
     if data.alert_lines:
         for at, level, reasons, is_open in data.alert_lines:
             state = t(N_("open")) if is_open else t(N_("acknowledged"))
-            doc.paragraph(f"{_when(at)}  {t(LEVEL_NAMES.get(level, level))} ({state}): "
+            doc.paragraph(f"{shown_time(at, staff_zone)}  {t(LEVEL_NAMES.get(level, level))} "
+                          f"({state}): "
                           f"{reasons}", size=9, gap=0.5)
     else:
         doc.paragraph(t(N_("No alerts in this period.")))
@@ -303,7 +305,7 @@ def build_report(data: ReportData) -> bytes:
         for entry in data.journal:
             label = (t(N_("Journal entry")) if entry.source == "entry"
                      else t(N_("Check-in note")))
-            doc.paragraph(f"{_when(entry.at)} · {label}", size=9, style="B", gap=0)
+            doc.paragraph(f"{shown_time(entry.at, staff_zone)} · {label}", size=9, style="B", gap=0)
             doc.paragraph(entry.text, size=10, gap=2.5)
     else:
         doc.paragraph(t(N_("No journal entries in this period.")))

@@ -87,7 +87,7 @@ async def report_data(uow: UnitOfWork, client: Client, days: int, actor: str, *,
         general_max=indicators.maximum("general"), situations=tuple(situations),
         journal=tuple(journal), plan=plan)
     await uow.audit(at=now, actor=actor, action="client.report", client_id=client.id,
-                    detail=f"client {client.code} {days} days")
+                    detail=f"client {client.code} days: {days}")
     return data
 
 

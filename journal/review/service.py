@@ -30,6 +30,11 @@ class ReviewService:
         self._language = staff_language
         self._zone = display_timezone
 
+    @property
+    def display_timezone(self) -> str:
+        """The zone staff read times in: the program's, until staff have their own."""
+        return self._zone
+
     async def summary(self, uow: UnitOfWork, clinician: Clinician, code: str) -> ClientSummary:
         return await client_summary(uow, clinician, code, now=self._clock.now(),
                                     indicators=self._indicators, language=self._language)

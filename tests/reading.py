@@ -1,0 +1,30 @@
+"""What a reader can rely on in any text the bot sends: every clock time names its zone."""
+
+from __future__ import annotations
+
+import re
+
+# A clock time (08:55, 8:55, 08:55:10) not inside a longer number.
+CLOCK = re.compile(r"(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?![\d:])")
+# What may follow it: an abbreviation (UTC, CET, CEST, EST), an offset (+03, -0500), Z,
+# or the zone's name in brackets ("20:00 (Europe/Madrid)").
+ZONE = re.compile(r"(?:Z\b|\s+(?:[A-Z]{2,5}\b|[+-]\d{2}(?::?\d{2})?\b)"
+                  r"|\s*\((?:UTC|[A-Za-z_]+(?:/[A-Za-z_+-]+)+)\))")
+# An example of what to type ("send a time such as 19:30") is not a moment anyone reads.
+EXAMPLE = re.compile(r"(?:such as|por ejemplo|como(?: las)?)\s+$")
+# A button's label in a transcript ("[20:00]", "Sam pressed [20:00]"): a choice offered
+# right under the question that names the zone, not a moment a person reads.
+BUTTON = re.compile(r"\[[^\]]*\]")
+
+
+def times_without_zone(text: str) -> list[str]:
+    """The lines of `text` holding a clock time that does not say its zone."""
+    bad = []
+    for line in text.splitlines():
+        line = BUTTON.sub("[]", line)
+        for found in CLOCK.finditer(line):
+            if EXAMPLE.search(line[: found.start()]):
+                continue
+            if not ZONE.match(line, found.end()):
+                bad.append(line.strip())
+    return bad
