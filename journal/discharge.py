@@ -65,7 +65,7 @@ class DischargeService:
                                  now=now, client_id=client.id)
             # The chat's own menu (a language chosen here) goes: it sees the default's.
             await uow.outbox.add(chat_id=chat_id, kind="menu", method="setMyCommands",
-                                 params={"menu": None}, now=now)
+                                 params={"menu": None}, now=now, client_id=client.id)
         await uow.audit(at=now, actor=actor_of(clinician), action="client.discharge",
                         client_id=client.id,
                         detail=f"client {client.code} discharged; erase after "
