@@ -112,7 +112,8 @@ async def test_nothing_is_mailed_when_telegram_delivered_in_time(
 
         async def delivered() -> bool:
             async with store.unit_of_work() as uow:
-                return await uow.session.scalar(select(OutboxRow.status)) == "sent"
+                return await uow.session.scalar(
+                    select(OutboxRow.status).where(OutboxRow.kind == "alert")) == "sent"
 
         await eventually(delivered, timeout=10)
         assert [m for m in emulator.chat(LANE) if "Critical alert" in m.text]
