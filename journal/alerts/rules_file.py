@@ -28,6 +28,7 @@ from journal.checkin.questionnaire_file import (
     file_version,
     is_whole_number,
     read_data_file,
+    value_fits,
 )
 
 DEFAULT_FILE: Final = "risk_rules.toml"
@@ -278,10 +279,4 @@ def _answer_test_fits(item: Item, test: Criterion) -> bool:
     if test.comparison == "in":
         keys = {option.key for option in item.options}
         return item.kind in ("choice", "multi") and set(cast(tuple, value)) <= keys
-    if item.kind == "yesno":
-        return isinstance(value, bool)
-    if item.kind == "choice":
-        return isinstance(value, str) and item.option(value) is not None
-    if item.kind == "scale":
-        return is_whole_number(value) and item.min <= cast(int, value) <= item.max
-    return False
+    return value_fits(item, value)

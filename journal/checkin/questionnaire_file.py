@@ -411,7 +411,7 @@ class _Parser:
         condition = Condition(target_id)
         if test == "equals":
             value = raw["equals"]
-            if not _value_fits(target, value):
+            if not value_fits(target, value):
                 self.problems.append(
                     f"{name}: when equals {value!r} is not an answer of {target.kind} "
                     f"item {target_id!r}"
@@ -435,7 +435,9 @@ class _Parser:
         return _replace(item, when=condition)
 
 
-def _value_fits(item: Item, value: object) -> bool:
+def value_fits(item: Item, value: object) -> bool:
+    """Whether a data file's value is an answer the item can give (a condition's or a
+    rule's equals-test)."""
     if item.kind == "yesno":
         return isinstance(value, bool)
     if item.kind == "choice":
