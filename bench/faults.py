@@ -65,6 +65,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import create_postgres, drop_postgres  # noqa: E402
 from journal.administration import AdminService  # noqa: E402
 from journal.checkin.flow import Stored  # noqa: E402
 from journal.checkin.questionnaire import Questionnaire  # noqa: E402
@@ -432,25 +433,6 @@ async def _random_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Rando
 # ------------------------------------------------------------------------------ databases
 
 
-async def _postgres_admin(statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres",
-                                       database="postgres")
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def create_postgres() -> tuple[str, str]:
-    name = "steadfast_bench_" + secrets.token_hex(4)
-    await _postgres_admin(f'CREATE DATABASE "{name}"')
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", name
-
-
-async def drop_postgres(name: str) -> None:
-    await _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # ------------------------------------------------------------------------------ the run
