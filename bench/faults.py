@@ -65,7 +65,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import create_postgres, drop_postgres  # noqa: E402
+from bench.harness import create_postgres, drop_postgres, until  # noqa: E402
 from journal.administration import AdminService  # noqa: E402
 from journal.checkin.flow import Stored  # noqa: E402
 from journal.checkin.questionnaire import Questionnaire  # noqa: E402
@@ -128,7 +128,7 @@ class BotProcess:
 
     async def wait_running(self, within: float) -> bool:
         """Until this start's log says it is running (or `within` seconds passed)."""
-        return await _until(lambda: self.running_lines() > self._running_before, within)
+        return await until(lambda: self.running_lines() > self._running_before, within)
 
     async def supervise(self, stop: asyncio.Event, max_restarts: int) -> None:
         """Restart a bot that exited by itself, one second later, at most max_restarts."""
@@ -253,17 +253,6 @@ def _saved_whole(emu: BotAPIEmulator, user_id: int) -> bool:
                for m in emu.chat(user_id))
 
 
-async def _until(check: Any, within: float, interval: float = 0.1) -> bool:
-    """Poll `check()` until it is true (True) or `within` seconds passed (False)."""
-    deadline = time.monotonic() + within
-    while True:
-        if check():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(interval)
-
-
 async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
                      rng: random.Random, deadline: float) -> None:
     """Answer like a person: read the question shown, answer it, wait for the bot to move
@@ -287,7 +276,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
             return
         view = _checkin_view(emu, run.user_id)
         if view is None:
-            if not await _until(lambda: _checkin_view(emu, run.user_id) is not None
+            if not await until(lambda: _checkin_view(emu, run.user_id) is not None
                                 or _saved_whole(emu, run.user_id),
                                 min(patience, max(0.0, deadline - time.monotonic()))):
                 patience = min(patience * 2, 30.0)
@@ -320,7 +309,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
             return _face(_checkin_view(emu, run.user_id)) != before or _saved_whole(
                 emu, run.user_id)
 
-        if await _until(moved, min(patience, max(0.0, deadline - time.monotonic()))):
+        if await until(moved, min(patience, max(0.0, deadline - time.monotonic()))):
             patience = 8.0
             now = _checkin_view(emu, run.user_id)
             shown = _identify(q, now.text) if now is not None else None
@@ -575,7 +564,7 @@ async def main(args: argparse.Namespace) -> int:
             expected = {run.code for run in runs if run.submit_pressed_at is not None}
             print(f"check-ins over after {seconds(clients_done - began)}; waiting up to "
                   f"{args.drain:.0f} s for alerts still on their way...", flush=True)
-            await _until(lambda: {code for _, code in seen.values()} >= expected,
+            await until(lambda: {code for _, code in seen.values()} >= expected,
                          args.drain, interval=0.25)
             drained = time.monotonic()
             stop_all.set()
