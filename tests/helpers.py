@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.engine import Connection
+
 from journal.clock import FakeClock
+from storage.db import create_engine
 from storage.records import Client, Clinician
 from storage.uow import Store
 
@@ -24,3 +31,19 @@ async def make_client(store: Store, clock: FakeClock, clinician: Clinician,
             client = await uow.clients.update(client.id, telegram_id=telegram_id,
                                               status="active", enrolled_at=clock.now())
         return client
+
+
+T = TypeVar("T")
+
+
+def read_schema(url: str, read: Callable[[Connection], T]) -> T:
+    """Run `read` on a plain connection to the database at `url` (schema inspection)."""
+    async def go() -> T:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(read)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())

@@ -3,18 +3,16 @@ newest one can be undone."""
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from storage.db import create_engine
 from storage.migrate import alembic_config
 from storage.models import Base
 from tests.conftest import Database
+from tests.helpers import read_schema
 
 
 def _tables_and_differences(url: str) -> tuple[set[str], list[object]]:
@@ -22,15 +20,7 @@ def _tables_and_differences(url: str) -> tuple[set[str], list[object]]:
         context = MigrationContext.configure(connection)
         return set(inspect(connection).get_table_names()), compare_metadata(context, Base.metadata)
 
-    async def go() -> tuple[set[str], list[object]]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(read)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
+    return read_schema(url, read)
 
 
 def test_the_migrated_schema_is_the_models_schema_and_the_unused_lease_table_is_gone(

@@ -24,7 +24,7 @@ from storage.repositories import new_id
 from storage.repositories.people import AT_ONCE
 from storage.uow import Store
 from tests.conftest import Database
-from tests.helpers import make_clinician
+from tests.helpers import make_clinician, read_schema
 from tests.test_scheduler import add_client, at, make_ticks
 
 
@@ -211,15 +211,7 @@ def _columns(url: str) -> set[str]:
     def read(connection: Connection) -> set[str]:
         return {c["name"] for c in inspect(connection).get_columns("clients")}
 
-    async def go() -> set[str]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(read)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
+    return read_schema(url, read)
 
 
 def test_the_next_due_column_goes_on_downgrade_and_comes_back_filled_on_upgrade(
