@@ -68,6 +68,37 @@ class ClinicianRow(Base):
     # The e-mail address for the fallback channel, sealed under the "staff" system key.
     email_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    # The staff member's own language and zone for their texts, pages and reports; None:
+    # the program's defaults (DEFAULT_LANGUAGE, DEFAULT_TIMEZONE).
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class WebSignInRow(Base):
+    """A one-time sign-in link to the workspace: only the token's SHA-256 is kept."""
+
+    __tablename__ = "web_sign_ins"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    expires_at: Mapped[datetime] = mapped_column(UTC_TS)
+    used_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+
+
+class WebSessionRow(Base):
+    """A signed-in workspace session, shared by every instance: the cookie's SHA-256 and the
+    CSRF token's are kept, never the values."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    last_seen_at: Mapped[datetime] = mapped_column(UTC_TS)
+    expires_at: Mapped[datetime] = mapped_column(UTC_TS)  # the absolute limit
+    ended_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
 
 
 class ClientRow(Base):
