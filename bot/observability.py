@@ -41,6 +41,10 @@ READY_TIMEOUT = 5.0
 # Handling an update is tens of milliseconds; a tick up to seconds on a large caseload.
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
+# The gauges read from the database at each scrape (see _Outbox).
+GAUGES = (PREFIX + "database_up", PREFIX + "outbox_messages",
+          PREFIX + "oldest_undelivered_alert_seconds")
+
 _registry: CollectorRegistry | None = None
 
 

@@ -256,3 +256,32 @@ async def test_while_polling_the_routes_have_their_own_server(
         assert status == 200 and "steadfast_updates_handled_total" in text
     finally:
         await bot.stop()
+
+
+def test_the_shipped_alert_rules_parse_and_name_metrics_that_exist() -> None:
+    """deploy/prometheus/steadfast-alerts.yml: valid rule groups, the two alerts that
+    matter, and every metric an expression reads is one Steadfast serves."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from bot.observability import GAUGES, PREFIX
+    from journal.telemetry import EVENTS
+
+    path = Path(__file__).resolve().parents[1] / "deploy/prometheus/steadfast-alerts.yml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rules = [rule for group in document["groups"] for rule in group["rules"]]
+    assert [g["name"] for g in document["groups"]] == ["steadfast"]
+    assert {r["alert"] for r in rules} == {"SteadfastAlertUndelivered", "SteadfastDeadLetter"}
+    served = set(GAUGES) | {
+        PREFIX + name + ("_total" if kind == "counter" else "")
+        for name, (kind, _, _) in EVENTS.items()}
+    for rule in rules:
+        assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}
+        assert rule["annotations"]["summary"] and rule["labels"]["severity"]
+        named = set(re.findall(r"steadfast_[a-z_]+", rule["expr"]))
+        assert named and named <= served, rule["expr"]
+        assert re.fullmatch(r"\d+[smh]", str(rule.get("for", "0s")))
+    undelivered = next(r for r in rules if r["alert"] == "SteadfastAlertUndelivered")
+    assert "> 300" in undelivered["expr"]  # five minutes, in the gauge's seconds
