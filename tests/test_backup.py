@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,3 +136,19 @@ def test_without_pg_dump_the_backup_says_what_to_install(
     assert done.stderr.startswith("steadfast: pg_dump is not installed")
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "b.dump").exists()
+
+
+def test_the_backup_command_does_not_import_aiogram(sqlite_database: Database,
+                                                    tmp_path: Path) -> None:
+    target = tmp_path / "quick.db"
+    probe = ("import sys; from bot.cli import main\n"
+             f"try:\n    main(['db', 'backup', {str(target)!r}])\nexcept SystemExit as e:\n"
+             "    assert not e.code, e.code\n"
+             "print('AIOGRAM' if 'aiogram' in sys.modules else 'CLEAN')")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEADFAST_")}
+    env.update(STEADFAST_DATABASE_URL=sqlite_database.url,
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("CLEAN") and target.is_file()

@@ -285,3 +285,18 @@ def test_the_shipped_alert_rules_parse_and_name_metrics_that_exist() -> None:
         assert re.fullmatch(r"\d+[smh]", str(rule.get("for", "0s")))
     undelivered = next(r for r in rules if r["alert"] == "SteadfastAlertUndelivered")
     assert "> 300" in undelivered["expr"]  # five minutes, in the gauge's seconds
+
+
+async def test_a_count_waits_for_the_commit_and_a_rollback_drops_it(store: Store) -> None:
+    """What `after_commit` reports happened: a rolled-back unit of work reports nothing."""
+    seen: list[str] = []
+    async with store.unit_of_work() as uow:
+        uow.after_commit(lambda: seen.append("rolled back"))
+        await uow.rollback()
+        await uow.commit()  # a later commit of the same unit does not bring it back
+    async with store.unit_of_work() as uow:
+        uow.after_commit(lambda: seen.append("abandoned"))  # never committed
+    async with store.transaction() as uow:
+        uow.after_commit(lambda: seen.append("committed"))
+        assert seen == []  # not before the commit
+    assert seen == ["committed"]
