@@ -306,7 +306,7 @@ class DeliveryWorker:
             if dead:
                 await self._report.dead_letter(uow, message, error)
         if dead:
-            telemetry.count("dead_letters", kind=message.kind)
+            telemetry.count("dead_letters")
             log.error("outbox message %s (%s) is dead after %s attempts: %s", message.id,
                       message.kind, message.attempts + 1, error)
         elif count and message.attempts + 1 in (8, 64, 512):  # a long outage, said sparingly

@@ -77,8 +77,13 @@ def enable() -> CollectorRegistry:
     the bot inside it, as Prometheus expects of a process)."""
     global _registry
     if _registry is None:
-        from prometheus_client import CollectorRegistry, ProcessCollector
+        from prometheus_client import (
+            CollectorRegistry,
+            ProcessCollector,
+            disable_created_metrics,
+        )
 
+        disable_created_metrics()  # a *_created series beside each one says little here
         registry = CollectorRegistry()
         ProcessCollector(registry=registry)
         telemetry.install(_PrometheusSink(registry))

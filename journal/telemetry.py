@@ -25,8 +25,10 @@ EVENTS: Final[Mapping[str, tuple[Kind, tuple[str, ...], str]]] = {
     "delivery_sent": ("counter", ("kind",), "Outbox messages Telegram accepted, by kind"),
     "delivery_failures": ("counter", ("error_class",),
                           "Outbox sends that failed, by the error's class"),
-    "dead_letters": ("counter", ("kind",),
-                     "Outbox messages given up on for good (a permanent answer), by kind"),
+    # No label, so the series is there (at 0) from the start and the first dead letter is
+    # an increase an alerting rule sees; the kinds are in the outbox gauge's state="dead".
+    "dead_letters": ("counter", (),
+                     "Outbox messages given up on for good (a permanent answer)"),
     "scheduler_ticks": ("counter", ("ran",),
                         "Scheduler ticks started; ran=false when another instance held the lock"),
     "scheduler_tick_seconds": ("histogram", (), "Time one scheduler tick took"),

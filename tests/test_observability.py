@@ -29,7 +29,7 @@ from tests.helpers import make_clinician
 from tests.mailbox import free_port
 from tests.stories import Phone, enrolled_client
 
-CLINICIAN, CLIENT, QUIET = 7300451, 8300452, 8300453
+CLINICIAN, CLIENT, QUIET, GONE = 7300451, 8300452, 8300453, 8300454
 SECRET = "metrics-story-secret-0123"
 USER, PASSWORD = "prometheus", "scrape-Pa55-word"
 
@@ -64,7 +64,8 @@ async def test_a_story_moves_the_counters_and_no_label_names_a_person(
         emulator: Any, sqlite_database: Database, ring: MasterKeyring, clock: FakeClock) -> None:
     """Webhook mode, as a program runs it: /metrics on the webhook server, behind basic auth.
     Yesterday's window closed unanswered (missed), today's prompts go out, one client
-    answers with a high-risk situation (typed text) and the clinician gets the alert."""
+    answers with a high-risk situation (typed text) and the clinician gets the alert; the
+    prompt to a client whose chat Telegram does not know is a dead letter."""
     from bot.app import run_bot
 
     canary = f"CANARY-{uuid.uuid4().hex[:12]}"
@@ -73,6 +74,7 @@ async def test_a_story_moves_the_counters_and_no_label_names_a_person(
     client = await enrolled_client(store, clock, clinician, CLIENT,
                                    coping_steps=("Call my sponsor", "Leave the place"))
     quiet = await enrolled_client(store, clock, clinician, QUIET)
+    gone = await enrolled_client(store, clock, clinician, GONE)  # no chat: a dead letter
     for user, name in ((CLINICIAN, "Lane"), (CLIENT, "Sam"), (QUIET, "Kim")):
         emulator.person(user, name)
         await emulator.send_text(user, "/start")  # a chat the bot may write to
@@ -131,8 +133,11 @@ async def test_a_story_moves_the_counters_and_no_label_names_a_person(
     def grew(name: str, **labels: str) -> float:
         return total(after, name, **labels) - total(before, name, **labels)
 
-    assert grew("steadfast_checkins_missed_total") >= 2  # both clients' first day
-    assert grew("steadfast_checkins_prompted_total") == 2
+    assert grew("steadfast_checkins_missed_total") >= 3  # every client's first day
+    assert grew("steadfast_checkins_prompted_total") == 3
+    assert grew("steadfast_dead_letters_total") == 1
+    assert grew("steadfast_delivery_failures_total", error_class="TelegramBadRequest") == 1
+    assert total(after, "steadfast_outbox_messages", kind="prompt", state="dead") == 1
     assert grew("steadfast_checkins_completed_total") == 1
     assert grew("steadfast_updates_handled_total", outcome="handled") >= 15
     assert grew("steadfast_update_seconds_count", outcome="handled") >= 15
@@ -150,7 +155,8 @@ async def test_a_story_moves_the_counters_and_no_label_names_a_person(
     assert total(after, "steadfast_oldest_undelivered_alert_seconds") == 0  # delivered
 
     every_label = " ".join(f"{n} {ls}" for n, ls in after)
-    for secret in (client.code, quiet.code, str(CLIENT), str(QUIET), str(CLINICIAN), canary):
+    for secret in (client.code, quiet.code, gone.code, str(CLIENT), str(QUIET), str(GONE),
+                   str(CLINICIAN), canary):
         assert secret not in every_label
 
 
