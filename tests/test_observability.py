@@ -306,3 +306,33 @@ async def test_a_count_waits_for_the_commit_and_a_rollback_drops_it(store: Store
         uow.after_commit(lambda: seen.append("committed"))
         assert seen == []  # not before the commit
     assert seen == ["committed"]
+
+
+async def test_an_alert_stuck_five_minutes_shows_on_every_instance_and_its_mail_is_counted(
+        watched: Any, store: Store, database: Database, ring: MasterKeyring, clock: FakeClock,
+        mailbox: Any) -> None:
+    """Telegram never took a critical alert: past five minutes both instances' scrapes say
+    so (the shipped rule's threshold), and the e-mail fallback that goes out is counted."""
+    from tests.test_email_fallback import crisis_alert, fallback, staff
+
+    _lane, client = await staff(store, clock)
+    await crisis_alert(store, clock, client)
+    clock.advance(minutes=5, seconds=30)
+    other = Store.open(database.url, ring)  # a second instance's own store
+    try:
+        first, second = await watched(store, metrics_enabled=True), await watched(
+            other, metrics_enabled=True)
+        scrapes = [samples((await get(base + "/metrics"))[1]) for base in (first, second)]
+        gauges = [{k: v for k, v in s.items()
+                   if k[0] in ("steadfast_outbox_messages",
+                               "steadfast_oldest_undelivered_alert_seconds")} for s in scrapes]
+        assert gauges[0] == gauges[1]  # the database's truth, whichever instance is asked
+        assert total(scrapes[0], "steadfast_oldest_undelivered_alert_seconds") == 330 > 300
+        assert total(scrapes[0], "steadfast_outbox_messages", kind="alert", state="queued") == 1
+        before = total(scrapes[0], "steadfast_email_fallbacks_sent_total")
+        assert await fallback(store, clock, mailbox).run_once() == 1
+        assert len(mailbox.all()) == 1
+        after = samples((await get(first + "/metrics"))[1])
+        assert total(after, "steadfast_email_fallbacks_sent_total") == before + 1
+    finally:
+        await other.close()
