@@ -268,6 +268,8 @@ def test_the_shipped_alert_rules_parse_and_name_metrics_that_exist() -> None:
     """deploy/prometheus/steadfast-alerts.yml: valid rule groups, the two alerts that
     matter, and every metric an expression reads is one Steadfast serves."""
     import re
+    import shutil
+    import subprocess
     from pathlib import Path
 
     import yaml
@@ -291,6 +293,11 @@ def test_the_shipped_alert_rules_parse_and_name_metrics_that_exist() -> None:
         assert re.fullmatch(r"\d+[smh]", str(rule.get("for", "0s")))
     undelivered = next(r for r in rules if r["alert"] == "SteadfastAlertUndelivered")
     assert "> 300" in undelivered["expr"]  # five minutes, in the gauge's seconds
+    promtool = shutil.which("promtool")  # Debian's prometheus package, where installed
+    if promtool is not None:
+        checked = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
+                                 text=True, timeout=60)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 async def test_a_count_waits_for_the_commit_and_a_rollback_drops_it(store: Store) -> None:
