@@ -290,6 +290,29 @@ async def _staff(app: App, stop: asyncio.Event) -> list[tuple[int, str]]:
                 return []
 
 
+def _watching(app: App, stop: asyncio.Event, webhook: WebhookConfig | None
+              ) -> list[asyncio.Task[None]]:
+    """Metrics are counted from the start when on; while polling, /metrics, /healthz and
+    /readyz get a small server of their own at STEADFAST_METRICS_PORT (with --webhook they
+    are on the webhook server)."""
+    settings = app.settings
+    if settings.metrics_enabled:
+        from bot.observability import enable
+
+        enable()
+    if webhook is not None:
+        return []
+    if settings.metrics_port is None:
+        if settings.metrics_enabled:
+            log.warning("metrics are on but not served: set STEADFAST_METRICS_PORT to serve "
+                        "them while polling")
+        return []
+    from bot.observability import serve
+
+    return [asyncio.create_task(serve(app.services, stop, host=settings.metrics_host,
+                                      port=settings.metrics_port), name="metrics")]
+
+
 async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
                   stop: asyncio.Event | None = None, clock: Clock | None = None,
                   migrate: bool = True, handle_signals: bool = True,
@@ -322,6 +345,7 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
         raise
     tasks: list[asyncio.Task[None]] = []
     try:
+        tasks.extend(_watching(app, stop, webhook))
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
         if app.email_fallback is not None:
             from bot.mail import run_fallback
@@ -361,7 +385,10 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
             started.set()
             await poll(app.bot, app.dispatcher, stop, concurrency=settings.update_concurrency)
         else:
-            await serve_webhook(app.bot, app.dispatcher, webhook, stop, started=started)
+            from bot.observability import add_routes
+
+            await serve_webhook(app.bot, app.dispatcher, webhook, stop, started=started,
+                                routes=functools.partial(add_routes, services=app.services))
     finally:
         stop.set()
         if app.scheduler is not None:  # no tick may still run when the store closes

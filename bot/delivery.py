@@ -29,6 +29,7 @@ from aiogram.exceptions import (
 
 from bot.callbacks import render_buttons
 from bot.chats import private_chat
+from journal import telemetry
 from journal.alerts.service import AlertService
 from journal.clock import Clock, backoff
 from journal.dead_letters import DeliveryReport
@@ -216,7 +217,7 @@ class DeliveryWorker:
 
     async def _deliver(self, message: OutboxMessage) -> str:
         try:
-            sent_id = await self._send(message)
+            sent_id = await self._counted_send(message)
         except TelegramRetryAfter as exc:
             self._limiter.pause(exc.retry_after)
             await self._retry(message, f"429 retry after {exc.retry_after}s",
@@ -246,6 +247,17 @@ class DeliveryWorker:
             return "retry"
         await self._sent(message, sent_id)
         return "sent"
+
+    async def _counted_send(self, message: OutboxMessage) -> int | None:
+        """`_send`, counted for the metrics: sent by kind, failed by the error's class."""
+        try:
+            sent_id = await self._send(message)
+        except Exception as exc:
+            if not _already_done(exc, message):
+                telemetry.count("delivery_failures", error_class=type(exc).__name__)
+            raise
+        telemetry.count("delivery_sent", kind=message.kind)
+        return sent_id
 
     async def _send(self, message: OutboxMessage) -> int | None:
         stamp = await self._limiter.acquire(message.chat_id)
@@ -294,6 +306,7 @@ class DeliveryWorker:
             if dead:
                 await self._report.dead_letter(uow, message, error)
         if dead:
+            telemetry.count("dead_letters")
             log.error("outbox message %s (%s) is dead after %s attempts: %s", message.id,
                       message.kind, message.attempts + 1, error)
         elif count and message.attempts + 1 in (8, 64, 512):  # a long outage, said sparingly
@@ -306,6 +319,14 @@ class DeliveryWorker:
             await uow.outbox.mark_retry(message.id, at=self._clock.now(),
                                         error="403 blocked by the user", dead=True)
             await self._alerts.client_blocked(uow, message.chat_id)
+
+
+def _already_done(exc: Exception, message: OutboxMessage) -> bool:
+    """A 400 that says the wanted state is there already (deleted, not modified): a
+    success, not a failure to count."""
+    return isinstance(exc, TelegramBadRequest) and (
+        "not modified" in exc.message
+        or ("not found" in exc.message and message.payload["method"] == "deleteMessage"))
 
 
 def _reason(description: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,9 +12,11 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from bot import logs
 from bot.delivery import RateLimiter
 from bot.outgoing import Outgoing
 from bot.texts import PRIVATE_CHAT_ONLY, error_text
+from journal import telemetry
 from journal.clock import Clock
 from journal.errors import DomainError, InvalidInput, safe_trace
 from journal.i18n import _, current_language
@@ -66,6 +69,14 @@ def _unreadable(value: Any) -> bool:
     return False
 
 
+class _Outcome:
+    """How an update ended, for the metrics: handled, duplicate (its id was recorded
+    before), refused (a domain error answered), failed, transient (to be delivered again)
+    or elsewhere (not from a person's own private chat)."""
+
+    name = "handled"
+
+
 class UnitOfWorkMiddleware(BaseMiddleware):
     def __init__(self, store: Store, clock: Clock, *, limiter: RateLimiter | None = None
                  ) -> None:
@@ -75,10 +86,31 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         self._limiter = limiter
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        """The update handled, timed and counted by outcome; while it is, log lines name its
+        id (and the client's code once known)."""
         assert isinstance(event, Update)
+        started = time.perf_counter()
+        outcome = _Outcome()
+        marks = (logs.update_id.set(event.update_id), logs.client_code.set(None))
+        try:
+            return await self._handle(handler, event, data, outcome)
+        except TransientFailure:
+            outcome.name = "transient"
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            log.debug("update %s %s in %.0f ms", event.update_id, outcome.name, seconds * 1000)
+            logs.client_code.reset(marks[1])
+            logs.update_id.reset(marks[0])
+            telemetry.count("updates_handled", outcome=outcome.name)
+            telemetry.observe("update_seconds", seconds, outcome=outcome.name)
+
+    async def _handle(self, handler: Handler, event: Update, data: dict[str, Any],
+                      outcome: _Outcome) -> Any:
         bot: Bot = data["bot"]
         user: User | None = data.get("event_from_user")
         if not own_private_chat(event, user, data.get("event_chat")):
+            outcome.name = "elsewhere"
             await self._elsewhere(bot, event, user, data.get("event_chat"))
             return None
         assert user is not None
@@ -91,17 +123,21 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 await uow.hold_person(user.id)  # one person's updates one at a time
                 if not await uow.updates.record(event.update_id, self._clock.now()):
                     log.info("update %s was handled before; skipped", event.update_id)
+                    outcome.name = "duplicate"
                     await uow.rollback()
                     return None
                 person = await identify(uow, user.id) if user else None
                 if person is not None:
                     current_language.set(_language(person, user))
+                    if person.client is not None:
+                        logs.client_code.set(person.client.code)
                 data.update(uow=uow, person=person, out=out)
                 try:
                     if _unreadable(event.model_dump(exclude_none=True)):
                         raise InvalidInput("text that is not valid Unicode")
                     result = await handler(event, data)
                 except DomainError as exc:
+                    outcome.name = "refused"
                     await uow.rollback()
                     out.actions.clear()
                     if out.callback_query_id:
@@ -119,6 +155,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise TransientFailure(type(exc).__name__) from None
             log.error("update %s failed: %s", event.update_id, safe_trace(exc))
+            outcome.name = "failed"
             out = Outgoing(person=user.id, callback_query_id=out.callback_query_id)
             out.send(chat_id, error_text("error.generic"))
             result = None

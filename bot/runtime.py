@@ -300,8 +300,13 @@ class WebhookHandler(SimpleRequestHandler):
 
 
 async def serve_webhook(bot: Bot, dp: Dispatcher, config: WebhookConfig, stop: asyncio.Event,
-                        *, started: asyncio.Event | None = None, **data: object) -> None:
+                        *, started: asyncio.Event | None = None,
+                        routes: Callable[[web.Application], None] | None = None,
+                        **data: object) -> None:
+    """`routes` adds more to the same server (health and metrics, bot/observability.py)."""
     app = web.Application()
+    if routes is not None:
+        routes(app)
     WebhookHandler(dispatcher=dp, bot=bot, secret_token=config.secret,
                    **data).register(app, path=config.path)
     runner = web.AppRunner(app, shutdown_timeout=30)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from journal.mailaddress import is_email_address
@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     crisis_text: str = "Text HOME to 741741"
     program_office_phone: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    """text: one readable line per event; json: one JSON object per line (time, level,
+    logger, event, update_id, client), for a log shipper."""
+    # -- watching the program (docs/operations.md) -----------------------------------------
+    metrics_enabled: bool = False
+    """Serve Prometheus metrics at /metrics (default off)."""
+    metrics_user: str = ""
+    metrics_password: SecretStr | None = Field(default=None, validate_default=True)
+    """Basic auth for /metrics: both set, or neither (then /metrics is open to whoever
+    reaches the port)."""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """While polling, /metrics, /healthz and /readyz are served on their own small server
+    at this address; with --webhook they are on the webhook server."""
     # -- delivery, escalation and the staff e-mail fallback --------------------------------
     delivery_base_backoff_seconds: float = Field(default=1.0, gt=0, le=60)
     """First retry delay after a transient Telegram failure; it doubles per attempt."""
@@ -134,6 +148,15 @@ class Settings(BaseSettings):
         head, sep, tail = value.get_secret_value().partition(":")
         if not (sep and head.isdigit() and tail):
             raise ValueError("must look like 123456:ABC... as BotFather gives it")
+        return value
+
+    @field_validator("metrics_password")
+    @classmethod
+    def _metrics_auth(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            value = None
+        if bool(info.data.get("metrics_user")) != (value is not None):
+            raise ValueError("and STEADFAST_METRICS_USER go together: set both, or neither")
         return value
 
     @field_validator("smtp_from")

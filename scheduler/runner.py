@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from journal import telemetry
 from journal.errors import safe_trace
 from scheduler.ticks import Ticks
 
@@ -29,6 +31,7 @@ class SchedulerRunner:
         self._running: set[asyncio.Task[None]] = set()
         self._current: asyncio.Task[None] | None = None
         self._again = False
+        self._due: datetime | None = None  # when the next tick should start (its lag)
 
     @property
     def scheduler(self) -> AsyncIOScheduler | None:
@@ -57,6 +60,7 @@ class SchedulerRunner:
         )
         scheduler.start()
         self._scheduler = scheduler
+        self._due = datetime.now(UTC)
 
     async def _tick(self) -> None:
         """The job: starts a tick in its own task and returns at once, so APScheduler never
@@ -78,14 +82,26 @@ class SchedulerRunner:
                 return
 
     async def _once(self) -> None:
+        started, clock = datetime.now(UTC), time.perf_counter()
+        if self._due is not None:
+            telemetry.observe("scheduler_tick_lag_seconds",
+                              max(0.0, (started - self._due).total_seconds()))
         try:
             report = await self._ticks.run()
             self._wake_for(report.next_due)
+            telemetry.count("scheduler_ticks", ran=str(report.ran).lower())
+            if report.ran:
+                telemetry.observe("scheduler_tick_seconds", time.perf_counter() - clock)
+                telemetry.count("checkins_prompted", report.prompted)
+                telemetry.count("checkins_missed", report.missed)
             if report.ran and (report.prompted or report.reminded or report.missed
                                or report.alerts or report.escalated or report.failures):
                 log.info("scheduler tick: %s", report)
         except Exception as exc:  # the database may be down: the next tick tries again
             log.error("scheduler tick failed: %s", safe_trace(exc))
+        finally:
+            job = self._scheduler.get_job(JOB_ID) if self._scheduler is not None else None
+            self._due = job.next_run_time if job is not None else None
 
     def _wake_for(self, due: datetime | None) -> None:
         """Run the next tick when the soonest client is due, if that comes before the

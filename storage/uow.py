@@ -37,6 +37,10 @@ from storage.vault import Vault
 log = logging.getLogger(__name__)
 
 
+AFTER_COMMIT = "uow.after_commit"
+"""Set in the session's info: what to call once the transaction committed."""
+
+
 class UnitOfWork:
     """All repositories share one session; `commit()` is the only way anything persists."""
 
@@ -101,14 +105,22 @@ class UnitOfWork:
             await self._writer.acquire()
             self._holding = True
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this unit of work commits (never if it rolls back): what
+        is counted for the metrics happened, not merely was tried."""
+        self.session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
     async def commit(self) -> None:
         await self.session.commit()
         self._committed = True
         if self.session.info.pop(QUEUED, False) and self._on_queued is not None:
             self._on_queued()
+        for callback in self.session.info.pop(AFTER_COMMIT, []):
+            callback()
 
     async def rollback(self) -> None:
         self.session.info.pop(QUEUED, None)
+        self.session.info.pop(AFTER_COMMIT, None)
         await self.session.rollback()
 
     async def __aenter__(self) -> UnitOfWork:

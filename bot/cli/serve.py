@@ -14,19 +14,6 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 
-def _configure_logging(level: str) -> None:
-    import logging
-
-    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # aiohttp's access log and aiogram's event log would record who wrote when; the
-    # bot's own log lines carry only what an operator needs.
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    # Alembic's "Context impl ..." lines are noise at start; DEBUG still shows them.
-    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
-
-
 def _check_data_files(settings: Settings) -> None:
     """A program's questionnaire or rules with a typo stop the bot before any client sees
     them, with every problem named by its item or rule id."""
@@ -59,7 +46,9 @@ def run(webhook: bool, host: str, port: int, path: str, secret: str | None,
     from bot.startup_checks import check_database
 
     run_async(check_database(settings))
-    _configure_logging(settings.log_level)
+    from bot.logs import configure
+
+    configure(settings.log_level, settings.log_format)
     from bot.app import run_bot
     from bot.runtime import WebhookConfig
 

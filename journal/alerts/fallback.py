@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from journal import telemetry
 from journal.alerts.levels import label
 from journal.clock import Clock, backoff
 from journal.i18n import N_, gettext_for
@@ -105,6 +106,7 @@ class EmailFallback:
                 await uow.audit(at=at, actor="system", action="email.fallback",
                                 client_id=mail.client_id,
                                 detail=f"clinician {mail.claim.clinician_id} {about}")
+            telemetry.count("email_fallbacks_sent")
             sent += 1
         return sent
 

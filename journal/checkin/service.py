@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from journal import telemetry
 from journal.checkin import flow
 from journal.checkin.days import DEFAULT_WINDOW, STREAK_LOOKBACK, Window, local_date, streak_ending
 from journal.checkin.flow import CheckInError, InvalidAnswer, QuestionnaireChanged, Stored
@@ -364,6 +365,7 @@ class CheckInService:
             await uow.outbox.cancel_pending(chat_id=client.telegram_id, kind="prompt")
         await uow.audit(at=now, actor=f"client:{client.code}", action="checkin.submit",
                         client_id=client.id, detail=f"check-in {checkin.id}")
+        uow.after_commit(lambda: telemetry.count("checkins_completed"))
         view = CheckInView(day=day, version=stored.version, language=client.language,
                            screen="done", title=self._q.title.get(client.language),
                            streak=await self.streak(uow, client, day))

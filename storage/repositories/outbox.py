@@ -186,6 +186,14 @@ class OutboxRepository(Repository):
                             sent=by.get("sent", 0), dead=by.get("dead", 0),
                             expired=by.get("expired", 0))
 
+    async def depth(self) -> list[tuple[str, str, int, datetime | None]]:
+        """(kind, status, rows, oldest created_at) for each kind and status present, in one
+        grouped query: read at scrape time, so every instance reports the same truth."""
+        rows = await self.session.execute(
+            select(OutboxRow.kind, OutboxRow.status, func.count(), func.min(OutboxRow.created_at))
+            .group_by(OutboxRow.kind, OutboxRow.status))
+        return [(kind, status, int(n), oldest) for kind, status, n, oldest in rows]
+
     async def dead(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
         rows = await self.session.scalars(
             select(OutboxRow).where(OutboxRow.status == "dead")
