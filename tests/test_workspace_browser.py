@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import re
 import shutil
 import socket
@@ -35,7 +34,8 @@ from journal.clock import FakeClock
 from storage.crypto import MasterKeyring
 from storage.models import AlertRow, ClinicianRow, WebSessionRow
 from storage.uow import Store
-from tests.e2e import ROOT, InProcessBot, bot_settings, eventually
+from tests.conftest import SCREENSHOTS
+from tests.e2e import InProcessBot, bot_settings, eventually
 from tests.helpers import make_client, make_clinician
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,7 +51,7 @@ HEADERS = {
     "referrer-policy": "no-referrer",
     "x-content-type-options": "nosniff",
 }
-SHOTS = Path(os.environ.get("STEADFAST_SCREENSHOTS") or ROOT / "build" / "screenshots")
+SHOTS = SCREENSHOTS  # printed at the end of the session (tests/conftest.py)
 
 
 def free_port() -> int:
@@ -70,7 +70,7 @@ def shots() -> Path:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
-                shots: Path, request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+                shots: Path) -> AsyncIterator[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
     from telegram_emulator import BotAPIEmulator
@@ -111,9 +111,6 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
         await bot.stop()
         await store.close()
         await emu.stop()
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"workspace screenshots: {SHOTS}")
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -121,7 +118,7 @@ async def page(world: dict[str, Any]) -> AsyncIterator[Any]:
     context = await world["browser"].new_context(viewport={"width": 1100, "height": 800},
                                                  locale="en-GB")
     page = await context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)
     try:
         yield page
     finally:
@@ -249,7 +246,7 @@ async def test_the_report_downloads_as_a_pdf_with_its_audit_event(
     await sign_in(world, page)
     await page.goto(f"{world['base']}/clients/{code}")
     await page.get_by_label("Days to cover").fill("14")
-    async with page.expect_download() as info:
+    async with page.expect_download(timeout=60_000) as info:  # the PDF is drawn first
         await page.get_by_role("button", name="Download the PDF").click()
     download = await info.value
     path = await download.path()
