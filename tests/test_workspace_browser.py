@@ -37,6 +37,7 @@ from storage.uow import Store
 from tests.conftest import SCREENSHOTS
 from tests.e2e import InProcessBot, bot_settings, eventually
 from tests.helpers import make_client, make_clinician
+from tests.review_seed import seed_history
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -88,6 +89,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
     await make_clinician(store, clock, telegram_id=SUPERVISOR, name="Dr Sup", role="supervisor")
     client = await make_client(store, clock, lane, telegram_id=CLIENT)
     elsewhere = await make_client(store, clock, other, telegram_id=OTHER_CLIENT)
+    q = load_questionnaire()
+    rules = load_rules(questionnaire=q)
+    await seed_history(store, q, rules, elsewhere, end=clock.now().date(), days=20)
     for user, name in ((LANE, "Lane"), (OTHER, "Other"), (SUPERVISOR, "Sup"),
                        (CLIENT, "Sam"), (OTHER_CLIENT, "Kim")):
         emu.person(user, name)
@@ -98,12 +102,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
     playwright = await async_playwright().start()
     browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                args=["--no-sandbox"])
-    q = load_questionnaire()
     try:
         yield {"emu": emu, "store": store, "clock": clock, "client": client,
                "elsewhere": elsewhere, "base": f"http://127.0.0.1:{port}", "browser": browser,
-               "alerts": AlertService(clock=clock, questionnaire=q,
-                                      rules=load_rules(questionnaire=q)),
+               "alerts": AlertService(clock=clock, questionnaire=q, rules=rules),
                "token": emu.token}
     finally:
         await browser.close()
@@ -185,7 +187,7 @@ def init_data(token: str, user_id: int, auth_date: datetime) -> str:
 async def test_a_clinician_signs_in_reviews_and_acknowledges_an_alert(
         world: dict[str, Any], page: Any) -> None:
     emu, code = world["emu"], world["client"].code
-    await raise_alert(world)
+    alert_id = await raise_alert(world)
     telegram_alert = await emu.wait_for_message(LANE, contains="alert for client")
     assert "Acknowledge" in telegram_alert.button_texts
 
@@ -232,7 +234,7 @@ async def test_a_clinician_signs_in_reviews_and_acknowledges_an_alert(
     await eventually(handled, timeout=20)
     async with world["store"].unit_of_work() as uow:
         status, note = (await uow.session.execute(
-            select(AlertRow.status, AlertRow.ack_note_ct))).one()
+            select(AlertRow.status, AlertRow.ack_note_ct).where(AlertRow.id == alert_id))).one()
         actions = [e.action for e in await uow.audit_events(limit=500)]
     assert status == "acknowledged" and note is not None
     assert b"safety plan" not in note  # stored sealed
@@ -262,6 +264,12 @@ async def test_a_supervisor_sees_every_caseload_and_the_dead_letters(
     await sign_in(world, page, SUPERVISOR)
     content = await page.content()
     assert world["client"].code in content and world["elsewhere"].code in content
+    # Each roll-up's trend: the seeded client has two weeks of check-ins, the other none.
+    seeded = await page.get_by_role("row").filter(has_text=world["elsewhere"].code).inner_text()
+    assert len(re.findall(r"rising|falling|steady", seeded)) == 2, seeded
+    bare = await page.get_by_role("row").filter(has_text=world["client"].code).inner_text()
+    assert bare.count("not enough check-ins") == 2, bare
+    assert "Dr Other" in seeded and "Dr Lane" in bare  # whose client each is
     assert await page.get_by_role("heading", name="Messages that could not be "
                                                   "delivered").is_visible()
     await shot(page, "06-supervisor-caseload")
