@@ -387,3 +387,13 @@ async def test_pages_speak_the_staff_members_language_and_zone(
     response = await page.goto(f"{world['base']}/no-such-page")
     assert response.status == 404
     assert await page.get_by_role("heading", name="No encontrado").is_visible()
+
+
+async def test_clients_and_strangers_get_no_link(world: dict[str, Any]) -> None:
+    emu = world["emu"]
+    emu.person(9001, "Stranger")
+    for user, answer in ((CLIENT, "not available to you"), (9001, "Ask your clinician")):
+        sent = await emu.send_text(user, "/workspace")
+        reply = await emu.wait_for_message(user, contains=answer, after=sent.message_id)
+        assert "/sign-in/" not in reply.text
+    assert not any("/sign-in/" in m.text for user in (CLIENT, 9001) for m in emu.chat(user))
