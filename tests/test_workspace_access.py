@@ -154,6 +154,7 @@ async def test_with_a_webhook_the_workspace_shares_its_server_and_offers_the_min
                 assert response.status == 200
                 assert "frame-ancestors https://web.telegram.org" in response.headers[
                     "Content-Security-Policy"]
+                assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
