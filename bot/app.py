@@ -313,6 +313,20 @@ def _watching(app: App, stop: asyncio.Event, webhook: WebhookConfig | None
                                       port=settings.metrics_port), name="metrics")]
 
 
+def workspace_routes(services: Services, *, webhook: bool) -> list[Callable[..., None]]:
+    """The workspace's route adder when it is on: with a webhook on the webhook's server
+    (WEB_PORT or WEB_PUBLIC_URL set), with polling on its own port (WEB_PORT set)."""
+    settings = services.settings
+    if not settings.web_enabled:
+        return []
+    if not webhook and settings.web_port is None:
+        log.warning("the workspace is off in polling mode until STEADFAST_WEB_PORT is set")
+        return []
+    from bot.workspace.app import workspace
+
+    return [workspace(services)]
+
+
 async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
                   stop: asyncio.Event | None = None, clock: Clock | None = None,
                   migrate: bool = True, handle_signals: bool = True,
@@ -347,6 +361,18 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
     try:
         tasks.extend(_watching(app, stop, webhook))
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
+        routes = workspace_routes(app.services, webhook=webhook is not None)
+        if routes:  # health, and metrics when on, are served beside the pages too
+            from bot.observability import add_routes
+
+            routes.insert(0, functools.partial(add_routes, services=app.services))
+        if routes and webhook is None:
+            assert settings.web_port is not None
+            from bot.workspace.server import build_server, serve
+
+            tasks.append(asyncio.create_task(serve(
+                build_server(routes), settings.web_host, settings.web_port, stop,
+                what="workspace"), name="workspace"))
         if app.email_fallback is not None:
             from bot.mail import run_fallback
 
@@ -385,10 +411,12 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
             started.set()
             await poll(app.bot, app.dispatcher, stop, concurrency=settings.update_concurrency)
         else:
-            from bot.observability import add_routes
+            if not routes:  # the webhook's server has health, and metrics when on
+                from bot.observability import add_routes
 
+                routes = [functools.partial(add_routes, services=app.services)]
             await serve_webhook(app.bot, app.dispatcher, webhook, stop, started=started,
-                                routes=functools.partial(add_routes, services=app.services))
+                                routes=routes)
     finally:
         stop.set()
         if app.scheduler is not None:  # no tick may still run when the store closes
