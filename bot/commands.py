@@ -25,6 +25,7 @@ CLINICIAN = (
     ("report", N_("A client's session report (PDF)")),
     ("plan", N_("See or change a client's RP plan")),
     ("discharge", N_("Discharge a client")),
+    ("language", N_("Your language for alerts, summaries and reports")),
     ("help", N_("What you can do here")),
 )
 SUPERVISOR = (*CLINICIAN, ("deliveries", N_("Messages that could not be delivered")),
