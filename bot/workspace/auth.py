@@ -15,7 +15,6 @@ import json
 import logging
 from datetime import timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
@@ -30,6 +29,7 @@ from bot.workspace.keys import (
 )
 from bot.workspace.render import page
 from journal.i18n import LANGUAGES
+from journal.staff import StaffDefaults
 from journal.web_access import NewSession, same_token
 
 log = logging.getLogger(__name__)
@@ -37,16 +37,6 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE: Final = "steadfast_session"
 CSRF_COOKIE: Final = "steadfast_csrf"
 INIT_DATA_MAX_AGE: Final = timedelta(minutes=5)
-
-
-def _zone(name: str | None, default: str) -> str:
-    if name:
-        try:
-            ZoneInfo(name)
-            return name
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return default
 
 
 async def signed_in(request: web.Request) -> Viewer:
@@ -65,9 +55,10 @@ async def signed_in(request: web.Request) -> Viewer:
     if found is None:
         raise web.HTTPUnauthorized()
     settings = services.settings
-    language = found.language if found.language in LANGUAGES else settings.default_language
-    viewer = Viewer(clinician=found.clinician, language=language,
-                    timezone=_zone(found.timezone, settings.default_timezone),
+    locale = StaffDefaults(settings.default_language, settings.default_timezone).of(
+        found.clinician)
+    viewer = Viewer(clinician=found.clinician, language=locale.language,
+                    timezone=locale.timezone,
                     csrf_token=csrf if csrf and same_token(csrf, found.csrf_hash) else "",
                     session_id=found.id)
     request[VIEWER] = viewer

@@ -17,8 +17,6 @@ from storage.repositories.base import Repository, _clinician, new_id
 class WebSession:
     id: str
     clinician: Clinician
-    language: str | None  # the staff member's own, None: the program's
-    timezone: str | None
     csrf_hash: str
     created_at: datetime
     last_seen_at: datetime
@@ -77,8 +75,7 @@ class WebSessionRepository(Repository):
         if found is None:
             return None
         row, person = found
-        return WebSession(id=row.id, clinician=_clinician(person), language=person.language,
-                          timezone=person.timezone, csrf_hash=row.csrf_hash,
+        return WebSession(id=row.id, clinician=_clinician(person), csrf_hash=row.csrf_hash,
                           created_at=row.created_at, last_seen_at=row.last_seen_at,
                           expires_at=row.expires_at)
 
