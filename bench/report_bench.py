@@ -37,7 +37,7 @@ from journal.review.service import ReviewService  # noqa: E402
 from storage.crypto import MasterKeyring  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import Store  # noqa: E402
-from tests.review_seed import seed_history  # noqa: E402
+from journal.review.seed import seed_history  # noqa: E402
 
 
 def _memory(pid: int | str = "self") -> tuple[float, float]:
