@@ -151,7 +151,7 @@ async def seed_history(store: Store, q: Questionnaire, rules: RiskRules, client:
                         # Between 20 minutes and about five hours, the same for a seed.
                         delay = timedelta(minutes=20 + (offset * 37) % 280)
                         await uow.alerts.acknowledge(alert.id, by=client.clinician_id,
-                                                     now=evening + delay)
+                                                     now=alert.created_at + delay)
                         await uow.alerts.set_note(alert.id, client.id, ACK_NOTES[
                             offset % len(ACK_NOTES)])
                         seeded.acknowledged[alert.id] = delay
