@@ -61,6 +61,7 @@ class JournalPage:
     """One page of the client's own journal, newest first; only these entries were decrypted
     (and, when searching, the entries read to find them)."""
 
+    code: str  # the client's
     entries: tuple[JournalEntry, ...]
     page: int  # 1 is the newest
     pages: int | None  # None while searching: more matches may lie past what was read
@@ -203,7 +204,7 @@ class ClientPages:
         page = min(page, pages)
         chosen = index[(page - 1) * JOURNAL_PAGE_SIZE:page * JOURNAL_PAGE_SIZE]
         entries = [e for entry_id, _at in chosen if (e := await uow.journal.get(entry_id))]
-        return JournalPage(entries=tuple(entries), page=page, pages=pages, total=len(index),
+        return JournalPage(code=client.code, entries=tuple(entries), page=page, pages=pages, total=len(index),
                            query="", has_next=page < pages)
 
 
@@ -230,7 +231,7 @@ async def _search(uow: UnitOfWork, client: Client, page: int, query: str) -> Jou
         if more or len(batch) < SEARCH_BATCH:
             break
     complete = more or read >= stored
-    return JournalPage(entries=tuple(found), page=page, pages=None,
+    return JournalPage(code=client.code, entries=tuple(found), page=page, pages=None,
                        total=matches if not more else None, query=query, has_next=more,
                        searched=read, search_complete=complete)
 
