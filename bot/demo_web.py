@@ -85,11 +85,24 @@ class WebDemo(Demo):
             await store.close()
         self.emu.person(SEEDED_CLIENT, "Alex", language_code="en")
 
-    async def finish(self) -> None:
-        """Print a sign-in link, then serve until Ctrl-C (or SIGTERM)."""
+    async def run(self) -> None:
+        """The story, then serving until Ctrl-C (or SIGTERM). The handlers stay until the
+        bot and the emulator have stopped, so a second Ctrl-C cannot cut the shutdown short."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop.set)
+        try:
+            await super().run()
+        finally:
+            renderer = sys.modules.get("journal.review.renderer")
+            if renderer is not None:  # the story's PDF started the renderer's worker
+                renderer.RENDERER.close()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    async def finish(self) -> None:
+        """Print a sign-in link, then wait for Ctrl-C; Enter on a terminal gives a new link."""
+        loop = asyncio.get_running_loop()
         fresh = asyncio.Event()
         reading = _read_enter(loop, fresh)
         try:
@@ -111,8 +124,6 @@ class WebDemo(Demo):
         finally:
             if reading:
                 loop.remove_reader(sys.stdin.fileno())
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
             click.echo("\nStopping the demo: the bot, the workspace and the emulator.")
 
     async def sign_in_link(self) -> str:
