@@ -290,6 +290,20 @@ async def _staff(app: App, stop: asyncio.Event) -> list[tuple[int, str]]:
                 return []
 
 
+def workspace_routes(services: Services, *, webhook: bool) -> list[Callable[..., None]]:
+    """The workspace's route adder when it is on: with a webhook on the webhook's server
+    (WEB_PORT or WEB_PUBLIC_URL set), with polling on its own port (WEB_PORT set)."""
+    settings = services.settings
+    if not settings.web_enabled:
+        return []
+    if not webhook and settings.web_port is None:
+        log.warning("the workspace is off in polling mode until STEADFAST_WEB_PORT is set")
+        return []
+    from bot.workspace.app import workspace
+
+    return [workspace(services)]
+
+
 async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
                   stop: asyncio.Event | None = None, clock: Clock | None = None,
                   migrate: bool = True, handle_signals: bool = True,
@@ -323,6 +337,14 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
     tasks: list[asyncio.Task[None]] = []
     try:
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
+        routes = workspace_routes(app.services, webhook=webhook is not None)
+        if routes and webhook is None:
+            assert settings.web_port is not None
+            from bot.workspace.server import build_server, serve
+
+            tasks.append(asyncio.create_task(serve(
+                build_server(routes), settings.web_host, settings.web_port, stop,
+                what="workspace"), name="workspace"))
         if app.email_fallback is not None:
             from bot.mail import run_fallback
 
@@ -361,7 +383,8 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
             started.set()
             await poll(app.bot, app.dispatcher, stop, concurrency=settings.update_concurrency)
         else:
-            await serve_webhook(app.bot, app.dispatcher, webhook, stop, started=started)
+            await serve_webhook(app.bot, app.dispatcher, webhook, stop, started=started,
+                                routes=routes)
     finally:
         stop.set()
         if app.scheduler is not None:  # no tick may still run when the store closes

@@ -25,6 +25,7 @@ CLINICIAN = (
     ("report", N_("A client's session report (PDF)")),
     ("plan", N_("See or change a client's RP plan")),
     ("discharge", N_("Discharge a client")),
+    ("workspace", N_("Open the workspace pages")),
     ("help", N_("What you can do here")),
 )
 SUPERVISOR = (*CLINICIAN, ("deliveries", N_("Messages that could not be delivered")),

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.middleware import TransientFailure
+from bot.workspace.server import RouteAdder, build_server
 
 log = logging.getLogger(__name__)
 
@@ -300,10 +301,16 @@ class WebhookHandler(SimpleRequestHandler):
 
 
 async def serve_webhook(bot: Bot, dp: Dispatcher, config: WebhookConfig, stop: asyncio.Event,
-                        *, started: asyncio.Event | None = None, **data: object) -> None:
-    app = web.Application()
-    WebhookHandler(dispatcher=dp, bot=bot, secret_token=config.secret,
-                   **data).register(app, path=config.path)
+                        *, started: asyncio.Event | None = None,
+                        routes: Sequence[RouteAdder] = (), **data: object) -> None:
+    """The webhook, and beside it on the same server whatever `routes` add (the
+    workspace pages)."""
+
+    def webhook(app: web.Application) -> None:
+        WebhookHandler(dispatcher=dp, bot=bot, secret_token=config.secret,
+                       **data).register(app, path=config.path)
+
+    app = build_server([webhook, *routes])
     runner = web.AppRunner(app, shutdown_timeout=30)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)

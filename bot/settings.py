@@ -94,6 +94,34 @@ class Settings(BaseSettings):
     email_fallback_minutes: int = Field(default=5, ge=0, le=24 * 60)
     """How long an alert, escalation or dead-letter notice may wait for Telegram before it
     goes to the staff member by e-mail as well."""
+    # -- the clinician's workspace (bot/workspace/) ---------------------------------------
+    web_host: str = "127.0.0.1"
+    """Where the workspace listens in polling mode and under `steadfast web`."""
+    web_port: int | None = Field(default=None, ge=1, le=65535)
+    """The workspace's own port; unset: no workspace in polling mode (with a webhook it is
+    served on the webhook's server when this or WEB_PUBLIC_URL is set)."""
+    web_public_url: str = ""
+    """The workspace's address as staff open it, e.g. https://steadfast.clinic.example; an
+    https address also gives /workspace its Mini App button."""
+    web_session_idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    web_session_max_hours: int = Field(default=8, ge=1, le=7 * 24)
+
+    @property
+    def web_enabled(self) -> bool:
+        return self.web_port is not None or bool(self.web_public_url)
+
+    def web_base_url(self, port: int | None = None) -> str:
+        """The address links point at: WEB_PUBLIC_URL, else this host and port."""
+        if self.web_public_url:
+            return self.web_public_url
+        return f"http://{self.web_host}:{port or self.web_port or 8081}"
+
+    @field_validator("web_public_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a test)")
+        return value.rstrip("/")
 
     @field_validator("telegram_api_url")
     @classmethod

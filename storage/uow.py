@@ -30,6 +30,8 @@ from storage.repositories import (
     RiskOverrideRepository,
     StaffEmailRepository,
     UpdateLedger,
+    WebSessionRepository,
+    WebSignInRepository,
 )
 from storage.repositories.outbox import QUEUED
 from storage.vault import Vault
@@ -62,6 +64,8 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session, self.vault)
         self.updates = UpdateLedger(session, self.vault)
         self.staff_emails = StaffEmailRepository(session, self.vault)
+        self.web_sign_ins = WebSignInRepository(session, self.vault)
+        self.web_sessions = WebSessionRepository(session, self.vault)
         self._committed = False
 
     async def audit(self, *, at: datetime, actor: str, action: str,

@@ -89,3 +89,21 @@ def demo(keep: Path | None, web: bool, port: int | None) -> None:
     from bot.demo import run_demo
 
     run_demo(keep, web=web, port=port)
+
+
+@main.command("web")
+@click.option("--host", default=None, help="Listen address (default STEADFAST_WEB_HOST).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Listen port (default STEADFAST_WEB_PORT, else 8081).")
+@friendly
+def web(host: str | None, port: int | None) -> None:
+    """Serve the clinicians' workspace pages alone (the bot runs elsewhere)."""
+    settings = load_settings()
+    settings.require_token()  # the Mini App's sign-in is checked against it
+    from bot.startup_checks import check_database
+
+    run_async(check_database(settings))
+    _configure_logging(settings.log_level)
+    from bot.workspace.standalone import run_web
+
+    run_async(run_web(settings, host or settings.web_host, port or settings.web_port or 8081))

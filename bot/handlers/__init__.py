@@ -15,6 +15,7 @@ def all_routers() -> list[Router]:
         enrol,
         review,
         schedule,
+        workspace,
     )
 
     return [
@@ -23,6 +24,7 @@ def all_routers() -> list[Router]:
         schedule.build_router(),
         checkin.build_router(),
         alerts.build_router(),
+        workspace.build_router(),
         review.build_router(),  # staff /plan before the client's /plan
         client.build_router(),
         common.build_router(),

@@ -12,10 +12,11 @@ from storage.repositories.outbox import NewMessage, OutboxRepository, StaffEmail
 from storage.repositories.people import ClientRepository, ClinicianRepository
 from storage.repositories.plans import PlanRepository
 from storage.repositories.updates import UpdateLedger
+from storage.repositories.web import WebSession, WebSessionRepository, WebSignInRepository
 
 __all__ = [
     "AlertRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
     "ConversationRepository", "DuplicateError", "InviteRepository", "JournalRepository",
     "NewMessage", "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "StaffEmailRepository",
-    "UpdateLedger", "new_id",
+    "UpdateLedger", "WebSession", "WebSessionRepository", "WebSignInRepository", "new_id",
 ]

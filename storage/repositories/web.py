@@ -1,0 +1,97 @@
+"""Workspace sign-in links and sessions: only SHA-256 digests of their tokens are stored, so
+a copy of the database opens no session; every instance reads the same rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from storage.models import ClinicianRow, WebSessionRow, WebSignInRow
+from storage.records import Clinician
+from storage.repositories.base import Repository, _clinician, new_id
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    id: str
+    clinician: Clinician
+    language: str | None  # the staff member's own, None: the program's
+    timezone: str | None
+    csrf_hash: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+
+class WebSignInRepository(Repository):
+    async def add(self, *, token_hash: str, clinician_id: int, now: datetime,
+                  expires_at: datetime) -> str:
+        row = WebSignInRow(id=new_id(), token_hash=token_hash, clinician_id=clinician_id,
+                           created_at=now, expires_at=expires_at)
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def use(self, token_hash: str, now: datetime) -> int | None:
+        """Mark the link used and return its clinician's id; None when it is unknown, used
+        or expired. One UPDATE, so two requests racing for a link cannot both win."""
+        result = await self.session.execute(
+            update(WebSignInRow)
+            .where(WebSignInRow.token_hash == token_hash, WebSignInRow.used_at.is_(None),
+                   WebSignInRow.expires_at > now)
+            .values(used_at=now)
+            .returning(WebSignInRow.clinician_id))
+        return result.scalar_one_or_none()
+
+    async def pending(self, token_hash: str, now: datetime) -> bool:
+        """True while the link can still be used (shown on its confirmation page)."""
+        found = await self.session.scalar(
+            select(WebSignInRow.id).where(WebSignInRow.token_hash == token_hash,
+                                          WebSignInRow.used_at.is_(None),
+                                          WebSignInRow.expires_at > now))
+        return found is not None
+
+
+class WebSessionRepository(Repository):
+    async def add(self, *, token_hash: str, csrf_hash: str, clinician_id: int, now: datetime,
+                  expires_at: datetime) -> str:
+        row = WebSessionRow(id=new_id(), token_hash=token_hash, csrf_hash=csrf_hash,
+                            clinician_id=clinician_id, created_at=now, last_seen_at=now,
+                            expires_at=expires_at)
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+    async def by_token(self, token_hash: str) -> WebSession | None:
+        """The session not yet ended, with its staff member (active or not: the caller
+        decides), or None."""
+        found = (await self.session.execute(
+            select(WebSessionRow, ClinicianRow)
+            .join(ClinicianRow, ClinicianRow.id == WebSessionRow.clinician_id)
+            .where(WebSessionRow.token_hash == token_hash, WebSessionRow.ended_at.is_(None))
+        )).first()
+        if found is None:
+            return None
+        row, person = found
+        return WebSession(id=row.id, clinician=_clinician(person), language=person.language,
+                          timezone=person.timezone, csrf_hash=row.csrf_hash,
+                          created_at=row.created_at, last_seen_at=row.last_seen_at,
+                          expires_at=row.expires_at)
+
+    async def touch(self, session_id: str, now: datetime) -> None:
+        await self.session.execute(update(WebSessionRow).where(WebSessionRow.id == session_id)
+                                   .values(last_seen_at=now))
+
+    async def end(self, session_id: str, now: datetime) -> None:
+        await self.session.execute(
+            update(WebSessionRow).where(WebSessionRow.id == session_id,
+                                        WebSessionRow.ended_at.is_(None)).values(ended_at=now))
+
+    async def end_for(self, clinician_id: int, now: datetime) -> int:
+        """End every open session of this staff member; how many were open."""
+        result = await self.session.execute(
+            update(WebSessionRow).where(WebSessionRow.clinician_id == clinician_id,
+                                        WebSessionRow.ended_at.is_(None)).values(ended_at=now))
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,361 @@
+"""The workspace in a real Chromium (Debian's, driven by Playwright) against the bot and
+the Telegram emulator: a clinician signs in with the link /workspace sends, reads the
+caseload, opens a client, acknowledges an alert with a note, and the alert's Telegram
+message is edited to handled. Each refusal is its own test. One bot, one emulator and one
+browser serve the whole module (a fresh browser context, so fresh cookies, per test).
+
+Screenshots of every page go to $STEADFAST_SCREENSHOTS (default build/screenshots); the
+session prints the folder."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from journal.alerts.rules import Finding
+from journal.alerts.rules_file import load_rules
+from journal.alerts.service import AlertService
+from journal.checkin.questionnaire_file import load_questionnaire
+from journal.clock import FakeClock
+from storage.crypto import MasterKeyring
+from storage.models import AlertRow, WebSessionRow
+from storage.uow import Store
+from tests.e2e import ROOT, InProcessBot, bot_settings, eventually
+from tests.helpers import make_client, make_clinician
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+]
+
+LANE, OTHER, SUPERVISOR, CLIENT, OTHER_CLIENT = 7101, 7102, 7103, 8101, 8102
+HEADERS = {
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+}
+SHOTS = Path(os.environ.get("STEADFAST_SCREENSHOTS") or ROOT / "build" / "screenshots")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    """A fresh folder for this run's screenshots."""
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    return SHOTS
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
+                shots: Path, request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    from playwright.async_api import async_playwright
+
+    from telegram_emulator import BotAPIEmulator
+
+    path = tmp_path_factory.mktemp("workspace") / "steadfast.db"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite+aiosqlite:///{path}"
+    ring = MasterKeyring.generate()
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    emu = BotAPIEmulator(token="123456:TEST-TOKEN", username="steadfast_test_bot")
+    await emu.start()
+    store = Store.open(url, ring)
+    lane = await make_clinician(store, clock, telegram_id=LANE, name="Dr Lane")
+    other = await make_clinician(store, clock, telegram_id=OTHER, name="Dr Other")
+    await make_clinician(store, clock, telegram_id=SUPERVISOR, name="Dr Sup", role="supervisor")
+    client = await make_client(store, clock, lane, telegram_id=CLIENT)
+    elsewhere = await make_client(store, clock, other, telegram_id=OTHER_CLIENT)
+    for user, name in ((LANE, "Lane"), (OTHER, "Other"), (SUPERVISOR, "Sup"),
+                       (CLIENT, "Sam"), (OTHER_CLIENT, "Kim")):
+        emu.person(user, name)
+        await emu.send_text(user, "/start")
+    port = free_port()
+    settings = bot_settings(emu, url, ring, web_port=port, scheduler_enabled=False)
+    bot = await InProcessBot(settings, clock=clock).start()
+    playwright = await async_playwright().start()
+    browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                               args=["--no-sandbox"])
+    q = load_questionnaire()
+    try:
+        yield {"emu": emu, "store": store, "clock": clock, "client": client,
+               "elsewhere": elsewhere, "base": f"http://127.0.0.1:{port}", "browser": browser,
+               "alerts": AlertService(clock=clock, questionnaire=q,
+                                      rules=load_rules(questionnaire=q)),
+               "token": emu.token}
+    finally:
+        await browser.close()
+        await playwright.stop()
+        await bot.stop()
+        await store.close()
+        await emu.stop()
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"workspace screenshots: {SHOTS}")
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(world: dict[str, Any]) -> AsyncIterator[Any]:
+    context = await world["browser"].new_context(viewport={"width": 1100, "height": 800},
+                                                 locale="en-GB")
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        yield page
+    finally:
+        await context.close()
+
+
+async def shot(page: Any, name: str, *, phone: bool = False) -> None:
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    if phone:
+        size = page.viewport_size
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
+        await page.set_viewport_size(size)
+
+
+async def sign_in_link(world: dict[str, Any], user: int = LANE) -> str:
+    emu = world["emu"]
+    sent = await emu.send_text(user, "/workspace")
+    message = await emu.wait_for_message(user, contains="sign-in link", after=sent.message_id)
+    found = re.search(r"http://\S+/sign-in/\S+", message.text)
+    assert found, message.text
+    return found.group(0)
+
+
+async def sign_in(world: dict[str, Any], page: Any, user: int = LANE) -> None:
+    await page.goto(await sign_in_link(world, user))
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/caseload")
+
+
+async def raise_alert(world: dict[str, Any], level: str = "critical") -> str:
+    async with world["store"].transaction() as uow:
+        alert = await world["alerts"].raise_alert(
+            uow, world["client"], findings=[Finding("self_harm", level, "SELF_HARM")],
+            checkin_id=None, answers={"self_harm": True})
+    return str(alert.id)
+
+
+def assert_headers(headers: dict[str, str]) -> None:
+    for name, value in HEADERS.items():
+        assert headers.get(name) == value, (name, headers.get(name))
+    csp = headers["content-security-policy"]
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors https://web.telegram.org https://*.telegram.org" in csp
+
+
+def init_data(token: str, user_id: int, auth_date: datetime) -> str:
+    """initData as Telegram signs it: HMAC-SHA256 under HMAC("WebAppData", token)."""
+    fields = {"auth_date": str(int(auth_date.timestamp())), "query_id": "AAE",
+              "user": json.dumps({"id": user_id, "first_name": "Lane"}, separators=(",", ":"))}
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
+    fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+    return urlencode(fields)
+
+
+# --- the story ----------------------------------------------------------------------------
+
+
+async def test_a_clinician_signs_in_reviews_and_acknowledges_an_alert(
+        world: dict[str, Any], page: Any) -> None:
+    emu, code = world["emu"], world["client"].code
+    await raise_alert(world)
+    telegram_alert = await emu.wait_for_message(LANE, contains="alert for client")
+    assert "Acknowledge" in telegram_alert.button_texts
+
+    link = await sign_in_link(world)
+    first = await page.goto(link)
+    assert_headers(first.headers)
+    await shot(page, "01-sign-in")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/caseload")
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    assert cookies["steadfast_session"]["httpOnly"] is True
+    assert cookies["steadfast_session"]["sameSite"] == "Strict"
+
+    # The caseload: Lane's client only, with the open critical alert.
+    table = page.get_by_role("table")
+    await table.wait_for()
+    assert await page.get_by_role("link", name=code).count() == 1
+    assert world["elsewhere"].code not in await page.content()
+    row = page.get_by_role("row").filter(has_text=code)
+    assert "Critical: 1" in await row.inner_text()
+    await shot(page, "02-caseload", phone=True)
+
+    await page.get_by_role("link", name=code).click()
+    await page.wait_for_url(f"**/clients/{code}")
+    assert await page.get_by_role("heading", name=f"Client {code}").is_visible()
+    await shot(page, "03-client", phone=True)
+
+    await page.get_by_role("link", name="Alerts").click()
+    await page.wait_for_url("**/alerts")
+    assert "UTC" in await page.locator("li.alert").inner_text()  # the time names its zone
+    await shot(page, "04-alerts", phone=True)
+    await page.get_by_label("Note of the action you took").fill("Called; safety plan reviewed.")
+    await page.keyboard.press("Tab")  # by keyboard: the button comes next
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/alerts?done=*")
+    assert await page.get_by_role("status").is_visible()
+    assert "No open alerts." in await page.content()
+    await shot(page, "05-acknowledged")
+
+    def handled() -> bool:
+        message = next(m for m in emu.chat(LANE) if m.message_id == telegram_alert.message_id)
+        return "acknowledged by Dr Lane" in message.text and message.button_texts == ["Details"]
+
+    await eventually(handled, timeout=20)
+    async with world["store"].unit_of_work() as uow:
+        status, note = (await uow.session.execute(
+            select(AlertRow.status, AlertRow.ack_note_ct))).one()
+        actions = [e.action for e in await uow.audit_events(limit=500)]
+    assert status == "acknowledged" and note is not None
+    assert b"safety plan" not in note  # stored sealed
+    assert {"web.sign_in", "caseload.view", "client.summary", "alert.acknowledge",
+            "alert.note"} <= set(actions)
+
+
+async def test_the_report_downloads_as_a_pdf_with_its_audit_event(
+        world: dict[str, Any], page: Any) -> None:
+    code = world["client"].code
+    await sign_in(world, page)
+    await page.goto(f"{world['base']}/clients/{code}")
+    await page.get_by_label("Days to cover").fill("14")
+    async with page.expect_download() as info:
+        await page.get_by_role("button", name="Download the PDF").click()
+    download = await info.value
+    path = await download.path()
+    assert (await asyncio.to_thread(Path(path).read_bytes)).startswith(b"%PDF")
+    assert download.suggested_filename.startswith(f"steadfast-{code}-")
+    async with world["store"].unit_of_work() as uow:
+        events = await uow.audit_events(limit=500)
+    assert any(e.action == "client.report" and "14" in e.detail for e in events)
+
+
+async def test_a_supervisor_sees_every_caseload_and_the_dead_letters(
+        world: dict[str, Any], page: Any) -> None:
+    await sign_in(world, page, SUPERVISOR)
+    content = await page.content()
+    assert world["client"].code in content and world["elsewhere"].code in content
+    assert await page.get_by_role("heading", name="Messages that could not be "
+                                                  "delivered").is_visible()
+    await shot(page, "06-supervisor-caseload")
+
+
+# --- refusals -----------------------------------------------------------------------------
+
+
+async def test_a_link_works_once(world: dict[str, Any], page: Any) -> None:
+    link = await sign_in_link(world)
+    await page.goto(link)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/caseload")
+    await page.context.clear_cookies()
+    again = await page.goto(link)
+    assert again.status == 403
+    assert await page.get_by_role("heading", name="This sign-in link is no longer "
+                                                  "valid").is_visible()
+    assert_headers(again.headers)
+    await shot(page, "07-link-used")
+
+
+async def test_an_expired_link_is_refused(world: dict[str, Any], page: Any) -> None:
+    link = await sign_in_link(world)
+    world["clock"].advance(minutes=5, seconds=1)
+    response = await page.goto(link)
+    assert response.status == 403
+    assert "no longer valid" in await page.content()
+
+
+async def test_a_session_idle_too_long_is_signed_out(world: dict[str, Any], page: Any) -> None:
+    await sign_in(world, page)
+    world["clock"].advance(minutes=14)
+    assert (await page.goto(f"{world['base']}/alerts")).status == 200  # still in use
+    world["clock"].advance(minutes=15, seconds=1)
+    response = await page.goto(f"{world['base']}/caseload")
+    assert response.status == 401
+    assert await page.get_by_role("heading", name="You are signed out").is_visible()
+    assert_headers(response.headers)
+    await shot(page, "08-signed-out")
+    async with world["store"].unit_of_work() as uow:
+        ended = await uow.session.scalar(select(WebSessionRow.ended_at).order_by(
+            WebSessionRow.created_at.desc()).limit(1))
+    assert ended is not None
+
+
+async def test_a_post_without_its_csrf_token_is_refused(world: dict[str, Any], page: Any) -> None:
+    alert_id = await raise_alert(world, "high")
+    await sign_in(world, page)
+    for form in ({"note": "x"}, {"note": "x", "csrf_token": "forged"}):
+        response = await page.request.post(f"{world['base']}/alerts/{alert_id}/acknowledge",
+                                           form=form, max_redirects=0)
+        assert response.status == 403
+        assert "This request was refused" in await response.text()
+        assert_headers(response.headers)
+    async with world["store"].unit_of_work() as uow:
+        status = await uow.session.scalar(select(AlertRow.status).where(AlertRow.id == alert_id))
+    assert status == "open"
+    # The page's own form, with its token, works.
+    await page.goto(f"{world['base']}/alerts")
+    await page.get_by_role("button", name="Acknowledge").first.click()
+    await page.wait_for_url("**/alerts?done=*")
+
+
+async def test_initdata_signed_with_another_token_or_too_old_is_refused(
+        world: dict[str, Any], page: Any) -> None:
+    now = world["clock"].now()
+    url = f"{world['base']}/webapp/sign-in"
+    cases = {
+        "another token": init_data("654321:OTHER-TOKEN", LANE, now),
+        "too old": init_data(world["token"], LANE, now - timedelta(minutes=5, seconds=5)),
+        "a client": init_data(world["token"], CLIENT, now),
+    }
+    for why, data in cases.items():
+        response = await page.request.post(url, data=json.dumps({"init_data": data}),
+                                           headers={"Content-Type": "application/json"})
+        assert response.status == 403, why
+    assert not await page.context.cookies()
+    # Signed with the bot's token and fresh, it signs in, through the Mini App's page.
+    fresh = init_data(world["token"], LANE, now)
+    await page.goto(f"{world['base']}/webapp#tgWebAppData={fresh.replace('&', '%26')}")
+    await page.wait_for_url("**/caseload")
+    assert await page.get_by_role("link", name=world["client"].code).is_visible()
+
+
+async def test_another_clinicians_client_looks_missing(world: dict[str, Any], page: Any) -> None:
+    await sign_in(world, page)
+    base = world["base"]
+    pages = {}
+    for name, code in (("another's", world["elsewhere"].code), ("missing", "ZZZ-99"),
+                       ("forged", "<script>")):
+        response = await page.goto(f"{base}/clients/{code}")
+        pages[name] = (response.status, await page.locator("main").inner_text())
+        report = await page.request.get(f"{base}/reports/{code}?days=7")
+        assert report.status == 404
+    assert pages["another's"] == pages["missing"] == pages["forged"]
+    assert pages["missing"][0] == 404
+    await shot(page, "09-not-found")
