@@ -132,7 +132,8 @@ def charts(data: ClientPage, language: str) -> dict[str, Any]:
                                               month_name=months, width=SMALL_WIDTH + 60,
                                               height=140)})
     domains = []
-    for name, values in data.domains.items():
+    for name, scores in data.domains.items():
+        values = list(scores)
         title = t(DOMAIN_LABELS.get(name, name))
         description = _described(values, (), data.days, t)
         domains.append({"id": f"chart-{name}", "title": title, "text": description,
