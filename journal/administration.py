@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotFound
 from journal.mailaddress import is_email_address
+from journal.web_access import end_sessions
 from storage.records import AuditEvent, AuditVerdict, Clinician, OutboxCounts
 from storage.uow import Store
 
@@ -78,6 +79,43 @@ class AdminService:
                             detail=f"clinician {found.id} e-mail "
                                    + ("set" if email else "removed"))
         return updated
+
+    async def deactivate_clinician(self, *, telegram_id: int) -> Clinician:
+        """Take a staff member's access away: the bot stops answering them as staff, their
+        workspace sessions end at once, and their chat loses the staff menu. Their clients
+        stay where they are until a supervisor reassigns them."""
+        now = self._clock.now()
+        async with self._store.transaction() as uow:
+            found = await uow.clinicians.by_telegram_id(telegram_id)
+            if found is None:
+                raise NotFound(f"no active clinician with Telegram id {telegram_id}")
+            changed = await uow.clinicians.set_access(found.id, active=False)
+            await uow.audit(at=now, actor=CLI_ACTOR, action="clinician.deactivate",
+                            detail=f"clinician {found.id}")
+            await end_sessions(uow, found.id, self._clock, why="deactivated")
+            await uow.outbox.add(chat_id=telegram_id, kind="menu", method="setMyCommands",
+                                 params={"menu": None}, now=now)
+        return changed
+
+    async def set_clinician_role(self, *, telegram_id: int, supervisor: bool) -> Clinician:
+        """Make a clinician a supervisor or the other way round. A change of role ends the
+        workspace sessions, so a demoted supervisor sees no other caseload from then on."""
+        role = "supervisor" if supervisor else "clinician"
+        now = self._clock.now()
+        async with self._store.transaction() as uow:
+            found = await uow.clinicians.by_telegram_id(telegram_id)
+            if found is None:
+                raise NotFound(f"no active clinician with Telegram id {telegram_id}")
+            if found.role == role:
+                return found
+            changed = await uow.clinicians.set_access(found.id, role=role)
+            await uow.audit(at=now, actor=CLI_ACTOR, action="clinician.role",
+                            detail=f"clinician {found.id} role {role}")
+            await end_sessions(uow, found.id, self._clock, why=f"role {role}")
+            await uow.outbox.add(chat_id=telegram_id, kind="menu", method="setMyCommands",
+                                 params={"menu": role, "language": self._staff_language},
+                                 now=now)
+        return changed
 
     async def clinicians(self) -> list[Clinician]:
         async with self._store.unit_of_work() as uow:

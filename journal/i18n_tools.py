@@ -1,6 +1,7 @@
 """Keep the Spanish catalogue in step with the code: `python -m journal.i18n_tools`.
 
-Extracts every _() and N_() msgid from bot/, journal/ and scheduler/, and the English
+Extracts every _() and N_() msgid from bot/, journal/ and scheduler/, the t() and
+ngettext() texts of the workspace's templates (bot/workspace/templates), and the English
 labels of the packaged data files' msgid tables (the N_ of TOML: DATA_MSGIDS), merges them
 into journal/locales/es/LC_MESSAGES/steadfast.po keeping existing translations, and prints
 what still lacks a Spanish text.
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "journal", "scheduler")
 KEYWORDS = {"_": None, "N_": None, "gettext_for": (2,), "ngettext": (1, 2),
             "ngettext_for": (2, 3)}
+TEMPLATES = "bot/workspace/templates"
+TEMPLATE_KEYWORDS = {"t": None, "ngettext": (1, 2)}
 # Data file -> its tables whose every value is an English msgid, translated where shown
 # (the alert reasons of the risk rules: RiskRules.reason_label()).
 DATA_MSGIDS = {"journal/risk_rules.toml": ("reasons",)}
@@ -34,6 +37,12 @@ def extract() -> Catalog:
                 ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS):
             catalog.add(message, locations=[(f"{package}/{filename}", lineno)],
                         auto_comments=comments, context=context)
+    # The workspace's templates: t("...") and ngettext("...", "...", n) calls.
+    for filename, lineno, message, comments, context in extract_from_dir(
+            ROOT / TEMPLATES, method_map=[("**.html", "jinja2.ext:babel_extract")],
+            keywords=TEMPLATE_KEYWORDS):
+        catalog.add(message, locations=[(f"{TEMPLATES}/{filename}", lineno)],
+                    auto_comments=comments, context=context)
     for name, tables in DATA_MSGIDS.items():
         text = (ROOT / name).read_text(encoding="utf-8")
         data = tomllib.loads(text)

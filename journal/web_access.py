@@ -67,7 +67,8 @@ class WebAccess:
                         detail="workspace sign-in link made")
         return token
 
-    async def link_pending(self, uow: UnitOfWork, token: str) -> bool:
+    async def link_pending(self, uow: UnitOfWork, token: str) -> tuple[bool, str | None]:
+        """Whether the link still works, and its owner's language (None: the program's)."""
         return await uow.web_sign_ins.pending(digest(token), self._clock.now())
 
     async def use_link(self, uow: UnitOfWork, token: str) -> NewSession | None:

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from journal.alerts.rules import Finding
 from journal.alerts.rules_file import load_rules
@@ -33,7 +33,7 @@ from journal.alerts.service import AlertService
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
 from storage.crypto import MasterKeyring
-from storage.models import AlertRow, WebSessionRow
+from storage.models import AlertRow, ClinicianRow, WebSessionRow
 from storage.uow import Store
 from tests.e2e import ROOT, InProcessBot, bot_settings, eventually
 from tests.helpers import make_client, make_clinician
@@ -140,7 +140,7 @@ async def shot(page: Any, name: str, *, phone: bool = False) -> None:
 async def sign_in_link(world: dict[str, Any], user: int = LANE) -> str:
     emu = world["emu"]
     sent = await emu.send_text(user, "/workspace")
-    message = await emu.wait_for_message(user, contains="sign-in link", after=sent.message_id)
+    message = await emu.wait_for_message(user, contains="/sign-in/", after=sent.message_id)
     found = re.search(r"http://\S+/sign-in/\S+", message.text)
     assert found, message.text
     return found.group(0)
@@ -153,9 +153,13 @@ async def sign_in(world: dict[str, Any], page: Any, user: int = LANE) -> None:
 
 
 async def raise_alert(world: dict[str, Any], level: str = "critical") -> str:
+    return await raise_alert_for(world, world["client"], level)
+
+
+async def raise_alert_for(world: dict[str, Any], client: Any, level: str = "critical") -> str:
     async with world["store"].transaction() as uow:
         alert = await world["alerts"].raise_alert(
-            uow, world["client"], findings=[Finding("self_harm", level, "SELF_HARM")],
+            uow, client, findings=[Finding("self_harm", level, "SELF_HARM")],
             checkin_id=None, answers={"self_harm": True})
     return str(alert.id)
 
@@ -359,3 +363,22 @@ async def test_another_clinicians_client_looks_missing(world: dict[str, Any], pa
     assert pages["another's"] == pages["missing"] == pages["forged"]
     assert pages["missing"][0] == 404
     await shot(page, "09-not-found")
+
+
+async def test_pages_speak_the_staff_members_language_and_zone(
+        world: dict[str, Any], page: Any) -> None:
+    async with world["store"].transaction() as uow:
+        await uow.session.execute(update(ClinicianRow).where(ClinicianRow.telegram_id == OTHER)
+                                  .values(language="es", timezone="Europe/Madrid"))
+    await raise_alert_for(world, world["elsewhere"])
+    link = await sign_in_link(world, OTHER)
+    await page.goto(link)
+    await page.get_by_role("button", name="Entrar").click()
+    await page.wait_for_url("**/caseload")
+    assert await page.get_by_role("heading", name="Casos").is_visible()
+    await page.get_by_role("link", name="Alertas").click()
+    assert "CET" in await page.locator("li.alert").first.inner_text()  # Madrid in March
+    await shot(page, "10-alerts-es")
+    response = await page.goto(f"{world['base']}/no-such-page")
+    assert response.status == 404
+    assert await page.get_by_role("heading", name="No encontrado").is_visible()

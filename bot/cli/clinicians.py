@@ -64,3 +64,27 @@ def clinician_list() -> None:
         click.echo(f"{c.id:>4}  {c.telegram_id:>12}  {c.role:<10}  "
                    f"{'yes' if c.has_email else '-':<6}  {c.name}"
                    + ("" if c.active else "  (inactive)"))
+
+
+@clinician.command("deactivate")
+@click.option("--telegram-id", type=click.IntRange(min=1), required=True,
+              help="The clinician's numeric Telegram user id.")
+@friendly
+def clinician_deactivate(telegram_id: int) -> None:
+    """Take a clinician's or supervisor's access away (their workspace sessions end)."""
+    changed = with_services(lambda s: s.admin.deactivate_clinician(telegram_id=telegram_id))
+    click.echo(f"{changed.name} (id {changed.id}) is no longer active; their workspace "
+               "sessions ended.")
+
+
+@clinician.command("role")
+@click.option("--telegram-id", type=click.IntRange(min=1), required=True,
+              help="The clinician's numeric Telegram user id.")
+@click.option("--supervisor/--clinician", "supervisor", required=True,
+              help="The new role.")
+@friendly
+def clinician_role(telegram_id: int, supervisor: bool) -> None:
+    """Make a clinician a supervisor, or a supervisor a clinician (sessions end)."""
+    changed = with_services(lambda s: s.admin.set_clinician_role(telegram_id=telegram_id,
+                                                                 supervisor=supervisor))
+    click.echo(f"{changed.name} (id {changed.id}) is now a {changed.role}.")

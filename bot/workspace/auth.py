@@ -19,7 +19,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from bot.workspace.keys import ACCESS_KEY, CONFIG_KEY, CSRF_HASH, SERVICES_KEY, VIEWER, Viewer
+from bot.workspace.keys import (
+    ACCESS_KEY,
+    CONFIG_KEY,
+    CSRF_HASH,
+    LANGUAGE,
+    SERVICES_KEY,
+    VIEWER,
+    Viewer,
+)
 from bot.workspace.render import page
 from journal.i18n import LANGUAGES
 from journal.web_access import NewSession, same_token
@@ -109,7 +117,9 @@ async def link_page(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     services = request.app[SERVICES_KEY]
     async with services.store.unit_of_work() as uow:
-        pending = await request.app[ACCESS_KEY].link_pending(uow, token)
+        pending, language = await request.app[ACCESS_KEY].link_pending(uow, token)
+    if language in LANGUAGES:
+        request[LANGUAGE] = str(language)
     if not pending:
         return page(request, "link_gone.html", status=403)
     return page(request, "sign_in.html", {"token": token})

@@ -51,3 +51,4 @@ ACCESS_KEY: Final = web.AppKey("web_access", WebAccess)
 CONFIG_KEY: Final = web.AppKey("web_config", WebConfig)
 VIEWER: Final = web.RequestKey("viewer", Viewer)
 CSRF_HASH: Final = web.RequestKey("csrf_hash", str)
+LANGUAGE: Final = web.RequestKey("language", str)  # before sign-in: the link owner's

@@ -26,13 +26,15 @@ async def home(request: web.Request) -> web.StreamResponse:
 async def caseload(request: web.Request) -> web.Response:
     viewer = await signed_in(request)
     services = request.app[SERVICES_KEY]
-    dead = None
+    dead, names = None, {}
     async with services.store.transaction() as uow:
         entries = await services.caseload.caseload(uow, viewer.clinician)
-        if viewer.is_supervisor:
+        if viewer.is_supervisor:  # every caseload: say whose client each is
             dead = await services.delivery_report.summary(uow)
+            names = {c.id: c.name for c in await uow.clinicians.everyone()}
     return page(request, "caseload.html", {"entries": entries, "levels": LEVELS,
-                                           "words": WORDS, "deliveries": dead})
+                                           "words": WORDS, "deliveries": dead,
+                                           "clinicians": names})
 
 
 async def alerts(request: web.Request) -> web.Response:

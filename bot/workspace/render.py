@@ -7,6 +7,7 @@ str.format parameters), `ngettext`, `viewer` (None on the sign-in pages), `csrf_
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from bot.workspace.keys import SERVICES_KEY, VIEWER
+from bot.workspace.keys import LANGUAGE, SERVICES_KEY, VIEWER
 from journal.errors import InvalidInput, NotAllowed, NotFound, safe_trace
 from journal.i18n import N_, gettext_for, ngettext_for
 from journal.times import shown_time
@@ -68,7 +69,7 @@ def language_of(request: web.Request) -> str:
     viewer = request.get(VIEWER)
     if viewer is not None:
         return str(viewer.language)
-    return request.app[SERVICES_KEY].settings.default_language
+    return request.get(LANGUAGE) or request.app[SERVICES_KEY].settings.default_language
 
 
 def context(request: web.Request, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -109,6 +110,17 @@ def error_page(request: web.Request, status: int) -> web.Response:
         return web.Response(status=status, text=gettext_for(language_of(request), title))
 
 
+async def _refusal(request: web.Request, status: int) -> web.Response:
+    """The error page, in the viewer's language even where the handler never asked who
+    they are (an unknown address)."""
+    if status != 401 and request.get(VIEWER) is None:
+        from bot.workspace.auth import signed_in
+
+        with contextlib.suppress(Exception):
+            await signed_in(request)
+    return error_page(request, status)
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -121,14 +133,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:  # redirects pass as they are
             exc.headers.update(SECURITY_HEADERS)
             raise
-        response = error_page(request, exc.status)
+        response = await _refusal(request, exc.status)
     except NotFound:  # another clinician's client, a forged code, a missing one: alike
-        response = error_page(request, 404)
+        response = await _refusal(request, 404)
     except (NotAllowed, InvalidInput):
-        response = error_page(request, 403)
+        response = await _refusal(request, 403)
     except Exception as exc:
         # Only the error's type and where: a message could quote decrypted text.
         log.error("workspace page %s failed: %s", request.method, safe_trace(exc))
-        response = error_page(request, 500)
+        response = await _refusal(request, 500)
     response.headers.update(SECURITY_HEADERS)
     return response

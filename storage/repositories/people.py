@@ -61,6 +61,19 @@ class ClinicianRepository(Repository):
         await self.session.flush()
         return _clinician(row)
 
+    async def set_access(self, clinician_id: int, *, active: bool | None = None,
+                         role: str | None = None) -> Clinician:
+        """Change whether a staff member is active, or their role."""
+        row = await self.session.get(ClinicianRow, clinician_id, with_for_update=True)
+        if row is None:
+            raise LookupError(f"no clinician {clinician_id}")
+        if active is not None:
+            row.active = active
+        if role is not None:
+            row.role = role
+        await self.session.flush()
+        return _clinician(row)
+
     async def email(self, clinician_id: int, now: datetime) -> str | None:
         row = await self.session.get(ClinicianRow, clinician_id)
         if row is None or row.email_ct is None:

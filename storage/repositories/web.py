@@ -45,13 +45,15 @@ class WebSignInRepository(Repository):
             .returning(WebSignInRow.clinician_id))
         return result.scalar_one_or_none()
 
-    async def pending(self, token_hash: str, now: datetime) -> bool:
-        """True while the link can still be used (shown on its confirmation page)."""
-        found = await self.session.scalar(
-            select(WebSignInRow.id).where(WebSignInRow.token_hash == token_hash,
-                                          WebSignInRow.used_at.is_(None),
-                                          WebSignInRow.expires_at > now))
-        return found is not None
+    async def pending(self, token_hash: str, now: datetime) -> tuple[bool, str | None]:
+        """Whether the link can still be used, and its owner's own language (its
+        confirmation page speaks it)."""
+        found = (await self.session.execute(
+            select(WebSignInRow.id, ClinicianRow.language)
+            .join(ClinicianRow, ClinicianRow.id == WebSignInRow.clinician_id)
+            .where(WebSignInRow.token_hash == token_hash, WebSignInRow.used_at.is_(None),
+                   WebSignInRow.expires_at > now))).first()
+        return (True, found.language) if found is not None else (False, None)
 
 
 class WebSessionRepository(Repository):

@@ -1,0 +1,109 @@
+"""The workspace's sign-in rules on both databases: tokens kept only as hashes, a link used
+once, and sessions that end when a staff member is deactivated or changes role. And the
+admin commands and a bot without the workspace never load Jinja2."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from journal.administration import AdminService
+from journal.clock import FakeClock
+from journal.web_access import WebAccess
+from storage.models import WebSessionRow, WebSignInRow
+from storage.uow import Store
+from tests.helpers import make_clinician
+
+
+def access(clock: FakeClock) -> WebAccess:
+    return WebAccess(clock=clock, idle=timedelta(minutes=15), limit=timedelta(hours=8))
+
+
+async def test_a_link_is_192_bits_kept_as_its_hash_and_works_once(
+        store: Store, clock: FakeClock) -> None:
+    lane = await make_clinician(store, clock, telegram_id=7001)
+    web = access(clock)
+    async with store.transaction() as uow:
+        token = await web.new_link(uow, lane)
+    assert len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) == 24
+    async with store.unit_of_work() as uow:
+        stored = (await uow.session.execute(select(WebSignInRow.token_hash))).scalars().all()
+    assert stored == [hashlib.sha256(token.encode()).hexdigest()]
+    async with store.transaction() as uow:
+        session = await web.use_link(uow, token)
+    assert session is not None and session.clinician.id == lane.id
+    async with store.transaction() as uow:
+        assert await web.use_link(uow, token) is None
+    async with store.unit_of_work() as uow:
+        row = (await uow.session.execute(select(WebSessionRow.token_hash,
+                                                WebSessionRow.csrf_hash))).one()
+    assert row.token_hash == hashlib.sha256(session.token.encode()).hexdigest()
+    assert row.csrf_hash == hashlib.sha256(session.csrf_token.encode()).hexdigest()
+    assert session.token not in (row.token_hash, row.csrf_hash)
+
+
+async def test_sessions_end_at_their_absolute_limit_even_when_in_use(
+        store: Store, clock: FakeClock) -> None:
+    lane = await make_clinician(store, clock, telegram_id=7001)
+    web = access(clock)
+    async with store.transaction() as uow:
+        session = await web.use_telegram(uow, lane.telegram_id)
+    assert session is not None
+    for _ in range(8 * 6 - 1):  # every ten minutes for 7 h 50 min
+        clock.advance(minutes=10)
+        async with store.transaction() as uow:
+            assert await web.session(uow, session.token) is not None
+    clock.advance(minutes=10)
+    async with store.transaction() as uow:
+        assert await web.session(uow, session.token) is None
+
+
+async def test_deactivating_or_demoting_staff_ends_their_sessions(
+        store: Store, clock: FakeClock) -> None:
+    admin = AdminService(store=store, clock=clock)
+    lane = await make_clinician(store, clock, telegram_id=7001)
+    boss = await make_clinician(store, clock, telegram_id=7002, role="supervisor")
+    web = access(clock)
+    async with store.transaction() as uow:
+        lanes = await web.use_telegram(uow, lane.telegram_id)
+        bosses = await web.use_telegram(uow, boss.telegram_id)
+    assert lanes is not None and bosses is not None
+
+    await admin.set_clinician_role(telegram_id=boss.telegram_id, supervisor=False)
+    async with store.transaction() as uow:
+        assert await web.session(uow, bosses.token) is None
+        assert await web.session(uow, lanes.token) is not None
+        assert await web.use_telegram(uow, boss.telegram_id) is not None  # a clinician now
+
+    await admin.deactivate_clinician(telegram_id=lane.telegram_id)
+    async with store.transaction() as uow:
+        assert await web.session(uow, lanes.token) is None
+        assert await web.use_telegram(uow, lane.telegram_id) is None
+        events = [e.action for e in await uow.audit_events()]
+    assert {"clinician.role", "clinician.deactivate", "web.sessions_ended"} <= set(events)
+
+
+def test_admin_commands_and_a_bot_without_the_workspace_do_not_load_jinja2(
+        tmp_path: Path) -> None:
+    probe = ("import sys; from bot.cli import main\n"
+             "for args in (['clinician', 'list', '--help'], ['web', '--help']):\n"
+             "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+             "from bot.app import build_app\n"
+             "from bot.settings import Settings\n"
+             "from storage.crypto import MasterKeyring\n"
+             "keys = ','.join(MasterKeyring.generate().dump().splitlines()[1:])\n"
+             "app = build_app(Settings(_env_file=None, bot_token='1:A', master_keys=keys,\n"
+             "    database_url='sqlite+aiosqlite:///' + sys.argv[1]))\n"
+             "print(sorted(m for m in ('jinja2', 'aiohttp_jinja2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "x.db")],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert out.stdout.strip().endswith("[]"), out.stdout + out.stderr
+    assert "--port" in out.stdout
