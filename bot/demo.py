@@ -58,7 +58,7 @@ class Demo:
         self.printed = len(lines)
 
     async def prepare(self) -> None:
-        ring = MasterKeyring.generate()
+        ring = self.ring = MasterKeyring.generate()
         ring.create_file(self.key_file)
         await asyncio.to_thread(upgrade, self.db_url)
         store = Store.open(self.db_url, ring)

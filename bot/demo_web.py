@@ -62,9 +62,8 @@ class WebDemo(Demo):
         from journal.alerts.rules_file import load_rules
         from journal.checkin.questionnaire_file import load_questionnaire
         from journal.review.seed import seed_history
-        from storage.crypto import MasterKeyring
 
-        store = Store.open(self.db_url, MasterKeyring.load_file(self.key_file))
+        store = Store.open(self.db_url, self.ring)
         try:
             now = datetime.now(UTC)
             async with store.transaction() as uow:

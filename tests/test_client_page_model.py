@@ -112,9 +112,10 @@ async def test_who_acknowledged_how_fast_and_the_note(world, clock) -> None:
         assert alert.note in ACK_NOTES
     # The last three days' alerts wait for someone.
     assert all(a.took is None and a.note is None for a in page.alerts if a.status == "open")
-    assert duration_text(timedelta(minutes=125), "en") == "2 h 05 min"
+    assert duration_text(timedelta(minutes=125), "en") == "2 h and 05 min"
     assert duration_text(timedelta(minutes=35), "en") == "35 min"
-    assert duration_text(timedelta(days=3, hours=4), "en") == "3 d 4 h"
+    assert duration_text(timedelta(days=3, hours=4), "en") == "3 d and 4 h"
+    assert duration_text(timedelta(minutes=125), "es") == "2 h y 05 min"
 
 
 async def test_the_journal_pages_and_search_finds_the_right_entry(world, clock) -> None:

@@ -41,13 +41,19 @@ SHOTS = Path((os.environ.get("STEADFAST_SCREENSHOTS") or str(ROOT / "build" / "s
              + "-client")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
-                request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
-    from playwright.async_api import async_playwright
-
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    """A fresh folder for this run's screenshots of the client page."""
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
+    return SHOTS
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
+                shots: Path, request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    from playwright.async_api import async_playwright
+
     folder = tmp_path_factory.mktemp("client-browser")
     shutil.copyfile(sqlite_template, folder / "steadfast.db")
     url = f"sqlite+aiosqlite:///{folder / 'steadfast.db'}"

@@ -184,15 +184,15 @@ def alert_rows(alerts: Sequence[Alert], names: Mapping[int, str],
 
 
 def duration_text(took: timedelta, language: str) -> str:
-    """"2 h 05 min", "35 min", "3 d 4 h": how long an acknowledgement took."""
+    """"2 h and 05 min", "35 min", "3 d and 4 h": how long an acknowledgement took."""
     minutes = max(0, int(took.total_seconds() // 60))
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
     t = lambda message: gettext_for(language, message)  # noqa: E731
     if days:
-        return t(N_("{d} d {h} h")).format(d=days, h=hours)
+        return t(N_("{d} d and {h} h")).format(d=days, h=hours)
     if hours:
-        return t(N_("{h} h {m:02d} min")).format(h=hours, m=minutes)
+        return t(N_("{h} h and {m} min")).format(h=hours, m=f"{minutes:02d}")
     return t(N_("{m} min")).format(m=minutes)
 
 
