@@ -93,7 +93,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
     limiter = RateLimiter()  # every send of this bot keeps it: replies, delivery, menus
     dp = Dispatcher()
     dp.workflow_data.update(services.by_name())  # handlers receive each service by name
-    dp.update.outer_middleware(UnitOfWorkMiddleware(store, clock, limiter=limiter))
+    dp.update.outer_middleware(UnitOfWorkMiddleware(
+        store, clock, limiter=limiter, staff_language=services.settings.default_language))
     for router in all_routers():
         dp.include_router(router)
     delivery = DeliveryWorker(store=store, bot=bot, clock=clock, alerts=services.alerts,

@@ -26,6 +26,7 @@ CLINICIAN = (
     ("plan", N_("See or change a client's RP plan")),
     ("discharge", N_("Discharge a client")),
     ("workspace", N_("Open the workspace pages")),
+    ("language", N_("Your language for alerts, summaries and reports")),
     ("help", N_("What you can do here")),
 )
 SUPERVISOR = (*CLINICIAN, ("deliveries", N_("Messages that could not be delivered")),

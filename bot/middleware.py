@@ -29,9 +29,16 @@ class TransientFailure(Exception):
     """The database could not be reached: the update must be delivered again later."""
 
 
-def _language(person: Any, user: User | None) -> str:
+def _language(person: Any, user: User | None, staff_default: str | None = None) -> str:
+    """A client's language; a staff member's own, else the program's (so their replies
+    read like their alerts); anyone else's Telegram language."""
     if person is not None and person.client is not None:
         return str(person.client.language)
+    if person is not None and person.clinician is not None:
+        if person.clinician.language:
+            return str(person.clinician.language)
+        if staff_default:
+            return staff_default
     code = (user.language_code or "") if user else ""
     return "es" if code.startswith("es") else "en"
 
@@ -67,12 +74,14 @@ def _unreadable(value: Any) -> bool:
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
-    def __init__(self, store: Store, clock: Clock, *, limiter: RateLimiter | None = None
-                 ) -> None:
-        """`limiter`: the bot's one rate limiter, shared with delivery, that replies keep."""
+    def __init__(self, store: Store, clock: Clock, *, limiter: RateLimiter | None = None,
+                 staff_language: str | None = None) -> None:
+        """`limiter`: the bot's one rate limiter, shared with delivery, that replies keep.
+        `staff_language`: the program's DEFAULT_LANGUAGE, for staff who chose none."""
         self._store = store
         self._clock = clock
         self._limiter = limiter
+        self._staff_language = staff_language
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -95,7 +104,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     return None
                 person = await identify(uow, user.id) if user else None
                 if person is not None:
-                    current_language.set(_language(person, user))
+                    current_language.set(_language(person, user, self._staff_language))
                 data.update(uow=uow, person=person, out=out)
                 try:
                     if _unreadable(event.model_dump(exclude_none=True)):
@@ -169,4 +178,4 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     person = await identify(uow, user.id)
             except Exception as exc:  # a neutral line in English beats none at all
                 log.info("could not look the person up: %s", type(exc).__name__)
-        return _language(person, user)
+        return _language(person, user, self._staff_language)

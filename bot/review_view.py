@@ -8,7 +8,7 @@ from datetime import date
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import DischargeCb, ReviewCb
-from journal.alerts.levels import ALERT_ORDER, WORDS, label
+from journal.alerts.levels import ALERT_ORDER, WORDS
 from journal.i18n import N_, _, ngettext
 from journal.review.adherence import Adherence
 from journal.review.caseload import CaseloadEntry
@@ -135,8 +135,11 @@ def summary_caption(summary: ClientSummary) -> str:
 
 
 def summary_text(summary: ClientSummary, ttl_minutes: int,
-                 reason_label: Callable[[str], str], *, zone: str = "UTC") -> str:
-    """`zone`: where the staff member reads times (the program's zone)."""
+                 reason_label: Callable[[str], str] | None = None, *,
+                 zone: str | None = None) -> str:
+    """Times in the summary's zone (the viewer's), unless `zone` says another. The alerts
+    come from the review model: each reason once, and who acknowledged it how fast."""
+    zone = zone or summary.timezone
     client = summary.client
     last = summary.last_checkin
     lines = [
@@ -150,13 +153,23 @@ def summary_text(summary: ClientSummary, ttl_minutes: int,
             week=_adherence(summary.week), month=_adherence(summary.month)),
         _("Open alerts: {alerts}").format(alerts=_open_alerts(summary.open_alerts)),
     ]
-    if summary.recent_alerts:
+    latest = next((p for p in reversed(summary.points) if p.domains), None)
+    if latest is not None and summary.domain_labels:
+        lines.append(_("Domains on {day}: {scores}").format(
+            day=f"{latest.day:%Y-%m-%d}", scores=", ".join(
+                f"{text} {latest.domains[d]}" for d, text in summary.domain_labels.items()
+                if d in latest.domains)))
+    if summary.alert_rows:
         lines += ["", _("Alerts in the last 14 days:")]
-        for alert in summary.recent_alerts[-8:]:
-            reasons = "; ".join(_(reason_label(r)) for r in alert.detail.get("reasons", []))
-            state = _("open") if alert.status == "open" else _("acknowledged")
-            lines.append(f"• {shown_time(alert.created_at, zone)} "
-                         f"{_(label(alert.level))} ({state}): {reasons}")
+        for row in summary.alert_rows[-8:]:
+            state = _("open") if row.status == "open" else _("acknowledged")
+            line = (f"• {shown_time(row.at, zone)} {row.level_label} ({state}): "
+                    + "; ".join(row.reasons))
+            if row.acknowledged_at is not None:
+                line += "\n  " + _("Acknowledged by {name} at {time}, after {took}.").format(
+                    name=row.acknowledged_by or "-",
+                    time=shown_time(row.acknowledged_at, zone), took=row.response_text)
+            lines.append(line)
     lines += ["", plan_summary(summary.plan)]
     lines += ["", _("Indicators are from self-report, not an ACUTE-2007 assessment."),
               deleted_in(ttl_minutes)]

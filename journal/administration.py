@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotFound
 from journal.mailaddress import is_email_address
+from journal.staff import check_language, check_timezone
 from journal.web_access import end_sessions
 from storage.records import AuditEvent, AuditVerdict, Clinician, OutboxCounts
 from storage.uow import Store
@@ -30,9 +31,12 @@ class AdminService:
 
     async def add_clinician(
         self, *, telegram_id: int, name: str, supervisor: bool, contact: str = "",
-        email: str | None = None,
+        email: str | None = None, language: str | None = None, timezone: str | None = None,
     ) -> Clinician:
+        """`language`, `timezone`: the staff member's own (None: the program's defaults)."""
         email = _email(email)
+        language = check_language(language) if language else None
+        timezone = check_timezone(timezone) if timezone else None
         name = name.strip()
         if not name or len(name) > 120:
             raise InvalidInput("the name must be 1 to 120 characters")
@@ -49,6 +53,8 @@ class AdminService:
                 now=now,
                 contact=contact,
                 email=email,
+                language=language,
+                timezone=timezone,
             )
             await uow.audit(
                 at=now,
@@ -61,8 +67,36 @@ class AdminService:
             # never talked to the bot gets it with its /start instead).
             await uow.outbox.add(chat_id=telegram_id, kind="menu", method="setMyCommands",
                                  params={"menu": clinician.role,
-                                         "language": self._staff_language}, now=now)
+                                         "language": language or self._staff_language},
+                                 now=now)
         return clinician
+
+    async def set_clinician_locale(self, *, telegram_id: int, language: str | None = None,
+                                   timezone: str | None = None) -> Clinician:
+        """Set a staff member's own language and/or zone; "" puts one back to the
+        program's default. A value left None is kept."""
+        values: dict[str, str | None] = {}
+        if language is not None:
+            values["language"] = check_language(language) if language else None
+        if timezone is not None:
+            values["timezone"] = check_timezone(timezone) if timezone else None
+        now = self._clock.now()
+        async with self._store.transaction() as uow:
+            found = await uow.clinicians.by_telegram_id(telegram_id)
+            if found is None:
+                raise NotFound(f"no active clinician with Telegram id {telegram_id}")
+            updated = await uow.clinicians.set_locale(found.id, **values)
+            assert updated is not None
+            await uow.audit(at=now, actor=CLI_ACTOR, action="clinician.locale",
+                            detail=f"clinician {found.id} "
+                                   + ", ".join(f"{k} {v or 'default'}"
+                                               for k, v in values.items()))
+            if "language" in values:
+                await uow.outbox.add(chat_id=telegram_id, kind="menu", method="setMyCommands",
+                                     params={"menu": updated.role,
+                                             "language": updated.language
+                                             or self._staff_language}, now=now)
+        return updated
 
     async def set_clinician_email(self, *, telegram_id: int, email: str | None) -> Clinician:
         """Set (or with None or "" remove) the address the e-mail fallback uses."""

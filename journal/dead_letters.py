@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from journal.clock import Clock
-from journal.i18n import N_, gettext_for
+from journal.i18n import LANGUAGES, N_, gettext_for
 from storage.records import OutboxCounts, OutboxMessage
 from storage.uow import UnitOfWork
 
@@ -24,10 +24,12 @@ class DeliveryReport:
         if message.kind == NOTICE_KIND:
             return
         client = await uow.clients.get(message.client_id) if message.client_id else None
-        text = gettext_for(self._language, DEAD_NOTICE).format(
-            kind=message.kind, error=error,
-            client=client.code if client is not None else "-")
         for supervisor in await uow.clinicians.supervisors():
+            # In each supervisor's own language, else the program's.
+            language = supervisor.language if supervisor.language in LANGUAGES else None
+            text = gettext_for(language or self._language, DEAD_NOTICE).format(
+                kind=message.kind, error=error,
+                client=client.code if client is not None else "-")
             await uow.outbox.add(chat_id=supervisor.telegram_id, kind=NOTICE_KIND,
                                  method="sendMessage", params={"text": text},
                                  now=self._clock.now(), client_id=message.client_id,

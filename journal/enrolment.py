@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from journal.clock import Clock
 from journal.errors import DomainError, InvalidInput, NotAllowed
 from journal.i18n import N_, gettext_for
+from journal.staff import StaffDefaults, StaffLocale
 from storage.records import Client, Clinician
 from storage.uow import UnitOfWork
 
@@ -137,8 +138,12 @@ class EnrolmentService:
 
     @property
     def staff_timezone(self) -> str:
-        """The zone staff read times in: the program's, until staff have their own."""
+        """The program's zone, for staff who set none of their own."""
         return self._timezone
+
+    def staff_locale(self, clinician: Clinician | None) -> StaffLocale:
+        """The language and zone the inviting clinician reads their replies in."""
+        return StaffDefaults(self._staff_language, self._timezone).of(clinician)
 
     async def create_invite(
         self, uow: UnitOfWork, clinician: Clinician, note: str | None
@@ -299,7 +304,7 @@ class EnrolmentService:
         )
         clinician = await uow.clinicians.get(client.clinician_id)
         assert clinician is not None
-        notice = gettext_for(self._staff_language, N_(
+        notice = gettext_for(self.staff_locale(clinician).language, N_(
             "Your invite was used: client {code} has enrolled and will get the first check-in "
             "at {time} ({timezone})."))
         await uow.outbox.add(

@@ -1,5 +1,6 @@
 """What a client can change or look up about their own participation: language, check-in
-time, their Relapse Prevention plan, and whom to call for help."""
+time, their Relapse Prevention plan, and whom to call for help; and a staff member's own
+language."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from journal.clock import Clock
 from journal.enrolment import parse_time
 from journal.errors import InvalidInput, NotAllowed
 from journal.i18n import LANGUAGES
-from storage.records import Client, Plan
+from storage.records import Client, Clinician, Plan
 from storage.uow import UnitOfWork
 
 TIME_STATE = "prefs:time"
@@ -46,6 +47,19 @@ class PreferencesService:
         if language == client.language:
             return client
         return await uow.clients.update(client.id, language=language)
+
+    async def change_staff_language(self, uow: UnitOfWork, clinician: Clinician,
+                                    language: str) -> Clinician:
+        """A staff member's own language: their alerts, e-mails, summaries and reports."""
+        if language not in LANGUAGES:
+            raise InvalidInput("unknown language")
+        if language == clinician.language:
+            return clinician
+        updated = await uow.clinicians.set_locale(clinician.id, language=language)
+        assert updated is not None
+        await uow.audit(at=self._clock.now(), actor=f"clinician:{clinician.id}",
+                        action="clinician.language", detail=f"language {language}")
+        return updated
 
     async def ask_time(self, uow: UnitOfWork, client: Client) -> None:
         """Wait for a typed time. Whatever the client was doing (an open journal entry) is

@@ -16,6 +16,8 @@ class Clinician:
     active: bool = True
     contact: str = ""
     has_email: bool = False  # the address itself stays sealed; see ClinicianRepository.email
+    language: str | None = None  # their own; None: the program's DEFAULT_LANGUAGE
+    timezone: str | None = None  # their own; None: the program's DEFAULT_TIMEZONE
 
     @property
     def is_supervisor(self) -> bool:

@@ -20,7 +20,10 @@ class Received:
 
     @property
     def subject(self) -> str:
-        return str(self.message["Subject"])
+        """As a mail client shows it: a subject longer than a line is folded before its
+        first word ("Subject:\r\n Hillside RP: ..."), which Python's parser keeps as a
+        leading space and mail clients drop."""
+        return str(self.message["Subject"]).lstrip()
 
     @property
     def body(self) -> str:

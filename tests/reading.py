@@ -28,3 +28,18 @@ def times_without_zone(text: str) -> list[str]:
             if not ZONE.match(line, found.end()):
                 bad.append(line.strip())
     return bad
+
+
+# Where one timed entry of a text begins ("2026-03-02 08:55 CET"): alert lines start so.
+MOMENT = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+
+
+def repeated_phrases(text: str, phrases: list[str]) -> list[str]:
+    """The phrases (alert reasons) said more than once within one timed entry of `text`:
+    line breaks of a PDF's extracted text are read as spaces, so a reason wrapped onto the
+    next line still counts."""
+    flat = " ".join(text.split())
+    starts = [m.start() for m in MOMENT.finditer(flat)] or [0]
+    entries = [flat[a:b] for a, b in zip(starts, [*starts[1:], len(flat)], strict=True)]
+    return [f"{phrase!r} in: {entry[:120]}" for entry in entries for phrase in phrases
+            if entry.count(phrase) > 1]

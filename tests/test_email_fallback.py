@@ -238,6 +238,32 @@ async def test_spanish_speaking_staff_get_the_mail_in_spanish(
     assert "Abre Steadfast" in received.body and "Generada: 2026-03-02 10:00 CET" in received.body
 
 
+async def test_each_staff_member_is_mailed_in_their_own_language_and_zone(
+        store: Store, clock: FakeClock, mailbox: Mailbox) -> None:
+    """The program writes English in Madrid time; Dr Lane chose Spanish and Bogotá, the
+    supervisor chose nothing. An escalation's subject reads as a sentence."""
+    _, client = await staff(store, clock)
+    await AdminService(store=store, clock=clock).set_clinician_locale(
+        telegram_id=LANE, language="es", timezone="America/Bogota")
+    await crisis_alert(store, clock, client)
+    clock.advance(minutes=5)
+    mailer = fallback(store, clock, mailbox)
+    assert await mailer.run_once() == 1
+    [spanish] = mailbox.to("lane@clinic.example")
+    assert spanish.subject == f"Hillside RP: alerta de nivel Crítico, participante {client.code}"
+    assert "Generada: 2026-03-02 04:00 -05 (America/Bogota)" in spanish.body
+    clock.advance(minutes=15)
+    async with store.transaction() as uow:
+        assert await alert_service(clock).escalate_due(uow) == 1
+    clock.advance(minutes=5)
+    assert await mailer.run_once() == 1
+    [escalated] = mailbox.to("sup@clinic.example")
+    assert escalated.subject == (f"Hillside RP: Critical alert for client {client.code} "
+                                 "not acknowledged in time")
+    assert "ESCALATED " not in escalated.subject
+    assert "Raised 2026-03-02 10:00 CET (Europe/Madrid)" in escalated.body
+
+
 async def test_steadfast_run_with_smtp_mails_an_alert_telegram_could_not_deliver(
         emulator: Any, sqlite_database: Database, ring: MasterKeyring, mailbox: Mailbox) -> None:
     store = Store.open(sqlite_database.url, ring)

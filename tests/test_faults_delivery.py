@@ -222,7 +222,7 @@ async def test_a_half_hour_outage_loses_no_alert_and_delivers_each_exactly_once(
         f"Hillside RP: Critical alert for client {anna.code}",
         f"Hillside RP: High alert for client {ben.code}"])
     assert sorted(m.subject for m in p.box.to("sup@clinic.example")) == sorted(
-        [f"Hillside RP: ESCALATED Critical alert for client {anna.code}"] * 3
+        [f"Hillside RP: Critical alert for client {anna.code} not acknowledged in time"] * 3
         + ["Hillside RP: a message could not be delivered"])
     for mail in p.box.all():
         assert "Open Steadfast" in mail.body

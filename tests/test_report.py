@@ -50,7 +50,9 @@ def rules(q: Questionnaire) -> RiskRules:
 
 def _points(days: int) -> list[charts.DayPoint]:
     return [charts.DayPoint(START + timedelta(days=n), n % 9, n % 15, n % 11, 10 - n % 11,
-                            None if n % 4 else 6) for n in range(days)]
+                            None if n % 4 else 6,
+                            {} if n % 5 == 4 else {"hostility": n % 3, "substance_abuse": 0})
+            for n in range(days)]
 
 
 def _pdf_text(pdf: bytes) -> tuple[PdfReader, str]:
@@ -68,6 +70,8 @@ def test_every_chart_is_a_real_png_of_the_promised_size(days: int) -> None:
         charts.indicators_chart(points, charts.Thresholds(3, 5), charts.Thresholds(6, 9),
                                 start=START, end=end),
         charts.confidence_coping_chart(points, start=START, end=end),
+        charts.domains_chart(points, {"hostility": "Hostility", "substance_abuse": "Substances",
+                                      "access_to_victims": "Access"}, start=START, end=end),
         charts.adherence_calendar({p.day: "submitted" for p in points}, start=START, end=end),
         charts.alert_timeline(alerts, start=START, end=end),
         charts.summary_chart(points[-14:], charts.Thresholds(3, 5), charts.Thresholds(None, 9),
@@ -111,9 +115,9 @@ async def test_the_report_holds_the_charts_and_every_entry_of_the_period(
     assert "Clinician: Dr Lane" in flat and f"Generated: {clock.now():%Y-%m-%d %H:%M}" in flat
     assert DISCLAIMER in flat and "ACUTE score" not in flat
 
-    # Charts: four images of the charts' own size.
+    # Charts: five images of the charts' own size.
     images = [image for page in reader.pages for image in page.images]
-    assert len(images) == 4
+    assert len(images) == 5
     assert all(image.image is not None and image.image.size == (1200, 600) for image in images)
 
     # Entries of the period, and none from before it.
@@ -178,7 +182,7 @@ async def test_the_command_line_writes_the_same_report_privately_and_audits_it(
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     reader, text = _pdf_text(target.read_bytes())
     assert client.code in text and "Dr Lane" in text
-    assert sum(len(page.images) for page in reader.pages) == 4
+    assert sum(len(page.images) for page in reader.pages) == 5
     assert seeded.journal[0][1].split(":")[0] in text
     wrong = cli(["report", client.code, "--days", "0"], env, tmp_path)
     assert wrong.returncode == 2
@@ -212,6 +216,6 @@ async def test_every_time_in_the_report_names_the_zone_staff_read_it_in(
     async with store.transaction() as uow:
         data = await review.report(uow, lane, client.code, 30)
     _reader, text = _pdf_text(await review.render_report(data))
-    assert data.alert_lines and data.journal  # the report does list times
+    assert data.alert_rows and data.journal  # the report does list times
     assert times_without_zone(text) == []
     assert " EST" in text or " EDT" in text  # the program's zone, not the client's (Madrid)

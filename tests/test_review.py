@@ -548,6 +548,6 @@ async def test_the_report_arrives_as_a_pdf_document(world: dict[str, Any]) -> No
     reader = PdfReader(BytesIO(document.file.data))
     text = "\n".join(page.extract_text() for page in reader.pages)
     assert sam.code in text and "Indicators from self-report, not an ACUTE-2007 assessment" in text
-    assert sum(len(page.images) for page in reader.pages) == 4
+    assert sum(len(page.images) for page in reader.pages) == 5
     assert ("clinician:" + str(world["lane"].id), "client.report") in await events(
         world["store"], sam.id)

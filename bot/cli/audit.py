@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli.base import CliError, friendly, main, with_services
+
+if TYPE_CHECKING:
+    from bot.composition import Services
+    from storage.records import AuditEvent
 
 
 @main.group()
@@ -31,10 +36,19 @@ def audit_verify() -> None:
 @click.option("--limit", type=click.IntRange(1, 10000), default=200)
 @friendly
 def audit_show(code: str | None, limit: int) -> None:
-    """List audit events, oldest first."""
-    rows = with_services(lambda s: s.admin.audit_events(code, limit))
+    """List audit events, oldest first, their times in the program's zone (labelled)."""
+    from journal.times import shown_time
+
+    zone = "UTC"
+
+    async def events(s: Services) -> list[AuditEvent]:
+        nonlocal zone
+        zone = s.settings.default_timezone
+        return await s.admin.audit_events(code, limit)
+
+    rows = with_services(events)
     for e in rows:
-        click.echo(f"{e.seq:>6}  {e.at:%Y-%m-%d %H:%M:%S}Z  {e.actor:<22} {e.action:<22} "
+        click.echo(f"{e.seq:>6}  {shown_time(e.at, zone):<22} {e.actor:<22} {e.action:<22} "
                    f"{e.detail}")
     if not rows:
         click.echo("No audit events.")

@@ -73,7 +73,8 @@ async def open_alerts(message: Message, person: Person, uow: UnitOfWork, out: Ou
         out.send(message.chat.id, _("No open alerts."))
         return
     for alert, client in rows[:20]:
-        out.send(message.chat.id, alerts.alert_text(alert, client.code),
+        out.send(message.chat.id, alerts.alert_text(alert, client.code,
+                                                    locale=alerts.locale_of(person.clinician)),
                  InlineKeyboardMarkup(inline_keyboard=[[
                      InlineKeyboardButton(text=_("Details"), callback_data=AlertCb(
                          action=DETAILS, alert_id=alert.id).pack()),

@@ -81,8 +81,7 @@ async def _send_summary(chat_id: int, code: str, clinician: Clinician, uow: Unit
                         out: Outgoing, review: ReviewService, gone: Ephemeral) -> None:
     summary = await review.summary(uow, clinician, code)
     out.send_photo(chat_id, summary.chart, summary_caption(summary), on_sent=gone.hook(chat_id))
-    out.send(chat_id, summary_text(summary, gone.minutes, review.reason_label,
-                                     zone=review.display_timezone), summary_buttons(summary.client.code),
+    out.send(chat_id, summary_text(summary, gone.minutes), summary_buttons(summary.client.code),
              on_sent=gone.hook(chat_id))
 
 
@@ -196,7 +195,9 @@ async def review_button(query: CallbackQuery, callback_data: ReviewCb, person: P
         page = await review.history(uow, clinician, code, callback_data.page)
         if callback_data.action == "page" and query.message is not None:
             out.delete(chat_id, query.message.message_id)  # one page on screen at a time
-        out.send(chat_id, history_text(page, gone.minutes, zone=review.display_timezone), history_buttons(page),
+        out.send(chat_id, history_text(page, gone.minutes,
+                                       zone=review.locale_of(clinician).timezone),
+                 history_buttons(page),
                  on_sent=gone.hook(chat_id))
     elif callback_data.action == "report":
         await _send_report(chat_id, code, DEFAULT_REPORT_DAYS, clinician, uow, out, review,

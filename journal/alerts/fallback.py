@@ -12,11 +12,11 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from journal.alerts.levels import label
 from journal.clock import Clock, backoff
 from journal.i18n import N_, gettext_for
+from journal.staff import StaffDefaults
 from journal.times import shown_time
 from storage.records import StaffEmail
 from storage.uow import Store, UnitOfWork
@@ -24,7 +24,7 @@ from storage.uow import Store, UnitOfWork
 log = logging.getLogger(__name__)
 
 ALERT_SUBJECT = N_("{program}: {level} alert for client {code}")
-ESCALATED_SUBJECT = N_("{program}: ESCALATED {level} alert for client {code}")
+ESCALATED_SUBJECT = N_("{program}: {level} alert for client {code} not acknowledged in time")
 ALERT_OPEN = N_("It has not reached you on Telegram yet. Open Steadfast to see it and "
                 "acknowledge it.")
 DEAD_SUBJECT = N_("{program}: a message could not be delivered")
@@ -63,8 +63,7 @@ class EmailFallback:
         self._mailer = mailer
         self._after = after
         self._program = program
-        self._language = staff_language
-        self._zone = ZoneInfo(display_timezone)
+        self._staff = StaffDefaults(staff_language, display_timezone)
         self._lease = lease
         self._batch = batch
         self._base = base_backoff
@@ -108,32 +107,35 @@ class EmailFallback:
             sent += 1
         return sent
 
-    def _t(self, message: str) -> str:
-        return gettext_for(self._language, message)
-
     async def _compose(self, uow: UnitOfWork, claim: StaffEmail) -> _Mail | None:
+        """The mail in its recipient's own language and zone (the program's by default)."""
         to = await uow.clinicians.email(claim.clinician_id, self._clock.now())
         if to is None:
             return None
+        locale = self._staff.of(await uow.clinicians.get(claim.clinician_id))
+
+        def t(message: str) -> str:
+            return gettext_for(locale.language, message)
+
         program = self._program
         if claim.alert_id is None:
-            return _Mail(claim, to, self._t(DEAD_SUBJECT).format(program=program),
-                         "\n".join([program, "", self._t(DEAD_BODY)]), None)
+            return _Mail(claim, to, t(DEAD_SUBJECT).format(program=program),
+                         "\n".join([program, "", t(DEAD_BODY)]), None)
         alert = await uow.alerts.get(claim.alert_id)
         client = await uow.clients.get(alert.client_id) if alert is not None else None
         if alert is None or client is None:
             return None
-        level = self._t(label(alert.level))
-        time = f"{shown_time(alert.created_at, self._zone)} ({self._zone.key})"
-        subject = self._t(ESCALATED_SUBJECT if claim.escalation else ALERT_SUBJECT).format(
+        level = t(label(alert.level))
+        time = f"{shown_time(alert.created_at, locale.timezone)} ({locale.timezone})"
+        subject = t(ESCALATED_SUBJECT if claim.escalation else ALERT_SUBJECT).format(
             program=program, level=level, code=client.code)
         lines = [program, ""]
         if claim.escalation:
-            lines.append(self._t(N_("ESCALATED: not acknowledged in time.")))
-        lines.append(self._t(N_("{level} alert for client {code}")).format(
+            lines.append(t(N_("ESCALATED: not acknowledged in time.")))
+        lines.append(t(N_("{level} alert for client {code}")).format(
             level=level, code=client.code))
-        lines.append(self._t(N_("Raised {time}")).format(time=time))
-        lines += ["", self._t(ALERT_OPEN)]
+        lines.append(t(N_("Raised {time}")).format(time=time))
+        lines += ["", t(ALERT_OPEN)]
         return _Mail(claim, to, subject, "\n".join(lines), client.id)
 
 

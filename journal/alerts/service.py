@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from journal.alerts.levels import ALERT_ORDER, highest, label
 from journal.alerts.rules import (
@@ -39,6 +38,7 @@ from journal.clock import Clock
 from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import N_, gettext_for
 from journal.people import CURRENT, visible_client
+from journal.staff import StaffDefaults, StaffLocale
 from journal.times import shown_time
 from storage.records import Alert, CheckIn, Client, Clinician
 from storage.uow import UnitOfWork
@@ -71,9 +71,12 @@ class AlertService:
         self._q = questionnaire
         self._rules = rules
         self._full = detail == "full"
-        self._language = staff_language
-        self._zone = ZoneInfo(display_timezone)
+        self._staff = StaffDefaults(staff_language, display_timezone)
         self._escalation = escalation
+
+    def locale_of(self, person: Clinician | None) -> StaffLocale:
+        """The language and zone a staff member reads alerts in (journal/staff.py)."""
+        return self._staff.of(person)
 
     # -- raising -------------------------------------------------------------------------
     async def on_answer(self, uow: UnitOfWork, client: Client, checkin_id: str,
@@ -145,27 +148,35 @@ class AlertService:
                           dedupe: str | None = None) -> Alert:
         now = self._clock.now()
         level = highest([f.level for f in findings])
+        clinician = await uow.clinicians.get(client.clinician_id)
         detail = {
-            "reasons": [f.reason_code for f in findings],
+            # Two rules (elevated and high) can give one reason: each is stored once.
+            "reasons": list(dict.fromkeys(f.reason_code for f in findings)),
             "rules": [f.rule_id for f in findings],
-            "answers": self._answers_behind(findings, answers),
+            # In the owner's language: these words are sealed as they were read.
+            "answers": self._answers_behind(findings, answers,
+                                            self.locale_of(clinician).language),
         }
         alert = await uow.alerts.add(client_id=client.id, checkin_id=checkin_id, level=level,
                                      detail=detail, now=now,
                                      next_escalation_at=self._escalation.first(level, now))
-        clinician = await uow.clinicians.get(client.clinician_id)
         if clinician is not None:
-            await self._send_copy(uow, alert, client, clinician.telegram_id, dedupe=dedupe)
+            await self._send_copy(uow, alert, client, clinician, dedupe=dedupe)
         await uow.audit(at=now, actor="system", action="alert.raise", client_id=client.id,
                         detail=f"alert {alert.id} level {level}")
         return alert
 
-    async def _send_copy(self, uow: UnitOfWork, alert: Alert, client: Client, chat_id: int, *,
-                         escalation: int = 0, dedupe: str | None = None) -> None:
-        """Queue one copy. It is useful until the alert is handled (no useful_until: the
-        worker expires a waiting copy once its alert is no longer open)."""
-        params = {"text": self.alert_text(alert, client.code, escalated=escalation > 0),
-                  "buttons": self.buttons(alert.id)}
+    async def _send_copy(self, uow: UnitOfWork, alert: Alert, client: Client,
+                         recipient: Clinician, *, escalation: int = 0,
+                         dedupe: str | None = None) -> None:
+        """Queue one copy, in the recipient's language and zone. It is useful until the
+        alert is handled (no useful_until: the worker expires a waiting copy once its alert
+        is no longer open)."""
+        chat_id = recipient.telegram_id
+        locale = self.locale_of(recipient)
+        params = {"text": self.alert_text(alert, client.code, escalated=escalation > 0,
+                                          locale=locale),
+                  "buttons": self.buttons(alert.id, language=locale.language)}
         outbox_id = await uow.outbox.add(chat_id=chat_id, kind="alert", method="sendMessage",
                                          params=params, now=self._clock.now(),
                                          client_id=client.id, dedupe_key=dedupe)
@@ -173,49 +184,67 @@ class AlertService:
             await uow.alerts.add_copy(alert.id, outbox_id, chat_id, escalation=escalation)
 
     # -- texts ---------------------------------------------------------------------------
-    def _t(self, message: str) -> str:
-        return gettext_for(self._language, message)
-
     def alert_text(self, alert: Alert, code: str, *, escalated: bool = False,
-                   handled_by: str | None = None) -> str:
+                   handled_by: str | None = None, locale: StaffLocale | None = None) -> str:
+        """`locale`: the reader's (the program's defaults when None)."""
+        locale = locale or self.locale_of(None)
+
+        def t(message: str) -> str:
+            return gettext_for(locale.language, message)
+
         lines = []
         if escalated:
-            lines.append(self._t(N_("ESCALATED: not acknowledged in time.")))
-        lines.append(self._t(N_("{level} alert for client {code}")).format(
-            level=self._t(label(alert.level)), code=code))
-        lines.append(self._t(N_("Raised {time}")).format(
-            time=shown_time(alert.created_at, self._zone)))
+            lines.append(t(N_("ESCALATED: not acknowledged in time.")))
+        lines.append(t(N_("{level} alert for client {code}")).format(
+            level=t(label(alert.level)), code=code))
+        lines.append(t(N_("Raised {time}")).format(
+            time=shown_time(alert.created_at, locale.timezone)))
         if self._full:
             lines.append("")
-            lines += ["• " + self.reason_text(r) for r in alert.detail.get("reasons", [])]
+            lines += ["• " + r for r in self.reason_texts(alert, locale.language)]
         if handled_by:
-            lines += ["", self._t(N_("Handled: acknowledged by {name}.")).format(name=handled_by)]
+            lines += ["", t(N_("Handled: acknowledged by {name}.")).format(name=handled_by)]
         return "\n".join(lines)
 
-    def reason_text(self, code: str) -> str:
-        return self._t(self._rules.reason_label(code))
+    def reason_text(self, code: str, language: str | None = None) -> str:
+        return gettext_for(language or self._staff.language, self._rules.reason_label(code))
 
-    def buttons(self, alert_id: str, *, handled: bool = False) -> list[list[dict[str, str]]]:
+    def reason_texts(self, alert: Alert, language: str) -> list[str]:
+        """The alert's reasons in words, each once (an older alert may list a reason
+        twice, and two codes may share a label)."""
+        return list(dict.fromkeys(self.reason_text(r, language)
+                                  for r in alert.detail.get("reasons", [])))
+
+    def buttons(self, alert_id: str, *, handled: bool = False, language: str | None = None
+                ) -> list[list[dict[str, str]]]:
         """An alert copy's buttons, as the outbox row carries them (bot/ draws them)."""
-        row = [Button(ALERT_DETAILS, self._t(N_("Details")), alert=alert_id)]
+        language = language or self._staff.language
+        row = [Button(ALERT_DETAILS, gettext_for(language, N_("Details")), alert=alert_id)]
         if not handled:
-            row.append(Button(ALERT_ACK, self._t(N_("Acknowledge")), alert=alert_id))
+            row.append(Button(ALERT_ACK, gettext_for(language, N_("Acknowledge")),
+                              alert=alert_id))
         return rows_data([row])
 
-    def details_text(self, alert: Alert, code: str) -> str:
-        lines = [self._t(N_("Details for client {code}")).format(code=code), ""]
-        lines += ["• " + self.reason_text(r) for r in alert.detail.get("reasons", [])]
+    def details_text(self, alert: Alert, code: str, locale: StaffLocale | None = None
+                     ) -> str:
+        locale = locale or self.locale_of(None)
+
+        def t(message: str) -> str:
+            return gettext_for(locale.language, message)
+
+        lines = [t(N_("Details for client {code}")).format(code=code), ""]
+        lines += ["• " + r for r in self.reason_texts(alert, locale.language)]
         answered = alert.detail.get("answers", [])
         if answered:
-            lines += ["", self._t(N_("Answers behind them:"))]
+            lines += ["", t(N_("Answers behind them:"))]
             lines += [f"{question}: {answer}" for question, answer in answered]
         if alert.ack_note:
-            lines += ["", self._t(N_("Action noted: {note}")).format(note=alert.ack_note)]
-        lines += ["", self._t(N_("This message is deleted in a few minutes."))]
+            lines += ["", t(N_("Action noted: {note}")).format(note=alert.ack_note)]
+        lines += ["", t(N_("This message is deleted in a few minutes."))]
         return "\n".join(lines)
 
-    def _answers_behind(self, findings: Sequence[Finding],
-                        answers: Mapping[str, Answer]) -> list[list[str]]:
+    def _answers_behind(self, findings: Sequence[Finding], answers: Mapping[str, Answer],
+                        language: str) -> list[list[str]]:
         items: list[str] = []
         for finding in findings:
             try:
@@ -237,8 +266,8 @@ class AlertService:
         for item_id in dict.fromkeys(items):
             if item_id in answers and self._q.has_item(item_id):
                 item = self._q.item(item_id)
-                shown.append([item.short.get(self._language),
-                              render_answer(item, answers[item_id], self._language)])
+                shown.append([item.short.get(language),
+                              render_answer(item, answers[item_id], language)])
         return shown
 
     # -- reading and acknowledging -------------------------------------------------------
@@ -257,7 +286,7 @@ class AlertService:
         alert, client = await self.visible_alert(uow, clinician, alert_id)
         await uow.audit(at=self._clock.now(), actor=f"clinician:{clinician.id}",
                         action="alert.details", client_id=client.id, detail=f"alert {alert.id}")
-        return self.details_text(alert, client.code)
+        return self.details_text(alert, client.code, self.locale_of(clinician))
 
     async def acknowledge(self, uow: UnitOfWork, clinician: Clinician, alert_id: str
                           ) -> tuple[Alert, bool]:
@@ -292,11 +321,15 @@ class AlertService:
 
     async def _mark_handled(self, uow: UnitOfWork, alert: Alert, client: Client, name: str,
                             chat_id: int, message_id: int) -> None:
+        """Edit one copy to handled, in the language of the chat's staff member."""
+        locale = self.locale_of(await uow.clinicians.by_telegram_id(chat_id))
         await uow.outbox.add(
             chat_id=chat_id, kind="alert-update", method="editMessageText",
             params={"message_id": message_id,
-                    "text": self.alert_text(alert, client.code, handled_by=name),
-                    "buttons": self.buttons(alert.id, handled=True)},
+                    "text": self.alert_text(alert, client.code, handled_by=name,
+                                            locale=locale),
+                    "buttons": self.buttons(alert.id, handled=True,
+                                            language=locale.language)},
             now=self._clock.now(), client_id=client.id)
 
     async def add_note(self, uow: UnitOfWork, clinician: Clinician, alert_id: str,
@@ -357,7 +390,7 @@ class AlertService:
                 continue
             number = alert.escalations + 1
             for supervisor in supervisors:
-                await self._send_copy(uow, alert, client, supervisor.telegram_id,
+                await self._send_copy(uow, alert, client, supervisor,
                                       escalation=number,
                                       dedupe=f"esc:{alert.id}:{number}:{supervisor.id}")
             minutes = self._escalation.minutes.get(alert.level) or 0

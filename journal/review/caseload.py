@@ -10,7 +10,7 @@ from typing import Any, Final, cast
 from journal.alerts.levels import LEVELS, Level, level_rank
 from journal.clock import Clock
 from journal.errors import NotAllowed, NotFound
-from journal.i18n import N_, gettext_for
+from journal.i18n import LANGUAGES, N_, gettext_for
 from journal.people import actor_of, existing_client
 from journal.review.adherence import Adherence, adherence, client_today, states_by_status
 from storage.records import Client, Clinician
@@ -114,20 +114,22 @@ class CaseloadService:
         await uow.audit(at=now, actor=actor, action="client.reassign", client_id=client.id,
                         detail=f"client {client.code} from clinician "
                                f"{before.id if before else '-'} to clinician {target.id}")
-        t = self._t
         await uow.outbox.add(chat_id=target.telegram_id, kind="notice", method="sendMessage",
-                             params={"text": t(STAFF_NEW_CLIENT).format(code=client.code)},
+                             params={"text": self._t(STAFF_NEW_CLIENT, target).format(
+                                 code=client.code)},
                              now=now, client_id=client.id)
         if before is not None and before.active:
             await uow.outbox.add(
                 chat_id=before.telegram_id, kind="notice", method="sendMessage",
-                params={"text": t(STAFF_CLIENT_MOVED).format(code=client.code,
-                                                              name=target.name)},
+                params={"text": self._t(STAFF_CLIENT_MOVED, before).format(
+                    code=client.code, name=target.name)},
                 now=now, client_id=client.id)
         return Reassignment(client, before, target)
 
-    def _t(self, message: str) -> str:
-        return gettext_for(self._language, message)
+    def _t(self, message: str, reader: Clinician | None) -> str:
+        """In the reader's own language, else the program's."""
+        language = reader.language if reader is not None and reader.language else None
+        return gettext_for(language if language in LANGUAGES else self._language, message)
 
 
 __all__ = ["CaseloadEntry", "CaseloadService", "Reassignment", "UnknownClinician",

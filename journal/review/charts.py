@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -52,6 +52,7 @@ class DayPoint:
     confidence: int | None = None
     coping: int | None = None
     coping_effect: int | None = None
+    domains: Mapping[str, int] = field(default_factory=dict)  # ACUTE-2007 domain -> 0..2
 
 
 @dataclass(frozen=True)
@@ -96,49 +97,90 @@ def _series(points: Sequence[DayPoint], name: str) -> tuple[Any, list[float]]:
              for p in points])
 
 
-def _date_axis(ax: Axes, start: date, end: date) -> None:
-    from matplotlib import dates as mdates
+MONTHS: Final = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"),
+                 N_("Jul"), N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
+# Series that share an axis are told apart by colour, marker and line style together, and
+# drawn a little apart, so one never hides another where their values are the same.
+STYLES: Final = (("#0b5394", "o", "-"), ("#4c9a5b", "s", "--"), ("#9b59b6", "^", ":"))
+NUDGE: Final = 0.12  # on a 0-10 axis: visible, never enough to misread a value
 
+
+def date_ticks(start: date, end: date, language: str = "en") -> list[tuple[date, str]]:
+    """Where the date axis is labelled, and how: every label that opens a month (the first
+    one included) names it, so no reader has to wait for the last tick to learn it."""
+    def month(day: date) -> str:
+        return gettext_for(language, MONTHS[day.month - 1])
+
+    span = (end - start).days + 1
+    if span > 120:  # month starts, a year named where it starts and on the first label
+        step = 1 if span <= 400 else 2
+        ticks, day = [], date(start.year, start.month, 1)
+        while day <= end:
+            if day >= start and (day.month - 1) % step == 0:
+                ticks.append(day)
+            day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        return [(d, f"{month(d)} {d.year}" if n == 0 or d.month == 1 else month(d))
+                for n, d in enumerate(ticks)]
+    step = max(1, -(-span // 10))
+    days = [start + timedelta(days=n) for n in range(0, span, step)]
+    labels, shown = [], None
+    for day in days:
+        labels.append(f"{day.day} {month(day)}" if (day.year, day.month) != shown
+                      else f"{day.day}")
+        shown = (day.year, day.month)
+    return list(zip(days, labels, strict=True))
+
+
+def _date_axis(ax: Axes, start: date, end: date, language: str = "en") -> None:
     low, high = _x([start, end])
     # +1: the last day runs until midnight, and alerts carry their time of day.
     ax.set_xlim(low - 0.5, high + 1.0)
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ticks = date_ticks(start, end, language)
+    ax.set_xticks(_x([d for d, _label in ticks]), [label for _d, label in ticks])
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
 
 
 def _indicator_panel(ax: Axes, points: Sequence[DayPoint], name: str, title: str,
                      top: int, thresholds: Thresholds, start: date, end: date,
-                     t: Any) -> None:
+                     language: str) -> None:
+    t = _translator(language)
     days, values = _series(points, name)
     if thresholds.elevated is not None:
         ax.axhline(thresholds.elevated, color=LEVEL_COLORS["elevated"], linestyle="--",
                    linewidth=1.2, label=t(N_("Elevated from {n}")).format(n=thresholds.elevated))
     if thresholds.high is not None:
-        ax.axhline(thresholds.high, color=LEVEL_COLORS["high"], linestyle="--",
-                   linewidth=1.2, label=t(N_("High from {n}")).format(n=thresholds.high))
+        ax.axhline(thresholds.high, color=LEVEL_COLORS["high"], linestyle=":",
+                   linewidth=1.4, label=t(N_("High from {n}")).format(n=thresholds.high))
     ax.plot(days, values, color="#0b5394", linewidth=1.6, marker="o",
             markersize=4 if len(days) <= 45 else 1.5, label=title)
     ax.set_ylim(-0.3, top + 0.3)
-    ax.set_ylabel(title)
+    ax.set_ylabel(title, fontsize=8)
     ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=3)
-    _date_axis(ax, start, end)
+    _date_axis(ax, start, end, language)
+
+
+WELLBEING: Final = (("confidence", N_("Confidence for tomorrow")),
+                    ("coping", N_("Coping today")),
+                    ("coping_effect", N_("Coping steps worked")))
 
 
 def _wellbeing_panel(ax: Axes, points: Sequence[DayPoint], start: date, end: date,
-                     t: Any) -> None:
+                     language: str) -> None:
+    """Three 0-10 scales on one axis, each with its own colour, marker and line style,
+    nudged apart so equal values stay visible side by side."""
+    t = _translator(language)
     many = len(points) > 45
-    for name, label, color in (("confidence", N_("Confidence for tomorrow"), "#0b5394"),
-                               ("coping", N_("Coping today"), "#4c9a5b"),
-                               ("coping_effect", N_("Coping steps worked"), "#9b59b6")):
+    for n, ((name, label), (color, marker, style)) in enumerate(
+            zip(WELLBEING, STYLES, strict=True)):
         days, values = _series(points, name)
-        ax.plot(days, values, color=color, linewidth=1.4, marker="o",
-                markersize=1.5 if many else 3.5, label=t(label))
-    ax.set_ylim(-0.3, 10.3)
+        ax.plot(days + (n - 1) * NUDGE * (3 if many else 1),
+                [v + (n - 1) * NUDGE for v in values], color=color, linewidth=1.3,
+                linestyle=style, marker=marker, markersize=2 if many else 4.5,
+                markerfacecolor="white" if n == 1 else color, label=t(label))
+    ax.set_ylim(-0.5, 10.5)
     ax.set_ylabel(t(N_("0-10")))
     ax.legend(loc="lower left", fontsize=8, frameon=False, ncol=3)
-    _date_axis(ax, start, end)
+    _date_axis(ax, start, end, language)
 
 
 def _translator(language: str) -> Any:
@@ -154,54 +196,115 @@ def indicators_chart(points: Sequence[DayPoint], sexual_violent: Thresholds,
     figure = _figure(width, height)
     top, bottom = figure.subplots(2, 1, sharex=True)
     _indicator_panel(top, points, "sexual_violent", t(N_("Sexual/violent indicator")), sv_max,
-                     sexual_violent, start, end, t)
+                     sexual_violent, start, end, language)
     _indicator_panel(bottom, points, "general", t(N_("General indicator")), general_max,
-                     general, start, end, t)
+                     general, start, end, language)
     figure.suptitle(t(N_("Self-report indicators (not an ACUTE-2007 assessment)")), fontsize=12)
     figure.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.08, hspace=0.15)
     return _png(figure)
 
 
-def confidence_coping_chart(points: Sequence[DayPoint], *, start: date, end: date,
-                            language: str = "en", width: int = WIDTH,
-                            height: int = HEIGHT) -> bytes:
-    """Confidence for tomorrow, coping today and how well the coping steps worked (0-10)."""
+DOMAIN_COLORS: Final = ("#dfeee2", LEVEL_COLORS["elevated"], LEVEL_COLORS["high"])
+
+
+def domains_figure(points: Sequence[DayPoint], labels: Mapping[str, str], *, start: date,
+                   end: date, language: str = "en", width: int = WIDTH,
+                   height: int = HEIGHT) -> Figure:
+    """Each domain's own indicator by day, a row a domain (0, 1, 2 as three colours, blank
+    without a check-in): seven series side by side, none drawn over another."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
     t = _translator(language)
     figure = _figure(width, height)
     ax = figure.subplots()
-    _wellbeing_panel(ax, points, start, end, t)
-    ax.set_title(t(N_("Confidence and coping")), fontsize=12)
-    figure.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.08)
-    return _png(figure)
+    names = list(labels)
+    grid = [[float(p.domains[d]) if d in p.domains else float("nan") for p in points]
+            for d in names] or [[float("nan")] * len(points)]
+    low, high = _x([start, end])
+    ax.imshow(grid, cmap=ListedColormap(list(DOMAIN_COLORS)), vmin=-0.5, vmax=2.5,
+              aspect="auto", interpolation="nearest",
+              extent=(low - 0.5, high + 0.5, len(grid) - 0.5, -0.5))
+    ax.set_yticks(range(len(names)), [labels[d] for d in names], fontsize=8)
+    ax.hlines([n - 0.5 for n in range(1, len(names))], low - 0.5, high + 0.5,
+              colors="white", linewidth=2)
+    _date_axis(ax, start, end, language)
+    ax.grid(False)
+    ax.set_title(t(N_("Each domain's indicator by day")), fontsize=12)
+    ax.legend(handles=[Patch(color=DOMAIN_COLORS[n], label=t(text)) for n, text in
+                       enumerate((N_("0: none"), N_("1: some"), N_("2: definite")))],
+              loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=9,
+              frameon=False)
+    figure.subplots_adjust(left=0.2, right=0.98, top=0.92, bottom=0.18)
+    return figure
+
+
+def domains_chart(points: Sequence[DayPoint], labels: Mapping[str, str], *, start: date,
+                  end: date, language: str = "en", width: int = WIDTH,
+                  height: int = HEIGHT) -> bytes:
+    return _png(domains_figure(points, labels, start=start, end=end, language=language,
+                               width=width, height=height))
+
+
+def confidence_coping_figure(points: Sequence[DayPoint], *, start: date, end: date,
+                             language: str = "en", width: int = WIDTH,
+                             height: int = HEIGHT) -> Figure:
+    """Small multiples: confidence for tomorrow, coping today and how well the coping steps
+    worked (0-10), a panel each on one date axis, so no series hides another."""
+    t = _translator(language)
+    figure = _figure(width, height)
+    axes = figure.subplots(len(WELLBEING), 1, sharex=True)
+    many = len(points) > 45
+    for ax, (name, label), (color, marker, style) in zip(axes, WELLBEING, STYLES,
+                                                         strict=True):
+        days, values = _series(points, name)
+        ax.plot(days, values, color=color, linewidth=1.3, linestyle=style, marker=marker,
+                markersize=2 if many else 4)
+        ax.set_ylim(-0.5, 10.5)
+        ax.set_yticks([0, 5, 10])
+        ax.text(0.005, 0.9, t(label), transform=ax.transAxes, fontsize=9, va="top")
+        _date_axis(ax, start, end, language)
+    figure.suptitle(t(N_("Confidence and coping")) + " (0-10)", fontsize=12)
+    figure.subplots_adjust(left=0.05, right=0.98, top=0.92, bottom=0.07, hspace=0.18)
+    return figure
+
+
+def confidence_coping_chart(points: Sequence[DayPoint], *, start: date, end: date,
+                            language: str = "en", width: int = WIDTH,
+                            height: int = HEIGHT) -> bytes:
+    return _png(confidence_coping_figure(points, start=start, end=end, language=language,
+                                         width=width, height=height))
+
+
+def summary_figure(points: Sequence[DayPoint], sexual_violent: Thresholds,
+                   general: Thresholds, *, start: date, end: date, language: str = "en",
+                   sv_max: int = 8, general_max: int = 14, width: int = WIDTH,
+                   height: int = HEIGHT) -> Figure:
+    """For /client: each roll-up in a panel of its own against its thresholds (left), then
+    confidence and coping (right)."""
+    t = _translator(language)
+    figure = _figure(width, height)
+    grid = figure.add_gridspec(2, 2)
+    top = figure.add_subplot(grid[0, 0])
+    bottom = figure.add_subplot(grid[1, 0], sharex=top)
+    wellbeing = figure.add_subplot(grid[:, 1])
+    _indicator_panel(top, points, "sexual_violent", t(N_("Sexual/violent indicator")), sv_max,
+                     sexual_violent, start, end, language)
+    _indicator_panel(bottom, points, "general", t(N_("General indicator")), general_max,
+                     general, start, end, language)
+    _wellbeing_panel(wellbeing, points, start, end, language)
+    wellbeing.set_title(t(N_("Confidence and coping")), fontsize=10)
+    figure.subplots_adjust(left=0.05, right=0.99, top=0.93, bottom=0.08, wspace=0.15,
+                           hspace=0.2)
+    return figure
 
 
 def summary_chart(points: Sequence[DayPoint], sexual_violent: Thresholds, general: Thresholds,
                   *, start: date, end: date, language: str = "en", sv_max: int = 8,
                   general_max: int = 14, width: int = WIDTH, height: int = HEIGHT) -> bytes:
-    """For /client: both indicators against their thresholds, then confidence and coping."""
-    t = _translator(language)
-    figure = _figure(width, height)
-    indicators, wellbeing = figure.subplots(1, 2)
-    days_sv, values_sv = _series(points, "sexual_violent")
-    days_gen, values_gen = _series(points, "general")
-    indicators.plot(days_sv, values_sv, color="#0b5394", marker="o", markersize=4,
-                    label=t(N_("Sexual/violent indicator")))
-    indicators.plot(days_gen, values_gen, color="#6a3d9a", marker="s", markersize=4,
-                    label=t(N_("General indicator")))
-    for value, color, style in ((sexual_violent.elevated, "#0b5394", ":"),
-                                (sexual_violent.high, "#0b5394", "--"),
-                                (general.elevated, "#6a3d9a", ":"),
-                                (general.high, "#6a3d9a", "--")):
-        if value is not None:
-            indicators.axhline(value, color=color, linestyle=style, linewidth=1, alpha=0.8)
-    indicators.set_ylim(-0.3, max(sv_max, general_max) + 0.3)
-    indicators.set_title(t(N_("Indicators (dotted: elevated, dashed: high)")), fontsize=10)
-    indicators.legend(loc="upper left", fontsize=8, frameon=False)
-    _date_axis(indicators, start, end)
-    _wellbeing_panel(wellbeing, points, start, end, t)
-    wellbeing.set_title(t(N_("Confidence and coping")), fontsize=10)
-    figure.subplots_adjust(left=0.05, right=0.99, top=0.9, bottom=0.1, wspace=0.15)
-    return _png(figure)
+    return _png(summary_figure(points, sexual_violent, general, start=start, end=end,
+                               language=language, sv_max=sv_max, general_max=general_max,
+                               width=width, height=height))
 
 
 def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
@@ -232,7 +335,9 @@ def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
     ax.set_yticks(range(7), weekday_names)
     step = max(1, weeks // 12)
     ticks = list(range(0, weeks, step))
-    ax.set_xticks(ticks, [f"{first_monday + timedelta(weeks=w):%d %b}" for w in ticks])
+    ax.set_xticks(ticks, [f"{(first_monday + timedelta(weeks=w)).day} "
+                          f"{t(MONTHS[(first_monday + timedelta(weeks=w)).month - 1])}"
+                          for w in ticks])
     # Cell borders as two line collections: minor ticks would cost a Tick object each.
     border = 2 if weeks <= 20 else 0.8
     ax.vlines([w - 0.5 for w in range(1, weeks)], -0.5, 6.5, colors="white", linewidth=border)
@@ -262,7 +367,7 @@ def alert_timeline(alerts: Sequence[AlertMark], *, start: date, end: date,
                        edgecolors=LEVEL_COLORS[level], linewidths=1.6, zorder=3)
     ax.set_yticks(range(len(LEVEL_ORDER)), [t(LEVEL_LABELS[level]) for level in LEVEL_ORDER])
     ax.set_ylim(-0.7, len(LEVEL_ORDER) - 0.3)
-    _date_axis(ax, start, end)
+    _date_axis(ax, start, end, language)
     ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
     title = t(N_("Alerts ({n}); hollow: not yet acknowledged")).format(n=len(alerts))
     if not alerts:
@@ -281,5 +386,6 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 __all__ = [
     "DPI", "HEIGHT", "WIDTH", "AlertMark", "DayPoint", "Thresholds", "adherence_calendar",
-    "alert_timeline", "confidence_coping_chart", "indicators_chart", "png_size", "summary_chart",
+    "alert_timeline", "confidence_coping_chart", "confidence_coping_figure", "date_ticks", "domains_chart",
+    "domains_figure", "indicators_chart", "png_size", "summary_chart", "summary_figure",
 ]

@@ -21,6 +21,10 @@ class Indicators:
         self._q = questionnaire
         self._rules = rules
 
+    @property
+    def questionnaire(self) -> Questionnaire:
+        return self._q
+
     def of(self, checkin: CheckIn, answers: Mapping[str, Answer]
            ) -> tuple[int | None, int | None]:
         """The sexual/violent and the general indicator of one check-in."""
@@ -34,6 +38,18 @@ class Indicators:
         except (KeyError, ValueError):
             return None, None
         return ind.sexual_violent, ind.general
+
+    def domains(self, checkin: CheckIn, answers: Mapping[str, Answer]) -> dict[str, int]:
+        """Each ACUTE-2007 domain's own self-report indicator (0..2) of one check-in."""
+        stored = (checkin.scores or {}).get("domains")
+        if isinstance(stored, dict) and stored:
+            return {str(k): int(v) for k, v in stored.items()}
+        if checkin.status != "submitted" or not answers:
+            return {}
+        try:
+            return dict(indicators(self._q, answers).domain_scores)
+        except (KeyError, ValueError):
+            return {}
 
     def points(self, checkins: Sequence[CheckIn], start: date, end: date) -> list[DayPoint]:
         """One point a day from start to end; days without a submitted check-in are empty."""
@@ -50,7 +66,8 @@ class Indicators:
                 sv, general = self.of(checkin, answers)
                 points.append(DayPoint(day, sv, general, _scale(answers, "confidence"),
                                        _scale(answers, "coping"),
-                                       _scale(answers, "coping_effect")))
+                                       _scale(answers, "coping_effect"),
+                                       self.domains(checkin, answers)))
             day += timedelta(days=1)
         return points
 

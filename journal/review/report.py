@@ -12,25 +12,22 @@ from __future__ import annotations
 
 import importlib.util
 import io
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
 from journal.alerts.levels import LABELS as LEVEL_NAMES
 from journal.i18n import N_, gettext_for, ngettext_for
 from journal.review.charts import (
-    AlertMark,
-    DayPoint,
-    Thresholds,
     adherence_calendar,
     alert_timeline,
     confidence_coping_chart,
+    domains_chart,
     indicators_chart,
 )
+from journal.review.model import AlertRow, DayRow, JournalText, ReportData, SituationRow
 from journal.times import shown_time
-from storage.records import Plan
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -45,50 +42,6 @@ BODY_W: Final = PAGE_W - 2 * MARGIN
 BOTTOM: Final = PAGE_H - 18.0  # where text stops; the footer sits below
 PT: Final = 25.4 / 72  # millimetres in a typographic point
 CHART_H: Final = BODY_W / 2  # charts are 2:1
-
-
-@dataclass(frozen=True)
-class SituationRow:
-    day: date
-    happened: str
-    coping: str
-
-
-@dataclass(frozen=True)
-class JournalText:
-    at: datetime  # the client's local time
-    text: str
-    source: Literal["entry", "checkin"]
-
-
-@dataclass(frozen=True)
-class ReportData:
-    """Everything a report shows, decrypted and in plain values."""
-
-    client_code: str
-    clinician: str
-    start: date
-    end: date
-    generated_at: datetime  # in the program's display time zone
-    client_timezone: str
-    language: str
-    points: tuple[DayPoint, ...]
-    days: Mapping[date, str]  # submitted | missed | open | none
-    adherence: int  # days checked in
-    asked: int  # days a check-in was asked for
-    alerts: tuple[AlertMark, ...]
-    alert_lines: tuple[tuple[datetime, str, str, bool], ...]  # local time, level, reasons, open
-    sexual_violent: Thresholds
-    general: Thresholds
-    sv_max: int
-    general_max: int
-    situations: tuple[SituationRow, ...]
-    journal: tuple[JournalText, ...]
-    plan: Plan
-
-    @property
-    def period_days(self) -> int:
-        return (self.end - self.start).days + 1
 
 
 def _font_dir() -> Path | None:
@@ -248,6 +201,7 @@ def build_report(data: ReportData) -> bytes:
     doc = _Layout(data)
     t = doc.t
     period = f"{data.start:%Y-%m-%d} – {data.end:%Y-%m-%d}"
+    zone = data.timezone  # every time in the viewer's zone, and naming it
 
     # Header.
     doc.heading(t(N_("Session report: client {code}")).format(code=data.client_code), 16)
@@ -255,10 +209,7 @@ def build_report(data: ReportData) -> bytes:
                                "Period: {period} ({days} days)", data.period_days).format(
         period=period, days=data.period_days))
     doc.paragraph(t(N_("Clinician: {name}")).format(name=data.clinician))
-    # Staff read every time in the program's zone, the one the report was generated in.
-    staff_zone = data.generated_at.tzinfo or "UTC"
-    doc.paragraph(t(N_("Generated: {time}")).format(
-        time=shown_time(data.generated_at, staff_zone)))
+    doc.paragraph(t(N_("Generated: {time}")).format(time=shown_time(data.generated_at, zone)))
     doc.paragraph(t(DISCLAIMER), style="B")
     doc.paragraph(ngettext_for(data.language, "Check-ins: {done} of {asked} day asked.",
                                "Check-ins: {done} of {asked} days asked.", data.asked).format(
@@ -269,6 +220,8 @@ def build_report(data: ReportData) -> bytes:
     doc.image(indicators_chart(data.points, data.sexual_violent, data.general,
                                start=data.start, end=data.end, language=data.language,
                                sv_max=data.sv_max, general_max=data.general_max))
+    doc.image(domains_chart(data.points, data.domain_labels, start=data.start, end=data.end,
+                            language=data.language))
     doc.image(confidence_coping_chart(data.points, start=data.start, end=data.end,
                                       language=data.language))
     doc.image(adherence_calendar(data.days, start=data.start, end=data.end,
@@ -276,39 +229,11 @@ def build_report(data: ReportData) -> bytes:
     doc.image(alert_timeline(data.alerts, start=data.start, end=data.end,
                              language=data.language))
 
-    # High-risk situations next to the coping used.
-    doc.heading(t(N_("High-risk situations and the coping used")))
-    if data.situations:
-        widths = (24.0, (BODY_W - 24) * 0.55, (BODY_W - 24) * 0.45)
-        doc.row(list(zip((t(N_("Date")), t(N_("What happened")), t(N_("Coping used"))),
-                         widths, ("B", "B", "B"), strict=True)))
-        for situation in data.situations:
-            doc.row([(f"{situation.day:%Y-%m-%d}", widths[0], ""),
-                     (situation.happened, widths[1], ""), (situation.coping, widths[2], "")])
-    else:
-        doc.paragraph(t(N_("No high-risk situations were reported in this period.")))
-
-    # Alerts.
-    doc.heading(t(N_("Alerts")))
-    if data.alert_lines:
-        for at, level, reasons, is_open in data.alert_lines:
-            state = t(N_("open")) if is_open else t(N_("acknowledged"))
-            doc.paragraph(f"{shown_time(at, staff_zone)}  {t(LEVEL_NAMES.get(level, level))} "
-                          f"({state}): "
-                          f"{reasons}", size=9, gap=0.5)
-    else:
-        doc.paragraph(t(N_("No alerts in this period.")))
-
-    # Journal.
-    doc.heading(t(N_("Journal entries")))
-    if data.journal:
-        for entry in data.journal:
-            label = (t(N_("Journal entry")) if entry.source == "entry"
-                     else t(N_("Check-in note")))
-            doc.paragraph(f"{shown_time(entry.at, staff_zone)} · {label}", size=9, style="B", gap=0)
-            doc.paragraph(entry.text, size=10, gap=2.5)
-    else:
-        doc.paragraph(t(N_("No journal entries in this period.")))
+    _domains(doc, data)
+    _situations(doc, data.situations)
+    _alerts(doc, data.alert_rows, zone)
+    _days(doc, data.day_rows)
+    _journal(doc, data.journal, zone)
 
     # The plan as it stands today.
     doc.heading(t(N_("Relapse prevention plan (current)")))
@@ -325,9 +250,111 @@ def build_report(data: ReportData) -> bytes:
     return doc.output()
 
 
+def _domains(doc: _Layout, data: ReportData) -> None:
+    """Each ACUTE-2007 domain's own indicator, not only the two roll-ups."""
+    t = doc.t
+    doc.heading(t(N_("Each domain's indicator (0 none, 1 some, 2 definite)")))
+    widths = (BODY_W * 0.4, BODY_W * 0.15, BODY_W * 0.15, BODY_W * 0.15, BODY_W * 0.15)
+    doc.row(list(zip((t(N_("Domain")), t(N_("Days scored")), t(N_("Days at 1")),
+                      t(N_("Days at 2")), t(N_("Latest"))), widths, ("B",) * 5,
+                     strict=True)))
+    for row in data.domain_rows:
+        doc.row(list(zip((row.label, str(row.days), str(row.some), str(row.definite),
+                          "-" if row.latest is None else str(row.latest)), widths,
+                         ("",) * 5, strict=True)))
+
+
+def _situations(doc: _Layout, situations: Sequence[SituationRow]) -> None:
+    t = doc.t
+    doc.heading(t(N_("High-risk situations and the coping used")))
+    if not situations:
+        doc.paragraph(t(N_("No high-risk situations were reported in this period.")))
+        return
+    widths = (24.0, (BODY_W - 24) * 0.55, (BODY_W - 24) * 0.45)
+    doc.row(list(zip((t(N_("Date")), t(N_("What happened")), t(N_("Coping used"))),
+                     widths, ("B", "B", "B"), strict=True)))
+    for situation in situations:
+        doc.row([(f"{situation.day:%Y-%m-%d}", widths[0], ""),
+                 (situation.happened, widths[1], ""), (situation.coping, widths[2], "")])
+
+
+def _alerts(doc: _Layout, rows: Sequence[AlertRow], zone: str) -> None:
+    """Each alert with its reasons once, then who acknowledged it, when, how fast, and the
+    note they left."""
+    t = doc.t
+    doc.heading(t(N_("Alerts")))
+    if not rows:
+        doc.paragraph(t(N_("No alerts in this period.")))
+        return
+    for row in rows:
+        state = t(N_("open")) if row.status == "open" else t(N_("acknowledged"))
+        doc.paragraph(f"{shown_time(row.at, zone)}  {row.level_label} ({state}): "
+                      + "; ".join(row.reasons), size=9, style="B", gap=0.3)
+        if row.acknowledged_at is not None:
+            doc.paragraph(t(N_("Acknowledged by {name} at {time}, after {took}.")).format(
+                name=row.acknowledged_by or "-", time=shown_time(row.acknowledged_at, zone),
+                took=row.response_text or "-"), size=9, indent=4, gap=0.3)
+        if row.note:
+            doc.paragraph(t(N_("Note: {note}")).format(note=row.note), size=9, indent=4,
+                          gap=0.3)
+        if row.escalations:
+            doc.paragraph(ngettext_for(doc.data.language,
+                                       "Sent to the supervisors {n} time.",
+                                       "Sent to the supervisors {n} times.",
+                                       row.escalations).format(n=row.escalations),
+                          size=9, indent=4, gap=0.3)
+        doc.y += 1.2
+
+
+def _yes_no(doc: _Layout, value: bool | None) -> str:
+    return "-" if value is None else doc.t(N_("yes")) if value else doc.t(N_("no"))
+
+
+def _days(doc: _Layout, rows: Sequence[DayRow]) -> None:
+    """Lapses, small decisions, good-life steps and self-harm answers, day by day."""
+    t = doc.t
+    doc.heading(t(N_("Day by day")))
+    asked = [r for r in rows if r.status in ("submitted", "missed", "open")]
+    if not asked:
+        doc.paragraph(t(N_("No check-ins were asked for in this period.")))
+        return
+    widths = (22.0, 20.0, 18.0, 24.0, (BODY_W - 84) * 0.55, (BODY_W - 84) * 0.45)
+    doc.row(list(zip((t(N_("Date")), t(N_("Level")), t(N_("Self-harm")), t(N_("Lapse")),
+                      t(N_("Small decisions")), t(N_("Toward a good life"))), widths,
+                     ("B",) * 6, strict=True)), size=8)
+    for row in asked:
+        if row.status != "submitted":
+            state = t(N_("missed")) if row.status == "missed" else t(N_("not finished"))
+            doc.row([(f"{row.day:%Y-%m-%d}", widths[0], ""), (state, sum(widths[1:]), "")],
+                    size=8)
+            continue
+        lapse = _yes_no(doc, row.lapse)
+        if row.lapse and row.blown_it is not None:
+            lapse += " " + t(N_("(blown it: {n}/10)")).format(n=row.blown_it)
+        level = t(LEVEL_NAMES.get(row.level, row.level)) if row.level else "-"
+        doc.row([(f"{row.day:%Y-%m-%d}", widths[0], ""), (level, widths[1], ""),
+                 (_yes_no(doc, row.self_harm), widths[2], "B" if row.self_harm else ""),
+                 (lapse, widths[3], "B" if row.lapse else ""),
+                 ("; ".join(row.small_decisions) or "-", widths[4], ""),
+                 ("; ".join(row.good_life) or "-", widths[5], "")], size=8)
+
+
+def _journal(doc: _Layout, journal: Sequence[JournalText], zone: str) -> None:
+    t = doc.t
+    doc.heading(t(N_("Journal entries")))
+    if not journal:
+        doc.paragraph(t(N_("No journal entries in this period.")))
+        return
+    for entry in journal:
+        label = (t(N_("Journal entry")) if entry.source == "entry"
+                 else t(N_("Check-in note")))
+        doc.paragraph(f"{shown_time(entry.at, zone)} · {label}", size=9, style="B", gap=0)
+        doc.paragraph(entry.text, size=10, gap=2.5)
+
+
 def report_filename(code: str, end: date) -> str:
     return f"steadfast-{code}-{end:%Y%m%d}.pdf"
 
 
 __all__ = ["DISCLAIMER", "JournalText", "ReportData", "SituationRow", "build_report",
-           "report_filename"]
+           "report_filename"]  # the model's classes stay importable from here

@@ -1,6 +1,7 @@
 """What a session report shows, gathered and decrypted for one client and period.
 
-The PDF itself is laid out in journal/review/report.py from these plain values."""
+The values are journal/review/model.py's (documented there); the PDF is laid out from them
+in journal/review/report.py, and the workspace page renders the same model."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from journal.i18n import N_, gettext_for
 from journal.review.adherence import adherence, client_today, day_states
 from journal.review.charts import AlertMark
 from journal.review.indicators import Indicators
-from journal.review.report import JournalText, ReportData, SituationRow
+from journal.review.model import (
+    JournalText,
+    ReportData,
+    SituationRow,
+    alert_rows,
+    day_rows,
+    domain_labels,
+    domain_rows,
+)
 from storage.records import CheckInDay, Client
 from storage.uow import UnitOfWork
 
@@ -26,12 +35,14 @@ MAX_REPORT_DAYS: Final = 366
 
 async def report_data(uow: UnitOfWork, client: Client, days: int, actor: str, *,
                       now: datetime, questionnaire: Questionnaire, indicators: Indicators,
-                      language: str, display_timezone: str,
+                      language: str, timezone: str,
                       reason_label: Callable[[str], str]) -> ReportData:
-    """The last `days` local days of a client, up to today (or their discharge)."""
+    """The last `days` local days of a client, up to today (or their discharge), in the
+    viewer's `language` and `timezone`."""
     if not 1 <= days <= MAX_REPORT_DAYS:
         raise InvalidInput(f"days must be 1 to {MAX_REPORT_DAYS}", key="report.days")
     zone = ZoneInfo(client.timezone)
+    viewer = ZoneInfo(timezone)
     end = client_today(client, now)
     start = end - timedelta(days=days - 1)
     checkins = await uow.checkins.recent(client.id, since=start, until=end)
@@ -50,7 +61,7 @@ async def report_data(uow: UnitOfWork, client: Client, days: int, actor: str, *,
     sv, general = await indicators.thresholds(uow, client)
     situations: list[SituationRow] = []
     journal: list[JournalText] = [
-        JournalText(at=e.created_at.astimezone(zone), text=e.text, source="entry")
+        JournalText(at=e.created_at.astimezone(viewer), text=e.text, source="entry")
         for e in entries]
     for checkin in checkins:
         if checkin.status != "submitted" or not checkin.state:
@@ -64,25 +75,23 @@ async def report_data(uow: UnitOfWork, client: Client, days: int, actor: str, *,
         if isinstance(note, str) and note.strip():
             moment = checkin.submitted_at or datetime.combine(checkin.local_date,
                                                               time(21), zone)
-            journal.append(JournalText(at=moment.astimezone(zone), text=note,
+            journal.append(JournalText(at=moment.astimezone(viewer), text=note,
                                        source="checkin"))
     journal.sort(key=lambda j: j.at)
 
-    def t(message: str) -> str:
-        return gettext_for(language, message)
-
+    points = tuple(indicators.points(checkins, start, end))
+    labels = domain_labels(questionnaire, language)
+    done = adherence(states, start=start, end=end)
     data = ReportData(
         client_code=client.code, clinician=owner.name if owner else "-", start=start,
-        end=end, generated_at=now.astimezone(ZoneInfo(display_timezone)),
-        client_timezone=client.timezone, language=language,
-        points=tuple(indicators.points(checkins, start, end)), days=states,
-        adherence=adherence(states, start=start, end=end).done,
-        asked=adherence(states, start=start, end=end).expected,
+        end=end, generated_at=now.astimezone(viewer), timezone=timezone,
+        client_timezone=client.timezone, language=language, points=points, days=states,
+        adherence=done.done, asked=done.expected,
         alerts=tuple(AlertMark(a.created_at, a.level, a.status == "open") for a in alerts),
-        alert_lines=tuple(
-            (a.created_at.astimezone(zone), a.level,
-             "; ".join(t(reason_label(r)) for r in a.detail.get("reasons", [])),
-             a.status == "open") for a in alerts),
+        alert_rows=await alert_rows(uow, alerts, language=language, timezone=timezone,
+                                    reason_label=reason_label),
+        day_rows=day_rows(points, states, checkins, questionnaire, language),
+        domain_rows=domain_rows(points, labels), domain_labels=labels,
         sexual_violent=sv, general=general, sv_max=indicators.maximum("sexual_violent"),
         general_max=indicators.maximum("general"), situations=tuple(situations),
         journal=tuple(journal), plan=plan)

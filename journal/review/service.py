@@ -1,8 +1,9 @@
 """The clinician's review as one service for the bot and the command line.
 
 Each view lives in its own module (summary, history, plan, report_data); this class holds
-what they share (the clock, the questionnaire, the rules, the staff's language) so callers
-wire one object."""
+what they share (the clock, the questionnaire, the rules, the program's staff defaults) so
+callers wire one object. Each view is written in the viewer's own language and zone
+(journal/staff.py), the program's defaults for those who set none."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from journal.review.indicators import Indicators
 from journal.review.report import ReportData, build_report
 from journal.review.report_data import DEFAULT_REPORT_DAYS, report_data
 from journal.review.summary import ClientSummary, client_summary
+from journal.staff import StaffDefaults, StaffLocale
 from storage.records import Client, Clinician, Plan
 from storage.uow import UnitOfWork
 
@@ -27,23 +29,29 @@ class ReviewService:
         self._q = questionnaire
         self._rules = rules
         self._indicators = Indicators(questionnaire, rules)
-        self._language = staff_language
-        self._zone = display_timezone
+        self._staff = StaffDefaults(staff_language, display_timezone)
 
     @property
     def display_timezone(self) -> str:
-        """The zone staff read times in: the program's, until staff have their own."""
-        return self._zone
+        """The program's zone, for staff who set none of their own."""
+        return self._staff.timezone
+
+    def locale_of(self, clinician: Clinician | None) -> StaffLocale:
+        """The language and zone `clinician` reads in."""
+        return self._staff.of(clinician)
 
     async def summary(self, uow: UnitOfWork, clinician: Clinician, code: str) -> ClientSummary:
+        locale = self.locale_of(clinician)
         return await client_summary(uow, clinician, code, now=self._clock.now(),
-                                    indicators=self._indicators, language=self._language)
+                                    indicators=self._indicators, language=locale.language,
+                                    timezone=locale.timezone,
+                                    reason_label=self._rules.reason_label)
 
     async def history(self, uow: UnitOfWork, clinician: Clinician, code: str, page: int,
                       ) -> HistoryPage:
         return await history_page(uow, clinician, code, page, now=self._clock.now(),
                                   questionnaire=self._q, indicators=self._indicators,
-                                  language=self._language)
+                                  language=self.locale_of(clinician).language)
 
     # -- plan ----------------------------------------------------------------------------
     @staticmethod
@@ -66,20 +74,21 @@ class ReviewService:
     async def report(self, uow: UnitOfWork, clinician: Clinician, code: str,
                      days: int = DEFAULT_REPORT_DAYS) -> ReportData:
         client = await visible_client(uow, clinician, code)
-        return await self._report(uow, client, days, actor_of(clinician))
+        return await self._report(uow, client, days, actor_of(clinician),
+                                  self.locale_of(clinician))
 
     async def report_for_admin(self, uow: UnitOfWork, code: str,
                                days: int = DEFAULT_REPORT_DAYS, *,
                                actor: str = "admin:cli") -> ReportData:
         """The command line's report: the administrator sees every client but erased ones."""
         client = await existing_client(uow, code)
-        return await self._report(uow, client, days, actor)
+        return await self._report(uow, client, days, actor, self.locale_of(None))
 
-    async def _report(self, uow: UnitOfWork, client: Client, days: int,
-                      actor: str) -> ReportData:
+    async def _report(self, uow: UnitOfWork, client: Client, days: int, actor: str,
+                      locale: StaffLocale) -> ReportData:
         return await report_data(uow, client, days, actor, now=self._clock.now(),
                                  questionnaire=self._q, indicators=self._indicators,
-                                 language=self._language, display_timezone=self._zone,
+                                 language=locale.language, timezone=locale.timezone,
                                  reason_label=self._rules.reason_label)
 
     def reason_label(self, code: str) -> str:

@@ -1,9 +1,12 @@
-"""The client summary a clinician opens with /client: adherence, alerts, plan and a chart."""
+"""The client summary a clinician opens with /client: adherence, alerts, plan and a chart.
+
+Its alerts are the review model's rows (journal/review/model.py: reasons once, who
+acknowledged, when and how fast), in the viewer's `language` and `timezone`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final
 
@@ -11,6 +14,7 @@ from journal.people import actor_of, visible_client
 from journal.review.adherence import Adherence, adherence, client_today, day_states
 from journal.review.charts import DayPoint, Thresholds
 from journal.review.indicators import Indicators
+from journal.review.model import AlertRow, alert_rows, domain_labels
 from storage.records import Alert, CheckInDay, Client, Clinician, Plan
 from storage.uow import UnitOfWork
 
@@ -35,6 +39,9 @@ class ClientSummary:
     sv_max: int
     general_max: int
     language: str
+    timezone: str = "UTC"
+    alert_rows: tuple[AlertRow, ...] = ()
+    domain_labels: Mapping[str, str] = field(default_factory=dict)
 
     async def chart(self) -> bytes:
         """The last days as a PNG, drawn off the event loop (matplotlib is CPU-bound)."""
@@ -48,7 +55,8 @@ class ClientSummary:
 
 
 async def client_summary(uow: UnitOfWork, clinician: Clinician, code: str, *, now: datetime,
-                         indicators: Indicators, language: str) -> ClientSummary:
+                         indicators: Indicators, language: str, timezone: str = "UTC",
+                         reason_label: Callable[[str], str] = str) -> ClientSummary:
     client = await visible_client(uow, clinician, code)
     today = client_today(client, now)
     month_start = today - timedelta(days=29)
@@ -69,7 +77,10 @@ async def client_summary(uow: UnitOfWork, clinician: Clinician, code: str, *, no
         plan=await uow.plans.get(client.id),
         points=tuple(indicators.points(checkins, start, today)), start=start,
         sexual_violent=sv, general=general, sv_max=indicators.maximum("sexual_violent"),
-        general_max=indicators.maximum("general"), language=language)
+        general_max=indicators.maximum("general"), language=language, timezone=timezone,
+        alert_rows=await alert_rows(uow, alerts, language=language, timezone=timezone,
+                                    reason_label=reason_label),
+        domain_labels=domain_labels(indicators.questionnaire, language))
     await uow.audit(at=now, actor=actor_of(clinician), action="client.summary",
                     client_id=client.id, detail=f"client {client.code}")
     return summary

@@ -30,7 +30,8 @@ class DuplicateError(Exception):
 
 def _clinician(row: ClinicianRow) -> Clinician:
     return Clinician(id=row.id, telegram_id=row.telegram_id, name=row.name, role=row.role,
-                     active=row.active, contact=row.contact, has_email=row.email_ct is not None)
+                     active=row.active, contact=row.contact, has_email=row.email_ct is not None,
+                     language=row.language, timezone=row.timezone)
 
 
 def _client(row: ClientRow) -> Client:

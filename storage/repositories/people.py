@@ -33,9 +33,11 @@ from storage.repositories.base import (
 
 class ClinicianRepository(Repository):
     async def add(self, *, telegram_id: int, name: str, role: str, now: datetime,
-                  contact: str = "", email: str | None = None) -> Clinician:
+                  contact: str = "", email: str | None = None, language: str | None = None,
+                  timezone: str | None = None) -> Clinician:
         row = ClinicianRow(telegram_id=telegram_id, name=name, role=role, active=True,
-                           contact=contact, created_at=now)
+                           contact=contact, created_at=now, language=language,
+                           timezone=timezone)
         self.session.add(row)
         try:
             await self.session.flush()
@@ -71,6 +73,17 @@ class ClinicianRepository(Repository):
             row.active = active
         if role is not None:
             row.role = role
+        await self.session.flush()
+        return _clinician(row)
+
+    async def set_locale(self, clinician_id: int, **values: str | None) -> Clinician | None:
+        """Set `language` and/or `timezone` (None: back to the program's default)."""
+        row = await self.session.get(ClinicianRow, clinician_id)
+        if row is None:
+            return None
+        for name in ("language", "timezone"):
+            if name in values:
+                setattr(row, name, values[name])
         await self.session.flush()
         return _clinician(row)
 
