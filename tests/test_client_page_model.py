@@ -14,7 +14,7 @@ from journal.clock import FakeClock
 from journal.errors import InvalidInput, NotFound
 from journal.review.adherence import client_today
 from journal.review.client_page import JOURNAL_PAGE_SIZE, ClientPages
-from journal.review.day_rows import duration_text
+from journal.review.model import duration_text
 from journal.review.seed import ACK_NOTES, seed_history
 from storage import audit
 from storage.crypto import MasterKeyring
@@ -76,6 +76,11 @@ async def test_the_page_counts_each_day_and_shows_each_reason_once(world, clock)
     # Day by day: every submitted day has a row; situations carry the client's own words.
     assert {r.day for r in page.day_rows} == {d for d, s in in_range.items()
                                                if s == "submitted"}
+    assert [r.day for r in page.day_rows] == sorted((r.day for r in page.day_rows),
+                                                    reverse=True)
+    for day, note in seeded.notes.items():
+        if day in shown:
+            assert page.notes[day] == note
     for situation in page.situations:
         assert situation.happened == seeded.situations[situation.day]
         assert situation.coping, "a high-risk day in the seed always names a coping step"
@@ -95,27 +100,29 @@ async def test_a_repeated_reason_is_listed_once(world, clock) -> None:
         page = await pages.page(uow, lane, client.code, days=14, language="es")
     newest = page.alerts[0]
     assert newest.at == clock.now() and newest.status == "open"
+    assert newest.level_label == "Alto"
     assert len(newest.reasons) == 3 == len(set(newest.reasons))
-    assert newest.acknowledged_by is None and newest.took is None
+    assert newest.acknowledged_by is None and newest.response_minutes is None
 
 
 async def test_who_acknowledged_how_fast_and_the_note(world, clock) -> None:
     store, lane, _ortiz, client, seeded = world
     pages = ClientPages(clock=clock, questionnaire=Q, rules=RULES)
     async with store.transaction() as uow:
-        page = await pages.page(uow, lane, client.code, days=90)
+        page = await pages.page(uow, lane, client.code, days=90, timezone="Europe/Madrid")
     handled = [a for a in page.alerts if a.status == "acknowledged"]
     assert handled and len(handled) == len(seeded.acknowledged)
     for alert in handled:
         assert alert.acknowledged_by == "Dr Lane"
-        assert alert.took == seeded.acknowledged[alert.id]
+        assert alert.acknowledged_at - alert.at == seeded.acknowledged[alert.id]
+        assert alert.response_minutes == seeded.acknowledged[alert.id].total_seconds() // 60
         assert alert.note in ACK_NOTES
     # The last three days' alerts wait for someone.
-    assert all(a.took is None and a.note is None for a in page.alerts if a.status == "open")
-    assert duration_text(timedelta(minutes=125), "en") == "2 h and 05 min"
-    assert duration_text(timedelta(minutes=35), "en") == "35 min"
-    assert duration_text(timedelta(days=3, hours=4), "en") == "3 d and 4 h"
-    assert duration_text(timedelta(minutes=125), "es") == "2 h y 05 min"
+    assert all(a.response_minutes is None and a.note is None
+               for a in page.alerts if a.status == "open")
+    # Times come in the viewer's zone.
+    assert all(str(a.at.tzinfo) == "Europe/Madrid" for a in page.alerts)
+    assert duration_text(125, "en") == "2 hours 5 minutes"
 
 
 async def test_the_journal_pages_and_search_finds_the_right_entry(world, clock) -> None:

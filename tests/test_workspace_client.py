@@ -128,7 +128,7 @@ async def test_the_client_page_shows_the_review_of_a_range(world: World) -> None
         # three 0-10 scales, and the calendar; no script anywhere.
         assert page.count("<svg") == 2 * 2 + 7 + 3 + 1
         assert "<script" not in page and "style=" not in page
-        for name in ("Victim access", "Hostility", "Substance abuse", "General indicator",
+        for name in ("Access to victims", "Hostility", "Substance abuse", "General indicator",
                      "Elevated from", "High from"):
             assert name in text, name
         # The axis names months; the 90 days here span three or four of them.

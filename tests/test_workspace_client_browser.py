@@ -139,7 +139,7 @@ async def test_a_year_of_charts_read_on_a_laptop_and_a_phone(world: dict[str, An
     general = page.get_by_role("img", name="General indicator").first
     assert await general.is_visible()
     assert await page.locator("#chart-general-d").text_content()
-    for name in ("Victim access", "Hostility", "Substance abuse", "Confidence for tomorrow"):
+    for name in ("Access to victims", "Hostility", "Substance abuse", "Confidence for tomorrow"):
         assert await page.get_by_role("img", name=name).is_visible(), name
     # Month names along a year's axis, and no series drawn over another in one chart.
     axis = await page.locator("#chart-general text").all_text_contents()

@@ -41,7 +41,6 @@ from journal.review.client_page import (
     ClientPages,
     JournalPage,
 )
-from journal.review.day_rows import DOMAIN_LABELS, duration_text
 from journal.review.plan import PLAN_SECTIONS, PlanFormatError
 
 PAGES_KEY: Final = web.AppKey("client_pages", ClientPages)
@@ -134,7 +133,7 @@ def charts(data: ClientPage, language: str) -> dict[str, Any]:
     domains = []
     for name, scores in data.domains.items():
         values = list(scores)
-        title = t(DOMAIN_LABELS.get(name, name))
+        title = data.domain_labels.get(name, name)
         description = _described(values, (), data.days, t)
         domains.append({"id": f"chart-{name}", "title": title, "text": description,
                         "svg": line_chart(f"chart-{name}", title, description, days, values,
@@ -186,10 +185,8 @@ def table_rows(data: ClientPage) -> list[tuple[date, list[int | None]]]:
     return list(reversed(out))
 
 
-def _common(viewer: Viewer, data_language: str) -> dict[str, Any]:
-    return {"levels": LABELS, "words": WORDS, "alert_order": ALERT_ORDER,
-            "ranges": RANGES, "domain_labels": DOMAIN_LABELS,
-            "took": lambda took: duration_text(took, data_language),
+def _common() -> dict[str, Any]:
+    return {"levels": LABELS, "words": WORDS, "alert_order": ALERT_ORDER, "ranges": RANGES,
             "plan_sections": PLAN_SECTIONS, "state_labels": STATE_LABELS,
             "roll_up_names": ROLL_UPS, "wellbeing_names": WELLBEING,
             "search_limit": SEARCH_LIMIT, "shown_alerts": SHOWN_ALERTS}
@@ -212,10 +209,11 @@ async def _client_page(request: web.Request, viewer: Viewer, days: int, *,
     async with services.store.transaction() as uow:  # the audit event commits with the view
         data = await request.app[PAGES_KEY].page(uow, viewer.clinician,
                                                  request.match_info["code"], days=days,
-                                                 language=viewer.language)
+                                                 language=viewer.language,
+                                                 timezone=viewer.timezone)
     saved = request.query.get("plan") == "saved"
     return page(request, "client.html", {
-        **_common(viewer, viewer.language), "data": data,
+        **_common(), "data": data,
         "charts": charts(data, viewer.language), "month_rows": month_rows(data, viewer.language),
         "table": table_rows(data), "journal": data.journal,
         "plan_text": data.plan_text if plan_text is None else plan_text,
@@ -233,7 +231,7 @@ async def journal(request: web.Request) -> web.Response:
             uow, viewer.clinician, request.match_info["code"],
             page=int(number) if number.isdigit() else 1, query=query)
     return page(request, "client_journal.html", {
-        **_common(viewer, viewer.language), "journal": shown})
+        **_common(), "journal": shown})
 
 
 async def edit_plan(request: web.Request) -> web.Response:

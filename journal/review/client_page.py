@@ -23,15 +23,9 @@ from journal.people import actor_of, visible_client
 from journal.review import plan as plans
 from journal.review.adherence import Adherence, adherence, client_today, day_states
 from journal.review.charts import DayPoint, Thresholds
-from journal.review.day_rows import (
-    AlertRow,
-    DayRow,
-    Situation,
-    alert_rows,
-    day_rows,
-    domain_series,
-)
 from journal.review.indicators import Indicators
+from journal.review.model import AlertRow, DayRow, alert_rows, day_rows, domain_labels
+from journal.review.situations import Situation, checkin_notes, domain_series, situations
 from storage.records import Client, Clinician, JournalEntry, Plan
 from storage.uow import UnitOfWork
 
@@ -86,15 +80,17 @@ class ClientPage:
     period: Adherence
     open_alerts: Mapping[str, int]
     points: tuple[DayPoint, ...]  # one a day, start to today
+    domain_labels: Mapping[str, str]  # domain id -> its name, in questionnaire order
     domains: Mapping[str, tuple[int | None, ...]]  # one value a day, start to today
     sexual_violent: Thresholds
     general: Thresholds
     sv_max: int
     general_max: int
     calendar: Calendar
-    alerts: tuple[AlertRow, ...]  # newest first
+    alerts: tuple[AlertRow, ...]  # newest first, times in the viewer's zone
     situations: tuple[Situation, ...]  # newest first
-    day_rows: tuple[DayRow, ...]  # newest first
+    day_rows: tuple[DayRow, ...]  # the days with a submitted check-in, newest first
+    notes: Mapping[date, str]  # each day's check-in note
     plan: Plan
     plan_text: str  # the plan in the format the edit form (and /plan) reads
     plan_editable: bool
@@ -127,7 +123,8 @@ class ClientPages:
         self._indicators = Indicators(questionnaire, rules)
 
     async def page(self, uow: UnitOfWork, viewer: Clinician, code: str, *,
-                   days: int = DEFAULT_RANGE, language: str = "en") -> ClientPage:
+                   days: int = DEFAULT_RANGE, language: str = "en",
+                   timezone: str = "UTC") -> ClientPage:
         """Everything the client page shows for the last `days` local days (one of RANGES),
         with the newest page of the journal. Audited as the chat's /report is."""
         if days not in RANGES:
@@ -145,32 +142,33 @@ class ClientPages:
         plan = await uow.plans.get(client.id)
         since = datetime.combine(start, time(0), zone).astimezone(UTC)
         alerts = await uow.alerts.recent(client.id, since=since)
-        names: dict[int, str] = {}
-        for staff_id in {client.clinician_id, *(a.acknowledged_by for a in alerts
-                                                 if a.acknowledged_by is not None)}:
-            staff = await uow.clinicians.get(staff_id)
-            names[staff_id] = staff.name if staff else "-"
         sv, general = await self._indicators.thresholds(uow, client)
-        rows, situations = day_rows(checkins, self._q, plan.coping_steps, language)
+        owner = await uow.clinicians.get(client.clinician_id)
         latest = await uow.checkins.latest_day(client.id)
         counts = await uow.alerts.open_counts([client.id])
+        points = self._indicators.points(checkins, start, today)
+        labels = domain_labels(self._q, language)
+        rows = day_rows(points, states, checkins, self._q, language)
         journal = await self._journal(uow, client, 1, "")
         page = ClientPage(
-            client=client, clinician_name=names.get(client.clinician_id, "-"), days=days,
+            client=client, clinician_name=owner.name if owner else "-", days=days,
             start=start, today=today, last_checkin=latest.local_date if latest else None,
             latest_level=latest.risk_level if latest else None,
             week=adherence(states, start=today - timedelta(days=6), end=today),
             month=adherence(states, start=today - timedelta(days=29), end=today),
             period=adherence(states, start=start, end=today),
-            open_alerts=counts.get(client.id, {}),
-            points=tuple(self._indicators.points(checkins, start, today)),
-            domains=domain_series(checkins, self._q, start, today),
+            open_alerts=counts.get(client.id, {}), points=tuple(points),
+            domain_labels=labels, domains=domain_series(points, list(labels)),
             sexual_violent=sv, general=general,
             sv_max=self._indicators.maximum("sexual_violent"),
             general_max=self._indicators.maximum("general"),
             calendar=calendar(client, {d: s for d, s in states.items() if d >= start}, today),
-            alerts=tuple(alert_rows(alerts, names, self._rules.reason_label, language)),
-            situations=tuple(situations), day_rows=tuple(rows), plan=plan,
+            alerts=tuple(reversed(await alert_rows(
+                uow, alerts, language=language, timezone=timezone,
+                reason_label=self._rules.reason_label))),
+            situations=tuple(situations(checkins, self._q, plan.coping_steps, language)),
+            day_rows=tuple(r for r in reversed(rows) if r.status == "submitted"),
+            notes=checkin_notes(checkins), plan=plan,
             plan_text=plans.plan_as_text(plan, language),
             plan_editable=plans.editable(client), journal=journal)
         await uow.audit(at=now, actor=actor_of(viewer), action="client.report",
