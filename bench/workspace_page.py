@@ -79,7 +79,7 @@ async def main(days: int, runs: int) -> None:
                                                   enrolled_at=datetime(2024, 1, 1, tzinfo=UTC))
             started = time.perf_counter()
             seeded = await seed_history(store, services.questionnaire, services.rules, client,
-                                        end=client_today(client, clock.now()), days=days)
+                                        end=client_today(client, clock.now()), days=days, varied_acks=True)
             print(f"seeded {days} days ({list(seeded.days.values()).count('submitted')} "
                   f"check-ins, {seeded.alerts} alerts, {len(seeded.journal)} journal entries) "
                   f"in {time.perf_counter() - started:.1f} s")

@@ -78,7 +78,7 @@ class WebDemo(Demo):
             questionnaire = load_questionnaire()
             await seed_history(store, questionnaire, load_rules(questionnaire=questionnaire),
                                client, end=client_today(client, now), days=SEEDED_DAYS,
-                               strain=strain)
+                               strain=strain, varied_acks=True)
             self.seeded_code = client.code
         finally:
             await store.close()

@@ -41,7 +41,7 @@ async def world(sqlite_database: Database, clock: FakeClock
         client = await uow.clients.update(client.id, telegram_id=9001, status="active",
                                           enrolled_at=clock.now() - timedelta(days=400))
     seeded = await seed_history(store, Q, RULES, client, end=client_today(client, clock.now()),
-                                days=DAYS)
+                                days=DAYS, varied_acks=True)
     yield store, lane, ortiz, client, seeded
     await store.close()
 

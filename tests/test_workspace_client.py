@@ -74,7 +74,7 @@ async def world(sqlite_database: Database, clock: FakeClock, tmp_path: Path
                 enrolled_at=clock.now() - timedelta(days=400)))
     services = build_services(settings, store, clock)
     seeded = await seed_history(store, services.questionnaire, services.rules, made[0],
-                                end=client_today(made[0], clock.now()), days=DAYS)
+                                end=client_today(made[0], clock.now()), days=DAYS, varied_acks=True)
     server = TestServer(build_server([workspace(services)]), host="127.0.0.1")
     await server.start_server()
     try:

@@ -73,7 +73,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
                                           enrolled_at=clock.now() - timedelta(days=400))
     services = build_services(settings, store, clock)
     seeded = await seed_history(store, services.questionnaire, services.rules, client,
-                                end=client_today(client, clock.now()), days=365)
+                                end=client_today(client, clock.now()), days=365, varied_acks=True)
     server = TestServer(build_server([workspace(services)]), host="127.0.0.1")
     await server.start_server()
     playwright = await async_playwright().start()

@@ -91,10 +91,12 @@ async def seed_history(store: Store, q: Questionnaire, rules: RiskRules, client:
                        end: date, days: int, plan: Plan = PLAN, seed: int = 7,
                        missed_every: int = 9, high_risk_every: int = 5,
                        journal_every: int = 2, note_every: int = 3,
-                       strain: Callable[[date], float] | None = None) -> Seeded:
+                       strain: Callable[[date], float] | None = None,
+                       varied_acks: bool = False) -> Seeded:
     """`days` local days of history ending with `end`: check-ins (some missed), alerts for
-    the days the rules flag (all but the last three days' acknowledged, each with a note,
-    after a delay that varies), journal entries and check-in notes. Commits in batches.
+    the days the rules flag (all but the last three days' acknowledged; with
+    `varied_acks` after delays that vary and with a note, as staff would), journal entries
+    and check-in notes. Commits in batches.
 
     `strain(day)` (0 to 1) shapes harder and easier stretches, so a demo's charts show a
     trend; without it every day is drawn alike."""
@@ -148,12 +150,15 @@ async def seed_history(store: Store, q: Questionnaire, rules: RiskRules, client:
                                 "answers": []},
                         now=evening + timedelta(minutes=3), next_escalation_at=None)
                     if offset < days - 3:
-                        # Between 20 minutes and about five hours, the same for a seed.
-                        delay = timedelta(minutes=20 + (offset * 37) % 280)
+                        # Varied: between 20 minutes and about five hours, with a note;
+                        # else an hour after the evening's prompt, without one.
+                        delay = (timedelta(minutes=20 + (offset * 37) % 280) if varied_acks
+                                 else evening + timedelta(hours=1) - alert.created_at)
                         await uow.alerts.acknowledge(alert.id, by=client.clinician_id,
                                                      now=alert.created_at + delay)
-                        await uow.alerts.set_note(alert.id, client.id, ACK_NOTES[
-                            offset % len(ACK_NOTES)])
+                        if varied_acks:
+                            await uow.alerts.set_note(alert.id, client.id, ACK_NOTES[
+                                offset % len(ACK_NOTES)])
                         seeded.acknowledged[alert.id] = delay
                     seeded.alerts += 1
                 if offset % journal_every == 0:
