@@ -311,7 +311,8 @@ async def serve_webhook(bot: Bot, dp: Dispatcher, config: WebhookConfig, stop: a
                        **data).register(app, path=config.path)
 
     app = build_server([webhook, *routes])
-    runner = web.AppRunner(app, shutdown_timeout=30)
+    # No access log: a workspace sign-in link carries its token in the path.
+    runner = web.AppRunner(app, shutdown_timeout=30, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()

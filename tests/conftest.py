@@ -141,3 +141,13 @@ def mailbox() -> Iterator[Any]:
         yield box
     finally:
         box.stop()
+
+
+SCREENSHOTS = Path(os.environ.get("STEADFAST_SCREENSHOTS")
+                   or Path(__file__).resolve().parents[1] / "build" / "screenshots")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Where the workspace's browser stories left their screenshots (CI prints it)."""
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.glob("*.png")):
+        terminalreporter.write_line(f"workspace screenshots: {SCREENSHOTS}")

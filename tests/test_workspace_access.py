@@ -4,22 +4,35 @@ admin commands and a bot without the workspace never load Jinja2."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from sqlalchemy import select
 
 from journal.administration import AdminService
 from journal.clock import FakeClock
 from journal.web_access import WebAccess
+from storage.crypto import MasterKeyring
 from storage.models import WebSessionRow, WebSignInRow
 from storage.uow import Store
+from tests.conftest import Database
+from tests.e2e import bot_settings, eventually
 from tests.helpers import make_clinician
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def access(clock: FakeClock) -> WebAccess:
@@ -107,3 +120,71 @@ def test_admin_commands_and_a_bot_without_the_workspace_do_not_load_jinja2(
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert out.stdout.strip().endswith("[]"), out.stdout + out.stderr
     assert "--port" in out.stdout
+
+
+async def test_with_a_webhook_the_workspace_shares_its_server_and_offers_the_mini_app(
+        emulator: Any, sqlite_database: Database, ring: MasterKeyring, clock: FakeClock) -> None:
+    from bot.app import run_bot
+    from bot.runtime import WebhookConfig
+
+    store = Store.open(sqlite_database.url, ring)
+    await make_clinician(store, clock, telegram_id=7001)
+    emulator.person(7001, "Lane")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = WebhookConfig(host="127.0.0.1", port=port, path="/hook",
+                           secret="s3cret-token-for-tests_0123", public_url=f"{base}/hook")
+    settings = bot_settings(emulator, sqlite_database.url, ring,
+                            web_public_url="https://workspace.clinic.example")
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_bot(settings, webhook=config, stop=stop, clock=clock,
+                                       migrate=False, handle_signals=False, ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        await emulator.send_text(7001, "/workspace")  # pushed to the webhook
+        reply = await emulator.wait_for_message(7001, contains="/sign-in/")
+        assert "https://workspace.clinic.example/sign-in/" in reply.text
+        assert reply.button_texts == ["Open the workspace"]
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/caseload") as response:
+                assert response.status == 401
+                assert "Send /workspace" in await response.text()
+                assert response.headers["Cache-Control"] == "no-store"
+            async with http.get(f"{base}/webapp") as response:
+                assert response.status == 200
+                assert "frame-ancestors https://web.telegram.org" in response.headers[
+                    "Content-Security-Policy"]
+                assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await store.close()
+
+
+async def test_steadfast_web_serves_the_workspace_alone(
+        sqlite_database: Database, ring: MasterKeyring, clock: FakeClock) -> None:
+    from bot.settings import Settings
+    from bot.workspace.standalone import run_web
+
+    settings = Settings(_env_file=None, bot_token="123456:T", database_url=sqlite_database.url,  # type: ignore[call-arg]
+                        master_keys=",".join(ring.dump().splitlines()[1:]))
+    port = free_port()
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_web(settings, "127.0.0.1", port, stop=stop, clock=clock,
+                                       handle_signals=False))
+    try:
+        async with aiohttp.ClientSession() as http:
+            async def answer() -> int:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/nowhere") as response:
+                        return response.status
+                except aiohttp.ClientConnectionError:
+                    return 0
+            assert await eventually(answer, timeout=30) == 404
+            async with http.get(f"http://127.0.0.1:{port}/caseload",
+                                allow_redirects=False) as response:
+                assert response.status == 401
+                assert "Traceback" not in await response.text()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)

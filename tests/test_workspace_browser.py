@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import re
 import shutil
 import socket
@@ -35,8 +34,10 @@ from journal.clock import FakeClock
 from storage.crypto import MasterKeyring
 from storage.models import AlertRow, ClinicianRow, WebSessionRow
 from storage.uow import Store
-from tests.e2e import ROOT, InProcessBot, bot_settings, eventually
+from tests.conftest import SCREENSHOTS
+from tests.e2e import InProcessBot, bot_settings, eventually
 from tests.helpers import make_client, make_clinician
+from tests.review_seed import seed_history
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -51,7 +52,7 @@ HEADERS = {
     "referrer-policy": "no-referrer",
     "x-content-type-options": "nosniff",
 }
-SHOTS = Path(os.environ.get("STEADFAST_SCREENSHOTS") or ROOT / "build" / "screenshots")
+SHOTS = SCREENSHOTS  # printed at the end of the session (tests/conftest.py)
 
 
 def free_port() -> int:
@@ -70,7 +71,7 @@ def shots() -> Path:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
-                shots: Path, request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+                shots: Path) -> AsyncIterator[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
     from telegram_emulator import BotAPIEmulator
@@ -88,6 +89,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
     await make_clinician(store, clock, telegram_id=SUPERVISOR, name="Dr Sup", role="supervisor")
     client = await make_client(store, clock, lane, telegram_id=CLIENT)
     elsewhere = await make_client(store, clock, other, telegram_id=OTHER_CLIENT)
+    q = load_questionnaire()
+    rules = load_rules(questionnaire=q)
+    await seed_history(store, q, rules, elsewhere, end=clock.now().date(), days=20)
     for user, name in ((LANE, "Lane"), (OTHER, "Other"), (SUPERVISOR, "Sup"),
                        (CLIENT, "Sam"), (OTHER_CLIENT, "Kim")):
         emu.person(user, name)
@@ -98,12 +102,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
     playwright = await async_playwright().start()
     browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                args=["--no-sandbox"])
-    q = load_questionnaire()
     try:
         yield {"emu": emu, "store": store, "clock": clock, "client": client,
                "elsewhere": elsewhere, "base": f"http://127.0.0.1:{port}", "browser": browser,
-               "alerts": AlertService(clock=clock, questionnaire=q,
-                                      rules=load_rules(questionnaire=q)),
+               "alerts": AlertService(clock=clock, questionnaire=q, rules=rules),
                "token": emu.token}
     finally:
         await browser.close()
@@ -111,9 +113,6 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
         await bot.stop()
         await store.close()
         await emu.stop()
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"workspace screenshots: {SHOTS}")
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -121,7 +120,7 @@ async def page(world: dict[str, Any]) -> AsyncIterator[Any]:
     context = await world["browser"].new_context(viewport={"width": 1100, "height": 800},
                                                  locale="en-GB")
     page = await context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)
     try:
         yield page
     finally:
@@ -188,7 +187,7 @@ def init_data(token: str, user_id: int, auth_date: datetime) -> str:
 async def test_a_clinician_signs_in_reviews_and_acknowledges_an_alert(
         world: dict[str, Any], page: Any) -> None:
     emu, code = world["emu"], world["client"].code
-    await raise_alert(world)
+    alert_id = await raise_alert(world)
     telegram_alert = await emu.wait_for_message(LANE, contains="alert for client")
     assert "Acknowledge" in telegram_alert.button_texts
 
@@ -235,12 +234,12 @@ async def test_a_clinician_signs_in_reviews_and_acknowledges_an_alert(
     await eventually(handled, timeout=20)
     async with world["store"].unit_of_work() as uow:
         status, note = (await uow.session.execute(
-            select(AlertRow.status, AlertRow.ack_note_ct))).one()
+            select(AlertRow.status, AlertRow.ack_note_ct).where(AlertRow.id == alert_id))).one()
         actions = [e.action for e in await uow.audit_events(limit=500)]
     assert status == "acknowledged" and note is not None
     assert b"safety plan" not in note  # stored sealed
-    assert {"web.sign_in", "caseload.view", "client.report", "alert.acknowledge",
-            "alert.note"} <= set(actions)
+    assert {"web.sign_in", "caseload.view", "caseload.trends", "client.report",
+            "alert.acknowledge", "alert.note"} <= set(actions)
 
 
 async def test_the_report_downloads_as_a_pdf_with_its_audit_event(
@@ -249,7 +248,7 @@ async def test_the_report_downloads_as_a_pdf_with_its_audit_event(
     await sign_in(world, page)
     await page.goto(f"{world['base']}/clients/{code}")
     await page.get_by_label("Days to cover").fill("14")
-    async with page.expect_download() as info:
+    async with page.expect_download(timeout=60_000) as info:  # the PDF is drawn first
         await page.get_by_role("button", name="Download the PDF").click()
     download = await info.value
     path = await download.path()
@@ -265,6 +264,12 @@ async def test_a_supervisor_sees_every_caseload_and_the_dead_letters(
     await sign_in(world, page, SUPERVISOR)
     content = await page.content()
     assert world["client"].code in content and world["elsewhere"].code in content
+    # Each roll-up's trend: the seeded client has two weeks of check-ins, the other none.
+    seeded = await page.get_by_role("row").filter(has_text=world["elsewhere"].code).inner_text()
+    assert len(re.findall(r"rising|falling|steady", seeded)) == 2, seeded
+    bare = await page.get_by_role("row").filter(has_text=world["client"].code).inner_text()
+    assert bare.count("not enough check-ins") == 2, bare
+    assert "Dr Other" in seeded and "Dr Lane" in bare  # whose client each is
     assert await page.get_by_role("heading", name="Messages that could not be "
                                                   "delivered").is_visible()
     await shot(page, "06-supervisor-caseload")
@@ -382,3 +387,13 @@ async def test_pages_speak_the_staff_members_language_and_zone(
     response = await page.goto(f"{world['base']}/no-such-page")
     assert response.status == 404
     assert await page.get_by_role("heading", name="No encontrado").is_visible()
+
+
+async def test_clients_and_strangers_get_no_link(world: dict[str, Any]) -> None:
+    emu = world["emu"]
+    emu.person(9001, "Stranger")
+    for user, answer in ((CLIENT, "not available to you"), (9001, "Ask your clinician")):
+        sent = await emu.send_text(user, "/workspace")
+        reply = await emu.wait_for_message(user, contains=answer, after=sent.message_id)
+        assert "/sign-in/" not in reply.text
+    assert not any("/sign-in/" in m.text for user in (CLIENT, 9001) for m in emu.chat(user))

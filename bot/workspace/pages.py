@@ -10,8 +10,11 @@ from aiohttp import web
 from bot.workspace.auth import check_csrf, signed_in
 from bot.workspace.keys import SERVICES_KEY
 from bot.workspace.render import page
+from bot.workspace.trends import ARROWS, ROLL_UPS, trends
+from bot.workspace.trends import WORDS as TREND_WORDS
 from journal.alerts.levels import ALERT_ORDER, WORDS
 from journal.errors import NotFound
+from journal.review.indicators import Indicators
 from journal.review.report import report_filename
 from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 
@@ -27,14 +30,18 @@ async def caseload(request: web.Request) -> web.Response:
     viewer = await signed_in(request)
     services = request.app[SERVICES_KEY]
     dead, names = None, {}
+    indicators = Indicators(services.questionnaire, services.rules)
     async with services.store.transaction() as uow:
         entries = await services.caseload.caseload(uow, viewer.clinician)
+        moved = await trends(uow, indicators, entries, viewer.clinician, services.clock.now())
         if viewer.is_supervisor:  # every caseload: say whose client each is
             dead = await services.delivery_report.summary(uow)
             names = {c.id: c.name for c in await uow.clinicians.everyone()}
     return page(request, "caseload.html", {"entries": entries, "levels": LEVELS,
                                            "words": WORDS, "deliveries": dead,
-                                           "clinicians": names})
+                                           "clinicians": names, "trends": moved,
+                                           "roll_ups": ROLL_UPS, "trend_words": TREND_WORDS,
+                                           "arrows": ARROWS})
 
 
 async def alerts(request: web.Request) -> web.Response:

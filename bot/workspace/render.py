@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from bot.workspace.keys import LANGUAGE, SERVICES_KEY, VIEWER
+from bot.workspace.keys import CONFIG_KEY, LANGUAGE, SERVICES_KEY, VIEWER
 from journal.errors import InvalidInput, NotAllowed, NotFound, safe_trace
 from journal.i18n import N_, gettext_for, ngettext_for
 from journal.times import shown_time
@@ -143,4 +143,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.error("workspace page %s failed: %s", request.method, safe_trace(exc))
         response = await _refusal(request, 500)
     response.headers.update(SECURITY_HEADERS)
+    config = request.app.get(CONFIG_KEY)
+    if config is not None and config.secure_cookies:  # served over https: stay there
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
