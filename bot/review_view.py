@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -134,8 +134,7 @@ def summary_caption(summary: ClientSummary) -> str:
                     days).format(code=summary.client.code, days=days)
 
 
-def summary_text(summary: ClientSummary, ttl_minutes: int,
-                 reason_label: Callable[[str], str] | None = None, *,
+def summary_text(summary: ClientSummary, ttl_minutes: int, *,
                  zone: str | None = None) -> str:
     """Times in the summary's zone (the viewer's), unless `zone` says another. The alerts
     come from the review model: each reason once, and who acknowledged it how fast."""

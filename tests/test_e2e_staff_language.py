@@ -5,6 +5,7 @@ zone, while an English-speaking colleague of the same program gets them in Engli
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from io import BytesIO
 from typing import Any
 
@@ -116,3 +117,33 @@ async def test_a_spanish_clinician_reads_alerts_summaries_and_reports_in_spanish
     text_en = _pdf(report_en)
     assert f"Session report: client {ben.code}" in text_en and "Informe" not in text_en
     assert " UTC" in text_en
+
+
+async def test_an_escalation_reaches_each_supervisor_in_their_own_language_and_zone(
+        store: Store, clock: FakeClock) -> None:
+    """Dra. Ruiz's client raises an alert nobody acknowledges: one supervisor reads the
+    escalation in Spanish in Bogotá time, the other in the program's English and UTC."""
+    q = load_questionnaire()
+    alerts = AlertService(clock=clock, questionnaire=q, rules=load_rules(questionnaire=q))
+    ruiz = await make_clinician(store, clock, telegram_id=RUIZ, name="Dra. Ruiz")
+    async with store.transaction() as uow:
+        await uow.clinicians.add(telegram_id=7411, name="Dr Sol", role="supervisor",
+                                 now=clock.now(), language="es", timezone="America/Bogota")
+        await uow.clinicians.add(telegram_id=7412, name="Dr Day", role="supervisor",
+                                 now=clock.now())
+    ana = await make_client(store, clock, ruiz, telegram_id=ANA)
+    async with store.transaction() as uow:
+        await alerts.raise_alert(uow, ana, findings=[Finding("lapse", "high", "LAPSE"),
+                                                     Finding("lapse_2", "high", "LAPSE")],
+                                 checkin_id=None, answers={"lapse": True})
+    clock.advance(minutes=61)
+    async with store.transaction() as uow:
+        assert await alerts.escalate_due(uow) == 1
+        [alert] = await uow.alerts.open_for([ana.id])
+        assert alert.detail["reasons"] == ["LAPSE"]  # stored once
+        sent = {m.chat_id: m.payload["params"]["text"] for m in
+                await uow.outbox.claim_due(clock.now(), limit=50, lease=timedelta(minutes=1))
+                if m.chat_id in (7411, 7412)}
+    assert sent[7411].startswith("ESCALADA") and "-05" in sent[7411]
+    assert sent[7412].startswith("ESCALATED") and " UTC" in sent[7412]
+    assert all(times_without_zone(text) == [] for text in sent.values())

@@ -41,6 +41,12 @@ confidence, coping, coping_effect and domains (domain id -> 0..2).
     adherence, asked, alerts (chart marks), alert_rows, day_rows, domain_rows,
     domain_labels (domain id -> translated label, in questionnaire order),
     sexual_violent, general (Thresholds), sv_max, general_max, situations, journal, plan.
+
+`ClientSummary` (journal/review/summary.py; `/client` and the page's summary) has client,
+clinician_name, today, last_checkin, week, month (Adherence: done, expected, ratio),
+open_alerts (level -> count), recent_alerts (the raw rows), alert_rows, plan, points,
+start, sexual_violent, general, sv_max, general_max, language, timezone, domain_labels.
+`ReviewService.locale_of(clinician)` says which language and zone a viewer reads in.
 """
 
 from __future__ import annotations
