@@ -30,6 +30,7 @@ bench: venv
 	$(BIN)/python bench/fanout.py --clients 2000
 	$(BIN)/python bench/start.py --quick
 	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/workspace_page.py --runs 3
 	$(BIN)/python bench/faults.py
 
 clean:

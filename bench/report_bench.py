@@ -33,11 +33,11 @@ from journal.clock import FakeClock  # noqa: E402
 from journal.review.adherence import client_today  # noqa: E402
 from journal.review.renderer import RENDERER  # noqa: E402
 from journal.review.report import build_report  # noqa: E402
+from journal.review.seed import seed_history  # noqa: E402
 from journal.review.service import ReviewService  # noqa: E402
 from storage.crypto import MasterKeyring  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import Store  # noqa: E402
-from tests.review_seed import seed_history  # noqa: E402
 
 
 def _memory(pid: int | str = "self") -> tuple[float, float]:

@@ -58,7 +58,7 @@ class Demo:
         self.printed = len(lines)
 
     async def prepare(self) -> None:
-        ring = MasterKeyring.generate()
+        ring = self.ring = MasterKeyring.generate()
         ring.create_file(self.key_file)
         await asyncio.to_thread(upgrade, self.db_url)
         store = Store.open(self.db_url, ring)
@@ -93,10 +93,15 @@ class Demo:
                                      f"({type(exc).__name__}: {exc})") from None
                 await asyncio.sleep(0.3)  # let queued notices arrive before the next heading
             self.flush()
+            await self.finish()
         finally:
             stop.set()
             await asyncio.wait_for(bot, 30)
             await self.emu.stop()
+
+    async def finish(self) -> None:
+        """After the story, with everything still running: the plain demo ends here
+        (`steadfast demo --web` keeps serving; bot/demo_web.py)."""
 
     def script(self) -> list[tuple[str, Scene]]:
         from bot.demo_script import script
@@ -123,7 +128,12 @@ def invite_code(emu: BotAPIEmulator) -> str:
     raise RuntimeError("the clinician received no invite link")
 
 
-def run_demo(keep: Path | None) -> None:
+def run_demo(keep: Path | None, *, web: bool = False, port: int | None = None) -> None:
+    if web:
+        from bot.demo_web import run_web_demo
+
+        run_web_demo(keep, port)
+        return
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         if any(keep.iterdir()):

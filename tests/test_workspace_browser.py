@@ -238,7 +238,7 @@ async def test_a_clinician_signs_in_reviews_and_acknowledges_an_alert(
         actions = [e.action for e in await uow.audit_events(limit=500)]
     assert status == "acknowledged" and note is not None
     assert b"safety plan" not in note  # stored sealed
-    assert {"web.sign_in", "caseload.view", "caseload.trends", "client.summary",
+    assert {"web.sign_in", "caseload.view", "caseload.trends", "client.report",
             "alert.acknowledge", "alert.note"} <= set(actions)
 
 

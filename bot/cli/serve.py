@@ -64,15 +64,20 @@ def run(webhook: bool, host: str, port: int, path: str, secret: str | None,
 @main.command("demo")
 @click.option("--keep", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Keep the demo's database and key in this (empty or new) folder.")
+@click.option("--web", is_flag=True,
+              help="After the story keep everything running, with the workspace pages and a "
+                   "year of history for one client, and print a sign-in link (Ctrl-C stops).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="With --web: the workspace's port (default: a free one).")
 @friendly
-def demo(keep: Path | None) -> None:
+def demo(keep: Path | None, web: bool, port: int | None) -> None:
     """Show the whole loop with no token: emulator, bot, clinician, client."""
     import logging
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     from bot.demo import run_demo
 
-    run_demo(keep)
+    run_demo(keep, web=web, port=port)
 
 
 @main.command("web")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -19,6 +20,12 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 IDLE_SECONDS = 300.0
+
+
+def _ignore_interrupts() -> None:
+    """In the worker: Ctrl-C reaches every process of the terminal's group, and the worker
+    would die with a trace of its own; the process that started it decides when it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Renderer:
@@ -37,7 +44,8 @@ class Renderer:
         if self._pool is None:
             # spawn: a fork of the bot would copy its event loop, threads and open sockets.
             self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_ignore_interrupts)
         pool = self._pool
         self._busy += 1
         try:
