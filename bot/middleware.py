@@ -11,8 +11,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from bot.delivery import RateLimiter
 from bot.outgoing import Outgoing
+from bot.ratelimit import RateLimiter
 from bot.texts import PRIVATE_CHAT_ONLY, error_text
 from journal.clock import Clock
 from journal.errors import DomainError, InvalidInput, safe_trace
