@@ -30,9 +30,10 @@ class RateLimiter:
     one new message per chat per `chat_interval` seconds (an edit in place counts only
     against the overall limit).
 
-    The bucket holds one unit, a send at the bot's whole rate; an instance among `n` takes
-    `n` units per send, so its rate is the bot's divided by `n` without a burst, and the
-    share changes between one send and the next without swapping limiters under waiters.
+    The bucket holds one unit, a send at the bot's whole rate; an instance with a share of
+    1/k takes k units per send, so its rate is the bot's divided by k without a burst, and
+    the share changes between one send and the next without swapping limiters under
+    waiters (see `set_instances` for the shares).
 
     Replies go first: a bulk send (the outbox's prompts and reminders) takes a unit only
     while no reply waits for one. A reply waiting only for its own chat's interval holds
@@ -46,6 +47,7 @@ class RateLimiter:
         self._bucket = AsyncLimiter(1, 1 / self._rate)
         self._chat_interval = chat_interval
         self._instances = 1
+        self._units = 1
         self._last_by_chat: dict[int, float] = {}
         self._paused_until = 0.0
         self._replies_waiting = 0
@@ -56,9 +58,20 @@ class RateLimiter:
     def instances(self) -> int:
         return self._instances
 
-    def set_instances(self, count: int) -> None:
-        """How many instances share the bot's limit now (this one included)."""
+    @property
+    def units(self) -> int:
+        return self._units
+
+    def set_instances(self, count: int, *, delivering: bool = False) -> None:
+        """How many instances share the bot's limit now (this one included), and whether
+        this one delivers the outbox. The one that delivers, which sends every bulk
+        message besides its replies, gets half of the limit; the others share the rest:
+        2 units a send for it, 2 * (count - 1) for each of them (1 for an instance alone)."""
         self._instances = max(1, count)
+        if self._instances == 1:
+            self._units = 1
+        else:
+            self._units = 2 if delivering else 2 * (self._instances - 1)
 
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds` (a 429's retry_after, or a new instance settling)."""
@@ -102,7 +115,7 @@ class RateLimiter:
         self._replies_waiting += 1
         self._no_replies_waiting.clear()
         try:
-            for _ in range(self._instances):
+            for _ in range(self._units):
                 await self._bucket.acquire()
         finally:
             self._replies_waiting -= 1
@@ -112,7 +125,7 @@ class RateLimiter:
     async def _bulk_units(self) -> None:
         """A bulk send's units, each taken only while no reply is waiting for one."""
         taken = 0
-        while taken < self._instances:
+        while taken < self._units:
             if self._replies_waiting:
                 await self._no_replies_waiting.wait()
                 continue
@@ -143,11 +156,15 @@ async def keep_share(limiter: RateLimiter, instances: Instances, stop: asyncio.E
                 limiter.pause(2 * interval + 0.2)
                 settled = True
             count = await instances.live()
-            if count != limiter.instances:
-                log.info("%s instance(s) share the bot's rate limit now", count)
-            limiter.set_instances(count)
-        except Exception as exc:  # the database may be down: keep the last share
+            units = limiter.units
+            limiter.set_instances(count, delivering=instances.leading)
+            if limiter.units != units:
+                log.info("%s instance(s) share the bot's rate limit; this one sends at 1/%s "
+                         "of it", count, limiter.units)
+        except Exception as exc:  # the database may be down: keep the last count
             log.warning("could not count the live instances: %s", type(exc).__name__)
+            # Its connection is gone, and the delivery lock with it: no longer half the limit.
+            limiter.set_instances(limiter.instances, delivering=False)
             settled = False  # its connection is gone: register (and settle) again
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -11,6 +11,7 @@ SQLite is one process by design: there `live()` is 1 and this instance always de
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
@@ -47,6 +48,8 @@ class Instances:
         self._engine: AsyncEngine | None = (
             create_engine(database_url, poolclass=NullPool) if self.postgres else None)
         self._conn: AsyncConnection | None = None
+        # One connection, one query at a time: membership and delivery ask from two tasks.
+        self._turn = asyncio.Lock()
         self.leading = not self.postgres
 
     async def _connection(self) -> AsyncConnection:
@@ -104,12 +107,13 @@ class Instances:
     async def _checked(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run `call`; a connection that failed is dropped (with the locks it held) and
         the failure raised, so the next call starts from a fresh one."""
-        try:
-            return await call()
-        except Exception:
-            self.leading = False
-            await self._drop()
-            raise
+        async with self._turn:
+            try:
+                return await call()
+            except Exception:
+                self.leading = False
+                await self._drop()
+                raise
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -121,6 +125,10 @@ class Instances:
 
     async def close(self) -> None:
         """Give up membership and delivery at once (a clean stop), not at the time-out."""
+        async with self._turn:
+            await self._close()
+
+    async def _close(self) -> None:
         conn, self._conn = self._conn, None
         self.leading = not self.postgres
         if conn is not None:
