@@ -31,6 +31,7 @@ bench: venv
 	$(BIN)/python bench/start.py --quick
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/instances.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -62,16 +62,13 @@ class RateLimiter:
     def units(self) -> int:
         return self._units
 
-    def set_instances(self, count: int, *, delivering: bool = False) -> None:
-        """How many instances share the bot's limit now (this one included), and whether
-        this one delivers the outbox. The one that delivers, which sends every bulk
-        message besides its replies, gets half of the limit; the others share the rest:
-        2 units a send for it, 2 * (count - 1) for each of them (1 for an instance alone)."""
+    def set_instances(self, count: int) -> None:
+        """How many instances share the bot's limit now (this one included): each sends at
+        an equal share of it, `count` units a send. Equal, because nginx spreads the
+        updates, and with them the replies, evenly; the one delivering the outbox sends its
+        bulk messages within its share, behind its replies."""
         self._instances = max(1, count)
-        if self._instances == 1:
-            self._units = 1
-        else:
-            self._units = 2 if delivering else 2 * (self._instances - 1)
+        self._units = self._instances
 
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds` (a 429's retry_after, or a new instance settling)."""
@@ -157,14 +154,12 @@ async def keep_share(limiter: RateLimiter, instances: Instances, stop: asyncio.E
                 settled = True
             count = await instances.live()
             units = limiter.units
-            limiter.set_instances(count, delivering=instances.leading)
+            limiter.set_instances(count)
             if limiter.units != units:
                 log.info("%s instance(s) share the bot's rate limit; this one sends at 1/%s "
                          "of it", count, limiter.units)
         except Exception as exc:  # the database may be down: keep the last count
             log.warning("could not count the live instances: %s", type(exc).__name__)
-            # Its connection is gone, and the delivery lock with it: no longer half the limit.
-            limiter.set_instances(limiter.instances, delivering=False)
             settled = False  # its connection is gone: register (and settle) again
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -49,7 +49,7 @@ CLIENTS, CLINICIANS = 200, 10
 FIRST_CLIENT, FIRST_CLINICIAN = 300_001, 7_101
 SECRET = "multi-instance-secret_0123"
 HOOK = "/telegram/webhook"
-READING = 6.0
+READING = 10.0
 
 
 async def seed(store: Store) -> list[Person]:
@@ -170,7 +170,7 @@ async def test_three_instances_behind_nginx_survive_a_kill_and_a_stop(
             bots.append(ChildBot(settings, folder, extra_env=extra, args=(
                 "--webhook", "--port", str(port), "--secret", SECRET,
                 "--public-url", f"http://127.0.0.1:{listen}{HOOK}")).start())
-        await asyncio.gather(*(bot.wait_ready(timeout=90) for bot in bots))
+        await asyncio.gather(*(bot.wait_ready(timeout=180) for bot in bots))
         print(f"\n[{time.monotonic() - T0:.1f}s] three instances ready")
         watch = Watch(store)
         watching = asyncio.create_task(watch.run(stop))
@@ -180,7 +180,7 @@ async def test_three_instances_behind_nginx_survive_a_kill_and_a_stop(
         # spread over the time the prompts take to go out, as people are.
         pace = random.Random(14)
         answering = asyncio.gather(*(answer_checkin(emu, p, timeout=150,
-                                                    reading=pace.uniform(0.5, READING))
+                                                    reading=pace.uniform(1.0, READING))
                                      for p in people))
 
         # -- once every prompt is out: SIGKILL the instance that delivers, start it again

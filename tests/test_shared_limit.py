@@ -55,8 +55,8 @@ async def test_three_instances_sharing_the_limit_stay_under_telegrams_together()
     loop = asyncio.get_running_loop()
     flood = FloodControl(clock=loop.time)
     limiters = [RateLimiter() for _ in range(3)]
-    for n, limiter in enumerate(limiters):
-        limiter.set_instances(3, delivering=n == 0)  # half for the one delivering
+    for limiter in limiters:
+        limiter.set_instances(3)
     began = loop.time()
     refused = await send_through(limiters, list(range(1, 46)), 2, flood)
     took = loop.time() - began
