@@ -195,31 +195,40 @@ async def answer_checkin(emu: Any, person: Person, timeout: float, *, reading: f
     while prompt is None:
         prompt = await until(message, timeout)
     person.prompts.append(prompt.message_id)
-    shown = prompt
+    current, shown = prompt.message_id, prompt
     while True:
         labels = _buttons(shown)
-        if not labels:
-            person.done = True
-            return
         if "Start check-in" in labels:
             press = "Start check-in"
         elif "Submit" in labels:
             press = "Submit"
         elif "Yes" in labels:
             press = "Yes" if person.lapse else "No"
-        else:
-            person.done = True  # the summary after submitting: its buttons are not ours
+        else:  # no buttons, or the summary after submitting: nothing left to answer
+            person.done = True
             return
         await asyncio.sleep(reading)
-        now = message(prompt.message_id)
+        now = message(current)
         if now is None or (now.text, _buttons(now)) != (shown.text, labels):
             shown = now or shown  # it changed meanwhile (a press before was answered late)
             continue
-        await emu.press_button(person.user_id, prompt.message_id, text=press)
-        face = (shown.text, tuple(labels))
+        await emu.press_button(person.user_id, current, text=press)
 
-        def changed(before: tuple[str, tuple[str, ...]] = face) -> Any:
-            m = message(prompt.message_id)
-            return m if m is not None and (m.text, tuple(_buttons(m))) != before else None
+        def changed(before: tuple[str, list[str]] = (shown.text, labels),
+                    where: int = current) -> Any:
+            m = message(where)
+            return m if m is not None and (m.text, _buttons(m)) != before else None
 
-        shown = await until(changed, patience) or message(prompt.message_id)
+        moved = await until(changed, patience)
+        if moved is not None:
+            shown = moved
+            continue
+        # Nothing changed: the reply to an earlier press was lost (its instance was killed
+        # after the commit), and this press only said "Already saved". /checkin shows
+        # where the check-in stands, in a message of its own.
+        sent = await emu.send_command(person.user_id, "/checkin")
+        fresh = await until(lambda after=sent.message_id: next(
+            (m for m in reversed(emu.chat(person.user_id))
+             if m.from_bot and m.message_id > after), None), patience)
+        if fresh is not None:
+            current, shown = fresh.message_id, fresh

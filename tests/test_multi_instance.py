@@ -179,7 +179,7 @@ async def test_three_instances_behind_nginx_survive_a_kill_and_a_stop(
         # People read for a moment before each press (up to READING seconds): the 200 are
         # spread over the time the prompts take to go out, as people are.
         pace = random.Random(14)
-        answering = asyncio.gather(*(answer_checkin(emu, p, timeout=150,
+        answering = asyncio.gather(*(answer_checkin(emu, p, timeout=240,
                                                     reading=pace.uniform(1.0, READING))
                                      for p in people))
 
@@ -226,7 +226,7 @@ async def test_three_instances_behind_nginx_survive_a_kill_and_a_stop(
         print(f"[{time.monotonic() - T0:.1f}s] stopped")
         assert "Steadfast stopped cleanly" in other.log_text()
 
-        await asyncio.wait_for(answering, 150)
+        await asyncio.wait_for(answering, 240)
         alerts_expected = sum(p.lapse for p in people)
 
         async def alerts_delivered() -> bool:
@@ -261,7 +261,8 @@ async def test_three_instances_behind_nginx_survive_a_kill_and_a_stop(
         for i in range(CLINICIANS):  # delivered: each clinician has their clients' alerts
             got = [m for m in emu.chat(FIRST_CLINICIAN + i) if m.from_bot
                    and "alert for client" in m.text]
-            assert len(got) >= alerts_expected // CLINICIANS
+            theirs = sum(p.lapse for n, p in enumerate(people) if n % CLINICIANS == i)
+            assert len(got) >= theirs, f"clinician {i}: {len(got)} of {theirs} alerts"
         pushed = {a.update_id for a in emu.webhook_attempts if a.ok}
         assert pushed <= ledger  # every update Telegram got a 200 for is applied, once
         assert emu.violations == 0, f"{emu.violations} answered 429"
