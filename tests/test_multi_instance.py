@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,9 @@ READING = 10.0
 
 async def seed(store: Store) -> list[Person]:
     """Ten clinicians with twenty clients each, enrolled and not yet due (no days)."""
-    now = SystemClock().now()
+    # Enrolled yesterday: a client enrolled after today's check-in minute is first due
+    # tomorrow, and the story makes this minute everyone's.
+    now = SystemClock().now() - timedelta(days=1)
     people: list[Person] = []
     async with store.transaction() as uow:
         clinicians = [await uow.clinicians.add(telegram_id=FIRST_CLINICIAN + i,
