@@ -32,6 +32,7 @@ bench: venv
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/workspace_page.py --runs 3
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/instances.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -29,9 +29,10 @@ from aiogram.types import BotCommand, BotCommandScopeChat, User
 
 from bot.commands import menu
 from bot.composition import Services, build_services, email_fallback, open_store
-from bot.delivery import DeliveryWorker, RateLimiter
+from bot.delivery import DeliveryWorker
 from bot.handlers import all_routers
 from bot.middleware import UnitOfWorkMiddleware
+from bot.ratelimit import RateLimiter, keep_share
 from bot.runtime import (
     WebhookConfig,
     install_signal_handlers,
@@ -48,6 +49,7 @@ from journal.errors import safe_trace
 from journal.i18n import LANGUAGES
 from scheduler.runner import SchedulerRunner
 from scheduler.ticks import Ticks
+from storage.instances import Instances
 from storage.migrate import upgrade
 from storage.uow import Store
 
@@ -64,6 +66,7 @@ class App:
     delivery: DeliveryWorker
     scheduler: SchedulerRunner | None = None
     email_fallback: EmailFallback | None = None  # None: no SMTP server configured
+    instances: Instances | None = None  # None: SQLite, one instance by design
 
     @property
     def settings(self) -> Settings:
@@ -79,6 +82,8 @@ class App:
 
     async def close(self) -> None:
         await self.bot.session.close()
+        if self.instances is not None:  # hands delivery over at once, not at a time-out
+            await self.instances.close()
         await self.store.close()
 
 
@@ -91,6 +96,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
     session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=settings.require_token(), session=session)
     limiter = RateLimiter()  # every send of this bot keeps it: replies, delivery, menus
+    # On PostgreSQL several instances may serve one bot: they share its limit and one of
+    # them delivers the outbox (storage/instances.py).
+    instances = Instances(settings.database_url) if store.postgres else None
     dp = Dispatcher()
     dp.workflow_data.update(services.by_name())  # handlers receive each service by name
     dp.update.outer_middleware(UnitOfWorkMiddleware(
@@ -98,7 +106,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
     for router in all_routers():
         dp.include_router(router)
     delivery = DeliveryWorker(store=store, bot=bot, clock=clock, alerts=services.alerts,
-                              limiter=limiter,
+                              limiter=limiter, instances=instances,
                               lease=timedelta(seconds=settings.outbox_lease_seconds),
                               base_backoff=settings.delivery_base_backoff_seconds,
                               max_backoff=settings.delivery_max_backoff_seconds)
@@ -112,7 +120,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
             extra_steps=[services.discharge.retention_step])  # erase once retention has passed
         runner = SchedulerRunner(ticks, interval=timedelta(seconds=settings.tick_seconds))
     return App(services=services, bot=bot, dispatcher=dp, delivery=delivery, scheduler=runner,
-               email_fallback=email_fallback(settings, store, clock))
+               email_fallback=email_fallback(settings, store, clock), instances=instances)
 
 
 class _TelegramDown(Exception):
@@ -361,6 +369,9 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
     tasks: list[asyncio.Task[None]] = []
     try:
         tasks.extend(_watching(app, stop, webhook))
+        if app.instances is not None:
+            tasks.append(asyncio.create_task(
+                keep_share(app.delivery.limiter, app.instances, stop), name="rate-share"))
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
         routes = workspace_routes(app.services, webhook=webhook is not None)
         if routes:  # health, and metrics when on, are served beside the pages too

@@ -29,118 +29,37 @@ from aiogram.exceptions import (
 
 from bot.callbacks import render_buttons
 from bot.chats import private_chat
+from bot.ratelimit import RateLimiter
 from journal import telemetry
 from journal.alerts.service import AlertService
 from journal.clock import Clock, backoff
 from journal.dead_letters import DeliveryReport
 from journal.errors import safe_trace
+from storage.instances import Instances
 from storage.records import OutboxMessage
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
 
-
-class RateLimiter:
-    """Telegram's limits for every send of the bot: at most `per_second` calls in any
-    one-second window, and one new message per chat per `chat_interval` seconds (an edit
-    in place counts only against the first). Waiting here is how the bot avoids 429s in
-    the first place.
-
-    Replies to the person whose update is being handled go first: a bulk send (the outbox's
-    prompts and reminders) waits while a reply waits for a slot in the window. A reply
-    waiting only for its own chat's interval holds nobody up.
-
-    Telegram counts requests as they arrive, and a request arrives somewhere between the
-    moment it is sent and the moment its answer comes back. So each send is counted from its
-    start while it is in flight and from its answer once it is done: the next send then
-    starts a full interval after the last one arrived, however slow the network was."""
-
-    def __init__(self, per_second: int = 30, chat_interval: float = 1.0) -> None:
-        self._per_second = per_second
-        self._chat_interval = chat_interval
-        self._recent: deque[float] = deque()
-        self._last_by_chat: dict[int, float] = {}
-        self._paused_until = 0.0
-        self._replies_waiting = 0
-        self._no_replies_waiting = asyncio.Event()
-        self._no_replies_waiting.set()
-
-    def pause(self, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._paused_until = max(self._paused_until, loop.time() + seconds)
-
-    def chat_ready_in(self, chat_id: int) -> float:
-        last = self._last_by_chat.get(chat_id)
-        if last is None:
-            return 0.0
-        return max(0.0, last + self._chat_interval - asyncio.get_running_loop().time())
-
-    async def acquire(self, chat_id: int, *, per_chat: bool = True, reply: bool = False
-                      ) -> float:
-        """Wait until a send to `chat_id` keeps the limits (`per_chat`: a new message, which
-        also keeps the chat's interval); `reply`: it answers an update and goes before bulk
-        sends. Returns the stamp to hand to `done()` once Telegram answered."""
-        loop = asyncio.get_running_loop()
-        counted = False
-        try:
-            while True:
-                chat_wait = self.chat_ready_in(chat_id) if per_chat else 0.0
-                if chat_wait > 0:
-                    await asyncio.sleep(chat_wait + 0.002)
-                    continue
-                if reply and not counted:
-                    counted = True
-                    self._replies_waiting += 1
-                    self._no_replies_waiting.clear()
-                elif not reply and self._replies_waiting:
-                    await self._no_replies_waiting.wait()
-                    continue
-                now = loop.time()
-                while self._recent and now - self._recent[0] >= 1.0:
-                    self._recent.popleft()
-                wait = self._paused_until - now
-                if len(self._recent) >= self._per_second:
-                    wait = max(wait, self._recent[0] + 1.0 - now)
-                if wait <= 0:
-                    break
-                await asyncio.sleep(wait + 0.002)
-            # No await since the checks: taking the slot is atomic on the loop.
-            stamp = loop.time()
-            self._recent.append(stamp)
-            if per_chat:
-                self._last_by_chat[chat_id] = stamp
-                if len(self._last_by_chat) > 10_000:  # forget chats idle for long
-                    cutoff = stamp - 60
-                    self._last_by_chat = {c: t for c, t in self._last_by_chat.items()
-                                          if t > cutoff}
-            return stamp
-        finally:
-            if counted:
-                self._replies_waiting -= 1
-                if not self._replies_waiting:
-                    self._no_replies_waiting.set()
-
-    def done(self, chat_id: int, stamp: float) -> None:
-        """The send that `acquire` returned `stamp` for has been answered: count it from now.
-        Every other stamp is earlier, so the window stays in order."""
-        now = asyncio.get_running_loop().time()
-        with contextlib.suppress(ValueError):  # already out of the window
-            self._recent.remove(stamp)
-        self._recent.append(now)
-        if self._last_by_chat.get(chat_id) == stamp:  # a new message, not an edit
-            self._last_by_chat[chat_id] = now
+__all__ = ["DeliveryWorker", "RateLimiter"]
 
 
 class DeliveryWorker:
     def __init__(self, *, store: Store, bot: Bot, clock: Clock, alerts: AlertService,
-                 limiter: RateLimiter | None = None,
+                 limiter: RateLimiter | None = None, instances: Instances | None = None,
                  batch: int = 30, lease: timedelta = timedelta(seconds=60),
                  base_backoff: float = 1.0, max_backoff: float = 300.0,
                  poll_interval: float = 1.5) -> None:
         """`poll_interval`: how often an idle worker looks for rows nobody woke it for
         (queued by another process, or due later); a commit in this process that queued a
-        row wakes it at once (`wake()`, which `Store.on_queued` calls)."""
+        row wakes it at once (`wake()`, which `Store.on_queued` calls).
+
+        `instances`: with several instances on one PostgreSQL database only the one holding
+        the delivery lock delivers (so the bot's bulk sends keep one pace); the others ask
+        for the lock at every poll and the first to get it after its holder died takes
+        over (see `_take_over`)."""
         self._store = store
+        self._instances = instances
         self._alerts = alerts
         self._report = DeliveryReport(clock=clock)
         self._bot = bot
@@ -169,7 +88,7 @@ class DeliveryWorker:
             while not stop.is_set():
                 self._woken.clear()  # a row queued from here on wakes the next wait
                 try:
-                    sent = await self.deliver_due()
+                    sent = await self.deliver_due() if await self._lead() else 0
                 except Exception as exc:  # the worker must outlive any one failure
                     log.error("delivery pass failed: %s", safe_trace(exc))
                     sent = 0
@@ -182,6 +101,27 @@ class DeliveryWorker:
                 woken.cancel()
         finally:
             stopped.cancel()
+
+    async def _lead(self) -> bool:
+        """Whether this instance delivers now; taking over when it just became the one."""
+        if self._instances is None:
+            return True
+        was = self._instances.leading
+        if not await self._instances.lead():
+            return False
+        if not was:
+            await self._take_over()
+        return True
+
+    async def _take_over(self) -> None:
+        """Only the lock's holder claims rows, so any claim still standing is the previous
+        holder's, which died or lost its connection: they go back to the queue now, not
+        when their lease runs out. (A holder that lost only its connection may have been
+        sending one of them: that message can arrive twice, never not at all.)"""
+        async with self._store.transaction() as uow:
+            returned = await uow.outbox.release_claims()
+        log.info("this instance delivers the outbox now; %s claim(s) of the previous one "
+                 "returned to the queue", returned)
 
     async def deliver_due(self) -> int:
         """One pass: claim what is due, send it in order, record each result."""

@@ -13,8 +13,8 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot import logs
-from bot.delivery import RateLimiter
 from bot.outgoing import Outgoing
+from bot.ratelimit import RateLimiter
 from bot.texts import PRIVATE_CHAT_ONLY, error_text
 from journal import telemetry
 from journal.clock import Clock

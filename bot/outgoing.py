@@ -26,7 +26,7 @@ from bot.chats import private_chat
 from bot.texts import error_text
 
 if TYPE_CHECKING:
-    from bot.delivery import RateLimiter
+    from bot.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import json
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEventRow, AuditHeadRow
@@ -44,9 +45,18 @@ async def append(session: AsyncSession, vault: Vault, *, at: datetime, actor: st
     key = (await vault.system_key("audit", at)).secret
     # FOR UPDATE serialises appenders on PostgreSQL; SQLite transactions are IMMEDIATE.
     head = await session.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
-    if head is None:
-        head = AuditHeadRow(id=1, seq=0, mac=_GENESIS)
-        session.add(head)
+    if head is None:  # the first event ever; another instance may be writing it right now
+        try:
+            async with session.begin_nested():
+                head = AuditHeadRow(id=1, seq=0, mac=_GENESIS)
+                session.add(head)
+                await session.flush()
+        except IntegrityError:  # it was: wait for its transaction, then go on after it
+            head = await session.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1)
+                                        .with_for_update().execution_options(
+                                            populate_existing=True))
+            if head is None:
+                raise
     prev = (await session.scalar(select(AuditEventRow.mac).where(AuditEventRow.seq == head.seq))
             if head.seq else _GENESIS) or _GENESIS
     seq = head.seq + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import event
@@ -22,6 +23,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine with the pragmas and transaction mode Steadfast relies on."""
     if not is_sqlite(url):
         kwargs.setdefault("pool_pre_ping", True)
+        if make_url(url).get_driver_name() == "asyncpg" and "connect_args" not in kwargs:
+            # pg_stat_activity (and pg_locks joined to it) then says which process holds
+            # what: operators and the multi-instance story tell the instances apart by it.
+            kwargs["connect_args"] = {
+                "server_settings": {"application_name": f"steadfast-{os.getpid()}"}}
         return create_async_engine(url, **kwargs)
 
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)

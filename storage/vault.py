@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import (
@@ -87,12 +88,20 @@ class Vault:
         if row is None:
             key = new_data_key()
             master_id, wrapped = wrap_key(self._ring, key.secret, cache_name + "|" + key.id)
-            self._session.add(
-                SystemKeyRow(name=name, id=key.id, master_key_id=master_id, wrapped=wrapped,
-                             created_at=now)
-            )
-            await self._session.flush()
-        else:
+            try:
+                async with self._session.begin_nested():
+                    self._session.add(
+                        SystemKeyRow(name=name, id=key.id, master_key_id=master_id,
+                                     wrapped=wrapped, created_at=now)
+                    )
+                    await self._session.flush()
+            except IntegrityError:
+                # Another instance made this key in the same moment (a new database with
+                # several instances): theirs is the key, and this transaction goes on.
+                row = await self._session.get(SystemKeyRow, name, populate_existing=True)
+                if row is None:
+                    raise
+        if row is not None:
             secret = self._unwrap(row.master_key_id, row.wrapped, cache_name + "|" + row.id)
             key = DataKey(id=row.id, secret=secret)
         self._cache[cache_name] = key

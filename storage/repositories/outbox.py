@@ -127,6 +127,15 @@ class OutboxRepository(Repository):
         await self.session.flush()
         return [await self._record(r, now) for r in rows]
 
+    async def release_claims(self) -> int:
+        """Hand every claimed, unsent row back to the queue (a new delivery holder taking
+        over from one that died); returns how many."""
+        result = await self.session.execute(
+            update(OutboxRow).where(OutboxRow.claimed_until.is_not(None),
+                                    OutboxRow.status.in_(("queued", "retrying")))
+            .values(claimed_until=None))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def get(self, message_id: str, now: datetime) -> OutboxMessage | None:
         row = await self.session.get(OutboxRow, message_id)
         return await self._record(row, now) if row else None
