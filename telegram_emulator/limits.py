@@ -32,6 +32,9 @@ class FloodControl:
         self._clock = clock
         self._recent: deque[float] = deque()
         self._last_in_chat: dict[int, float] = {}
+        # What each refusal was for ("overall" or "chat"), so a story can say which limit
+        # the bot broke.
+        self.refused: dict[str, int] = {"overall": 0, "chat": 0}
 
     def acquire(self, chat_id: int | None, *, per_chat: bool) -> int | None:
         """Count one message; return None when allowed, else Telegram's retry_after seconds."""
@@ -42,10 +45,13 @@ class FloodControl:
         wait = 0.0
         if len(self._recent) >= self.global_per_second:
             wait = window - (now - self._recent[0])
+            if wait > 0:
+                self.refused["overall"] += 1
         if per_chat and chat_id is not None:
             last = self._last_in_chat.get(chat_id)
             if last is not None and now - last < self.chat_interval - self.tolerance:
                 wait = max(wait, self.chat_interval - (now - last))
+                self.refused["chat"] += 1
         if wait > 0:
             # Telegram always answers a whole number of seconds, at least one.
             return max(1, math.ceil(wait))
