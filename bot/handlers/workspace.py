@@ -17,7 +17,7 @@ from bot.filters import Role
 from bot.outgoing import Outgoing
 from bot.settings import Settings
 from journal.clock import Clock
-from journal.i18n import _
+from journal.i18n import _, ngettext
 from journal.people import Person
 from journal.web_access import LINK_TTL, WebAccess
 from storage.uow import Store, UnitOfWork
@@ -38,8 +38,10 @@ async def workspace(message: Message, person: Person, uow: UnitOfWork, out: Outg
         markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
             text=_("Open the workspace"), web_app=WebAppInfo(url=f"{base}/webapp"))]])
     minutes = int(LINK_TTL.total_seconds() // 60)
-    text = _("Your workspace sign-in link, for you only, valid once and for {n} minutes:\n"
-             "{link}").format(n=minutes, link=f"{base}/sign-in/{token}")
+    text = ngettext("Your workspace sign-in link, for you only, valid once and for {n} minute:\n"
+                    "{link}",
+                    "Your workspace sign-in link, for you only, valid once and for {n} minutes:\n"
+                    "{link}", minutes).format(n=minutes, link=f"{base}/sign-in/{token}")
     gone = Ephemeral(store, clock, LINK_TTL)
     out.send(message.chat.id, text, markup, on_sent=gone.hook(message.chat.id))
 

@@ -31,7 +31,7 @@ from bot.workspace.keys import SERVICES_KEY, Viewer
 from bot.workspace.render import page
 from journal.alerts.levels import ALERT_ORDER, LABELS, WORDS
 from journal.checkin.questionnaire import MAX_SCORE
-from journal.i18n import N_, gettext_for
+from journal.i18n import N_, gettext_for, ngettext_for
 from journal.review.charts import DAY_LABELS, Thresholds
 from journal.review.client_page import (
     DEFAULT_RANGE,
@@ -78,19 +78,26 @@ def _translator(language: str) -> Callable[..., str]:
 
 
 def _described(values: Sequence[int | None], thresholds: Sequence[Threshold], days: int,
-               t: Callable[..., str]) -> str:
+               language: str) -> str:
     """What a chart shows, in words: for screen readers and anyone who cannot see it."""
     known = [v for v in values if v is not None]
+    span = ngettext_for(language, "the last {days} day", "the last {days} days",
+                        days).format(days=days)
     if not known:
-        return t(N_("No check-ins in the last {days} days."), days=days)
+        return gettext_for(language, "No check-ins in {span}.").format(span=span)
     latest = next(v for v in reversed(values) if v is not None)
-    words = [t(N_("{n} check-ins in the last {days} days; latest {latest}, highest {top}, "
-                  "average {mean}."), n=len(known), days=days, latest=latest, top=max(known),
-               mean=f"{sum(known) / len(known):.1f}")]
+    words = [ngettext_for(language,
+                          "{n} check-in in {span}; latest {latest}, highest {top}, "
+                          "average {mean}.",
+                          "{n} check-ins in {span}; latest {latest}, highest {top}, "
+                          "average {mean}.", len(known)).format(
+        n=len(known), span=span, latest=latest, top=max(known),
+        mean=f"{sum(known) / len(known):.1f}")]
     for threshold in thresholds:
         over = sum(1 for v in known if v >= threshold.value)
-        words.append(t(N_("{n} days at or above {label}."), n=over,
-                       label=threshold.label.casefold()))
+        words.append(ngettext_for(language, "{n} day at or above {label}.",
+                                  "{n} days at or above {label}.", over).format(
+            n=over, label=threshold.label.casefold()))
     return " ".join(words)
 
 
@@ -119,7 +126,7 @@ def charts(data: ClientPage, language: str) -> dict[str, Any]:
                              t)
         top = data.sv_max if name == "sexual_violent" else data.general_max
         values = series(name)
-        description = _described(values, limits, data.days, t)
+        description = _described(values, limits, data.days, language)
         # Drawn twice, wide and narrow, and the stylesheet shows the one that fits: an SVG
         # scaled down to a phone would shrink its labels past reading.
         roll_ups.append({"id": f"chart-{name}", "title": t(title), "text": description,
@@ -134,7 +141,7 @@ def charts(data: ClientPage, language: str) -> dict[str, Any]:
     for name, scores in data.domains.items():
         values = list(scores)
         title = data.domain_labels.get(name, name)
-        description = _described(values, (), data.days, t)
+        description = _described(values, (), data.days, language)
         domains.append({"id": f"chart-{name}", "title": title, "text": description,
                         "svg": line_chart(f"chart-{name}", title, description, days, values,
                                           top=MAX_SCORE, month_name=months, width=SMALL_WIDTH,
@@ -142,15 +149,20 @@ def charts(data: ClientPage, language: str) -> dict[str, Any]:
     wellbeing = []
     for name, title in WELLBEING:
         values = series(name)
-        description = _described(values, (), data.days, t)
+        description = _described(values, (), data.days, language)
         wellbeing.append({"id": f"chart-{name}", "title": t(title), "text": description,
                           "svg": line_chart(f"chart-{name}", t(title), description, days,
                                             values, top=10, month_name=months,
                                             width=SMALL_WIDTH, height=110)})
     cal = data.calendar
-    cal_text = t(N_("Asked {asked} days: checked in {done}, missed {missed}, started and not "
-                    "finished {open}; paused {paused} days."), asked=cal.asked,
-                 done=cal.submitted, missed=cal.missed, open=cal.open, paused=cal.paused)
+    paused = ngettext_for(language, "{n} day", "{n} days", cal.paused).format(n=cal.paused)
+    cal_text = ngettext_for(
+        language,
+        "Asked {asked} day: checked in {done}, missed {missed}, started and not finished "
+        "{open}; paused {paused}.",
+        "Asked {asked} days: checked in {done}, missed {missed}, started and not finished "
+        "{open}; paused {paused}.", cal.asked).format(
+        asked=cal.asked, done=cal.submitted, missed=cal.missed, open=cal.open, paused=paused)
     weekdays = [t(w) for w in WEEKDAYS]
     calendar = {"text": cal_text, "svg": calendar_chart(
         "calendar", t(N_("Check-in adherence by day")), cal_text, cal.days,
