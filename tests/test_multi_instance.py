@@ -74,12 +74,14 @@ async def seed(store: Store) -> list[Person]:
 
 
 async def everyone_due(store: Store) -> None:
-    """Every client's check-in is due this minute, every day."""
+    """Every client's check-in is due this minute, every day. Enrolment moves to 23 hours
+    ago: after yesterday's same minute (so that day is not caught up as missed, whatever
+    minute the seeding ran in) and before today's."""
     hhmm = time.strftime("%H:%M", time.gmtime())
     async with store.transaction() as uow:
         await uow.session.execute(text(
             "UPDATE clients SET checkin_days = '0123456', checkin_time = :t,"
-            " next_due_at = now()"), {"t": hhmm})
+            " enrolled_at = now() - interval '23 hours', next_due_at = now()"), {"t": hhmm})
 
 
 async def scalar(store: Store, statement: Any) -> Any:
