@@ -117,11 +117,17 @@ class DeliveryWorker:
         """Only the lock's holder claims rows, so any claim still standing is the previous
         holder's, which died or lost its connection: they go back to the queue now, not
         when their lease runs out. (A holder that lost only its connection may have been
-        sending one of them: that message can arrive twice, never not at all.)"""
+        sending one of them: that message can arrive twice, never not at all.)
+
+        The first send waits one chat interval: the previous holder's last message to a
+        chat may have reached Telegram a moment ago (or that very message, sent just before
+        a SIGKILL and never recorded, is among the claims returned), and this instance
+        does not know which chat it was."""
         async with self._store.transaction() as uow:
             returned = await uow.outbox.release_claims()
         log.info("this instance delivers the outbox now; %s claim(s) of the previous one "
                  "returned to the queue", returned)
+        await asyncio.sleep(self._limiter.chat_interval)
 
     async def deliver_due(self) -> int:
         """One pass: claim what is due, send it in order, record each result."""

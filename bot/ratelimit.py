@@ -59,6 +59,10 @@ class RateLimiter:
         return self._instances
 
     @property
+    def chat_interval(self) -> float:
+        return self._chat_interval
+
+    @property
     def units(self) -> int:
         return self._units
 
