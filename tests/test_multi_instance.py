@@ -270,7 +270,8 @@ async def test_three_instances_behind_nginx_survive_a_kill_and_a_stop(
             assert len(got) >= theirs, f"clinician {i}: {len(got)} of {theirs} alerts"
         pushed = {a.update_id for a in emu.webhook_attempts if a.ok}
         assert pushed <= ledger  # every update Telegram got a 200 for is applied, once
-        assert emu.violations == 0, f"{emu.violations} answered 429 ({emu.flood.refused})"
+        assert emu.violations == 0, (f"{emu.violations} answered 429 ({emu.flood.refused}):\n"
+                                     + _refusals(emu))
         assert watch.most_ticking <= 1
         verify = subprocess.run([sys.executable, "-m", "bot.cli", "audit", "verify"],
                                 env=bots[0].env(), cwd=tmp_path, capture_output=True,
@@ -305,6 +306,19 @@ def _by_name(bots: list[ChildBot], application_name: str | None) -> ChildBot:
     assert application_name is not None, "nobody holds the delivery lock"
     pid = int(application_name.rsplit("-", 1)[1])
     return next(b for b in bots if b.process is not None and b.process.pid == pid)
+
+
+def _refusals(emu: BotAPIEmulator) -> str:
+    """Each refused send with the sends to its chat in the two seconds before it: which
+    two sends collided, and from where (the method, the time, the first words)."""
+    lines = []
+    for refused in (c for c in emu.calls if c.error_code == 429):
+        lines.append(f"refused {refused.method} to {refused.chat_id} at {refused.time:.3f}")
+        for c in emu.calls:
+            if c.chat_id == refused.chat_id and refused.time - 2 <= c.time <= refused.time:
+                lines.append(f"  {c.time:.3f} {c.method} {c.source} {c.error_code} "
+                             f"{str(c.params.get('text', ''))[:40]!r}")
+    return "\n".join(lines)
 
 
 def _failed_updates(emu: BotAPIEmulator) -> int:
