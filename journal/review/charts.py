@@ -1,4 +1,5 @@
-"""Charts of a client's self-report indicators as PNG bytes (matplotlib, Agg, no pyplot).
+"""Charts of a client's self-report indicators (matplotlib, Agg, no pyplot): as PNG bytes
+(`*_chart`), or as figures (`*_figure`) whose `pixels()` a document embeds.
 
 matplotlib is imported inside the functions: it takes about half a second to import, and
 neither the bot at start-up nor the administrator's commands should pay for it. Figures
@@ -20,6 +21,7 @@ from journal.i18n import N_, gettext_for
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from PIL.Image import Image as PILImage
 
 WIDTH: Final = 1200  # pixels
 HEIGHT: Final = 600
@@ -75,11 +77,25 @@ def _figure(width: int, height: int) -> Figure:
 
 
 def _png(figure: Figure) -> bytes:
+    """The figure as PNG bytes, for whatever shows the chart by itself (a chat, a page)."""
     buffer = io.BytesIO()
     # No bbox_inches="tight": it would change the size that callers rely on. A low zlib
     # level keeps a year's report fast; the charts are small either way.
     figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})
     return buffer.getvalue()
+
+
+def pixels(figure: Figure) -> PILImage:
+    """The figure drawn once, as an RGB image of WIDTH x HEIGHT pixels, for a document that
+    embeds it: a PNG would be encoded here only to be decoded again by fpdf2, which then
+    compresses the same pixels afresh."""
+    from PIL import Image
+
+    canvas = figure.canvas
+    canvas.draw()
+    rgba = canvas.buffer_rgba()  # type: ignore[attr-defined]  (Agg)
+    width, height = canvas.get_width_height()
+    return Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB")
 
 
 def _x(moments: Sequence[date | datetime]) -> Any:
@@ -187,10 +203,10 @@ def _translator(language: str) -> Any:
     return lambda message: gettext_for(language, message)
 
 
-def indicators_chart(points: Sequence[DayPoint], sexual_violent: Thresholds,
-                     general: Thresholds, *, start: date, end: date, language: str = "en",
-                     sv_max: int = 8, general_max: int = 14,
-                     width: int = WIDTH, height: int = HEIGHT) -> bytes:
+def indicators_figure(points: Sequence[DayPoint], sexual_violent: Thresholds,
+                      general: Thresholds, *, start: date, end: date, language: str = "en",
+                      sv_max: int = 8, general_max: int = 14,
+                      width: int = WIDTH, height: int = HEIGHT) -> Figure:
     """The sexual/violent and the general indicator by day, each against its thresholds."""
     t = _translator(language)
     figure = _figure(width, height)
@@ -201,7 +217,16 @@ def indicators_chart(points: Sequence[DayPoint], sexual_violent: Thresholds,
                      general, start, end, language)
     figure.suptitle(t(N_("Self-report indicators (not an ACUTE-2007 assessment)")), fontsize=12)
     figure.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.08, hspace=0.15)
-    return _png(figure)
+    return figure
+
+
+def indicators_chart(points: Sequence[DayPoint], sexual_violent: Thresholds,
+                     general: Thresholds, *, start: date, end: date, language: str = "en",
+                     sv_max: int = 8, general_max: int = 14,
+                     width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    return _png(indicators_figure(points, sexual_violent, general, start=start, end=end,
+                                  language=language, sv_max=sv_max, general_max=general_max,
+                                  width=width, height=height))
 
 
 DOMAIN_COLORS: Final = ("#dfeee2", LEVEL_COLORS["elevated"], LEVEL_COLORS["high"])
@@ -307,8 +332,8 @@ def summary_chart(points: Sequence[DayPoint], sexual_violent: Thresholds, genera
                                width=width, height=height))
 
 
-def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
-                       language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> bytes:
+def adherence_figure(days: Mapping[date, str], *, start: date, end: date,
+                     language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> Figure:
     """One cell a day, a column a week (Monday on top): checked in, missed, not asked.
 
     `days` maps a date to "submitted", "missed", "open" or "none"; absent dates are "none".
@@ -348,11 +373,17 @@ def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
               loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=9,
               frameon=False)
     figure.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.2)
-    return _png(figure)
+    return figure
 
 
-def alert_timeline(alerts: Sequence[AlertMark], *, start: date, end: date,
-                   language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> bytes:
+def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
+                       language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    return _png(adherence_figure(days, start=start, end=end, language=language, width=width,
+                                 height=height))
+
+
+def alert_figure(alerts: Sequence[AlertMark], *, start: date, end: date,
+                 language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> Figure:
     """Each alert at its time, on the row of its level; hollow while still open."""
     t = _translator(language)
     figure = _figure(width, height)
@@ -374,7 +405,13 @@ def alert_timeline(alerts: Sequence[AlertMark], *, start: date, end: date,
         title = t(N_("No alerts in this period"))
     ax.set_title(title, fontsize=12)
     figure.subplots_adjust(left=0.09, right=0.98, top=0.9, bottom=0.1)
-    return _png(figure)
+    return figure
+
+
+def alert_timeline(alerts: Sequence[AlertMark], *, start: date, end: date,
+                   language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    return _png(alert_figure(alerts, start=start, end=end, language=language, width=width,
+                             height=height))
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -386,6 +423,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 __all__ = [
     "DPI", "HEIGHT", "WIDTH", "AlertMark", "DayPoint", "Thresholds", "adherence_calendar",
-    "alert_timeline", "confidence_coping_chart", "confidence_coping_figure", "date_ticks", "domains_chart",
-    "domains_figure", "indicators_chart", "png_size", "summary_chart", "summary_figure",
+    "adherence_figure", "alert_figure", "alert_timeline", "confidence_coping_chart",
+    "confidence_coping_figure", "date_ticks", "domains_chart", "domains_figure",
+    "indicators_chart", "indicators_figure", "pixels", "png_size", "summary_chart",
+    "summary_figure",
 ]
