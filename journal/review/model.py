@@ -63,6 +63,7 @@ from journal.checkin.questionnaire import Answer, Questionnaire
 from journal.i18n import N_, gettext_for, ngettext_for
 from journal.review.charts import AlertMark, DayPoint, Thresholds
 from storage.records import Alert, CheckIn, Plan
+
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
 
