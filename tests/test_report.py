@@ -88,6 +88,21 @@ def test_every_chart_is_a_real_png_of_the_promised_size(days: int) -> None:
         charts.png_size(b"GIF89a" + bytes(30))
 
 
+def test_the_pixels_a_report_embeds_are_the_charts_own() -> None:
+    """The PDF takes a chart's drawn pixels rather than its PNG: the very same picture."""
+    points = _points(30)
+    days = {p.day: ("submitted", "missed", "open", "none")[n % 4] for n, p in enumerate(points)}
+    for figure, png in (
+            (charts.domains_figure(points, {"hostility": "Hostility"}, start=START, end=END),
+             charts.domains_chart(points, {"hostility": "Hostility"}, start=START, end=END)),
+            (charts.adherence_figure(days, start=START, end=END),
+             charts.adherence_calendar(days, start=START, end=END))):
+        drawn = charts.pixels(figure)
+        with Image.open(BytesIO(png)) as image:
+            assert drawn.mode == "RGB" and drawn.size == image.size == (1200, 600)
+            assert drawn.tobytes() == image.convert("RGB").tobytes()
+
+
 async def _seeded(store: Store, clock: FakeClock, q: Questionnaire, rules: RiskRules,
                   days: int = 45) -> tuple[ReviewService, Clinician, Client, Seeded]:
     lane = await make_clinician(store, clock, telegram_id=7201, name="Dr Lane")

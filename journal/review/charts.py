@@ -89,14 +89,16 @@ def _png(figure: Figure) -> bytes:
 
 
 def pixels(figure: Figure) -> PILImage:
-    """The figure drawn once, as an RGB image of WIDTH x HEIGHT pixels, for a document that
+    """The figure drawn once, as an RGB image of its size in pixels, for a document that
     embeds it: a PNG would be encoded here only to be decoded again by fpdf2, which then
     compresses the same pixels afresh."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
     canvas = figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # as _figure() made it
     canvas.draw()
-    rgba = canvas.buffer_rgba()  # type: ignore[attr-defined]  (Agg)
+    rgba = canvas.buffer_rgba()
     width, height = canvas.get_width_height()
     return Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB")
 
@@ -117,6 +119,8 @@ def _cells(grid: Sequence[Sequence[float]], colors: Sequence[str]) -> Any:
 
     palette = np.vstack([to_rgba_array(list(colors)), [0.0, 0.0, 0.0, 0.0]])  # last: blank
     values = np.asarray(grid, dtype=float)
+    if values.size == 0:  # no day at all: one blank cell (imshow refuses an empty picture)
+        values = np.full((max(len(values), 1), 1), np.nan)
     index = np.where(np.isnan(values), len(colors), np.nan_to_num(values)).astype(int)
     return (palette * 255).round().astype(np.uint8)[index]
 

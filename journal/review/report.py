@@ -59,7 +59,11 @@ class _Layout:
 
     def __init__(self, data: ReportData) -> None:
         from fpdf import FPDF
+        from fpdf.image_parsing import SETTINGS
 
+        # Charts reach fpdf2 as raw pixels, which it deflates itself: zlib's level 3 takes
+        # half the time of its default for a PDF about 5% larger.
+        SETTINGS.compression_level = 3
         self.data = data
         self.pdf: FPDF = FPDF(orientation="P", unit="mm", format="A4")
         self.pdf.set_auto_page_break(False)
