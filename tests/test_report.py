@@ -234,3 +234,19 @@ async def test_every_time_in_the_report_names_the_zone_staff_read_it_in(
     assert data.alert_rows and data.journal  # the report does list times
     assert times_without_zone(text) == []
     assert " EST" in text or " EDT" in text  # the program's zone, not the client's (Madrid)
+
+
+def test_the_worker_freezes_what_a_render_imported_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A render that imported matplotlib or fpdf2 leaves them frozen out of the garbage
+    collector's full passes; a render that imports nothing new freezes nothing more."""
+    from journal.review import renderer
+
+    calls: list[str] = []
+    monkeypatch.setattr(renderer.gc, "collect", lambda: calls.append("collect"))
+    monkeypatch.setattr(renderer.gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(renderer, "_modules_frozen", 0)  # as in a fresh worker
+    assert renderer._call(sum, [1, 2]) == 3
+    assert calls == ["collect", "freeze"]
+    assert renderer._call(sum, [3], start=1) == 4
+    assert calls == ["collect", "freeze"]
