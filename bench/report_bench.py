@@ -13,12 +13,18 @@ matplotlib and fpdf2; it is printed separately. Beside
 each build it prints the process's resident memory then and its peak so far (VmRSS and
 VmHWM from /proc; the worker's peak too), against the resident memory before the first build (the baseline: the
 interpreter, the store and the seeded data); the bot's goal is under 250 MB.
+
+Each build also prints the CPU seconds it took, this process's and the worker's (from
+/proc): on a shared, loaded machine the wall time swings with the load, the CPU time much
+less, so compare two versions by both, run back to back.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -78,16 +84,21 @@ async def main(days: int, runs: int, in_process: bool) -> None:
             baseline, _peak = _memory()
             print(f"{'before the first build':>34}: RSS {baseline:.0f} MiB (baseline)")
             for run in range(1, runs + 1):
+                cpu_before = _cpu()
                 started = time.perf_counter()
                 async with store.transaction() as uow:
                     data = await review.report(uow, clinician, client.code, days)
                 gathered = time.perf_counter()
                 pdf = build_report(data) if in_process else await RENDERER.run(build_report, data)
                 done = time.perf_counter()
+                bot_cpu, worker_cpu = (after - before for after, before in
+                                       zip(_cpu(), cpu_before, strict=True))
                 label = "first (imports matplotlib, fpdf2)" if run == 1 else f"run {run}"
                 print(f"{label:>34}: {done - started:.2f} s total = "
                       f"{gathered - started:.2f} s gather and decrypt + "
                       f"{done - gathered:.2f} s charts and PDF; {len(pdf) // 1024} KiB")
+                print(f"{'':>34}  CPU {bot_cpu + worker_cpu:.2f} s = {bot_cpu:.2f} s this "
+                      f"process + {worker_cpu:.2f} s the worker")
                 rss, peak = _memory()
                 print(f"{'':>34}  RSS {rss:.0f} MiB, peak {peak:.0f} MiB "
                       f"({peak / baseline:.2f}x the baseline; goal: peak under 250 MB)"
@@ -96,6 +107,20 @@ async def main(days: int, runs: int, in_process: bool) -> None:
         finally:
             RENDERER.close()
             await store.close()
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds (user and system) used so far by this process and by the worker(s)."""
+    def used(pid: int | str) -> float:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    workers = 0.0
+    for pid in _workers():
+        with contextlib.suppress(OSError):
+            workers += used(pid)
+    return used("self"), workers
 
 
 def _workers() -> list[int]:

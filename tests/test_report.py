@@ -88,6 +88,21 @@ def test_every_chart_is_a_real_png_of_the_promised_size(days: int) -> None:
         charts.png_size(b"GIF89a" + bytes(30))
 
 
+def test_the_pixels_a_report_embeds_are_the_charts_own() -> None:
+    """The PDF takes a chart's drawn pixels rather than its PNG: the very same picture."""
+    points = _points(30)
+    days = {p.day: ("submitted", "missed", "open", "none")[n % 4] for n, p in enumerate(points)}
+    for figure, png in (
+            (charts.domains_figure(points, {"hostility": "Hostility"}, start=START, end=END),
+             charts.domains_chart(points, {"hostility": "Hostility"}, start=START, end=END)),
+            (charts.adherence_figure(days, start=START, end=END),
+             charts.adherence_calendar(days, start=START, end=END))):
+        drawn = charts.pixels(figure)
+        with Image.open(BytesIO(png)) as image:
+            assert drawn.mode == "RGB" and drawn.size == image.size == (1200, 600)
+            assert drawn.tobytes() == image.convert("RGB").tobytes()
+
+
 async def _seeded(store: Store, clock: FakeClock, q: Questionnaire, rules: RiskRules,
                   days: int = 45) -> tuple[ReviewService, Clinician, Client, Seeded]:
     lane = await make_clinician(store, clock, telegram_id=7201, name="Dr Lane")
@@ -219,3 +234,19 @@ async def test_every_time_in_the_report_names_the_zone_staff_read_it_in(
     assert data.alert_rows and data.journal  # the report does list times
     assert times_without_zone(text) == []
     assert " EST" in text or " EDT" in text  # the program's zone, not the client's (Madrid)
+
+
+def test_the_worker_freezes_what_a_render_imported_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A render that imported matplotlib or fpdf2 leaves them frozen out of the garbage
+    collector's full passes; a render that imports nothing new freezes nothing more."""
+    from journal.review import renderer
+
+    calls: list[str] = []
+    monkeypatch.setattr(renderer.gc, "collect", lambda: calls.append("collect"))
+    monkeypatch.setattr(renderer.gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(renderer, "_modules_frozen", 0)  # as in a fresh worker
+    assert renderer._call(sum, [1, 2]) == 3
+    assert calls == ["collect", "freeze"]
+    assert renderer._call(sum, [3], start=1) == 4
+    assert calls == ["collect", "freeze"]

@@ -1,4 +1,5 @@
-"""Charts of a client's self-report indicators as PNG bytes (matplotlib, Agg, no pyplot).
+"""Charts of a client's self-report indicators (matplotlib, Agg, no pyplot): as PNG bytes
+(`*_chart`), or as figures (`*_figure`) whose `pixels()` a document embeds.
 
 matplotlib is imported inside the functions: it takes about half a second to import, and
 neither the bot at start-up nor the administrator's commands should pay for it. Figures
@@ -20,6 +21,7 @@ from journal.i18n import N_, gettext_for
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from PIL.Image import Image as PILImage
 
 WIDTH: Final = 1200  # pixels
 HEIGHT: Final = 600
@@ -66,6 +68,9 @@ def _figure(width: int, height: int) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    # FreeType's hinting of DejaVu's outlines took a quarter of the time spent drawing a
+    # report's charts; at 100 dpi unhinted labels read the same.
+    matplotlib.rcParams["text.hinting"] = "no_hinting"
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -75,6 +80,7 @@ def _figure(width: int, height: int) -> Figure:
 
 
 def _png(figure: Figure) -> bytes:
+    """The figure as PNG bytes, for whatever shows the chart by itself (a chat, a page)."""
     buffer = io.BytesIO()
     # No bbox_inches="tight": it would change the size that callers rely on. A low zlib
     # level keeps a year's report fast; the charts are small either way.
@@ -82,11 +88,41 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def pixels(figure: Figure) -> PILImage:
+    """The figure drawn once, as an RGB image of its size in pixels, for a document that
+    embeds it: a PNG would be encoded here only to be decoded again by fpdf2, which then
+    compresses the same pixels afresh."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)  # as _figure() made it
+    canvas.draw()
+    rgba = canvas.buffer_rgba()
+    width, height = canvas.get_width_height()
+    return Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1).convert("RGB")
+
+
 def _x(moments: Sequence[date | datetime]) -> Any:
     """Dates as matplotlib's day numbers (what its date axes use underneath)."""
     from matplotlib import dates as mdates
 
     return mdates.date2num(list(moments))
+
+
+def _cells(grid: Sequence[Sequence[float]], colors: Sequence[str]) -> Any:
+    """Cells numbered by category (0, 1, ...; NaN: blank) as their RGBA colours. Given the
+    numbers and a colormap, imshow first stretches them to the chart's pixels and then
+    colours every pixel, a tenth of a second a chart; given the colours, it only stretches."""
+    import numpy as np
+    from matplotlib.colors import to_rgba_array
+
+    palette = np.vstack([to_rgba_array(list(colors)), [0.0, 0.0, 0.0, 0.0]])  # last: blank
+    values = np.asarray(grid, dtype=float)
+    if values.size == 0:  # no day at all: one blank cell (imshow refuses an empty picture)
+        values = np.full((max(len(values), 1), 1), np.nan)
+    index = np.where(np.isnan(values), len(colors), np.nan_to_num(values)).astype(int)
+    return (palette * 255).round().astype(np.uint8)[index]
 
 
 def _series(points: Sequence[DayPoint], name: str) -> tuple[Any, list[float]]:
@@ -187,10 +223,10 @@ def _translator(language: str) -> Any:
     return lambda message: gettext_for(language, message)
 
 
-def indicators_chart(points: Sequence[DayPoint], sexual_violent: Thresholds,
-                     general: Thresholds, *, start: date, end: date, language: str = "en",
-                     sv_max: int = 8, general_max: int = 14,
-                     width: int = WIDTH, height: int = HEIGHT) -> bytes:
+def indicators_figure(points: Sequence[DayPoint], sexual_violent: Thresholds,
+                      general: Thresholds, *, start: date, end: date, language: str = "en",
+                      sv_max: int = 8, general_max: int = 14,
+                      width: int = WIDTH, height: int = HEIGHT) -> Figure:
     """The sexual/violent and the general indicator by day, each against its thresholds."""
     t = _translator(language)
     figure = _figure(width, height)
@@ -201,7 +237,16 @@ def indicators_chart(points: Sequence[DayPoint], sexual_violent: Thresholds,
                      general, start, end, language)
     figure.suptitle(t(N_("Self-report indicators (not an ACUTE-2007 assessment)")), fontsize=12)
     figure.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.08, hspace=0.15)
-    return _png(figure)
+    return figure
+
+
+def indicators_chart(points: Sequence[DayPoint], sexual_violent: Thresholds,
+                     general: Thresholds, *, start: date, end: date, language: str = "en",
+                     sv_max: int = 8, general_max: int = 14,
+                     width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    return _png(indicators_figure(points, sexual_violent, general, start=start, end=end,
+                                  language=language, sv_max=sv_max, general_max=general_max,
+                                  width=width, height=height))
 
 
 DOMAIN_COLORS: Final = ("#dfeee2", LEVEL_COLORS["elevated"], LEVEL_COLORS["high"])
@@ -212,7 +257,6 @@ def domains_figure(points: Sequence[DayPoint], labels: Mapping[str, str], *, sta
                    height: int = HEIGHT) -> Figure:
     """Each domain's own indicator by day, a row a domain (0, 1, 2 as three colours, blank
     without a check-in): seven series side by side, none drawn over another."""
-    from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     t = _translator(language)
@@ -222,8 +266,7 @@ def domains_figure(points: Sequence[DayPoint], labels: Mapping[str, str], *, sta
     grid = [[float(p.domains[d]) if d in p.domains else float("nan") for p in points]
             for d in names] or [[float("nan")] * len(points)]
     low, high = _x([start, end])
-    ax.imshow(grid, cmap=ListedColormap(list(DOMAIN_COLORS)), vmin=-0.5, vmax=2.5,
-              aspect="auto", interpolation="nearest",
+    ax.imshow(_cells(grid, DOMAIN_COLORS), aspect="auto", interpolation="nearest",
               extent=(low - 0.5, high + 0.5, len(grid) - 0.5, -0.5))
     ax.set_yticks(range(len(names)), [labels[d] for d in names], fontsize=8)
     ax.hlines([n - 0.5 for n in range(1, len(names))], low - 0.5, high + 0.5,
@@ -307,13 +350,12 @@ def summary_chart(points: Sequence[DayPoint], sexual_violent: Thresholds, genera
                                width=width, height=height))
 
 
-def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
-                       language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> bytes:
+def adherence_figure(days: Mapping[date, str], *, start: date, end: date,
+                     language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> Figure:
     """One cell a day, a column a week (Monday on top): checked in, missed, not asked.
 
     `days` maps a date to "submitted", "missed", "open" or "none"; absent dates are "none".
     """
-    from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     t = _translator(language)
@@ -328,8 +370,8 @@ def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
         day += timedelta(days=1)
     figure = _figure(width, height)
     ax = figure.subplots()
-    ax.imshow(grid, cmap=ListedColormap([DAY_COLORS[k] for k in kinds]), vmin=-0.5,
-              vmax=len(kinds) - 0.5, aspect="auto", interpolation="nearest")
+    ax.imshow(_cells(grid, [DAY_COLORS[k] for k in kinds]), aspect="auto",
+              interpolation="nearest")
     weekday_names = [t(name) for name in (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"),
                                           N_("Fri"), N_("Sat"), N_("Sun"))]
     ax.set_yticks(range(7), weekday_names)
@@ -348,11 +390,17 @@ def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
               loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=9,
               frameon=False)
     figure.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.2)
-    return _png(figure)
+    return figure
 
 
-def alert_timeline(alerts: Sequence[AlertMark], *, start: date, end: date,
-                   language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> bytes:
+def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
+                       language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    return _png(adherence_figure(days, start=start, end=end, language=language, width=width,
+                                 height=height))
+
+
+def alert_figure(alerts: Sequence[AlertMark], *, start: date, end: date,
+                 language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> Figure:
     """Each alert at its time, on the row of its level; hollow while still open."""
     t = _translator(language)
     figure = _figure(width, height)
@@ -374,7 +422,13 @@ def alert_timeline(alerts: Sequence[AlertMark], *, start: date, end: date,
         title = t(N_("No alerts in this period"))
     ax.set_title(title, fontsize=12)
     figure.subplots_adjust(left=0.09, right=0.98, top=0.9, bottom=0.1)
-    return _png(figure)
+    return figure
+
+
+def alert_timeline(alerts: Sequence[AlertMark], *, start: date, end: date,
+                   language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    return _png(alert_figure(alerts, start=start, end=end, language=language, width=width,
+                             height=height))
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -386,6 +440,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 __all__ = [
     "DPI", "HEIGHT", "WIDTH", "AlertMark", "DayPoint", "Thresholds", "adherence_calendar",
-    "alert_timeline", "confidence_coping_chart", "confidence_coping_figure", "date_ticks", "domains_chart",
-    "domains_figure", "indicators_chart", "png_size", "summary_chart", "summary_figure",
+    "adherence_figure", "alert_figure", "alert_timeline", "confidence_coping_chart",
+    "confidence_coping_figure", "date_ticks", "domains_chart", "domains_figure",
+    "indicators_chart", "indicators_figure", "pixels", "png_size", "summary_chart",
+    "summary_figure",
 ]

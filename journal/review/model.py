@@ -54,7 +54,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 from zoneinfo import ZoneInfo
 
 from journal.alerts.levels import LABELS as LEVEL_LABELS
@@ -63,7 +63,9 @@ from journal.checkin.questionnaire import Answer, Questionnaire
 from journal.i18n import N_, gettext_for, ngettext_for
 from journal.review.charts import AlertMark, DayPoint, Thresholds
 from storage.records import Alert, CheckIn, Plan
-from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from storage.uow import UnitOfWork
 
 # The seven ACUTE-2007 domains as a reader names them (the questionnaire gives the ids).
 DOMAIN_LABELS: Final[Mapping[str, str]] = {

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import multiprocessing
 import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +28,24 @@ def _ignore_interrupts() -> None:
     """In the worker: Ctrl-C reaches every process of the terminal's group, and the worker
     would die with a trace of its own; the process that started it decides when it ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+_modules_frozen = 0
+
+
+def _call(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """In the worker: func(*args, **kwargs). After a call that imported modules, what it
+    left alive (those modules, their caches) is frozen out of the cyclic garbage
+    collector's sight: otherwise each full collection during a render walks all of
+    matplotlib and fpdf2 again, a few tenths of a second a report. What a render leaves
+    behind is still collected as before."""
+    global _modules_frozen
+    result = func(*args, **kwargs)
+    if len(sys.modules) != _modules_frozen:
+        gc.collect()
+        gc.freeze()
+        _modules_frozen = len(sys.modules)
+    return result
 
 
 class Renderer:
@@ -49,7 +69,8 @@ class Renderer:
         pool = self._pool
         self._busy += 1
         try:
-            return await loop.run_in_executor(pool, functools.partial(func, *args, **kwargs))
+            return await loop.run_in_executor(
+                pool, functools.partial(_call, func, *args, **kwargs))
         except BrokenProcessPool:  # the worker died (killed, out of memory): a new one next
             if self._pool is pool:
                 self._pool = None
