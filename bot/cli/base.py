@@ -36,8 +36,7 @@ def friendly(func: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         from bot.settings import SettingsError
-        from journal.checkin.questionnaire_file import DataFileError
-        from journal.errors import DomainError
+        from journal.errors import DataFileError, DomainError
         from storage.crypto import CryptoError
 
         try:
