@@ -80,12 +80,13 @@ def load_settings() -> Settings:
 @contextlib.contextmanager
 def importing() -> Iterator[None]:
     """Imports with the cyclic garbage collector held off, and what they made kept out of
-    its sight afterwards (gc.freeze, until gc.unfreeze). The store's modules (SQLAlchemy,
-    the mapped tables, the records) make tens of thousands of objects that live as long as
-    the process; the collector, which runs every few hundred new objects and then over the
-    older ones, would walk them again and again and free nothing: about a sixth of an admin
-    command's time. It is back on, for what the command itself makes, before the command
-    does its work."""
+    its sight afterwards (gc.freeze). The store's modules (SQLAlchemy, the mapped tables,
+    the records) make tens of thousands of objects that live as long as the process; the
+    collector, which runs every few hundred new objects and then over the older ones, would
+    walk them again and again and free nothing, and once more as the interpreter exits:
+    together about a third of an admin command's time. It is back on, for what the command
+    itself makes, before the command does its work; a caller that goes on after a command
+    (a test) can hand them back with gc.unfreeze()."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -104,21 +105,17 @@ def with_services(body: Callable[[Services], Coroutine[Any, Any, T]]) -> T:
         from bot.startup_checks import open_checked_store
         from journal.clock import SystemClock
 
-    try:
-        settings = load_settings()
+    settings = load_settings()
 
-        async def go() -> T:
-            store = await open_checked_store(settings)
-            try:
-                # Each service is built when the command first asks for it.
-                return await body(cast("Services", LazyServices(settings, store,
-                                                                SystemClock())))
-            finally:
-                await store.close()
+    async def go() -> T:
+        store = await open_checked_store(settings)
+        try:
+            # Each service is built when the command first asks for it.
+            return await body(cast("Services", LazyServices(settings, store, SystemClock())))
+        finally:
+            await store.close()
 
-        return run_async(go())
-    finally:
-        gc.unfreeze()  # for a caller that goes on (the tests run commands in their process)
+    return run_async(go())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
