@@ -37,9 +37,10 @@ def friendly(func: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> T:
-        from bot.settings import SettingsError
-        from journal.errors import DataFileError, DomainError
-        from storage.crypto import CryptoError
+        with importing():  # pydantic's and the settings' classes live as long as the process
+            from bot.settings import SettingsError
+            from journal.errors import DataFileError, DomainError
+            from storage.crypto import CryptoError
 
         try:
             return func(*args, **kwargs)
