@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Sequence
 
 
 class DomainError(Exception):
@@ -43,3 +44,17 @@ def safe_trace(exc: BaseException) -> str:
     libraries (pydantic, drivers) can quote the input that caused them, and that input may
     be what a client wrote."""
     return f"{type(exc).__name__}\n" + "".join(traceback.format_tb(exc.__traceback__))
+
+
+class DataFileError(ValueError):
+    """A program's data file (questionnaire, risk rules) has problems; all are listed."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems: list[str] = list(problems)
+        super().__init__("\n".join(self.problems))
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        return f"{count} problem{'s' if count != 1 else ''}:\n" + "\n".join(
+            f"- {problem}" for problem in self.problems
+        )

@@ -47,6 +47,9 @@ TICK_LOCK_KEY: Final = int.from_bytes(b"stdftick", "big")
 MISSED_HISTORY_DAYS: Final = 14  # how far back a missed-day run is counted
 PROCESSED_UPDATES_KEPT: Final = timedelta(days=8)  # past Telegram's own 24 h redelivery
 OUTBOX_KEPT: Final = timedelta(days=7)
+# Workspace sign-in links and sessions, kept a month after they ended (who signed in when,
+# for a review of access); only digests of their tokens were ever stored.
+WEB_SIGN_INS_KEPT: Final = timedelta(days=30)
 # One chunk: at most this many clients read at once, and no more of them acted on once the
 # chunk has worked this long, so a write transaction stays short (about 100 ms on SQLite
 # with the bulk prompts).
@@ -314,6 +317,8 @@ class Ticks:
     async def _purge(self, uow: UnitOfWork, now: datetime, report: TickReport) -> None:
         await uow.updates.purge(now - PROCESSED_UPDATES_KEPT)
         report.purged += await uow.outbox.purge_finished(now - OUTBOX_KEPT)
+        await uow.web_sign_ins.purge(now - WEB_SIGN_INS_KEPT)
+        await uow.web_sessions.purge(now - WEB_SIGN_INS_KEPT)
 
     async def _guarded(self, uow: UnitOfWork, report: TickReport, name: str,
                        work: Callable[[], Awaitable[None]]) -> None:

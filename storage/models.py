@@ -1,6 +1,9 @@
-"""SQLAlchemy tables. Plaintext is limited to ids, codes, times, statuses and risk levels."""
+"""SQLAlchemy tables. Plaintext is limited to ids, codes, times, statuses and risk levels.
 
-from __future__ import annotations
+Annotations here are evaluated as the classes are built (no `from __future__ import
+annotations`): SQLAlchemy reads each column's `Mapped[...]` as it maps the class, and one
+written as a string has to be parsed and evaluated first, a good part of the mapping's cost
+at every start."""
 
 from datetime import UTC, date, datetime
 

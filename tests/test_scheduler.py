@@ -23,7 +23,14 @@ from journal.clock import FakeClock
 from scheduler.runner import JOB_ID, SchedulerRunner
 from scheduler.ticks import TICK_LOCK_KEY, TickReport, Ticks
 from storage.crypto import MasterKeyring
-from storage.models import AlertRow, CheckInRow, OutboxRow, ProcessedUpdateRow
+from storage.models import (
+    AlertRow,
+    CheckInRow,
+    OutboxRow,
+    ProcessedUpdateRow,
+    WebSessionRow,
+    WebSignInRow,
+)
 from storage.records import Client, Clinician
 from storage.uow import Store, UnitOfWork
 from tests.conftest import PG_ADMIN_URL, Database
@@ -500,6 +507,17 @@ async def test_housekeeping_and_extra_steps_run_in_the_tick(store: Store) -> Non
                                       .values(status=status))
         await uow.updates.record(1, clock.now() - timedelta(days=9))
         await uow.updates.record(2, clock.now() - timedelta(days=1))
+        # Workspace sign-ins: a link and a session that ended 31 days ago go, a month-old
+        # session still within its limit when it was ended 29 days ago stays, as does today's.
+        for days, hours in ((31, 0), (29, 0), (0, 1)):
+            began = clock.now() - timedelta(days=days, hours=hours)
+            await uow.web_sign_ins.add(token_hash=f"link{days}", clinician_id=clinician.id,
+                                       now=began, expires_at=began + timedelta(minutes=5))
+            session_id = await uow.web_sessions.add(
+                token_hash=f"s{days}", csrf_hash="c", clinician_id=clinician.id, now=began,
+                expires_at=began + timedelta(hours=8))
+            if days:
+                await uow.web_sessions.end(session_id, began + timedelta(hours=1))
     calls: list[str] = []
 
     async def retention(uow: UnitOfWork) -> None:
@@ -516,6 +534,11 @@ async def test_housekeeping_and_extra_steps_run_in_the_tick(store: Store) -> Non
         updates = sorted((await uow.session.execute(
             select(ProcessedUpdateRow.update_id))).scalars())
     assert left == ["dead", "queued", "sent"] and updates == [2]
+    async with store.unit_of_work() as uow:
+        links = sorted((await uow.session.execute(select(WebSignInRow.token_hash))).scalars())
+        sessions = sorted((await uow.session.execute(
+            select(WebSessionRow.token_hash))).scalars())
+    assert links == ["link0", "link29"] and sessions == ["s0", "s29"]
     await ticks.run()
     assert calls == ["retention", "retention"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -33,22 +33,9 @@ from journal.checkin.questionnaire import (
     Questionnaire,
     ScoreRange,
 )
+from journal.errors import DataFileError
 
 DEFAULT_FILE: Final = "checkin_default.toml"
-
-
-class DataFileError(ValueError):
-    """A program's data file (questionnaire, risk rules) has problems; all are listed."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems: list[str] = list(problems)
-        super().__init__("\n".join(self.problems))
-
-    def __str__(self) -> str:
-        count = len(self.problems)
-        return f"{count} problem{'s' if count != 1 else ''}:\n" + "\n".join(
-            f"- {problem}" for problem in self.problems
-        )
 
 
 class QuestionnaireError(DataFileError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from storage.models import ClinicianRow, WebSessionRow, WebSignInRow
 from storage.records import Clinician
@@ -54,6 +54,13 @@ class WebSignInRepository(Repository):
         return (True, found.language) if found is not None else (False, None)
 
 
+    async def purge(self, before: datetime) -> int:
+        """Forget links that expired before `before` (used or not); how many."""
+        result = await self.session.execute(
+            delete(WebSignInRow).where(WebSignInRow.expires_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 class WebSessionRepository(Repository):
     async def add(self, *, token_hash: str, csrf_hash: str, clinician_id: int, now: datetime,
                   expires_at: datetime) -> str:
@@ -93,4 +100,11 @@ class WebSessionRepository(Repository):
         result = await self.session.execute(
             update(WebSessionRow).where(WebSessionRow.clinician_id == clinician_id,
                                         WebSessionRow.ended_at.is_(None)).values(ended_at=now))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def purge(self, before: datetime) -> int:
+        """Forget sessions that ended, or reached their absolute limit, before `before`."""
+        result = await self.session.execute(
+            delete(WebSessionRow).where(or_(WebSessionRow.expires_at < before,
+                                            WebSessionRow.ended_at < before)))
         return int(getattr(result, "rowcount", 0) or 0)
