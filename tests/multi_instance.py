@@ -154,6 +154,10 @@ class Person:
     done: bool = False
 
 
+# What a check-in message says once a newer one carries the check-in on.
+MOVED = "The check-in continues below"
+
+
 def _buttons(message: Any) -> list[str]:
     return [b.text for row in message.buttons for b in row]
 
@@ -191,6 +195,13 @@ async def answer_checkin(emu: Any, person: Person, timeout: float, *, reading: f
         # The emulator wakes its waiters at every change: no polling of 200 chats.
         return found[-1] if await emu._wait_for(probe, min(seconds, left)) else None
 
+    async def reopen() -> Any:
+        """/checkin, and the message it answers with (None when none came in time)."""
+        sent = await emu.send_command(person.user_id, "/checkin")
+        return await until(lambda after=sent.message_id: next(
+            (m for m in reversed(emu.chat(person.user_id))
+             if m.from_bot and m.message_id > after), None), patience)
+
     prompt = None
     while prompt is None:
         prompt = await until(message, timeout)
@@ -204,6 +215,17 @@ async def answer_checkin(emu: Any, person: Person, timeout: float, *, reading: f
             press = "Submit"
         elif "Yes" in labels:
             press = "Yes" if person.lapse else "No"
+        elif MOVED in shown.text:  # retired: the check-in goes on in a newer message
+            newer = await until(lambda after=current: next(
+                (m for m in reversed(emu.chat(person.user_id))
+                 if m.from_bot and m.message_id > after and _buttons(m)), None), patience)
+            if newer is not None:
+                current, shown = newer.message_id, newer
+                continue
+            fresh = await reopen()
+            if fresh is not None:
+                current, shown = fresh.message_id, fresh
+            continue
         else:  # no buttons, or the summary after submitting: nothing left to answer
             person.done = True
             return
@@ -226,9 +248,6 @@ async def answer_checkin(emu: Any, person: Person, timeout: float, *, reading: f
         # Nothing changed: the reply to an earlier press was lost (its instance was killed
         # after the commit), and this press only said "Already saved". /checkin shows
         # where the check-in stands, in a message of its own.
-        sent = await emu.send_command(person.user_id, "/checkin")
-        fresh = await until(lambda after=sent.message_id: next(
-            (m for m in reversed(emu.chat(person.user_id))
-             if m.from_bot and m.message_id > after), None), patience)
+        fresh = await reopen()
         if fresh is not None:
             current, shown = fresh.message_id, fresh

@@ -28,7 +28,14 @@ from scheduler.ticks import TICK_LOCK_KEY
 from storage.crypto import MasterKeyring
 from storage.instances import DELIVERY
 from storage.migrate import upgrade
-from storage.models import AlertCopyRow, AlertRow, CheckInRow, OutboxRow, ProcessedUpdateRow
+from storage.models import (
+    AlertCopyRow,
+    AlertRow,
+    CheckInRow,
+    ClientRow,
+    OutboxRow,
+    ProcessedUpdateRow,
+)
 from storage.uow import Store
 from telegram_emulator import BotAPIEmulator
 from tests.conftest import REQUIRE_PG, RUN_ID, _pg_async_url, _pg_available, _pg_execute
@@ -256,7 +263,8 @@ async def test_three_instances_behind_nginx_survive_a_kill_and_a_stop(
             ledger = set(await uow.session.scalars(select(ProcessedUpdateRow.update_id)))
             copies = list(await uow.session.scalars(select(AlertCopyRow.chat_id)))
         assert len(checkins) == CLIENTS and len({(c, d) for c, d, _ in checkins}) == CLIENTS
-        assert {s for _, _, s in checkins} == {"submitted"}  # every answer stored
+        open_ones = [c for c, _, s in checkins if s != "submitted"]
+        assert not open_ones, await _unsubmitted(store, emu, bots, open_ones)  # all stored
         assert sorted(c for c, _ in prompts) == sorted(p.user_id for p in people)
         assert {s for _, s in prompts} == {"sent"}
         prompt_text = "Time for your check-in"
@@ -308,6 +316,22 @@ def _by_name(bots: list[ChildBot], application_name: str | None) -> ChildBot:
     assert application_name is not None, "nobody holds the delivery lock"
     pid = int(application_name.rsplit("-", 1)[1])
     return next(b for b in bots if b.process is not None and b.process.pid == pid)
+
+
+async def _unsubmitted(store: Store, emu: BotAPIEmulator, bots: list[ChildBot],
+                       client_ids: list[str]) -> str:
+    """What the clients whose check-in is still open saw last, and what the instances
+    logged above INFO: why an answer was not stored."""
+    async with store.unit_of_work() as uow:
+        chats = list(await uow.session.scalars(
+            select(ClientRow.telegram_id).where(ClientRow.id.in_(client_ids))))
+    lines = [f"{len(client_ids)} check-in(s) not submitted"]
+    for chat in chats:
+        lines += [f"client {chat}:"] + [f"  {t}" for t in emu.transcript(chat)[-8:]]
+    for i, bot in enumerate(bots):
+        lines += [f"instance {i}: {line}" for line in bot.log_text().splitlines()
+                  if " WARNING " in line or " ERROR " in line][-10:]
+    return "\n".join(lines)
 
 
 def _refusals(emu: BotAPIEmulator) -> str:
