@@ -138,6 +138,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.commit()
         self._committed = True
+        self.checkins.reset()  # no lock is held now: what was read may change
         self.plans.reset()
         if self.session.info.pop(QUEUED, False) and self._on_queued is not None:
             self._on_queued()
@@ -148,6 +149,7 @@ class UnitOfWork:
         self.session.info.pop(QUEUED, None)
         self.session.info.pop(AFTER_COMMIT, None)
         await self.session.rollback()
+        self.checkins.reset()
         self.plans.reset()
 
     async def __aenter__(self) -> UnitOfWork:
