@@ -12,8 +12,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from storage.models import ProcessedUpdateRow
 from storage.repositories.base import Repository
 
-_ID_TYPE = ProcessedUpdateRow.__table__.c.update_id.type
-_AT_TYPE = ProcessedUpdateRow.__table__.c.processed_at.type
+_LEDGER: Any = ProcessedUpdateRow.__table__  # the table, not the entity: no ORM insert plugin
+_ID_TYPE = _LEDGER.c.update_id.type
+_AT_TYPE = _LEDGER.c.processed_at.type
 
 
 class UpdateLedger(Repository):
@@ -35,11 +36,11 @@ class UpdateLedger(Repository):
         if hold is not None:
             assert postgres, "an advisory lock is PostgreSQL's"
             held = select(func.pg_advisory_xact_lock(hold).label("held")).cte("held")
-            statement = insert(ProcessedUpdateRow).from_select(
+            statement = insert(_LEDGER).from_select(
                 ["update_id", "processed_at"],
                 select(literal(update_id, _ID_TYPE), literal(now, _AT_TYPE)).select_from(held))
         else:
-            statement = insert(ProcessedUpdateRow).values(row)
+            statement = insert(_LEDGER).values(row)
         result = await self.session.execute(statement.on_conflict_do_nothing(
             index_elements=["update_id"]))
         return bool(result.rowcount)  # type: ignore[attr-defined]
