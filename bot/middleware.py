@@ -129,8 +129,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         token = current_language.set("en")
         try:
             async with self._store.unit_of_work() as uow:
-                await uow.hold_person(user.id)  # one person's updates one at a time
-                if not await uow.updates.record(event.update_id, self._clock.now()):
+                # One person's updates one at a time, each update's effects once.
+                if not await uow.claim_update(event.update_id, user.id, self._clock.now()):
                     log.info("update %s was handled before; skipped", event.update_id)
                     outcome.name = "duplicate"
                     await uow.rollback()

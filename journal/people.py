@@ -25,10 +25,10 @@ class Person:
 
 
 async def identify(uow: UnitOfWork, telegram_id: int) -> Person:
-    clinician = await uow.clinicians.by_telegram_id(telegram_id)
+    """An active staff member first, then an active or paused client: one read."""
+    clinician, client = await uow.person(telegram_id)
     if clinician is not None:
         return Person(telegram_id, clinician.role, clinician=clinician)
-    client = await uow.clients.by_telegram_id(telegram_id)
     if client is not None:
         return Person(telegram_id, "client", client=client)
     return Person(telegram_id, "unknown")

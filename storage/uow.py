@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransa
 from storage import audit
 from storage.crypto import KeyringError, MasterKeyring
 from storage.db import create_engine, is_sqlite, session_factory
-from storage.records import AuditEvent, AuditVerdict
+from storage.records import AuditEvent, AuditVerdict, Client, Clinician
 from storage.repositories import (
     AlertRepository,
     CheckInRepository,
@@ -34,6 +34,7 @@ from storage.repositories import (
     WebSignInRepository,
 )
 from storage.repositories.outbox import QUEUED
+from storage.repositories.people import people
 from storage.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,12 @@ class UnitOfWork:
         self._holding = False
         self.vault = Vault(session, ring, refresh=refresh)
         self.clinicians = ClinicianRepository(session, self.vault)
-        self.clients = ClientRepository(session, self.vault)
+        self.plans = PlanRepository(session, self.vault)
+        self.clients = ClientRepository(session, self.vault, on_erase=self.plans.forget)
         self.invites = InviteRepository(session, self.vault)
         self.conversations = ConversationRepository(session, self.vault)
         self.checkins = CheckInRepository(session, self.vault)
         self.journal = JournalRepository(session, self.vault)
-        self.plans = PlanRepository(session, self.vault)
         self.overrides = RiskOverrideRepository(session, self.vault)
         self.alerts = AlertRepository(session, self.vault)
         self.outbox = OutboxRepository(session, self.vault)
@@ -109,6 +110,26 @@ class UnitOfWork:
             await self._writer.acquire()
             self._holding = True
 
+    async def claim_update(self, update_id: int, telegram_id: int, now: datetime) -> bool:
+        """`hold_person(telegram_id)`, then `updates.record(update_id, now)`: False when the
+        update was handled before. On PostgreSQL both are one statement."""
+        if self.postgres:
+            return await self.updates.record(update_id, now, hold=telegram_id)
+        await self.hold_person(telegram_id)
+        return await self.updates.record(update_id, now)
+
+    async def person(self, telegram_id: int) -> tuple[Clinician | None, Client | None]:
+        """Who writes from this Telegram account: the active staff member, else the active
+        or paused client (or neither), in one statement. A client's data key and plan come
+        along, read but not opened: what this transaction seals or shows of theirs then
+        costs no further read."""
+        found = await people(self.session, telegram_id)
+        if found.client is not None:
+            if found.key is not None:
+                self.vault.known_client_key(found.client.id, *found.key)
+            self.plans.known(found.client.id, found.plan)
+        return found.clinician, found.client
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` once this unit of work commits (never if it rolls back): what
         is counted for the metrics happened, not merely was tried."""
@@ -117,6 +138,8 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.commit()
         self._committed = True
+        self.checkins.reset()  # no lock is held now: what was read may change
+        self.plans.reset()
         if self.session.info.pop(QUEUED, False) and self._on_queued is not None:
             self._on_queued()
         for callback in self.session.info.pop(AFTER_COMMIT, []):
@@ -126,6 +149,8 @@ class UnitOfWork:
         self.session.info.pop(QUEUED, None)
         self.session.info.pop(AFTER_COMMIT, None)
         await self.session.rollback()
+        self.checkins.reset()
+        self.plans.reset()
 
     async def __aenter__(self) -> UnitOfWork:
         return self

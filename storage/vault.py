@@ -36,6 +36,8 @@ class Vault:
         self._ring = ring
         self._refresh = refresh
         self._cache: dict[str, DataKey] = {}
+        # Client keys read with other rows (UnitOfWork.person), unwrapped on first use.
+        self._wrapped: dict[str, tuple[str, str | None, bytes | None]] = {}
 
     def _unwrap(self, master_id: str, wrapped: bytes, owner: str) -> bytes:
         """Unwrap a data key; a master key id this process does not know yet (the keys
@@ -57,21 +59,34 @@ class Vault:
         self._cache[client_id] = key
         return key
 
+    def known_client_key(self, client_id: str, key_id: str, master_id: str | None,
+                         wrapped: bytes | None) -> None:
+        """The client's key row, read in this transaction along with other rows: it is
+        unwrapped if and when something of theirs is sealed or opened, not read again."""
+        if client_id not in self._cache:
+            self._wrapped[client_id] = (key_id, master_id, wrapped)
+
     async def client_key(self, client_id: str) -> DataKey:
         if client_id in self._cache:
             return self._cache[client_id]
-        row = await self._session.scalar(
-            select(ClientKeyRow).where(ClientKeyRow.client_id == client_id)
-        )
-        if row is None or row.wrapped is None or row.master_key_id is None:
+        known = self._wrapped.pop(client_id, None)
+        if known is None:
+            row = await self._session.scalar(
+                select(ClientKeyRow).where(ClientKeyRow.client_id == client_id)
+            )
+            if row is not None:
+                known = (row.id, row.master_key_id, row.wrapped)
+        key_id, master_id, wrapped = known if known is not None else ("", None, None)
+        if master_id is None or wrapped is None:
             raise KeyErasedError(f"the data key of client {client_id} was erased")
-        secret = self._unwrap(row.master_key_id, row.wrapped, _owner(client_id, row.id))
-        key = DataKey(id=row.id, secret=secret)
+        secret = self._unwrap(master_id, wrapped, _owner(client_id, key_id))
+        key = DataKey(id=key_id, secret=secret)
         self._cache[client_id] = key
         return key
 
     async def destroy_client_key(self, client_id: str, now: datetime) -> bool:
         self._cache.pop(client_id, None)
+        self._wrapped.pop(client_id, None)
         result = await self._session.execute(
             update(ClientKeyRow)
             .where(ClientKeyRow.client_id == client_id, ClientKeyRow.wrapped.is_not(None))

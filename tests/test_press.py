@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from aiogram.methods.base import Response
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from bot import logs
 from bot.delivery import DeliveryWorker, RateLimiter
 from bot.session import TelegramSession, response_type
 from journal.alerts.rules import Finding
@@ -58,6 +60,65 @@ async def test_the_bots_session_keeps_the_models_of_the_calls_it_made(emulator: 
         await bot.session.close()
     from bot.session import _RESPONSE_TYPES
     assert any("Message" in str(t) for t in _RESPONSE_TYPES)  # sendMessage's, kept
+
+
+# -- the statements of one press -----------------------------------------------------------
+
+async def test_a_press_is_one_transaction_that_reads_each_row_once(
+        emulator: Any, database: Database, ring: MasterKeyring, clock: FakeClock) -> None:
+    """What each update sends the database, counted per update (the update id is a context
+    variable while it is handled): a press claims its update id, finds who pressed (their
+    key and plan come along), reads its day once, saves it, commits once. A typed answer
+    adds only the look for another conversation that may have the typing."""
+    store = Store.open(database.url, ring)
+    async with store.transaction() as uow:
+        clinician = await uow.clinicians.add(telegram_id=CLINICIAN, name="Dr Lane",
+                                             role="clinician", now=clock.now())
+    await enrolled_client(store, clock, clinician, CLIENT, coping_steps=("Call my sponsor",))
+    emulator.person(CLIENT, "Sam")
+    settings = bot_settings(emulator, database.url, ring, scheduler_enabled=False)
+    bot = await InProcessBot(settings, clock=clock).start()
+    statements: dict[int, list[str]] = defaultdict(list)
+    commits: dict[int, int] = defaultdict(int)
+
+    def ours(connection: Any) -> int | None:
+        same = str(connection.engine.url) == str(store.engine.url)
+        return logs.update_id.get() if same else None
+
+    def executed(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if (update := ours(connection)) is not None:
+            statements[update].append(statement.split(None, 2)[:2][0])
+
+    def committed(connection: Any) -> None:
+        if (update := ours(connection)) is not None:
+            commits[update] += 1
+
+    phone = Phone(emulator, CLIENT)
+    try:
+        await phone.checkin()
+        first = emulator._next_update_id  # the presses' updates; /checkin's came before
+        event.listen(Engine, "before_cursor_execute", executed)
+        event.listen(Engine, "commit", committed)
+        try:
+            for label in ("No", "4", "« Back", "5", "Some of the day", "No", "No", "7",
+                          "No", "No", "No", "Yes"):  # the last one shows a free-text item
+                await phone.press(label)
+            await phone.type("Walked past the school, turned back home")
+        finally:
+            event.remove(Engine, "before_cursor_execute", executed)
+            event.remove(Engine, "commit", committed)
+    finally:
+        await bot.stop()
+        await store.close()
+    # asyncpg begins without a statement; PostgreSQL's claim also takes the advisory lock.
+    claim = ["WITH"] if store.postgres else ["BEGIN", "INSERT"]
+    ids = sorted(u for u in statements if u >= first)
+    *presses, typed = [statements[u] for u in ids]
+    assert len(presses) == 12
+    for press in presses:  # the update id, who, the day, its save
+        assert press == [*claim, "SELECT", "SELECT", "UPDATE"]
+    assert typed == [*claim, "SELECT", "SELECT", "SELECT", "UPDATE"]  # + conversation
+    assert [commits[u] for u in ids] == [1] * len(ids)
 
 
 # -- one limiter, replies first ----------------------------------------------------------

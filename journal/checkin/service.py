@@ -405,7 +405,9 @@ class CheckInService:
         the person opened since (a journal entry, a new check-in time) has the typing."""
         if client.telegram_id is not None and await uow.conversations.get(client.telegram_id):
             return None
-        checkin = await uow.checkins.for_day(client.id, await self.current_day(uow, client))
+        # Locked as answer_text reads it next, so that read is not made again.
+        checkin = await uow.checkins.for_day(client.id, await self.current_day(uow, client),
+                                             lock=True)
         if checkin is None or checkin.status != "in_progress" or checkin.state is None:
             return None
         return Stored.from_data(checkin.state)

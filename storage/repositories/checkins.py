@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from storage.crypto import KeyErasedError
@@ -18,6 +18,28 @@ _UNREAD: Any = object()  # a sealed column not opened yet
 
 
 class CheckInRepository(Repository):
+    """Check-ins read or written in this transaction are kept for it: a press reads its day
+    once (a locked read, or any read on SQLite, whose transactions all hold the write lock
+    from their start, cannot change under it) and saves it without reading it again."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rows: dict[str, CheckInRow] = {}  # the session itself holds rows weakly
+        self._days: dict[tuple[str, date], tuple[CheckIn, bool]] = {}  # record, locked
+        self._sqlite = self.session.get_bind().dialect.name == "sqlite"
+
+    def reset(self) -> None:
+        """The transaction rolled back: what it read may be gone."""
+        self._rows.clear()
+        self._days.clear()
+
+    def _keep(self, row: CheckInRow, record: CheckIn, *, locked: bool) -> CheckIn:
+        self._rows[row.id] = row
+        day = (row.client_id, row.local_date)
+        was_locked = day in self._days and self._days[day][1]
+        self._days[day] = (record, locked or was_locked or self._sqlite)
+        return record
+
     async def _record(self, row: CheckInRow, *, state: Any = _UNREAD, scores: Any = _UNREAD
                       ) -> CheckIn:
         """The record of a row; `state` and `scores` when the caller has them already
@@ -42,17 +64,24 @@ class CheckInRepository(Repository):
         )
 
     async def get(self, checkin_id: str, *, lock: bool = False) -> CheckIn | None:
-        row = await self.session.get(CheckInRow, checkin_id, with_for_update=lock)
-        return await self._record(row) if row else None
+        row = await self.session.get(CheckInRow, checkin_id, with_for_update=lock,
+                                     populate_existing=lock)
+        return self._keep(row, await self._record(row), locked=lock) if row else None
 
     async def for_day(self, client_id: str, local_date: date, *, lock: bool = False
                       ) -> CheckIn | None:
+        """`lock`: FOR UPDATE (PostgreSQL), held until the transaction ends. A day read in
+        this transaction before is not read again, unless the lock is wanted now and that
+        read did not take it."""
+        kept = self._days.get((client_id, local_date))
+        if kept is not None and (kept[1] or not lock):
+            return kept[0]
         query = select(CheckInRow).where(CheckInRow.client_id == client_id,
                                          CheckInRow.local_date == local_date)
-        if lock:
-            query = query.with_for_update()
+        if lock:  # the row as it stands once locked, not as an earlier read left it
+            query = query.with_for_update().execution_options(populate_existing=True)
         row = await self.session.scalar(query)
-        return await self._record(row) if row else None
+        return self._keep(row, await self._record(row), locked=lock) if row else None
 
     async def create(self, *, client_id: str, local_date: date, status: str,
                      questionnaire_id: str, questionnaire_version: str,
@@ -69,7 +98,7 @@ class CheckInRepository(Repository):
                 await self.session.flush()
         except IntegrityError:
             raise DuplicateError("this day's check-in exists already") from None
-        return await self._record(row)
+        return self._keep(row, await self._record(row), locked=True)  # a new row is this one's
 
     async def create_prompted(self, days: Sequence[tuple[str, date]], *,
                               questionnaire_id: str, questionnaire_version: str,
@@ -110,7 +139,9 @@ class CheckInRepository(Repository):
 
     async def save(self, checkin_id: str, *, state: dict[str, Any] | None = None,
                    scores: dict[str, Any] | None = None, **values: Any) -> CheckIn:
-        row = await self.session.get(CheckInRow, checkin_id)
+        row = self._rows.get(checkin_id)
+        if row is None or inspect(row).expired_attributes:  # a savepoint rolled back over it
+            row = await self.session.get(CheckInRow, checkin_id)
         if row is None:
             raise LookupError(f"no check-in {checkin_id}")
         if state is not None:
@@ -121,9 +152,15 @@ class CheckInRepository(Repository):
         for name, value in values.items():
             setattr(row, name, value)
         await self.session.flush()
-        # What was just sealed is known: only a column left as it was is opened.
-        return await self._record(row, state=_UNREAD if state is None else state,
-                                  scores=_UNREAD if scores is None else scores)
+        # What was just sealed is known: only a column left as it was is opened, and that
+        # from the record kept, if this transaction has one (the row is locked by now).
+        kept = self._days.get((row.client_id, row.local_date))
+        kept_record = kept[0] if kept is not None and kept[0].id == row.id else None
+        if state is None:
+            state = kept_record.state if kept_record is not None else _UNREAD
+        if scores is None:
+            scores = kept_record.scores if kept_record is not None else _UNREAD
+        return self._keep(row, await self._record(row, state=state, scores=scores), locked=True)
 
     async def recent(self, client_id: str, *, since: date, until: date | None = None
                      ) -> list[CheckIn]:

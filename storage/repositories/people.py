@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import BigInteger, and_, delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     AlertCopyRow,
     AlertRow,
+    ClientKeyRow,
     ClientRow,
     ClinicianRow,
     ConversationRow,
@@ -29,6 +32,42 @@ from storage.repositories.base import (
     new_client_code,
     new_id,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """Who writes from one Telegram account (`people`): the active staff member, else the
+    current client, with the client's wrapped data key and sealed plan as stored (None:
+    no such row), for the unit of work to open only when asked."""
+
+    clinician: Clinician | None
+    client: Client | None
+    key: tuple[str, str | None, bytes | None] | None = None  # id, master key id, wrapped
+    plan: tuple[bytes, datetime] | None = None  # body_ct, updated_at
+
+
+async def people(session: AsyncSession, telegram_id: int) -> Found:
+    """One statement for what two lookups and, for a client, the key and plan reads found:
+    a one-row source joined to each table, so an unknown account still gives one row."""
+    who = select(literal(telegram_id, BigInteger).label("telegram_id")).subquery("who")
+    row = (await session.execute(
+        select(ClinicianRow, ClientRow, ClientKeyRow.id, ClientKeyRow.master_key_id,
+               ClientKeyRow.wrapped, PlanRow.body_ct, PlanRow.updated_at)
+        .select_from(who)
+        .outerjoin(ClinicianRow, and_(ClinicianRow.telegram_id == who.c.telegram_id,
+                                      ClinicianRow.active.is_(True)))
+        .outerjoin(ClientRow, and_(ClientRow.telegram_id == who.c.telegram_id,
+                                   ClientRow.status.in_(("active", "paused"))))
+        .outerjoin(ClientKeyRow, ClientKeyRow.client_id == ClientRow.id)
+        .outerjoin(PlanRow, PlanRow.client_id == ClientRow.id))).one()
+    clinician_row, client_row, key_id, master_id, wrapped, body_ct, updated_at = row
+    if clinician_row is not None:
+        return Found(_clinician(clinician_row), None)
+    if client_row is None:
+        return Found(None, None)
+    return Found(None, _client(client_row),
+                 key=None if key_id is None else (key_id, master_id, wrapped),
+                 plan=None if body_ct is None else (body_ct, updated_at))
 
 
 class ClinicianRepository(Repository):
@@ -127,6 +166,13 @@ AT_ONCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class ClientRepository(Repository):
+    def __init__(self, session: AsyncSession, vault: Any, *,
+                 on_erase: Callable[[str], None] | None = None) -> None:
+        """`on_erase`: told the id of a client erased here, whose rows other repositories
+        of this unit of work may hold."""
+        super().__init__(session, vault)
+        self._on_erase = on_erase
+
     async def add_invited(self, *, clinician_id: int, language: str, timezone: str,
                           checkin_time: str, now: datetime) -> Client:
         """A client record waiting for its invite to be used; its data key exists already,
@@ -233,6 +279,8 @@ class ClientRepository(Repository):
             update(ClientRow).where(ClientRow.id == client_id)
             .values(status="erased", telegram_id=None, erased_at=now, next_due_at=None))
         await self.session.execute(delete(PlanRow).where(PlanRow.client_id == client_id))
+        if self._on_erase is not None:
+            self._on_erase(client_id)
         await self.session.execute(
             update(InviteRow).where(InviteRow.client_id == client_id).values(note_ct=None))
         await self.session.execute(
