@@ -19,10 +19,24 @@ from storage.instances import Instances
 
 log = logging.getLogger(__name__)
 
-# Telegram counts a request when it arrives, somewhere between its start and its answer:
-# pacing at 95% of the limit (28.5/s) leaves about a tenth of a second of that jitter in any
-# one-second window. (A joining instance waits until the others have counted it: keep_share.)
+# Telegram counts a request when it arrives, and between the limiter letting a send go and
+# its arrival lie the event loop (a press being handled) and the network. Sends at least
+# 1/r apart whose arrival varies by up to J seconds put at most r * (1 + J) + 1 into any
+# second of arrivals, so 30 a second holds while J < 30 / r - 1: about 50 ms at 95% of the
+# limit (28.5/s). With k instances each at r / k it is at most r * (1 + J) + k, which for
+# two or three instances at 28.5/s comes to the same 30 under the same 50 ms. An instance
+# alone is no steadier than several (the same loop, the same network), so it gets no more:
+# 97% would leave 30 ms of jitter, 99% 10 ms, less than one slow press handler holds the loop
+# on a busy machine. (At 95% the fan-out bench's busiest second of arrivals held 30 already;
+# the emulator's 50 ms tolerance is its allowance for timer jitter, not a margin to use.)
+# (A joining instance waits until the others have counted it: keep_share.)
 HEADROOM = 0.95
+# A waiter wakes a little after its slot (the loop was busy, a timer fired late), and a
+# bucket that counts the next slot from that late wake loses the difference for good: at
+# 28.5/s, one waiter after another got 26.8/s on a loaded machine. So the bucket has room
+# for a send and 5 ms more: a send may follow a late one up to 5 ms early, which keeps
+# 28.5/s on average and never more, and spends 5 ms of the jitter above (45 ms are left).
+LATE_WAKE = 0.005
 
 
 class RateLimiter:
@@ -30,8 +44,9 @@ class RateLimiter:
     one new message per chat per `chat_interval` seconds (an edit in place counts only
     against the overall limit).
 
-    The bucket holds one unit, a send at the bot's whole rate; an instance with a share of
-    1/k takes k units per send, so its rate is the bot's divided by k without a burst, and
+    The bucket holds one unit, a send at the bot's whole rate (and LATE_WAKE's few ms); an
+    instance with a share of 1/k takes k units per send, so its rate is the bot's divided
+    by k without a burst, and
     the share changes between one send and the next without swapping limiters under
     waiters (see `set_instances` for the shares).
 
@@ -44,7 +59,9 @@ class RateLimiter:
     def __init__(self, per_second: float = 30, chat_interval: float = 1.0) -> None:
         self.per_second = per_second
         self._rate = per_second * HEADROOM
-        self._bucket = AsyncLimiter(1, 1 / self._rate)
+        # Room for one send and the lateness forgiven (LATE_WAKE), filled at the rate.
+        room = 1 + LATE_WAKE * self._rate
+        self._bucket = AsyncLimiter(room, room / self._rate)
         self._chat_interval = chat_interval
         self._instances = 1
         self._units = 1
@@ -53,6 +70,10 @@ class RateLimiter:
         self._replies_waiting = 0
         self._no_replies_waiting = asyncio.Event()
         self._no_replies_waiting.set()
+        # Bulk sends ask the bucket one at a time, in the order they came; the one asking
+        # steps aside when a reply starts waiting (see _bulk_units).
+        self._bulk_turn = asyncio.Lock()
+        self._bulk_ask: asyncio.Future[None] | None = None
 
     @property
     def instances(self) -> int:
@@ -115,6 +136,8 @@ class RateLimiter:
     async def _reply_units(self) -> None:
         self._replies_waiting += 1
         self._no_replies_waiting.clear()
+        if self._bulk_ask is not None:
+            self._bulk_ask.cancel()  # the bulk send waiting in the bucket lets this go first
         try:
             for _ in range(self._units):
                 await self._bucket.acquire()
@@ -124,17 +147,25 @@ class RateLimiter:
                 self._no_replies_waiting.set()
 
     async def _bulk_units(self) -> None:
-        """A bulk send's units, each taken only while no reply is waiting for one."""
-        taken = 0
-        while taken < self._units:
-            if self._replies_waiting:
-                await self._no_replies_waiting.wait()
-                continue
-            if self._bucket.has_capacity():
-                await self._bucket.acquire()  # capacity is there: returns without waiting
-                taken += 1
-                continue
-            await asyncio.sleep(1 / self._rate / 2)
+        """A bulk send's units, each taken only while no reply is waiting for one. One bulk
+        send at a time waits in the bucket, woken the moment its unit is there (a unit
+        found late is a unit lost, see LATE_WAKE); a reply that starts waiting meanwhile
+        cancels that wait and goes first, and the bulk send asks again after the replies."""
+        async with self._bulk_turn:
+            taken = 0
+            while taken < self._units:
+                if self._replies_waiting:
+                    await self._no_replies_waiting.wait()
+                    continue
+                ask = self._bulk_ask = asyncio.ensure_future(self._bucket.acquire())
+                try:
+                    await asyncio.wait((ask,))
+                finally:
+                    self._bulk_ask = None
+                    ask.cancel()  # only while still waiting: a unit taken stays taken
+                if not ask.cancelled():
+                    ask.result()
+                    taken += 1
 
     def done(self, chat_id: int, stamp: float) -> None:
         """The send that `acquire` returned `stamp` for has been answered: the chat's

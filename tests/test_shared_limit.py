@@ -95,6 +95,31 @@ async def test_a_reply_goes_before_bulk_sends_waiting_for_the_shared_limit() -> 
     assert order[0] == "reply"
 
 
+async def test_sends_keep_the_limiters_pace_though_the_loop_wakes_them_late() -> None:
+    """A busy loop wakes each waiter a little after its slot; a limiter that counts the
+    next slot from that late wake sends well under its rate. Never over the limit either."""
+    loop = asyncio.get_running_loop()
+    flood = FloodControl(global_per_second=100, clock=loop.time)
+    limiter = RateLimiter(per_second=100, chat_interval=0.0)  # 95 a second
+
+    async def busy() -> None:  # a handler that holds the loop for 2 ms now and then
+        while True:
+            held = loop.time()
+            while loop.time() - held < 0.002:
+                pass
+            await asyncio.sleep(0.007)
+
+    other = asyncio.create_task(busy())
+    try:
+        began = loop.time()
+        refused = await send_through([limiter], list(range(1, 191)), 1, flood)
+        took = loop.time() - began
+    finally:
+        other.cancel()
+    assert refused == []
+    assert took < 190 / 95 * 1.05  # 2.0 s at 95 a second; waking late cost ~2.3 s
+
+
 # -- membership and delivery handed over, on PostgreSQL -----------------------------------
 
 async def backend_of(database: Database, instances: Instances) -> None:
