@@ -88,7 +88,7 @@ class SchedulerRunner:
                               max(0.0, (started - self._due).total_seconds()))
         try:
             report = await self._ticks.run()
-            self._wake_for(report.next_due)
+            self._wake_for(report.next_due, started)
             telemetry.count("scheduler_ticks", ran=str(report.ran).lower())
             if report.ran:
                 telemetry.observe("scheduler_tick_seconds", time.perf_counter() - clock)
@@ -103,14 +103,19 @@ class SchedulerRunner:
             job = self._scheduler.get_job(JOB_ID) if self._scheduler is not None else None
             self._due = job.next_run_time if job is not None else None
 
-    def _wake_for(self, due: datetime | None) -> None:
+    def _wake_for(self, due: datetime | None, started: datetime) -> None:
         """Run the next tick when the soonest client is due, if that comes before the
-        interval does: a prompt then goes out at its minute, not up to a tick later."""
+        interval does: a prompt then goes out at its minute, not up to a tick later. An
+        instant that came while this tick ran (a long one, or one that began just before a
+        minute that thousands are due at) is not yet done: the next tick runs at once."""
         scheduler = self._scheduler
         job = scheduler.get_job(JOB_ID) if scheduler is not None else None
         now = datetime.now(UTC)
-        # Only a future instant: one in the past is a client that failed, retried on the
-        # interval rather than in a loop.
+        if due is not None and started < due <= now and job is not None:
+            self._again = True
+            return
+        # Only a future instant: one from before this tick began is a client that failed,
+        # retried on the interval rather than in a loop.
         if job is None or due is None or due <= now or job.next_run_time is None:
             return
         if due < job.next_run_time:

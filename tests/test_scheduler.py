@@ -582,6 +582,35 @@ async def test_the_runner_ticks_at_once_and_stops_only_when_no_tick_runs() -> No
     assert runner.scheduler is None
 
 
+class StraddlingTicks:
+    """A first tick that runs across its clients' instant: it began before it, so it found
+    them not yet due, and it ends after it."""
+
+    def __init__(self) -> None:
+        self.runs: list[datetime] = []
+        self.again = asyncio.Event()
+
+    async def run(self) -> TickReport:
+        self.runs.append(datetime.now(UTC))
+        if len(self.runs) > 1:
+            self.again.set()
+            return TickReport()
+        await asyncio.sleep(0.3)
+        return TickReport(next_due=self.runs[0] + timedelta(seconds=0.1))
+
+
+async def test_clients_whose_instant_came_during_a_tick_are_prompted_at_once_not_a_tick_later(
+        ) -> None:
+    ticks = StraddlingTicks()
+    runner = SchedulerRunner(ticks, interval=timedelta(seconds=30))  # type: ignore[arg-type]
+    runner.start()
+    try:
+        await asyncio.wait_for(ticks.again.wait(), timeout=5)
+    finally:
+        await runner.stop()
+    assert ticks.runs[1] - ticks.runs[0] < timedelta(seconds=2)
+
+
 # ------------------------------------------------------------------------ end to end
 
 
