@@ -46,9 +46,8 @@ class RateLimiter:
 
     The bucket holds one unit, a send at the bot's whole rate (and LATE_WAKE's few ms); an
     instance with a share of 1/k takes k units per send, so its rate is the bot's divided
-    by k without a burst, and
-    the share changes between one send and the next without swapping limiters under
-    waiters (see `set_instances` for the shares).
+    by k without a burst, and the share changes between one send and the next without
+    swapping limiters under waiters (see `set_instances` for the shares).
 
     Replies go first: a bulk send (the outbox's prompts and reminders) takes a unit only
     while no reply waits for one. A reply waiting only for its own chat's interval holds
