@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli.base import CliError, friendly, load_settings, main, run_async
+from bot.cli.base import CliError, friendly, importing, load_settings, main, run_async
 
 if TYPE_CHECKING:
+    from bot.runtime import WebhookConfig
     from bot.settings import Settings
 
 
@@ -49,8 +50,9 @@ def run(webhook: bool, host: str, port: int, path: str, secret: str | None,
     from bot.logs import configure
 
     configure(settings.log_level, settings.log_format)
-    from bot.app import run_bot
-    from bot.runtime import WebhookConfig
+    with importing():  # aiogram, pydantic's models, the store: start-up, with the GC held
+        import bot.app  # noqa: F401
+        from bot.runtime import WebhookConfig
 
     config = None
     if webhook:
@@ -58,7 +60,30 @@ def run(webhook: bool, host: str, port: int, path: str, secret: str | None,
             raise CliError("--webhook needs --secret: 16-256 letters, digits, _ or -", 2)
         config = WebhookConfig(host=host, port=port, path=path, secret=secret,
                                public_url=public_url)
-    run_async(run_bot(settings, webhook=config))
+    run_async(_serve(settings, config))
+
+
+async def _serve(settings: Settings, webhook: WebhookConfig | None) -> None:
+    """The bot until it stops; once it serves updates, what it built to start (aiogram's
+    models, the routers, the store, the settings: all there for the process's life) is
+    kept out of the cyclic collector's sight, so that a full collection while presses are
+    being answered walks what the presses made, not the whole start-up again."""
+    import asyncio
+    import gc
+
+    from bot.app import run_bot
+
+    ready = asyncio.Event()
+
+    async def settle() -> None:
+        await ready.wait()
+        gc.freeze()
+
+    settling = asyncio.create_task(settle())
+    try:
+        await run_bot(settings, webhook=webhook, ready=ready)
+    finally:
+        settling.cancel()
 
 
 @main.command("demo")
