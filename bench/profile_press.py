@@ -1,11 +1,13 @@
 """Profiles the press path: the real `steadfast run` child under pyinstrument, on SQLite,
-while bench/checkin.py's clients press check-in buttons (its 10/s, 30/s and saturation
-phases). Prints pyinstrument's text profile of the bot process.
+with Telegram's rate limit lifted (bench/lifted.py: the bot's own costs, not the limit's
+waits), while bench/checkin.py's clients press check-in buttons (its 10/s, 30/s and
+saturation phases). Prints pyinstrument's text profile of the bot process.
 
 A script that prints a profile, not a test. pyinstrument is a development tool
 (`pip install pyinstrument`, or the project's `bench` extra). From the repository's root:
 
     .venv/bin/python bench/profile_press.py [--clients 50] [--seconds 8] [--html out.html]
+        [--limited]
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ def profiled(output: Path, renderer: str) -> type[Child]:
         """`python -m bot.cli run` started under pyinstrument instead."""
 
         def __init__(self, argv: list[str], *rest: object, **kw: object) -> None:
-            if argv[1:3] == ["-m", "bot.cli"]:
-                # A coarse interval: the fine timer costs too much on some machines.
-                argv = [argv[0], "-m", "pyinstrument", "-r", renderer, "-o", str(output),
-                        "--interval=0.005", "-m", "bot.cli", *argv[3:]]
+            # A coarse interval: the fine timer costs too much on some machines.
+            profiler = [argv[0], "-m", "pyinstrument", "-r", renderer, "-o", str(output),
+                        "--interval=0.005"]
+            if argv[1].endswith("lifted.py") or argv[1:3] == ["-m", "bot.cli"]:
+                argv = [*profiler, *argv[1:]]
             super().__init__(argv, *rest, **kw)  # type: ignore[arg-type]
 
         async def stop(self, grace: float = 30) -> None:
@@ -43,7 +46,8 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="steadfast-profile-") as tmp:
         output = Path(tmp) / ("profile.html" if args.html else "profile.txt")
         checkin.Child = profiled(output, "html" if args.html else "text")  # type: ignore[misc]
-        result = await checkin.measure("sqlite", args, Path(tmp))
+        name = "sqlite" if args.limited else checkin.LIFTED
+        result = await checkin.measure(name, args, Path(tmp))
         if result.error:
             print("error:", result.error)
             return 1
@@ -52,7 +56,7 @@ async def main(args: argparse.Namespace) -> int:
               f"{sat.bot_cpu * 1000 / max(1, len(sat.latencies)):.1f} ms (under the profiler)")
         if not output.exists():
             print("no profile written; the bot's log ends:")
-            print((Path(tmp) / "sqlite" / "bot.log").read_text(errors="replace")[-3000:])
+            print((Path(tmp) / name / "bot.log").read_text(errors="replace")[-3000:])
             return 1
         if args.html:
             args.html.write_bytes(output.read_bytes())
@@ -67,4 +71,6 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--html", type=Path, default=None, help="write an HTML profile there")
+    parser.add_argument("--limited", action="store_true",
+                        help="profile the bot as shipped, its sends paced at Telegram's limit")
     sys.exit(asyncio.run(main(parser.parse_args())))
