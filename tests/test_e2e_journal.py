@@ -17,7 +17,7 @@ from journal.clock import FakeClock
 from journal.entries import EntryView
 from journal.i18n import gettext_for
 from storage.crypto import MasterKeyring
-from storage.models import ConversationRow, JournalEntryRow
+from storage.models import ConversationRow, JournalEntryRow, OutboxRow
 from storage.records import Client, Plan
 from storage.uow import Store
 from tests.conftest import Database
@@ -177,8 +177,14 @@ async def test_entries_are_shown_newest_first_and_removed_after_five_minutes(
     assert "Mon 2 Mar 2026, 10:00" in view.text and "Tue 3 Mar 2026, 12:00" in view.text
     assert "5 minutes" in view.text
 
+    async def removal_queued() -> bool:  # queued once the message exists, just after it
+        async with world.store.unit_of_work() as uow:
+            return bool(await uow.session.scalar(select(OutboxRow.id).where(
+                OutboxRow.kind == "delete", OutboxRow.status == "queued")))
+
+    await eventually(removal_queued)  # its five minutes count from this clock reading
     clock.advance(minutes=4)
-    await asyncio.sleep(0.6)  # the delivery worker polls every 0.25 s
+    await asyncio.sleep(2)  # the delivery worker looks every 1.5 s: nothing may go yet
     assert world.text_of(view.message_id) is not None
     clock.advance(minutes=1, seconds=1)
     await eventually(lambda: world.text_of(view.message_id) is None)
