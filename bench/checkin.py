@@ -20,9 +20,9 @@ N clients (default 200) each open a check-in (/checkin; /start for the bare bots
 press its buttons: Steadfast's first question is answered, then "Back", then answered
 again, so each press stores an answer or a move and edits the message. Press-to-edit
 latency runs from the press to the emulator answering the bot's edit of that message.
-Three phases, --seconds each: presses offered at 10/s and at 30/s (open loop: a client
-that is still waiting is not pressed again; a press with no idle client is counted as
-not offered), then saturation (every client presses again as soon as its edit arrived;
+Four phases, --seconds each: presses offered at 10/s, 25/s (below the limiter's 28.5/s)
+and 30/s (open loop: a client that is still waiting is not pressed again; a press with no
+idle client is counted as not offered), then saturation (every client presses again as soon as its edit arrived;
 presses/s counts edits within the phase). CPU per press is the bot process's utime+stime
 (/proc/PID/stat) over the saturation phase divided by its presses. This process (emulator
 and clients) shares the machine's cores: its own CPU per press is printed too.
@@ -67,7 +67,8 @@ from storage.uow import Store  # noqa: E402
 
 CLINICIAN = 7001
 FIRST_CLIENT = 20_001
-RATES = (10, 30)
+# 25/s: below the limiter's 28.5/s, where the shipped bot's edits do not queue behind it.
+RATES = (10, 25, 30)
 # Steadfast on SQLite with Telegram's rate limit lifted (bench/lifted.py): the bot's own cost.
 LIFTED = "no-limit"
 
@@ -269,7 +270,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     rows = []
     for r in results:
         if r.error:
-            rows.append([r.name, r.error[:60], *[""] * 8])
+            rows.append([r.name, r.error[:60], *[""] * (7 + len(RATES))])
             continue
         rows.append([
             r.name, f"{r.to_poll:.1f} s",
@@ -284,7 +285,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"{r.phases['saturation'].own_cpu * 1000 / max(1, len(r.phases['saturation'].latencies)):.1f} ms",
             str(sum(ph.no_edit for ph in r.phases.values())),
         ])
-    print(table(["bot", "to poll", "10/s p50 / p99", "30/s p50 / p99", "30/s served",
+    print(table(["bot", "to poll", *(f"{x}/s p50 / p99" for x in RATES), "30/s served",
                  "saturation", "sat. p50 / p99", "bot CPU/press", "bench CPU/press",
                  "no edit"], rows))
     print()
@@ -293,10 +294,12 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         if r.error:
             continue
         rows.append([r.name, ratio(sat(r), sat(bare)), ratio(sat(r), sat(floor)),
+                     ratio(p(r, "25/s", 99), p(bare, "25/s", 99)),
                      ratio(p(r, "30/s", 99), p(bare, "30/s", 99)),
                      ratio(p(r, "30/s", 99), p(floor, "30/s", 99)),
                      ratio(cpu(r), cpu(bare)), ratio(cpu(r), cpu(floor))])
-    print(table(["ratios", "sat./bare", "sat./floor", "p99@30 /bare", "p99@30 /floor",
+    print(table(["ratios", "sat./bare", "sat./floor", "p99@25 /bare", "p99@30 /bare",
+                 "p99@30 /floor",
                  "CPU /bare", "CPU /floor"], rows))
     print()
     for r in results:
@@ -305,6 +308,9 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         print(f"  goal, {r.name}: p99 at 30/s offered within 2x bare: "
               f"{ms(p(r, '30/s', 99))} vs {ms(p(bare, '30/s', 99))} = "
               f"{ratio(p(r, '30/s', 99), p(bare, '30/s', 99))}")
+        print(f"  {r.name}: p99 at 25/s offered, under the limiter's pace: "
+              f"{ms(p(r, '25/s', 99))} vs {ms(p(bare, '25/s', 99))} = "
+              f"{ratio(p(r, '25/s', 99), p(bare, '25/s', 99))}")
         print(f"  goal, {r.name}: saturation >= 0.7x the floor: "
               f"{sat(r) or 0:.1f}/s vs {sat(floor) or 0:.1f}/s = {ratio(sat(r), sat(floor))}")
     print("  (the floor is measured on SQLite only; PostgreSQL's ratios are to that floor)")
