@@ -22,8 +22,8 @@ again, so each press stores an answer or a move and edits the message. Press-to-
 latency runs from the press to the emulator answering the bot's edit of that message.
 Four phases, --seconds each: presses offered at 10/s, 25/s (below the limiter's 28.5/s)
 and 30/s (open loop: a client that is still waiting is not pressed again; a press with no
-idle client is counted as not offered), then saturation (every client presses again as soon as its edit arrived;
-presses/s counts edits within the phase). CPU per press is the bot process's utime+stime
+idle client is counted as not offered), then saturation (every client presses again as
+soon as its edit arrived; presses/s counts edits within the phase). CPU per press is the bot process's utime+stime
 (/proc/PID/stat) over the saturation phase divided by its presses. This process (emulator
 and clients) shares the machine's cores: its own CPU per press is printed too.
 """
@@ -299,8 +299,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                      ratio(p(r, "30/s", 99), p(floor, "30/s", 99)),
                      ratio(cpu(r), cpu(bare)), ratio(cpu(r), cpu(floor))])
     print(table(["ratios", "sat./bare", "sat./floor", "p99@25 /bare", "p99@30 /bare",
-                 "p99@30 /floor",
-                 "CPU /bare", "CPU /floor"], rows))
+                 "p99@30 /floor", "CPU /bare", "CPU /floor"], rows))
     print()
     for r in results:
         if r.error or r.name in ("bare", "floor"):

@@ -1,7 +1,7 @@
 """Profiles the press path: the real `steadfast run` child under pyinstrument, on SQLite,
 with Telegram's rate limit lifted (bench/lifted.py: the bot's own costs, not the limit's
-waits), while bench/checkin.py's clients press check-in buttons (its 10/s, 30/s and
-saturation phases). Prints pyinstrument's text profile of the bot process.
+waits), while bench/checkin.py's clients press check-in buttons (its 10/s, 25/s, 30/s
+and saturation phases). Prints pyinstrument's text profile of the bot process.
 
 A script that prints a profile, not a test. pyinstrument is a development tool
 (`pip install pyinstrument`, or the project's `bench` extra). From the repository's root:
