@@ -26,11 +26,13 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select, update
 
+from bot.workspace.auth import SESSION_COOKIE
 from journal.alerts.rules import Finding
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
+from journal.web_access import digest
 from storage.crypto import MasterKeyring
 from storage.models import AlertRow, ClinicianRow, WebSessionRow
 from storage.uow import Store
@@ -302,6 +304,7 @@ async def test_an_expired_link_is_refused(world: dict[str, Any], page: Any) -> N
 
 async def test_a_session_idle_too_long_is_signed_out(world: dict[str, Any], page: Any) -> None:
     await sign_in(world, page)
+    cookie = next(c for c in await page.context.cookies() if c["name"] == SESSION_COOKIE)
     world["clock"].advance(minutes=14)
     assert (await page.goto(f"{world['base']}/alerts")).status == 200  # still in use
     world["clock"].advance(minutes=15, seconds=1)
@@ -311,8 +314,8 @@ async def test_a_session_idle_too_long_is_signed_out(world: dict[str, Any], page
     assert_headers(response.headers)
     await shot(page, "08-signed-out")
     async with world["store"].unit_of_work() as uow:
-        ended = await uow.session.scalar(select(WebSessionRow.ended_at).order_by(
-            WebSessionRow.created_at.desc()).limit(1))
+        ended = await uow.session.scalar(select(WebSessionRow.ended_at).where(
+            WebSessionRow.token_hash == digest(cookie["value"])))
     assert ended is not None
 
 
