@@ -275,7 +275,8 @@ def plan_view(client: Client, plan: Plan, language: str, ttl_minutes: int, *,
     return _fit("\n".join(lines))
 
 
-def discharge_question(code: str, erase_after: date, days: int) -> tuple[str, InlineKeyboardMarkup]:
+def discharge_question(code: str, erase_after: date, days: int,
+                       open_alerts: int = 0) -> tuple[str, InlineKeyboardMarkup]:
     text = ngettext(
         "Discharge client {code}? Daily check-ins stop at once and the client is told. "
         "Their records stay readable to you for {days} day; on {day} their data key is "
@@ -284,6 +285,12 @@ def discharge_question(code: str, erase_after: date, days: int) -> tuple[str, In
         "Their records stay readable to you for {days} days; on {day} their data key is "
         "destroyed and every record becomes unreadable for good.", days).format(
         code=code, days=days, day=f"{erase_after:%Y-%m-%d}")
+    if open_alerts:
+        text += "\n\n" + ngettext(
+            "{n} alert of this client is still open. Discharge does not close it: it keeps "
+            "escalating until someone acknowledges it.",
+            "{n} alerts of this client are still open. Discharge does not close them: they "
+            "keep escalating until someone acknowledges them.", open_alerts).format(n=open_alerts)
     return text, _keyboard([[
         (_("Discharge {code}").format(code=code),
          DischargeCb(action="confirm", code=code).pack()),

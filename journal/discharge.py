@@ -31,6 +31,9 @@ class NotMonitored(NotAllowed):
 class Discharge:
     client: Client
     erase_after: datetime
+    open_alerts: int = 0
+    """Alerts of the client not yet acknowledged. Discharge leaves them open: each still
+    escalates until a person acknowledges it, so the question says how many there are."""
 
 
 class DischargeService:
@@ -41,7 +44,9 @@ class DischargeService:
     async def preview(self, uow: UnitOfWork, clinician: Clinician, code: str) -> Discharge:
         """What a discharge now would mean, for the confirmation question; changes nothing."""
         client = await self._monitored(uow, clinician, code)
-        return Discharge(client, self._clock.now() + self._retention)
+        counts = await uow.alerts.open_counts([client.id])
+        return Discharge(client, self._clock.now() + self._retention,
+                         open_alerts=sum(counts.get(client.id, {}).values()))
 
     async def discharge(self, uow: UnitOfWork, clinician: Clinician, code: str) -> Discharge:
         """Stop monitoring now and start the retention period.

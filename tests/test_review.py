@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.callbacks import ReviewCb
-from journal.alerts.rules import RiskRules
+from journal.alerts.rules import Finding, RiskRules
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
 from journal.checkin.questionnaire import Questionnaire, options_for
@@ -506,10 +506,20 @@ async def test_a_clinician_edits_the_plan_and_the_client_is_told(world: dict[str
     assert actions.count("plan.edit") == 2 and "plan.view" in actions
 
 
-async def test_a_clinician_discharges_a_client_after_confirming(world: dict[str, Any]) -> None:
+async def test_a_clinician_discharges_a_client_after_confirming(
+        world: dict[str, Any], q: Questionnaire, rules: RiskRules) -> None:
     emu, sam, store, clock = world["emu"], world["sam"], world["store"], world["clock"]
+    async with store.transaction() as uow:
+        alert = await AlertService(clock=clock, questionnaire=q, rules=rules).raise_alert(
+            uow, sam, findings=[Finding("self_harm", "critical", "SELF_HARM")],
+            checkin_id=None, answers={"self_harm": True})
+    async with store.unit_of_work() as uow:
+        still_open = sum((await uow.alerts.open_counts([sam.id])).get(sam.id, {}).values())
+    assert still_open >= 1
     question = await ask(emu, LANE, f"/discharge {sam.code}", contains="Discharge client")
     assert "365 days" in question.text
+    assert (f"{still_open} alert of this client is still open" if still_open == 1 else
+            f"{still_open} alerts of this client are still open") in question.text
     await emu.press_button(LANE, question.message_id, text="Cancel")
     await eventually(lambda: "cancelled" in next(
         m for m in emu.chat(LANE) if m.message_id == question.message_id).text)
@@ -522,6 +532,9 @@ async def test_a_clinician_discharges_a_client_after_confirming(world: dict[str,
         client = await uow.clients.get(sam.id)
     assert client is not None and client.status == "discharged"
     assert client.erase_after == clock.now() + timedelta(days=365)
+    async with store.unit_of_work() as uow:  # discharge closes no alert: it still escalates
+        kept = await uow.alerts.get(str(alert.id))
+    assert kept is not None and kept.status == "open"
     # The client is no longer monitored; the records stay readable for the report.
     stranger = await ask(emu, SAM, "/checkin")
     assert "enrolled participants" in stranger.text

@@ -222,7 +222,7 @@ async def discharge_command(message: Message, command: CommandObject, person: Pe
         return
     preview = await discharge.preview(uow, _staff(person), code)
     text, markup = discharge_question(preview.client.code, preview.erase_after.date(),
-                                      settings.retention_days)
+                                      settings.retention_days, preview.open_alerts)
     out.send(message.chat.id, text, markup)
 
 
