@@ -29,13 +29,15 @@ from tests.test_scheduler import add_client, at, make_ticks
 
 
 async def seed_directly(store: Store, clinician_id: int, n: int, *, first_telegram_id: int,
-                        next_due_at: datetime | None, now: datetime) -> None:
-    """n active clients inserted as rows in one statement: a caseload, quickly."""
+                        next_due_at: datetime | None, now: datetime,
+                        enrolled_at: datetime | None = None) -> None:
+    """n active clients inserted as rows in one statement: a caseload, quickly. Enrolled a
+    day before `now` unless `enrolled_at` says when."""
     rows = [{"id": new_id(), "code": f"S{first_telegram_id + i}", "status": "active",
              "telegram_id": first_telegram_id + i, "clinician_id": clinician_id,
              "language": "en", "timezone": "UTC", "checkin_time": "08:00",
              "checkin_days": "0123456", "unreachable": False, "created_at": now,
-             "enrolled_at": now - timedelta(days=1), "next_due_at": next_due_at}
+             "enrolled_at": enrolled_at or now - timedelta(days=1), "next_due_at": next_due_at}
             for i in range(n)]
     async with store.transaction() as uow:
         await uow.session.execute(insert(ClientRow), rows)
@@ -76,8 +78,10 @@ async def test_a_quiet_tick_with_two_thousand_clients_reads_only_the_due_ones(
         store: Store, database: Database) -> None:
     clock = FakeClock(at("2026-03-02 06:00"))
     clinician = await make_clinician(store, clock)
+    # Enrolled this morning: no earlier day is owed, so the first tick only looks.
     await seed_directly(store, clinician.id, 2000, first_telegram_id=200_000,
-                        next_due_at=at("2026-03-02 08:00"), now=clock.now())
+                        next_due_at=at("2026-03-02 08:00"), now=clock.now(),
+                        enrolled_at=clock.now())
     due_one = await add_client(store, clock, clinician, 8001, time_="06:30")
     clock.set(at("2026-03-02 07:00"))
     ticks = make_ticks(store, clock)
