@@ -88,17 +88,43 @@ async def check_csrf(request: web.Request, form: Any) -> None:
         raise web.HTTPForbidden()
 
 
-def _start(request: web.Request, session: NewSession, response: web.StreamResponse) -> None:
-    secure = request.app[CONFIG_KEY].secure_cookies
+def _cookie(name: str, value: str, *, max_age: int, secure: bool, embedded: bool) -> str:
+    """One Set-Cookie value, written out here: Python's cookie module knows no Partitioned
+    before 3.14. The tokens are URL-safe, so nothing needs quoting."""
+    attributes = [f"{name}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly"]
+    if embedded:
+        attributes += ["Secure", "SameSite=None", "Partitioned"]
+    else:
+        attributes += ["SameSite=Strict"] + (["Secure"] if secure else [])
+    return "; ".join(attributes)
+
+
+def _start(request: web.Request, session: NewSession, response: web.StreamResponse, *,
+           mini_app: bool = False) -> None:
+    """Give the browser the session's two cookies.
+
+    A browser signed in by link holds them SameSite=Strict. The Mini App may run inside
+    Telegram Web, in a frame of web.telegram.org: a browser keeps no Strict (or Lax)
+    cookie a cross-site frame is given, and sends no unpartitioned one back to it. Over
+    https its cookies are therefore SameSite=None and Partitioned (CHIPS): kept for this
+    site framed by that top-level site only, so no other site's page ever carries them
+    (the CSRF token and the same-origin check guard the forms as before). The phone apps
+    open the Mini App as a page of its own, where such a cookie works the same."""
+    config = request.app[CONFIG_KEY]
     limit = int(request.app[ACCESS_KEY].limit.total_seconds())
     for name, value in ((SESSION_COOKIE, session.token), (CSRF_COOKIE, session.csrf_token)):
-        response.set_cookie(name, value, max_age=limit, path="/", httponly=True,
-                            samesite="Strict", secure=secure)
+        response.headers.add("Set-Cookie", _cookie(
+            name, value, max_age=limit, secure=config.secure_cookies,
+            embedded=mini_app and config.secure_cookies))
 
 
-def _forget(response: web.StreamResponse) -> None:
+def _forget(request: web.Request, response: web.StreamResponse) -> None:
+    """Expire both cookies, in whichever of the two forms _start gave them."""
+    secure = request.app[CONFIG_KEY].secure_cookies
     for name in (SESSION_COOKIE, CSRF_COOKIE):
-        response.del_cookie(name, path="/")
+        for embedded in ((False, True) if secure else (False,)):
+            response.headers.add("Set-Cookie", _cookie(name, "", max_age=0, secure=secure,
+                                                       embedded=embedded))
 
 
 # --- the one-time link ------------------------------------------------------------------
@@ -168,7 +194,7 @@ async def webapp_sign_in(request: web.Request) -> web.StreamResponse:
     if session is None:
         raise web.HTTPForbidden()
     response = web.json_response({"next": "/caseload"})
-    _start(request, session, response)
+    _start(request, session, response, mini_app=True)
     return response
 
 
@@ -182,7 +208,7 @@ async def sign_out(request: web.Request) -> web.Response:
         await request.app[ACCESS_KEY].sign_out(uow, request.cookies.get(SESSION_COOKIE, ""))
     request.pop(VIEWER, None)
     response = page(request, "signed_out.html")
-    _forget(response)
+    _forget(request, response)
     return response
 
 

@@ -1,0 +1,129 @@
+"""The workspace as a Mini App inside Telegram Web, in a real Chromium: web.telegram.org
+frames the page, so the session's cookies are a cross-site frame's. A browser keeps no
+SameSite=Strict cookie there and sends no unpartitioned one back, so the Mini App's are
+SameSite=None and Partitioned, and no page outside that frame carries them.
+
+The workspace is served as it is behind a TLS proxy: its public address is https, the
+process speaks http on loopback (Chromium treats http://localhost as secure, so it keeps
+Secure cookies). The top-level page https://web.telegram.org/k/ is answered by the test
+(no internet here), and Chromium's local-network check, which would stop a public page
+from framing localhost, is switched off."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from journal.clock import FakeClock
+from storage.crypto import MasterKeyring
+from storage.uow import Store
+from tests.e2e import InProcessBot, bot_settings
+from tests.helpers import make_client, make_clinician
+from tests.test_workspace_browser import CHROMIUM, free_port, init_data
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+]
+
+LANE, CLIENT = 7201, 8201
+TELEGRAM_WEB = "https://web.telegram.org/k/"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory,
+                sqlite_template: Path) -> AsyncIterator[dict[str, Any]]:
+    from playwright.async_api import async_playwright
+
+    from telegram_emulator import BotAPIEmulator
+
+    path = tmp_path_factory.mktemp("miniapp") / "steadfast.db"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite+aiosqlite:///{path}"
+    ring = MasterKeyring.generate()
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    emu = BotAPIEmulator(token="123456:TEST-TOKEN", username="steadfast_test_bot")
+    await emu.start()
+    store = Store.open(url, ring)
+    lane = await make_clinician(store, clock, telegram_id=LANE, name="Dr Lane")
+    client = await make_client(store, clock, lane, telegram_id=CLIENT)
+    emu.person(LANE, "Lane")
+    await emu.send_text(LANE, "/start")
+    port = free_port()
+    settings = bot_settings(emu, url, ring, web_port=port, scheduler_enabled=False,
+                            web_public_url=f"https://localhost:{port}")
+    bot = await InProcessBot(settings, clock=clock).start()
+    playwright = await async_playwright().start()
+    browser = await playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--no-sandbox", "--disable-features=LocalNetworkAccessChecks"])
+    try:
+        yield {"emu": emu, "clock": clock, "client": client, "browser": browser,
+               "port": port, "token": emu.token}
+    finally:
+        await browser.close()
+        await playwright.stop()
+        await bot.stop()
+        await store.close()
+        await emu.stop()
+
+
+async def telegram_web(world: dict[str, Any]) -> Any:
+    """A fresh browser on Telegram Web, framing the Mini App the /workspace button opens,
+    with initData signed as Telegram signs it."""
+    emu, port = world["emu"], world["port"]
+    sent = await emu.send_text(LANE, "/workspace")
+    message = await emu.wait_for_message(LANE, contains="/sign-in/", after=sent.message_id)
+    button = message.reply_markup["inline_keyboard"][0][0]
+    assert button["web_app"]["url"] == f"https://localhost:{port}/webapp"
+    # The TLS proxy's side: the same path over loopback http.
+    app_url = button["web_app"]["url"].replace("https://", "http://", 1)
+    signed = init_data(world["token"], LANE, world["clock"].now()).replace("&", "%26")
+    context = await world["browser"].new_context(viewport={"width": 1100, "height": 800},
+                                                 locale="en-GB")
+    page = await context.new_page()
+    page.set_default_timeout(20_000)
+
+    async def telegram(route: Any) -> None:
+        await route.fulfill(status=200, content_type="text/html", body=(
+            "<!doctype html><title>Telegram Web</title>"
+            f'<iframe src="{app_url}#tgWebAppData={signed}" '
+            'style="width:1000px;height:700px"></iframe>'))
+
+    await page.route(f"{TELEGRAM_WEB}**", telegram)
+    await page.goto(TELEGRAM_WEB)
+    return page
+
+
+async def test_the_mini_app_signs_in_inside_telegram_web(world: dict[str, Any]) -> None:
+    page = await telegram_web(world)
+    try:
+        app = page.frame_locator("iframe")
+        # Signed in inside the frame: the caseload with the clinician's client.
+        await app.get_by_role("link", name=world["client"].code).wait_for()
+        cookies = {c["name"]: c for c in await page.context.cookies()}
+        session = cookies["steadfast_session"]
+        assert session["httpOnly"] and session["secure"] and session["sameSite"] == "None"
+        assert cookies["steadfast_csrf"]["sameSite"] == "None"
+        # The cookies belong to this site framed by Telegram Web only: the same address
+        # opened as a page of its own carries none of them.
+        alone = await page.context.new_page()
+        response = await alone.goto(f"http://localhost:{world['port']}/caseload")
+        assert response.status == 401
+        await alone.close()
+        # Signing out inside the frame ends the session and expires its cookies.
+        await app.get_by_role("button", name="Sign out").click()
+        await app.get_by_role("heading", name="You are signed out").wait_for()
+        assert not [c for c in await page.context.cookies() if c["name"] == "steadfast_session"]
+        frame = next(f for f in page.frames if f.url.startswith("http://localhost"))
+        again = await frame.goto(f"http://localhost:{world['port']}/caseload")
+        assert again.status == 401
+    finally:
+        await page.context.close()
