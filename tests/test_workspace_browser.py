@@ -189,8 +189,10 @@ def init_data(token: str, user_id: int, auth_date: datetime) -> str:
 async def test_a_clinician_signs_in_reviews_and_acknowledges_an_alert(
         world: dict[str, Any], page: Any) -> None:
     emu, code = world["emu"], world["client"].code
+    before = max((m.message_id for m in emu.chat(LANE)), default=0)
     alert_id = await raise_alert(world)
-    telegram_alert = await emu.wait_for_message(LANE, contains="alert for client")
+    telegram_alert = await emu.wait_for_message(LANE, contains="Critical alert for client",
+                                                after=before)
     assert "Acknowledge" in telegram_alert.button_texts
 
     link = await sign_in_link(world)
