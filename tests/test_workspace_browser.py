@@ -102,8 +102,11 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
     settings = bot_settings(emu, url, ring, web_port=port, scheduler_enabled=False)
     bot = await InProcessBot(settings, clock=clock).start()
     playwright = await async_playwright().start()
-    browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                               args=["--no-sandbox"])
+    # Without the local-network check, a public page (Telegram Web, answered by a test) may
+    # frame the workspace on loopback, as it frames a real one.
+    browser = await playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--no-sandbox", "--disable-features=LocalNetworkAccessChecks"])
     try:
         yield {"emu": emu, "store": store, "clock": clock, "client": client,
                "elsewhere": elsewhere, "base": f"http://127.0.0.1:{port}", "browser": browser,
@@ -358,6 +361,26 @@ async def test_initdata_signed_with_another_token_or_too_old_is_refused(
     await page.goto(f"{world['base']}/webapp#tgWebAppData={fresh.replace('&', '%26')}")
     await page.wait_for_url("**/caseload")
     assert await page.get_by_role("link", name=world["client"].code).is_visible()
+
+
+async def test_a_mini_app_framed_by_telegram_web_without_its_cookies_says_what_to_do(
+        world: dict[str, Any], page: Any) -> None:
+    """Over http (a test setup, no Secure cookies) the Mini App's cookies are Strict, and a
+    browser keeps none of them in Telegram Web's cross-site frame, as a browser that blocks
+    every third-party cookie does over https: the page says to use the link."""
+    signed = init_data(world["token"], LANE, world["clock"].now()).replace("&", "%26")
+
+    async def telegram(route: Any) -> None:
+        await route.fulfill(status=200, content_type="text/html", body=(
+            f'<!doctype html><iframe src="{world["base"]}/webapp#tgWebAppData={signed}" '
+            'style="width:1000px;height:600px"></iframe>'))
+
+    await page.route("https://web.telegram.org/**", telegram)
+    await page.goto("https://web.telegram.org/k/")
+    status = page.frame_locator("iframe").get_by_role("status")
+    await status.filter(has_text="keeps no sign-in inside Telegram Web").wait_for()
+    assert "open the sign-in link" in await status.inner_text()
+    assert not [c for c in await page.context.cookies() if c["name"] == "steadfast_session"]
 
 
 async def test_another_clinicians_client_looks_missing(world: dict[str, Any], page: Any) -> None:

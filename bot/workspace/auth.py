@@ -198,6 +198,13 @@ async def webapp_sign_in(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def webapp_signed_in(request: web.Request) -> web.Response:
+    """204 when this request carried a live session: the Mini App asks before it moves on,
+    so a browser that kept no cookie in Telegram Web's frame gets words, not a 401 page."""
+    await signed_in(request)
+    return web.Response(status=204)
+
+
 # --- signing out ------------------------------------------------------------------------
 
 
@@ -217,4 +224,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/sign-in", use_link)
     app.router.add_get("/webapp", webapp_page)
     app.router.add_post("/webapp/sign-in", webapp_sign_in)
+    app.router.add_get("/webapp/signed-in", webapp_signed_in)
     app.router.add_post("/sign-out", sign_out)
