@@ -127,3 +127,27 @@ async def test_the_mini_app_signs_in_inside_telegram_web(world: dict[str, Any]) 
         assert again.status == 401
     finally:
         await page.context.close()
+
+
+async def test_the_mini_app_on_a_phone_replaces_an_older_sessions_cookie(
+        world: dict[str, Any]) -> None:
+    """The phone apps open the Mini App as a page of its own. A cookie of an earlier
+    session (unpartitioned, as before Partitioned ones) is expired by the new sign-in, so
+    the browser never sends two sessions."""
+    port = world["port"]
+    context = await world["browser"].new_context(viewport={"width": 390, "height": 844})
+    try:
+        await context.add_cookies([{"name": "steadfast_session", "value": "earlier-session",
+                                    "url": f"http://localhost:{port}/", "httpOnly": True,
+                                    "secure": True, "sameSite": "Strict"}])
+        page = await context.new_page()
+        page.set_default_timeout(20_000)
+        signed = init_data(world["token"], LANE, world["clock"].now()).replace("&", "%26")
+        await page.goto(f"http://localhost:{port}/webapp#tgWebAppData={signed}")
+        await page.wait_for_url("**/caseload")
+        await page.get_by_role("link", name=world["client"].code).wait_for()
+        sessions = [c for c in await context.cookies() if c["name"] == "steadfast_session"]
+        assert len(sessions) == 1 and sessions[0]["value"] != "earlier-session"
+        assert sessions[0]["sameSite"] == "None"
+    finally:
+        await context.close()

@@ -112,10 +112,13 @@ def _start(request: web.Request, session: NewSession, response: web.StreamRespon
     open the Mini App as a page of its own, where such a cookie works the same."""
     config = request.app[CONFIG_KEY]
     limit = int(request.app[ACCESS_KEY].limit.total_seconds())
+    embedded = mini_app and config.secure_cookies
     for name, value in ((SESSION_COOKIE, session.token), (CSRF_COOKIE, session.csrf_token)):
+        if embedded:  # an older session's unpartitioned cookie of the same name goes
+            response.headers.add("Set-Cookie", _cookie(name, "", max_age=0, secure=True,
+                                                       embedded=False))
         response.headers.add("Set-Cookie", _cookie(
-            name, value, max_age=limit, secure=config.secure_cookies,
-            embedded=mini_app and config.secure_cookies))
+            name, value, max_age=limit, secure=config.secure_cookies, embedded=embedded))
 
 
 def _forget(request: web.Request, response: web.StreamResponse) -> None:
