@@ -28,6 +28,7 @@ lint: venv
 bench: venv
 	$(BIN)/python bench/checkin.py --quick
 	$(BIN)/python bench/fanout.py --clients 2000
+	$(BIN)/python bench/tick.py --clients 2000
 	$(BIN)/python bench/start.py --quick
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/workspace_page.py --runs 3
