@@ -55,6 +55,9 @@ WEB_SIGN_INS_KEPT: Final = timedelta(days=30)
 # with the bulk prompts).
 CHUNK_CLIENTS: Final = 200
 CHUNK_SECONDS: Final = 0.05
+# A chunk that stopped short reads about what it got through, plus half, next time: what
+# it did not reach, and those clients' days, would otherwise be read again by each chunk.
+CHUNK_CLIENTS_MIN: Final = 10
 # Between two chunks the tick lets go for this long. A writer waiting for SQLite's lock
 # polls it (busy_timeout) every 100 ms at worst, so a shorter gap would go to the tick's
 # next chunk every time and a press would wait for the whole tick.
@@ -166,19 +169,24 @@ class Ticks:
     async def _clients(self, now: datetime, upto: datetime, report: TickReport) -> None:
         """Every active client due by `upto` (now, or EVERYONE on the first tick)."""
         after = ""
+        limit = CHUNK_CLIENTS
         while True:
             if after:
                 await asyncio.sleep(CHUNK_PAUSE)
             async with self._store.unit_of_work() as uow:
                 # Only active clients: paused, discharged, erased and invited ones get
                 # nothing; only those whose next due instant has come.
-                clients = await uow.clients.due(upto, after=after, limit=CHUNK_CLIENTS,
+                clients = await uow.clients.due(upto, after=after, limit=limit,
                                                 skip_locked=uow.postgres)
                 if not clients:
                     return
+                visited = report.visited
                 after = await self._chunk(uow, clients, now, report)
                 await uow.commit()
             report.chunks += 1
+            reached = report.visited - visited
+            limit = (min(CHUNK_CLIENTS, 2 * limit) if reached == len(clients)
+                     else max(CHUNK_CLIENTS_MIN, reached + reached // 2))
 
     async def _chunk(self, uow: UnitOfWork, clients: list[Client], now: datetime,
                      report: TickReport) -> str:

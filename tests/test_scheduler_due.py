@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import event, insert, inspect, select, text
 from sqlalchemy.engine import Connection
@@ -18,10 +19,10 @@ from journal.checkin.timing import ScheduleRequest, ScheduleService
 from journal.clock import FakeClock
 from storage.db import create_engine
 from storage.migrate import alembic_config
-from storage.models import ClientRow, OutboxRow
+from storage.models import CheckInRow, ClientRow, OutboxRow
 from storage.records import Client
 from storage.repositories import new_id
-from storage.repositories.people import AT_ONCE
+from storage.repositories.people import AT_ONCE, ClientRepository
 from storage.uow import Store
 from tests.conftest import Database
 from tests.helpers import make_clinician, read_schema
@@ -156,6 +157,35 @@ async def test_a_busy_tick_commits_in_chunks_and_others_commit_between_them(
         assert queued is not None
     # A second tick repeats nothing: every client's next instant moved on.
     assert (await ticks.run()).prompted == 0
+
+
+async def test_a_tick_closing_a_missed_day_for_everyone_closes_each_once_and_reads_little(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each client owes yesterday, so a chunk stops after 50 ms with most of its 200
+    clients not reached; the next chunk reads about what the last one got through, not
+    those 200 again."""
+    clock = FakeClock(at("2026-03-02 07:00"))
+    clinician = await make_clinician(store, clock)
+    await seed_directly(store, clinician.id, 200, first_telegram_id=400_000,
+                        next_due_at=AT_ONCE, now=clock.now(),
+                        enrolled_at=at("2026-03-01 07:00"))  # before yesterday's 08:00
+    read: list[int] = []
+    due = ClientRepository.due
+
+    async def counted(self: ClientRepository, *args: Any, **kwargs: Any) -> list[Client]:
+        found = await due(self, *args, **kwargs)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(ClientRepository, "due", counted)
+    report = await make_ticks(store, clock).run()
+    assert report.missed == 200 and report.visited == 200 and report.failures == 0
+    async with store.unit_of_work() as uow:
+        days = (await uow.session.execute(select(CheckInRow.client_id, CheckInRow.status))).all()
+    assert len(days) == 200 and {status for _, status in days} == {"missed"}
+    assert len({client_id for client_id, _ in days}) == 200  # each once
+    if report.chunks > 1:  # a machine fast enough for 200 in one chunk reads each once
+        assert sum(read) < 3 * report.visited, read
 
 
 async def test_next_due_follows_the_day_across_the_dst_change_in_new_york(
