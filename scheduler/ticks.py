@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
@@ -107,6 +107,20 @@ class _Visit:
     remind: list[date] = field(default_factory=list)
     prompt: list[date] = field(default_factory=list)
     next_due: datetime | None = None
+
+
+class _Overrides:
+    """The risk threshold overrides of a chunk's clients, read in one statement the first
+    time a missed day needs them (a tick closing a caseload's day read them per client)."""
+
+    def __init__(self, client_ids: list[str]) -> None:
+        self._ids = client_ids
+        self._found: dict[str, dict[str, int]] | None = None
+
+    async def of(self, uow: UnitOfWork, client_id: str) -> Mapping[str, int]:
+        if self._found is None:
+            self._found = await uow.overrides.for_clients(self._ids)
+        return self._found.get(client_id, {})
 
 
 class Ticks:
@@ -198,6 +212,7 @@ class Ticks:
         days: dict[str, dict[date, ScheduledDay]] = {c.id: {} for c in clients}
         for day in await uow.checkins.scheduled_days([c.id for c in clients], since=earliest):
             days[day.client_id][day.local_date] = day
+        overrides = _Overrides([c.id for c in clients])
         visits: list[_Visit] = []
         last = ""
         for client in clients:
@@ -210,7 +225,7 @@ class Ticks:
                 mine = TickReport()
                 try:
                     async with uow.savepoint():
-                        await self._act(uow, visit, days[client.id], mine)
+                        await self._act(uow, visit, days[client.id], overrides, mine)
                 except Exception as exc:
                     # One client's failure must not stop everybody else's prompts; it stays
                     # due and is retried next tick, and the savepoint undid its partial work.
@@ -290,7 +305,7 @@ class Ticks:
         return visit
 
     async def _act(self, uow: UnitOfWork, visit: _Visit, days: dict[date, ScheduledDay],
-                   report: TickReport) -> None:
+                   overrides: _Overrides, report: TickReport) -> None:
         """Close and remind as `visit` says, oldest day first."""
         client = visit.client
         since = counts_from(client)
@@ -303,7 +318,8 @@ class Ticks:
             report.missed += 1
             # An unreachable client already raised the blocked-bot alert; a missed-day
             # alert every day on top of it would only be noise.
-            if reachable and await self._missed_alert(uow, client, days, day, since):
+            if reachable and await self._missed_alert(uow, client, days, day, since,
+                                                      await overrides.of(uow, client.id)):
                 report.alerts += 1
         for day in visit.remind:
             if await self._checkins.remind(uow, client, day):
@@ -311,12 +327,13 @@ class Ticks:
 
     async def _missed_alert(self, uow: UnitOfWork, client: Client,
                             days: dict[date, ScheduledDay], day: date,
-                            since: datetime) -> bool:
+                            since: datetime, overrides: Mapping[str, int]) -> bool:
         # The run counts only days since enrolment or the last resume: a pause between two
         # missed days ends the run, and paused days never count.
         first = max(day - timedelta(days=MISSED_HISTORY_DAYS), local_date(client, since))
         statuses = [d.status for when, d in sorted(days.items()) if first <= when <= day]
-        return await self._alerts.on_missed(uow, client, statuses, day) is not None
+        return await self._alerts.on_missed(uow, client, statuses, day,
+                                            overrides=overrides) is not None
 
     # -- the rest of the tick --------------------------------------------------------------
     async def _escalate(self, uow: UnitOfWork, report: TickReport) -> None:

@@ -343,6 +343,28 @@ async def test_two_missed_days_in_a_row_raise_one_alert(store: Store) -> None:
     assert copies.all() == [(500, f"missed:{client.id}:2026-03-03")]
 
 
+async def test_a_clients_own_missed_day_threshold_holds_in_a_tick_of_many(store: Store) -> None:
+    """The tick reads a chunk's overrides at once: each client still gets their own."""
+    clock = FakeClock(at("2026-03-02 09:00"))
+    clinician = await make_clinician(store, clock, telegram_id=500)
+    watched = await add_client(store, clock, clinician, 8001, time_="20:00")
+    others = [await add_client(store, clock, clinician, 8002 + n, time_="20:00")
+              for n in range(3)]
+    async with store.transaction() as uow:
+        await uow.overrides.set(watched.id, "missed_checkins", 1, by=clinician.id,
+                                now=clock.now())
+    ticks = make_ticks(store, clock)
+    clock.set(at("2026-03-02 20:00"))
+    await ticks.run()
+    clock.set(at("2026-03-03 08:00"))  # the first day's window closed unanswered
+    report = await ticks.run()
+    assert (report.missed, report.alerts) == (4, 1)
+    async with store.unit_of_work() as uow:
+        assert len(await uow.alerts.recent(watched.id, since=at("2026-03-01 00:00"))) == 1
+        for other in others:
+            assert await uow.alerts.recent(other.id, since=at("2026-03-01 00:00")) == []
+
+
 async def test_a_submitted_day_is_never_marked_missed(store: Store) -> None:
     clock = FakeClock(at("2026-03-02 09:00"))
     clinician = await make_clinician(store, clock)

@@ -114,8 +114,12 @@ class AlertService:
         return assessment
 
     async def on_missed(self, uow: UnitOfWork, client: Client, statuses: Sequence[str],
-                        local_date: date) -> Alert | None:
-        overrides = await uow.overrides.for_client(client.id)
+                        local_date: date, *,
+                        overrides: Mapping[str, int] | None = None) -> Alert | None:
+        """The missed-run rule over the client's recent days; `overrides`, when the caller
+        read them already (a tick, for its whole chunk), spares reading them here."""
+        if overrides is None:
+            overrides = await uow.overrides.for_client(client.id)
         recent: list[Literal["completed", "missed"]] = [
             "missed" if s == "missed" else "completed" for s in statuses]
         assessment = evaluate_missed(self._rules, recent, overrides=overrides)

@@ -21,6 +21,18 @@ class RiskOverrideRepository(Repository):
             .where(RiskOverrideRow.client_id == client_id))
         return {rule: threshold for rule, threshold in rows}
 
+    async def for_clients(self, client_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """for_client of each, in one statement (a client with none maps to {})."""
+        found: dict[str, dict[str, int]] = {client_id: {} for client_id in client_ids}
+        if client_ids:
+            rows = await self.session.execute(
+                select(RiskOverrideRow.client_id, RiskOverrideRow.rule_id,
+                       RiskOverrideRow.threshold)
+                .where(RiskOverrideRow.client_id.in_(client_ids)))
+            for client_id, rule, threshold in rows:
+                found[client_id][rule] = threshold
+        return found
+
     async def set(self, client_id: str, rule_id: str, threshold: int, *, by: int,
                   now: datetime) -> None:
         row = await self.session.get(RiskOverrideRow, (client_id, rule_id))
