@@ -10,17 +10,13 @@ session prints the folder."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import re
 import shutil
-import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 import pytest_asyncio
@@ -31,17 +27,15 @@ from journal.alerts.rules import Finding
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
 from journal.checkin.questionnaire_file import load_questionnaire
-from journal.clock import FakeClock
 from journal.web_access import digest
-from storage.crypto import MasterKeyring
 from storage.models import AlertRow, ClinicianRow, WebSessionRow
-from storage.uow import Store
+from tests.browser import CHROMIUM, chromium, init_data, serving, telegram_stack
 from tests.conftest import SCREENSHOTS
-from tests.e2e import InProcessBot, bot_settings, eventually
+from tests.e2e import eventually
 from tests.helpers import make_client, make_clinician
+from tests.mailbox import free_port
 from tests.review_seed import seed_history
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.asyncio(loop_scope="module"),
@@ -57,12 +51,6 @@ HEADERS = {
 SHOTS = SCREENSHOTS  # printed at the end of the session (tests/conftest.py)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def shots() -> Path:
     """A fresh folder for this run's screenshots."""
@@ -74,50 +62,27 @@ def shots() -> Path:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
                 shots: Path) -> AsyncIterator[dict[str, Any]]:
-    from playwright.async_api import async_playwright
-
-    from telegram_emulator import BotAPIEmulator
-
-    path = tmp_path_factory.mktemp("workspace") / "steadfast.db"
-    shutil.copyfile(sqlite_template, path)
-    url = f"sqlite+aiosqlite:///{path}"
-    ring = MasterKeyring.generate()
-    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    emu = BotAPIEmulator(token="123456:TEST-TOKEN", username="steadfast_test_bot")
-    await emu.start()
-    store = Store.open(url, ring)
-    lane = await make_clinician(store, clock, telegram_id=LANE, name="Dr Lane")
-    other = await make_clinician(store, clock, telegram_id=OTHER, name="Dr Other")
-    await make_clinician(store, clock, telegram_id=SUPERVISOR, name="Dr Sup", role="supervisor")
-    client = await make_client(store, clock, lane, telegram_id=CLIENT)
-    elsewhere = await make_client(store, clock, other, telegram_id=OTHER_CLIENT)
-    q = load_questionnaire()
-    rules = load_rules(questionnaire=q)
-    await seed_history(store, q, rules, elsewhere, end=clock.now().date(), days=20)
-    for user, name in ((LANE, "Lane"), (OTHER, "Other"), (SUPERVISOR, "Sup"),
-                       (CLIENT, "Sam"), (OTHER_CLIENT, "Kim")):
-        emu.person(user, name)
-        await emu.send_text(user, "/start")
-    port = free_port()
-    settings = bot_settings(emu, url, ring, web_port=port, scheduler_enabled=False)
-    bot = await InProcessBot(settings, clock=clock).start()
-    playwright = await async_playwright().start()
-    # Without the local-network check, a public page (Telegram Web, answered by a test) may
-    # frame the workspace on loopback, as it frames a real one.
-    browser = await playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=["--no-sandbox", "--disable-features=LocalNetworkAccessChecks"])
-    try:
-        yield {"emu": emu, "store": store, "clock": clock, "client": client,
-               "elsewhere": elsewhere, "base": f"http://127.0.0.1:{port}", "browser": browser,
-               "alerts": AlertService(clock=clock, questionnaire=q, rules=rules),
-               "token": emu.token}
-    finally:
-        await browser.close()
-        await playwright.stop()
-        await bot.stop()
-        await store.close()
-        await emu.stop()
+    async with telegram_stack(tmp_path_factory.mktemp("workspace"), sqlite_template) as s:
+        store, clock, emu = s.store, s.clock, s.emu
+        lane = await make_clinician(store, clock, telegram_id=LANE, name="Dr Lane")
+        other = await make_clinician(store, clock, telegram_id=OTHER, name="Dr Other")
+        await make_clinician(store, clock, telegram_id=SUPERVISOR, name="Dr Sup",
+                             role="supervisor")
+        client = await make_client(store, clock, lane, telegram_id=CLIENT)
+        elsewhere = await make_client(store, clock, other, telegram_id=OTHER_CLIENT)
+        q = load_questionnaire()
+        rules = load_rules(questionnaire=q)
+        await seed_history(store, q, rules, elsewhere, end=clock.now().date(), days=20)
+        for user, name in ((LANE, "Lane"), (OTHER, "Other"), (SUPERVISOR, "Sup"),
+                           (CLIENT, "Sam"), (OTHER_CLIENT, "Kim")):
+            emu.person(user, name)
+            await emu.send_text(user, "/start")
+        port = free_port()
+        async with serving(s, port), chromium() as browser:
+            yield {"emu": emu, "store": store, "clock": clock, "client": client,
+                   "elsewhere": elsewhere, "base": f"http://127.0.0.1:{port}",
+                   "browser": browser, "token": emu.token,
+                   "alerts": AlertService(clock=clock, questionnaire=q, rules=rules)}
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -174,16 +139,6 @@ def assert_headers(headers: dict[str, str]) -> None:
     csp = headers["content-security-policy"]
     assert "default-src 'self'" in csp
     assert "frame-ancestors https://web.telegram.org https://*.telegram.org" in csp
-
-
-def init_data(token: str, user_id: int, auth_date: datetime) -> str:
-    """initData as Telegram signs it: HMAC-SHA256 under HMAC("WebAppData", token)."""
-    fields = {"auth_date": str(int(auth_date.timestamp())), "query_id": "AAE",
-              "user": json.dumps({"id": user_id, "first_name": "Lane"}, separators=(",", ":"))}
-    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
-    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-    fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-    return urlencode(fields)
 
 
 # --- the story ----------------------------------------------------------------------------

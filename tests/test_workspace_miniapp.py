@@ -11,21 +11,16 @@ from framing localhost, is switched off."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from journal.clock import FakeClock
-from storage.crypto import MasterKeyring
-from storage.uow import Store
-from tests.e2e import InProcessBot, bot_settings
+from tests.browser import CHROMIUM, chromium, init_data, serving, telegram_stack
 from tests.helpers import make_client, make_clinician
-from tests.test_workspace_browser import CHROMIUM, free_port, init_data
+from tests.mailbox import free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,39 +35,16 @@ TELEGRAM_WEB = "https://web.telegram.org/k/"
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory,
                 sqlite_template: Path) -> AsyncIterator[dict[str, Any]]:
-    from playwright.async_api import async_playwright
-
-    from telegram_emulator import BotAPIEmulator
-
-    path = tmp_path_factory.mktemp("miniapp") / "steadfast.db"
-    shutil.copyfile(sqlite_template, path)
-    url = f"sqlite+aiosqlite:///{path}"
-    ring = MasterKeyring.generate()
-    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    emu = BotAPIEmulator(token="123456:TEST-TOKEN", username="steadfast_test_bot")
-    await emu.start()
-    store = Store.open(url, ring)
-    lane = await make_clinician(store, clock, telegram_id=LANE, name="Dr Lane")
-    client = await make_client(store, clock, lane, telegram_id=CLIENT)
-    emu.person(LANE, "Lane")
-    await emu.send_text(LANE, "/start")
-    port = free_port()
-    settings = bot_settings(emu, url, ring, web_port=port, scheduler_enabled=False,
-                            web_public_url=f"https://localhost:{port}")
-    bot = await InProcessBot(settings, clock=clock).start()
-    playwright = await async_playwright().start()
-    browser = await playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=["--no-sandbox", "--disable-features=LocalNetworkAccessChecks"])
-    try:
-        yield {"emu": emu, "clock": clock, "client": client, "browser": browser,
-               "port": port, "token": emu.token}
-    finally:
-        await browser.close()
-        await playwright.stop()
-        await bot.stop()
-        await store.close()
-        await emu.stop()
+    async with telegram_stack(tmp_path_factory.mktemp("miniapp"), sqlite_template) as s:
+        lane = await make_clinician(s.store, s.clock, telegram_id=LANE, name="Dr Lane")
+        client = await make_client(s.store, s.clock, lane, telegram_id=CLIENT)
+        s.emu.person(LANE, "Lane")
+        await s.emu.send_text(LANE, "/start")
+        port = free_port()
+        async with (serving(s, port, web_public_url=f"https://localhost:{port}"),
+                    chromium() as browser):
+            yield {"emu": s.emu, "clock": s.clock, "client": client, "browser": browser,
+                   "port": port, "token": s.emu.token}
 
 
 async def telegram_web(world: dict[str, Any]) -> Any:
