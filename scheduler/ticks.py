@@ -62,6 +62,10 @@ CHUNK_CLIENTS_MIN: Final = 10
 # polls it (busy_timeout) every 100 ms at worst, so a shorter gap would go to the tick's
 # next chunk every time and a press would wait for the whole tick.
 CHUNK_PAUSE: Final = 0.1
+# Escalation is a safety timer: a tick looks for overdue alerts before the clients' work
+# and again between its chunks once this long has passed, so a long sweep (a whole
+# caseload's missed days) does not hold an escalation until it ends.
+ESCALATION_RECHECK: Final = 5.0
 # A client with nothing ahead in the coming week (no check-in days) is looked at again then.
 RELOOK: Final = timedelta(days=1)
 DAYS_AHEAD: Final = 8
@@ -149,10 +153,12 @@ class Ticks:
         self._housekeeping_every = housekeeping_every
         self._last_housekeeping: datetime | None = None
         self._swept = False
+        self._escalated_at = float("-inf")  # time.monotonic() of the last escalation pass
 
     async def run(self) -> TickReport:
-        """One tick: the clients' work in chunks of short transactions, then the rest in
-        one. On PostgreSQL skips (ran=False) while another instance is ticking."""
+        """One tick: overdue alerts escalated, the clients' work in chunks of short
+        transactions (escalating again between them every ESCALATION_RECHECK seconds), then
+        the rest in one. On PostgreSQL skips (ran=False) while another instance ticks."""
         report = TickReport()
         # The lock's own session holds it for the whole tick (on SQLite it takes nothing:
         # the write lock serialises every chunk anyway).
@@ -160,11 +166,13 @@ class Ticks:
             if not await guard.try_advisory_lock(TICK_LOCK_KEY):
                 return TickReport(ran=False)
             now = self._clock.now()
+            await self._escalations(report)
             await self._clients(now, now if self._swept else EVERYONE, report)
             self._swept = True
             async with self._store.unit_of_work() as uow:
-                await self._guarded(uow, report, "escalations",
-                                    lambda: self._escalate(uow, report))
+                if time.monotonic() - self._escalated_at >= ESCALATION_RECHECK:
+                    await self._guarded(uow, report, "escalations",
+                                        lambda: self._escalate(uow, report))
                 for step in self._extra:
                     await self._guarded(uow, report, getattr(step, "__name__", "step"),
                                         lambda step=step: step(uow))  # type: ignore[misc]
@@ -180,13 +188,23 @@ class Ticks:
         return report
 
     # -- clients -------------------------------------------------------------------------
+    async def _escalations(self, report: TickReport) -> None:
+        """Overdue alerts escalated, in a transaction of their own."""
+        async with self._store.unit_of_work() as uow:
+            await self._guarded(uow, report, "escalations", lambda: self._escalate(uow, report))
+            await uow.commit()
+        self._escalated_at = time.monotonic()
+
     async def _clients(self, now: datetime, upto: datetime, report: TickReport) -> None:
-        """Every active client due by `upto` (now, or EVERYONE on the first tick)."""
+        """Every active client due by `upto` (now, or EVERYONE on the first tick); between
+        chunks, overdue alerts again once ESCALATION_RECHECK has passed."""
         after = ""
         limit = CHUNK_CLIENTS
         while True:
             if after:
                 await asyncio.sleep(CHUNK_PAUSE)
+                if time.monotonic() - self._escalated_at >= ESCALATION_RECHECK:
+                    await self._escalations(report)
             async with self._store.unit_of_work() as uow:
                 # Only active clients: paused, discharged, erased and invited ones get
                 # nothing; only those whose next due instant has come.

@@ -14,9 +14,12 @@ from alembic import command
 from sqlalchemy import event, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 
+import scheduler.ticks
+from journal.alerts.rules import Finding
 from journal.checkin.days import opens_at
 from journal.checkin.timing import ScheduleRequest, ScheduleService
 from journal.clock import FakeClock
+from scheduler.ticks import Ticks
 from storage.db import create_engine
 from storage.migrate import alembic_config
 from storage.models import CheckInRow, ClientRow, OutboxRow
@@ -186,6 +189,49 @@ async def test_a_tick_closing_a_missed_day_for_everyone_closes_each_once_and_rea
     assert len({client_id for client_id, _ in days}) == 200  # each once
     if report.chunks > 1:  # a machine fast enough for 200 in one chunk reads each once
         assert sum(read) < 3 * report.visited, read
+
+
+async def test_an_overdue_alert_escalates_before_and_during_a_long_sweep(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Escalation is a safety timer: a tick escalates before the clients' work, and again
+    between chunks, not only once a whole caseload's missed days are closed."""
+    clock = FakeClock(at("2026-03-02 06:30"))
+    clinician = await make_clinician(store, clock)
+    supervisor = await make_clinician(store, clock, telegram_id=600, role="supervisor")
+    await seed_directly(store, clinician.id, 200, first_telegram_id=500_000,
+                        next_due_at=AT_ONCE, now=clock.now(),
+                        enrolled_at=at("2026-03-01 07:00"))  # each owes yesterday
+    ticks = make_ticks(store, clock)
+    client = await add_client(store, clock, clinician, 8001, time_="20:00")
+    async with store.transaction() as uow:
+        alert = await ticks._alerts.raise_alert(
+            uow, client, findings=[Finding("self_harm", "critical", "SELF_HARM")],
+            checkin_id=None, answers={"self_harm": True})
+    clock.set(at("2026-03-02 07:00"))  # 30 minutes on: past the 15 of a critical alert
+    monkeypatch.setattr(scheduler.ticks, "ESCALATION_RECHECK", 0.0)
+    order: list[str] = []
+    chunk, escalate = Ticks._chunk, Ticks._escalate
+
+    async def chunk_seen(self: Ticks, *args: Any) -> str:
+        order.append("chunk")
+        return await chunk(self, *args)
+
+    async def escalate_seen(self: Ticks, *args: Any) -> None:
+        order.append("escalate")
+        await escalate(self, *args)
+
+    monkeypatch.setattr(Ticks, "_chunk", chunk_seen)
+    monkeypatch.setattr(Ticks, "_escalate", escalate_seen)
+    report = await ticks.run()
+    assert report.missed == 200 and report.escalated == 1 and report.failures == 0
+    assert order[0] == "escalate"  # before any client's work
+    assert report.chunks < 2 or "escalate" in order[1:order.index("chunk", 2)]  # between
+    async with store.unit_of_work() as uow:
+        escalated = await uow.alerts.get(str(alert.id))
+        copies = await uow.session.scalars(select(OutboxRow.chat_id).where(
+            OutboxRow.dedupe_key.like(f"esc:{alert.id}:1:%")))
+    assert escalated is not None and escalated.escalations == 1
+    assert list(copies) == [supervisor.telegram_id]
 
 
 async def test_next_due_follows_the_day_across_the_dst_change_in_new_york(
