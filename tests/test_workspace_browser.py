@@ -311,6 +311,12 @@ async def test_initdata_signed_with_another_token_or_too_old_is_refused(
                                            headers={"Content-Type": "application/json"})
         assert response.status == 403, why
     assert not await page.context.cookies()
+    # The Mini App's page with such initData says so, in words.
+    forged = cases["another token"].replace("&", "%26")
+    await page.goto(f"{world['base']}/webapp#tgWebAppData={forged}")
+    await page.get_by_role("heading", name="Not signed in").wait_for()
+    assert "did not work" in await page.get_by_role("status").inner_text()
+    await page.goto("about:blank")  # Telegram opens the Mini App afresh each time
     # Signed with the bot's token and fresh, it signs in, through the Mini App's page.
     fresh = init_data(world["token"], LANE, now)
     await page.goto(f"{world['base']}/webapp#tgWebAppData={fresh.replace('&', '%26')}")
@@ -335,6 +341,9 @@ async def test_a_mini_app_framed_by_telegram_web_without_its_cookies_says_what_t
     status = page.frame_locator("iframe").get_by_role("status")
     await status.filter(has_text="keeps no sign-in inside Telegram Web").wait_for()
     assert "open the sign-in link" in await status.inner_text()
+    assert await page.frame_locator("iframe").get_by_role(
+        "heading", name="Not signed in").is_visible()
+    await shot(page, "11-mini-app-in-telegram-web-without-cookies")
     assert not [c for c in await page.context.cookies() if c["name"] == "steadfast_session"]
 
 

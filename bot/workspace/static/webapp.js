@@ -4,9 +4,11 @@
 // Telegram Web's frame (another site's) is told to use the sign-in link instead.
 (function () {
   "use strict";
+  var title = document.getElementById("title");
   var status = document.getElementById("status");
   function failed(error) {
     var which = error && error.message === "no cookies" ? "data-no-cookies" : "data-failed";
+    title.textContent = title.getAttribute("data-failed");
     status.textContent = status.getAttribute(which);
   }
   var hash = new URLSearchParams(window.location.hash.slice(1));
