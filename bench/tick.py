@@ -15,8 +15,9 @@ at every active client. Two caseloads, each in its own database:
     rule's look at the client's recent days), as it does when a day's window closes for a
     whole caseload with the same check-in time.
 Printed for each: the tick's wall time, its CPU time, the chunks (transactions) it took,
-the clients read per client visited (a chunk reads up to 200 and stops acting after
-50 ms; what it did not reach is read again by the next), and the ratios to the baseline.
+the client rows read per client visited (a chunk reads up to 200 and stops acting after
+50 ms; the next reads about what the last one reached, so what one did not reach is read
+again, not every chunk's rest), and the ratios to the baseline.
 Between chunks the tick sleeps 100 ms (CHUNK_PAUSE) so others get SQLite's write lock:
 that sleep is part of the wall time, not of the CPU.
 """

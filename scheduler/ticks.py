@@ -169,10 +169,8 @@ class Ticks:
             await self._escalations(report)
             await self._clients(now, now if self._swept else EVERYONE, report)
             self._swept = True
+            await self._escalations(report, unless_within=ESCALATION_RECHECK)
             async with self._store.unit_of_work() as uow:
-                if time.monotonic() - self._escalated_at >= ESCALATION_RECHECK:
-                    await self._guarded(uow, report, "escalations",
-                                        lambda: self._escalate(uow, report))
                 for step in self._extra:
                     await self._guarded(uow, report, getattr(step, "__name__", "step"),
                                         lambda step=step: step(uow))  # type: ignore[misc]
@@ -188,13 +186,6 @@ class Ticks:
         return report
 
     # -- clients -------------------------------------------------------------------------
-    async def _escalations(self, report: TickReport) -> None:
-        """Overdue alerts escalated, in a transaction of their own."""
-        async with self._store.unit_of_work() as uow:
-            await self._guarded(uow, report, "escalations", lambda: self._escalate(uow, report))
-            await uow.commit()
-        self._escalated_at = time.monotonic()
-
     async def _clients(self, now: datetime, upto: datetime, report: TickReport) -> None:
         """Every active client due by `upto` (now, or EVERYONE on the first tick); between
         chunks, overdue alerts again once ESCALATION_RECHECK has passed."""
@@ -203,8 +194,7 @@ class Ticks:
         while True:
             if after:
                 await asyncio.sleep(CHUNK_PAUSE)
-                if time.monotonic() - self._escalated_at >= ESCALATION_RECHECK:
-                    await self._escalations(report)
+                await self._escalations(report, unless_within=ESCALATION_RECHECK)
             async with self._store.unit_of_work() as uow:
                 # Only active clients: paused, discharged, erased and invited ones get
                 # nothing; only those whose next due instant has come.
@@ -354,6 +344,16 @@ class Ticks:
                                             overrides=overrides) is not None
 
     # -- the rest of the tick --------------------------------------------------------------
+    async def _escalations(self, report: TickReport, *, unless_within: float = 0.0) -> None:
+        """Overdue alerts escalated, in a transaction of their own; not when the last pass
+        was less than `unless_within` seconds ago."""
+        if time.monotonic() - self._escalated_at < unless_within:
+            return
+        async with self._store.unit_of_work() as uow:
+            await self._guarded(uow, report, "escalations", lambda: self._escalate(uow, report))
+            await uow.commit()
+        self._escalated_at = time.monotonic()
+
     async def _escalate(self, uow: UnitOfWork, report: TickReport) -> None:
         report.escalated += await self._alerts.escalate_due(uow)
 

@@ -16,10 +16,7 @@ from storage.repositories.base import Repository, new_id
 
 class RiskOverrideRepository(Repository):
     async def for_client(self, client_id: str) -> dict[str, int]:
-        rows = await self.session.execute(
-            select(RiskOverrideRow.rule_id, RiskOverrideRow.threshold)
-            .where(RiskOverrideRow.client_id == client_id))
-        return {rule: threshold for rule, threshold in rows}
+        return (await self.for_clients([client_id]))[client_id]
 
     async def for_clients(self, client_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """for_client of each, in one statement (a client with none maps to {})."""
