@@ -1,10 +1,12 @@
 """What the workspace's browser tests share: Debian's Chromium driven by Playwright, and
 the bot with its emulator and a database copied from the migrated template.
 
+    BROWSER_MARKS               a browser module's pytestmark
     chromium()                  Playwright and a launched Chromium, closed on exit
     telegram_stack(folder, template)  the emulator, the store and a fake clock
     serving(stack, port, **settings)  the bot over them, its workspace on `port`
     init_data(token, user_id, auth_date)  a Mini App's initData, signed as Telegram does
+    in_telegram_web(page, app_url)    the page opens Telegram Web framing the Mini App
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+
 from journal.clock import FakeClock
 from storage.crypto import MasterKeyring
 from storage.uow import Store
@@ -31,6 +35,14 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 # Without the local-network check, a public page (Telegram Web, answered by a test) may
 # frame the workspace on loopback, as it frames a real one.
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-features=LocalNetworkAccessChecks")
+TELEGRAM_WEB = "https://web.telegram.org/k/"
+# A browser module's pytestmark: slow, one event loop for its module-wide world, and
+# skipped where Debian's chromium is not installed.
+BROWSER_MARKS = [
+    pytest.mark.slow,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+]
 
 
 @asynccontextmanager
@@ -97,3 +109,16 @@ def init_data(token: str, user_id: int, auth_date: datetime) -> str:
     secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
     fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
     return urlencode(fields)
+
+
+async def in_telegram_web(page: Any, app_url: str) -> None:
+    """Open Telegram Web (answered here: no internet) framing `app_url`, a Mini App address
+    with its #tgWebAppData, as web.telegram.org frames a Mini App: another site."""
+
+    async def telegram(route: Any) -> None:
+        await route.fulfill(status=200, content_type="text/html", body=(
+            "<!doctype html><title>Telegram Web</title>"
+            f'<iframe src="{app_url}" style="width:1000px;height:700px"></iframe>'))
+
+    await page.route(f"{TELEGRAM_WEB}**", telegram)
+    await page.goto(TELEGRAM_WEB)

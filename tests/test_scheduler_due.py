@@ -29,7 +29,7 @@ from storage.repositories.people import AT_ONCE, ClientRepository
 from storage.uow import Store
 from tests.conftest import Database
 from tests.helpers import make_clinician, read_schema
-from tests.test_scheduler import add_client, at, make_ticks
+from tests.test_scheduler import add_client, at, make_ticks, services
 
 
 async def seed_directly(store: Store, clinician_id: int, n: int, *, first_telegram_id: int,
@@ -203,8 +203,9 @@ async def test_an_overdue_alert_escalates_before_and_during_a_long_sweep(
                         enrolled_at=at("2026-03-01 07:00"))  # each owes yesterday
     ticks = make_ticks(store, clock)
     client = await add_client(store, clock, clinician, 8001, time_="20:00")
+    _checkins, alerts, _q = services(store, clock)
     async with store.transaction() as uow:
-        alert = await ticks._alerts.raise_alert(
+        alert = await alerts.raise_alert(
             uow, client, findings=[Finding("self_harm", "critical", "SELF_HARM")],
             checkin_id=None, answers={"self_harm": True})
     clock.set(at("2026-03-02 07:00"))  # 30 minutes on: past the 15 of a critical alert

@@ -29,18 +29,21 @@ from journal.alerts.service import AlertService
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.web_access import digest
 from storage.models import AlertRow, ClinicianRow, WebSessionRow
-from tests.browser import CHROMIUM, chromium, init_data, serving, telegram_stack
+from tests.browser import (
+    BROWSER_MARKS,
+    chromium,
+    in_telegram_web,
+    init_data,
+    serving,
+    telegram_stack,
+)
 from tests.conftest import SCREENSHOTS
 from tests.e2e import eventually
 from tests.helpers import make_client, make_clinician
 from tests.mailbox import free_port
 from tests.review_seed import seed_history
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = BROWSER_MARKS
 
 LANE, OTHER, SUPERVISOR, CLIENT, OTHER_CLIENT = 7101, 7102, 7103, 8101, 8102
 HEADERS = {
@@ -330,14 +333,7 @@ async def test_a_mini_app_framed_by_telegram_web_without_its_cookies_says_what_t
     browser keeps none of them in Telegram Web's cross-site frame, as a browser that blocks
     every third-party cookie does over https: the page says to use the link."""
     signed = init_data(world["token"], LANE, world["clock"].now()).replace("&", "%26")
-
-    async def telegram(route: Any) -> None:
-        await route.fulfill(status=200, content_type="text/html", body=(
-            f'<!doctype html><iframe src="{world["base"]}/webapp#tgWebAppData={signed}" '
-            'style="width:1000px;height:600px"></iframe>'))
-
-    await page.route("https://web.telegram.org/**", telegram)
-    await page.goto("https://web.telegram.org/k/")
+    await in_telegram_web(page, f"{world['base']}/webapp#tgWebAppData={signed}")
     status = page.frame_locator("iframe").get_by_role("status")
     await status.filter(has_text="keeps no sign-in inside Telegram Web").wait_for()
     assert "open the sign-in link" in await status.inner_text()

@@ -28,15 +28,11 @@ from journal.review.adherence import client_today
 from journal.review.seed import seed_history
 from storage.crypto import MasterKeyring
 from storage.uow import Store
+from tests.browser import BROWSER_MARKS, chromium
 from tests.e2e import ROOT
 from tests.helpers import make_clinician
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = BROWSER_MARKS
 SHOTS = Path((os.environ.get("STEADFAST_SCREENSHOTS") or str(ROOT / "build" / "screenshots"))
              + "-client")
 
@@ -52,8 +48,6 @@ def shots() -> Path:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
                 shots: Path, request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
-    from playwright.async_api import async_playwright
-
     folder = tmp_path_factory.mktemp("client-browser")
     shutil.copyfile(sqlite_template, folder / "steadfast.db")
     url = f"sqlite+aiosqlite:///{folder / 'steadfast.db'}"
@@ -76,16 +70,12 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
                                 end=client_today(client, clock.now()), days=365, varied_acks=True)
     server = TestServer(build_server([workspace(services)]), host="127.0.0.1")
     await server.start_server()
-    playwright = await async_playwright().start()
-    browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                               args=["--no-sandbox"])
     try:
-        yield {"store": store, "server": server, "browser": browser, "lane": lane,
-               "client": client, "seeded": seeded, "access": web_access(services),
-               "base": str(server.make_url("")).rstrip("/")}
+        async with chromium() as browser:
+            yield {"store": store, "server": server, "browser": browser, "lane": lane,
+                   "client": client, "seeded": seeded, "access": web_access(services),
+                   "base": str(server.make_url("")).rstrip("/")}
     finally:
-        await browser.close()
-        await playwright.stop()
         await server.close()
         await store.close()
         reporter = request.config.pluginmanager.get_plugin("terminalreporter")

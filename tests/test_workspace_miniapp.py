@@ -18,18 +18,20 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.browser import CHROMIUM, chromium, init_data, serving, telegram_stack
+from tests.browser import (
+    BROWSER_MARKS,
+    chromium,
+    in_telegram_web,
+    init_data,
+    serving,
+    telegram_stack,
+)
 from tests.helpers import make_client, make_clinician
 from tests.mailbox import free_port
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = BROWSER_MARKS
 
 LANE, CLIENT = 7201, 8201
-TELEGRAM_WEB = "https://web.telegram.org/k/"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -63,14 +65,7 @@ async def telegram_web(world: dict[str, Any]) -> Any:
     page = await context.new_page()
     page.set_default_timeout(20_000)
 
-    async def telegram(route: Any) -> None:
-        await route.fulfill(status=200, content_type="text/html", body=(
-            "<!doctype html><title>Telegram Web</title>"
-            f'<iframe src="{app_url}#tgWebAppData={signed}" '
-            'style="width:1000px;height:700px"></iframe>'))
-
-    await page.route(f"{TELEGRAM_WEB}**", telegram)
-    await page.goto(TELEGRAM_WEB)
+    await in_telegram_web(page, f"{app_url}#tgWebAppData={signed}")
     return page
 
 
