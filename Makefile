@@ -20,7 +20,7 @@ test: venv
 	$(BIN)/python -m pytest -q -n 2
 
 lint: venv
-	$(BIN)/ruff check bot journal scheduler storage telegram_emulator tests bench
+	$(BIN)/ruff check app bot cli journal process scheduler storage telegram_emulator web tests bench
 	$(BIN)/mypy
 
 # Benchmarks print figures beside baselines measured in the same run; they never fail on a

@@ -10,7 +10,7 @@ Every bot runs as a child process over real HTTP against the project's Bot API e
   - bare: bench/bare_bot.py, aiogram's polling, one edit and one callback answer per press;
   - floor: the same bot, plus AES-GCM sealing of each update and one SQLite commit each;
   - Steadfast on SQLite (and, with --postgres, on a PostgreSQL database created on
-    127.0.0.1:5432 as user postgres and dropped afterwards): `python -m bot.cli run`, with
+    127.0.0.1:5432 as user postgres and dropped afterwards): `python -m cli run`, with
     N clients seeded through the repositories (no check-in days, so nothing is prompted);
   - no-limit: the same on SQLite with Telegram's rate limit lifted (bench/lifted.py). The
     shipped bot paces every send, edits included, at 28.5/s (95% of Telegram's 30), so at
@@ -212,7 +212,7 @@ async def measure(name: str, args: argparse.Namespace, folder: Path) -> Result:
             finally:
                 await store.close()
             argv = ([sys.executable, str(ROOT / "bench" / "lifted.py"), "run"]
-                    if name == LIFTED else [sys.executable, "-m", "bot.cli", "run"])
+                    if name == LIFTED else [sys.executable, "-m", "cli", "run"])
             env = bot_env(emu, url, ring)
             opening = "/checkin"
         for user in users:

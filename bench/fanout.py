@@ -8,7 +8,7 @@ N clients (default 10,000) are seeded straight through the repositories into a t
 SQLite file, all with the same check-in minute, plus a few other clients who are not due.
 The emulator enforces Telegram's limits (30 messages/s overall, one message a second per
 chat; edits count against the 30/s) and answers 429 beyond them. The real bot runs as a
-child process (`python -m bot.cli run`, the scheduler's default tick). Once it polls, the
+child process (`python -m cli run`, the scheduler's default tick). Once it polls, the
 clients' check-in minute is set to the next minute at least --lead seconds away; meanwhile
 the other clients keep answering check-in questions, about one press a second each.
 Printed, beside their goals and their baseline (30 messages/s, Telegram's ceiling):
@@ -190,7 +190,7 @@ async def main(args: argparse.Namespace) -> int:
             emu.person(user_id, f"Client{user_id}").has_chat = True  # enrolled earlier
         for user_id in range(FIRST_OTHER, FIRST_OTHER + args.others):
             emu.person(user_id, f"Other{user_id}")
-        bot = Child([sys.executable, "-m", "bot.cli", "run"], bot_env(emu, url, ring), folder)
+        bot = Child([sys.executable, "-m", "cli", "run"], bot_env(emu, url, ring), folder)
         stop = asyncio.Event()
         probe_stop = asyncio.Event()
         try:

@@ -7,7 +7,7 @@ A script that prints figures, not a test. From the repository's root:
                                      [--outage S] [--send-outage S] [--verbose] [--log FILE]
 
 Real parts only: the project's Bot API emulator serves real HTTP in this process; the real
-bot runs as a child process (`python -m bot.cli run`) on a real SQLite file (a temporary
+bot runs as a child process (`python -m cli run`) on a real SQLite file (a temporary
 folder) or on a PostgreSQL database that the script creates on 127.0.0.1:5432 and drops
 at the end. A clinician is added through the administrator's use case; N clients are
 enrolled, and each does one daily check-in through the emulator, pressing buttons and
@@ -112,7 +112,7 @@ class BotProcess:
         self._running_before = self.running_lines()
         with self.log.open("ab") as handle:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "run"], cwd=self.folder, env=self.env,
+                [sys.executable, "-m", "cli", "run"], cwd=self.folder, env=self.env,
                 stdout=handle, stderr=subprocess.STDOUT)
         self.starts += 1
 

@@ -8,7 +8,7 @@ A script that prints figures, not a test. From the repository's root:
 
 For 1, 2 and 3 instances in turn: a fresh PostgreSQL database on 127.0.0.1:5432 (user
 postgres, dropped afterwards) with N clients seeded through the repositories (no check-in
-days), `python -m bot.cli run --webhook` once per instance, and Debian's nginx in front of
+days), `python -m cli run --webhook` once per instance, and Debian's nginx in front of
 them with the shipped site (deploy/nginx, TLS off, as in tests/test_multi_instance.py). The
 project's Bot API emulator pushes the updates to nginx without flood limits of its own: the
 instances keep Telegram's limits themselves, sharing 30 messages/s between them. Clients
@@ -112,7 +112,7 @@ async def measure(count: int, args: argparse.Namespace, folder: Path, binary: st
         public = f"http://127.0.0.1:{listen}{HOOK}"
         for i, port in enumerate(ports):
             (here / f"i{i}").mkdir()
-            bots.append(Child([sys.executable, "-m", "bot.cli", "run", "--webhook", "--port",
+            bots.append(Child([sys.executable, "-m", "cli", "run", "--webhook", "--port",
                                str(port), "--secret", SECRET, "--public-url", public],
                               bot_env(emu, url, ring), here / f"i{i}").start())
         for bot in bots:

@@ -27,7 +27,7 @@ def _lifted(self: RateLimiter, per_second: float = 30, chat_interval: float = 1.
 
 RateLimiter.__init__ = _lifted  # type: ignore[method-assign]
 
-from bot.cli import main  # noqa: E402
+from cli import main  # noqa: E402
 
 if __name__ == "__main__":
     main()

@@ -26,13 +26,13 @@ from bench.harness import Child  # noqa: E402
 
 def profiled(output: Path, renderer: str) -> type[Child]:
     class Profiled(Child):
-        """`python -m bot.cli run` started under pyinstrument instead."""
+        """`python -m cli run` started under pyinstrument instead."""
 
         def __init__(self, argv: list[str], *rest: object, **kw: object) -> None:
             # A coarse interval: the fine timer costs too much on some machines.
             profiler = [argv[0], "-m", "pyinstrument", "-r", renderer, "-o", str(output),
                         "--interval=0.005"]
-            if argv[1].endswith("lifted.py") or argv[1:3] == ["-m", "bot.cli"]:
+            if argv[1].endswith("lifted.py") or argv[1:3] == ["-m", "cli"]:
                 argv = [*profiler, *argv[1:]]
             super().__init__(argv, *rest, **kw)  # type: ignore[arg-type]
 

@@ -7,9 +7,9 @@ A script that prints figures, not a test. From the repository's root:
 
 Each figure is the median of several runs of a fresh process (this interpreter):
   - baselines: `python -c "import aiogram"` and `python -c "import sqlalchemy.ext.asyncio"`;
-  - `steadfast --help` (`python -m bot.cli --help`) and `steadfast clinician list` against a
+  - `steadfast --help` (`python -m cli --help`) and `steadfast clinician list` against a
     migrated SQLite database holding one clinician;
-  - `steadfast run` (`python -m bot.cli run`) from spawn to its first getUpdates at the
+  - `steadfast run` (`python -m cli run`) from spawn to its first getUpdates at the
     project's Bot API emulator (served in this process, a fresh one per start), with no
     clients and with N clients (default 10,000) seeded through the repositories, each a
     known private chat; the Bot API calls each start made before that getUpdates are
@@ -86,7 +86,7 @@ async def bot_start(url: str, ring: MasterKeyring, folder: Path,
     emu.person(CLINICIAN, "Bench").has_chat = True
     for user in range(FIRST_CLIENT, FIRST_CLIENT + clients):
         emu.person(user, f"Client{user}").has_chat = True  # enrolled earlier
-    bot = Child([sys.executable, "-m", "bot.cli", "run"], bot_env(emu, url, ring), folder)
+    bot = Child([sys.executable, "-m", "cli", "run"], bot_env(emu, url, ring), folder)
     try:
         bot.start()
         took = await bot.wait_for(emu, within=600)
@@ -115,8 +115,8 @@ async def main(args: argparse.Namespace) -> int:
         commands = {
             "import aiogram": [python, "-c", "import aiogram"],
             "import sqlalchemy.ext.asyncio": [python, "-c", "import sqlalchemy.ext.asyncio"],
-            "steadfast --help": [python, "-m", "bot.cli", "--help"],
-            "steadfast clinician list": [python, "-m", "bot.cli", "clinician", "list"],
+            "steadfast --help": [python, "-m", "cli", "--help"],
+            "steadfast clinician list": [python, "-m", "cli", "clinician", "list"],
         }
         for _ in range(args.runs):  # interleaved, so a busy moment hits all of them alike
             for name, argv in commands.items():

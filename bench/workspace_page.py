@@ -30,11 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp  # noqa: E402
 from aiohttp.test_utils import TestServer  # noqa: E402
 
-from bot.composition import build_services  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.workspace.app import web_access, workspace  # noqa: E402
-from bot.workspace.keys import SERVICES_KEY  # noqa: E402
-from bot.workspace.server import build_server  # noqa: E402
+from app.composition import build_services  # noqa: E402
+from app.server import build_server  # noqa: E402
+from app.settings import Settings  # noqa: E402
 from journal.clock import FakeClock  # noqa: E402
 from journal.review.adherence import client_today  # noqa: E402
 from journal.review.renderer import RENDERER  # noqa: E402
@@ -42,6 +40,8 @@ from journal.review.seed import seed_history  # noqa: E402
 from storage.crypto import MasterKeyring  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import Store  # noqa: E402
+from web.context import SERVICES_KEY  # noqa: E402
+from web.routes import web_access, workspace  # noqa: E402
 
 
 async def timed(session: aiohttp.ClientSession, url: str) -> tuple[float, int]:

@@ -1,1 +1,2 @@
-"""Telegram transport, command line and composition root (imports aiogram lazily)."""
+"""Telegram, and only Telegram: handlers by feature, views, sending, update intake and menus
+(imports aiogram lazily; process/ starts it, app/ builds what it serves)."""

@@ -286,7 +286,7 @@ async def _set_menu(bot: Bot, params: dict[str, Any]) -> None:
     has never talked to the bot has no menu of its own yet: its /start sets it."""
     from aiogram.types import BotCommand, BotCommandScopeChat
 
-    from bot.commands import menu
+    from bot.menus import menu
 
     scope = BotCommandScopeChat(chat_id=params["chat_id"])
     with contextlib.suppress(TelegramBadRequest):

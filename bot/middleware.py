@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from bot import logs
+from app import logs
 from bot.outgoing import Outgoing
 from bot.ratelimit import RateLimiter
 from bot.texts import PRIVATE_CHAT_ONLY, error_text

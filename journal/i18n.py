@@ -1,4 +1,4 @@
-"""Translations through gettext: English msgids in the code, catalogues in bot/locales.
+"""Translations through gettext: English msgids in the code, catalogues in journal/locales.
 
 The .po catalogues are compiled in memory at start-up (babel), so the repository holds
 only text files and a program can edit a translation without a build step.

@@ -1,7 +1,7 @@
 """Keep the Spanish catalogue in step with the code: `python -m journal.i18n_tools`.
 
 Extracts every _() and N_() msgid from bot/, journal/ and scheduler/, the t() and
-ngettext() texts of the workspace's templates (bot/workspace/templates), and the English
+ngettext() texts of the workspace's templates (web/templates), and the English
 labels of the packaged data files' msgid tables (the N_ of TOML: DATA_MSGIDS), merges them
 into journal/locales/es/LC_MESSAGES/steadfast.po keeping existing translations, and prints
 what still lacks a Spanish text.
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "journal", "scheduler")
 KEYWORDS = {"_": None, "N_": None, "gettext_for": (2,), "ngettext": (1, 2),
             "ngettext_for": (2, 3)}
-TEMPLATES = "bot/workspace/templates"
+TEMPLATES = "web/templates"
 TEMPLATE_KEYWORDS = {"t": None, "ngettext": (1, 2)}
 # Data file -> its tables whose every value is an English msgid, translated where shown
 # (the alert reasons of the risk rules: RiskRules.reason_label()).

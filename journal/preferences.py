@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from journal.checkin.timing import OutsideWindow, within_window
+from journal.checkin.schedule import OutsideWindow, within_window
 from journal.clock import Clock
 from journal.enrolment import parse_time
 from journal.errors import InvalidInput, NotAllowed

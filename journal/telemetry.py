@@ -1,7 +1,7 @@
 """Counts and timings the program's parts report, for whoever watches.
 
 The check-in service, the e-mail fallback and the scheduler say here what happened; when
-STEADFAST_METRICS_ENABLED is on, bot/observability.py installs a sink that turns each into
+STEADFAST_METRICS_ENABLED is on, app/observability.py installs a sink that turns each into
 a Prometheus metric. With no sink installed every call is a no-op, so nothing here imports
 a metrics library and the domain does not depend on one.
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings
+from app.settings import Settings
 from journal.clock import Clock
 from storage.crypto import MasterKeyring
 from telegram_emulator import BotAPIEmulator
@@ -41,7 +41,7 @@ class InProcessBot:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> InProcessBot:
-        from bot.app import run_bot
+        from process.run import run_bot
 
         ready = asyncio.Event()
         self._stop = asyncio.Event()
@@ -127,7 +127,7 @@ class ChildBot:
         self._log_from = self.log.stat().st_size if self.log.exists() else 0
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", *self.args], cwd=self.cwd, env=self.env(),
+            [sys.executable, "-m", "cli", "run", *self.args], cwd=self.cwd, env=self.env(),
             stdout=handle, stderr=subprocess.STDOUT)
         handle.close()
         return self

@@ -18,7 +18,7 @@ from storage.models import AuditEventRow
 from storage.uow import Store
 from tests.conftest import Database
 
-STEADFAST = [sys.executable, "-m", "bot.cli"]
+STEADFAST = [sys.executable, "-m", "cli"]
 
 
 def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -75,7 +75,7 @@ async def test_audit_verify_names_the_first_broken_link(
 
 
 def test_help_lists_every_admin_command_without_importing_aiogram(tmp_path: Path) -> None:
-    probe = ("import sys; from bot.cli import main\n"
+    probe = ("import sys; from cli import main\n"
              "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
              "print('AIOGRAM' if 'aiogram' in sys.modules else 'CLEAN')")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

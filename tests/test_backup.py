@@ -141,7 +141,7 @@ def test_without_pg_dump_the_backup_says_what_to_install(
 def test_the_backup_command_does_not_import_aiogram(sqlite_database: Database,
                                                     tmp_path: Path) -> None:
     target = tmp_path / "quick.db"
-    probe = ("import sys; from bot.cli import main\n"
+    probe = ("import sys; from cli import main\n"
              f"try:\n    main(['db', 'backup', {str(target)!r}])\nexcept SystemExit as e:\n"
              "    assert not e.code, e.code\n"
              "print('AIOGRAM' if 'aiogram' in sys.modules else 'CLEAN')")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot import callbacks as ck
 from bot.callbacks import CheckInCb, render_buttons
-from bot.checkin_view import render
+from bot.views.checkin import render
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
 from journal.checkin.flow import (

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import main
+from cli import main
 from journal.clock import FakeClock
 from storage.crypto import MasterKeyring
 from storage.uow import Store
@@ -25,7 +25,7 @@ from tests.helpers import make_client, make_clinician
 
 pytestmark = pytest.mark.faults
 
-STEADFAST = [sys.executable, "-m", "bot.cli"]
+STEADFAST = [sys.executable, "-m", "cli"]
 
 
 def cli(args: list[str], env: dict[str, str], cwd: Path,

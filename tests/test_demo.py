@@ -17,7 +17,7 @@ def test_the_demo_shows_the_whole_loop_and_keeps_what_it_made(tmp_path: Path) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEADFAST_")}
     env["PYTHONPATH"] = str(ROOT)
     kept = tmp_path / "kept"
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--keep", str(kept)],
+    result = subprocess.run([sys.executable, "-m", "cli", "demo", "--keep", str(kept)],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
@@ -36,7 +36,7 @@ def test_the_demo_shows_the_whole_loop_and_keeps_what_it_made(tmp_path: Path) ->
     assert "Traceback" not in out + result.stderr
     assert (kept / "report.pdf").read_bytes().startswith(b"%PDF")
     verify = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "audit", "verify"], cwd=tmp_path, text=True,
+        [sys.executable, "-m", "cli", "audit", "verify"], cwd=tmp_path, text=True,
         capture_output=True, timeout=60,
         env={**env, "STEADFAST_DATABASE_URL": f"sqlite+aiosqlite:///{kept}/steadfast.db",
              "STEADFAST_MASTER_KEY_FILE": str(kept / "steadfast.key")})

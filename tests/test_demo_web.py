@@ -37,7 +37,7 @@ async def test_the_web_demo_serves_the_workspace_until_ctrl_c(tmp_path: Path) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEADFAST_")}
     env["PYTHONPATH"] = str(ROOT)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "demo", "--web", cwd=tmp_path, env=env,
+        sys.executable, "-m", "cli", "demo", "--web", cwd=tmp_path, env=env,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True)  # its own process group, as a terminal's foreground job

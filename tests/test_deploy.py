@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.settings import unknown_names
+from app.settings import unknown_names
 from tests.e2e import ROOT
 from tests.multi_instance import DEPLOY, LOCATIONS_PATH, Nginx, nginx_binary
 
@@ -61,7 +61,7 @@ def test_the_units_run_commands_that_exist_and_the_example_names_known_settings(
         tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from bot.cli import main
+    from cli import main
 
     template = (DEPLOY_ROOT / "systemd" / "steadfast@.service").read_text()
     web = (DEPLOY_ROOT / "systemd" / "steadfast-web.service").read_text()

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.commands import menu
 from bot.handlers.client import TEXT_LIMIT, render_entries
+from bot.menus import menu
 from journal.clock import FakeClock
 from journal.entries import EntryView
 from journal.i18n import gettext_for

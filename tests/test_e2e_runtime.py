@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
-from bot.runtime import WebhookConfig
+from bot.intake import WebhookConfig
 from journal.clock import FakeClock
 from storage.crypto import MasterKeyring
 from storage.models import InviteRow, ProcessedUpdateRow
@@ -44,7 +44,7 @@ def invite_update(update_id: int, message_id: int = 50) -> dict[str, Any]:
 
 async def test_webhook_accepts_the_right_secret_only_and_applies_an_update_once(
         emulator: Any, sqlite_database: Database, ring: MasterKeyring, clock: FakeClock) -> None:
-    from bot.app import run_bot
+    from process.run import run_bot
 
     store = Store.open(sqlite_database.url, ring)
     await make_clinician(store, clock, telegram_id=CLINICIAN)

@@ -15,8 +15,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import select, update
 
+from app.mail import SmtpMailer
 from bot.delivery import DeliveryWorker
-from bot.mail import SmtpMailer
 from journal.administration import AdminService
 from journal.alerts.fallback import EmailFallback
 from journal.alerts.rules import Finding

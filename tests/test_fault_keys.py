@@ -42,7 +42,7 @@ async def steadfast(args: list[str], env: dict[str, str], cwd: Path) -> subproce
     full_env.update(env)
     full_env["PYTHONPATH"] = str(ROOT)
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bot.cli", *args], env=full_env, cwd=cwd,
+        subprocess.run, [sys.executable, "-m", "cli", *args], env=full_env, cwd=cwd,
         capture_output=True, text=True, timeout=180)
 
 

@@ -18,8 +18,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import func, or_, select
 
+from app.mail import SmtpMailer
 from bot.delivery import DeliveryWorker, RateLimiter
-from bot.mail import SmtpMailer
 from journal.administration import AdminService
 from journal.alerts.fallback import EmailFallback
 from journal.alerts.rules import Finding
@@ -271,8 +271,8 @@ async def _alerts_of(p: Program, client: Client) -> list[str]:
 
 async def test_an_elevated_alert_nobody_acknowledges_reaches_the_supervisors_on_its_timer(
         store: Store, clock: FakeClock) -> None:
-    from bot.composition import escalation_policy
-    from bot.settings import Settings
+    from app.composition import escalation_policy
+    from app.settings import Settings
 
     settings = Settings(_env_file=None, escalate_elevated_minutes=30)  # type: ignore[call-arg]
     alerts = AlertService(clock=clock, questionnaire=Q, rules=load_rules(questionnaire=Q),

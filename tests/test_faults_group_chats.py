@@ -117,7 +117,7 @@ async def test_nothing_with_data_reaches_a_group_and_the_bot_leaves_while_privat
 async def test_a_reply_or_outbox_row_for_another_chat_is_refused_on_the_way_out(
         emulator: Any, sqlite_database: Database, ring: MasterKeyring,
         clock: FakeClock) -> None:
-    from bot.app import build_app
+    from bot.dispatcher import build_app
 
     emulator.person(CLIENT, "Sam")
     await emulator.send_text(CLIENT, "hello")  # Telegram knows Sam's private chat

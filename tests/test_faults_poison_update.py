@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.runtime import WebhookConfig
+from bot.intake import WebhookConfig
 from journal.clock import FakeClock
 from storage.crypto import MasterKeyring
 from storage.uow import Store
@@ -108,7 +108,7 @@ async def test_a_poison_update_in_polling_mode_is_skipped_and_the_bot_keeps_serv
 async def test_a_poison_update_in_webhook_mode_answers_200_once_and_the_bot_keeps_serving(
         emulator: Any, sqlite_database: Database, ring: MasterKeyring, clock: FakeClock,
         caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
-    from bot.app import run_bot
+    from process.run import run_bot
 
     caplog.set_level(logging.DEBUG)
     secret = f"SECRET-PHRASE-{uuid.uuid4().hex}"
@@ -206,7 +206,7 @@ async def test_a_webhook_update_during_a_database_outage_answers_500_until_it_is
     """TransientFailure is not a poison update: Telegram must deliver it again."""
     from sqlalchemy import func, select
 
-    from bot.app import run_bot
+    from process.run import run_bot
     from storage.models import InviteRow
     from tests.conftest import RUN_ID, _pg_async_url, _pg_execute
 

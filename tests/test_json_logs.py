@@ -86,7 +86,7 @@ def test_an_exception_is_named_by_its_class_only() -> None:
     import io
     import logging
 
-    from bot import logs
+    from app import logs
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

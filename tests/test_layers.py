@@ -1,7 +1,10 @@
 """The direction of dependencies holds: read from the source (ast), nothing is imported.
 
-- journal/, scheduler/ and storage/ never import aiogram or bot/; storage/ imports neither
-  journal/ nor scheduler/, and journal/ does not import scheduler/.
+The rooms, top to bottom (LAYERS): cli/ -> process/ -> bot/ and web/ (side by side) -> app/
+-> scheduler/ -> journal/ -> storage/. No module imports a room above its own, nor its
+neighbour on the same floor (bot/ and web/ know nothing of each other); only bot/, process/
+and cli/ (and web/, for the Mini App's sign-in check) may import aiogram.
+telegram_emulator/ stands apart and imports none of them.
 - Keys stay inside storage/: the modules that hold master or data keys (KEY_MODULES) are
   imported outside storage/ only by the composition root and the command line, which load
   the keyring from the settings and hand it to storage/ (KEY_HOLDERS). tests/ and bench/
@@ -21,8 +24,22 @@ ROOT = Path(__file__).resolve().parents[1]
 # (vault), the keyring's administration (keyring) and the audit chain's MAC key (audit).
 KEY_MODULES = frozenset({"storage.crypto", "storage.vault", "storage.keyring",
                          "storage.audit"})
-# The composition root, its start-up checks, the command line and the demo open the keys.
-KEY_HOLDERS = ("bot.composition", "bot.startup_checks", "bot.cli", "bot.demo")
+# The composition root, its start-up checks, and the command line with the demo open the keys.
+KEY_HOLDERS = ("app.composition", "app.checks", "cli")
+# Each room with the rooms it must never import; a room not listed is not one of ours.
+LAYERS = {
+    "cli": set(),
+    "process": {"cli"},
+    "bot": {"cli", "process", "web"},
+    "web": {"cli", "process", "bot"},
+    "app": {"cli", "process", "bot", "web"},
+    "scheduler": {"cli", "process", "bot", "web", "app"},
+    "journal": {"cli", "process", "bot", "web", "app", "scheduler"},
+    "storage": {"cli", "process", "bot", "web", "app", "scheduler", "journal"},
+    "telegram_emulator": {"cli", "process", "bot", "web", "app", "scheduler", "journal",
+                          "storage"},
+}
+WITHOUT_AIOGRAM = ("app", "scheduler", "journal", "storage", "telegram_emulator")
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -62,14 +79,12 @@ def reaches(names: set[str], package: str) -> set[str]:
 
 def layer_breaks(path: Path, root: Path = ROOT) -> set[str]:
     name, names = module_name(path, root), imports(path, root)
-    bad = reaches(names, "aiogram") | reaches(names, "bot")
-    if name.startswith("storage"):
-        bad |= reaches(names, "journal") | reaches(names, "scheduler")
-    if name.startswith("journal"):
-        bad |= reaches(names, "scheduler")
-    if name.startswith("telegram_emulator"):  # a stand-in for Telegram knows no Steadfast
-        for package in ("journal", "scheduler", "storage"):
-            bad |= reaches(names, package)
+    room = name.split(".")[0]
+    bad: set[str] = set()
+    for above in LAYERS.get(room, set()):
+        bad |= reaches(names, above)
+    if room in WITHOUT_AIOGRAM:
+        bad |= reaches(names, "aiogram")
     return bad
 
 
@@ -81,15 +96,15 @@ def key_breaks(path: Path, root: Path = ROOT) -> set[str]:
     return imports(path, root) & KEY_MODULES
 
 
-def test_the_domain_the_scheduler_and_storage_know_nothing_of_telegram_or_the_bot() -> None:
-    checked = list(modules("journal", "scheduler", "storage", "telegram_emulator"))
-    assert len(checked) > 20  # the walk found the packages
+def test_no_room_imports_a_room_above_it_or_beside_it() -> None:
+    checked = list(modules(*LAYERS))
+    assert {module_name(p).split(".")[0] for p in checked} == set(LAYERS)  # every room walked
     broken = {module_name(p): sorted(layer_breaks(p)) for p in checked if layer_breaks(p)}
     assert broken == {}
 
 
 def test_keys_are_imported_outside_storage_only_by_the_composition_root_and_cli() -> None:
-    checked = list(modules("bot", "journal", "scheduler"))
+    checked = list(modules(*(room for room in LAYERS if room != "storage")))
     broken = {module_name(p): sorted(key_breaks(p)) for p in checked if key_breaks(p)}
     assert broken == {}
     for module in KEY_MODULES:  # the rule names modules that exist
@@ -102,6 +117,13 @@ def test_keys_are_imported_outside_storage_only_by_the_composition_root_and_cli(
     ("storage/example.py", "def f():\n    from journal import clock\n", "journal.clock"),
     ("storage/example.py", "from ..bot import app\n", "bot.app"),
     ("telegram_emulator/example.py", "from storage.records import Client\n", "storage.records"),
+    ("app/example.py", "from bot.outgoing import Outgoing\n", "bot.outgoing"),
+    ("app/example.py", "import aiogram\n", "aiogram"),
+    ("web/example.py", "from bot.callbacks import AlertCb\n", "bot.callbacks"),
+    ("bot/example.py", "from web.render import page\n", "web.render"),
+    ("bot/example.py", "def f():\n    from process.run import run_bot\n", "process.run"),
+    ("process/example.py", "from cli.base import CliError\n", "cli.base"),
+    ("journal/example.py", "from app.settings import Settings\n", "app.settings"),
 ])
 def test_the_layer_check_catches_a_forbidden_import(tmp_path: Path, where: str, line: str,
                                                     caught: str) -> None:
@@ -115,7 +137,7 @@ def test_the_layer_check_catches_a_forbidden_import(tmp_path: Path, where: str, 
     ("journal/example.py", "from storage.crypto import MasterKeyring\n", True),
     ("bot/handlers/example.py", "from storage import vault\n", True),
     ("scheduler/example.py", "import storage.keyring\n", True),
-    ("bot/cli/keys.py", "from storage.keyring import KeyringService\n", False),
+    ("cli/master_keys.py", "from storage.keyring import KeyringService\n", False),
     ("bot/handlers/cli.py", "from storage.keyring import KeyringService\n", True),
     ("storage/example.py", "from storage.crypto import seal\n", False),
     ("journal/example.py", "from storage.records import Client\n", False),

@@ -283,7 +283,7 @@ async def test_three_instances_behind_nginx_survive_a_kill_and_a_stop(
         assert emu.violations == 0, (f"{emu.violations} answered 429 ({emu.flood.refused}):\n"
                                      + _refusals(emu))
         assert watch.most_ticking <= 1
-        verify = subprocess.run([sys.executable, "-m", "bot.cli", "audit", "verify"],
+        verify = subprocess.run([sys.executable, "-m", "cli", "audit", "verify"],
                                 env=bots[0].env(), cwd=tmp_path, capture_output=True,
                                 timeout=120)
         assert verify.returncode == 0, verify.stdout.decode() + verify.stderr.decode()

@@ -16,9 +16,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 
-from bot.composition import build_services
-from bot.observability import add_routes, enable
-from bot.runtime import WebhookConfig
+from app.composition import build_services
+from app.observability import add_routes, enable
+from bot.intake import WebhookConfig
 from journal.clock import FakeClock
 from storage.crypto import MasterKeyring
 from storage.models import OutboxRow
@@ -66,7 +66,7 @@ async def test_a_story_moves_the_counters_and_no_label_names_a_person(
     Yesterday's window closed unanswered (missed), today's prompts go out, one client
     answers with a high-risk situation (typed text) and the clinician gets the alert; the
     prompt to a client whose chat Telegram does not know is a dead letter."""
-    from bot.app import run_bot
+    from process.run import run_bot
 
     canary = f"CANARY-{uuid.uuid4().hex[:12]}"
     store = Store.open(sqlite_database.url, ring)
@@ -183,7 +183,7 @@ async def watched(database: Database, ring: MasterKeyring, clock: FakeClock
 
 
 def bot_settings_for(url: str, ring: MasterKeyring, **overrides: Any) -> Any:
-    from bot.settings import Settings
+    from app.settings import Settings
 
     values: dict[str, Any] = {"database_url": url, "default_timezone": "UTC",
                               "master_keys": ",".join(ring.dump().splitlines()[1:])}
@@ -274,7 +274,7 @@ def test_the_shipped_alert_rules_parse_and_name_metrics_that_exist() -> None:
 
     import yaml
 
-    from bot.observability import GAUGES, PREFIX
+    from app.observability import GAUGES, PREFIX
     from journal.telemetry import EVENTS
 
     path = Path(__file__).resolve().parents[1] / "deploy/prometheus/steadfast-alerts.yml"

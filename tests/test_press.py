@@ -18,9 +18,9 @@ from aiogram.methods.base import Response
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from bot import logs
+from app import logs
 from bot.delivery import DeliveryWorker, RateLimiter
-from bot.session import TelegramSession, response_type
+from bot.telegram_session import TelegramSession, response_type
 from journal.alerts.rules import Finding
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
@@ -58,7 +58,7 @@ async def test_the_bots_session_keeps_the_models_of_the_calls_it_made(emulator: 
         await bot.send_message(chat_id=CLIENT, text="hello")
     finally:
         await bot.session.close()
-    from bot.session import _RESPONSE_TYPES
+    from bot.telegram_session import _RESPONSE_TYPES
     assert any("Message" in str(t) for t in _RESPONSE_TYPES)  # sendMessage's, kept
 
 

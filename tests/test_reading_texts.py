@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.checkin_view import render
 from bot.texts import crisis_message
+from bot.views.checkin import render
 from journal.alerts.levels import LABELS, LEVELS
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
@@ -240,7 +240,7 @@ def test_every_counted_text_reads_right_for_one_and_for_two(lang: str,
 ])
 def test_a_review_message_says_one_minute_and_two_minutes(lang: str, one: str,
                                                            two: str) -> None:
-    from bot.review_view import deleted_in
+    from bot.views.review import deleted_in
 
     token = current_language.set(lang)
     try:

@@ -210,7 +210,7 @@ async def test_the_command_line_writes_the_same_report_privately_and_audits_it(
 
 def test_report_and_reassign_commands_do_not_import_aiogram_or_matplotlib_on_start(
         tmp_path: Path) -> None:
-    probe = ("import sys; from bot.cli import main\n"
+    probe = ("import sys; from cli import main\n"
              "for args in (['report', '--help'], ['client', 'reassign', '--help']):\n"
              "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
              "print(sorted(m for m in ('aiogram', 'matplotlib', 'fpdf') if m in sys.modules))")

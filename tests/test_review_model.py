@@ -11,7 +11,7 @@ from io import BytesIO
 import pytest
 from pypdf import PdfReader
 
-from bot.review_view import summary_text
+from bot.views.review import summary_text
 from journal.alerts.rules import RiskRules
 from journal.alerts.rules_file import load_rules
 from journal.checkin.flow import answers_of

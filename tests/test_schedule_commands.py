@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from journal.checkin.timing import (
+from journal.checkin.schedule import (
     parse_days,
     parse_pause,
     parse_schedule,

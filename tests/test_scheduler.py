@@ -17,8 +17,8 @@ from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
 from journal.checkin.days import DEFAULT_WINDOW
 from journal.checkin.questionnaire_file import load_questionnaire
+from journal.checkin.schedule import ScheduleService
 from journal.checkin.service import CheckInService
-from journal.checkin.timing import ScheduleService
 from journal.clock import FakeClock
 from scheduler.runner import JOB_ID, SchedulerRunner
 from scheduler.ticks import TICK_LOCK_KEY, TickReport, Ticks

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 import scheduler.ticks
 from journal.alerts.rules import Finding
 from journal.checkin.days import opens_at
-from journal.checkin.timing import ScheduleRequest, ScheduleService
+from journal.checkin.schedule import ScheduleRequest, ScheduleService
 from journal.clock import FakeClock
 from scheduler.ticks import Ticks
 from storage.db import create_engine

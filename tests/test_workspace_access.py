@@ -105,11 +105,11 @@ async def test_deactivating_or_demoting_staff_ends_their_sessions(
 
 def test_admin_commands_and_a_bot_without_the_workspace_do_not_load_jinja2(
         tmp_path: Path) -> None:
-    probe = ("import sys; from bot.cli import main\n"
+    probe = ("import sys; from cli import main\n"
              "for args in (['clinician', 'list', '--help'], ['web', '--help']):\n"
              "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
-             "from bot.app import build_app\n"
-             "from bot.settings import Settings\n"
+             "from bot.dispatcher import build_app\n"
+             "from app.settings import Settings\n"
              "from storage.crypto import MasterKeyring\n"
              "keys = ','.join(MasterKeyring.generate().dump().splitlines()[1:])\n"
              "app = build_app(Settings(_env_file=None, bot_token='1:A', master_keys=keys,\n"
@@ -124,8 +124,8 @@ def test_admin_commands_and_a_bot_without_the_workspace_do_not_load_jinja2(
 
 async def test_with_a_webhook_the_workspace_shares_its_server_and_offers_the_mini_app(
         emulator: Any, sqlite_database: Database, ring: MasterKeyring, clock: FakeClock) -> None:
-    from bot.app import run_bot
-    from bot.runtime import WebhookConfig
+    from bot.intake import WebhookConfig
+    from process.run import run_bot
 
     store = Store.open(sqlite_database.url, ring)
     await make_clinician(store, clock, telegram_id=7001)
@@ -163,8 +163,8 @@ async def test_with_a_webhook_the_workspace_shares_its_server_and_offers_the_min
 
 async def test_steadfast_web_serves_the_workspace_alone(
         sqlite_database: Database, ring: MasterKeyring, clock: FakeClock) -> None:
-    from bot.settings import Settings
-    from bot.workspace.standalone import run_web
+    from app.settings import Settings
+    from process.web import run_web
 
     settings = Settings(_env_file=None, bot_token="123456:T", database_url=sqlite_database.url,  # type: ignore[call-arg]
                         master_keys=",".join(ring.dump().splitlines()[1:]))

@@ -22,7 +22,6 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select, update
 
-from bot.workspace.auth import SESSION_COOKIE
 from journal.alerts.rules import Finding
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
@@ -42,6 +41,7 @@ from tests.e2e import eventually
 from tests.helpers import make_client, make_clinician
 from tests.mailbox import free_port
 from tests.review_seed import seed_history
+from web.auth import SESSION_COOKIE
 
 pytestmark = BROWSER_MARKS
 

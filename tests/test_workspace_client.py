@@ -17,11 +17,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select, update
 
-from bot.composition import build_services
-from bot.settings import Settings
-from bot.workspace.app import web_access, workspace
-from bot.workspace.keys import SERVICES_KEY
-from bot.workspace.server import build_server
+from app.composition import build_services
+from app.server import build_server
+from app.settings import Settings
 from journal.clock import FakeClock
 from journal.review.adherence import client_today
 from journal.review.seed import ACK_NOTES, Seeded, seed_history
@@ -33,6 +31,8 @@ from storage.uow import Store
 from tests.conftest import Database
 from tests.helpers import make_clinician
 from tests.reading import times_without_zone
+from web.context import SERVICES_KEY
+from web.routes import web_access, workspace
 
 DAYS = 60
 

@@ -19,10 +19,9 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
-from bot.composition import build_services
-from bot.settings import Settings
-from bot.workspace.app import web_access, workspace
-from bot.workspace.server import build_server
+from app.composition import build_services
+from app.server import build_server
+from app.settings import Settings
 from journal.clock import FakeClock
 from journal.review.adherence import client_today
 from journal.review.seed import seed_history
@@ -31,6 +30,7 @@ from storage.uow import Store
 from tests.browser import BROWSER_MARKS, chromium
 from tests.e2e import ROOT
 from tests.helpers import make_clinician
+from web.routes import web_access, workspace
 
 pytestmark = BROWSER_MARKS
 SHOTS = Path((os.environ.get("STEADFAST_SCREENSHOTS") or str(ROOT / "build" / "screenshots"))

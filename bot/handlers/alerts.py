@@ -9,11 +9,11 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from app.settings import Settings
 from bot.callbacks import ACKNOWLEDGE, DETAILS, SKIP_NOTE, AlertCb
 from bot.ephemeral import Ephemeral
 from bot.filters import Role
 from bot.outgoing import Outgoing
-from bot.settings import Settings
 from journal.alerts.service import AlertService
 from journal.clock import Clock
 from journal.dead_letters import DeliveryReport

@@ -6,13 +6,13 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
+from app.settings import Settings
 from bot import callbacks as ck
-from bot import checkin_view as view
 from bot.callbacks import CheckInCb
 from bot.filters import Role
 from bot.outgoing import Outgoing
-from bot.settings import Settings
 from bot.texts import crisis_message
+from bot.views import checkin as view
 from journal.checkin.service import CheckInService
 from journal.checkin.view import CLOSED, Step
 from journal.i18n import _

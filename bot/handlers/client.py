@@ -8,12 +8,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from babel.dates import format_datetime
 
 from bot.callbacks import JournalCb, LanguageCb, TimeCb
-from bot.commands import menu
 from bot.ephemeral import Ephemeral
 from bot.filters import Role
+from bot.menus import menu
 from bot.outgoing import Outgoing
 from bot.texts import crisis_message
-from journal.checkin.timing import OutsideWindow, within_window
+from journal.checkin.schedule import OutsideWindow, within_window
 from journal.clock import Clock
 from journal.enrolment import CHECKIN_TIMES
 from journal.entries import EntryView, JournalService, OpenEntry

@@ -7,8 +7,8 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.callbacks import LanguageCb
-from bot.commands import menu
 from bot.filters import Role
+from bot.menus import menu
 from bot.outgoing import Outgoing
 from journal.enrolment import EnrolmentService
 from journal.i18n import LANGUAGE_NAMES, N_, _, current_language

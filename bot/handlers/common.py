@@ -6,7 +6,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from bot.commands import menu
+from bot.menus import menu
 from bot.outgoing import Outgoing
 from bot.texts import NOT_FOR_YOU, UNKNOWN_PERSON
 from journal.i18n import _, current_language

@@ -7,8 +7,8 @@ from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.callbacks import EnrolCb
-from bot.commands import menu
 from bot.filters import Role
+from bot.menus import menu
 from bot.outgoing import Outgoing
 from bot.texts import error_text
 from journal.enrolment import (

@@ -16,11 +16,12 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
+from app.settings import Settings
 from bot.callbacks import DischargeCb, ReviewCb
 from bot.ephemeral import Ephemeral
 from bot.filters import Role
 from bot.outgoing import Outgoing
-from bot.review_view import (
+from bot.views.review import (
     caseload_messages,
     discharge_question,
     history_buttons,
@@ -30,7 +31,6 @@ from bot.review_view import (
     summary_caption,
     summary_text,
 )
-from bot.settings import Settings
 from journal.clock import Clock
 from journal.discharge import DischargeService
 from journal.errors import InvalidInput

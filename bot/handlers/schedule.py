@@ -8,7 +8,7 @@ from aiogram.types import Message
 
 from bot.filters import Role
 from bot.outgoing import Outgoing
-from journal.checkin.timing import (
+from journal.checkin.schedule import (
     PAUSE_REASON_NAMES,
     ScheduleService,
     days_text,

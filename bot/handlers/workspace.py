@@ -12,10 +12,10 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, WebAppInfo
 
+from app.settings import Settings
 from bot.ephemeral import Ephemeral
 from bot.filters import Role
 from bot.outgoing import Outgoing
-from bot.settings import Settings
 from journal.clock import Clock
 from journal.i18n import _, ngettext
 from journal.people import Person

@@ -5,7 +5,8 @@ The flow itself is journal.checkin.flow's pure state machine; this module stores
 it against stale buttons and double taps, raises alerts as answers are saved, and says what
 the check-in message should show next (journal.checkin.view). When a day opens and closes
 is journal.checkin.days's rule; the scheduler decides only when to call in. It never talks
-to Telegram and never commits.
+to Telegram, and commits only in `remember_message`'s hook, which runs after the update's
+transaction and so needs one of its own; every other use case runs in the caller's.
 """
 
 from __future__ import annotations

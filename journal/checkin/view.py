@@ -1,5 +1,5 @@
 """What the check-in message shows, as plain values: the view model of each screen and the
-outcome of one action. bot/checkin_view.py turns a view into text and buttons."""
+outcome of one action. bot/views/checkin.py turns a view into text and buttons."""
 
 from __future__ import annotations
 

@@ -1,0 +1,126 @@
+"""The checks before anything is served: the database answers and the keys open it; and
+the keys and the store they open, from the settings.
+
+Each failure is a settings error (exit 2) naming the setting and the cause."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from app.settings import Settings, SettingsError
+from storage.crypto import KeyMismatchError, KeyringError, MasterKeyring
+from storage.uow import Store
+
+
+# -- keys and the store (here, not in app/composition.py, so that opening the store
+# imports no service) ------------------------------------------------------------------
+def key_setting(settings: Settings) -> str:
+    """The setting the master keys come from: the inline keys win over the file."""
+    if settings.master_keys is not None and settings.master_keys.get_secret_value().strip():
+        return "STEADFAST_MASTER_KEYS"
+    return "STEADFAST_MASTER_KEY_FILE"
+
+
+def load_keyring(settings: Settings) -> MasterKeyring:
+    """STEADFAST_MASTER_KEYS wins over the key file when both are present. Keys that cannot
+    be read are a settings error (exit 2) naming the setting they came from."""
+    try:
+        if key_setting(settings) == "STEADFAST_MASTER_KEYS":
+            assert settings.master_keys is not None
+            return MasterKeyring.parse(settings.master_keys.get_secret_value())
+        return MasterKeyring.load_file(settings.master_key_file)
+    except KeyringError as exc:
+        raise SettingsError(f"{key_setting(settings)}: {exc}") from None
+
+
+def _key_file_signature(settings: Settings) -> object:
+    info = os.stat(settings.master_key_file)
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def open_store(settings: Settings, ring: MasterKeyring | None = None) -> Store:
+    """A store whose keys can be read again while it runs (SIGHUP, an unknown master key
+    id, a changed key file); inline STEADFAST_MASTER_KEYS cannot change under a process."""
+    from_file = key_setting(settings) == "STEADFAST_MASTER_KEY_FILE"
+    return Store.open(
+        settings.database_url, ring or load_keyring(settings),
+        reload=(lambda: MasterKeyring.load_file(settings.master_key_file)) if from_file else None,
+        signature=(lambda: _key_file_signature(settings)) if from_file else None)
+
+
+async def check_keys_open_database(store: Store, settings: Settings) -> None:
+    """Before serving: the loaded keys open every system data key and one client data key
+    per master key id in use (an empty database passes). Otherwise a settings error."""
+    async with store.unit_of_work() as uow:
+        try:
+            await uow.vault.check_opens()
+        except KeyMismatchError as exc:
+            if exc.missing:
+                reason = f"master key {exc.master_id!r} is missing, and data keys need it"
+            else:
+                reason = f"master key {exc.master_id!r} does not open the database's data keys"
+            raise SettingsError(f"{key_setting(settings)}: {reason} (wrong key file?)") from None
+
+
+async def check_database(settings: Settings) -> None:
+    """The database can be reached: an SQLite file's folder exists, a PostgreSQL server
+    answers and holds the database. Otherwise a settings error naming the cause."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from storage.db import create_engine, is_sqlite
+
+    url = make_url(settings.database_url)
+    if is_sqlite(settings.database_url):
+        folder = _sqlite_folder(url.database)
+        if folder is not None and not folder.is_dir():
+            raise SettingsError(f"STEADFAST_DATABASE_URL: the folder {folder} of the SQLite "
+                                "database does not exist")
+        return
+    engine = create_engine(settings.database_url, connect_args={"timeout": 10})
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise SettingsError("STEADFAST_DATABASE_URL: " + _postgres_problem(exc, url)) from None
+    finally:
+        await engine.dispose()
+
+
+async def open_checked_store(settings: Settings) -> Store:
+    """The store, once the database answers and the loaded keys open its data keys."""
+    await check_database(settings)
+    store = open_store(settings)
+    try:
+        await check_keys_open_database(store, settings)
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+def _sqlite_folder(database: str | None) -> Path | None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().absolute().parent
+
+
+def _postgres_problem(exc: BaseException, url: object) -> str:
+    from sqlalchemy.engine import URL
+
+    assert isinstance(url, URL)
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    names = {type(e).__name__ for e in chain}
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    if "InvalidCatalogNameError" in names:
+        return f"the PostgreSQL server at {where} has no database {url.database!r}"
+    if names & {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+        return f"the PostgreSQL server at {where} refused the login of {url.username!r}"
+    if any(isinstance(e, (OSError, TimeoutError)) for e in chain):
+        return f"the PostgreSQL server at {where} does not answer"
+    return f"cannot connect to PostgreSQL at {where} ({type(exc).__name__})"

@@ -1,0 +1,177 @@
+"""The composition root: settings, a store and a clock in, every service built once out.
+
+The bot and the workspace (`process/`) and the command line (`cli/`) all start here:
+`build_services` builds them all; `LazyServices` builds each when first asked for, so an
+admin command imports only what it uses. Nothing here imports aiogram."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from app.checks import key_setting, load_keyring, open_store  # noqa: F401 (callers' import)
+from app.settings import Settings
+
+if TYPE_CHECKING:  # built when first asked for: the admin commands need few of them
+    from journal.administration import AdminService
+    from journal.alerts.fallback import EmailFallback
+    from journal.alerts.rules import RiskRules
+    from journal.alerts.service import AlertService, EscalationPolicy
+    from journal.checkin.questionnaire import Questionnaire
+    from journal.checkin.schedule import ScheduleService
+    from journal.checkin.service import CheckInService
+    from journal.clock import Clock
+    from journal.dead_letters import DeliveryReport
+    from journal.discharge import DischargeService
+    from journal.enrolment import EnrolmentService
+    from journal.entries import JournalService
+    from journal.preferences import PreferencesService
+    from journal.review.caseload import CaseloadService
+    from journal.review.service import ReviewService
+    from storage.keyring import KeyringService
+    from storage.uow import Store
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    """Everything a handler, a tick or an admin command may ask for, built once.
+
+    Handlers receive each field by its name (aiogram's workflow data): a handler asking
+    for `checkins: CheckInService` gets `Services.checkins`."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    questionnaire: Questionnaire
+    rules: RiskRules
+    enrolment: EnrolmentService
+    alerts: AlertService
+    checkins: CheckInService
+    journaling: JournalService
+    preferences: PreferencesService
+    delivery_report: DeliveryReport
+    schedules: ScheduleService
+    caseload: CaseloadService
+    review: ReviewService
+    discharge: DischargeService
+    admin: AdminService
+    keyring: KeyringService
+
+    def by_name(self) -> dict[str, object]:
+        """The services under their field names, as the dispatcher hands them to handlers."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
+    """Read the program's questionnaire and risk rules and build every service on them."""
+    from journal.administration import AdminService
+    from journal.alerts.rules_file import load_rules
+    from journal.alerts.service import AlertService
+    from journal.checkin.questionnaire_file import load_questionnaire
+    from journal.checkin.schedule import ScheduleService
+    from journal.checkin.service import CheckInService
+    from journal.dead_letters import DeliveryReport
+    from journal.discharge import DischargeService
+    from journal.enrolment import EnrolmentService
+    from journal.entries import JournalService
+    from journal.preferences import PreferencesService
+    from journal.review.caseload import CaseloadService
+    from journal.review.service import ReviewService
+    from storage.keyring import KeyringService
+
+    questionnaire = load_questionnaire(settings.questionnaire)
+    rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
+    alerts = AlertService(
+        clock=clock, questionnaire=questionnaire, rules=rules,
+        detail=settings.alert_detail, staff_language=settings.default_language,
+        display_timezone=settings.default_timezone, escalation=escalation_policy(settings))
+    return Services(
+        settings=settings, clock=clock, store=store, questionnaire=questionnaire, rules=rules,
+        enrolment=EnrolmentService(
+            clock=clock, invite_ttl=timedelta(hours=settings.invite_ttl_hours),
+            default_language=settings.default_language,
+            default_timezone=settings.default_timezone,
+            default_checkin_time=settings.default_checkin_time,
+            staff_language=settings.default_language),
+        alerts=alerts,
+        checkins=CheckInService(
+            clock=clock, questionnaire=questionnaire, alerts=alerts, store=store,
+            later_delay=timedelta(minutes=settings.later_delay_minutes),
+            window=timedelta(hours=settings.checkin_window_hours)),
+        journaling=JournalService(
+            clock=clock, store=store, hygiene=settings.chat_hygiene,
+            view_ttl=timedelta(minutes=settings.journal_view_ttl_minutes)),
+        preferences=PreferencesService(
+            clock=clock, crisis_phone=settings.crisis_phone, crisis_text=settings.crisis_text,
+            office_phone=settings.program_office_phone),
+        delivery_report=DeliveryReport(clock=clock, staff_language=settings.default_language),
+        schedules=ScheduleService(clock=clock),
+        caseload=CaseloadService(clock=clock, staff_language=settings.default_language),
+        review=ReviewService(
+            clock=clock, questionnaire=questionnaire, rules=rules,
+            staff_language=settings.default_language,
+            display_timezone=settings.default_timezone),
+        discharge=DischargeService(clock=clock, retention=timedelta(days=settings.retention_days)),
+        admin=AdminService(store=store, clock=clock, staff_language=settings.default_language),
+        keyring=KeyringService(store=store, clock=clock))
+
+
+def escalation_policy(settings: Settings) -> EscalationPolicy:
+    from journal.alerts.service import EscalationPolicy
+
+    return EscalationPolicy({"critical": settings.escalate_critical_minutes,
+                             "high": settings.escalate_high_minutes,
+                             "elevated": settings.escalate_elevated_minutes})
+
+
+def email_fallback(settings: Settings, store: Store, clock: Clock) -> EmailFallback | None:
+    """The e-mail fallback, or None when no SMTP server is configured."""
+    if not settings.smtp_host:
+        return None
+    from app.mail import SmtpMailer
+    from journal.alerts.fallback import EmailFallback
+
+    return EmailFallback(store=store, clock=clock, mailer=SmtpMailer.from_settings(settings),
+                         after=timedelta(minutes=settings.email_fallback_minutes),
+                         program=settings.program_name,
+                         staff_language=settings.default_language,
+                         display_timezone=settings.default_timezone)
+
+
+class LazyServices:
+    """Services' fields under the same names; the ones admin commands use are built alone,
+    any other from the whole composition root (build_services)."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
+        self.settings, self.store, self.clock = settings, store, clock
+
+    @functools.cached_property
+    def admin(self) -> AdminService:
+        from journal.administration import AdminService
+
+        return AdminService(store=self.store, clock=self.clock,
+                            staff_language=self.settings.default_language)
+
+    @functools.cached_property
+    def keyring(self) -> KeyringService:
+        from storage.keyring import KeyringService
+
+        return KeyringService(store=self.store, clock=self.clock)
+
+    @functools.cached_property
+    def caseload(self) -> CaseloadService:
+        from journal.review.caseload import CaseloadService
+
+        return CaseloadService(clock=self.clock, staff_language=self.settings.default_language)
+
+    @functools.cached_property
+    def _everything(self) -> Services:
+        return build_services(self.settings, self.store, self.clock)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._everything, name)

@@ -1,7 +1,0 @@
-"""The `steadfast` command line, one module per command group. Admin commands never import
-aiogram, so they answer at once; only `run` and `demo` do, inside the command."""
-
-from bot.cli import audit, clients, clinicians, db, keys, reports, serve  # noqa: F401 (registers)
-from bot.cli.base import CliError, main
-
-__all__ = ["CliError", "main"]

@@ -1,0 +1,1 @@
+"""How things look in the chat: each screen's text and buttons, built from plain values."""

@@ -1,0 +1,60 @@
+"""`steadfast client`: clients by their pseudonymous code."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.base import CliError, friendly, main, with_services
+
+if TYPE_CHECKING:
+    from app.composition import Services
+    from journal.review.caseload import Reassignment
+
+
+@main.group()
+def client() -> None:
+    """Clients by their pseudonymous code."""
+
+
+@client.command("erase")
+@click.argument("code")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@friendly
+def client_erase(code: str, yes: bool) -> None:
+    """Destroy a client's data key: every record of theirs becomes unreadable, for good."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CliError("standard input is not a terminal: pass --yes to erase without "
+                           "typing the client code", 2)
+        typed = click.prompt(f"Every record of client {code.strip().upper()} becomes "
+                             "unreadable, for good. Type the client code to confirm",
+                             default="", show_default=False)
+        if typed.strip().upper() != code.strip().upper():
+            raise CliError("the typed code does not match: nothing was erased", 1)
+    receipt = with_services(lambda s: s.admin.erase_client(code))
+    state = "destroyed" if receipt.key_destroyed else "was already destroyed"
+    click.echo(f"Client {receipt.code}: data key {state}; their records are unreadable.")
+
+
+@client.command("reassign")
+@click.argument("code")
+@click.option("--to", "to_telegram_id", type=click.IntRange(min=1), required=True,
+              help="Telegram id of the clinician or supervisor who takes the client over.")
+@friendly
+def client_reassign(code: str, to_telegram_id: int) -> None:
+    """Move a client to another clinician's caseload; both clinicians are told."""
+
+    async def go(services: Services) -> Reassignment:
+        async with services.store.transaction() as uow:
+            return await services.caseload.reassign(uow, code, to_telegram_id)
+
+    moved = with_services(go)
+    before = moved.before.name if moved.before else "nobody"
+    if moved.before is not None and moved.before.id == moved.after.id:
+        click.echo(f"Client {moved.client.code} is already on the caseload of {before}.")
+        return
+    click.echo(f"Client {moved.client.code} moved from {before} to {moved.after.name} "
+               f"(Telegram {moved.after.telegram_id}).")

@@ -1,0 +1,284 @@
+"""A client's page: GET /clients/{code} and everything under /clients/{code}/.
+
+    GET  /clients/{code}?days=30            summary, indicators, calendar, alerts, situations,
+                                            day by day, the newest journal page, the plan
+    GET  /clients/{code}/journal?page=N&q=  the journal, paged, or searched by its text
+    POST /clients/{code}/plan               the RP plan, edited as /plan edits it
+
+The data comes from journal/review/client_page.py (the access rule of journal/people.py
+and the audit event of the chat's review); this module only turns it into charts and a
+template's values. A plan that does not parse comes back in the form with the reason, and
+is never logged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from functools import lru_cache
+from typing import Any, Final
+
+from aiohttp import web
+
+from journal.alerts.levels import ALERT_ORDER, LABELS, WORDS
+from journal.checkin.questionnaire import MAX_SCORE
+from journal.i18n import N_, gettext_for, ngettext_for
+from journal.review.charts import DAY_LABELS, Thresholds
+from journal.review.client_page import (
+    DEFAULT_RANGE,
+    RANGES,
+    SEARCH_LIMIT,
+    ClientPage,
+    ClientPages,
+    JournalPage,
+)
+from journal.review.plan import PLAN_SECTIONS, PlanFormatError
+from web.auth import check_csrf, signed_in
+from web.client_charts import (
+    SMALL_WIDTH,
+    SMOOTH_AFTER,
+    Threshold,
+    calendar_chart,
+    line_chart,
+)
+from web.context import SERVICES_KEY, Viewer
+from web.render import page
+
+PAGES_KEY: Final = web.AppKey("client_pages", ClientPages)
+SHOWN_ALERTS: Final = 10  # the newest alerts shown at once; older ones fold away
+
+STATE_LABELS: Final = {**DAY_LABELS, "paused": N_("Paused")}
+WEEKDAYS: Final = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"),
+                   N_("Sun"))
+WELLBEING: Final = (("confidence", N_("Confidence for tomorrow")),
+                    ("coping", N_("Coping today")),
+                    ("coping_effect", N_("Coping steps worked")))
+ROLL_UPS: Final = (("sexual_violent", N_("Sexual/violent indicator")),
+                   ("general", N_("General indicator")))
+
+
+@lru_cache(maxsize=8)
+def _month_names(language: str) -> tuple[str, ...]:
+    from babel.dates import get_month_names  # only once a page is drawn
+
+    names = get_month_names("abbreviated", context="stand-alone", locale=language)
+    return tuple(str(names[m]).rstrip(".").capitalize() for m in range(1, 13))
+
+
+def month_namer(language: str) -> Callable[[date], str]:
+    names = _month_names(language)
+    return lambda day: names[day.month - 1]
+
+
+def _translator(language: str) -> Callable[..., str]:
+    def t(message: str, **params: Any) -> str:
+        text = gettext_for(language, message)
+        return text.format(**params) if params else text
+
+    return t
+
+
+def _described(values: Sequence[int | None], thresholds: Sequence[Threshold], days: int,
+               language: str) -> str:
+    """What a chart shows, in words: for screen readers and anyone who cannot see it."""
+    known = [v for v in values if v is not None]
+    span = ngettext_for(language, "the last {days} day", "the last {days} days",
+                        days).format(days=days)
+    if not known:
+        return gettext_for(language, "No check-ins in {span}.").format(span=span)
+    latest = next(v for v in reversed(values) if v is not None)
+    words = [ngettext_for(language,
+                          "{n} check-in in {span}; latest {latest}, highest {top}, "
+                          "average {mean}.",
+                          "{n} check-ins in {span}; latest {latest}, highest {top}, "
+                          "average {mean}.", len(known)).format(
+        n=len(known), span=span, latest=latest, top=max(known),
+        mean=f"{sum(known) / len(known):.1f}")]
+    for threshold in thresholds:
+        over = sum(1 for v in known if v >= threshold.value)
+        words.append(ngettext_for(language, "{n} day at or above {label}.",
+                                  "{n} days at or above {label}.", over).format(
+            n=over, label=threshold.label.casefold()))
+    return " ".join(words)
+
+
+def _thresholds(value: Thresholds, t: Callable[..., str]) -> list[Threshold]:
+    found = []
+    if value.elevated is not None:
+        found.append(Threshold(value.elevated, t(N_("Elevated from {n}"), n=value.elevated),
+                               "elevated"))
+    if value.high is not None:
+        found.append(Threshold(value.high, t(N_("High from {n}"), n=value.high), "high"))
+    return found
+
+
+def charts(data: ClientPage, language: str) -> dict[str, Any]:
+    """Every chart of the page as inline SVG, one series each, with its words."""
+    t = _translator(language)
+    months = month_namer(language)
+    days = [p.day for p in data.points]
+
+    def series(name: str) -> list[int | None]:
+        return [getattr(p, name) for p in data.points]
+
+    roll_ups = []
+    for name, title in ROLL_UPS:
+        limits = _thresholds(data.sexual_violent if name == "sexual_violent" else data.general,
+                             t)
+        top = data.sv_max if name == "sexual_violent" else data.general_max
+        values = series(name)
+        description = _described(values, limits, data.days, language)
+        # Drawn twice, wide and narrow, and the stylesheet shows the one that fits: an SVG
+        # scaled down to a phone would shrink its labels past reading.
+        roll_ups.append({"id": f"chart-{name}", "title": t(title), "text": description,
+                         "svg": line_chart(f"chart-{name}", t(title), description, days,
+                                           values, top=top, thresholds=limits,
+                                           month_name=months),
+                         "narrow": line_chart(f"chart-{name}-n", t(title), description, days,
+                                              values, top=top, thresholds=limits,
+                                              month_name=months, width=SMALL_WIDTH + 60,
+                                              height=140)})
+    domains = []
+    for name, scores in data.domains.items():
+        values = list(scores)
+        title = data.domain_labels.get(name, name)
+        description = _described(values, (), data.days, language)
+        domains.append({"id": f"chart-{name}", "title": title, "text": description,
+                        "svg": line_chart(f"chart-{name}", title, description, days, values,
+                                          top=MAX_SCORE, month_name=months, width=SMALL_WIDTH,
+                                          height=110)})
+    wellbeing = []
+    for name, title in WELLBEING:
+        values = series(name)
+        description = _described(values, (), data.days, language)
+        wellbeing.append({"id": f"chart-{name}", "title": t(title), "text": description,
+                          "svg": line_chart(f"chart-{name}", t(title), description, days,
+                                            values, top=10, month_name=months,
+                                            width=SMALL_WIDTH, height=110)})
+    cal = data.calendar
+    paused = ngettext_for(language, "{n} day", "{n} days", cal.paused).format(n=cal.paused)
+    cal_text = ngettext_for(
+        language,
+        "Asked {asked} day: checked in {done}, missed {missed}, started and not finished "
+        "{open}; paused {paused}.",
+        "Asked {asked} days: checked in {done}, missed {missed}, started and not finished "
+        "{open}; paused {paused}.", cal.asked).format(
+        asked=cal.asked, done=cal.submitted, missed=cal.missed, open=cal.open, paused=paused)
+    weekdays = [t(w) for w in WEEKDAYS]
+    calendar = {"text": cal_text, "svg": calendar_chart(
+        "calendar", t(N_("Check-in adherence by day")), cal_text, cal.days,
+        lambda state: t(STATE_LABELS.get(state, state)), months, weekdays)}
+    return {"roll_ups": roll_ups, "domains": domains, "wellbeing": wellbeing,
+            "calendar": calendar, "smooth": len(days) > SMOOTH_AFTER}
+
+
+def month_rows(data: ClientPage, language: str) -> list[dict[str, Any]]:
+    """The calendar as a table, a row a month: the text alternative a screen reader reads."""
+    months = month_namer(language)
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    for day, state in data.calendar.days:
+        row = rows.setdefault((day.year, day.month), {
+            "month": f"{months(day)} {day.year}", "submitted": 0, "missed": 0, "open": 0,
+            "paused": 0})
+        if state in ("submitted", "missed", "open", "paused"):
+            row[state] += 1
+    return list(rows.values())
+
+
+def table_rows(data: ClientPage) -> list[tuple[date, list[int | None]]]:
+    """Every day's values, newest first, in the column order of the charts."""
+    names = [n for n, _t in ROLL_UPS]
+    out = []
+    for index, point in enumerate(data.points):
+        values = [getattr(point, n) for n in names]
+        values += [series[index] for series in data.domains.values()]
+        values += [getattr(point, n) for n, _t in WELLBEING]
+        if any(v is not None for v in values):
+            out.append((point.day, values))
+    return list(reversed(out))
+
+
+def _common() -> dict[str, Any]:
+    return {"levels": LABELS, "words": WORDS, "alert_order": ALERT_ORDER, "ranges": RANGES,
+            "plan_sections": PLAN_SECTIONS, "state_labels": STATE_LABELS,
+            "roll_up_names": ROLL_UPS, "wellbeing_names": WELLBEING,
+            "search_limit": SEARCH_LIMIT, "shown_alerts": SHOWN_ALERTS}
+
+
+def _days(request: web.Request) -> int:
+    text = request.query.get("days", str(DEFAULT_RANGE))
+    return int(text) if text.isdigit() and int(text) in RANGES else DEFAULT_RANGE
+
+
+async def client(request: web.Request) -> web.Response:
+    viewer = await signed_in(request)
+    return await _client_page(request, viewer, _days(request))
+
+
+async def _client_page(request: web.Request, viewer: Viewer, days: int, *,
+                       plan_text: str | None = None, plan_error: str | None = None,
+                       status: int = 200) -> web.Response:
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:  # the audit event commits with the view
+        data = await request.app[PAGES_KEY].page(uow, viewer.clinician,
+                                                 request.match_info["code"], days=days,
+                                                 language=viewer.language,
+                                                 timezone=viewer.timezone)
+    saved = request.query.get("plan") == "saved"
+    return page(request, "client.html", {
+        **_common(), "data": data,
+        "charts": charts(data, viewer.language), "month_rows": month_rows(data, viewer.language),
+        "table": table_rows(data), "journal": data.journal,
+        "plan_text": data.plan_text if plan_text is None else plan_text,
+        "plan_error": plan_error, "plan_saved": saved and plan_error is None},
+        status=status)
+
+
+async def journal(request: web.Request) -> web.Response:
+    viewer = await signed_in(request)
+    number = request.query.get("page", "1")
+    query = request.query.get("q", "")
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:
+        shown: JournalPage = await request.app[PAGES_KEY].journal(
+            uow, viewer.clinician, request.match_info["code"],
+            page=int(number) if number.isdigit() else 1, query=query)
+    return page(request, "client_journal.html", {
+        **_common(), "journal": shown})
+
+
+async def edit_plan(request: web.Request) -> web.Response:
+    """The plan from the form, with /plan's rules: the same format, the same limits, the
+    client told in their language. A plan that does not parse is shown again, unsaved."""
+    viewer = await signed_in(request)
+    form = await request.post()
+    await check_csrf(request, form)
+    text = form.get("plan")
+    text = text if isinstance(text, str) else ""
+    code = request.match_info["code"]
+    services = request.app[SERVICES_KEY]
+    try:
+        async with services.store.transaction() as uow:
+            client, _plan = await services.review.edit_plan(uow, viewer.clinician, code, text)
+    except PlanFormatError:
+        t = _translator(viewer.language)
+        return await _client_page(request, viewer, DEFAULT_RANGE, plan_text=text, status=400,
+                                  plan_error=t(PLAN_FORMAT_HELP))
+    raise web.HTTPSeeOther(f"/clients/{client.code}?plan=saved#plan")
+
+
+PLAN_FORMAT_HELP: Final = N_(
+    "The plan was not saved: write it as sections, each title on its own line (Warning "
+    "signs, Coping steps, Support people) and one item a line below it, at most 20 items "
+    "a section and 200 characters an item.")
+
+
+def add_routes(app: web.Application) -> None:
+    services = app[SERVICES_KEY]
+    app[PAGES_KEY] = ClientPages(clock=services.clock, questionnaire=services.questionnaire,
+                                 rules=services.rules)
+    app.router.add_get("/clients/{code}", client)
+    app.router.add_get("/clients/{code}/journal", journal)
+    app.router.add_post("/clients/{code}/plan", edit_plan)
+
+
+__all__ = ["PAGES_KEY", "add_routes", "charts"]

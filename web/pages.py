@@ -1,0 +1,96 @@
+"""The workspace's own pages: the caseload, open alerts (acknowledged with a note through
+the same AlertService as the chat, so every Telegram copy is edited to "handled"), and the
+session report's PDF. Each page reads through the services, which apply journal/people.py's
+one access rule and write the audit events the chat writes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from journal.alerts.levels import ALERT_ORDER, WORDS
+from journal.errors import NotFound
+from journal.review.indicators import Indicators
+from journal.review.report import report_filename
+from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
+from web.auth import check_csrf, signed_in
+from web.context import SERVICES_KEY
+from web.render import page
+from web.trends import ARROWS, ROLL_UPS, trends
+from web.trends import WORDS as TREND_WORDS
+
+LEVELS = [(level, WORDS[level]) for level in ALERT_ORDER]
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    await signed_in(request)
+    raise web.HTTPSeeOther("/caseload")
+
+
+async def caseload(request: web.Request) -> web.Response:
+    viewer = await signed_in(request)
+    services = request.app[SERVICES_KEY]
+    dead, names = None, {}
+    indicators = Indicators(services.questionnaire, services.rules)
+    async with services.store.transaction() as uow:
+        entries = await services.caseload.caseload(uow, viewer.clinician)
+        moved = await trends(uow, indicators, entries, viewer.clinician, services.clock.now())
+        if viewer.is_supervisor:  # every caseload: say whose client each is
+            dead = await services.delivery_report.summary(uow)
+            names = {c.id: c.name for c in await uow.clinicians.everyone()}
+    return page(request, "caseload.html", {"entries": entries, "levels": LEVELS,
+                                           "words": WORDS, "deliveries": dead,
+                                           "clinicians": names, "trends": moved,
+                                           "roll_ups": ROLL_UPS, "trend_words": TREND_WORDS,
+                                           "arrows": ARROWS})
+
+
+async def alerts(request: web.Request) -> web.Response:
+    viewer = await signed_in(request)
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:
+        rows = await services.alerts.open_alerts(uow, viewer.clinician)
+    done = request.query.get("done", "")
+    return page(request, "alerts.html", {"rows": rows, "words": WORDS,
+                                         "done": done if done.isalnum() else ""})
+
+
+async def acknowledge(request: web.Request) -> web.StreamResponse:
+    """Acknowledge with an optional note, as the chat's Acknowledge button and reply do."""
+    viewer = await signed_in(request)
+    form = await request.post()
+    await check_csrf(request, form)
+    alert_id = request.match_info["alert_id"]
+    note = form.get("note")
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:
+        alert, _changed = await services.alerts.acknowledge(uow, viewer.clinician, alert_id)
+        if isinstance(note, str) and note.strip():
+            await services.alerts.add_note(uow, viewer.clinician, alert.id, note)
+    raise web.HTTPSeeOther(f"/alerts?done={alert.id}")
+
+
+async def report(request: web.Request) -> web.StreamResponse:
+    """The session PDF for the last `days` days, as /report sends it in the chat."""
+    viewer = await signed_in(request)
+    days_text = request.query.get("days", str(DEFAULT_REPORT_DAYS))
+    if not days_text.isdigit() or not 1 <= int(days_text) <= MAX_REPORT_DAYS:
+        raise NotFound("days out of range")
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:  # the audit event commits with it
+        data = await services.review.report(uow, viewer.clinician, request.match_info["code"],
+                                            int(days_text))
+    pdf = await services.review.render_report(data)
+    name = report_filename(data.client_code, data.end)
+    return web.Response(body=pdf, content_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", home)
+    app.router.add_get("/caseload", caseload)
+    app.router.add_get("/alerts", alerts)
+    app.router.add_post("/alerts/{alert_id}/acknowledge", acknowledge)
+    app.router.add_get("/reports/{code}", report)
+
+
+__all__ = ["add_routes"]

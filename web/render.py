@@ -1,0 +1,149 @@
+"""Pages: the template context every page shares, the response headers every answer
+carries, and kind error pages (in the viewer's language, never a trace).
+
+Every template gets `t` (t(message, **params): the message in the viewer's language, with
+str.format parameters), `ngettext`, `viewer` (None on the sign-in pages), `csrf_token` and
+`shown_time` (a moment in the viewer's zone, naming the zone)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from aiohttp import web
+
+from journal.errors import InvalidInput, NotAllowed, NotFound, safe_trace
+from journal.i18n import N_, gettext_for, ngettext_for
+from journal.times import shown_time
+from web.context import CONFIG_KEY, LANGUAGE, SERVICES_KEY, VIEWER
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+TEMPLATES: Final = HERE / "templates"
+STATIC: Final = HERE / "static"
+
+SECURITY_HEADERS: Final = {
+    # Our own styles and scripts only; framed only by Telegram's web clients (the Mini App).
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors https://web.telegram.org https://*.telegram.org; "
+                               "base-uri 'none'; form-action 'self'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+ERRORS: Final = {
+    401: (N_("You are signed out"),
+          N_("Your session ended or you have not signed in. Send /workspace to the bot in "
+             "Telegram for a new sign-in link.")),
+    403: (N_("Not allowed"),
+          N_("This request was refused. Go back, reload the page and try again.")),
+    404: (N_("Not found"),
+          N_("There is nothing here, or nothing you may see.")),
+    405: (N_("Not allowed"),
+          N_("This request was refused. Go back, reload the page and try again.")),
+    500: (N_("Something went wrong"),
+          N_("The page could not be shown. Try again in a moment; nothing you sent was lost "
+             "without a message.")),
+}
+
+
+def setup(app: web.Application) -> None:
+    """Jinja2 for this application: imported here, when the workspace is built."""
+    import aiohttp_jinja2
+    import jinja2
+
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                         autoescape=jinja2.select_autoescape(("html",), default=True),
+                         undefined=jinja2.StrictUndefined)
+    app.middlewares.append(guard)
+    app.router.add_static("/static/", STATIC, name="static", append_version=True)
+
+
+def language_of(request: web.Request) -> str:
+    viewer = request.get(VIEWER)
+    if viewer is not None:
+        return str(viewer.language)
+    return request.get(LANGUAGE) or request.app[SERVICES_KEY].settings.default_language
+
+
+def context(request: web.Request, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    viewer = request.get(VIEWER)
+    language = language_of(request)
+    zone = viewer.timezone if viewer is not None else (
+        request.app[SERVICES_KEY].settings.default_timezone)
+
+    def t(message: str, **params: Any) -> str:
+        text = gettext_for(language, message)
+        return text.format(**params) if params else text
+
+    def plural(singular: str, many: str, n: int, **params: Any) -> str:
+        return ngettext_for(language, singular, many, n).format(n=n, **params)
+
+    def when(moment: datetime | None) -> str:
+        return shown_time(moment, zone) if moment is not None else "—"
+
+    return {"t": t, "ngettext": plural, "viewer": viewer, "language": language, "nav": "",
+            "csrf_token": viewer.csrf_token if viewer is not None else "",
+            "shown_time": when, **(values or {})}
+
+
+def page(request: web.Request, template: str, values: Mapping[str, Any] | None = None, *,
+         status: int = 200) -> web.Response:
+    import aiohttp_jinja2
+
+    return aiohttp_jinja2.render_template(template, request, context(request, values),
+                                          status=status)
+
+
+def error_page(request: web.Request, status: int) -> web.Response:
+    title, text = ERRORS.get(status, ERRORS[500] if status >= 500 else ERRORS[403])
+    try:
+        return page(request, "error.html", {"title": title, "text": text}, status=status)
+    except Exception as exc:  # the error page itself failed: plain words, still no trace
+        log.error("error page failed: %s", safe_trace(exc))
+        return web.Response(status=status, text=gettext_for(language_of(request), title))
+
+
+async def _refusal(request: web.Request, status: int) -> web.Response:
+    """The error page, in the viewer's language even where the handler never asked who
+    they are (an unknown address)."""
+    if status != 401 and request.get(VIEWER) is None:
+        from web.auth import signed_in
+
+        with contextlib.suppress(Exception):
+            await signed_in(request)
+    return error_page(request, status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Security headers on every answer; refusals and failures as kind pages."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:  # redirects pass as they are
+            exc.headers.update(SECURITY_HEADERS)
+            raise
+        response = await _refusal(request, exc.status)
+    except NotFound:  # another clinician's client, a forged code, a missing one: alike
+        response = await _refusal(request, 404)
+    except (NotAllowed, InvalidInput):
+        response = await _refusal(request, 403)
+    except Exception as exc:
+        # Only the error's type and where: a message could quote decrypted text.
+        log.error("workspace page %s failed: %s", request.method, safe_trace(exc))
+        response = await _refusal(request, 500)
+    response.headers.update(SECURITY_HEADERS)
+    config = request.app.get(CONFIG_KEY)
+    if config is not None and config.secure_cookies:  # served over https: stay there
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
