@@ -30,7 +30,9 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.entries import JournalService
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
+    from journal.review.client_page import ClientPages
     from journal.review.service import ReviewService
+    from journal.web_access import WebAccess
     from storage.keyring import KeyringService
     from storage.uow import Store
 
@@ -58,6 +60,8 @@ class Services:
     review: ReviewService
     discharge: DischargeService
     admin: AdminService
+    web_access: WebAccess
+    client_pages: ClientPages
     keyring: KeyringService
 
     def by_name(self) -> dict[str, object]:
@@ -79,7 +83,9 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.entries import JournalService
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
+    from journal.review.client_page import ClientPages
     from journal.review.service import ReviewService
+    from journal.web_access import WebAccess
     from storage.keyring import KeyringService
 
     questionnaire = load_questionnaire(settings.questionnaire)
@@ -116,7 +122,10 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
             display_timezone=settings.default_timezone),
         discharge=DischargeService(clock=clock, retention=timedelta(days=settings.retention_days)),
         admin=AdminService(store=store, clock=clock, staff_language=settings.default_language),
-        keyring=KeyringService(store=store, clock=clock))
+        keyring=KeyringService(store=store, clock=clock),
+        web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
+                             limit=timedelta(hours=settings.web_session_max_hours)),
+        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules))
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

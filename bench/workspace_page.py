@@ -41,7 +41,7 @@ from storage.crypto import MasterKeyring  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.uow import Store  # noqa: E402
 from web.context import SERVICES_KEY  # noqa: E402
-from web.routes import web_access, workspace  # noqa: E402
+from web.routes import workspace  # noqa: E402
 
 
 async def timed(session: aiohttp.ClientSession, url: str) -> tuple[float, int]:
@@ -84,7 +84,7 @@ async def main(days: int, runs: int) -> None:
                   f"check-ins, {seeded.alerts} alerts, {len(seeded.journal)} journal entries) "
                   f"in {time.perf_counter() - started:.1f} s")
             await server.start_server()
-            access = web_access(server.app[SERVICES_KEY])
+            access = server.app[SERVICES_KEY].web_access
             async with store.transaction() as uow:
                 token = await access.new_link(uow, clinician)
             async with session.post(server.make_url("/sign-in"), data={"token": token}) as r:

@@ -32,7 +32,7 @@ from tests.conftest import Database
 from tests.helpers import make_clinician
 from tests.reading import times_without_zone
 from web.context import SERVICES_KEY
-from web.routes import web_access, workspace
+from web.routes import workspace
 
 DAYS = 60
 
@@ -86,7 +86,7 @@ async def world(sqlite_database: Database, clock: FakeClock, tmp_path: Path
 
 async def signed_in(world: World, clinician: Clinician) -> aiohttp.ClientSession:
     """A browser-like session signed in through the one-time link, as /workspace gives it."""
-    access = web_access(world.server.app[SERVICES_KEY])
+    access = world.server.app[SERVICES_KEY].web_access
     async with world.store.transaction() as uow:
         token = await access.new_link(uow, clinician)
     session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))

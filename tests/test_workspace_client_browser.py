@@ -30,7 +30,7 @@ from storage.uow import Store
 from tests.browser import BROWSER_MARKS, chromium
 from tests.e2e import ROOT
 from tests.helpers import make_clinician
-from web.routes import web_access, workspace
+from web.routes import workspace
 
 pytestmark = BROWSER_MARKS
 SHOTS = Path((os.environ.get("STEADFAST_SCREENSHOTS") or str(ROOT / "build" / "screenshots"))
@@ -73,7 +73,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
     try:
         async with chromium() as browser:
             yield {"store": store, "server": server, "browser": browser, "lane": lane,
-                   "client": client, "seeded": seeded, "access": web_access(services),
+                   "client": client, "seeded": seeded, "access": services.web_access,
                    "base": str(server.make_url("")).rstrip("/")}
     finally:
         await server.close()

@@ -274,8 +274,7 @@ PLAN_FORMAT_HELP: Final = N_(
 
 def add_routes(app: web.Application) -> None:
     services = app[SERVICES_KEY]
-    app[PAGES_KEY] = ClientPages(clock=services.clock, questionnaire=services.questionnaire,
-                                 rules=services.rules)
+    app[PAGES_KEY] = services.client_pages
     app.router.add_get("/clients/{code}", client)
     app.router.add_get("/clients/{code}/journal", journal)
     app.router.add_post("/clients/{code}/plan", edit_plan)

@@ -5,20 +5,10 @@ so a page and a chat command act through the same code."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from aiohttp import web
 
 from app.composition import Services
 from app.server import RouteAdder
-from journal.web_access import WebAccess
-
-
-def web_access(services: Services) -> WebAccess:
-    settings = services.settings
-    return WebAccess(clock=services.clock,
-                     idle=timedelta(minutes=settings.web_session_idle_minutes),
-                     limit=timedelta(hours=settings.web_session_max_hours))
 
 
 def workspace(services: Services) -> RouteAdder:
@@ -30,7 +20,7 @@ def workspace(services: Services) -> RouteAdder:
 
         settings = services.settings
         app[SERVICES_KEY] = services
-        app[ACCESS_KEY] = web_access(services)
+        app[ACCESS_KEY] = services.web_access
         app[CONFIG_KEY] = WebConfig(bot_token=settings.require_token(),
                                     secure_cookies=settings.web_public_url.startswith("https://"))
         render.setup(app)

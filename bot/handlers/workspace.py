@@ -6,8 +6,6 @@ while it lasts, so the message deletes itself when it expires."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, WebAppInfo
@@ -24,14 +22,13 @@ from storage.uow import Store, UnitOfWork
 
 
 async def workspace(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
-                    settings: Settings, store: Store, clock: Clock) -> None:
+                    settings: Settings, store: Store, clock: Clock,
+                    web_access: WebAccess) -> None:
     if not settings.web_enabled or person.clinician is None:
         out.send(message.chat.id, _("The workspace pages are not switched on for this "
                                     "program. Ask your administrator."))
         return
-    access = WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
-                       limit=timedelta(hours=settings.web_session_max_hours))
-    token = await access.new_link(uow, person.clinician)
+    token = await web_access.new_link(uow, person.clinician)
     base = settings.web_base_url()
     markup = None
     if base.startswith("https://"):
