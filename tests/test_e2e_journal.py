@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.handlers.client import TEXT_LIMIT, render_entries
+from bot.handlers.entries import render_entries
 from bot.menus import menu
+from bot.views.chat import TEXT_LIMIT
 from journal.clock import FakeClock
 from journal.entries import EntryView
 from journal.i18n import gettext_for

@@ -9,10 +9,12 @@ def all_routers() -> list[Router]:
     from bot.handlers import (
         alerts,
         checkin,
-        client,
         clinician,
         common,
         enrol,
+        entries,
+        plan,
+        preferences,
         review,
         schedule,
         workspace,
@@ -26,6 +28,8 @@ def all_routers() -> list[Router]:
         alerts.build_router(),
         workspace.build_router(),
         review.build_router(),  # staff /plan before the client's /plan
-        client.build_router(),
+        plan.build_router(),
+        preferences.build_router(),  # an awaited time before journal text
+        entries.build_router(),
         common.build_router(),
     ]
