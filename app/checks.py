@@ -5,6 +5,7 @@ Each failure is a settings error (exit 2) naming the setting and the cause."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -47,6 +48,31 @@ def open_store(settings: Settings, ring: MasterKeyring | None = None) -> Store:
         settings.database_url, ring or load_keyring(settings),
         reload=(lambda: MasterKeyring.load_file(settings.master_key_file)) if from_file else None,
         signature=(lambda: _key_file_signature(settings)) if from_file else None)
+
+
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach `host`: a 127.x or ::1 address, or localhost. An empty
+    host or 0.0.0.0 means every address; a name other than localhost may resolve anywhere."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_metrics_exposure(settings: Settings, hosts: list[str]) -> None:
+    """Metrics name counts a stranger should not read (clients, alerts, the outbox): served
+    on an address other machines reach, they need STEADFAST_METRICS_USER and _PASSWORD.
+    `hosts` are the addresses this process serves /metrics on."""
+    if not settings.metrics_enabled or settings.metrics_user:
+        return
+    exposed = [host for host in hosts if not is_loopback(host)]
+    if exposed:
+        raise SettingsError(
+            "STEADFAST_METRICS_USER is not set, and metrics are on (STEADFAST_METRICS_ENABLED) "
+            f"at {exposed[0] or '0.0.0.0'}, which other machines reach: set "
+            "STEADFAST_METRICS_USER and STEADFAST_METRICS_PASSWORD, or serve on 127.0.0.1")
 
 
 async def check_keys_open_database(store: Store, settings: Settings) -> None:

@@ -5,6 +5,8 @@ from context variables the update middleware sets while it handles the update: n
 parsing the message. The message itself is what the code logs today, which by the privacy
 rules never holds what a person typed; a JSON line adds nothing beyond the update id and
 the client code, and carries an exception only by its class (no message, no traceback).
+A readable line keeps its traceback, except from aiohttp's server, whose exceptions quote
+the request's bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,28 @@ client_code: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "steadfast_client_code", default=None)
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# Loggers whose exceptions carry what a client sent: aiohttp's server logs a request it
+# could not read ("Error handling request", a line or a cookie over 8 KiB) with an exception
+# whose message, and so its traceback, quotes the request's bytes, a session cookie among
+# them; the access log would quote the request line (a sign-in link's token).
+REQUEST_LOGGERS = ("aiohttp.server", "aiohttp.access", "aiohttp.web")
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT; an exception from REQUEST_LOGGERS by its class alone, as in JSON."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if (record.name.startswith(REQUEST_LOGGERS) and record.exc_info
+                and record.exc_info[0] is not None):
+            # A copy: the record goes on to other handlers as it came.
+            record = logging.makeLogRecord({
+                **record.__dict__, "msg": f"{record.getMessage()} ({record.exc_info[0].__name__})",
+                "args": None, "exc_info": None, "exc_text": None, "stack_info": None})
+        return super().format(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,7 +74,7 @@ def configure(level: str, form: Literal["text", "json"] = "text") -> None:
     """The root logger on standard error, in the chosen form; libraries that would record
     who wrote when are kept quiet (see below)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if form == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if form == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -3,7 +3,9 @@
 SQLite: the online backup API (sqlite3.Connection.backup) copies every page under a read
 lock, so a backup taken between two writes is whole. PostgreSQL: `pg_dump --format=custom`,
 a single consistent snapshot that `pg_restore` reads back (docs/operations.md). Either way
-the copy is written beside PATH first and moved into place, readable by its owner only.
+the copy is written beside PATH first and moved into place; that file is created readable
+by its owner only before a byte is written to it (pg_dump writes into the file it is
+given, keeping its mode).
 
 The master key is never in a backup: encrypted columns stay encrypted in it, and restoring
 needs the key file kept apart. No aiogram here."""
@@ -38,7 +40,6 @@ def backup(database_url: str, target: Path) -> int:
             _sqlite(Path(url.database or ""), partial)
         else:
             _postgres(database_url, partial)
-        os.chmod(partial, 0o600)
         os.replace(partial, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -49,8 +50,7 @@ def backup(database_url: str, target: Path) -> int:
 def _sqlite(source: Path, partial: Path) -> None:
     if not source.is_file():
         raise CliError(f"there is no SQLite database at {source} (STEADFAST_DATABASE_URL)")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.close(descriptor)  # created private before a byte of it is written
+    _create_private(partial)
     live = sqlite3.connect(source)
     try:
         copy = sqlite3.connect(partial)
@@ -77,9 +77,18 @@ def _postgres(database_url: str, partial: Path) -> None:
         env["PGPASSWORD"] = str(url.password)
     dsn = url.set(drivername="postgresql", password=None, query={}).render_as_string(
         hide_password=False)
+    _create_private(partial)
     done = subprocess.run([pg_dump, "--format=custom", f"--file={partial}", f"--dbname={dsn}"],
                           env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         reason = lines[-1].removeprefix("pg_dump: error: ") if lines else f"exit {done.returncode}"
         raise CliError(f"pg_dump failed: {reason[:200]}")
+
+
+def _create_private(partial: Path) -> None:
+    """An empty file only its owner can read, before a byte of the copy is written to it. A
+    partial file left by a crash is replaced, never reused with its old mode."""
+    with contextlib.suppress(FileNotFoundError):
+        partial.unlink()
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

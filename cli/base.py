@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from app.settings import Settings
 
 T = TypeVar("T")
+
+PRIVATE_UMASK = 0o077
 
 
 class CliError(Exception):
@@ -127,3 +130,7 @@ def main() -> None:
 
     Settings come from STEADFAST_* environment variables or a .env file.
     """
+    # Before any command opens a file: what Steadfast writes (the SQLite database and its
+    # -wal and -shm, keys, backups, reports, pg_dump's output) is its owner's alone from its
+    # first byte, whatever umask the shell or the service manager handed down.
+    os.umask(PRIVATE_UMASK)

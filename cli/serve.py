@@ -44,7 +44,14 @@ def run(webhook: bool, host: str, port: int, path: str, secret: str | None,
     settings = load_settings()
     _check_data_files(settings)
     settings.require_token()
-    from app.checks import check_database
+    from app.checks import check_database, check_metrics_exposure
+
+    if webhook:  # the webhook's server serves /metrics
+        check_metrics_exposure(settings, [host])
+    else:  # the metrics server, and the workspace's when it is on
+        check_metrics_exposure(settings, [
+            where for where, on in ((settings.metrics_host, settings.metrics_port),
+                                    (settings.web_host, settings.web_port)) if on is not None])
 
     run_async(check_database(settings))
     from app.logs import configure
@@ -114,7 +121,10 @@ def web(host: str | None, port: int | None) -> None:
     """Serve the clinicians' workspace pages alone (the bot runs elsewhere)."""
     settings = load_settings()
     settings.require_token()  # the Mini App's sign-in is checked against it
-    from app.checks import check_database
+    from app.checks import check_database, check_metrics_exposure
+
+    host = host or settings.web_host
+    check_metrics_exposure(settings, [host])
 
     run_async(check_database(settings))
     from app.logs import configure
@@ -122,4 +132,4 @@ def web(host: str | None, port: int | None) -> None:
     configure(settings.log_level, settings.log_format)
     from process.web import run_web
 
-    run_async(run_web(settings, host or settings.web_host, port or settings.web_port or 8081))
+    run_async(run_web(settings, host, port or settings.web_port or 8081))

@@ -77,7 +77,9 @@ def site_for_test(ports: list[int], listen: int, folder: Path) -> str:
     tls = site[site.index("listen 443"):]
     assert "ssl_certificate " in tls and f"include {LOCATIONS_PATH};" in tls
     locations = folder / "steadfast-locations.conf"
-    shutil.copyfile(DEPLOY / "steadfast-locations.conf", locations)
+    # nginx's own logs, which the shipped files name, go to the test's folder.
+    locations.write_text((DEPLOY / "steadfast-locations.conf").read_text().replace(
+        "/var/log/nginx/", f"{folder}/"))
     return upstreams + f"server {{\n    listen 127.0.0.1:{listen};\n    include {locations};\n}}\n"
 
 
