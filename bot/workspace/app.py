@@ -26,13 +26,24 @@ def workspace(services: Services) -> RouteAdder:
 
     def add(app: web.Application) -> None:
         from bot.workspace import auth, client_page, pages, render
-        from bot.workspace.keys import ACCESS_KEY, CONFIG_KEY, SERVICES_KEY, WebConfig
+        from bot.workspace.keys import (
+            ACCESS_KEY,
+            CONFIG_KEY,
+            SERVICES_KEY,
+            THROTTLE_KEY,
+            WebConfig,
+        )
+        from journal.web_access import SignInThrottle
 
         settings = services.settings
         app[SERVICES_KEY] = services
         app[ACCESS_KEY] = web_access(services)
         app[CONFIG_KEY] = WebConfig(bot_token=settings.require_token(),
-                                    secure_cookies=settings.web_public_url.startswith("https://"))
+                                    secure_cookies=settings.web_public_url.startswith("https://"),
+                                    trusted_proxies=settings.trusted_proxies)
+        app[THROTTLE_KEY] = SignInThrottle(
+            clock=services.clock, per_address=settings.web_sign_in_failures_per_address,
+            overall=settings.web_sign_in_failures_overall)
         render.setup(app)
         auth.add_routes(app)
         pages.add_routes(app)
