@@ -20,6 +20,7 @@ import secrets
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from ipaddress import ip_address, ip_network
 from typing import Final, Literal, get_args
 
 from journal.clock import Clock
@@ -210,6 +211,7 @@ class SignInThrottle:
 
     def check(self, address: str) -> Throttled | None:
         """None when this address may try now; else how long to wait."""
+        address = _budget_key(address)
         now = self.clock.now()
         since = now - self.window
         while self._all and self._all[0] <= since:
@@ -234,6 +236,7 @@ class SignInThrottle:
         return Throttled(_seconds(until - now), "address", first)
 
     def failed(self, address: str) -> None:
+        address = _budget_key(address)
         now = self.clock.now()
         self._all.append(now)
         while len(self._all) > self.overall:
@@ -245,6 +248,18 @@ class SignInThrottle:
         self._by_address[address] = found  # the most recent last
         while len(self._by_address) > self.addresses:
             self._by_address.popitem(last=False)
+
+
+def _budget_key(address: str) -> str:
+    """An IPv6 address's budget is its /64's: one subscriber usually holds a whole /64,
+    so counting single addresses would give them 2**64 budgets."""
+    try:
+        found = ip_address(address)
+    except ValueError:
+        return address
+    if found.version == 6:
+        return str(ip_network(f"{found}/64", strict=False))
+    return address
 
 
 def _seconds(wait: timedelta) -> int:

@@ -226,6 +226,15 @@ async def test_the_overall_budget_holds_everyone_and_then_lets_go() -> None:
     assert throttle.check("198.51.100.1") is None
 
 
+async def test_an_ipv6_guesser_cannot_hop_addresses_within_its_network() -> None:
+    throttle = SignInThrottle(clock=FakeClock(START), per_address=10, overall=100)
+    for n in range(10):
+        throttle.failed(f"2001:db8:1:2::{n:x}")
+    wait = throttle.check("2001:db8:1:2:ffff::1")
+    assert wait is not None and wait.scope == "address"
+    assert throttle.check("2001:db8:1:3::1") is None  # the next network is someone else
+
+
 def _request(peer: str, trusted: str, **headers: str) -> web.Request:
     app = web.Application()
     app[CONFIG_KEY] = WebConfig(bot_token="1:A", secure_cookies=True, trusted_proxies=tuple(
