@@ -7,6 +7,7 @@ import difflib
 import os
 import sys
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,12 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from journal.mailaddress import is_email_address
+
+
+def networks(listed: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Comma-separated addresses or networks; ValueError on one that is neither."""
+    return tuple(ip_network(part.strip(), strict=False) for part in listed.split(",")
+                 if part.strip())
 
 
 class SettingsError(Exception):
@@ -119,6 +126,14 @@ class Settings(BaseSettings):
     https address also gives /workspace its Mini App button."""
     web_session_idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
     web_session_max_hours: int = Field(default=8, ge=1, le=7 * 24)
+    web_trusted_proxies: str = "127.0.0.1,::1"
+    """Addresses or networks (comma-separated) of the reverse proxies in front of the
+    workspace: only a request from one of them has its client's address taken from
+    X-Forwarded-For (then X-Real-IP); from anywhere else those headers are ignored."""
+    web_sign_in_failures_per_address: int = Field(default=10, ge=1, le=10_000)
+    """Failed sign-ins a minute from one address before it is told to wait (429)."""
+    web_sign_in_failures_overall: int = Field(default=100, ge=1, le=100_000)
+    """Failed sign-ins a minute from everyone before everyone is told to wait."""
 
     @property
     def web_enabled(self) -> bool:
@@ -136,6 +151,20 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with https:// (or http:// for a test)")
         return value.rstrip("/")
+
+    @field_validator("web_trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        try:
+            networks(value)
+        except ValueError as exc:
+            raise ValueError("must be IP addresses or networks such as 127.0.0.1,10.0.0.0/8, "
+                             "separated by commas") from exc
+        return value
+
+    @property
+    def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return networks(self.web_trusted_proxies)
 
     @field_validator("telegram_api_url")
     @classmethod

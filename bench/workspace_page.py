@@ -87,7 +87,8 @@ async def main(days: int, runs: int) -> None:
             access = server.app[SERVICES_KEY].web_access
             async with store.transaction() as uow:
                 token = await access.new_link(uow, clinician)
-            async with session.post(server.make_url("/sign-in"), data={"token": token}) as r:
+            async with session.post(server.make_url("/sign-in"), data={"token": token},
+                                    headers={"Sec-Fetch-Site": "same-origin"}) as r:
                 assert r.status == 200, r.status
             page_url = str(server.make_url(f"/clients/{client.code}?days={days}"))
             pdf_url = str(server.make_url(f"/reports/{client.code}?days={days}"))

@@ -38,6 +38,10 @@ EVENTS: Final[Mapping[str, tuple[Kind, tuple[str, ...], str]]] = {
     "checkins_completed": ("counter", (), "Check-ins submitted"),
     "checkins_missed": ("counter", (), "Check-in days closed as missed"),
     "email_fallbacks_sent": ("counter", (), "Staff e-mails sent because Telegram was late"),
+    "sign_ins": ("counter", ("how",), "Workspace sessions started, by link or mini_app"),
+    # reason: one of journal/web_access.py REFUSALS, so a bounded set.
+    "sign_in_failures": ("counter", ("reason",),
+                         "Workspace sign-ins refused, by reason (throttled: told to wait)"),
 }
 
 

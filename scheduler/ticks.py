@@ -362,6 +362,7 @@ class Ticks:
         report.purged += await uow.outbox.purge_finished(now - OUTBOX_KEPT)
         await uow.web_sign_ins.purge(now - WEB_SIGN_INS_KEPT)
         await uow.web_sessions.purge(now - WEB_SIGN_INS_KEPT)
+        await uow.web_init_data.purge(now)  # nothing to review: gone once expired
 
     async def _guarded(self, uow: UnitOfWork, report: TickReport, name: str,
                        work: Callable[[], Awaitable[None]]) -> None:

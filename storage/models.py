@@ -89,6 +89,15 @@ class WebSignInRow(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
 
 
+class WebInitDataRow(Base):
+    """A Mini App initData already used to sign in, by the SHA-256 of its signature, so a
+    copy posted again (to any instance) is refused; deleted once initData has expired."""
+
+    __tablename__ = "web_init_data_uses"
+    hash_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTC_TS, index=True)
+
+
 class WebSessionRow(Base):
     """A signed-in workspace session, shared by every instance: the cookie's SHA-256 and the
     CSRF token's are kept, never the values."""

@@ -30,6 +30,7 @@ from storage.repositories import (
     RiskOverrideRepository,
     StaffEmailRepository,
     UpdateLedger,
+    WebInitDataRepository,
     WebSessionRepository,
     WebSignInRepository,
 )
@@ -71,6 +72,7 @@ class UnitOfWork:
         self.staff_emails = StaffEmailRepository(session, self.vault)
         self.web_sign_ins = WebSignInRepository(session, self.vault)
         self.web_sessions = WebSessionRepository(session, self.vault)
+        self.web_init_data = WebInitDataRepository(session, self.vault)
         self._committed = False
 
     async def audit(self, *, at: datetime, actor: str, action: str,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -102,8 +103,10 @@ async def serving(stack: Stack, port: int, **settings: Any) -> AsyncIterator[InP
 
 
 def init_data(token: str, user_id: int, auth_date: datetime) -> str:
-    """initData as Telegram signs it: HMAC-SHA256 under HMAC("WebAppData", token)."""
-    fields = {"auth_date": str(int(auth_date.timestamp())), "query_id": "AAE",
+    """initData as Telegram signs it: HMAC-SHA256 under HMAC("WebAppData", token), with a
+    query id of its own, as each opening of a Mini App has."""
+    fields = {"auth_date": str(int(auth_date.timestamp())),
+              "query_id": "AAE" + secrets.token_urlsafe(12),
               "user": json.dumps({"id": user_id, "first_name": "Lane"}, separators=(",", ":"))}
     check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
     secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()

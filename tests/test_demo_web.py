@@ -56,8 +56,9 @@ async def test_the_web_demo_serves_the_workspace_until_ctrl_c(tmp_path: Path) ->
                 assert shown.status == 200
                 token = re.search(r'name="token" value="([^"]+)"', await shown.text())
             assert token is not None
-            async with web.post(link.group(1).split("/sign-in/")[0] + "/sign-in",
-                                data={"token": token.group(1)}) as signed:
+            base = link.group(1).split("/sign-in/")[0]
+            async with web.post(base + "/sign-in", data={"token": token.group(1)},
+                                headers={"Origin": base}) as signed:
                 assert signed.status == 200 and signed.url.path == "/caseload"
                 assert code in await signed.text()  # the seeded client is on the caseload
             async with web.get(page_url) as answer:

@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from journal.administration import AdminService
 from journal.clock import FakeClock
-from journal.web_access import WebAccess
+from journal.web_access import NewSession, WebAccess
 from storage.crypto import MasterKeyring
-from storage.models import WebSessionRow, WebSignInRow
+from storage.models import WebInitDataRow, WebSessionRow, WebSignInRow
 from storage.uow import Store
 from tests.conftest import Database
 from tests.e2e import bot_settings, eventually
@@ -53,13 +53,44 @@ async def test_a_link_is_192_bits_kept_as_its_hash_and_works_once(
         session = await web.use_link(uow, token)
     assert session is not None and session.clinician.id == lane.id
     async with store.transaction() as uow:
-        assert await web.use_link(uow, token) is None
+        assert await web.use_link(uow, token) == "used_token"
     async with store.unit_of_work() as uow:
         row = (await uow.session.execute(select(WebSessionRow.token_hash,
                                                 WebSessionRow.csrf_hash))).one()
     assert row.token_hash == hashlib.sha256(session.token.encode()).hexdigest()
     assert row.csrf_hash == hashlib.sha256(session.csrf_token.encode()).hexdigest()
     assert session.token not in (row.token_hash, row.csrf_hash)
+
+
+async def test_mini_app_init_data_signs_in_once_even_when_two_instances_race(
+        store: Store, clock: FakeClock) -> None:
+    lane = await make_clinician(store, clock, telegram_id=7001)
+    web = access(clock)
+    signed_at = clock.now()
+
+    async def sign_in() -> object:
+        async with store.transaction() as uow:
+            return await web.use_init_data(uow, telegram_id=lane.telegram_id,
+                                           signature="ab" * 32, signed_at=signed_at)
+
+    # Two instances given the same initData at once: one session, one replay.
+    results = await asyncio.gather(sign_in(), sign_in())
+    assert sorted(map(type, results), key=str) == sorted([NewSession, str], key=str)
+    assert "replayed_init_data" in results
+    async with store.unit_of_work() as uow:
+        kept = (await uow.session.execute(select(WebInitDataRow.hash_digest))).scalars().all()
+        sessions = (await uow.session.execute(select(WebSessionRow.id))).scalars().all()
+    assert kept == [hashlib.sha256(("ab" * 32).encode()).hexdigest()] and len(sessions) == 1
+    # Once it has expired it is refused as too old, and its row goes at the next sign-in.
+    clock.advance(minutes=5, seconds=1)
+    assert await sign_in() == "stale_init_data"
+    async with store.transaction() as uow:
+        assert isinstance(await web.use_init_data(
+            uow, telegram_id=lane.telegram_id, signature="cd" * 32,
+            signed_at=clock.now()), NewSession)
+    async with store.unit_of_work() as uow:
+        kept = (await uow.session.execute(select(WebInitDataRow.hash_digest))).scalars().all()
+    assert kept == [hashlib.sha256(("cd" * 32).encode()).hexdigest()]
 
 
 async def test_sessions_end_at_their_absolute_limit_even_when_in_use(

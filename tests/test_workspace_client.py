@@ -92,7 +92,8 @@ async def signed_in(world: World, clinician: Clinician) -> aiohttp.ClientSession
     session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     async with session.get(world.url(f"/sign-in/{token}")) as shown:
         assert shown.status == 200
-    async with session.post(world.url("/sign-in"), data={"token": token}) as used:
+    async with session.post(world.url("/sign-in"), data={"token": token},
+                            headers={"Sec-Fetch-Site": "same-origin"}) as used:
         assert used.status == 200 and used.url.path == "/caseload", used.url
     return session
 

@@ -28,10 +28,12 @@ from tests.browser import (
 )
 from tests.helpers import make_client, make_clinician
 from tests.mailbox import free_port
+from web.auth import CSRF_COOKIE, HOST_PREFIX, SESSION_COOKIE
 
 pytestmark = BROWSER_MARKS
 
 LANE, CLIENT = 7201, 8201
+SESSION = HOST_PREFIX + SESSION_COOKIE  # the workspace's public address is https
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -76,9 +78,10 @@ async def test_the_mini_app_signs_in_inside_telegram_web(world: dict[str, Any]) 
         # Signed in inside the frame: the caseload with the clinician's client.
         await app.get_by_role("link", name=world["client"].code).wait_for()
         cookies = {c["name"]: c for c in await page.context.cookies()}
-        session = cookies["steadfast_session"]
+        session = cookies[SESSION]  # over https: Secure, Path=/, this host only
         assert session["httpOnly"] and session["secure"] and session["sameSite"] == "None"
-        assert cookies["steadfast_csrf"]["sameSite"] == "None"
+        assert session["path"] == "/" and not session["domain"].startswith(".")
+        assert cookies[HOST_PREFIX + CSRF_COOKIE]["sameSite"] == "None"
         # The cookies belong to this site framed by Telegram Web only: the same address
         # opened as a page of its own carries none of them.
         alone = await page.context.new_page()
@@ -88,7 +91,7 @@ async def test_the_mini_app_signs_in_inside_telegram_web(world: dict[str, Any]) 
         # Signing out inside the frame ends the session and expires its cookies.
         await app.get_by_role("button", name="Sign out").click()
         await app.get_by_role("heading", name="You are signed out").wait_for()
-        assert not [c for c in await page.context.cookies() if c["name"] == "steadfast_session"]
+        assert not [c for c in await page.context.cookies() if c["name"] == SESSION]
         frame = next(f for f in page.frames if f.url.startswith("http://localhost"))
         again = await frame.goto(f"http://localhost:{world['port']}/caseload")
         assert again.status == 401
@@ -99,22 +102,29 @@ async def test_the_mini_app_signs_in_inside_telegram_web(world: dict[str, Any]) 
 async def test_the_mini_app_on_a_phone_replaces_an_older_sessions_cookie(
         world: dict[str, Any]) -> None:
     """The phone apps open the Mini App as a page of its own. A cookie of an earlier
-    session (unpartitioned, as before Partitioned ones) is expired by the new sign-in, so
-    the browser never sends two sessions."""
+    session (unpartitioned: the sign-in link's) is expired by the new sign-in, so the
+    browser never sends two sessions."""
     port = world["port"]
     context = await world["browser"].new_context(viewport={"width": 390, "height": 844})
     try:
-        await context.add_cookies([{"name": "steadfast_session", "value": "earlier-session",
-                                    "url": f"http://localhost:{port}/", "httpOnly": True,
-                                    "secure": True, "sameSite": "Strict"}])
         page = await context.new_page()
         page.set_default_timeout(20_000)
+        emu = world["emu"]
+        sent = await emu.send_text(LANE, "/workspace")
+        message = await emu.wait_for_message(LANE, contains="/sign-in/",
+                                             after=sent.message_id)
+        link = message.text[message.text.index("https://localhost"):].split()[0]
+        await page.goto(link.replace("https://", "http://", 1))  # the TLS proxy's side
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url("**/caseload")
+        earlier = [c for c in await context.cookies() if c["name"] == SESSION]
+        assert len(earlier) == 1 and earlier[0]["sameSite"] == "Strict"
         signed = init_data(world["token"], LANE, world["clock"].now()).replace("&", "%26")
         await page.goto(f"http://localhost:{port}/webapp#tgWebAppData={signed}")
         await page.wait_for_url("**/caseload")
         await page.get_by_role("link", name=world["client"].code).wait_for()
-        sessions = [c for c in await context.cookies() if c["name"] == "steadfast_session"]
-        assert len(sessions) == 1 and sessions[0]["value"] != "earlier-session"
+        sessions = [c for c in await context.cookies() if c["name"] == SESSION]
+        assert len(sessions) == 1 and sessions[0]["value"] != earlier[0]["value"]
         assert sessions[0]["sameSite"] == "None"
     finally:
         await context.close()

@@ -7,36 +7,52 @@ Two ways in, no passwords: the one-time link `/workspace` sends (GET shows a but
 link preview cannot use it up; POST uses it), and the Mini App, whose initData is checked
 against the bot token. Either starts a server-side session (journal/web_access.py): the
 cookie holds a random token, the database its hash. The CSRF token lives in a second
-HttpOnly cookie, checked against the session's stored hash, and goes into every form."""
+HttpOnly cookie, checked against the session's stored hash, and goes into every form.
+
+Both sign-in POSTs come only from our own pages (Sec-Fetch-Site, else a real Origin), and
+every refused sign-in is logged and counted by reason (never with the token or initData)
+and charged to its source address: past the budget that address, or past the overall
+budget everyone, gets 429 with Retry-After before any token is looked at."""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from ipaddress import ip_address
 from typing import Any, Final
 
 from aiohttp import web
 
+from journal import telemetry
 from journal.i18n import LANGUAGES
 from journal.staff import StaffDefaults
-from journal.web_access import NewSession, same_token
+from journal.web_access import NewSession, Refusal, same_token
 from web.context import (
     ACCESS_KEY,
     CONFIG_KEY,
     CSRF_HASH,
     LANGUAGE,
     SERVICES_KEY,
+    THROTTLE_KEY,
     VIEWER,
     Viewer,
 )
-from web.render import page
+from web.render import browser_language, error_page, page
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE: Final = "steadfast_session"
 CSRF_COOKIE: Final = "steadfast_csrf"
-INIT_DATA_MAX_AGE: Final = timedelta(minutes=5)
+# Over https the names carry this prefix: a browser then keeps the cookie only if it is
+# Secure, for Path=/ and this host alone (no Domain), so no sibling subdomain or plain-http
+# page can plant a session of its own choosing (login CSRF by cookie).
+HOST_PREFIX: Final = "__Host-"
+
+
+def cookie_names(request: web.Request) -> tuple[str, str]:
+    """The session's and the CSRF token's cookie names for this workspace."""
+    prefix = HOST_PREFIX if request.app[CONFIG_KEY].secure_cookies else ""
+    return prefix + SESSION_COOKIE, prefix + CSRF_COOKIE
 
 
 async def signed_in(request: web.Request) -> Viewer:
@@ -45,8 +61,9 @@ async def signed_in(request: web.Request) -> Viewer:
     viewer: Viewer | None = request.get(VIEWER)
     if viewer is not None:
         return viewer
-    token = request.cookies.get(SESSION_COOKIE, "")
-    csrf = request.cookies.get(CSRF_COOKIE, "")
+    session_name, csrf_name = cookie_names(request)
+    token = request.cookies.get(session_name, "")
+    csrf = request.cookies.get(csrf_name, "")
     if not token:
         raise web.HTTPUnauthorized()
     services = request.app[SERVICES_KEY]
@@ -88,6 +105,77 @@ async def check_csrf(request: web.Request, form: Any) -> None:
         raise web.HTTPForbidden()
 
 
+def source_address(request: web.Request) -> str:
+    """The client's address. From a trusted proxy (WEB_TRUSTED_PROXIES, loopback unless
+    set) it is the right-most address in X-Forwarded-For that is not itself a trusted
+    proxy (nginx appends the peer it saw, so anything further left is what the client
+    claimed), else X-Real-IP; from anyone else, the peer itself: a client cannot name
+    itself another address to escape its budget."""
+    trusted = request.app[CONFIG_KEY].trusted_proxies
+    address = request.remote or ""
+
+    def is_trusted(value: str) -> bool:
+        try:
+            found = ip_address(value)
+        except ValueError:
+            return False
+        return any(found in network for network in trusted)
+
+    if not is_trusted(address):
+        return address
+    forwarded = [hop.strip() for hop in
+                 ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")]
+    hops = [hop for hop in forwarded if hop] or [request.headers.get("X-Real-IP", "").strip()]
+    for hop in reversed(hops):
+        try:
+            ip_address(hop)
+        except ValueError:
+            break  # not an address: stop at the last proxy we trust
+        address = hop
+        if not is_trusted(hop):
+            break
+    return address
+
+
+def _from_our_pages(request: web.Request) -> bool:
+    """A sign-in POST must say it comes from our own page: Sec-Fetch-Site same-origin, or
+    (a browser too old to send that) an Origin naming this site. "null", a foreign origin
+    or neither is refused, so another site cannot sign a browser in as someone else (login
+    CSRF). The sign-in pages lift the no-referrer policy to strict-origin so that even
+    such a browser sends its real Origin."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin", "").rstrip("/")
+    return bool(origin) and origin in (f"{request.scheme}://{request.host}",
+                                       request.app[SERVICES_KEY].settings.web_public_url)
+
+
+def _refused(request: web.Request, reason: Refusal, how: str, address: str) -> None:
+    """Log and count a refused sign-in, and charge it to its address's budget."""
+    log.info("workspace sign-in refused: %s (%s, from %s)", reason, how, address)
+    telemetry.count("sign_in_failures", reason=reason)
+    request.app[THROTTLE_KEY].failed(address)
+
+
+def _throttled(request: web.Request, how: str, address: str) -> web.Response | None:
+    """429 with Retry-After, in the browser's language, when this address (or everyone)
+    has used up its budget of failures; None when it may try."""
+    wait = request.app[THROTTLE_KEY].check(address)
+    if wait is None:
+        return None
+    telemetry.count("sign_in_failures", reason="throttled")
+    if wait.first:  # one line per spell, however many requests the flood sends
+        log.warning("workspace sign-in refused: throttled (%s, %s budget, from %s) for %ss",
+                    how, wait.scope, address, wait.retry_after)
+    language = browser_language(request)
+    if language is not None:
+        request[LANGUAGE] = language
+    answer = error_page(request, 429)
+    answer.headers["Retry-After"] = str(wait.retry_after)
+    return answer
+
+
 def _cookie(name: str, value: str, *, max_age: int, secure: bool, embedded: bool) -> str:
     """One Set-Cookie value, written out here: Python's cookie module knows no Partitioned
     before 3.14. The tokens are URL-safe, so nothing needs quoting."""
@@ -113,18 +201,20 @@ def _start(request: web.Request, session: NewSession, response: web.StreamRespon
     config = request.app[CONFIG_KEY]
     limit = int(request.app[ACCESS_KEY].limit.total_seconds())
     embedded = mini_app and config.secure_cookies
-    for name, value in ((SESSION_COOKIE, session.token), (CSRF_COOKIE, session.csrf_token)):
+    for name, value in zip(cookie_names(request), (session.token, session.csrf_token),
+                           strict=True):
         if embedded:  # an older session's unpartitioned cookie of the same name goes
             response.headers.add("Set-Cookie", _cookie(name, "", max_age=0, secure=True,
                                                        embedded=False))
         response.headers.add("Set-Cookie", _cookie(
             name, value, max_age=limit, secure=config.secure_cookies, embedded=embedded))
+    telemetry.count("sign_ins", how="mini_app" if mini_app else "link")
 
 
 def _forget(request: web.Request, response: web.StreamResponse) -> None:
     """Expire both cookies, in whichever of the two forms _start gave them."""
     secure = request.app[CONFIG_KEY].secure_cookies
-    for name in (SESSION_COOKIE, CSRF_COOKIE):
+    for name in cookie_names(request):
         for embedded in ((False, True) if secure else (False,)):
             response.headers.add("Set-Cookie", _cookie(name, "", max_age=0, secure=secure,
                                                        embedded=embedded))
@@ -134,26 +224,39 @@ def _forget(request: web.Request, response: web.StreamResponse) -> None:
 
 
 async def link_page(request: web.Request) -> web.Response:
+    address = source_address(request)
+    if (wait := _throttled(request, "link", address)) is not None:
+        return wait
     token = request.match_info["token"]
     services = request.app[SERVICES_KEY]
+    access = request.app[ACCESS_KEY]
     async with services.store.unit_of_work() as uow:
-        pending, language = await request.app[ACCESS_KEY].link_pending(uow, token)
+        pending, language = await access.link_pending(uow, token)
+        refusal = None if pending else await access.link_refusal(uow, token)
     if language in LANGUAGES:
         request[LANGUAGE] = str(language)
-    if not pending:
+    if refusal is not None:
+        _refused(request, refusal, "link", address)
         return page(request, "link_gone.html", status=403)
     return page(request, "sign_in.html", {"token": token})
 
 
 async def use_link(request: web.Request) -> web.StreamResponse:
+    address = source_address(request)
+    if (wait := _throttled(request, "link", address)) is not None:
+        return wait
+    if not _from_our_pages(request):
+        _refused(request, "cross_site", "link", address)
+        raise web.HTTPForbidden()
     form = await request.post()
     token = form.get("token")
-    if not _same_origin(request) or not isinstance(token, str) or not token:
+    if not isinstance(token, str) or not token:
         raise web.HTTPForbidden()
     services = request.app[SERVICES_KEY]
     async with services.store.transaction() as uow:
         session = await request.app[ACCESS_KEY].use_link(uow, token)
-    if session is None:
+    if isinstance(session, str):
+        _refused(request, session, "link", address)
         return page(request, "link_gone.html", status=403)
     answer = web.HTTPSeeOther("/caseload")
     _start(request, session, answer)
@@ -169,10 +272,14 @@ async def webapp_page(request: web.Request) -> web.Response:
 
 async def webapp_sign_in(request: web.Request) -> web.StreamResponse:
     """initData from the Mini App, checked with aiogram's own validation (imported here:
-    the rest of the workspace does not need aiogram)."""
+    the rest of the workspace does not need aiogram), then used once."""
     from aiogram.utils.web_app import safe_parse_webapp_init_data
 
-    if not _same_origin(request):
+    address = source_address(request)
+    if (wait := _throttled(request, "mini_app", address)) is not None:
+        return wait
+    if not _from_our_pages(request):
+        _refused(request, "cross_site", "mini_app", address)
         raise web.HTTPForbidden()
     try:
         body = await request.json()
@@ -185,16 +292,15 @@ async def webapp_sign_in(request: web.Request) -> web.StreamResponse:
     try:
         data = safe_parse_webapp_init_data(request.app[CONFIG_KEY].bot_token, init_data)
     except ValueError:
-        log.info("workspace: Mini App sign-in refused (signature)")
-        raise web.HTTPForbidden() from None
-    now = services.clock.now()
-    if data.user is None or not (now - INIT_DATA_MAX_AGE <= data.auth_date
-                                 <= now + timedelta(minutes=1)):
-        log.info("workspace: Mini App sign-in refused (no user, or too old)")
+        data = None
+    if data is None or data.user is None:
+        _refused(request, "bad_init_data", "mini_app", address)
         raise web.HTTPForbidden()
     async with services.store.transaction() as uow:
-        session = await request.app[ACCESS_KEY].use_telegram(uow, data.user.id)
-    if session is None:
+        session = await request.app[ACCESS_KEY].use_init_data(
+            uow, telegram_id=data.user.id, signature=data.hash, signed_at=data.auth_date)
+    if isinstance(session, str):
+        _refused(request, session, "mini_app", address)
         raise web.HTTPForbidden()
     response = web.json_response({"next": "/caseload"})
     _start(request, session, response, mini_app=True)
@@ -215,7 +321,8 @@ async def sign_out(request: web.Request) -> web.Response:
     await check_csrf(request, await request.post())
     services = request.app[SERVICES_KEY]
     async with services.store.transaction() as uow:
-        await request.app[ACCESS_KEY].sign_out(uow, request.cookies.get(SESSION_COOKIE, ""))
+        await request.app[ACCESS_KEY].sign_out(
+            uow, request.cookies.get(cookie_names(request)[0], ""))
     request.pop(VIEWER, None)
     response = page(request, "signed_out.html")
     _forget(request, response)

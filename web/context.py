@@ -4,12 +4,13 @@ sign-in rules (`request.app[ACCESS_KEY]`), and, once signed in, `request[VIEWER]
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from app.composition import Services
-from journal.web_access import WebAccess
+from journal.web_access import SignInThrottle, WebAccess
 
 if TYPE_CHECKING:
     from storage.records import Clinician
@@ -20,7 +21,8 @@ class WebConfig:
     """What the workspace needs beyond the services."""
 
     bot_token: str
-    secure_cookies: bool  # https: the cookies carry Secure
+    secure_cookies: bool  # https: the cookies carry Secure and the __Host- prefix
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Viewer:
 SERVICES_KEY: Final = web.AppKey("services", Services)
 ACCESS_KEY: Final = web.AppKey("web_access", WebAccess)
 CONFIG_KEY: Final = web.AppKey("web_config", WebConfig)
+THROTTLE_KEY: Final = web.AppKey("sign_in_throttle", SignInThrottle)
 VIEWER: Final = web.RequestKey("viewer", Viewer)
 CSRF_HASH: Final = web.RequestKey("csrf_hash", str)
 LANGUAGE: Final = web.RequestKey("language", str)  # before sign-in: the link owner's

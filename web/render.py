@@ -17,7 +17,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from journal.errors import InvalidInput, NotAllowed, NotFound, safe_trace
-from journal.i18n import N_, gettext_for, ngettext_for
+from journal.i18n import LANGUAGES, N_, gettext_for, ngettext_for
 from journal.times import shown_time
 from web.context import CONFIG_KEY, LANGUAGE, SERVICES_KEY, VIEWER
 
@@ -43,6 +43,9 @@ ERRORS: Final = {
              "Telegram for a new sign-in link.")),
     403: (N_("Not allowed"),
           N_("This request was refused. Go back, reload the page and try again.")),
+    429: (N_("Too many tries"),
+          N_("There were too many sign-in attempts. Wait a minute, then open your sign-in "
+             "link again, or send /workspace to the bot for a new one.")),
     404: (N_("Not found"),
           N_("There is nothing here, or nothing you may see.")),
     405: (N_("Not allowed"),
@@ -70,6 +73,24 @@ def language_of(request: web.Request) -> str:
     if viewer is not None:
         return str(viewer.language)
     return request.get(LANGUAGE) or request.app[SERVICES_KEY].settings.default_language
+
+
+def browser_language(request: web.Request) -> str | None:
+    """The first of our languages the browser's Accept-Language asks for (by q), for a
+    page shown before anyone is known; None when it names none of them."""
+    asked: list[tuple[float, int, str]] = []
+    for n, part in enumerate(request.headers.get("Accept-Language", "").split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        language = tag.strip().split("-")[0].lower()
+        if language in LANGUAGES and weight > 0:
+            asked.append((-weight, n, language))
+    return min(asked)[2] if asked else None
 
 
 def context(request: web.Request, values: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -15,14 +15,25 @@ def workspace(services: Services) -> RouteAdder:
     """The route adder mounting every workspace page on an application."""
 
     def add(app: web.Application) -> None:
+        from journal.web_access import SignInThrottle
         from web import auth, client_page, pages, render
-        from web.context import ACCESS_KEY, CONFIG_KEY, SERVICES_KEY, WebConfig
+        from web.context import (
+            ACCESS_KEY,
+            CONFIG_KEY,
+            SERVICES_KEY,
+            THROTTLE_KEY,
+            WebConfig,
+        )
 
         settings = services.settings
         app[SERVICES_KEY] = services
         app[ACCESS_KEY] = services.web_access
         app[CONFIG_KEY] = WebConfig(bot_token=settings.require_token(),
-                                    secure_cookies=settings.web_public_url.startswith("https://"))
+                                    secure_cookies=settings.web_public_url.startswith("https://"),
+                                    trusted_proxies=settings.trusted_proxies)
+        app[THROTTLE_KEY] = SignInThrottle(
+            clock=services.clock, per_address=settings.web_sign_in_failures_per_address,
+            overall=settings.web_sign_in_failures_overall)
         render.setup(app)
         auth.add_routes(app)
         pages.add_routes(app)

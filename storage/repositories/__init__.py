@@ -12,11 +12,16 @@ from storage.repositories.outbox import NewMessage, OutboxRepository, StaffEmail
 from storage.repositories.people import ClientRepository, ClinicianRepository
 from storage.repositories.plans import PlanRepository
 from storage.repositories.updates import UpdateLedger
-from storage.repositories.web import WebSession, WebSessionRepository, WebSignInRepository
+from storage.repositories.web import (
+    WebInitDataRepository,
+    WebSession,
+    WebSessionRepository,
+    WebSignInRepository,
+)
 
 __all__ = [
     "AlertRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
     "ConversationRepository", "DuplicateError", "InviteRepository", "JournalRepository",
     "NewMessage", "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "StaffEmailRepository",
-    "UpdateLedger", "WebSession", "WebSessionRepository", "WebSignInRepository", "new_id",
+    "UpdateLedger", "WebInitDataRepository", "WebSession", "WebSessionRepository", "WebSignInRepository", "new_id",
 ]

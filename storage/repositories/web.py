@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from storage.models import ClinicianRow, WebSessionRow, WebSignInRow
+from storage.models import ClinicianRow, WebInitDataRow, WebSessionRow, WebSignInRow
 from storage.records import Clinician
 from storage.repositories.base import Repository, _clinician, new_id
 
@@ -43,6 +46,16 @@ class WebSignInRepository(Repository):
             .returning(WebSignInRow.clinician_id))
         return result.scalar_one_or_none()
 
+    async def why_unusable(self, token_hash: str,
+                           now: datetime) -> Literal["unknown", "used", "expired"]:
+        """Why `use` found no link to use (for the log and metrics, after a refusal)."""
+        found = (await self.session.execute(
+            select(WebSignInRow.used_at, WebSignInRow.expires_at)
+            .where(WebSignInRow.token_hash == token_hash))).first()
+        if found is None:
+            return "unknown"
+        return "used" if found.used_at is not None else "expired"
+
     async def pending(self, token_hash: str, now: datetime) -> tuple[bool, str | None]:
         """Whether the link can still be used, and its owner's own language (its
         confirmation page speaks it)."""
@@ -52,7 +65,6 @@ class WebSignInRepository(Repository):
             .where(WebSignInRow.token_hash == token_hash, WebSignInRow.used_at.is_(None),
                    WebSignInRow.expires_at > now))).first()
         return (True, found.language) if found is not None else (False, None)
-
 
     async def purge(self, before: datetime) -> int:
         """Forget links that expired before `before` (used or not); how many."""
@@ -107,4 +119,28 @@ class WebSessionRepository(Repository):
         result = await self.session.execute(
             delete(WebSessionRow).where(or_(WebSessionRow.expires_at < before,
                                             WebSessionRow.ended_at < before)))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class WebInitDataRepository(Repository):
+    """Mini App initData already used, by its signature's digest, until it expires."""
+
+    async def claim(self, hash_digest: str, *, expires_at: datetime, now: datetime) -> bool:
+        """Remember this initData as used; False when it was used before. One INSERT that
+        does nothing on a known digest, so two instances racing with the same copy cannot
+        both win (the second waits for the first's transaction, then finds the row). Rows
+        past their expiry go first: such initData is refused as too old anyway."""
+        await self.session.execute(
+            delete(WebInitDataRow).where(WebInitDataRow.expires_at < now))
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        insert: Any = pg_insert if postgres else sqlite_insert
+        result = await self.session.execute(
+            insert(WebInitDataRow.__table__)
+            .values(hash_digest=hash_digest, expires_at=expires_at)
+            .on_conflict_do_nothing(index_elements=["hash_digest"]))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def purge(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(WebInitDataRow).where(WebInitDataRow.expires_at < before))
         return int(getattr(result, "rowcount", 0) or 0)
