@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from sqlalchemy import func, select
 
-from bot import observability
+from app import observability
 from journal.clock import FakeClock
 from journal.web_access import SignInThrottle
 from storage.models import WebInitDataRow, WebSessionRow, WebSignInRow
