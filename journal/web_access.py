@@ -27,7 +27,9 @@ STAFF_ROLES: Final = ("clinician", "supervisor")
 
 
 def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """Any text hashes: a cookie that was not UTF-8 reaches here with lone surrogates
+    (aiohttp keeps undecodable bytes that way), and matches nothing."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_token() -> str:

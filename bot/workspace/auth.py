@@ -11,7 +11,6 @@ HttpOnly cookie, checked against the session's stored hash, and goes into every 
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 from typing import Any, Final
@@ -27,6 +26,8 @@ from bot.workspace.keys import (
     VIEWER,
     Viewer,
 )
+from bot.workspace.parsing import UNREADABLE_BODY
+from bot.workspace.parsing import form as posted
 from bot.workspace.render import page
 from journal.i18n import LANGUAGES
 from journal.staff import StaffDefaults
@@ -146,7 +147,7 @@ async def link_page(request: web.Request) -> web.Response:
 
 
 async def use_link(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await posted(request)
     token = form.get("token")
     if not _same_origin(request) or not isinstance(token, str) or not token:
         raise web.HTTPForbidden()
@@ -177,7 +178,7 @@ async def webapp_sign_in(request: web.Request) -> web.StreamResponse:
     try:
         body = await request.json()
         init_data = body.get("init_data") if isinstance(body, dict) else None
-    except (ValueError, json.JSONDecodeError):
+    except UNREADABLE_BODY:  # JSONDecodeError is a ValueError
         init_data = None
     if not isinstance(init_data, str) or not init_data:
         raise web.HTTPForbidden()
@@ -212,7 +213,7 @@ async def webapp_signed_in(request: web.Request) -> web.Response:
 
 
 async def sign_out(request: web.Request) -> web.Response:
-    await check_csrf(request, await request.post())
+    await check_csrf(request, await posted(request))
     services = request.app[SERVICES_KEY]
     async with services.store.transaction() as uow:
         await request.app[ACCESS_KEY].sign_out(uow, request.cookies.get(SESSION_COOKIE, ""))
