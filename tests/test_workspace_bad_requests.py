@@ -134,7 +134,7 @@ async def _open(root: Path, template: Path, port: int, stop: asyncio.Event,
     ring = MasterKeyring.generate()
     ring.create_file(root / "steadfast.key")
     url = f"sqlite+aiosqlite:///{root / 'steadfast.db'}"
-    program = Settings(_env_file=None, bot_token="123456:TEST-TOKEN",  # type: ignore[call-arg]
+    program = Settings(_env_file=None, bot_token="123456:TEST-TOKEN",
                        database_url=url, master_key_file=root / "steadfast.key",
                        default_timezone="Europe/Madrid", web_port=port)
     clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))

@@ -47,7 +47,7 @@ def query_number(request: web.Request, name: str, *, default: int, low: int,
 UNREADABLE_BODY = (ValueError, LookupError, HttpProcessingError, web.RequestPayloadError)
 
 
-async def form(request: web.Request) -> MultiDictProxy[str | FileField]:
+async def form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:
     """The posted form; a 400 page when its body cannot be read (a body too large is
     still aiohttp's 413)."""
     try:

@@ -24,7 +24,7 @@ RouteAdder = Callable[[web.Application], None]
 MAX_LINE: Final = 32 * 1024
 
 
-class BadRequestLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class BadRequestLog(logging.LoggerAdapter[logging.Logger]):
     """aiohttp's server log, except that a request it could not read (a malformed line or
     header, one too long, a body that does not decompress, which aiohttp raises again as
     it drains the body after our 400) is the sender's doing: one INFO line naming the
