@@ -193,7 +193,9 @@ class Settings(BaseSettings):
     @classmethod
     def _time(cls, value: str) -> str:
         hours, _, minutes = value.partition(":")
-        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        if not (f"{hours}{minutes}".isascii() and hours.isdigit() and minutes.isdigit()
+                and len(hours) <= 2 and len(minutes) <= 2 and int(hours) < 24
+                and int(minutes) < 60):
             raise ValueError("must be a time of day such as 20:00")
         return f"{int(hours):02d}:{int(minutes):02d}"
 

@@ -25,7 +25,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from app.lifecycle import sleep_or_stop
-from app.server import RouteAdder, build_server
+from app.server import RouteAdder, build_server, make_runner
 from bot.middleware import TransientFailure
 
 log = logging.getLogger(__name__)
@@ -302,8 +302,7 @@ async def serve_webhook(bot: Bot, dp: Dispatcher, config: WebhookConfig, stop: a
                        **data).register(app, path=config.path)
 
     app = build_server([webhook, *routes])
-    # No access log: a workspace sign-in link carries its token in the path.
-    runner = web.AppRunner(app, shutdown_timeout=30, access_log=None)
+    runner = make_runner(app)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()

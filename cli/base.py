@@ -30,6 +30,30 @@ class CliError(Exception):
         self.code = code
 
 
+class TelegramId(click.ParamType):
+    """A Telegram user id: ASCII digits, 1 to 2**63 - 1 (a 64-bit column, as Telegram's ids
+    are). A bad value is one line and exit code 2 like any bad argument, before the database
+    is opened; int() alone would take "٣" as 3 and leave a 24-digit id to overflow there."""
+
+    name = "telegram_id"
+    LARGEST = 2**63 - 1
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        else:
+            text = str(value).strip()
+        if (text.isascii() and text.isdigit() and len(text) <= len(str(self.LARGEST))
+                and 1 <= int(text) <= self.LARGEST):
+            return int(text)
+        self.fail(f"{text[:40]!r} is not a Telegram id (a whole number from 1 to "
+                  f"{self.LARGEST})", param, ctx)
+
+
+TELEGRAM_ID = TelegramId()
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(f"steadfast: {message}", err=True)
     sys.exit(code)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.base import CliError, friendly, main, with_services
+from cli.base import TELEGRAM_ID, CliError, friendly, main, with_services
 
 if TYPE_CHECKING:
     from app.composition import Services
@@ -41,7 +41,7 @@ def client_erase(code: str, yes: bool) -> None:
 
 @client.command("reassign")
 @click.argument("code")
-@click.option("--to", "to_telegram_id", type=click.IntRange(min=1), required=True,
+@click.option("--to", "to_telegram_id", type=TELEGRAM_ID, required=True,
               help="Telegram id of the clinician or supervisor who takes the client over.")
 @friendly
 def client_reassign(code: str, to_telegram_id: int) -> None:

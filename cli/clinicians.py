@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.base import CliError, friendly, main, with_services
+from cli.base import TELEGRAM_ID, CliError, friendly, main, with_services
 
 
 def _language(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -44,7 +44,7 @@ def clinician() -> None:
 
 
 @clinician.command("add")
-@click.option("--telegram-id", type=click.IntRange(min=1), required=True,
+@click.option("--telegram-id", type=TELEGRAM_ID, required=True,
               help="The clinician's numeric Telegram user id.")
 @click.option("--name", required=True, help="Name shown to colleagues and clients.")
 @click.option("--supervisor", is_flag=True, help="Also receives escalations; sees every caseload.")
@@ -71,7 +71,7 @@ def clinician_add(telegram_id: int, name: str, supervisor: bool, contact: str,
 
 
 @clinician.command("edit")
-@click.option("--telegram-id", type=click.IntRange(min=1), required=True,
+@click.option("--telegram-id", type=TELEGRAM_ID, required=True,
               help="The clinician's numeric Telegram user id.")
 @click.option("--email", default=None,
               help='Address for the e-mail fallback; --email "" removes it.')
@@ -116,7 +116,7 @@ def clinician_list() -> None:
 
 
 @clinician.command("deactivate")
-@click.option("--telegram-id", type=click.IntRange(min=1), required=True,
+@click.option("--telegram-id", type=TELEGRAM_ID, required=True,
               help="The clinician's numeric Telegram user id.")
 @friendly
 def clinician_deactivate(telegram_id: int) -> None:
@@ -127,7 +127,7 @@ def clinician_deactivate(telegram_id: int) -> None:
 
 
 @clinician.command("role")
-@click.option("--telegram-id", type=click.IntRange(min=1), required=True,
+@click.option("--telegram-id", type=TELEGRAM_ID, required=True,
               help="The clinician's numeric Telegram user id.")
 @click.option("--supervisor/--clinician", "supervisor", required=True,
               help="The new role.")

@@ -95,11 +95,11 @@ def parse_time(text: str) -> str:
     if not sep:
         minutes = "00"
     if not (
-        hours.isdigit()
-        and minutes.isdigit()
+        # ASCII only: str.isdigit() also takes "²", which int() refuses
+        hours.isascii() and hours.isdigit() and len(hours) <= 2
+        and minutes.isascii() and minutes.isdigit() and len(minutes) == 2
         and int(hours) < 24
         and int(minutes) < 60
-        and len(minutes) == 2
     ):
         raise InvalidInput("not a time of day", key="enrol.bad_time")
     return f"{int(hours):02d}:{int(minutes):02d}"

@@ -42,7 +42,9 @@ REFUSALS: Final[tuple[Refusal, ...]] = get_args(Refusal)
 
 
 def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """Any text hashes: a cookie that was not UTF-8 reaches here with lone surrogates
+    (aiohttp keeps undecodable bytes that way), and matches nothing."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_token() -> str:

@@ -163,6 +163,8 @@ async def test_a_clinician_lowers_one_clients_threshold_and_only_that_client_ale
     assert "general_elevated: 6" in listing.text and "self_harm" not in listing.text
     sent = await emu.send_text(CLINICIAN, f"/threshold {world['client'].code} self_harm 9")
     await emu.wait_for_message(CLINICIAN, contains="no threshold", after=sent.message_id)
+    sent = await emu.send_text(CLINICIAN, f"/threshold {world['client'].code} general_elevated ²")
+    await emu.wait_for_message(CLINICIAN, contains="RULE NUMBER", after=sent.message_id)
     sent = await emu.send_text(CLINICIAN, f"/threshold {world['client'].code} general_elevated 4")
     await emu.wait_for_message(CLINICIAN, contains="is now 4", after=sent.message_id)
     sent = await emu.send_text(OTHER, f"/threshold {world['client'].code} general_elevated 1")

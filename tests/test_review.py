@@ -471,6 +471,9 @@ async def test_only_a_supervisor_reassigns(world: dict[str, Any]) -> None:
     assert "not available" in refused.text
     usage = await ask(emu, SUPERVISOR, "/reassign")
     assert "Use: /reassign" in usage.text
+    for odd in ("99999999999999999999999", "²"):  # past 64 bits; not an ASCII digit
+        usage = await ask(emu, SUPERVISOR, f"/reassign {sam.code} {odd}")
+        assert "Use: /reassign" in usage.text
     unknown = await ask(emu, SUPERVISOR, f"/reassign {sam.code} 424242")
     assert "No active clinician" in unknown.text
     done = await ask(emu, SUPERVISOR, f"/reassign {sam.code} {ORTIZ}")
@@ -554,6 +557,9 @@ async def test_the_report_arrives_as_a_pdf_document(world: dict[str, Any]) -> No
     emu, sam = world["emu"], world["sam"]
     usage = await ask(emu, LANE, f"/report {sam.code} 0")
     assert "days from 1 to 366" in usage.text
+    for odd in ("²", "9" * 5000):  # str.isdigit() says yes to both; int() to neither
+        usage = await ask(emu, LANE, f"/report {sam.code} {odd}")
+        assert "days from 1 to 366" in usage.text
     sent = await emu.send_text(LANE, f"/report {sam.code} 14")
     document = await emu.wait_for_message(LANE, contains="Session report", after=sent.message_id)
     assert document.kind == "document" and document.file is not None

@@ -16,7 +16,6 @@ budget everyone, gets 429 with Retry-After before any token is looked at."""
 
 from __future__ import annotations
 
-import json
 import logging
 from ipaddress import ip_address
 from typing import Any, Final
@@ -37,6 +36,8 @@ from web.context import (
     VIEWER,
     Viewer,
 )
+from web.parsing import UNREADABLE_BODY
+from web.parsing import form as posted
 from web.render import browser_language, error_page, page
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ async def use_link(request: web.Request) -> web.StreamResponse:
     if not _from_our_pages(request):
         _refused(request, "cross_site", "link", address)
         raise web.HTTPForbidden()
-    form = await request.post()
+    form = await posted(request)
     token = form.get("token")
     if not isinstance(token, str) or not token:
         raise web.HTTPForbidden()
@@ -284,7 +285,7 @@ async def webapp_sign_in(request: web.Request) -> web.StreamResponse:
     try:
         body = await request.json()
         init_data = body.get("init_data") if isinstance(body, dict) else None
-    except (ValueError, json.JSONDecodeError):
+    except UNREADABLE_BODY:  # JSONDecodeError is a ValueError
         init_data = None
     if not isinstance(init_data, str) or not init_data:
         raise web.HTTPForbidden()
@@ -318,7 +319,7 @@ async def webapp_signed_in(request: web.Request) -> web.Response:
 
 
 async def sign_out(request: web.Request) -> web.Response:
-    await check_csrf(request, await request.post())
+    await check_csrf(request, await posted(request))
     services = request.app[SERVICES_KEY]
     async with services.store.transaction() as uow:
         await request.app[ACCESS_KEY].sign_out(

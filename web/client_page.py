@@ -41,10 +41,14 @@ from web.client_charts import (
     line_chart,
 )
 from web.context import SERVICES_KEY, Viewer
+from web.parsing import form as posted
+from web.parsing import query_number
 from web.render import page
 
 PAGES_KEY: Final = web.AppKey("client_pages", ClientPages)
 SHOWN_ALERTS: Final = 10  # the newest alerts shown at once; older ones fold away
+MAX_RANGE: Final = 9999  # a longer `days` is no range at all: 400
+MAX_JOURNAL_PAGE: Final = 999_999  # a page past the last shows the last; a longer one: 400
 
 STATE_LABELS: Final = {**DAY_LABELS, "paused": N_("Paused")}
 WEEKDAYS: Final = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"),
@@ -205,8 +209,9 @@ def _common() -> dict[str, Any]:
 
 
 def _days(request: web.Request) -> int:
-    text = request.query.get("days", str(DEFAULT_RANGE))
-    return int(text) if text.isdigit() and int(text) in RANGES else DEFAULT_RANGE
+    """The range asked for; a number the page does not offer shows the default one."""
+    days = query_number(request, "days", default=DEFAULT_RANGE, low=1, high=MAX_RANGE)
+    return days if days in RANGES else DEFAULT_RANGE
 
 
 async def client(request: web.Request) -> web.Response:
@@ -235,13 +240,13 @@ async def _client_page(request: web.Request, viewer: Viewer, days: int, *,
 
 async def journal(request: web.Request) -> web.Response:
     viewer = await signed_in(request)
-    number = request.query.get("page", "1")
+    number = query_number(request, "page", default=1, low=1, high=MAX_JOURNAL_PAGE)
     query = request.query.get("q", "")
     services = request.app[SERVICES_KEY]
     async with services.store.transaction() as uow:
         shown: JournalPage = await request.app[PAGES_KEY].journal(
             uow, viewer.clinician, request.match_info["code"],
-            page=int(number) if number.isdigit() else 1, query=query)
+            page=number, query=query)
     return page(request, "client_journal.html", {
         **_common(), "journal": shown})
 
@@ -250,7 +255,7 @@ async def edit_plan(request: web.Request) -> web.Response:
     """The plan from the form, with /plan's rules: the same format, the same limits, the
     client told in their language. A plan that does not parse is shown again, unsaved."""
     viewer = await signed_in(request)
-    form = await request.post()
+    form = await posted(request)
     await check_csrf(request, form)
     text = form.get("plan")
     text = text if isinstance(text, str) else ""

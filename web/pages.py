@@ -8,12 +8,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from journal.alerts.levels import ALERT_ORDER, WORDS
-from journal.errors import NotFound
 from journal.review.indicators import Indicators
 from journal.review.report import report_filename
 from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from web.auth import check_csrf, signed_in
 from web.context import SERVICES_KEY
+from web.parsing import form as posted
+from web.parsing import query_number
 from web.render import page
 from web.trends import ARROWS, ROLL_UPS, trends
 from web.trends import WORDS as TREND_WORDS
@@ -57,7 +58,7 @@ async def alerts(request: web.Request) -> web.Response:
 async def acknowledge(request: web.Request) -> web.StreamResponse:
     """Acknowledge with an optional note, as the chat's Acknowledge button and reply do."""
     viewer = await signed_in(request)
-    form = await request.post()
+    form = await posted(request)
     await check_csrf(request, form)
     alert_id = request.match_info["alert_id"]
     note = form.get("note")
@@ -72,13 +73,12 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
 async def report(request: web.Request) -> web.StreamResponse:
     """The session PDF for the last `days` days, as /report sends it in the chat."""
     viewer = await signed_in(request)
-    days_text = request.query.get("days", str(DEFAULT_REPORT_DAYS))
-    if not days_text.isdigit() or not 1 <= int(days_text) <= MAX_REPORT_DAYS:
-        raise NotFound("days out of range")
+    days = query_number(request, "days", default=DEFAULT_REPORT_DAYS, low=1,
+                        high=MAX_REPORT_DAYS)
     services = request.app[SERVICES_KEY]
     async with services.store.transaction() as uow:  # the audit event commits with it
         data = await services.review.report(uow, viewer.clinician, request.match_info["code"],
-                                            int(days_text))
+                                            days)
     pdf = await services.review.render_report(data)
     name = report_filename(data.client_code, data.end)
     return web.Response(body=pdf, content_type="application/pdf", headers={

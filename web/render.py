@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from journal.errors import InvalidInput, NotAllowed, NotFound, safe_trace
 from journal.i18n import LANGUAGES, N_, gettext_for, ngettext_for
@@ -38,6 +39,9 @@ SECURITY_HEADERS: Final = {
 }
 
 ERRORS: Final = {
+    400: (N_("Bad request"),
+          N_("This page could not read what your browser sent. Go back, reload the page and "
+             "try again.")),
     401: (N_("You are signed out"),
           N_("Your session ended or you have not signed in. Send /workspace to the bot in "
              "Telegram for a new sign-in link.")),
@@ -50,6 +54,13 @@ ERRORS: Final = {
           N_("There is nothing here, or nothing you may see.")),
     405: (N_("Not allowed"),
           N_("This request was refused. Go back, reload the page and try again.")),
+    413: (N_("Too much at once"),
+          N_("What you sent is too large for one request. Send less, or send it in parts.")),
+    414: (N_("Bad request"),
+          N_("This address is too long. Go back and follow a link from the workspace.")),
+    431: (N_("Bad request"),
+          N_("Your browser sent more than this page can read. Clear this site's cookies and "
+             "try again.")),
     500: (N_("Something went wrong"),
           N_("The page could not be shown. Try again in a moment; nothing you sent was lost "
              "without a message.")),
@@ -143,12 +154,27 @@ async def _refusal(request: web.Request, status: int) -> web.Response:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# What aiohttp raises for a request it cannot read once a handler reads it (a broken body,
+# a bad chunk or compression): the sender's fault, so a 400, not a failure.
+BAD_REQUESTS: Final = (HttpProcessingError, web.RequestPayloadError)
+MAX_TARGET: Final = 8 * 1024  # bytes of path and query
+MAX_HEADERS: Final = 16 * 1024  # bytes of every header's name and value together
+
+
+def _check_size(request: web.Request) -> None:
+    """414 for an address, 431 for headers, longer than any page of ours makes (the
+    parser, app/server.py, lets somewhat longer ones through to be told so)."""
+    if len(request.raw_path) > MAX_TARGET:
+        raise web.HTTPRequestURITooLong()
+    if sum(len(name) + len(value) for name, value in request.raw_headers) > MAX_HEADERS:
+        raise web.HTTPRequestHeaderFieldsTooLarge()
 
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Security headers on every answer; refusals and failures as kind pages."""
     try:
+        _check_size(request)
         response = await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:  # redirects pass as they are
@@ -159,6 +185,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await _refusal(request, 404)
     except (NotAllowed, InvalidInput):
         response = await _refusal(request, 403)
+    except BAD_REQUESTS as exc:  # aiohttp's own, raised where a handler reads the request
+        code = getattr(exc, "code", 400)
+        response = await _refusal(request, code if 400 <= code < 500 else 400)
     except Exception as exc:
         # Only the error's type and where: a message could quote decrypted text.
         log.error("workspace page %s failed: %s", request.method, safe_trace(exc))

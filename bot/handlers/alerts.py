@@ -104,7 +104,7 @@ async def thresholds(message: Message, command: CommandObject, person: Person,
     client only."""
     assert person.clinician is not None
     parts = (command.args or "").split()
-    if len(parts) == 3 and parts[2].isdigit():
+    if len(parts) == 3 and parts[2].isascii() and parts[2].isdigit() and len(parts[2]) <= 6:
         client = await alerts.set_threshold(uow, person.clinician, parts[0], parts[1],
                                             int(parts[2]))
         out.send(message.chat.id, _("Threshold of {rule} for client {code} is now {n}.").format(

@@ -105,7 +105,8 @@ def _report_args(command: CommandObject) -> tuple[str, int]:
         raise InvalidInput("usage", key="report.days")
     days = DEFAULT_REPORT_DAYS
     if len(words) == 2:
-        if not words[1].isdigit() or not 1 <= int(words[1]) <= MAX_REPORT_DAYS:
+        if not (words[1].isascii() and words[1].isdigit() and len(words[1]) <= 3
+                and 1 <= int(words[1]) <= MAX_REPORT_DAYS):
             raise InvalidInput("days out of range", key="report.days")
         days = int(words[1])
     return words[0], days
@@ -245,10 +246,15 @@ async def discharge_button(query: CallbackQuery, callback_data: DischargeCb, per
         out.send(chat_id, text)
 
 
+def _telegram_id(text: str) -> bool:
+    """ASCII digits that fit the 64-bit column ("²" passes str.isdigit(), not int())."""
+    return text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) < 2**63
+
+
 async def reassign_command(message: Message, command: CommandObject, person: Person,
                            uow: UnitOfWork, out: Outgoing, caseload: CaseloadService) -> None:
     words = (command.args or "").split()
-    if len(words) != 2 or not words[1].isdigit():
+    if len(words) != 2 or not _telegram_id(words[1]):
         out.send(message.chat.id, _(USAGE["reassign"]))
         return
     moved = await caseload.reassign(uow, words[0], int(words[1]), by=_staff(person))
