@@ -37,7 +37,7 @@ from storage.crypto import MasterKeyring
 from storage.records import Client, Clinician
 from storage.uow import Store
 from tests.helpers import make_client, make_clinician
-from web.routes import web_access, workspace
+from web.routes import workspace
 
 T = TypeVar("T")
 
@@ -91,10 +91,14 @@ class Served:
 
     def send(self, method: str, target: str, *, headers: list[tuple[str, bytes]] = (),  # type: ignore[assignment]
              body: bytes | None = None, host: bool = True) -> Answer:
-        """One request on a fresh connection; header values are sent as given bytes."""
+        """One request on a fresh connection; header values are sent as given bytes. A POST
+        says it comes from the workspace's own page, as a browser's does (the sign-in forms
+        refuse any other), unless the test names the header itself."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
             conn.putrequest(method, target, skip_host=not host, skip_accept_encoding=True)
+            if method == "POST" and not any(n.lower() == "sec-fetch-site" for n, _ in headers):
+                conn.putheader("Sec-Fetch-Site", "same-origin")
             for name, value in headers:
                 conn.putheader(name, value)
             if body is not None:
@@ -208,7 +212,7 @@ def served(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 def _sign_in(world: Served) -> None:
     """A session through the one-time link, as /workspace gives it; the cookies' names are
     read from the answer, not assumed."""
-    access = web_access(world.services)
+    access = world.services.web_access
 
     async def link() -> str:
         async with world.services.store.transaction() as uow:
