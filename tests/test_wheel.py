@@ -81,7 +81,7 @@ def test_the_wheel_carries_every_file_of_the_packages_and_no_tests(installed: In
     packages = {pattern.rstrip("*")
                 for pattern in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]}
     present = sorted(p for p in packages if (ROOT / p).is_dir())
-    assert tops == set(present)  # no tests/, bench/ or anything else at the top
+    assert "tests" not in tops and tops == set(present)  # nor bench/ nor anything else
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: no list of the packages' files to compare with")
     tracked = set(_run(["git", "-C", str(ROOT), "ls-files", "--", *present]).split())
@@ -115,6 +115,17 @@ async def _start(command: list[str], cwd: Path, env: dict[str, str]
         start_new_session=True)
 
 
+async def _line(process: asyncio.subprocess.Process, stream: asyncio.StreamReader,
+                pattern: re.Pattern[str], seen: list[str], timeout: float) -> re.Match[str]:
+    """The first line matching, or a failure with what the program wrote to stderr."""
+    try:
+        return await _line_with(stream, pattern, seen, timeout)
+    except AssertionError as ended:
+        assert process.stderr is not None
+        errors = "" if stream is process.stderr else (await process.stderr.read()).decode()
+        raise AssertionError(f"{ended}\n{errors[-3000:]}") from None
+
+
 async def _stylesheet(web: aiohttp.ClientSession, base: str, page: str) -> None:
     href = re.search(r'<link rel="stylesheet" href="([^"]+)"', page)
     assert href is not None, page[:2000]
@@ -134,7 +145,8 @@ async def test_the_installed_program_runs_the_demo_and_the_workspace_from_an_emp
     seen: list[str] = []
     try:
         assert demo.stdout is not None
-        link = await _line_with(demo.stdout, re.compile(r"(http://\S+)/sign-in/\S+"), seen, 300)
+        link = await _line(demo, demo.stdout, re.compile(r"(http://\S+)/sign-in/\S+"), seen,
+                           300)
         out = "".join(seen)
         assert "Critical alert for client" in out and "Session report for client" in out
         async with aiohttp.ClientSession() as web:
@@ -162,7 +174,8 @@ async def test_the_installed_program_runs_the_demo_and_the_workspace_from_an_emp
     seen = []
     try:
         assert workspace.stderr is not None
-        await _line_with(workspace.stderr, re.compile(r"workspace listening on"), seen, 120)
+        await _line(workspace, workspace.stderr, re.compile(r"workspace listening on"), seen,
+                    120)
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as web:
             async with web.get(f"{base}/sign-in/no-such-link") as gone:
