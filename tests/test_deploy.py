@@ -102,8 +102,12 @@ def test_the_units_run_commands_that_exist_and_the_example_names_known_settings(
     template = (DEPLOY_ROOT / "systemd" / "steadfast@.service").read_text()
     web = (DEPLOY_ROOT / "systemd" / "steadfast-web.service").read_text()
     assert "run --webhook" in template and "--port %i" in template
+    # They start the program `make install` puts in its own venv, not a checkout's .venv.
+    prefix = re.search(r"^PREFIX \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert prefix is not None
     for unit in (template, web):
         assert "EnvironmentFile=/etc/steadfast/steadfast.env" in unit
+        assert f"\nExecStart={prefix.group(1)}/bin/steadfast " in unit
     runner = CliRunner()
     help_run = runner.invoke(main, ["run", "--help"])
     assert help_run.exit_code == 0
