@@ -92,8 +92,8 @@ SAVED = "Your check-in for today is saved"
 DONE, SUBMIT, TICK = "Done", "Submit", "✓ "
 BROKEN_BELOW = 0.9  # a run that saves fewer check-ins than this share says "bench broken"
 # --short: a handful of clients and a few faults, quick enough for every test run.
-SHORT = {"n": 5, "intensity": 2.0, "max_outage": 6.0, "stagger": 0.3, "client_timeout": 45.0,
-         "drain": 30.0, "lease": 5}
+SHORT = {"n": 5, "intensity": 2.0, "max_faults": 6, "max_outage": 5.0, "stagger": 0.3,
+         "patience": 3.0, "client_timeout": 120.0, "drain": 30.0, "lease": 5}
 ALREADY = "already checked in today"  # the answer to /checkin once it was submitted
 ALERT = re.compile(r"alert for client (\S+)")
 # Methods the bot calls while serving people; bursts and 429s pick among them.
@@ -252,13 +252,14 @@ class ClientRun:
     told_saved: bool = False  # the whole check-in, in the bot's own words
     submit_pressed_at: float | None = None  # time.monotonic() of the first Submit press
     checkins_sent: int = 0
+    started_at: float | None = None
     finished_at: float | None = None
     gave_up: str | None = None
     events: list[str] = field(default_factory=list)  # what the client did, for --verbose
 
     def note(self, began: float, what: str) -> None:
         self.events.append(f"{time.monotonic() - began:7.1f} s {what}")
-        del self.events[:-12]
+        del self.events[:-30]
 
 
 def _identify(q: Questionnaire, text: str) -> str | None:
@@ -298,13 +299,14 @@ def _saved_whole(emu: BotAPIEmulator, user_id: int) -> bool:
 
 
 async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
-                     rng: random.Random, deadline: float) -> None:
+                     rng: random.Random, deadline: float, first_patience: float = 8.0) -> None:
     """Answer like a person: read the question shown, answer it, wait for the bot to move
     on; if it does not, wait longer each time and ask again with /checkin."""
     plan = {s.item_id: s for s in run.steps}
-    patience = 8.0
+    patience = first_patience
+    longest = first_patience * 30 / 8  # 8 s doubling up to 30 s by default
 
-    began = time.monotonic()
+    began = run.started_at = time.monotonic()
 
     async def ask() -> None:
         run.checkins_sent += 1
@@ -323,7 +325,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
             if not await until(lambda: _checkin_view(emu, run.user_id) is not None
                                 or _saved_whole(emu, run.user_id),
                                 min(patience, max(0.0, deadline - time.monotonic()))):
-                patience = min(patience * 2, 30.0)
+                patience = min(patience * 2, longest)
                 await ask()
             continue
         item = _identify(q, view.text)
@@ -361,7 +363,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
                 emu, run.user_id)
 
         if await until(moved, min(patience, max(0.0, deadline - time.monotonic()))):
-            patience = 8.0
+            patience = first_patience
             now = _checkin_view(emu, run.user_id)
             shown = _identify(q, now.text) if now is not None else None
             said_saved = sum(1 for m in emu.chat(run.user_id)
@@ -370,7 +372,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
                 run.acknowledged.add(item)
         else:
             run.note(began, f"no change within {patience:.0f} s")
-            patience = min(patience * 2, 30.0)
+            patience = min(patience * 2, longest)
             await ask()
     run.gave_up = "not finished before --client-timeout"
 
@@ -425,7 +427,7 @@ async def _random_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Rando
     mean_gap = 4.0 / args.intensity
     kinds = ["burst", "burst_after_effect", "429", "outage", "kill"]
     weights = [3, 1, 2, 2, 1.2]
-    while not stop.is_set():
+    while not stop.is_set() and sum(faults.counts.values()) < args.max_faults:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), rng.expovariate(1 / mean_gap))
         if stop.is_set():
@@ -450,8 +452,9 @@ async def _random_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Rando
             if emu.outage_active() or time.monotonic() < faults.quiet_until:
                 continue
             long = rng.random() < 0.5
-            seconds = round(rng.uniform(30, args.max_outage) if long
-                            else rng.uniform(5, 30), 1)
+            short = min(30.0, args.max_outage)  # half are 5-30 s, capped at --max-outage
+            seconds = round(rng.uniform(short, args.max_outage) if long
+                            else rng.uniform(min(5.0, short), short), 1)
             faults.quiet_until = time.monotonic() + seconds + 60
             if rng.random() < 0.5:
                 emu.fail_for(seconds, error_code=502)
@@ -609,7 +612,7 @@ async def main(args: argparse.Namespace) -> int:
                     if time.monotonic() >= deadline:
                         run.gave_up = "never started: the others took until --client-timeout"
                         return
-                    await do_checkin(emu, q, run, pace[run.n - 1], deadline)
+                    await do_checkin(emu, q, run, pace[run.n - 1], deadline, args.patience)
 
             print(f"seed {seed}: {args.n} clients check in, faults at intensity "
                   f"{args.intensity} on {args.database}...", flush=True)
@@ -708,6 +711,7 @@ async def main(args: argparse.Namespace) -> int:
           f"{args.intensity}; outages up to {args.max_outage:.0f} s"
           + (f", one of {args.outage:.0f} s" if args.outage else "")
           + (f", one of sending of {args.send_outage:.0f} s" if args.send_outage else "")
+          + (f"; at most {args.max_faults} faults" if args.max_faults < 1_000_000 else "")
           + f"; lease {args.lease} s")
     print(f"  database {args.database}; client timeout {args.client_timeout:.0f} s; "
           f"drain {args.drain:.0f} s; extra env {args.env or '-'}")
@@ -730,6 +734,13 @@ async def main(args: argparse.Namespace) -> int:
         for run in [r for r in unfinished if r.events][:3]:
             print(f"  client {run.code} unfinished; its last steps:")
             for event in run.events:
+                print(f"      {event}")
+        finished = [r for r in runs if r.finished_at is not None and r.started_at is not None]
+        if finished:
+            slowest = max(finished, key=lambda r: r.finished_at - r.started_at)
+            print(f"  the slowest saved check-in, client {slowest.code}, took "
+                  f"{seconds(slowest.finished_at - slowest.started_at)}; its last steps:")
+            for event in slowest.events:
                 print(f"      {event}")
     saved = args.n - len(unfinished)
     if saved < BROKEN_BELOW * args.n:
@@ -782,6 +793,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds to wait for alerts once faults stopped")
     parser.add_argument("--lease", type=int, default=10,
                         help="STEADFAST_OUTBOX_LEASE_SECONDS for the bot (after kill -9)")
+    parser.add_argument("--patience", type=float, default=8.0,
+                        help="seconds a client waits for the bot to move on before it sends "
+                             "/checkin again; it doubles each time, up to 30 s at 8")
+    parser.add_argument("--max-faults", type=int, default=1_000_000,
+                        help="random faults stop after this many")
     parser.add_argument("--max-restarts", type=int, default=200)
     parser.add_argument("--env", action="append", default=[], metavar="STEADFAST_X=VALUE",
                         help="an extra setting for the bot; may repeat")
