@@ -133,6 +133,10 @@ class BotProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def up(self) -> bool:
+        """Alive, and this start reached "Steadfast is running"."""
+        return self.alive() and self.running_lines() > self._running_before
+
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
@@ -386,6 +390,7 @@ class FaultLog:
     outage_seconds: list[float] = field(default_factory=list)
     send_outage_seconds: list[float] = field(default_factory=list)
     quiet_until: float = 0.0  # no random outage before this time.monotonic()
+    kills_skipped: int = 0  # kill -9 drawn while the bot was still starting
 
 
 async def inject_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Random,
@@ -466,6 +471,11 @@ async def _random_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Rando
                 faults.send_outage_seconds.append(seconds)
         else:
             pause = rng.uniform(0.2, 3.0)
+            if not bot.up():
+                # Still starting after the last kill: on a loaded machine a start takes long
+                # enough that kills at this rate would keep the bot from ever serving.
+                faults.kills_skipped += 1
+                continue
             async with bot.restarting:
                 bot.kill()
                 faults.counts["kill -9 of the bot, then restart"] += 1
@@ -589,7 +599,7 @@ async def main(args: argparse.Namespace) -> int:
                 emu.person(run.user_id, f"Client{run.n}")
             bot = BotProcess(bot_env(emu, url, ring, args), folder)
             bot.start()
-            if not await bot.wait_running(60):
+            if not await bot.wait_running(120):  # a loaded machine starts slowly
                 print("the bot did not start:\n" + bot.log.read_text(errors="replace")[-3000:])
                 return 1
 
@@ -701,6 +711,8 @@ async def main(args: argparse.Namespace) -> int:
                            ("sending outage", faults.send_outage_seconds)):
         if lengths:
             print(f"          {label} lengths: {', '.join(f'{s:.0f} s' for s in lengths)}")
+    if faults.kills_skipped:
+        print(f"    {faults.kills_skipped:>4}  kill -9 not done: the bot was still starting")
     print(f"    {sum(bot.exits.values()):>4}  bot exits by itself, restarted "
           f"(exit codes {dict(bot.exits) or '-'})")
     print(f"    {reached_running:>4}  starts that reached 'Steadfast is running' "
