@@ -5,6 +5,7 @@ A script that prints figures, not a test. From the repository's root:
     .venv/bin/python bench/faults.py [--n 40] [--seed S] [--intensity 1.0]
                                      [--database sqlite|postgresql] [--max-outage 180]
                                      [--outage S] [--send-outage S] [--verbose] [--log FILE]
+                                     [--questionnaire FILE] [--short]
 
 Real parts only: the project's Bot API emulator serves real HTTP in this process; the real
 bot runs as a child process (`python -m cli run`) on a real SQLite file (a temporary
@@ -12,6 +13,8 @@ folder) or on a PostgreSQL database that the script creates on 127.0.0.1:5432 an
 at the end. A clinician is added through the administrator's use case; N clients are
 enrolled, and each does one daily check-in through the emulator, pressing buttons and
 typing like a person, with an answer that the default risk rules turn into a high alert.
+The clients choose their answers by the questionnaire's keys and find the buttons by its
+labels (the packaged questionnaire, or --questionnaire FILE, which the bot is given too).
 
 Meanwhile faults are injected at random. --seed fixes their sequence and the clients'
 answers; how many faults a run meets depends on how long the check-ins take on the machine:
@@ -35,6 +38,10 @@ to --drain seconds for the alerts still on their way, then prints:
   - the time from the answer that raised the alert (Submit) to the clinician's chat
     holding it, longest and median;
   - the faults injected, and the settings and seed, so the run can be repeated.
+When fewer than 90% of the check-ins were saved, it says "bench broken" (and why the
+clients stopped) and exits 1: the figures would measure check-ins that never happened. A
+plan the questionnaire cannot take exits 2 at once. --short plays a handful of clients with
+short faults in well under a minute; tests/test_faults_bench.py runs it.
 Everything is judged from what the people see in the emulator and what the database
 holds, never from the delivery worker's own bookkeeping. --env passes extra STEADFAST_*
 settings to the bot (for example a shorter delivery backoff, where the program has one).
@@ -68,7 +75,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import create_postgres, drop_postgres, until  # noqa: E402
 from journal.administration import AdminService  # noqa: E402
 from journal.checkin.flow import Stored  # noqa: E402
-from journal.checkin.questionnaire import Questionnaire  # noqa: E402
+from journal.checkin.questionnaire import Item, Questionnaire  # noqa: E402
 from journal.checkin.questionnaire_file import load_questionnaire  # noqa: E402
 from journal.clock import SystemClock  # noqa: E402
 from storage.crypto import MasterKeyring  # noqa: E402
@@ -79,7 +86,14 @@ from telegram_emulator import BotAPIEmulator, ChatMessage, EmulatorAssertionErro
 TOKEN = "123456:BENCH-TOKEN"
 CLINICIAN = 7001
 FIRST_CLIENT = 8001
+LANGUAGE = "en"  # the clients' language: buttons and questions are read in it
+# The bot's own words (bot/views/checkin.py), in English; the questionnaire's are read from it.
 SAVED = "Your check-in for today is saved"
+DONE, SUBMIT, TICK = "Done", "Submit", "✓ "
+BROKEN_BELOW = 0.9  # a run that saves fewer check-ins than this share says "bench broken"
+# --short: a handful of clients and a few faults, quick enough for every test run.
+SHORT = {"n": 5, "intensity": 2.0, "max_faults": 6, "max_outage": 5.0, "stagger": 0.3,
+         "patience": 3.0, "client_timeout": 120.0, "drain": 30.0, "lease": 5}
 ALREADY = "already checked in today"  # the answer to /checkin once it was submitted
 ALERT = re.compile(r"alert for client (\S+)")
 # Methods the bot calls while serving people; bursts and 429s pick among them.
@@ -118,6 +132,10 @@ class BotProcess:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def up(self) -> bool:
+        """Alive, and this start reached "Steadfast is running"."""
+        return self.alive() and self.running_lines() > self._running_before
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -165,35 +183,65 @@ class BotProcess:
 # ------------------------------------------------------------------------------ people
 
 
+class BenchBroken(Exception):
+    """The bench cannot play its check-ins: its figures would measure nothing."""
+
+
 @dataclass
 class Step:
     item_id: str
-    press: str | None  # a button's text
+    press: str | None  # the button's text, as the questionnaire labels the answer
     type: str | None  # or a typed answer
     expected: Any  # what the check-in's stored answers should hold
 
 
-def plan_for(rng: random.Random, n: int) -> list[Step]:
+def plan_for(q: Questionnaire, rng: random.Random, n: int) -> list[Step]:
     """One high-risk day: staying where victims are is a high finding in the default rules;
-    the rest varies from client to client without raising anything else."""
+    the rest varies from client to client without raising anything else. Answers are named
+    by the questionnaire's keys; the buttons' texts are read from its labels."""
     anger, coping, confidence = rng.randint(0, 5), rng.randint(4, 10), rng.randint(4, 10)
-    return [
-        Step("victim_access", "I stayed, or I looked for it", None, "stayed"),
-        Step("anger", str(anger), None, anger),
-        Step("sexual_thoughts", "None", None, "none"),
-        Step("supervision", "No", None, "no"),
-        Step("coping", str(coping), None, coping),
-        Step("self_harm", "No", None, False),
-        Step("social_support", "No", None, "no"),
-        Step("substances", "No", None, "none"),
-        Step("high_risk", "No", None, False),
-        Step("suds", "Done", None, ()),
-        Step("lapse", "No", None, False),
-        Step("coping_steps", "Done", None, ()),
-        Step("confidence", str(confidence), None, confidence),
-        Step("good_life", "Done", None, ()),
-        Step("journal_note", None, f"Bench note {n}: an ordinary evening", None),
-    ]
+    answers: dict[str, Any] = {
+        "victim_access": "stayed", "anger": anger, "sexual_thoughts": "none",
+        "supervision": "no", "coping": coping, "self_harm": False, "social_support": "no",
+        "substances": "none", "high_risk": False, "suds": (), "lapse": False,
+        "coping_steps": (), "confidence": confidence, "good_life": (),
+        "journal_note": f"Bench note {n}: an ordinary evening",
+    }
+    steps = []
+    for item_id, value in answers.items():
+        if not q.has_item(item_id):
+            raise BenchBroken(f"the questionnaire has no item {item_id!r}")
+        item = q.item(item_id)
+        if item.kind == "text":
+            steps.append(Step(item_id, None, value, value))
+        else:
+            steps.append(Step(item_id, button_text(item, value), None, value))
+    return steps
+
+
+def button_text(item: Item, value: Any) -> str:
+    """The text of the button that gives `value` to `item`, in the clients' language."""
+    if item.kind == "choice":
+        option = item.option(value)
+        if option is None:
+            raise BenchBroken(f"item {item.id!r} has no option {value!r}")
+        return option.label.get(LANGUAGE)
+    if item.kind == "yesno":
+        return item.phrases.get("yes" if value else "no", LANGUAGE)
+    if item.kind == "scale" and item.min <= value <= item.max:
+        return str(value)
+    if item.kind == "multi" and value == ():
+        return DONE  # nothing chosen: Done at once
+    raise BenchBroken(f"item {item.id!r} ({item.kind}) cannot take {value!r}")
+
+
+def _button(message: ChatMessage, text: str) -> str | None:
+    """The callback data of the message's button showing `text` (ticked or not)."""
+    for row in message.buttons:
+        for button in row:
+            if button.text.removeprefix(TICK) == text:
+                return button.callback_data
+    return None
 
 
 @dataclass
@@ -208,13 +256,14 @@ class ClientRun:
     told_saved: bool = False  # the whole check-in, in the bot's own words
     submit_pressed_at: float | None = None  # time.monotonic() of the first Submit press
     checkins_sent: int = 0
+    started_at: float | None = None
     finished_at: float | None = None
     gave_up: str | None = None
     events: list[str] = field(default_factory=list)  # what the client did, for --verbose
 
     def note(self, began: float, what: str) -> None:
         self.events.append(f"{time.monotonic() - began:7.1f} s {what}")
-        del self.events[:-12]
+        del self.events[:-30]
 
 
 def _identify(q: Questionnaire, text: str) -> str | None:
@@ -223,7 +272,7 @@ def _identify(q: Questionnaire, text: str) -> str | None:
         return "summary"
     best: tuple[int, str] | None = None
     for item in q.items:
-        question = item.text.get("en")
+        question = item.text.get(LANGUAGE)
         if question in text and (best is None or len(question) > best[0]):
             best = (len(question), item.id)
     return best[1] if best else None
@@ -254,13 +303,14 @@ def _saved_whole(emu: BotAPIEmulator, user_id: int) -> bool:
 
 
 async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
-                     rng: random.Random, deadline: float) -> None:
+                     rng: random.Random, deadline: float, first_patience: float = 8.0) -> None:
     """Answer like a person: read the question shown, answer it, wait for the bot to move
     on; if it does not, wait longer each time and ask again with /checkin."""
     plan = {s.item_id: s for s in run.steps}
-    patience = 8.0
+    patience = first_patience
+    longest = first_patience * 30 / 8  # 8 s doubling up to 30 s by default
 
-    began = time.monotonic()
+    began = run.started_at = time.monotonic()
 
     async def ask() -> None:
         run.checkins_sent += 1
@@ -279,7 +329,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
             if not await until(lambda: _checkin_view(emu, run.user_id) is not None
                                 or _saved_whole(emu, run.user_id),
                                 min(patience, max(0.0, deadline - time.monotonic()))):
-                patience = min(patience * 2, 30.0)
+                patience = min(patience * 2, longest)
                 await ask()
             continue
         item = _identify(q, view.text)
@@ -287,19 +337,26 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
         before = _face(view)
         await asyncio.sleep(rng.uniform(0.05, 0.4))  # reading the question
         saved_notes = sum(1 for m in emu.chat(run.user_id) if m.from_bot and m.text == "Saved.")
+        if item is None or (item != "summary" and item not in plan):
+            run.gave_up = "a check-in message it cannot read"
+            return
+        label = SUBMIT if item == "summary" else plan[item].press
+        data = _button(view, label) if label is not None else None
+        if label is not None and data is None:
+            # The bot shows the question but not the answer the bench means to give: the
+            # bench and the bot's questionnaire disagree, and waiting will not help.
+            run.gave_up = f"no button {label!r} on item {item} (its buttons: {view.button_texts})"
+            return
         try:
             if item == "summary":
                 if run.submit_pressed_at is None:
                     run.submit_pressed_at = time.monotonic()
-                await emu.press_button(run.user_id, view.message_id, text="Submit")
-            elif item is None or item not in plan:
-                run.gave_up = f"a check-in message it cannot read (message {view.message_id})"
-                return
+                await emu.press_button(run.user_id, view.message_id, callback_data=data)
             elif plan[item].type is not None:
                 await emu.send_text(run.user_id, str(plan[item].type))
                 run.sent.add(item)
             else:
-                await emu.press_button(run.user_id, view.message_id, text=plan[item].press)
+                await emu.press_button(run.user_id, view.message_id, callback_data=data)
                 run.sent.add(item)
         except EmulatorAssertionError:
             run.note(began, "the message changed under the finger")
@@ -310,7 +367,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
                 emu, run.user_id)
 
         if await until(moved, min(patience, max(0.0, deadline - time.monotonic()))):
-            patience = 8.0
+            patience = first_patience
             now = _checkin_view(emu, run.user_id)
             shown = _identify(q, now.text) if now is not None else None
             said_saved = sum(1 for m in emu.chat(run.user_id)
@@ -319,7 +376,7 @@ async def do_checkin(emu: BotAPIEmulator, q: Questionnaire, run: ClientRun,
                 run.acknowledged.add(item)
         else:
             run.note(began, f"no change within {patience:.0f} s")
-            patience = min(patience * 2, 30.0)
+            patience = min(patience * 2, longest)
             await ask()
     run.gave_up = "not finished before --client-timeout"
 
@@ -333,6 +390,7 @@ class FaultLog:
     outage_seconds: list[float] = field(default_factory=list)
     send_outage_seconds: list[float] = field(default_factory=list)
     quiet_until: float = 0.0  # no random outage before this time.monotonic()
+    kills_skipped: int = 0  # kill -9 drawn while the bot was still starting
 
 
 async def inject_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Random,
@@ -374,7 +432,7 @@ async def _random_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Rando
     mean_gap = 4.0 / args.intensity
     kinds = ["burst", "burst_after_effect", "429", "outage", "kill"]
     weights = [3, 1, 2, 2, 1.2]
-    while not stop.is_set():
+    while not stop.is_set() and sum(faults.counts.values()) < args.max_faults:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), rng.expovariate(1 / mean_gap))
         if stop.is_set():
@@ -399,8 +457,9 @@ async def _random_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Rando
             if emu.outage_active() or time.monotonic() < faults.quiet_until:
                 continue
             long = rng.random() < 0.5
-            seconds = round(rng.uniform(30, args.max_outage) if long
-                            else rng.uniform(5, 30), 1)
+            short = min(30.0, args.max_outage)  # half are 5-30 s, capped at --max-outage
+            seconds = round(rng.uniform(short, args.max_outage) if long
+                            else rng.uniform(min(5.0, short), short), 1)
             faults.quiet_until = time.monotonic() + seconds + 60
             if rng.random() < 0.5:
                 emu.fail_for(seconds, error_code=502)
@@ -412,6 +471,11 @@ async def _random_faults(emu: BotAPIEmulator, bot: BotProcess, rng: random.Rando
                 faults.send_outage_seconds.append(seconds)
         else:
             pause = rng.uniform(0.2, 3.0)
+            if not bot.up():
+                # Still starting after the last kill: on a loaded machine a start takes long
+                # enough that kills at this rate would keep the bot from ever serving.
+                faults.kills_skipped += 1
+                continue
             async with bot.restarting:
                 bot.kill()
                 faults.counts["kill -9 of the bot, then restart"] += 1
@@ -439,6 +503,8 @@ def bot_env(emu: BotAPIEmulator, url: str, ring: MasterKeyring,
         "STEADFAST_OUTBOX_LEASE_SECONDS": str(args.lease),
         "PYTHONPATH": str(ROOT),
     })
+    if args.questionnaire is not None:
+        env["STEADFAST_QUESTIONNAIRE"] = str(args.questionnaire.resolve())
     for pair in args.env:
         key, _, value = pair.partition("=")
         env[key] = value
@@ -464,13 +530,12 @@ async def watch_alerts(emu: BotAPIEmulator, stop: asyncio.Event,
             await asyncio.wait_for(stop.wait(), 0.1)
 
 
-async def enrol(store: Store, q: Questionnaire, rng: random.Random,
-                n: int) -> list[ClientRun]:
+async def enrol(store: Store, plans: list[list[Step]]) -> list[ClientRun]:
     clock = SystemClock()
     clinician = await AdminService(store=store, clock=clock).add_clinician(
         telegram_id=CLINICIAN, name="Dr Bench", supervisor=False)
     runs = []
-    for i in range(n):
+    for i, plan in enumerate(plans):
         user_id = FIRST_CLIENT + i
         async with store.transaction() as uow:
             client = await uow.clients.add_invited(
@@ -479,7 +544,7 @@ async def enrol(store: Store, q: Questionnaire, rng: random.Random,
             # No check-in days: the scheduler never prompts during the run.
             client = await uow.clients.update(client.id, telegram_id=user_id, status="active",
                                               enrolled_at=clock.now(), checkin_days="")
-        runs.append(ClientRun(i + 1, user_id, client.code, client.id, plan_for(rng, i + 1)))
+        runs.append(ClientRun(i + 1, user_id, client.code, client.id, plan))
     return runs
 
 
@@ -504,7 +569,12 @@ async def main(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     rng = random.Random(seed)
     fault_rng = random.Random(rng.getrandbits(64))
-    q = load_questionnaire()
+    q = load_questionnaire(args.questionnaire)
+    try:
+        plans = [plan_for(q, rng, i + 1) for i in range(args.n)]
+    except BenchBroken as exc:
+        print(f"bench broken: {exc}; it cannot play a check-in on this questionnaire")
+        return 2
     started_at = datetime.now(UTC)
     began = time.monotonic()
     pg_name: str | None = None
@@ -521,7 +591,7 @@ async def main(args: argparse.Namespace) -> int:
             await asyncio.to_thread(upgrade, url)
             ring = MasterKeyring.generate()
             store = Store.open(url, ring)
-            runs = await enrol(store, q, rng, args.n)
+            runs = await enrol(store, plans)
             await emu.start()
             emu.person(CLINICIAN, "Bench")
             await emu.send_command(CLINICIAN, "/start")  # the chat exists
@@ -529,7 +599,7 @@ async def main(args: argparse.Namespace) -> int:
                 emu.person(run.user_id, f"Client{run.n}")
             bot = BotProcess(bot_env(emu, url, ring, args), folder)
             bot.start()
-            if not await bot.wait_running(60):
+            if not await bot.wait_running(120):  # a loaded machine starts slowly
                 print("the bot did not start:\n" + bot.log.read_text(errors="replace")[-3000:])
                 return 1
 
@@ -552,7 +622,7 @@ async def main(args: argparse.Namespace) -> int:
                     if time.monotonic() >= deadline:
                         run.gave_up = "never started: the others took until --client-timeout"
                         return
-                    await do_checkin(emu, q, run, pace[run.n - 1], deadline)
+                    await do_checkin(emu, q, run, pace[run.n - 1], deadline, args.patience)
 
             print(f"seed {seed}: {args.n} clients check in, faults at intensity "
                   f"{args.intensity} on {args.database}...", flush=True)
@@ -582,8 +652,7 @@ async def main(args: argparse.Namespace) -> int:
                 if status == "submitted" or run.told_saved:
                     submitted.append(run)
                 for step in run.steps:
-                    want = step.expected if step.type is None else step.type
-                    if answers.get(step.item_id) == want:
+                    if answers.get(step.item_id) == step.expected:
                         continue
                     if step.item_id in run.acknowledged:
                         lost_answers.append((run.code, step.item_id))
@@ -642,6 +711,8 @@ async def main(args: argparse.Namespace) -> int:
                            ("sending outage", faults.send_outage_seconds)):
         if lengths:
             print(f"          {label} lengths: {', '.join(f'{s:.0f} s' for s in lengths)}")
+    if faults.kills_skipped:
+        print(f"    {faults.kills_skipped:>4}  kill -9 not done: the bot was still starting")
     print(f"    {sum(bot.exits.values()):>4}  bot exits by itself, restarted "
           f"(exit codes {dict(bot.exits) or '-'})")
     print(f"    {reached_running:>4}  starts that reached 'Steadfast is running' "
@@ -652,6 +723,7 @@ async def main(args: argparse.Namespace) -> int:
           f"{args.intensity}; outages up to {args.max_outage:.0f} s"
           + (f", one of {args.outage:.0f} s" if args.outage else "")
           + (f", one of sending of {args.send_outage:.0f} s" if args.send_outage else "")
+          + (f"; at most {args.max_faults} faults" if args.max_faults < 1_000_000 else "")
           + f"; lease {args.lease} s")
     print(f"  database {args.database}; client timeout {args.client_timeout:.0f} s; "
           f"drain {args.drain:.0f} s; extra env {args.env or '-'}")
@@ -675,6 +747,23 @@ async def main(args: argparse.Namespace) -> int:
             print(f"  client {run.code} unfinished; its last steps:")
             for event in run.events:
                 print(f"      {event}")
+        finished = [r for r in runs if r.finished_at is not None and r.started_at is not None]
+        if finished:
+            slowest = max(finished, key=lambda r: r.finished_at - r.started_at)
+            print(f"  the slowest saved check-in, client {slowest.code}, took "
+                  f"{seconds(slowest.finished_at - slowest.started_at)}; its last steps:")
+            for event in slowest.events:
+                print(f"      {event}")
+    saved = args.n - len(unfinished)
+    if saved < BROKEN_BELOW * args.n:
+        # Figures over check-ins that never happened say nothing: a bench whose clients
+        # cannot get through the questionnaire must not read as a clean run.
+        print(f"bench broken: {saved} of {args.n} check-ins saved (fewer than "
+              f"{BROKEN_BELOW:.0%}); the figures above measure too little")
+        if not args.verbose:
+            for reason, count in Counter(r.gave_up for r in unfinished).most_common(3):
+                print(f"  {count} unfinished: {reason}")
+        return 1
     return 0
 
 
@@ -716,12 +805,28 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds to wait for alerts once faults stopped")
     parser.add_argument("--lease", type=int, default=10,
                         help="STEADFAST_OUTBOX_LEASE_SECONDS for the bot (after kill -9)")
+    parser.add_argument("--patience", type=float, default=8.0,
+                        help="seconds a client waits for the bot to move on before it sends "
+                             "/checkin again; it doubles each time, up to 30 s at 8")
+    parser.add_argument("--max-faults", type=int, default=1_000_000,
+                        help="random faults stop after this many")
     parser.add_argument("--max-restarts", type=int, default=200)
     parser.add_argument("--env", action="append", default=[], metavar="STEADFAST_X=VALUE",
                         help="an extra setting for the bot; may repeat")
     parser.add_argument("--verbose", action="store_true", help="name what was lost")
     parser.add_argument("--log", type=Path, default=None, help="keep the bot's log there")
+    parser.add_argument("--questionnaire", type=Path, default=None, metavar="FILE",
+                        help="a program's questionnaire for the bot and the clients "
+                             "(default: the packaged one)")
+    parser.add_argument("--short", action="store_true",
+                        help="a handful of clients and short faults (the test suite runs it); "
+                             "flags given too still apply")
     arguments = parser.parse_args(argv)
+    if arguments.short:
+        given = {a.split("=", 1)[0] for a in (argv if argv is not None else sys.argv[1:])}
+        for name, value in SHORT.items():
+            if "--" + name.replace("_", "-") not in given:
+                setattr(arguments, name, value)
     if arguments.intensity < 0 or arguments.n < 1:
         parser.error("--intensity must be 0 (no faults) or more and --n at least 1")
     for pair in arguments.env:

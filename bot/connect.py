@@ -95,13 +95,21 @@ async def get_me_or_stop(bot: Bot, settings: Settings, stop: asyncio.Event, *,
     return call.result()
 
 
+# Like polling's getUpdates after a failure: once an outage is over, a bot that started
+# during it serves within seconds, not after a delivery backoff of up to minutes.
+GET_ME_MAX_WAIT = 5.0
+
+
 async def wait_for_telegram(bot: Bot, settings: Settings, stop: asyncio.Event,
                             down: TelegramDown) -> User | None:
-    """getMe again and again, with the delivery backoff and its jitter (or as long as a 429
-    asks), until Telegram answers; None when the process was told to stop first."""
+    """getMe again and again, with the delivery backoff and its jitter capped at
+    GET_ME_MAX_WAIT (or as long as a 429 asks), until Telegram answers; None when the
+    process was told to stop first."""
     attempts = 1
     while not stop.is_set():
-        delay = max(retry_delay(settings, attempts), down.retry_after)
+        delay = max(backoff(attempts, base=settings.delivery_base_backoff_seconds,
+                            cap=min(settings.delivery_max_backoff_seconds, GET_ME_MAX_WAIT)),
+                    down.retry_after)
         log.warning("Telegram did not answer getMe (%s, attempt %s); trying again in %.1fs",
                     down.reason, attempts, delay)
         await sleep_or_stop(stop, delay)

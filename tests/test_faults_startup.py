@@ -7,6 +7,8 @@ Telegram answers, updates are served and the command menus are set."""
 from __future__ import annotations
 
 import logging
+import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -129,6 +131,35 @@ async def test_a_start_during_an_outage_waits_mails_staff_and_serves_once_telegr
         if bot is not None and bot.process is not None and bot.process.poll() is None:
             bot.kill()
         await store.close()
+
+
+async def test_a_start_during_a_long_outage_serves_within_seconds_once_telegram_is_back(
+        emulator: Any, sqlite_database: Database, ring: MasterKeyring, tmp_path: Path) -> None:
+    await program_in(sqlite_database, ring, emulator)
+    emulator.outage(error_code=502)
+    # The delivery backoff of a real deployment: doubling from 1 s up to 5 minutes.
+    bot = child(emulator, sqlite_database, ring, tmp_path,
+                STEADFAST_DELIVERY_BASE_BACKOFF_SECONDS="1",
+                STEADFAST_DELIVERY_MAX_BACKOFF_SECONDS="300").start()
+    try:
+        # Five waits: the delivery backoff alone would be past 8 s by the fourth.
+        await eventually(lambda: bot.log_text().count("did not answer getMe") >= 5,
+                         timeout=90)
+        waits = [float(w) for w in re.findall(r"did not answer getMe .*; trying again in "
+                                              r"([0-9.]+)s", bot.log_text())]
+        assert len(waits) >= 5 and max(waits) <= 5.0, waits
+        emulator.end_outage()
+        back = time.monotonic()
+        await bot.wait_ready(timeout=60)
+        sent = await emulator.send_command(CLIENT, "/checkin")
+        await emulator.wait_for_message(CLIENT, contains=" of ", after=sent.message_id,
+                                        timeout=30)
+        # One wait of at most 5 s, and a loaded machine's slowness on top.
+        assert time.monotonic() - back < 30
+        assert await bot.terminate() == 0
+    finally:
+        if bot.process is not None and bot.process.poll() is None:
+            bot.kill()
 
 
 async def test_sigterm_while_waiting_for_telegram_exits_0_quickly(
