@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 
 from storage import audit
-from storage.crypto import KeyringError, MasterKeyring
+from storage.crypto import DataKey, KeyringError, MasterKeyring, lock_number
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.records import AuditEvent, AuditVerdict, Client, Clinician
 from storage.repositories import (
@@ -50,13 +50,14 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession, ring: MasterKeyring, *, postgres: bool,
                  refresh: Callable[[], MasterKeyring] | None = None,
                  on_queued: Callable[[], None] | None = None,
-                 writer: asyncio.Lock | None = None) -> None:
+                 writer: asyncio.Lock | None = None,
+                 system_keys: dict[str, DataKey] | None = None) -> None:
         self.session = session
         self._on_queued = on_queued
         self.postgres = postgres
         self._writer = writer
         self._holding = False
-        self.vault = Vault(session, ring, refresh=refresh)
+        self.vault = Vault(session, ring, refresh=refresh, shared=system_keys)
         self.clinicians = ClinicianRepository(session, self.vault)
         self.plans = PlanRepository(session, self.vault)
         self.clients = ClientRepository(session, self.vault, on_erase=self.plans.forget)
@@ -98,14 +99,15 @@ class UnitOfWork:
 
     async def hold_person(self, telegram_id: int) -> None:
         """Wait until no other transaction works on this person's updates, then hold them
-        until this one ends (a transaction-scoped PostgreSQL advisory lock keyed by the
-        Telegram id), so two instances behind one webhook cannot interleave one person's
+        until this one ends (a transaction-scoped PostgreSQL advisory lock on a number
+        derived from the Telegram id's keyed index, so pg_locks does not name them either),
+        so two instances behind one webhook cannot interleave one person's
         updates. On SQLite, whose one writer serialises every person anyway, updates queue
         here for the process's write turn instead: waiting in SQLite's busy handler (it
         sleeps up to 100 ms between tries) made concurrent updates slower than one by one."""
         if self.postgres:
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                                       {"k": telegram_id})
+                                       {"k": await self._lock_of(telegram_id)})
         elif self._writer is not None and not self._holding:
             await self._writer.acquire()
             self._holding = True
@@ -114,16 +116,20 @@ class UnitOfWork:
         """`hold_person(telegram_id)`, then `updates.record(update_id, now)`: False when the
         update was handled before. On PostgreSQL both are one statement."""
         if self.postgres:
-            return await self.updates.record(update_id, now, hold=telegram_id)
+            return await self.updates.record(update_id, now,
+                                             hold=await self._lock_of(telegram_id))
         await self.hold_person(telegram_id)
         return await self.updates.record(update_id, now)
+
+    async def _lock_of(self, telegram_id: int) -> int:
+        return lock_number(await self.vault.telegram_index(telegram_id))
 
     async def person(self, telegram_id: int) -> tuple[Clinician | None, Client | None]:
         """Who writes from this Telegram account: the active staff member, else the active
         or paused client (or neither), in one statement. A client's data key and plan come
         along, read but not opened: what this transaction seals or shows of theirs then
         costs no further read."""
-        found = await people(self.session, telegram_id)
+        found = await people(self.session, self.vault, telegram_id)
         if found.client is not None:
             if found.key is not None:
                 self.vault.known_client_key(found.client.id, *found.key)
@@ -200,6 +206,7 @@ class Store:
         self._last_watch = time.monotonic()
         self._seen = self._signature_now()
         self._queued_listeners: list[Callable[[], None]] = []
+        self._system_keys: dict[str, DataKey] = {}  # see Vault's `shared`
 
     @classmethod
     def open(cls, database_url: str, ring: MasterKeyring, *, reload: KeyLoader | None = None,
@@ -211,7 +218,7 @@ class Store:
         return UnitOfWork(self._sessions(), self.ring, postgres=self.postgres,
                           refresh=self._refresh if self._reload is not None else None,
                           on_queued=self._queued if self._queued_listeners else None,
-                          writer=self._writer)
+                          writer=self._writer, system_keys=self._system_keys)
 
     def on_queued(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever a unit of work of this process that queued an outbox
