@@ -20,6 +20,7 @@ from journal.checkin.days import opens_at
 from journal.checkin.timing import ScheduleRequest, ScheduleService
 from journal.clock import FakeClock
 from scheduler.ticks import Ticks
+from storage.crypto import MasterKeyring
 from storage.db import create_engine
 from storage.migrate import alembic_config
 from storage.models import CheckInRow, ClientRow, OutboxRow
@@ -37,13 +38,19 @@ async def seed_directly(store: Store, clinician_id: int, n: int, *, first_telegr
                         enrolled_at: datetime | None = None) -> None:
     """n active clients inserted as rows in one statement: a caseload, quickly. Enrolled a
     day before `now` unless `enrolled_at` says when."""
-    rows = [{"id": new_id(), "code": f"S{first_telegram_id + i}", "status": "active",
-             "telegram_id": first_telegram_id + i, "clinician_id": clinician_id,
-             "language": "en", "timezone": "UTC", "checkin_time": "08:00",
-             "checkin_days": "0123456", "unreachable": False, "created_at": now,
-             "enrolled_at": enrolled_at or now - timedelta(days=1), "next_due_at": next_due_at}
-            for i in range(n)]
     async with store.transaction() as uow:
+        rows = []
+        for i in range(n):
+            client_id, telegram_id = new_id(), first_telegram_id + i
+            rows.append({
+                "id": client_id, "code": f"S{telegram_id}", "status": "active",
+                "telegram_index": await uow.vault.telegram_index(telegram_id),
+                "telegram_id_ct": await uow.vault.seal_person("clients.telegram_id", client_id,
+                                                              telegram_id),
+                "clinician_id": clinician_id, "language": "en", "timezone": "UTC",
+                "checkin_time": "08:00", "checkin_days": "0123456", "unreachable": False,
+                "created_at": now, "enrolled_at": enrolled_at or now - timedelta(days=1),
+                "next_due_at": next_due_at})
         await uow.session.execute(insert(ClientRow), rows)
 
 
@@ -297,8 +304,8 @@ def _columns(url: str) -> set[str]:
 
 
 def test_the_next_due_column_goes_on_downgrade_and_comes_back_filled_on_upgrade(
-        database: Database) -> None:
-    config = alembic_config(database.url)
+        database: Database, ring: MasterKeyring) -> None:
+    config = alembic_config(database.url, ring)  # 0009 seals the rows added below
     command.downgrade(config, "0005")
     assert "next_due_at" not in _columns(database.url)
 
