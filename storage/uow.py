@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from types import TracebackType
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransa
 from storage import audit
 from storage.crypto import DataKey, KeyringError, MasterKeyring, lock_number
 from storage.db import create_engine, is_sqlite, session_factory
+from storage.models import SystemKeyRow
 from storage.records import AuditEvent, AuditVerdict, Client, Clinician
 from storage.repositories import (
     AlertRepository,
@@ -35,7 +36,7 @@ from storage.repositories import (
 )
 from storage.repositories.outbox import QUEUED
 from storage.repositories.people import people
-from storage.vault import Vault
+from storage.vault import Vault, new_system_key_row
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,16 @@ class UnitOfWork:
                  refresh: Callable[[], MasterKeyring] | None = None,
                  on_queued: Callable[[], None] | None = None,
                  writer: asyncio.Lock | None = None,
-                 system_keys: dict[str, DataKey] | None = None) -> None:
+                 system_keys: dict[str, DataKey] | None = None,
+                 make_system_key: Callable[[str, datetime], Awaitable[None]] | None = None
+                 ) -> None:
         self.session = session
         self._on_queued = on_queued
         self.postgres = postgres
         self._writer = writer
         self._holding = False
-        self.vault = Vault(session, ring, refresh=refresh, shared=system_keys)
+        self.vault = Vault(session, ring, refresh=refresh, shared=system_keys,
+                           make_apart=make_system_key)
         self.clinicians = ClinicianRepository(session, self.vault)
         self.plans = PlanRepository(session, self.vault)
         self.clients = ClientRepository(session, self.vault, on_erase=self.plans.forget)
@@ -218,7 +222,18 @@ class Store:
         return UnitOfWork(self._sessions(), self.ring, postgres=self.postgres,
                           refresh=self._refresh if self._reload is not None else None,
                           on_queued=self._queued if self._queued_listeners else None,
-                          writer=self._writer, system_keys=self._system_keys)
+                          writer=self._writer, system_keys=self._system_keys,
+                          make_system_key=self._make_system_key if self.postgres else None)
+
+    async def _make_system_key(self, name: str, now: datetime) -> None:
+        """Insert a system key in a transaction of its own unless one exists (PostgreSQL;
+        on SQLite every transaction holds the one write lock, so it is made in place)."""
+        from sqlalchemy.dialects.postgresql import insert
+
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                insert(SystemKeyRow).values(**new_system_key_row(self.ring, name, now))
+                .on_conflict_do_nothing(index_elements=["name"]))
 
     def on_queued(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever a unit of work of this process that queued an outbox

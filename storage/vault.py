@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -39,15 +39,20 @@ class Vault:
 
     def __init__(self, session: AsyncSession, ring: MasterKeyring, *,
                  refresh: Callable[[], MasterKeyring] | None = None,
-                 shared: dict[str, DataKey] | None = None) -> None:
+                 shared: dict[str, DataKey] | None = None,
+                 make_apart: Callable[[str, datetime], Awaitable[None]] | None = None) -> None:
         """`shared`: system keys the store's earlier units of work read (a system key never
         changes once committed: rotation re-wraps it, nothing destroys it), so a press looks
-        a person up by their keyed index without reading the key again."""
+        a person up by their keyed index without reading the key again. `make_apart`
+        (PostgreSQL): makes a missing system key in a short transaction of its own, so
+        the first update ever to need the index does not hold every other one behind its
+        uncommitted key until it ends."""
         self._session = session
         self._ring = ring
         self._refresh = refresh
         self._cache: dict[str, DataKey] = {}
         self._shared = shared if shared is not None else {}
+        self._make_apart = make_apart
         self._indexes: dict[int, bytes] = {}
         # Client keys read with other rows (UnitOfWork.person), unwrapped on first use.
         self._wrapped: dict[str, tuple[str, str | None, bytes | None]] = {}
@@ -116,6 +121,9 @@ class Vault:
             self._cache[cache_name] = self._shared[cache_name]
             return self._shared[cache_name]
         row = await self._session.get(SystemKeyRow, name)
+        if row is None and self._make_apart is not None:
+            await self._make_apart(name, now)
+            row = await self._session.get(SystemKeyRow, name, populate_existing=True)
         if row is None:
             key = new_data_key()
             master_id, wrapped = wrap_key(self._ring, key.secret, cache_name + "|" + key.id)
@@ -241,6 +249,14 @@ class Vault:
 
     async def open_person(self, place: str, row_id: str, blob: bytes) -> Any:
         return await self.open_system_json(PEOPLE_KEY, place, row_id, blob, datetime.now(UTC))
+
+
+def new_system_key_row(ring: MasterKeyring, name: str, now: datetime) -> dict[str, Any]:
+    """A fresh system key's row, wrapped under the ring's primary."""
+    key = new_data_key()
+    master_id, wrapped = wrap_key(ring, key.secret, "system:" + name + "|" + key.id)
+    return {"name": name, "id": key.id, "master_key_id": master_id, "wrapped": wrapped,
+            "created_at": now}
 
 
 def _owner(client_id: str, key_id: str) -> str:
