@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import (
     AlertCopyRow,
     AlertRow,
+    CheckInRow,
     ClientKeyRow,
     ClientRow,
     ClinicianRow,
@@ -302,6 +303,10 @@ class ClientRepository(Repository):
             .values(status="erased", telegram_index=None, telegram_id_ct=None, erased_at=now,
                     next_due_at=None))
         await self.session.execute(delete(PlanRow).where(PlanRow.client_id == client_id))
+        # Days' levels are sealed under the program's people key, not the shredded data key:
+        # forgotten here (an alert's stays, closed, as the audit trail refers to it).
+        await self.session.execute(update(CheckInRow).where(CheckInRow.client_id == client_id)
+                                   .values(risk_level_ct=None))
         if self._on_erase is not None:
             self._on_erase(client_id)
         await self.session.execute(
