@@ -42,7 +42,7 @@ from bot.runtime import (
 )
 from bot.session import TelegramSession
 from bot.settings import Settings, SettingsError
-from bot.startup_checks import check_keys_open_database
+from bot.startup_checks import check_keys_open_database, load_keyring
 from journal.alerts.fallback import EmailFallback
 from journal.clock import Clock, SystemClock, backoff
 from journal.errors import safe_trace
@@ -345,8 +345,8 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
     Telegram down at the start (5xx, 429, time-outs) does not stop it: delivery, the
     scheduler and the e-mail fallback run while getMe is tried again, and updates are served
     once Telegram answers."""
-    if migrate:
-        await asyncio.to_thread(upgrade, settings.database_url)
+    if migrate:  # with the keys: a migration may seal what is stored (0009)
+        await asyncio.to_thread(upgrade, settings.database_url, ring=load_keyring(settings))
     app = build_app(settings, clock=clock)
     stop = stop or asyncio.Event()
     me: User | None = None
