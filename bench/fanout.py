@@ -148,15 +148,16 @@ def queued_prompts(path: Path) -> int:
         connection.close()
 
 
-def set_due(path: Path, hhmm: str, first: int, n: int) -> None:
+def set_due(path: Path, hhmm: str, client_ids: list[str]) -> None:
     connection = sqlite3.connect(path, timeout=600)
     try:
         with connection:
-            connection.execute(
+            connection.executemany(
                 # Due at once, as a schedule change through the repository makes it: the
                 # next tick works out the new instant.
                 "UPDATE clients SET checkin_time = ?, checkin_days = '0123456', "
-                "next_due_at = CURRENT_TIMESTAMP WHERE telegram_id >= ? AND telegram_id < ?", (hhmm, first, first + n))
+                "next_due_at = CURRENT_TIMESTAMP WHERE id = ?",
+                [(hhmm, client_id) for client_id in client_ids])
     finally:
         connection.close()
 
@@ -174,8 +175,9 @@ async def main(args: argparse.Namespace) -> int:
         try:
             clinician = await AdminService(store=store, clock=clock).add_clinician(
                 telegram_id=CLINICIAN, name="Dr Bench", supervisor=False)
-            await seed_clients(store, clinician_id=clinician.id, first_user_id=FIRST_CLIENT,
-                               n=args.clients, now=clock.now())
+            prompted = await seed_clients(store, clinician_id=clinician.id,
+                                          first_user_id=FIRST_CLIENT, n=args.clients,
+                                          now=clock.now())
             await seed_clients(store, clinician_id=clinician.id, first_user_id=FIRST_OTHER,
                                n=args.others, now=clock.now())
         finally:
@@ -207,7 +209,8 @@ async def main(args: argparse.Namespace) -> int:
             wall = datetime.now(UTC) + timedelta(seconds=args.lead)
             due = (wall + timedelta(minutes=1)).replace(second=0, microsecond=0) \
                 if wall.second or wall.microsecond else wall
-            await asyncio.to_thread(set_due, path, f"{due:%H:%M}", FIRST_CLIENT, args.clients)
+            await asyncio.to_thread(set_due, path, f"{due:%H:%M}",
+                                    [c.client_id for c in prompted])
             due_at = time.monotonic() + (due - datetime.now(UTC)).total_seconds()
             print(f"bot polling {to_poll:.1f} s after spawn; {args.clients:,} clients due at "
                   f"{due:%H:%M} UTC, in {due_at - time.monotonic():.0f} s", flush=True)

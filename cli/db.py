@@ -21,13 +21,20 @@ def db() -> None:
 @db.command("upgrade")
 @friendly
 def db_upgrade() -> None:
-    """Apply every pending migration (SQLite or PostgreSQL)."""
-    from app.checks import check_database
+    """Apply every pending migration (SQLite or PostgreSQL). A migration that seals values
+    already stored (0009: Telegram ids, risk levels) uses the master keys; a new database
+    needs none yet."""
+    from app.checks import check_database, load_keyring
+    from app.settings import SettingsError
     from storage.migrate import upgrade
 
     settings = load_settings()
     run_async(check_database(settings))
-    upgrade(settings.database_url)
+    try:
+        ring = load_keyring(settings)
+    except SettingsError:
+        ring = None  # a migration that needs them says so
+    upgrade(settings.database_url, ring=ring)
     click.echo("Database is up to date.")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiogram.types import User
 
-from app.checks import check_keys_open_database
+from app.checks import check_keys_open_database, load_keyring
 from app.composition import Services
 from app.lifecycle import install_signal_handlers, wind_down
 from app.settings import Settings
@@ -72,8 +72,8 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
     Telegram down at the start (5xx, 429, time-outs) does not stop it: delivery, the
     scheduler and the e-mail fallback run while getMe is tried again, and updates are served
     once Telegram answers."""
-    if migrate:
-        await asyncio.to_thread(upgrade, settings.database_url)
+    if migrate:  # with the keys: a migration may seal what is stored (0009)
+        await asyncio.to_thread(upgrade, settings.database_url, ring=load_keyring(settings))
     app = build_app(settings, clock=clock)
     stop = stop or asyncio.Event()
     me: User | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -233,6 +235,20 @@ def open_sealed(key: DataKey, blob: bytes, *, place: str, row_id: str, owner: st
         raise DecryptionError(
             f"{place} of row {row_id} does not belong to this row and owner, or was altered"
         ) from None
+
+
+def keyed_index(key: DataKey, kind: str, value: int | str) -> bytes:
+    """HMAC-SHA256 of a value under a system key: equal values give equal indexes, so a
+    column of them can be looked up and joined, but without the key nobody can tell
+    which value one stands for (a Telegram id has too few digits to hide behind a bare
+    hash). `kind` keeps one kind of value from matching another."""
+    return hmac.new(key.secret, f"steadfast:{kind}|{value}".encode(), hashlib.sha256).digest()
+
+
+def lock_number(index: bytes) -> int:
+    """A signed 64-bit number derived from a keyed index (a PostgreSQL advisory lock's
+    key), so even a lock held at this instant does not name the person."""
+    return int.from_bytes(index[:8], "big", signed=True)
 
 
 def nonce_of(blob: bytes) -> bytes:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
+
+if TYPE_CHECKING:
+    from storage.crypto import MasterKeyring
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -20,18 +24,23 @@ logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 logging.getLogger("alembic.runtime.migration").addFilter(_only_upgrades)
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, ring: MasterKeyring | None = None) -> Config:
+    """`ring`: the master keys, for a migration that seals or opens stored values (0009);
+    one that meets such values without them stops and says so."""
     config = Config()
+    if ring is not None:
+        config.attributes["keyring"] = ring
     config.set_main_option("script_location", str(MIGRATIONS))
     # ConfigParser interpolation would treat a % in a password as syntax.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head", *,
+            ring: MasterKeyring | None = None) -> None:
     """Bring the schema up to date. Blocking: call it outside a running event loop,
     or through asyncio.to_thread."""
-    command.upgrade(alembic_config(database_url), revision)
+    command.upgrade(alembic_config(database_url, ring), revision)
 
 
 def revision(database_url: str, message: str) -> None:

@@ -1,4 +1,6 @@
-"""SQLAlchemy tables. Plaintext is limited to ids, codes, times, statuses and risk levels.
+"""SQLAlchemy tables. Plaintext is limited to opaque ids, codes, times, statuses and staff
+Telegram ids: a client's Telegram id and every risk level are sealed, and a Telegram id is
+looked up by its keyed index (docs/architecture.md, "Encryption at rest").
 
 Annotations here are evaluated as the classes are built (no `from __future__ import
 annotations`): SQLAlchemy reads each column's `Mapped[...]` as it maps the class, and one
@@ -63,7 +65,10 @@ UTC_TS = UTCDateTime()
 class ClinicianRow(Base):
     __tablename__ = "clinicians"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Staff are the program's known employees: their Telegram id stays plaintext (alert
+    # copies are edited through it); the index is what a person's update is looked up by.
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    telegram_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(16))  # clinician | supervisor
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -119,7 +124,11 @@ class ClientRow(Base):
     __table_args__ = (Index("ix_clients_due", "status", "next_due_at"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
-    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
+    # The Telegram id: looked up by its keyed index (HMAC under the "index" system key),
+    # read back sealed under the "people" system key. None until enrolled, and once erased.
+    telegram_index: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True,
+                                                         nullable=True)
+    telegram_id_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
     # invited | active | paused | discharged | erased
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -184,19 +193,21 @@ class InviteRow(Base):
 
 
 class EnrolmentAttemptRow(Base):
-    """Failed invite codes per Telegram account, kept one hour, for the lock-out."""
+    """Failed invite codes per Telegram account (by its keyed index), kept three hours, for
+    the lock-out."""
 
     __tablename__ = "enrolment_attempts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    telegram_index: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     at: Mapped[datetime] = mapped_column(UTC_TS)
 
 
 class ConversationRow(Base):
-    """Where a person is in a multi-step exchange; holds ids only, never what they wrote."""
+    """Where a person is in a multi-step exchange; holds ids only, never what they wrote.
+    The person is their Telegram id's keyed index."""
 
     __tablename__ = "conversations"
-    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    telegram_index: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     state: Mapped[str] = mapped_column(String(32))
     data: Mapped[str] = mapped_column(Text, default="{}")
     updated_at: Mapped[datetime] = mapped_column(UTC_TS)
@@ -217,7 +228,9 @@ class CheckInRow(Base):
     # even which item is showing can reveal an answer, so it is never plaintext.
     state_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     scores_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    risk_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The day's risk level, sealed under the "people" system key (the caseload opens one
+    # per client, cheaply): a plaintext "critical" would say how a person is doing.
+    risk_level_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     prompted_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     reminded_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
@@ -260,7 +273,7 @@ class AlertRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     checkin_id: Mapped[str | None] = mapped_column(ForeignKey("checkins.id"), nullable=True)
-    level: Mapped[str] = mapped_column(String(16))
+    level_ct: Mapped[bytes] = mapped_column(LargeBinary)  # sealed like checkins.risk_level_ct
     status: Mapped[str] = mapped_column(String(16), index=True)  # open | acknowledged | closed (client erased)
     detail_ct: Mapped[bytes] = mapped_column(LargeBinary)  # reasons and the answers behind them
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
@@ -288,7 +301,9 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
+    # The chat's keyed index (one message per chat per pass, erasure); the chat id itself
+    # travels sealed in the payload.
+    chat_index: Mapped[bytes] = mapped_column(LargeBinary(32))
     kind: Mapped[str] = mapped_column(String(24))  # prompt | alert | notice | delete | ...
     payload_ct: Mapped[bytes] = mapped_column(LargeBinary)
     # queued | retrying | sent | dead | expired | cancelled

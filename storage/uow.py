@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from types import TracebackType
@@ -14,8 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 
 from storage import audit
-from storage.crypto import KeyringError, MasterKeyring
+from storage.crypto import DataKey, KeyringError, MasterKeyring, lock_number
 from storage.db import create_engine, is_sqlite, session_factory
+from storage.models import SystemKeyRow
 from storage.records import AuditEvent, AuditVerdict, Client, Clinician
 from storage.repositories import (
     AlertRepository,
@@ -36,7 +37,7 @@ from storage.repositories import (
 )
 from storage.repositories.outbox import QUEUED
 from storage.repositories.people import people
-from storage.vault import Vault
+from storage.vault import Vault, new_system_key_row
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,17 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession, ring: MasterKeyring, *, postgres: bool,
                  refresh: Callable[[], MasterKeyring] | None = None,
                  on_queued: Callable[[], None] | None = None,
-                 writer: asyncio.Lock | None = None) -> None:
+                 writer: asyncio.Lock | None = None,
+                 system_keys: dict[str, DataKey] | None = None,
+                 make_system_key: Callable[[str, datetime], Awaitable[None]] | None = None
+                 ) -> None:
         self.session = session
         self._on_queued = on_queued
         self.postgres = postgres
         self._writer = writer
         self._holding = False
-        self.vault = Vault(session, ring, refresh=refresh)
+        self.vault = Vault(session, ring, refresh=refresh, shared=system_keys,
+                           make_apart=make_system_key)
         self.clinicians = ClinicianRepository(session, self.vault)
         self.plans = PlanRepository(session, self.vault)
         self.clients = ClientRepository(session, self.vault, on_erase=self.plans.forget)
@@ -100,14 +105,15 @@ class UnitOfWork:
 
     async def hold_person(self, telegram_id: int) -> None:
         """Wait until no other transaction works on this person's updates, then hold them
-        until this one ends (a transaction-scoped PostgreSQL advisory lock keyed by the
-        Telegram id), so two instances behind one webhook cannot interleave one person's
+        until this one ends (a transaction-scoped PostgreSQL advisory lock on a number
+        derived from the Telegram id's keyed index, so pg_locks does not name them either),
+        so two instances behind one webhook cannot interleave one person's
         updates. On SQLite, whose one writer serialises every person anyway, updates queue
         here for the process's write turn instead: waiting in SQLite's busy handler (it
         sleeps up to 100 ms between tries) made concurrent updates slower than one by one."""
         if self.postgres:
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                                       {"k": telegram_id})
+                                       {"k": await self._lock_of(telegram_id)})
         elif self._writer is not None and not self._holding:
             await self._writer.acquire()
             self._holding = True
@@ -116,16 +122,20 @@ class UnitOfWork:
         """`hold_person(telegram_id)`, then `updates.record(update_id, now)`: False when the
         update was handled before. On PostgreSQL both are one statement."""
         if self.postgres:
-            return await self.updates.record(update_id, now, hold=telegram_id)
+            return await self.updates.record(update_id, now,
+                                             hold=await self._lock_of(telegram_id))
         await self.hold_person(telegram_id)
         return await self.updates.record(update_id, now)
+
+    async def _lock_of(self, telegram_id: int) -> int:
+        return lock_number(await self.vault.telegram_index(telegram_id))
 
     async def person(self, telegram_id: int) -> tuple[Clinician | None, Client | None]:
         """Who writes from this Telegram account: the active staff member, else the active
         or paused client (or neither), in one statement. A client's data key and plan come
         along, read but not opened: what this transaction seals or shows of theirs then
         costs no further read."""
-        found = await people(self.session, telegram_id)
+        found = await people(self.session, self.vault, telegram_id)
         if found.client is not None:
             if found.key is not None:
                 self.vault.known_client_key(found.client.id, *found.key)
@@ -202,6 +212,7 @@ class Store:
         self._last_watch = time.monotonic()
         self._seen = self._signature_now()
         self._queued_listeners: list[Callable[[], None]] = []
+        self._system_keys: dict[str, DataKey] = {}  # see Vault's `shared`
 
     @classmethod
     def open(cls, database_url: str, ring: MasterKeyring, *, reload: KeyLoader | None = None,
@@ -213,7 +224,18 @@ class Store:
         return UnitOfWork(self._sessions(), self.ring, postgres=self.postgres,
                           refresh=self._refresh if self._reload is not None else None,
                           on_queued=self._queued if self._queued_listeners else None,
-                          writer=self._writer)
+                          writer=self._writer, system_keys=self._system_keys,
+                          make_system_key=self._make_system_key if self.postgres else None)
+
+    async def _make_system_key(self, name: str, now: datetime) -> None:
+        """Insert a system key in a transaction of its own unless one exists (PostgreSQL;
+        on SQLite every transaction holds the one write lock, so it is made in place)."""
+        from sqlalchemy.dialects.postgresql import insert
+
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                insert(SystemKeyRow).values(**new_system_key_row(self.ring, name, now))
+                .on_conflict_do_nothing(index_elements=["name"]))
 
     def on_queued(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever a unit of work of this process that queued an outbox

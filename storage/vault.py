@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Final
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from storage.crypto import (
     KeyMismatchError,
     KeyringError,
     MasterKeyring,
+    keyed_index,
     new_data_key,
     open_sealed,
     seal,
@@ -26,16 +27,33 @@ from storage.crypto import (
 )
 from storage.models import ClientKeyRow, SystemKeyRow
 
+INDEX_KEY: Final = "index"
+"""The system key of the keyed indexes (HMAC-SHA256) a Telegram id is looked up by."""
+PEOPLE_KEY: Final = "people"
+"""The system key that seals what says who is in the program and how they are doing but
+that no query needs in plaintext: a client's Telegram id, a day's and an alert's risk level."""
+
 
 class Vault:
     """Data keys for one unit of work; unwrapped keys live only as long as it does."""
 
     def __init__(self, session: AsyncSession, ring: MasterKeyring, *,
-                 refresh: Callable[[], MasterKeyring] | None = None) -> None:
+                 refresh: Callable[[], MasterKeyring] | None = None,
+                 shared: dict[str, DataKey] | None = None,
+                 make_apart: Callable[[str, datetime], Awaitable[None]] | None = None) -> None:
+        """`shared`: system keys the store's earlier units of work read (a system key never
+        changes once committed: rotation re-wraps it, nothing destroys it), so a press looks
+        a person up by their keyed index without reading the key again. `make_apart`
+        (PostgreSQL): makes a missing system key in a short transaction of its own, so
+        the first update ever to need the index does not hold every other one behind its
+        uncommitted key until it ends."""
         self._session = session
         self._ring = ring
         self._refresh = refresh
         self._cache: dict[str, DataKey] = {}
+        self._shared = shared if shared is not None else {}
+        self._make_apart = make_apart
+        self._indexes: dict[int, bytes] = {}
         # Client keys read with other rows (UnitOfWork.person), unwrapped on first use.
         self._wrapped: dict[str, tuple[str, str | None, bytes | None]] = {}
 
@@ -99,7 +117,13 @@ class Vault:
         cache_name = "system:" + name
         if cache_name in self._cache:
             return self._cache[cache_name]
+        if cache_name in self._shared:
+            self._cache[cache_name] = self._shared[cache_name]
+            return self._shared[cache_name]
         row = await self._session.get(SystemKeyRow, name)
+        if row is None and self._make_apart is not None:
+            await self._make_apart(name, now)
+            row = await self._session.get(SystemKeyRow, name, populate_existing=True)
         if row is None:
             key = new_data_key()
             master_id, wrapped = wrap_key(self._ring, key.secret, cache_name + "|" + key.id)
@@ -119,6 +143,9 @@ class Vault:
         if row is not None:
             secret = self._unwrap(row.master_key_id, row.wrapped, cache_name + "|" + row.id)
             key = DataKey(id=row.id, secret=secret)
+            # Committed by an earlier transaction: the same for the store's life. A key made
+            # here is shared only once another transaction reads it (this one may roll back).
+            self._shared[cache_name] = key
         self._cache[cache_name] = key
         return key
 
@@ -204,6 +231,32 @@ class Vault:
                                now: datetime) -> Any:
         key = await self.system_key(name, now)
         return json.loads(open_sealed(key, blob, place=place, row_id=row_id, owner="system:" + name))
+
+
+    # -- a person's identity and risk levels ------------------------------------------------
+    async def telegram_index(self, telegram_id: int) -> bytes:
+        """The keyed index a Telegram id is stored and looked up by (clients, staff,
+        conversations, wrong invite codes, outbox rows)."""
+        index = self._indexes.get(telegram_id)
+        if index is None:
+            key = await self.system_key(INDEX_KEY, datetime.now(UTC))
+            index = self._indexes[telegram_id] = keyed_index(key, "telegram", telegram_id)
+        return index
+
+    async def seal_person(self, place: str, row_id: str, value: Any) -> bytes:
+        """Seal a Telegram id or a risk level under the program's people key."""
+        return await self.seal_system_json(PEOPLE_KEY, place, row_id, value, datetime.now(UTC))
+
+    async def open_person(self, place: str, row_id: str, blob: bytes) -> Any:
+        return await self.open_system_json(PEOPLE_KEY, place, row_id, blob, datetime.now(UTC))
+
+
+def new_system_key_row(ring: MasterKeyring, name: str, now: datetime) -> dict[str, Any]:
+    """A fresh system key's row, wrapped under the ring's primary."""
+    key = new_data_key()
+    master_id, wrapped = wrap_key(ring, key.secret, "system:" + name + "|" + key.id)
+    return {"name": name, "id": key.id, "master_key_id": master_id, "wrapped": wrapped,
+            "created_at": now}
 
 
 def _owner(client_id: str, key_id: str) -> str:

@@ -110,7 +110,8 @@ async def test_declining_consent_stores_nothing(world: dict[str, Any]) -> None:
         assert await uow.session.scalar(select(func.count()).select_from(ClientRow)) == clients_before
         assert await uow.clients.by_telegram_id(CLIENT) is None
         assert await uow.session.scalar(
-            select(func.count()).select_from(ClientRow).where(ClientRow.telegram_id == CLIENT)) == 0
+            select(func.count()).select_from(ClientRow).where(
+                ClientRow.telegram_index == await uow.vault.telegram_index(CLIENT))) == 0
 
 
 async def test_a_spanish_speaker_sees_consent_in_spanish(world: dict[str, Any]) -> None:

@@ -31,7 +31,8 @@ CLINICIAN, SUPERVISOR, CLIENT = 7101, 7102, 8101
 async def _rows_about(store: Store, client_id: str, telegram_id: int) -> list[Any]:
     async with store.unit_of_work() as uow:
         return list(await uow.session.scalars(select(OutboxRow).where(
-            or_(OutboxRow.client_id == client_id, OutboxRow.chat_id == telegram_id))))
+            or_(OutboxRow.client_id == client_id,
+                OutboxRow.chat_index == await uow.vault.telegram_index(telegram_id)))))
 
 
 async def test_erasing_a_client_leaves_no_outbox_row_invite_or_open_alert_about_them(
@@ -83,9 +84,10 @@ async def test_erasing_a_client_leaves_no_outbox_row_invite_or_open_alert_about_
         alert_row = await s.get(AlertRow, alert.id)
         assert alert_row is not None
         assert alert_row.status == "closed" and alert_row.next_escalation_at is None
-        assert await s.get(ConversationRow, CLIENT) is None
+        assert await s.get(ConversationRow, await uow.vault.telegram_index(CLIENT)) is None
         erased = await s.get(ClientRow, sam.id)
-        assert erased is not None and erased.status == "erased" and erased.telegram_id is None
+        assert erased is not None and erased.status == "erased"
+        assert erased.telegram_index is None and erased.telegram_id_ct is None
         # Another client's messages are untouched.
         others = await s.scalars(select(OutboxRow).where(OutboxRow.client_id == other.id))
         assert len(list(others)) == 1
@@ -139,7 +141,7 @@ async def _client_state(store: Store, code: str) -> tuple[str, int | None]:
     async with store.unit_of_work() as uow:
         row = await uow.session.scalar(select(ClientRow).where(ClientRow.code == code))
         assert row is not None
-        return row.status, row.telegram_id
+        return row.status, row.telegram_index or row.telegram_id_ct
 
 
 async def test_an_invite_opened_after_its_client_was_erased_enrols_nobody(

@@ -81,7 +81,7 @@ async def wrapping_master_key(database: Database, key_file: Path, telegram_id: i
             master_id = await uow.session.scalar(
                 select(ClientKeyRow.master_key_id).join(ClientRow,
                                                         ClientRow.id == ClientKeyRow.client_id)
-                .where(ClientRow.telegram_id == telegram_id))
+                .where(ClientRow.telegram_index == await uow.vault.telegram_index(telegram_id)))
         return str(master_id)
     finally:
         await store.close()

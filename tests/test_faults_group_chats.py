@@ -140,7 +140,7 @@ async def test_a_reply_or_outbox_row_for_another_chat_is_refused_on_the_way_out(
         await app.delivery.deliver_due()
         async with app.store.unit_of_work() as uow:
             status = await uow.session.scalar(select(OutboxRow.status).where(
-                OutboxRow.chat_id == -1001))
+                OutboxRow.chat_index == await uow.vault.telegram_index(-1001)))
         assert status == "dead"
         assert emulator.chat(-1001) == [] and group_calls(emulator, -1001) == []
     finally:

@@ -118,8 +118,9 @@ async def test_a_start_during_an_outage_waits_mails_staff_and_serves_once_telegr
         async def alert_row_sent() -> bool:
             async with store.unit_of_work() as uow:
                 statuses = list(await uow.session.scalars(
-                    select(OutboxRow.status).where(OutboxRow.chat_id == LANE,
-                                                   OutboxRow.kind != "menu")))
+                    select(OutboxRow.status).where(
+                        OutboxRow.chat_index == await uow.vault.telegram_index(LANE),
+                        OutboxRow.kind != "menu")))
             return statuses == ["sent"]
 
         await eventually(alert_row_sent, timeout=30)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from storage.models import (
     AlertCopyRow,
     AlertRow,
     CheckInRow,
-    ClientRow,
     OutboxRow,
     ProcessedUpdateRow,
 )
@@ -258,8 +257,10 @@ async def test_three_instances_behind_nginx_survive_a_kill_and_a_stop(
             checkins = (await uow.session.execute(select(
                 CheckInRow.client_id, CheckInRow.local_date, CheckInRow.status))).all()
             alerts = (await uow.session.execute(select(AlertRow.client_id))).all()
-            prompts = (await uow.session.execute(select(OutboxRow.chat_id, OutboxRow.status)
-                                                 .where(OutboxRow.kind == "prompt"))).all()
+            prompts = [(m.chat_id, m.status) for m in [
+                await uow.outbox.get(row_id, datetime.now(UTC)) for row_id in
+                await uow.session.scalars(select(OutboxRow.id).where(OutboxRow.kind == "prompt"))]
+                if m is not None]
             ledger = set(await uow.session.scalars(select(ProcessedUpdateRow.update_id)))
             copies = list(await uow.session.scalars(select(AlertCopyRow.chat_id)))
         assert len(checkins) == CLIENTS and len({(c, d) for c, d, _ in checkins}) == CLIENTS
@@ -323,8 +324,8 @@ async def _unsubmitted(store: Store, emu: BotAPIEmulator, bots: list[ChildBot],
     """What the clients whose check-in is still open saw last, and what the instances
     logged above INFO: why an answer was not stored."""
     async with store.unit_of_work() as uow:
-        chats = list(await uow.session.scalars(
-            select(ClientRow.telegram_id).where(ClientRow.id.in_(client_ids))))
+        chats = [c.telegram_id for c in [await uow.clients.get(i) for i in client_ids]
+                 if c is not None]
     lines = [f"{len(client_ids)} check-in(s) not submitted"]
     for chat in chats:
         lines += [f"client {chat}:"] + [f"  {t}" for t in emu.transcript(chat)[-8:]]

@@ -424,7 +424,8 @@ async def test_messages_with_decrypted_detail_delete_themselves(world: dict[str,
     async def deletions_due(at: datetime) -> set[int]:
         async with store.unit_of_work() as uow:
             rows = await uow.session.scalars(select(OutboxRow.id).where(
-                OutboxRow.kind == "delete", OutboxRow.chat_id == LANE,
+                OutboxRow.kind == "delete",
+                OutboxRow.chat_index == await uow.vault.telegram_index(LANE),
                 OutboxRow.next_attempt_at <= at))
             due = [await uow.outbox.get(row_id, clock.now()) for row_id in rows]
         return {m.payload["params"]["message_id"] for m in due if m is not None}

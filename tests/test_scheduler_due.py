@@ -20,6 +20,7 @@ from journal.checkin.days import opens_at
 from journal.checkin.schedule import ScheduleRequest, ScheduleService
 from journal.clock import FakeClock
 from scheduler.ticks import Ticks
+from storage.crypto import MasterKeyring
 from storage.db import create_engine
 from storage.migrate import alembic_config
 from storage.models import CheckInRow, ClientRow, OutboxRow
@@ -37,13 +38,19 @@ async def seed_directly(store: Store, clinician_id: int, n: int, *, first_telegr
                         enrolled_at: datetime | None = None) -> None:
     """n active clients inserted as rows in one statement: a caseload, quickly. Enrolled a
     day before `now` unless `enrolled_at` says when."""
-    rows = [{"id": new_id(), "code": f"S{first_telegram_id + i}", "status": "active",
-             "telegram_id": first_telegram_id + i, "clinician_id": clinician_id,
-             "language": "en", "timezone": "UTC", "checkin_time": "08:00",
-             "checkin_days": "0123456", "unreachable": False, "created_at": now,
-             "enrolled_at": enrolled_at or now - timedelta(days=1), "next_due_at": next_due_at}
-            for i in range(n)]
     async with store.transaction() as uow:
+        rows = []
+        for i in range(n):
+            client_id, telegram_id = new_id(), first_telegram_id + i
+            rows.append({
+                "id": client_id, "code": f"S{telegram_id}", "status": "active",
+                "telegram_index": await uow.vault.telegram_index(telegram_id),
+                "telegram_id_ct": await uow.vault.seal_person("clients.telegram_id", client_id,
+                                                              telegram_id),
+                "clinician_id": clinician_id, "language": "en", "timezone": "UTC",
+                "checkin_time": "08:00", "checkin_days": "0123456", "unreachable": False,
+                "created_at": now, "enrolled_at": enrolled_at or now - timedelta(days=1),
+                "next_due_at": next_due_at})
         await uow.session.execute(insert(ClientRow), rows)
 
 
@@ -93,8 +100,8 @@ async def test_a_quiet_tick_with_two_thousand_clients_reads_only_the_due_ones(
     assert first.visited == 2001 and first.prompted == 1 and first.failures == 0
     assert await next_due(store, due_one) == at("2026-03-02 09:00")  # the reminder, 2 h on
     async with store.transaction() as uow:
-        few = (await uow.session.scalars(select(ClientRow.id).where(
-            ClientRow.telegram_id.between(200_000, 200_004)))).all()
+        few = (await uow.session.scalars(select(ClientRow.id).where(ClientRow.telegram_index.in_(
+            [await uow.vault.telegram_index(t) for t in range(200_000, 200_005)])))).all()
         await uow.clients.set_next_due({client_id: at("2026-03-02 07:00") for client_id in few})
     clock.set(at("2026-03-02 07:01"))
     with Statements(store) as seen:
@@ -229,10 +236,11 @@ async def test_an_overdue_alert_escalates_before_and_during_a_long_sweep(
     assert report.chunks < 2 or "escalate" in order[1:order.index("chunk", 2)]  # between
     async with store.unit_of_work() as uow:
         escalated = await uow.alerts.get(str(alert.id))
-        copies = await uow.session.scalars(select(OutboxRow.chat_id).where(
-            OutboxRow.dedupe_key.like(f"esc:{alert.id}:1:%")))
+        copies = [(await uow.outbox.get(row_id, clock.now())) for row_id in
+                  await uow.session.scalars(select(OutboxRow.id).where(
+                      OutboxRow.dedupe_key.like(f"esc:{alert.id}:1:%")))]
     assert escalated is not None and escalated.escalations == 1
-    assert list(copies) == [supervisor.telegram_id]
+    assert [m.chat_id for m in copies if m is not None] == [supervisor.telegram_id]
 
 
 async def test_next_due_follows_the_day_across_the_dst_change_in_new_york(
@@ -296,8 +304,8 @@ def _columns(url: str) -> set[str]:
 
 
 def test_the_next_due_column_goes_on_downgrade_and_comes_back_filled_on_upgrade(
-        database: Database) -> None:
-    config = alembic_config(database.url)
+        database: Database, ring: MasterKeyring) -> None:
+    config = alembic_config(database.url, ring)  # 0009 seals the rows added below
     command.downgrade(config, "0005")
     assert "next_due_at" not in _columns(database.url)
 

@@ -210,7 +210,8 @@ async def test_the_plan_is_edited_only_with_its_csrf_token(world: World) -> None
     async with world.store.unit_of_work() as uow:
         plan = await uow.plans.get(world.client.id)
         notices = (await uow.session.scalars(select(OutboxRow).where(
-            OutboxRow.chat_id == world.client.telegram_id, OutboxRow.kind == "notice"))).all()
+            OutboxRow.chat_index == await uow.vault.telegram_index(world.client.telegram_id),
+            OutboxRow.kind == "notice"))).all()
     assert plan.coping_steps == ("Ring Ana", "Walk the dog")
     assert plan.warning_signs  # a section left out keeps what it had
     assert len(notices) == 1  # the client is told, once, as /plan tells them

@@ -167,7 +167,7 @@ class AlertService:
         if clinician is not None:
             await self._send_copy(uow, alert, client, clinician, dedupe=dedupe)
         await uow.audit(at=now, actor="system", action="alert.raise", client_id=client.id,
-                        detail=f"alert {alert.id} level {level}")
+                        detail=f"alert {alert.id}")  # its level stays sealed in the alert
         return alert
 
     async def _send_copy(self, uow: UnitOfWork, alert: Alert, client: Client,

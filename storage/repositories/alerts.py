@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from storage.crypto import KeyErasedError
 from storage.models import AlertCopyRow, AlertRow, OutboxRow, RiskOverrideRow
@@ -51,16 +51,20 @@ class AlertRepository(Repository):
         except KeyErasedError:
             detail, note = {}, None
         return Alert(id=row.id, client_id=row.client_id, checkin_id=row.checkin_id,
-                     level=row.level, status=row.status, detail=detail,
+                     level=await self._level(row.id, row.level_ct), status=row.status, detail=detail,
                      created_at=row.created_at, acknowledged_at=row.acknowledged_at,
                      acknowledged_by=row.acknowledged_by, ack_note=note,
                      escalations=row.escalations, next_escalation_at=row.next_escalation_at)
+
+    async def _level(self, alert_id: str, sealed: bytes) -> str:
+        return str(await self.vault.open_person("alerts.level", alert_id, sealed))
 
     async def add(self, *, client_id: str, checkin_id: str | None, level: str,
                   detail: dict[str, Any], now: datetime,
                   next_escalation_at: datetime | None) -> Alert:
         alert_id = new_id()
-        row = AlertRow(id=alert_id, client_id=client_id, checkin_id=checkin_id, level=level,
+        row = AlertRow(id=alert_id, client_id=client_id, checkin_id=checkin_id,
+                       level_ct=await self.vault.seal_person("alerts.level", alert_id, level),
                        status="open",
                        detail_ct=await self.vault.seal_json(client_id, "alerts.detail", alert_id,
                                                             detail),
@@ -101,16 +105,18 @@ class AlertRepository(Repository):
         return [await self._record(r) for r in rows]
 
     async def open_counts(self, client_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """{client id: {level: open alerts}}, from plaintext columns only."""
+        """{client id: {level: open alerts}}: one read of the open alerts' sealed levels
+        (no details), each opened with the store's people key."""
         if not client_ids:
             return {}
         rows = await self.session.execute(
-            select(AlertRow.client_id, AlertRow.level, func.count())
-            .where(AlertRow.status == "open", AlertRow.client_id.in_(client_ids))
-            .group_by(AlertRow.client_id, AlertRow.level))
+            select(AlertRow.client_id, AlertRow.id, AlertRow.level_ct)
+            .where(AlertRow.status == "open", AlertRow.client_id.in_(client_ids)))
         counts: dict[str, dict[str, int]] = {}
-        for client_id, level, n in rows:
-            counts.setdefault(client_id, {})[level] = int(n)
+        for client_id, alert_id, sealed in rows:
+            level = await self._level(alert_id, sealed)
+            by_level = counts.setdefault(client_id, {})
+            by_level[level] = by_level.get(level, 0) + 1
         return counts
 
     async def due_escalations(self, now: datetime) -> list[Alert]:

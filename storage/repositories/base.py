@@ -34,9 +34,11 @@ def _clinician(row: ClinicianRow) -> Clinician:
                      language=row.language, timezone=row.timezone)
 
 
-def _client(row: ClientRow) -> Client:
+def _client(row: ClientRow, telegram_id: int | None) -> Client:
+    """The record of a row; `telegram_id` opened from its sealed column by the caller (or
+    known to it: the account an update came from)."""
     return Client(
-        id=row.id, code=row.code, telegram_id=row.telegram_id, clinician_id=row.clinician_id,
+        id=row.id, code=row.code, telegram_id=telegram_id, clinician_id=row.clinician_id,
         status=row.status, language=row.language, timezone=row.timezone,
         checkin_time=row.checkin_time, checkin_days=row.checkin_days,
         pause_reason=row.pause_reason, unreachable=row.unreachable, created_at=row.created_at,

@@ -58,10 +58,23 @@ class CheckInRepository(Repository):
             questionnaire_id=row.questionnaire_id,
             questionnaire_version=row.questionnaire_version,
             item_ids=tuple(i for i in row.item_ids.split(",") if i), state=state, scores=scores,
-            risk_level=row.risk_level, message_id=row.message_id, prompted_at=row.prompted_at,
+            risk_level=await self._level(row.id, row.risk_level_ct), message_id=row.message_id,
+            prompted_at=row.prompted_at,
             reminded_at=row.reminded_at, started_at=row.started_at,
             submitted_at=row.submitted_at,
         )
+
+    async def _level(self, checkin_id: str, sealed: bytes | None) -> str | None:
+        """A day's risk level, sealed under the people key: a cheap open of a key the
+        store holds already, so outlines of many clients cost one read and these opens."""
+        if sealed is None:
+            return None
+        return str(await self.vault.open_person("checkins.risk_level", checkin_id, sealed))
+
+    async def _day(self, checkin_id: str, day: date, status: str, sealed: bytes | None,
+                   submitted_at: datetime | None) -> CheckInDay:
+        return CheckInDay(checkin_id, day, status, await self._level(checkin_id, sealed),
+                          submitted_at)
 
     async def get(self, checkin_id: str, *, lock: bool = False) -> CheckIn | None:
         row = await self.session.get(CheckInRow, checkin_id, with_for_update=lock,
@@ -150,6 +163,10 @@ class CheckInRepository(Repository):
             row.scores_ct = await self.vault.seal_json(row.client_id, "checkins.scores", row.id,
                                                        scores)
         for name, value in values.items():
+            if name == "risk_level":
+                row.risk_level_ct = None if value is None else await self.vault.seal_person(
+                    "checkins.risk_level", row.id, value)
+                continue
             setattr(row, name, value)
         await self.session.flush()
         # What was just sealed is known: only a column left as it was is opened, and that
@@ -179,24 +196,24 @@ class CheckInRepository(Repository):
 
     async def days(self, client_id: str, *, since: date | None = None,
                    until: date | None = None) -> list[CheckInDay]:
-        """Outlines in date order; nothing is decrypted."""
+        """Outlines in date order; only the levels are opened (no answers)."""
         query = select(CheckInRow.id, CheckInRow.local_date, CheckInRow.status,
-                       CheckInRow.risk_level, CheckInRow.submitted_at
+                       CheckInRow.risk_level_ct, CheckInRow.submitted_at
                        ).where(CheckInRow.client_id == client_id)
         if since is not None:
             query = query.where(CheckInRow.local_date >= since)
         if until is not None:
             query = query.where(CheckInRow.local_date <= until)
         rows = await self.session.execute(query.order_by(CheckInRow.local_date))
-        return [CheckInDay(*row) for row in rows]
+        return [await self._day(*row) for row in rows]
 
     async def latest_day(self, client_id: str, *, status: str = "submitted") -> CheckInDay | None:
         row = (await self.session.execute(
             select(CheckInRow.id, CheckInRow.local_date, CheckInRow.status,
-                   CheckInRow.risk_level, CheckInRow.submitted_at)
+                   CheckInRow.risk_level_ct, CheckInRow.submitted_at)
             .where(CheckInRow.client_id == client_id, CheckInRow.status == status)
             .order_by(CheckInRow.local_date.desc()).limit(1))).first()
-        return CheckInDay(*row) if row else None
+        return await self._day(*row) if row else None
 
     async def statuses_of(self, client_ids: Sequence[str], *, since: date, until: date
                           ) -> dict[str, dict[date, str]]:
@@ -214,7 +231,8 @@ class CheckInRepository(Repository):
 
     async def latest_days(self, client_ids: Sequence[str], *, status: str = "submitted"
                           ) -> dict[str, CheckInDay]:
-        """latest_day() of many clients at once: a grouped query per chunk of clients."""
+        """latest_day() of many clients at once: a grouped query per chunk of clients, and
+        one cheap open of each client's latest level."""
         found: dict[str, CheckInDay] = {}
         for chunk in _chunks(client_ids):
             latest = (select(CheckInRow.client_id.label("client_id"),
@@ -223,13 +241,14 @@ class CheckInRepository(Repository):
                       .group_by(CheckInRow.client_id).subquery())
             rows = await self.session.execute(
                 select(CheckInRow.client_id, CheckInRow.id, CheckInRow.local_date,
-                       CheckInRow.status, CheckInRow.risk_level, CheckInRow.submitted_at)
+                       CheckInRow.status, CheckInRow.risk_level_ct, CheckInRow.submitted_at)
                 .join(latest, (CheckInRow.client_id == latest.c.client_id)
                       & (CheckInRow.local_date == latest.c.local_date))
                 .where(CheckInRow.status == status))
             for client_id, checkin_id, day, status, level, submitted_at in rows:
-                found.setdefault(client_id, CheckInDay(checkin_id, day, status, level,
-                                                       submitted_at))
+                if client_id not in found:
+                    found[client_id] = await self._day(checkin_id, day, status, level,
+                                                       submitted_at)
         return found
 
     async def scheduled_days(self, client_ids: Sequence[str], *, since: date

@@ -57,7 +57,8 @@ class InviteRepository(Repository):
 
     async def record_failure(self, telegram_id: int, now: datetime) -> int:
         """Record a wrong code and return how many this account made in the last hour."""
-        self.session.add(EnrolmentAttemptRow(telegram_id=telegram_id, at=now))
+        self.session.add(EnrolmentAttemptRow(
+            telegram_index=await self.vault.telegram_index(telegram_id), at=now))
         await self.session.flush()
         return await self.failures(telegram_id, now)
 
@@ -68,27 +69,33 @@ class InviteRepository(Repository):
             delete(EnrolmentAttemptRow).where(EnrolmentAttemptRow.at < now - timedelta(hours=3)))
         return int(await self.session.scalar(
             select(func.count()).select_from(EnrolmentAttemptRow)
-            .where(EnrolmentAttemptRow.telegram_id == telegram_id,
+            .where(EnrolmentAttemptRow.telegram_index
+                   == await self.vault.telegram_index(telegram_id),
                    EnrolmentAttemptRow.at >= since, EnrolmentAttemptRow.at <= now)) or 0)
 
     async def last_failure(self, telegram_id: int) -> datetime | None:
         return await self.session.scalar(
             select(func.max(EnrolmentAttemptRow.at))
-            .where(EnrolmentAttemptRow.telegram_id == telegram_id))
+            .where(EnrolmentAttemptRow.telegram_index
+                   == await self.vault.telegram_index(telegram_id)))
 
 
 class ConversationRepository(Repository):
+    """Kept by the person's keyed index: which Telegram account is mid-enrolment (and so
+    holds an invite) must not show in the table."""
+
     async def get(self, telegram_id: int) -> Conversation | None:
-        row = await self.session.get(ConversationRow, telegram_id)
+        row = await self.session.get(ConversationRow, await self.vault.telegram_index(telegram_id))
         if row is None:
             return None
-        return Conversation(telegram_id=row.telegram_id, state=row.state,
+        return Conversation(telegram_id=telegram_id, state=row.state,
                             data=json.loads(row.data), updated_at=row.updated_at)
 
     async def set(self, telegram_id: int, state: str, data: dict[str, Any], now: datetime) -> None:
-        row = await self.session.get(ConversationRow, telegram_id)
+        index = await self.vault.telegram_index(telegram_id)
+        row = await self.session.get(ConversationRow, index)
         if row is None:
-            self.session.add(ConversationRow(telegram_id=telegram_id, state=state,
+            self.session.add(ConversationRow(telegram_index=index, state=state,
                                              data=json.dumps(data), updated_at=now))
         else:
             row.state, row.data, row.updated_at = state, json.dumps(data), now
@@ -96,4 +103,5 @@ class ConversationRepository(Repository):
 
     async def clear(self, telegram_id: int) -> None:
         await self.session.execute(
-            delete(ConversationRow).where(ConversationRow.telegram_id == telegram_id))
+            delete(ConversationRow).where(
+                ConversationRow.telegram_index == await self.vault.telegram_index(telegram_id)))

@@ -32,7 +32,14 @@ class NewMessage:
 
 
 class OutboxRepository(Repository):
-    """Messages to send. Payloads are sealed under the program's outbox key."""
+    """Messages to send. Payloads are sealed under the program's outbox key, the chat id
+    with them; the row keeps only the chat's keyed index."""
+
+    async def _seal(self, message_id: str, chat_id: int, method: str, params: dict[str, Any],
+                    now: datetime) -> bytes:
+        return await self.vault.seal_system_json(
+            "outbox", "outbox.payload", message_id,
+            {"chat_id": chat_id, "method": method, "params": params}, now)
 
     async def add_many(self, messages: Sequence[NewMessage], *, now: datetime) -> set[str]:
         """Queue many messages in one statement; returns the dedupe keys queued (a key
@@ -48,10 +55,10 @@ class OutboxRepository(Repository):
                     continue
                 queued.add(m.dedupe_key)
             message_id = new_id()
-            payload = await self.vault.seal_system_json(
-                "outbox", "outbox.payload", message_id,
-                {"method": m.method, "params": m.params}, now)
-            rows.append({"id": message_id, "chat_id": m.chat_id, "kind": m.kind,
+            payload = await self._seal(message_id, m.chat_id, m.method, m.params, now)
+            rows.append({"id": message_id,
+                         "chat_index": await self.vault.telegram_index(m.chat_id),
+                         "kind": m.kind,
                          "payload_ct": payload, "status": "queued", "attempts": 0,
                          "next_attempt_at": now, "dedupe_key": m.dedupe_key,
                          "client_id": m.client_id, "created_at": now,
@@ -75,9 +82,9 @@ class OutboxRepository(Repository):
             if exists:
                 return None
         message_id = new_id()
-        payload = await self.vault.seal_system_json(
-            "outbox", "outbox.payload", message_id, {"method": method, "params": params}, now)
-        row = OutboxRow(id=message_id, chat_id=chat_id, kind=kind, payload_ct=payload,
+        payload = await self._seal(message_id, chat_id, method, params, now)
+        row = OutboxRow(id=message_id, chat_index=await self.vault.telegram_index(chat_id),
+                        kind=kind, payload_ct=payload,
                         status="queued", attempts=0, next_attempt_at=due or now,
                         dedupe_key=dedupe_key, client_id=client_id, created_at=now,
                         useful_until=useful_until)
@@ -93,7 +100,8 @@ class OutboxRepository(Repository):
     async def _record(self, row: OutboxRow, now: datetime) -> OutboxMessage:
         payload = await self.vault.open_system_json("outbox", "outbox.payload", row.id,
                                                     row.payload_ct, now)
-        return OutboxMessage(id=row.id, chat_id=row.chat_id, kind=row.kind, payload=payload,
+        chat_id = int(payload.pop("chat_id"))
+        return OutboxMessage(id=row.id, chat_id=chat_id, kind=row.kind, payload=payload,
                              status=row.status, attempts=row.attempts,
                              next_attempt_at=row.next_attempt_at, last_error=row.last_error,
                              client_id=row.client_id, sent_message_id=row.sent_message_id,
@@ -107,7 +115,7 @@ class OutboxRepository(Repository):
         # second, so a batch full of one busy chat would hold everybody else back.
         ranked = (
             select(OutboxRow.id, OutboxRow.next_attempt_at,
-                   func.row_number().over(partition_by=OutboxRow.chat_id,
+                   func.row_number().over(partition_by=OutboxRow.chat_index,
                                           order_by=(OutboxRow.next_attempt_at,
                                                     OutboxRow.created_at)).label("rank"))
             .where(OutboxRow.status.in_(("queued", "retrying")), OutboxRow.next_attempt_at <= now,
@@ -182,7 +190,8 @@ class OutboxRepository(Repository):
         """Stop every waiting row of `kind` for the chat: "cancelled" when a person's
         action made it wrong, "expired" when its time passed."""
         result = await self.session.execute(
-            update(OutboxRow).where(OutboxRow.chat_id == chat_id, OutboxRow.kind == kind,
+            update(OutboxRow).where(OutboxRow.chat_index == await self.vault.telegram_index(chat_id),
+                                    OutboxRow.kind == kind,
                                     OutboxRow.status.in_(("queued", "retrying")))
             .values(status=status, claimed_until=None))
         return int(result.rowcount)  # type: ignore[attr-defined]
@@ -235,7 +244,7 @@ class StaffEmailRepository(Repository):
         taken = select(StaffEmailRow.id).where(StaffEmailRow.outbox_id == OutboxRow.id)
         rows = await self.session.execute(
             select(OutboxRow.id, ClinicianRow.id, AlertCopyRow.alert_id)
-            .join(ClinicianRow, ClinicianRow.telegram_id == OutboxRow.chat_id)
+            .join(ClinicianRow, ClinicianRow.telegram_index == OutboxRow.chat_index)
             .outerjoin(AlertCopyRow, AlertCopyRow.outbox_id == OutboxRow.id)
             .outerjoin(AlertRow, AlertRow.id == AlertCopyRow.alert_id)
             .where(OutboxRow.kind.in_(self.FALLBACK_KINDS),

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import BigInteger, and_, delete, func, literal, or_, select, update
+from sqlalchemy import LargeBinary, and_, delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     AlertCopyRow,
     AlertRow,
+    CheckInRow,
     ClientKeyRow,
     ClientRow,
     ClinicianRow,
@@ -32,6 +33,7 @@ from storage.repositories.base import (
     new_client_code,
     new_id,
 )
+from storage.vault import Vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +48,20 @@ class Found:
     plan: tuple[bytes, datetime] | None = None  # body_ct, updated_at
 
 
-async def people(session: AsyncSession, telegram_id: int) -> Found:
+async def people(session: AsyncSession, vault: Vault, telegram_id: int) -> Found:
     """One statement for what two lookups and, for a client, the key and plan reads found:
-    a one-row source joined to each table, so an unknown account still gives one row."""
-    who = select(literal(telegram_id, BigInteger).label("telegram_id")).subquery("who")
+    a one-row source joined to each table, so an unknown account still gives one row.
+    Both tables are searched by the account's keyed index; a client's sealed Telegram id
+    is not opened, as it is the one asked about."""
+    index = await vault.telegram_index(telegram_id)
+    who = select(literal(index, LargeBinary).label("telegram_index")).subquery("who")
     row = (await session.execute(
         select(ClinicianRow, ClientRow, ClientKeyRow.id, ClientKeyRow.master_key_id,
                ClientKeyRow.wrapped, PlanRow.body_ct, PlanRow.updated_at)
         .select_from(who)
-        .outerjoin(ClinicianRow, and_(ClinicianRow.telegram_id == who.c.telegram_id,
+        .outerjoin(ClinicianRow, and_(ClinicianRow.telegram_index == who.c.telegram_index,
                                       ClinicianRow.active.is_(True)))
-        .outerjoin(ClientRow, and_(ClientRow.telegram_id == who.c.telegram_id,
+        .outerjoin(ClientRow, and_(ClientRow.telegram_index == who.c.telegram_index,
                                    ClientRow.status.in_(("active", "paused"))))
         .outerjoin(ClientKeyRow, ClientKeyRow.client_id == ClientRow.id)
         .outerjoin(PlanRow, PlanRow.client_id == ClientRow.id))).one()
@@ -65,7 +70,7 @@ async def people(session: AsyncSession, telegram_id: int) -> Found:
         return Found(_clinician(clinician_row), None)
     if client_row is None:
         return Found(None, None)
-    return Found(None, _client(client_row),
+    return Found(None, _client(client_row, telegram_id),
                  key=None if key_id is None else (key_id, master_id, wrapped),
                  plan=None if body_ct is None else (body_ct, updated_at))
 
@@ -74,7 +79,9 @@ class ClinicianRepository(Repository):
     async def add(self, *, telegram_id: int, name: str, role: str, now: datetime,
                   contact: str = "", email: str | None = None, language: str | None = None,
                   timezone: str | None = None) -> Clinician:
-        row = ClinicianRow(telegram_id=telegram_id, name=name, role=role, active=True,
+        row = ClinicianRow(telegram_id=telegram_id,
+                           telegram_index=await self.vault.telegram_index(telegram_id),
+                           name=name, role=role, active=True,
                            contact=contact, created_at=now, language=language,
                            timezone=timezone)
         self.session.add(row)
@@ -136,8 +143,9 @@ class ClinicianRepository(Repository):
 
     async def by_telegram_id(self, telegram_id: int) -> Clinician | None:
         row = await self.session.scalar(
-            select(ClinicianRow).where(ClinicianRow.telegram_id == telegram_id,
-                                       ClinicianRow.active.is_(True)))
+            select(ClinicianRow).where(
+                ClinicianRow.telegram_index == await self.vault.telegram_index(telegram_id),
+                ClinicianRow.active.is_(True)))
         return _clinician(row) if row else None
 
     async def get(self, clinician_id: int) -> Clinician | None:
@@ -182,34 +190,48 @@ class ClientRepository(Repository):
             exists = await self.session.scalar(select(ClientRow.id).where(ClientRow.code == code))
             if not exists:
                 break
-        row = ClientRow(id=new_id(), code=code, telegram_id=None, clinician_id=clinician_id,
+        row = ClientRow(id=new_id(), code=code, telegram_index=None, telegram_id_ct=None,
+                        clinician_id=clinician_id,
                         status="invited", language=language, timezone=timezone,
                         checkin_time=checkin_time, checkin_days="0123456", unreachable=False,
                         created_at=now)
         self.session.add(row)
         await self.session.flush()
         await self.vault.create_client_key(row.id, now)
-        return _client(row)
+        return _client(row, None)
+
+    async def _record(self, row: ClientRow) -> Client:
+        telegram_id = (None if row.telegram_id_ct is None else int(await self.vault.open_person(
+            "clients.telegram_id", row.id, row.telegram_id_ct)))
+        return _client(row, telegram_id)
 
     async def get(self, client_id: str) -> Client | None:
         row = await self.session.get(ClientRow, client_id)
-        return _client(row) if row else None
+        return await self._record(row) if row else None
 
     async def by_code(self, code: str) -> Client | None:
         row = await self.session.scalar(select(ClientRow).where(ClientRow.code == code.upper()))
-        return _client(row) if row else None
+        return await self._record(row) if row else None
 
     async def by_telegram_id(self, telegram_id: int) -> Client | None:
         row = await self.session.scalar(
-            select(ClientRow).where(ClientRow.telegram_id == telegram_id,
-                                    ClientRow.status.in_(("active", "paused"))))
-        return _client(row) if row else None
+            select(ClientRow).where(
+                ClientRow.telegram_index == await self.vault.telegram_index(telegram_id),
+                ClientRow.status.in_(("active", "paused"))))
+        return _client(row, telegram_id) if row else None
 
     async def update(self, client_id: str, **values: Any) -> Client:
+        """Set columns by name; `telegram_id` sets the keyed index and the sealed id."""
         row = await self.session.get(ClientRow, client_id, with_for_update=True)
         if row is None:
             raise LookupError(f"no client {client_id}")
         for name, value in values.items():
+            if name == "telegram_id":
+                row.telegram_index = (None if value is None
+                                      else await self.vault.telegram_index(value))
+                row.telegram_id_ct = (None if value is None else await self.vault.seal_person(
+                    "clients.telegram_id", row.id, value))
+                continue
             setattr(row, name, value)
         if SCHEDULE_FIELDS.intersection(values):
             # Here, not in each service: no change of schedule or status can forget it.
@@ -218,17 +240,18 @@ class ClientRepository(Repository):
             await self.session.flush()
         except IntegrityError:
             raise DuplicateError("that Telegram account is already enrolled") from None
-        return _client(row)
+        return await self._record(row)
 
     async def for_clinician(self, clinician_id: int | None) -> list[Client]:
         query = select(ClientRow).where(ClientRow.status.in_(("active", "paused")))
         if clinician_id is not None:
             query = query.where(ClientRow.clinician_id == clinician_id)
-        return [_client(r) for r in await self.session.scalars(query.order_by(ClientRow.code))]
+        return [await self._record(r)
+                for r in await self.session.scalars(query.order_by(ClientRow.code))]
 
     async def active(self) -> list[Client]:
         rows = await self.session.scalars(select(ClientRow).where(ClientRow.status == "active"))
-        return [_client(r) for r in rows]
+        return [await self._record(r) for r in rows]
 
     async def due(self, now: datetime, *, after: str = "", limit: int = 200,
                   skip_locked: bool = False) -> list[Client]:
@@ -245,7 +268,7 @@ class ClientRepository(Repository):
                  .order_by(ClientRow.id).limit(limit))
         if skip_locked:
             query = query.with_for_update(skip_locked=True)
-        return [_client(r) for r in await self.session.scalars(query)]
+        return [await self._record(r) for r in await self.session.scalars(query)]
 
     async def set_next_due(self, due: Mapping[str, datetime]) -> None:
         """Store each client's next due instant, in one statement."""
@@ -273,12 +296,17 @@ class ClientRepository(Repository):
         half-finished conversation is forgotten, and open alerts are closed so that they no
         longer escalate about a person who is gone."""
         row = await self.session.get(ClientRow, client_id, with_for_update=True)
-        telegram_id = row.telegram_id if row is not None else None
+        index = row.telegram_index if row is not None else None
         destroyed = await self.vault.destroy_client_key(client_id, now)
         await self.session.execute(
             update(ClientRow).where(ClientRow.id == client_id)
-            .values(status="erased", telegram_id=None, erased_at=now, next_due_at=None))
+            .values(status="erased", telegram_index=None, telegram_id_ct=None, erased_at=now,
+                    next_due_at=None))
         await self.session.execute(delete(PlanRow).where(PlanRow.client_id == client_id))
+        # Days' levels are sealed under the program's people key, not the shredded data key:
+        # forgotten here (an alert's stays, closed, as the audit trail refers to it).
+        await self.session.execute(update(CheckInRow).where(CheckInRow.client_id == client_id)
+                                   .values(risk_level_ct=None))
         if self._on_erase is not None:
             self._on_erase(client_id)
         await self.session.execute(
@@ -291,10 +319,10 @@ class ClientRepository(Repository):
             update(AlertRow).where(AlertRow.client_id == client_id, AlertRow.status == "open")
             .values(status="closed", next_escalation_at=None))
         about = OutboxRow.client_id == client_id
-        if telegram_id is not None:
-            about = or_(about, OutboxRow.chat_id == telegram_id)
+        if index is not None:
+            about = or_(about, OutboxRow.chat_index == index)
             await self.session.execute(
-                delete(ConversationRow).where(ConversationRow.telegram_id == telegram_id))
+                delete(ConversationRow).where(ConversationRow.telegram_index == index))
         doomed = select(OutboxRow.id).where(about)
         for table in (AlertCopyRow, StaffEmailRow):
             await self.session.execute(
@@ -310,4 +338,4 @@ class ClientRepository(Repository):
             select(ClientRow).where(ClientRow.status == "discharged",
                                     ClientRow.erase_after.is_not(None),
                                     ClientRow.erase_after <= now).order_by(ClientRow.erase_after))
-        return [_client(r) for r in rows]
+        return [await self._record(r) for r in rows]
