@@ -42,7 +42,7 @@ from bot.runtime import (
 )
 from bot.session import TelegramSession
 from bot.settings import Settings, SettingsError
-from bot.startup_checks import check_keys_open_database
+from bot.startup_checks import check_audit_trail, check_keys_open_database
 from journal.alerts.fallback import EmailFallback
 from journal.clock import Clock, SystemClock, backoff
 from journal.errors import safe_trace
@@ -353,6 +353,7 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
     down: _TelegramDown | None = None
     try:  # a start refused for its settings says only why, not that it stopped
         await check_keys_open_database(app.store, settings)
+        await check_audit_trail(app.store, app.services.clock.now())
         if handle_signals:  # from here on a SIGTERM stops cleanly, even while Telegram is down
             install_signal_handlers(stop, reload_keys=app.store.reload_keys)
         try:

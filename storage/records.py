@@ -176,6 +176,7 @@ class AuditVerdict:
     checked: int
     broken_seq: int | None = None
     reason: str = ""
+    compared: str = ""  # what the trail was held against (the checkpoint, where, when)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,8 +50,10 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession, ring: MasterKeyring, *, postgres: bool,
                  refresh: Callable[[], MasterKeyring] | None = None,
                  on_queued: Callable[[], None] | None = None,
-                 writer: asyncio.Lock | None = None) -> None:
+                 writer: asyncio.Lock | None = None,
+                 checkpoint: audit.CheckpointFile | None = None) -> None:
         self.session = session
+        self.checkpoint = checkpoint
         self._on_queued = on_queued
         self.postgres = postgres
         self._writer = writer
@@ -76,10 +78,10 @@ class UnitOfWork:
     async def audit(self, *, at: datetime, actor: str, action: str,
                     client_id: str | None = None, detail: str = "") -> AuditEvent:
         return await audit.append(self.session, self.vault, at=at, actor=actor, action=action,
-                                  client_id=client_id, detail=detail)
+                                  client_id=client_id, detail=detail, checkpoint=self.checkpoint)
 
     async def verify_audit(self, now: datetime) -> AuditVerdict:
-        return await audit.verify(self.session, self.vault, now)
+        return await audit.verify(self.session, self.vault, now, self.checkpoint)
 
     async def audit_events(self, *, client_id: str | None = None,
                            limit: int = 200) -> list[AuditEvent]:
@@ -186,8 +188,10 @@ class Store:
 
     def __init__(self, engine: AsyncEngine, ring: MasterKeyring, *,
                  reload: KeyLoader | None = None, signature: KeySignature | None = None,
-                 retry_seconds: float = 2.0, watch_seconds: float = 1.0) -> None:
+                 retry_seconds: float = 2.0, watch_seconds: float = 1.0,
+                 audit_checkpoint: audit.CheckpointFile | None = None) -> None:
         self.engine = engine
+        self.audit_checkpoint = audit_checkpoint
         self.ring = ring
         self.postgres = not is_sqlite(str(engine.url))
         self._sessions = session_factory(engine)
@@ -203,15 +207,17 @@ class Store:
 
     @classmethod
     def open(cls, database_url: str, ring: MasterKeyring, *, reload: KeyLoader | None = None,
-             signature: KeySignature | None = None) -> Store:
-        return cls(create_engine(database_url), ring, reload=reload, signature=signature)
+             signature: KeySignature | None = None,
+             audit_checkpoint: audit.CheckpointFile | None = None) -> Store:
+        return cls(create_engine(database_url), ring, reload=reload, signature=signature,
+                   audit_checkpoint=audit_checkpoint)
 
     def unit_of_work(self) -> UnitOfWork:
         self._watch()
         return UnitOfWork(self._sessions(), self.ring, postgres=self.postgres,
                           refresh=self._refresh if self._reload is not None else None,
                           on_queued=self._queued if self._queued_listeners else None,
-                          writer=self._writer)
+                          writer=self._writer, checkpoint=self.audit_checkpoint)
 
     def on_queued(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever a unit of work of this process that queued an outbox
