@@ -72,8 +72,8 @@ async def check_audit_trail(store: Store, now: datetime) -> None:
     the event it saw. A trail wiped, cut or rolled back to an older copy refuses the start:
     serving would append onto it and move the checkpoint, erasing the evidence. A missing
     checkpoint is what an upgrade or a new host looks like too, so it is written at the
-    head with a loud warning (`steadfast audit verify` still reports it until then). An
-    empty trail begins with a genesis event."""
+    head with a loud warning. Without a checkpoint (keys given inline and no file set)
+    a problem is a warning only. An empty trail begins with a genesis event."""
     from storage import audit
 
     checkpoint = store.audit_checkpoint
@@ -81,6 +81,14 @@ async def check_audit_trail(store: Store, now: datetime) -> None:
         problem, head = await audit.check_head(uow.session, uow.vault, now, checkpoint)
         missing = (checkpoint is not None and problem is not None
                    and not checkpoint.path.exists() and head > 0)
+        if problem is not None and checkpoint is None:
+            # Nothing outside the database to hold it against: say it, loudly, and leave
+            # the trail as it is for `steadfast audit verify` (no genesis over it).
+            log.warning("AUDIT TRAIL: %s (see `steadfast audit verify`)", problem)
+            log.warning("no audit checkpoint is kept (keys given inline): a wiped or "
+                        "rolled-back audit trail cannot be detected; set "
+                        "STEADFAST_AUDIT_CHECKPOINT_FILE")
+            return
         if problem is not None and not missing:
             raise SettingsError(
                 f"the audit trail does not match its checkpoint: {problem}. See `steadfast "

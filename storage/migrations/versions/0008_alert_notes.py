@@ -40,15 +40,15 @@ def upgrade() -> None:
         "INSERT INTO alert_notes (id, alert_id, author_id, at, text_ct) "
         "SELECT id, id, acknowledged_by, COALESCE(acknowledged_at, created_at), ack_note_ct "
         "FROM alerts WHERE ack_note_ct IS NOT NULL")
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.drop_column("ack_note_ct")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later): a batch copy of the table would
+    # have to drop `alerts`, which alert_copies and alert_notes refer to.
+    op.drop_column("alerts", "ack_note_ct")
 
 
 def downgrade() -> None:
     """Back to one note per alert: only a note migrated from it can return (later notes
     were sealed for their own ids, which the old column cannot name), so they are lost."""
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("ack_note_ct", sa.LargeBinary(), nullable=True))
+    op.add_column("alerts", sa.Column("ack_note_ct", sa.LargeBinary(), nullable=True))
     op.execute(
         "UPDATE alerts SET ack_note_ct = (SELECT text_ct FROM alert_notes "
         "WHERE alert_notes.id = alerts.id)")
