@@ -171,9 +171,12 @@ class AdminService:
             )
         return ErasureReceipt(code=client.code, key_destroyed=destroyed)
 
-    async def verify_audit(self) -> AuditVerdict:
+    async def verify_audit(self, *, chain_only: bool = False) -> AuditVerdict:
+        """`chain_only`: the chain alone, not held against the checkpoint (a restored
+        backup is behind it by design)."""
         async with self._store.unit_of_work() as uow:
-            verdict = await uow.verify_audit(self._clock.now())
+            verdict = await uow.verify_audit(self._clock.now(),
+                                             against_checkpoint=not chain_only)
             await uow.commit()  # the audit key may have been created on an empty trail
             return verdict
 
@@ -181,8 +184,6 @@ class AdminService:
         """Write the audit checkpoint at the trail's head: when the chain verifies and the
         only finding is against the checkpoint (missing; or, with `accept`, a restore the
         operator made on purpose). The verdict before, and the sequence sealed (-1: not)."""
-        from storage import audit
-
         now = self._clock.now()
         async with self._store.unit_of_work() as uow:
             checkpoint = uow.checkpoint
@@ -191,7 +192,7 @@ class AdminService:
                                    "(set STEADFAST_AUDIT_CHECKPOINT_FILE)")
             verdict = await uow.verify_audit(now)
             if not verdict.ok:
-                chain_only = await audit.verify(uow.session, uow.vault, now, None)
+                chain_only = await uow.verify_audit(now, against_checkpoint=False)
                 if not chain_only.ok or (checkpoint.path.exists() and not accept):
                     return verdict, -1
             if verdict.ok and checkpoint.path.exists() and not accept:
@@ -200,7 +201,7 @@ class AdminService:
                 await uow.audit(at=now, actor=CLI_ACTOR, action="audit.checkpoint",
                                 detail=f"checkpoint resealed at the trail's head after: "
                                        f"{verdict.reason}"[:500])
-            seq = await audit.seal_checkpoint(uow.session, uow.vault, now, checkpoint)
+            seq = await uow.seal_audit_checkpoint(now)
             await uow.commit()
             return verdict, seq
 

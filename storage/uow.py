@@ -80,8 +80,15 @@ class UnitOfWork:
         return await audit.append(self.session, self.vault, at=at, actor=actor, action=action,
                                   client_id=client_id, detail=detail, checkpoint=self.checkpoint)
 
-    async def verify_audit(self, now: datetime) -> AuditVerdict:
-        return await audit.verify(self.session, self.vault, now, self.checkpoint)
+    async def verify_audit(self, now: datetime, *, against_checkpoint: bool = True
+                           ) -> AuditVerdict:
+        return await audit.verify(self.session, self.vault, now,
+                                  self.checkpoint if against_checkpoint else None)
+
+    async def seal_audit_checkpoint(self, now: datetime) -> int:
+        """Write the checkpoint at the trail's head as it is now; its sequence."""
+        assert self.checkpoint is not None
+        return await audit.seal_checkpoint(self.session, self.vault, now, self.checkpoint)
 
     async def audit_events(self, *, client_id: str | None = None,
                            limit: int = 200) -> list[AuditEvent]:
