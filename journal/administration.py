@@ -201,8 +201,8 @@ class AdminService:
                 await uow.audit(at=now, actor=CLI_ACTOR, action="audit.checkpoint",
                                 detail=f"checkpoint resealed at the trail's head after: "
                                        f"{verdict.reason}"[:500])
+            await uow.commit()  # first: a checkpoint is never ahead of what committed
             seq = await uow.seal_audit_checkpoint(now)
-            await uow.commit()
             return verdict, seq
 
     async def audit_events(self, code: str | None = None, limit: int = 200) -> list[AuditEvent]:
