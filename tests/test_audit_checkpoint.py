@@ -4,6 +4,7 @@ kept beside the key file, and `steadfast audit verify` and a start both say so."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,19 @@ async def test_a_start_writes_genesis_restarts_and_refuses_a_rolled_back_trail(
     with pytest.raises(SettingsError, match="does not match its checkpoint: the trail ends "
                                             "at event 1, but the checkpoint saw event 3"):
         await InProcessBot(settings, clock=clock).start()
+
+
+async def test_a_checkpoint_file_moved_back_by_hand_does_not_verify(
+        kept: Store, clock: FakeClock, env: dict[str, str], key_file: Path,
+        tmp_path: Path) -> None:
+    await _events(kept, clock, 4)
+    older = await _copy(kept)
+    await _events(kept, clock, 2)
+    path = key_file.with_name(key_file.name + ".audit-checkpoint")
+    data = json.loads(path.read_text())
+    data["seq"], data["mac"] = 4, max(older[0], key=lambda e: e["seq"])["mac"]  # the older trail's own head
+    await _put_back(kept, older)
+    path.write_text(json.dumps(data))
+    broken = cli(["audit", "verify"], env, tmp_path)
+    assert broken.returncode == 1
+    assert "checkpoint at" in broken.stderr and "does not verify" in broken.stderr
