@@ -72,29 +72,34 @@ async def check_audit_trail(store: Store, now: datetime) -> None:
     the event it saw. A trail wiped, cut or rolled back to an older copy refuses the start:
     serving would append onto it and move the checkpoint, erasing the evidence. A missing
     checkpoint is what an upgrade or a new host looks like too, so it is written at the
-    head with a loud warning. Without a checkpoint (keys given inline and no file set)
-    a problem is a warning only. An empty trail begins with a genesis event."""
+    head with a loud warning. Without a checkpoint (keys given inline and no file set, or
+    none written yet) an empty trail beside clients or staff is a loud warning only, and
+    stays for `verify` to report. An empty trail begins with a genesis event."""
     from storage import audit
 
     checkpoint = store.audit_checkpoint
     async with store.unit_of_work() as uow:
         problem, head = await audit.check_head(uow.session, uow.vault, now, checkpoint)
-        missing = (checkpoint is not None and problem is not None
-                   and not checkpoint.path.exists() and head > 0)
-        if problem is not None and checkpoint is None:
-            # Nothing outside the database to hold it against: say it, loudly, and leave
-            # the trail as it is for `steadfast audit verify` (no genesis over it).
-            log.warning("AUDIT TRAIL: %s (see `steadfast audit verify`)", problem)
-            log.warning("no audit checkpoint is kept (keys given inline): a wiped or "
-                        "rolled-back audit trail cannot be detected; set "
-                        "STEADFAST_AUDIT_CHECKPOINT_FILE")
+        missing = checkpoint is not None and not checkpoint.path.exists()
+        # What is wrong besides a missing checkpoint (a missing one is only that).
+        others = (await audit.check_head(uow.session, uow.vault, now, None))[0] \
+            if problem is not None and missing else problem
+        if others is not None and (checkpoint is None or (missing and head == 0)):
+            # Nothing outside the database to hold it against (keys given inline, or no
+            # checkpoint written yet): an empty trail beside people is said loudly and
+            # left as it is for `steadfast audit verify` (no genesis over it).
+            log.warning("AUDIT TRAIL: %s (see `steadfast audit verify`)", others)
+            if checkpoint is None:
+                log.warning("no audit checkpoint is kept (keys given inline): a wiped or "
+                            "rolled-back audit trail cannot be detected; set "
+                            "STEADFAST_AUDIT_CHECKPOINT_FILE")
             return
-        if problem is not None and not missing:
+        if others is not None:
             raise SettingsError(
                 f"the audit trail does not match its checkpoint: {problem}. See `steadfast "
                 "audit verify`; after a deliberate restore, `steadfast audit checkpoint "
                 "--accept` seals the restored trail")
-        if missing:
+        if problem is not None:  # only the checkpoint is missing, on a trail with events
             assert checkpoint is not None
             log.warning("AUDIT CHECKPOINT MISSING at %s while the trail has %d events: "
                         "writing it at event %d now; if it should have been there, the "

@@ -203,3 +203,21 @@ async def test_a_checkpoint_file_moved_back_by_hand_does_not_verify(
     broken = cli(["audit", "verify"], env, tmp_path)
     assert broken.returncode == 1
     assert "checkpoint at" in broken.stderr and "does not verify" in broken.stderr
+
+
+async def test_a_start_without_a_checkpoint_yet_writes_one_and_says_so_loudly(
+        emulator: Any, sqlite_database: Database, ring: MasterKeyring, clock: FakeClock,
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """What an upgrade or a new host looks like: events, and no checkpoint file yet."""
+    store = Store.open(sqlite_database.url, ring)
+    try:
+        await _events(store, clock, 3)
+    finally:
+        await store.close()
+    checkpoint = tmp_path / "audit.checkpoint"
+    settings = bot_settings(emulator, sqlite_database.url, ring,
+                            audit_checkpoint_file=checkpoint)
+    bot = await InProcessBot(settings, clock=clock).start()
+    await bot.stop()
+    assert "AUDIT CHECKPOINT MISSING" in caplog.text
+    assert json.loads(checkpoint.read_text())["seq"] == 3
