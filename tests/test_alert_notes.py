@@ -39,6 +39,9 @@ async def test_a_supervisors_later_note_is_added_and_details_show_both_under_the
         assert await world["alerts"].escalate_due(uow) == 1
     escalated = await emu.wait_for_message(SUPERVISOR, contains="ESCALATED")
 
+    # The supervisor's copy still shows Acknowledge when they press it: its edit to
+    # "handled" has not reached Telegram yet (held back here by failing edits a while).
+    emu.outage("editMessageText")
     await emu.press_button(CLINICIAN, original.message_id, text="Acknowledge")
     await emu.wait_for_message(CLINICIAN, contains="note of the action")
     sent = await emu.send_text(CLINICIAN, FIRST)
@@ -49,6 +52,8 @@ async def test_a_supervisors_later_note_is_added_and_details_show_both_under_the
     await emu.wait_for_message(SUPERVISOR, contains="added to the alert's notes")
     sent = await emu.send_text(SUPERVISOR, SECOND)
     await emu.wait_for_message(SUPERVISOR, contains="Note saved", after=sent.message_id)
+    emu.end_outage()
+    clock.advance(minutes=10)  # the edits' retries fall due
 
     await eventually(lambda: any(m.button_texts == ["Details"] and m.message_id
                                  == original.message_id for m in emu.chat(CLINICIAN)),
