@@ -6,12 +6,17 @@ Each failure is a settings error (exit 2) naming the setting and the cause."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+from datetime import datetime
 from pathlib import Path
 
 from app.settings import Settings, SettingsError
+from storage.audit import CheckpointFile
 from storage.crypto import KeyMismatchError, KeyringError, MasterKeyring
 from storage.uow import Store
+
+log = logging.getLogger(__name__)
 
 
 # -- keys and the store (here, not in app/composition.py, so that opening the store
@@ -35,6 +40,17 @@ def load_keyring(settings: Settings) -> MasterKeyring:
         raise SettingsError(f"{key_setting(settings)}: {exc}") from None
 
 
+def audit_checkpoint_path(settings: Settings) -> Path | None:
+    """The audit checkpoint's file: the setting, else beside the key file (none when the
+    keys are given inline and the setting is not)."""
+    if settings.audit_checkpoint_file is not None:
+        return settings.audit_checkpoint_file
+    if key_setting(settings) == "STEADFAST_MASTER_KEYS":
+        return None
+    key_file = settings.master_key_file
+    return key_file.with_name(key_file.name + ".audit-checkpoint")
+
+
 def _key_file_signature(settings: Settings) -> object:
     info = os.stat(settings.master_key_file)
     return (info.st_ino, info.st_size, info.st_mtime_ns)
@@ -44,10 +60,59 @@ def open_store(settings: Settings, ring: MasterKeyring | None = None) -> Store:
     """A store whose keys can be read again while it runs (SIGHUP, an unknown master key
     id, a changed key file); inline STEADFAST_MASTER_KEYS cannot change under a process."""
     from_file = key_setting(settings) == "STEADFAST_MASTER_KEY_FILE"
+    checkpoint = audit_checkpoint_path(settings)
     return Store.open(
         settings.database_url, ring or load_keyring(settings),
         reload=(lambda: MasterKeyring.load_file(settings.master_key_file)) if from_file else None,
-        signature=(lambda: _key_file_signature(settings)) if from_file else None)
+        signature=(lambda: _key_file_signature(settings)) if from_file else None,
+        audit_checkpoint=CheckpointFile(checkpoint) if checkpoint is not None else None)
+
+
+async def check_audit_trail(store: Store, now: datetime) -> None:
+    """Before serving: the trail reaches the checkpoint kept outside the database and holds
+    the event it saw. A trail wiped, cut or rolled back to an older copy refuses the start:
+    serving would append onto it and move the checkpoint, erasing the evidence. A missing
+    checkpoint is what an upgrade or a new host looks like too, so it is written at the
+    head with a loud warning. Without a checkpoint (keys given inline and no file set, or
+    none written yet) an empty trail beside clients or staff is a loud warning only, and
+    stays for `verify` to report. An empty trail begins with a genesis event."""
+    from storage import audit
+
+    checkpoint = store.audit_checkpoint
+    async with store.unit_of_work() as uow:
+        problem, head = await audit.check_head(uow.session, uow.vault, now, checkpoint)
+        missing = checkpoint is not None and not checkpoint.path.exists()
+        # What is wrong besides a missing checkpoint (a missing one is only that).
+        others = (await audit.check_head(uow.session, uow.vault, now, None))[0] \
+            if problem is not None and missing else problem
+        if others is not None and (checkpoint is None or (missing and head == 0)):
+            # Nothing outside the database to hold it against (keys given inline, or no
+            # checkpoint written yet): an empty trail beside people is said loudly and
+            # left as it is for `steadfast audit verify` (no genesis over it).
+            log.warning("AUDIT TRAIL: %s (see `steadfast audit verify`)", others)
+            if checkpoint is None:
+                log.warning("no audit checkpoint is kept (keys given inline): a wiped or "
+                            "rolled-back audit trail cannot be detected; set "
+                            "STEADFAST_AUDIT_CHECKPOINT_FILE")
+            return
+        if others is not None:
+            raise SettingsError(
+                f"the audit trail does not match its checkpoint: {problem}. See `steadfast "
+                "audit verify`; after a deliberate restore, `steadfast audit checkpoint "
+                "--accept` seals the restored trail")
+        if problem is not None:  # only the checkpoint is missing, on a trail with events
+            assert checkpoint is not None
+            log.warning("AUDIT CHECKPOINT MISSING at %s while the trail has %d events: "
+                        "writing it at event %d now; if it should have been there, the "
+                        "trail may have been rolled back (compare with the last "
+                        "'audit checkpoint' line in the logs)", checkpoint.path, head, head)
+            await audit.seal_checkpoint(uow.session, uow.vault, now, checkpoint)
+        elif checkpoint is None:
+            log.warning("no audit checkpoint is kept (keys given inline): a wiped or "
+                        "rolled-back audit trail cannot be detected; set "
+                        "STEADFAST_AUDIT_CHECKPOINT_FILE")
+        await audit.genesis(uow.session, uow.vault, now, checkpoint)
+        await uow.commit()
 
 
 def is_loopback(host: str) -> bool:

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./steadfast.db"
     master_key_file: Path = Path("./steadfast.key")
     master_keys: SecretStr | None = None
+    audit_checkpoint_file: Path | None = None
+    """Where the audit checkpoint is kept, outside the database (docs/operations.md).
+    Default: beside the key file, `<key file>.audit-checkpoint`; with inline
+    STEADFAST_MASTER_KEYS there is none unless this is set."""
     default_timezone: str = "UTC"
     default_language: Literal["en", "es"] = "en"
     default_checkin_time: str = "20:00"

@@ -20,15 +20,44 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--chain-only", is_flag=True,
+              help="Only the chain, not against the checkpoint: for checking a restored "
+                   "backup, which is behind the checkpoint by design.")
 @friendly
-def audit_verify() -> None:
-    """Check the audit chain; exit 1 naming the first broken link."""
-    verdict = with_services(lambda s: s.admin.verify_audit())
+def audit_verify(chain_only: bool) -> None:
+    """Check the audit chain and hold it against the checkpoint kept outside the database;
+    exit 1 naming the first broken link, or how the trail was cut or rolled back."""
+    verdict = with_services(lambda s: s.admin.verify_audit(chain_only=chain_only))
+    compared = ("nothing outside the database (--chain-only)" if chain_only
+                else verdict.compared)
     if verdict.ok:
         click.echo(f"Audit trail intact: {verdict.checked} events.")
+        click.echo(f"Compared with {compared}.")
         return
+    click.echo(f"Compared with {compared}.")
+    if verdict.broken_seq is None:
+        raise CliError(f"audit trail not verified: {verdict.reason}")
     raise CliError(f"audit trail broken at event {verdict.broken_seq}: {verdict.reason} "
                    f"({verdict.checked} events verified before it)")
+
+
+@audit.command("checkpoint")
+@click.option("--accept", is_flag=True,
+              help="Seal a trail that is behind its checkpoint: a backup restored on purpose.")
+@friendly
+def audit_checkpoint(accept: bool) -> None:
+    """Write the audit checkpoint at the trail's head (once after an upgrade or on a new
+    host; with --accept, after a deliberate restore). The chain itself must verify."""
+    verdict, seq = with_services(lambda s: s.admin.seal_audit_checkpoint(accept=accept))
+    if seq >= 0:
+        click.echo(f"Audit checkpoint written at event {seq}.")
+        return
+    if verdict.ok:
+        click.echo(f"Audit trail intact: {verdict.checked} events; the checkpoint is kept "
+                   "as events are appended, nothing to do.")
+        return
+    raise CliError(f"checkpoint not written: {verdict.reason}"
+                   + ("" if accept else " (after a deliberate restore: --accept)"))
 
 
 @audit.command("show")

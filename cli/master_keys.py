@@ -48,9 +48,8 @@ def _key_file_settings() -> Settings:
 @friendly
 def keys_rotate() -> None:
     """Add a new primary master key and re-wrap every data key under it."""
-    from app.composition import build_services, load_keyring
+    from app.composition import build_services, load_keyring, open_store
     from journal.clock import SystemClock
-    from storage.uow import Store
 
     settings = _key_file_settings()
     old_ring = load_keyring(settings)
@@ -66,7 +65,7 @@ def keys_rotate() -> None:
     new_ring.replace_file(settings.master_key_file)
 
     async def go() -> int:
-        store = Store.open(settings.database_url, new_ring)
+        store = open_store(settings, new_ring)  # its audit event moves the checkpoint too
         try:
             return await build_services(settings, store, SystemClock()).keyring.rewrap(new_ring)
         finally:

@@ -171,11 +171,39 @@ class AdminService:
             )
         return ErasureReceipt(code=client.code, key_destroyed=destroyed)
 
-    async def verify_audit(self) -> AuditVerdict:
+    async def verify_audit(self, *, chain_only: bool = False) -> AuditVerdict:
+        """`chain_only`: the chain alone, not held against the checkpoint (a restored
+        backup is behind it by design)."""
         async with self._store.unit_of_work() as uow:
-            verdict = await uow.verify_audit(self._clock.now())
+            verdict = await uow.verify_audit(self._clock.now(),
+                                             against_checkpoint=not chain_only)
             await uow.commit()  # the audit key may have been created on an empty trail
             return verdict
+
+    async def seal_audit_checkpoint(self, *, accept: bool = False) -> tuple[AuditVerdict, int]:
+        """Write the audit checkpoint at the trail's head: when the chain verifies and the
+        only finding is against the checkpoint (missing; or, with `accept`, a restore the
+        operator made on purpose). The verdict before, and the sequence sealed (-1: not)."""
+        now = self._clock.now()
+        async with self._store.unit_of_work() as uow:
+            checkpoint = uow.checkpoint
+            if checkpoint is None:
+                raise InvalidInput("no audit checkpoint is configured "
+                                   "(set STEADFAST_AUDIT_CHECKPOINT_FILE)")
+            verdict = await uow.verify_audit(now)
+            if not verdict.ok:
+                chain_only = await uow.verify_audit(now, against_checkpoint=False)
+                if not chain_only.ok or (checkpoint.path.exists() and not accept):
+                    return verdict, -1
+            if verdict.ok and checkpoint.path.exists() and not accept:
+                return verdict, -1  # nothing to do: it is kept as events are appended
+            if not verdict.ok:  # the restore is itself an event of the trail
+                await uow.audit(at=now, actor=CLI_ACTOR, action="audit.checkpoint",
+                                detail=f"checkpoint resealed at the trail's head after: "
+                                       f"{verdict.reason}"[:500])
+            await uow.commit()  # first: a checkpoint is never ahead of what committed
+            seq = await uow.seal_audit_checkpoint(now)
+            return verdict, seq
 
     async def audit_events(self, code: str | None = None, limit: int = 200) -> list[AuditEvent]:
         async with self._store.unit_of_work() as uow:

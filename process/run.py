@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiogram.types import User
 
-from app.checks import check_keys_open_database, load_keyring
+from app.checks import check_audit_trail, check_keys_open_database, load_keyring
 from app.composition import Services
 from app.lifecycle import install_signal_handlers, wind_down
 from app.settings import Settings
@@ -80,6 +80,7 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
     down: TelegramDown | None = None
     try:  # a start refused for its settings says only why, not that it stopped
         await check_keys_open_database(app.store, settings)
+        await check_audit_trail(app.store, app.services.clock.now())
         if handle_signals:  # from here on a SIGTERM stops cleanly, even while Telegram is down
             install_signal_handlers(stop, reload_keys=app.store.reload_keys)
         try:

@@ -279,9 +279,22 @@ class AlertRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
-    ack_note_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     escalations: Mapped[int] = mapped_column(Integer, default=0)
     next_escalation_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True, index=True)
+
+
+class AlertNoteRow(Base):
+    """One note left on an acknowledged alert: notes are added, never replaced.
+
+    The text is sealed under the client's data key (place "alerts.ack_note", this row's
+    id); a note migrated from the single note of old has the alert's id as its own."""
+
+    __tablename__ = "alert_notes"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTC_TS)
+    text_ct: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AlertCopyRow(Base):

@@ -119,6 +119,16 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertNote:
+    """A note on an acknowledged alert: who left it (a clinician id), when, and its text
+    (None when the client's data key was destroyed)."""
+
+    at: datetime
+    author_id: int | None
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     id: str
     client_id: str
@@ -129,9 +139,9 @@ class Alert:
     created_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: int | None
-    ack_note: str | None
     escalations: int
     next_escalation_at: datetime | None
+    notes: tuple[AlertNote, ...] = ()  # oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +176,7 @@ class AuditVerdict:
     checked: int
     broken_seq: int | None = None
     reason: str = ""
+    compared: str = ""  # what the trail was held against (the checkpoint, where, when)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,9 +54,10 @@ class UnitOfWork:
                  on_queued: Callable[[], None] | None = None,
                  writer: asyncio.Lock | None = None,
                  system_keys: dict[str, DataKey] | None = None,
-                 make_system_key: Callable[[str, datetime], Awaitable[None]] | None = None
-                 ) -> None:
+                 make_system_key: Callable[[str, datetime], Awaitable[None]] | None = None,
+                 checkpoint: audit.CheckpointFile | None = None) -> None:
         self.session = session
+        self.checkpoint = checkpoint
         self._on_queued = on_queued
         self.postgres = postgres
         self._writer = writer
@@ -83,10 +84,17 @@ class UnitOfWork:
     async def audit(self, *, at: datetime, actor: str, action: str,
                     client_id: str | None = None, detail: str = "") -> AuditEvent:
         return await audit.append(self.session, self.vault, at=at, actor=actor, action=action,
-                                  client_id=client_id, detail=detail)
+                                  client_id=client_id, detail=detail, checkpoint=self.checkpoint)
 
-    async def verify_audit(self, now: datetime) -> AuditVerdict:
-        return await audit.verify(self.session, self.vault, now)
+    async def verify_audit(self, now: datetime, *, against_checkpoint: bool = True
+                           ) -> AuditVerdict:
+        return await audit.verify(self.session, self.vault, now,
+                                  self.checkpoint if against_checkpoint else None)
+
+    async def seal_audit_checkpoint(self, now: datetime) -> int:
+        """Write the checkpoint at the trail's head as it is now; its sequence."""
+        assert self.checkpoint is not None
+        return await audit.seal_checkpoint(self.session, self.vault, now, self.checkpoint)
 
     async def audit_events(self, *, client_id: str | None = None,
                            limit: int = 200) -> list[AuditEvent]:
@@ -198,8 +206,10 @@ class Store:
 
     def __init__(self, engine: AsyncEngine, ring: MasterKeyring, *,
                  reload: KeyLoader | None = None, signature: KeySignature | None = None,
-                 retry_seconds: float = 2.0, watch_seconds: float = 1.0) -> None:
+                 retry_seconds: float = 2.0, watch_seconds: float = 1.0,
+                 audit_checkpoint: audit.CheckpointFile | None = None) -> None:
         self.engine = engine
+        self.audit_checkpoint = audit_checkpoint
         self.ring = ring
         self.postgres = not is_sqlite(str(engine.url))
         self._sessions = session_factory(engine)
@@ -216,8 +226,10 @@ class Store:
 
     @classmethod
     def open(cls, database_url: str, ring: MasterKeyring, *, reload: KeyLoader | None = None,
-             signature: KeySignature | None = None) -> Store:
-        return cls(create_engine(database_url), ring, reload=reload, signature=signature)
+             signature: KeySignature | None = None,
+             audit_checkpoint: audit.CheckpointFile | None = None) -> Store:
+        return cls(create_engine(database_url), ring, reload=reload, signature=signature,
+                   audit_checkpoint=audit_checkpoint)
 
     def unit_of_work(self) -> UnitOfWork:
         self._watch()
@@ -225,7 +237,8 @@ class Store:
                           refresh=self._refresh if self._reload is not None else None,
                           on_queued=self._queued if self._queued_listeners else None,
                           writer=self._writer, system_keys=self._system_keys,
-                          make_system_key=self._make_system_key if self.postgres else None)
+                          make_system_key=self._make_system_key if self.postgres else None,
+                          checkpoint=self.audit_checkpoint)
 
     async def _make_system_key(self, name: str, now: datetime) -> None:
         """Insert a system key in a transaction of its own unless one exists (PostgreSQL;

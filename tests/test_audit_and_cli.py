@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from journal.clock import FakeClock
+from storage.audit import CheckpointFile
 from storage.crypto import MasterKeyring
 from storage.models import AuditEventRow
 from storage.uow import Store
@@ -47,6 +48,9 @@ async def _five_events(store: Store, clock: FakeClock) -> None:
 async def test_audit_verify_names_the_first_broken_link(
         tamper: str, store: Store, clock: FakeClock, keyed_env: dict[str, str],
         tmp_path: Path) -> None:
+    key_file = Path(keyed_env["STEADFAST_MASTER_KEY_FILE"])  # kept where the command looks
+    store.audit_checkpoint = CheckpointFile(key_file.with_name(key_file.name
+                                                               + ".audit-checkpoint"))
     await _five_events(store, clock)
     ok = cli(["audit", "verify"], keyed_env, tmp_path)
     assert ok.returncode == 0, ok.stderr

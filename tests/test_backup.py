@@ -97,7 +97,9 @@ async def test_a_backup_restores_with_its_key_and_opens_nothing_without_it(
     url, name = await asyncio.to_thread(_restore, database, target, tmp_path)
     try:
         restored = {"STEADFAST_DATABASE_URL": url, "STEADFAST_MASTER_KEY_FILE": str(key_file)}
-        verified = await asyncio.to_thread(cli, ["audit", "verify"], restored, tmp_path)
+        # A backup is behind the live trail's checkpoint by design: its chain alone.
+        verified = await asyncio.to_thread(cli, ["audit", "verify", "--chain-only"], restored,
+                                           tmp_path)
         assert verified.returncode == 0, verified.stderr
         assert "Audit trail intact" in verified.stdout
         # The report, as `steadfast report` reads it, from the restored store and key file.

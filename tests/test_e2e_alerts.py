@@ -194,7 +194,7 @@ def test_alert_messages_carry_reasons_only_when_the_program_asks_for_full_detail
     q = load_questionnaire()
     alert = Alert(id="a1", client_id="c1", checkin_id=None, level="high", status="open",
                   detail={"reasons": ["LAPSE"]}, created_at=clock.now(), acknowledged_at=None,
-                  acknowledged_by=None, ack_note=None, escalations=0, next_escalation_at=None)
+                  acknowledged_by=None, escalations=0, next_escalation_at=None)
     minimal = AlertService(clock=clock, questionnaire=q, rules=load_rules(questionnaire=q))
     full = AlertService(clock=clock, questionnaire=q, rules=load_rules(questionnaire=q),
                         detail="full")

@@ -170,7 +170,7 @@ def test_the_zone_check_catches_a_bare_time_and_lets_a_named_one_pass() -> None:
 def _alert(level: str) -> Alert:
     return Alert(id="a1", client_id="c1", checkin_id=None, level=level, status="open",
                  detail={"reasons": []}, created_at=datetime(2026, 3, 2, 7, 55, tzinfo=UTC),
-                 acknowledged_at=None, acknowledged_by=None, ack_note=None, escalations=0,
+                 acknowledged_at=None, acknowledged_by=None, escalations=0,
                  next_escalation_at=None)
 
 

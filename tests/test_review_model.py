@@ -25,6 +25,7 @@ from journal.review.adherence import client_today
 from journal.review.model import duration_text
 from journal.review.report import build_report
 from journal.review.service import ReviewService
+from journal.times import shown_time
 from storage.records import Client, Clinician
 from storage.uow import Store
 from tests.helpers import make_clinician
@@ -33,6 +34,7 @@ from tests.review_seed import seed_history
 from tests.stories import enrolled_client
 
 NOTE = "Called the client, agreed a safety plan for the weekend"
+SECOND_NOTE = "Reviewed the plan with the clinician; a visit is booked for Monday"
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,13 @@ async def _history(store: Store, clock: FakeClock, q: Questionnaire, rules: Risk
             detail={"reasons": list(REPEATED), "rules": [], "answers": []},
             next_escalation_at=None)
         await uow.alerts.acknowledge(alert.id, by=lane.id, now=raised + timedelta(minutes=65))
-        await uow.alerts.set_note(alert.id, client.id, NOTE)
+        await uow.alerts.add_note(alert.id, client.id, NOTE, by=lane.id,
+                                  now=raised + timedelta(minutes=66))
+        # The supervisor's escalated copy, acknowledged later: a second note, not a new one.
+        sup = await uow.clinicians.add(telegram_id=7399, name="Dr Sup", role="supervisor",
+                                       now=raised)
+        await uow.alerts.add_note(alert.id, client.id, SECOND_NOTE, by=sup.id,
+                                  now=raised + timedelta(minutes=90))
     return (ReviewService(clock=clock, questionnaire=q, rules=rules,
                           display_timezone="Europe/London"), lane, client)
 
@@ -137,10 +145,17 @@ async def test_a_session_sees_who_acknowledged_how_fast_with_the_note_and_each_d
     assert acknowledged and all(r.acknowledged_by == "Dr Lane" for r in acknowledged)
     # The seed acknowledges 57 minutes after raising; the alert of yesterday took 65.
     assert {r.response_minutes for r in acknowledged} == {57, 65}
-    assert [r.note for r in data.alert_rows if r.note] == [NOTE]
+    noted = [r for r in data.alert_rows if r.notes]
+    assert [[(n.author, n.text) for n in r.notes] for r in noted] == [
+        [("Dr Lane", NOTE), ("Dr Sup", SECOND_NOTE)]]
     text = " ".join(_pdf_text(build_report(data)).split())
     assert "Acknowledged by Dr Lane at" in text and "after 57 minutes." in text
-    assert "after 1 hour 5 minutes." in text and f"Note: {NOTE}" in text
+    assert "after 1 hour 5 minutes." in text
+    # Both notes, each under its author and time, the first one kept as it was.
+    first, second = noted[0].notes
+    assert (f"Note by Dr Lane, {shown_time(first.at, 'Europe/London')}: {NOTE}" in text)
+    assert (f"Note by Dr Sup, {shown_time(second.at, 'Europe/London')}: {SECOND_NOTE}"
+            in text)
 
     # Day by day: the answers of each submitted day, in words.
     rows = {row.day: row for row in data.day_rows}

@@ -27,7 +27,7 @@ from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.web_access import digest
-from storage.models import AlertRow, ClinicianRow, WebSessionRow
+from storage.models import AlertNoteRow, AlertRow, ClinicianRow, WebSessionRow
 from tests.browser import (
     BROWSER_MARKS,
     chromium,
@@ -198,8 +198,9 @@ async def test_a_clinician_signs_in_reviews_and_acknowledges_an_alert(
 
     await eventually(handled, timeout=20)
     async with world["store"].unit_of_work() as uow:
-        status, note = (await uow.session.execute(
-            select(AlertRow.status, AlertRow.ack_note_ct).where(AlertRow.id == alert_id))).one()
+        status = await uow.session.scalar(select(AlertRow.status).where(AlertRow.id == alert_id))
+        note = await uow.session.scalar(select(AlertNoteRow.text_ct)
+                                        .where(AlertNoteRow.alert_id == alert_id))
         actions = [e.action for e in await uow.audit_events(limit=500)]
     assert status == "acknowledged" and note is not None
     assert b"safety plan" not in note  # stored sealed

@@ -261,3 +261,61 @@ async def test_a_spanish_speaking_clinician_reads_the_page_in_spanish(world: Wor
         assert words in text, words
     assert "CST" in text and "CET" not in text  # times in the viewer's zone, labelled
     assert times_without_zone(text) == []
+
+
+async def test_notes_are_added_never_replaced_and_each_shows_its_author(
+        world: World, clock: FakeClock) -> None:
+    """The issue's case: a supervisor acknowledging, from a page loaded before, an alert
+    Dr Lane already acknowledged with a note; then a later note from the alerts page."""
+    first, second, third = ("Phoned the client at once.", "Agreed the plan with Dr Lane.",
+                            "Visit booked for Monday.")
+    sup = await make_clinician(world.store, clock, 503, role="supervisor", name="Dr Sup")
+    async with world.store.transaction() as uow:
+        alert = await uow.alerts.add(client_id=world.client.id, checkin_id=None, level="high",
+                                     detail={"reasons": ["GENERAL_INDICATOR"]},
+                                     now=clock.now() - timedelta(minutes=30),
+                                     next_escalation_at=None)
+        await uow.alerts.acknowledge(alert.id, by=world.lane.id, now=clock.now())
+        await uow.alerts.add_note(alert.id, world.client.id, first, by=world.lane.id,
+                                  now=clock.now())
+    session = await signed_in(world, sup)
+    try:
+        _, page, _ = await get(session, world.url("/alerts"))
+        token = csrf_of(page)
+        clock.advance(minutes=5)
+        async with session.post(world.url(f"/alerts/{alert.id}/acknowledge"),
+                                data={"csrf_token": token, "note": second}) as answer:
+            assert answer.status == 200 and answer.url.path == "/alerts"
+        clock.advance(minutes=5)
+        async with session.post(world.url(f"/alerts/{alert.id}/notes"),
+                                data={"csrf_token": token, "note": third}) as answer:
+            assert answer.status == 200 and answer.url.path == "/alerts"
+            page = await answer.text()
+        assert "Note added." in visible_text(page)
+        found = re.search(rf'<article aria-labelledby="h-{alert.id}">(.*?)</article>', page,
+                          flags=re.S)
+        assert found, "the alert is not listed among the acknowledged"
+        text = visible_text(found.group(1))
+        lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+        authors = [line for line in lines if line.startswith("Note by ")]
+        assert [a.split(",")[0] for a in authors] == ["Note by Dr Lane", "Note by Dr Sup",
+                                                     "Note by Dr Sup"]
+        assert all("Madrid" in a or "CET" in a or "CEST" in a or "UTC" in a for a in authors)
+        at = text.index
+        assert at(first) < at(second) < at(third)
+    finally:
+        await session.close()
+    session = await signed_in(world, world.lane)
+    try:
+        _, page, _ = await get(session, world.url(f"/clients/{world.client.code}"))
+        text = visible_text(page)
+        item = text[text.index(first) - 200:text.index(third) + len(third)]
+        flat = " ".join(item.split())
+        assert "Dr Lane, " in flat and f"{first}" in flat
+        assert flat.count("Note by Dr Sup,") == 2 and second in flat and third in flat
+    finally:
+        await session.close()
+    async with world.store.unit_of_work() as uow:
+        events = [e for e in await uow.audit_events(limit=1000) if e.action == "alert.note"]
+    assert [e.detail for e in events][-2:] == [f"note 2 added to alert {alert.id}",
+                                               f"note 3 added to alert {alert.id}"]

@@ -1,5 +1,6 @@
 """The workspace's own pages: the caseload, open alerts (acknowledged with a note through
-the same AlertService as the chat, so every Telegram copy is edited to "handled"), and the
+the same AlertService as the chat, so every Telegram copy is edited to "handled") and the
+week's acknowledged ones with their notes (a later note is added, never replaces), and the
 session report's PDF. Each page reads through the services, which apply journal/people.py's
 one access rule and write the audit events the chat writes."""
 
@@ -8,7 +9,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from journal.alerts.levels import ALERT_ORDER, WORDS
+from journal.alerts.service import note_authors
 from journal.review.indicators import Indicators
+from journal.review.model import AlertNoteRow
 from journal.review.report import report_filename
 from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from web.auth import check_csrf, signed_in
@@ -20,6 +23,7 @@ from web.trends import ARROWS, ROLL_UPS, trends
 from web.trends import WORDS as TREND_WORDS
 
 LEVELS = [(level, WORDS[level]) for level in ALERT_ORDER]
+HANDLED_DAYS = 7  # the alerts page lists what was acknowledged this long ago, with notes
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -50,9 +54,18 @@ async def alerts(request: web.Request) -> web.Response:
     services = request.app[SERVICES_KEY]
     async with services.store.transaction() as uow:
         rows = await services.alerts.open_alerts(uow, viewer.clinician)
+        handled = await services.alerts.recently_acknowledged(uow, viewer.clinician,
+                                                              days=HANDLED_DAYS)
+        authors = await note_authors(uow, [a for a, _client in handled])
     done = request.query.get("done", "")
-    return page(request, "alerts.html", {"rows": rows, "words": WORDS,
-                                         "done": done if done.isalnum() else ""})
+    noted = request.query.get("noted", "")
+    return page(request, "alerts.html", {
+        "rows": rows, "words": WORDS, "done": done if done.isalnum() else "",
+        "noted": noted if noted.isalnum() else "", "handled_days": HANDLED_DAYS,
+        "handled": [(alert, client, [AlertNoteRow(author=authors.get(n.author_id or 0, "-"),
+                                                  at=n.at, text=n.text or "-")
+                                     for n in alert.notes])
+                    for alert, client in handled]})
 
 
 async def acknowledge(request: web.Request) -> web.StreamResponse:
@@ -68,6 +81,23 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
         if isinstance(note, str) and note.strip():
             await services.alerts.add_note(uow, viewer.clinician, alert.id, note)
     raise web.HTTPSeeOther(f"/alerts?done={alert.id}")
+
+
+async def add_note(request: web.Request) -> web.StreamResponse:
+    """A later note on an acknowledged alert: added beside the notes already there."""
+    viewer = await signed_in(request)
+    form = await request.post()
+    await check_csrf(request, form)
+    alert_id = request.match_info["alert_id"]
+    note = form.get("note")
+    if not isinstance(note, str) or not note.strip():
+        raise web.HTTPSeeOther("/alerts")
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:
+        client = await services.alerts.add_note(uow, viewer.clinician, alert_id, note)
+    if form.get("back") == "client":
+        raise web.HTTPSeeOther(f"/clients/{client.code}#alerts-title")
+    raise web.HTTPSeeOther(f"/alerts?noted={alert_id}")
 
 
 async def report(request: web.Request) -> web.StreamResponse:
@@ -90,6 +120,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/caseload", caseload)
     app.router.add_get("/alerts", alerts)
     app.router.add_post("/alerts/{alert_id}/acknowledge", acknowledge)
+    app.router.add_post("/alerts/{alert_id}/notes", add_note)
     app.router.add_get("/reports/{code}", report)
 
 

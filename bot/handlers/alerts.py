@@ -36,16 +36,21 @@ async def alert_button(query: CallbackQuery, callback_data: AlertCb, person: Per
         out.answer()
     elif callback_data.action == ACKNOWLEDGE:
         alert, changed = await alerts.acknowledge(uow, person.clinician, callback_data.alert_id)
-        if not changed:
-            out.answer(_("This alert was already acknowledged."))
-            return
+        # Already acknowledged (a supervisor's escalated copy): their note is added beside
+        # the notes already there, never in their place.
         await uow.conversations.set(chat_id, NOTE_STATE, {"alert": alert.id}, clock.now())
-        out.answer(_("Acknowledged."))
-        out.send(chat_id, _("Acknowledged. If you like, reply with a short note of the action "
-                            "you took; it is stored encrypted."),
-                 InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-                     text=_("No note"),
-                     callback_data=AlertCb(action=SKIP_NOTE, alert_id=alert.id).pack())]]))
+        if changed:
+            out.answer(_("Acknowledged."))
+            prompt = _("Acknowledged. If you like, reply with a short note of the action "
+                       "you took; it is stored encrypted.")
+        else:
+            out.answer(_("This alert was already acknowledged."))
+            prompt = _("This alert was already acknowledged. If you like, reply with a short "
+                       "note of the action you took; it is added to the alert's notes, "
+                       "stored encrypted.")
+        out.send(chat_id, prompt, InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+            text=_("No note"),
+            callback_data=AlertCb(action=SKIP_NOTE, alert_id=alert.id).pack())]]))
     else:
         await uow.conversations.clear(chat_id)
         out.answer(_("No note added."))

@@ -229,8 +229,9 @@ class AlertService:
                               alert=alert_id))
         return rows_data([row])
 
-    def details_text(self, alert: Alert, code: str, locale: StaffLocale | None = None
-                     ) -> str:
+    def details_text(self, alert: Alert, code: str, locale: StaffLocale | None = None,
+                     authors: Mapping[int, str] | None = None) -> str:
+        """`authors`: the names of the notes' authors by clinician id."""
         locale = locale or self.locale_of(None)
 
         def t(message: str) -> str:
@@ -242,8 +243,10 @@ class AlertService:
         if answered:
             lines += ["", t(N_("Answers behind them:"))]
             lines += [f"{question}: {answer}" for question, answer in answered]
-        if alert.ack_note:
-            lines += ["", t(N_("Action noted: {note}")).format(note=alert.ack_note)]
+        for note in alert.notes:
+            lines += ["", t(N_("Note by {name}, {time}: {note}")).format(
+                name=(authors or {}).get(note.author_id or 0, "-"),
+                time=shown_time(note.at, locale.timezone), note=note.text or "-")]
         lines += ["", t(N_("This message is deleted in a few minutes."))]
         return "\n".join(lines)
 
@@ -290,7 +293,8 @@ class AlertService:
         alert, client = await self.visible_alert(uow, clinician, alert_id)
         await uow.audit(at=self._clock.now(), actor=f"clinician:{clinician.id}",
                         action="alert.details", client_id=client.id, detail=f"alert {alert.id}")
-        return self.details_text(alert, client.code, self.locale_of(clinician))
+        return self.details_text(alert, client.code, self.locale_of(clinician),
+                                 await note_authors(uow, [alert]))
 
     async def acknowledge(self, uow: UnitOfWork, clinician: Clinician, alert_id: str
                           ) -> tuple[Alert, bool]:
@@ -337,13 +341,20 @@ class AlertService:
             now=self._clock.now(), client_id=client.id)
 
     async def add_note(self, uow: UnitOfWork, clinician: Clinician, alert_id: str,
-                       note: str) -> None:
+                       note: str) -> Client:
+        """Add the clinician's note to the alert's notes: a second acknowledgement or a
+        later note adds one, and the notes already there stay, each under its author."""
         alert, client = await self.visible_alert(uow, clinician, alert_id)
         if alert.status != "acknowledged":
             raise NotAllowed("acknowledge the alert before adding a note")
-        await uow.alerts.set_note(alert.id, client.id, note.strip()[:2000])
-        await uow.audit(at=self._clock.now(), actor=f"clinician:{clinician.id}",
-                        action="alert.note", client_id=client.id, detail=f"alert {alert.id}")
+        now = self._clock.now()
+        await uow.alerts.add_note(alert.id, client.id, note.strip()[:2000], by=clinician.id,
+                                  now=now)
+        # Which alert, and that a note was added: never the note's text.
+        await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="alert.note",
+                        client_id=client.id,
+                        detail=f"note {len(alert.notes) + 1} added to alert {alert.id}")
+        return client
 
     async def open_alerts(self, uow: UnitOfWork, clinician: Clinician
                           ) -> list[tuple[Alert, Client]]:
@@ -354,6 +365,21 @@ class AlertService:
         order: tuple[str, ...] = ALERT_ORDER
         alerts.sort(key=lambda a: (order.index(a.level) if a.level in order else len(order),
                                    a.created_at))
+        return [(a, by_id[a.client_id]) for a in alerts]
+
+    async def recently_acknowledged(self, uow: UnitOfWork, clinician: Clinician, *,
+                                    days: int = 7) -> list[tuple[Alert, Client]]:
+        """The alerts of the clinician's caseload (every one for a supervisor) acknowledged
+        in the last `days` days, newest first, with their notes; reading notes is audited."""
+        clients = await uow.clients.for_clinician(None if clinician.is_supervisor
+                                                  else clinician.id)
+        by_id = {c.id: c for c in clients}
+        now = self._clock.now()
+        alerts = await uow.alerts.acknowledged_since(list(by_id), now - timedelta(days=days))
+        noted = [a for a in alerts if a.notes]
+        if noted:
+            await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="alert.notes",
+                            detail=f"notes of {len(noted)} acknowledged alerts shown")
         return [(a, by_id[a.client_id]) for a in alerts]
 
     # -- per-client thresholds ------------------------------------------------------------
@@ -425,6 +451,16 @@ class AlertService:
                 answers = answers_of(day.state)
                 history.append(snapshot(self._q, day.local_date, answers))
         return history
+
+
+async def note_authors(uow: UnitOfWork, alerts: Sequence[Alert]) -> dict[int, str]:
+    """The names of whoever left the alerts' notes, by clinician id."""
+    ids = {n.author_id for a in alerts for n in a.notes if n.author_id is not None}
+    names = {}
+    for clinician_id in ids:
+        person = await uow.clinicians.get(clinician_id)
+        names[clinician_id] = person.name if person else "-"
+    return names
 
 
 def _scores_data(indicators: Indicators | None) -> dict[str, Any]:

@@ -14,8 +14,8 @@ Fields, for whoever renders them:
     status (open|acknowledged|closed), acknowledged_by (the name, or None),
     acknowledged_at (viewer's zone, or None), response_minutes (raised to acknowledged,
     whole minutes, or None), response_text (the same in words: "1 hour 5 minutes"),
-    note (the acknowledging clinician's note, decrypted, or None), escalations (how many
-    times it went to the supervisors).
+    notes (each note left on it, oldest first: `AlertNoteRow` author name, at in the
+    viewer's zone, text decrypted), escalations (how many times it went to the supervisors).
 
 `DayRow` (one local day of the period, oldest first; `ReportData.day_rows`)
     day, status (submitted|missed|open|none), level (the check-in's risk level or None),
@@ -80,6 +80,13 @@ DOMAIN_LABELS: Final[Mapping[str, str]] = {
 
 
 @dataclass(frozen=True)
+class AlertNoteRow:
+    author: str
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
 class AlertRow:
     id: str
     at: datetime
@@ -91,7 +98,7 @@ class AlertRow:
     acknowledged_at: datetime | None = None
     response_minutes: int | None = None
     response_text: str | None = None
-    note: str | None = None
+    notes: tuple[AlertNoteRow, ...] = ()
     escalations: int = 0
 
 
@@ -203,15 +210,16 @@ async def alert_rows(uow: UnitOfWork, alerts: Sequence[Alert], *, language: str,
                      timezone: str, reason_label: Callable[[str], str]
                      ) -> tuple[AlertRow, ...]:
     """The alerts as a session reads them: reasons once, who acknowledged, when, how fast
-    and with what note (the note is decrypted by the repository, for this view only)."""
+    and with what notes (each note is decrypted by the repository, for this view only)."""
     zone = ZoneInfo(timezone)
     names: dict[int, str] = {}
     rows = []
     for alert in alerts:
+        for by in (alert.acknowledged_by, *(n.author_id for n in alert.notes)):
+            if by is not None and by not in names:
+                person = await uow.clinicians.get(by)
+                names[by] = person.name if person else "-"
         by = alert.acknowledged_by
-        if by is not None and by not in names:
-            person = await uow.clinicians.get(by)
-            names[by] = person.name if person else "-"
         minutes = None
         if alert.acknowledged_at is not None:
             minutes = max(0, int((alert.acknowledged_at - alert.created_at).total_seconds()
@@ -225,7 +233,11 @@ async def alert_rows(uow: UnitOfWork, alerts: Sequence[Alert], *, language: str,
                              if alert.acknowledged_at else None),
             response_minutes=minutes,
             response_text=duration_text(minutes, language) if minutes is not None else None,
-            note=alert.ack_note, escalations=alert.escalations))
+            notes=tuple(AlertNoteRow(author=names.get(n.author_id, "-")
+                                     if n.author_id is not None else "-",
+                                     at=n.at.astimezone(zone), text=n.text or "-")
+                        for n in alert.notes),
+            escalations=alert.escalations))
     return tuple(rows)
 
 

@@ -297,8 +297,8 @@ def _situations(doc: _Layout, situations: Sequence[SituationRow]) -> None:
 
 
 def _alerts(doc: _Layout, rows: Sequence[AlertRow], zone: str) -> None:
-    """Each alert with its reasons once, then who acknowledged it, when, how fast, and the
-    note they left."""
+    """Each alert with its reasons once, then who acknowledged it, when, how fast, and every
+    note left on it, each under its author."""
     t = doc.t
     doc.heading(t(N_("Alerts")))
     if not rows:
@@ -312,9 +312,10 @@ def _alerts(doc: _Layout, rows: Sequence[AlertRow], zone: str) -> None:
             doc.paragraph(t(N_("Acknowledged by {name} at {time}, after {took}.")).format(
                 name=row.acknowledged_by or "-", time=shown_time(row.acknowledged_at, zone),
                 took=row.response_text or "-"), size=9, indent=4, gap=0.3)
-        if row.note:
-            doc.paragraph(t(N_("Note: {note}")).format(note=row.note), size=9, indent=4,
-                          gap=0.3)
+        for note in row.notes:
+            doc.paragraph(t(N_("Note by {name}, {time}: {note}")).format(
+                name=note.author, time=shown_time(note.at, zone), note=note.text),
+                size=9, indent=4, gap=0.3)
         if row.escalations:
             doc.paragraph(ngettext_for(doc.data.language,
                                        "Sent to the supervisors {n} time.",

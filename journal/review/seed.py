@@ -157,8 +157,9 @@ async def seed_history(store: Store, q: Questionnaire, rules: RiskRules, client:
                         await uow.alerts.acknowledge(alert.id, by=client.clinician_id,
                                                      now=alert.created_at + delay)
                         if varied_acks:
-                            await uow.alerts.set_note(alert.id, client.id, ACK_NOTES[
-                                offset % len(ACK_NOTES)])
+                            await uow.alerts.add_note(
+                                alert.id, client.id, ACK_NOTES[offset % len(ACK_NOTES)],
+                                by=client.clinician_id, now=alert.created_at + delay)
                         seeded.acknowledged[alert.id] = delay
                     seeded.alerts += 1
                 if offset % journal_every == 0:

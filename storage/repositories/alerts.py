@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from storage.crypto import KeyErasedError
-from storage.models import AlertCopyRow, AlertRow, OutboxRow, RiskOverrideRow
-from storage.records import Alert
+from storage.models import AlertCopyRow, AlertNoteRow, AlertRow, OutboxRow, RiskOverrideRow
+from storage.records import Alert, AlertNote
 from storage.repositories.base import Repository, new_id
 
 
@@ -42,19 +42,32 @@ class RiskOverrideRepository(Repository):
 
 
 class AlertRepository(Repository):
-    async def _record(self, row: AlertRow) -> Alert:
+    async def _records(self, rows: Sequence[AlertRow], *, notes: bool = True) -> list[Alert]:
+        """The alerts with their notes, read in one statement (an open alert has none:
+        `notes=False` skips the read)."""
+        found: dict[str, list[AlertNoteRow]] = {}
+        if notes and rows:
+            for note in await self.session.scalars(
+                    select(AlertNoteRow).where(AlertNoteRow.alert_id.in_([r.id for r in rows]))
+                    .order_by(AlertNoteRow.at, AlertNoteRow.id)):
+                found.setdefault(note.alert_id, []).append(note)
+        return [await self._record(row, found.get(row.id, ())) for row in rows]
+
+    async def _record(self, row: AlertRow, notes: Sequence[AlertNoteRow] = ()) -> Alert:
         try:
             detail = await self.vault.open_json(row.client_id, "alerts.detail", row.id,
                                                 row.detail_ct)
-            note = (await self.vault.open_json(row.client_id, "alerts.ack_note", row.id,
-                                               row.ack_note_ct) if row.ack_note_ct else None)
+            texts = [await self.vault.open_json(row.client_id, "alerts.ack_note", n.id,
+                                                n.text_ct) for n in notes]
         except KeyErasedError:
-            detail, note = {}, None
+            detail, texts = {}, [None] * len(notes)
         return Alert(id=row.id, client_id=row.client_id, checkin_id=row.checkin_id,
                      level=await self._level(row.id, row.level_ct), status=row.status, detail=detail,
                      created_at=row.created_at, acknowledged_at=row.acknowledged_at,
-                     acknowledged_by=row.acknowledged_by, ack_note=note,
-                     escalations=row.escalations, next_escalation_at=row.next_escalation_at)
+                     acknowledged_by=row.acknowledged_by,
+                     escalations=row.escalations, next_escalation_at=row.next_escalation_at,
+                     notes=tuple(AlertNote(at=n.at, author_id=n.author_id, text=text)
+                                 for n, text in zip(notes, texts, strict=True)))
 
     async def _level(self, alert_id: str, sealed: bytes) -> str:
         return str(await self.vault.open_person("alerts.level", alert_id, sealed))
@@ -75,12 +88,13 @@ class AlertRepository(Repository):
 
     async def get(self, alert_id: str, *, lock: bool = False) -> Alert | None:
         row = await self.session.get(AlertRow, alert_id, with_for_update=lock)
-        return await self._record(row) if row else None
+        return (await self._records([row]))[0] if row else None
 
     async def for_checkin(self, checkin_id: str) -> list[Alert]:
-        rows = await self.session.scalars(
-            select(AlertRow).where(AlertRow.checkin_id == checkin_id).order_by(AlertRow.created_at))
-        return [await self._record(r) for r in rows]
+        rows = (await self.session.scalars(
+            select(AlertRow).where(AlertRow.checkin_id == checkin_id)
+            .order_by(AlertRow.created_at))).all()
+        return await self._records(rows)
 
     async def acknowledge(self, alert_id: str, *, by: int, now: datetime) -> bool:
         result = await self.session.execute(
@@ -89,12 +103,14 @@ class AlertRepository(Repository):
                     next_escalation_at=None))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def set_note(self, alert_id: str, client_id: str, note: str) -> None:
-        row = await self.session.get(AlertRow, alert_id)
-        if row is not None:
-            row.ack_note_ct = await self.vault.seal_json(client_id, "alerts.ack_note", alert_id,
-                                                         note)
-            await self.session.flush()
+    async def add_note(self, alert_id: str, client_id: str, text: str, *, by: int,
+                       now: datetime) -> None:
+        """Add a note to the alert's list; the notes already there stay as they are."""
+        note_id = new_id()
+        self.session.add(AlertNoteRow(
+            id=note_id, alert_id=alert_id, author_id=by, at=now,
+            text_ct=await self.vault.seal_json(client_id, "alerts.ack_note", note_id, text)))
+        await self.session.flush()
 
     async def open_for(self, client_ids: Sequence[str]) -> list[Alert]:
         if not client_ids:
@@ -102,7 +118,19 @@ class AlertRepository(Repository):
         rows = await self.session.scalars(
             select(AlertRow).where(AlertRow.status == "open", AlertRow.client_id.in_(client_ids))
             .order_by(AlertRow.created_at))
-        return [await self._record(r) for r in rows]
+        return await self._records(rows.all(), notes=False)
+
+    async def acknowledged_since(self, client_ids: Sequence[str], since: datetime
+                                 ) -> list[Alert]:
+        """The clients' alerts acknowledged at or after `since`, newest first, with notes."""
+        if not client_ids:
+            return []
+        rows = await self.session.scalars(
+            select(AlertRow).where(AlertRow.status == "acknowledged",
+                                   AlertRow.client_id.in_(client_ids),
+                                   AlertRow.acknowledged_at >= since)
+            .order_by(AlertRow.acknowledged_at.desc()))
+        return await self._records(rows.all())
 
     async def open_counts(self, client_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """{client id: {level: open alerts}}: one read of the open alerts' sealed levels
@@ -124,7 +152,7 @@ class AlertRepository(Repository):
             select(AlertRow).where(AlertRow.status == "open",
                                    AlertRow.next_escalation_at.is_not(None),
                                    AlertRow.next_escalation_at <= now).with_for_update())
-        return [await self._record(r) for r in rows]
+        return await self._records(rows.all(), notes=False)
 
     async def set_escalation(self, alert_id: str, *, escalations: int,
                              next_at: datetime | None) -> None:
@@ -144,7 +172,7 @@ class AlertRepository(Repository):
         row = await self.session.scalar(
             select(AlertRow).join(AlertCopyRow, AlertCopyRow.alert_id == AlertRow.id)
             .where(AlertCopyRow.outbox_id == outbox_id).with_for_update())
-        return await self._record(row) if row is not None else None
+        return await self._record(row) if row is not None else None  # notes are not needed
 
     async def copies(self, alert_id: str) -> list[tuple[int, int | None]]:
         """(chat id, delivered message id) of every copy of the alert."""
@@ -158,4 +186,4 @@ class AlertRepository(Repository):
         rows = await self.session.scalars(
             select(AlertRow).where(AlertRow.client_id == client_id, AlertRow.created_at >= since)
             .order_by(AlertRow.created_at))
-        return [await self._record(r) for r in rows]
+        return await self._records(rows.all())
