@@ -116,9 +116,10 @@ async def test_who_acknowledged_how_fast_and_the_note(world, clock) -> None:
         assert alert.acknowledged_by == "Dr Lane"
         assert alert.acknowledged_at - alert.at == seeded.acknowledged[alert.id]
         assert alert.response_minutes == seeded.acknowledged[alert.id].total_seconds() // 60
-        assert alert.note in ACK_NOTES
+        assert [n.text for n in alert.notes] in [[note] for note in ACK_NOTES]
+        assert all(n.author == "Dr Lane" for n in alert.notes)
     # The last three days' alerts wait for someone.
-    assert all(a.response_minutes is None and a.note is None
+    assert all(a.response_minutes is None and not a.notes
                for a in page.alerts if a.status == "open")
     # Times come in the viewer's zone.
     assert all(str(a.at.tzinfo) == "Europe/Madrid" for a in page.alerts)
