@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from journal.i18n import LANGUAGES
 from journal.mailaddress import is_email_address
 
 
@@ -37,7 +38,7 @@ class Settings(BaseSettings):
     master_key_file: Path = Path("./steadfast.key")
     master_keys: SecretStr | None = None
     default_timezone: str = "UTC"
-    default_language: Literal["en", "es"] = "en"
+    default_language: str = "en"  # one of journal.i18n.LANGUAGES
     default_checkin_time: str = "20:00"
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     chat_hygiene: bool = True
@@ -158,6 +159,13 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("is not an IANA time zone name such as Europe/Madrid") from exc
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"must be one of: {', '.join(LANGUAGES)}")
         return value
 
     @field_validator("default_checkin_time")

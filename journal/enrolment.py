@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from journal.clock import Clock
 from journal.errors import DomainError, InvalidInput, NotAllowed
-from journal.i18n import N_, gettext_for
+from journal.i18n import LANGUAGES, N_, gettext_for
 from journal.staff import StaffDefaults, StaffLocale
 from storage.records import Client, Clinician
 from storage.uow import UnitOfWork
@@ -240,7 +240,7 @@ class EnrolmentService:
         self, uow: UnitOfWork, telegram_id: int, language: str
     ) -> EnrolmentStep:
         data = await self._step(uow, telegram_id, "consent")
-        data["language"] = language if language in ("en", "es") else "en"
+        data["language"] = language if language in LANGUAGES else "en"
         await uow.conversations.set(telegram_id, "consent", data, self._clock.now())
         return EnrolmentStep("consent", data["language"])
 
@@ -259,7 +259,7 @@ class EnrolmentService:
         self, uow: UnitOfWork, telegram_id: int, language: str
     ) -> EnrolmentStep:
         data = await self._step(uow, telegram_id, "enrol:language")
-        data["language"] = language if language in ("en", "es") else "en"
+        data["language"] = language if language in LANGUAGES else "en"
         await uow.conversations.set(telegram_id, "enrol:timezone", data, self._clock.now())
         return EnrolmentStep("timezone", data["language"])
 
