@@ -196,13 +196,7 @@ class AlertService:
         def t(message: str) -> str:
             return gettext_for(locale.language, message)
 
-        lines = []
-        if escalated:
-            lines.append(t(N_("ESCALATED: not acknowledged in time.")))
-        lines.append(t(N_("{level} alert for client {code}")).format(
-            level=t(label(alert.level)), code=code))
-        lines.append(t(N_("Raised {time}")).format(
-            time=shown_time(alert.created_at, locale.timezone)))
+        lines = alert_heading(alert, code, locale, escalated=escalated)
         if self._full:
             lines.append("")
             lines += ["• " + r for r in self.reason_texts(alert, locale.language)]
@@ -425,6 +419,27 @@ class AlertService:
                 answers = answers_of(day.state)
                 history.append(snapshot(self._q, day.local_date, answers))
         return history
+
+
+def alert_heading(alert: Alert, code: str, locale: StaffLocale, *, escalated: bool,
+                  zone_named: bool = False) -> list[str]:
+    """What every copy of an alert says first, in the chat and in the fallback e-mail:
+    escalated or not, the level, the client's code and when it was raised (no health
+    detail). `zone_named`: the zone's name after the time too, for a reader away from the
+    program (an e-mail)."""
+    def t(message: str) -> str:
+        return gettext_for(locale.language, message)
+
+    time = shown_time(alert.created_at, locale.timezone)
+    if zone_named:
+        time += f" ({locale.timezone})"
+    lines = []
+    if escalated:
+        lines.append(t(N_("ESCALATED: not acknowledged in time.")))
+    lines.append(t(N_("{level} alert for client {code}")).format(
+        level=t(label(alert.level)), code=code))
+    lines.append(t(N_("Raised {time}")).format(time=time))
+    return lines
 
 
 def _scores_data(indicators: Indicators | None) -> dict[str, Any]:
