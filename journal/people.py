@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from journal.errors import NotFound
 from storage.records import Client, Clinician
-from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:  # only annotations: the report worker imports this, not SQLAlchemy
+    from storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from journal.review.client_page import (
     ClientPages,
     JournalPage,
 )
-from journal.review.plan import PLAN_SECTIONS, PlanFormatError
+from journal.review.plan import PLAN_SECTIONS, PlanFormatError, format_rules, section_titles
 from web.auth import check_csrf, signed_in
 from web.client_charts import (
     SMALL_WIDTH,
@@ -199,7 +199,8 @@ def table_rows(data: ClientPage) -> list[tuple[date, list[int | None]]]:
 
 def _common() -> dict[str, Any]:
     return {"levels": LABELS, "words": WORDS, "alert_order": ALERT_ORDER, "ranges": RANGES,
-            "plan_sections": PLAN_SECTIONS, "state_labels": STATE_LABELS,
+            "plan_sections": PLAN_SECTIONS, "plan_titles": section_titles,
+            "state_labels": STATE_LABELS,
             "roll_up_names": ROLL_UPS, "wellbeing_names": WELLBEING,
             "search_limit": SEARCH_LIMIT, "shown_alerts": SHOWN_ALERTS}
 
@@ -262,14 +263,9 @@ async def edit_plan(request: web.Request) -> web.Response:
     except PlanFormatError:
         t = _translator(viewer.language)
         return await _client_page(request, viewer, DEFAULT_RANGE, plan_text=text, status=400,
-                                  plan_error=t(PLAN_FORMAT_HELP))
+                                  plan_error=t(N_("The plan was not saved. {rules}"),
+                                               rules=format_rules(viewer.language)))
     raise web.HTTPSeeOther(f"/clients/{client.code}?plan=saved#plan")
-
-
-PLAN_FORMAT_HELP: Final = N_(
-    "The plan was not saved: write it as sections, each title on its own line (Warning "
-    "signs, Coping steps, Support people) and one item a line below it, at most 20 items "
-    "a section and 200 characters an item.")
 
 
 def add_routes(app: web.Application) -> None:

@@ -27,6 +27,7 @@ from journal.review.charts import (
     pixels,
 )
 from journal.review.model import AlertRow, DayRow, JournalText, ReportData, SituationRow
+from journal.review.plan import plan_sections
 from journal.times import shown_time
 
 if TYPE_CHECKING:
@@ -257,9 +258,7 @@ def build_report(data: ReportData) -> bytes:
     doc.heading(t(N_("Relapse prevention plan (current)")))
     if data.plan.is_empty:
         doc.paragraph(t(N_("The plan is empty.")))
-    for title, items in ((N_("Warning signs"), data.plan.warning_signs),
-                         (N_("Coping steps"), data.plan.coping_steps),
-                         (N_("Support people"), data.plan.support_people)):
+    for title, items in plan_sections(data.plan):
         if items:
             doc.paragraph(t(title), style="B", gap=0.5)
             for item in items:
