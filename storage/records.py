@@ -4,7 +4,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
+
+
+class DayStatus(StrEnum):
+    """A check-in day's status (`checkins.status`): equal to the stored string."""
+
+    PROMPTED = "prompted"  # asked, not started
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    MISSED = "missed"
+
+
+class ClientStatus(StrEnum):
+    """A client's status (`clients.status`): equal to the stored string."""
+
+    INVITED = "invited"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DISCHARGED = "discharged"
+
+
+class AlertStatus(StrEnum):
+    """An alert's status (`alerts.status`): equal to the stored string."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True, slots=True)

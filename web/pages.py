@@ -15,7 +15,7 @@ from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from web.auth import check_csrf, signed_in
 from web.context import SERVICES_KEY
 from web.render import page
-from web.trends import ARROWS, ROLL_UPS, trends
+from web.trends import ARROWS, roll_up_names, trends
 from web.trends import WORDS as TREND_WORDS
 
 LEVELS = [(level, WORDS[level]) for level in ALERT_ORDER]
@@ -40,7 +40,9 @@ async def caseload(request: web.Request) -> web.Response:
     return page(request, "caseload.html", {"entries": entries, "levels": LEVELS,
                                            "words": WORDS, "deliveries": dead,
                                            "clinicians": names, "trends": moved,
-                                           "roll_ups": ROLL_UPS, "trend_words": TREND_WORDS,
+                                           "roll_ups": roll_up_names(services.questionnaire,
+                                                                     viewer.language),
+                                           "trend_words": TREND_WORDS,
                                            "arrows": ARROWS})
 
 

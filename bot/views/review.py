@@ -202,9 +202,9 @@ def _item_text(item: HistoryItem, zone: str) -> str:
         return _("Check-in {day}: missed").format(day=f"{item.day:%Y-%m-%d}")
     head = _("Check-in {day}. Level: {level}").format(day=f"{item.day:%Y-%m-%d}",
                                                       level=_level(item.level))
-    if item.sexual_violent is not None and item.general is not None:
-        head += "\n" + _("Indicators: sexual/violent {sv}, general {general}").format(
-            sv=item.sexual_violent, general=item.general)
+    if item.roll_ups:
+        head += "\n" + _("Indicators: {values}").format(
+            values=", ".join(f"{name} {value}" for name, value in item.roll_ups))
     lines = [head]
     lines += [f"{question}: {answer}" for question, answer in item.answers]
     lines += [f"{question}: {answer}" for question, answer in item.texts]

@@ -104,7 +104,7 @@ class AlertService:
         overrides = await uow.overrides.for_client(client.id)
         today = DaySnapshot(checkin.local_date, answers)
         assessment = evaluate(self._rules, self._q, today, history, overrides=overrides)
-        await uow.checkins.save(checkin.id, scores=_scores_data(assessment.indicators),
+        await uow.checkins.save(checkin.id, scores=stored_scores(assessment.indicators),
                                 risk_level=assessment.level)
         raised = await self._raised_reasons(uow, checkin.id)
         fresh = [f for f in assessment.findings if f.reason_code not in raised]
@@ -244,6 +244,8 @@ class AlertService:
     def _answers_behind(self, findings: Sequence[Finding], answers: Mapping[str, Answer],
                         language: str) -> list[list[str]]:
         items: list[str] = []
+        situation = self._q.review.item("situation")
+        about_situation = False
         for finding in findings:
             try:
                 rule = self._rules.rule(finding.rule_id)
@@ -257,9 +259,13 @@ class AlertService:
                         items.append(test.name)
             elif isinstance(rule, TrendRule) and rule.source == "item":
                 items.append(rule.name)
-        if "high_risk_detail" in answers and any(f.reason_code == "HIGH_RISK_SITUATION"
-                                                 for f in findings):
-            items.append("high_risk_detail")
+            if (isinstance(rule, DailyRule) and rule.test.source == "item"
+                    and rule.test.name == situation):
+                about_situation = True
+        # A rule about the high-risk situation itself shows, last, what the client said of it.
+        detail = self._q.review.item("situation_detail")
+        if about_situation and detail is not None:
+            items.append(detail)
         shown: list[list[str]] = []
         for item_id in dict.fromkeys(items):
             if item_id in answers and self._q.has_item(item_id):
@@ -442,9 +448,11 @@ def alert_heading(alert: Alert, code: str, locale: StaffLocale, *, escalated: bo
     return lines
 
 
-def _scores_data(indicators: Indicators | None) -> dict[str, Any]:
+def stored_scores(indicators: Indicators | None) -> dict[str, Any]:
+    """A check-in's indicators as its row keeps them (`checkins.scores`)."""
     if indicators is None:
         return {}
-    return {"sexual_violent": indicators.sexual_violent, "general": indicators.general,
-            "items": dict(indicators.item_scores), "domains": dict(indicators.domain_scores)}
+    # Each roll-up under its own id, beside the items' and the domains' scores.
+    return {**indicators.roll_ups, "items": dict(indicators.item_scores),
+            "domains": dict(indicators.domain_scores)}
 

@@ -27,8 +27,7 @@ class HistoryItem:
     day: date
     at: datetime | None = None  # a journal entry's local time
     level: str | None = None
-    sexual_violent: int | None = None
-    general: int | None = None
+    roll_ups: tuple[tuple[str, int], ...] = ()  # (the roll-up's short name, its value)
     answers: tuple[tuple[str, str], ...] = ()  # (question in short, answer)
     texts: tuple[tuple[str, str], ...] = ()  # free-text answers, last on the page
     text: str = ""  # a journal entry
@@ -95,9 +94,11 @@ def _checkin_item(checkin: CheckIn, plan: Sequence[str], questionnaire: Question
                 render_answer(item, answers[item.id], language, plan))
         (texts if item.kind == "text" and isinstance(answers[item.id], str)
          else shown).append(pair)
-    sv, general = indicators.of(checkin, answers)
+    values = indicators.of(checkin, answers)
+    roll_ups = tuple((r.short.get(language), values[r.id]) for r in questionnaire.roll_ups
+                     if r.id in values)
     return HistoryItem(kind="checkin", day=checkin.local_date, level=checkin.risk_level,
-                       sexual_violent=sv, general=general, answers=tuple(shown),
+                       roll_ups=roll_ups, answers=tuple(shown),
                        texts=tuple(texts))
 
 

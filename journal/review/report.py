@@ -236,13 +236,14 @@ def build_report(data: ReportData) -> bytes:
         + t(N_("Alerts: {alerts}.")).format(alerts=len(data.alerts)), gap=3)
 
     # Charts.
-    doc.image(indicators_figure(data.points, data.sexual_violent, data.general,
-                                start=data.start, end=data.end, language=data.language,
-                                sv_max=data.sv_max, general_max=data.general_max))
+    if data.roll_ups:
+        doc.image(indicators_figure(data.points, data.roll_ups, start=data.start,
+                                    end=data.end, language=data.language))
     doc.image(domains_figure(data.points, data.domain_labels, start=data.start, end=data.end,
                              language=data.language))
-    doc.image(confidence_coping_figure(data.points, start=data.start, end=data.end,
-                                       language=data.language))
+    if data.scales:
+        doc.image(confidence_coping_figure(data.points, data.scales, start=data.start,
+                                           end=data.end, language=data.language))
     doc.image(adherence_figure(data.days, start=data.start, end=data.end,
                                language=data.language))
     doc.image(alert_figure(data.alerts, start=data.start, end=data.end,
