@@ -40,7 +40,7 @@ from journal.i18n import N_, gettext_for
 from journal.people import CURRENT, visible_client
 from journal.staff import StaffDefaults, StaffLocale
 from journal.times import shown_time
-from storage.records import Alert, CheckIn, Client, Clinician
+from storage.records import Alert, AlertStatus, CheckIn, Client, Clinician, DayStatus
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class AlertService:
         if overrides is None:
             overrides = await uow.overrides.for_client(client.id)
         recent: list[Literal["completed", "missed"]] = [
-            "missed" if s == "missed" else "completed" for s in statuses]
+            "missed" if s == DayStatus.MISSED else "completed" for s in statuses]
         assessment = evaluate_missed(self._rules, recent, overrides=overrides)
         if not assessment.findings:
             return None
@@ -316,7 +316,7 @@ class AlertService:
         way (too late for acknowledge() to see its message id), mark this copy handled too,
         so nobody is left looking at an Acknowledge button for a handled alert."""
         alert = await uow.alerts.of_copy(outbox_id)
-        if alert is None or alert.status != "acknowledged" or alert.acknowledged_by is None:
+        if alert is None or alert.status != AlertStatus.ACKNOWLEDGED or alert.acknowledged_by is None:
             return
         client = await uow.clients.get(alert.client_id)
         by = await uow.clinicians.get(alert.acknowledged_by)
@@ -339,7 +339,7 @@ class AlertService:
     async def add_note(self, uow: UnitOfWork, clinician: Clinician, alert_id: str,
                        note: str) -> None:
         alert, client = await self.visible_alert(uow, clinician, alert_id)
-        if alert.status != "acknowledged":
+        if alert.status != AlertStatus.ACKNOWLEDGED:
             raise NotAllowed("acknowledge the alert before adding a note")
         await uow.alerts.set_note(alert.id, client.id, note.strip()[:2000])
         await uow.audit(at=self._clock.now(), actor=f"clinician:{clinician.id}",
@@ -419,9 +419,9 @@ class AlertService:
                                          until=today - timedelta(days=1))
         history = []
         for day in days:
-            if day.status == "missed":
+            if day.status == DayStatus.MISSED:
                 history.append(DaySnapshot(day.local_date, None))
-            elif day.status == "submitted" and day.state is not None:
+            elif day.status == DayStatus.SUBMITTED and day.state is not None:
                 answers = answers_of(day.state)
                 history.append(snapshot(self._q, day.local_date, answers))
         return history

@@ -26,7 +26,7 @@ from journal.review.charts import DayPoint, Series
 from journal.review.indicators import Indicators
 from journal.review.model import AlertRow, DayRow, alert_rows, day_rows, domain_labels
 from journal.review.situations import Situation, checkin_notes, domain_series, situations
-from storage.records import Client, Clinician, JournalEntry, Plan
+from storage.records import Client, ClientStatus, Clinician, JournalEntry, Plan
 from storage.uow import UnitOfWork
 
 RANGES: Final = (14, 30, 90, 365)  # the day ranges the page offers
@@ -98,7 +98,7 @@ class ClientPage:
 def calendar(client: Client, states: Mapping[date, str], today: date) -> Calendar:
     """The states of day_states(), with the days of the current pause marked as paused."""
     paused_from = (client.paused_at.astimezone(ZoneInfo(client.timezone)).date()
-                   if client.status == "paused" and client.paused_at else None)
+                   if client.status == ClientStatus.PAUSED and client.paused_at else None)
     days = []
     for day, state in sorted(states.items()):
         if paused_from is not None and paused_from <= day <= today and state == "none":

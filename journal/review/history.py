@@ -13,7 +13,7 @@ from journal.checkin.flow import answers_of, render_answer
 from journal.checkin.questionnaire import Questionnaire
 from journal.people import actor_of, visible_client
 from journal.review.indicators import Indicators
-from storage.records import CheckIn, Client, Clinician
+from storage.records import OVER, CheckIn, Client, Clinician, DayStatus
 from storage.uow import UnitOfWork
 
 PAGE_SIZE: Final = 3  # history items a page; a check-in with its texts fills a third
@@ -50,7 +50,7 @@ async def history_page(uow: UnitOfWork, clinician: Clinician, code: str, page: i
     client = await visible_client(uow, clinician, code)
     index: list[tuple[datetime, str, Any]] = []
     for day in await uow.checkins.days(client.id):
-        if day.status in ("submitted", "missed"):
+        if day.status in OVER:
             # A missed day sorts at its end, after that day's journal entries.
             day_end = datetime.combine(day.local_date, time(23, 59),
                                        ZoneInfo(client.timezone))
@@ -69,7 +69,7 @@ async def history_page(uow: UnitOfWork, clinician: Clinician, code: str, page: i
                 local = entry.created_at.astimezone(ZoneInfo(client.timezone))
                 items.append(HistoryItem(kind="journal", day=local.date(), at=local,
                                          text=entry.text))
-        elif ref.status == "missed":
+        elif ref.status == DayStatus.MISSED:
             items.append(HistoryItem(kind="missed", day=ref.local_date))
         else:
             checkin = await uow.checkins.get(ref.id)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import LANGUAGES, N_, gettext_for
 from journal.people import actor_of, visible_client
-from storage.records import Client, Clinician, Plan
+from storage.records import ENROLLED, IN_PROGRAM, Client, Clinician, Plan
 
 if TYPE_CHECKING:  # only annotations: the report worker imports this, not SQLAlchemy
     from storage.uow import UnitOfWork
@@ -18,7 +18,6 @@ MAX_PLAN_ITEMS: Final = 20  # lines a section
 MAX_PLAN_ITEM_LENGTH: Final = 200
 PLAN_EDIT_MINUTES: Final = 15  # a "/plan CODE" waits this long for the new plan
 PLAN_EDIT_STATE: Final = "plan_edit"
-EDITABLE: Final = ("invited", "active", "paused")
 
 PLAN_SECTIONS: Final = (
     ("warning_signs", N_("Warning signs")),
@@ -56,7 +55,7 @@ class PlanFormatError(InvalidInput):
 
 
 def editable(client: Client) -> bool:
-    return client.status in EDITABLE
+    return client.status in IN_PROGRAM
 
 
 # --- a clinician reading and editing ----------------------------------------------------
@@ -110,7 +109,7 @@ async def edit_plan(uow: UnitOfWork, clinician: Clinician, code: str, text: str,
                     detail=f"client {client.code}: warning signs: {len(plan.warning_signs)}, "
                            f"coping steps: {len(plan.coping_steps)}, "
                            f"support people: {len(plan.support_people)}")
-    if client.telegram_id is not None and client.status in ("active", "paused"):
+    if client.telegram_id is not None and client.status in ENROLLED:
         await uow.outbox.add(
             chat_id=client.telegram_id, kind="notice", method="sendMessage",
             params={"text": gettext_for(client.language, CLIENT_PLAN_NOTICE)}, now=now,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from storage.crypto import KeyErasedError
 from storage.models import AlertCopyRow, AlertRow, OutboxRow, RiskOverrideRow
-from storage.records import Alert
+from storage.records import Alert, AlertStatus
 from storage.repositories.base import Repository, new_id
 
 
@@ -61,7 +61,7 @@ class AlertRepository(Repository):
                   next_escalation_at: datetime | None) -> Alert:
         alert_id = new_id()
         row = AlertRow(id=alert_id, client_id=client_id, checkin_id=checkin_id, level=level,
-                       status="open",
+                       status=AlertStatus.OPEN,
                        detail_ct=await self.vault.seal_json(client_id, "alerts.detail", alert_id,
                                                             detail),
                        created_at=now, escalations=0, next_escalation_at=next_escalation_at)
@@ -80,8 +80,8 @@ class AlertRepository(Repository):
 
     async def acknowledge(self, alert_id: str, *, by: int, now: datetime) -> bool:
         result = await self.session.execute(
-            update(AlertRow).where(AlertRow.id == alert_id, AlertRow.status == "open")
-            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=by,
+            update(AlertRow).where(AlertRow.id == alert_id, AlertRow.status == AlertStatus.OPEN)
+            .values(status=AlertStatus.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=by,
                     next_escalation_at=None))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -96,7 +96,7 @@ class AlertRepository(Repository):
         if not client_ids:
             return []
         rows = await self.session.scalars(
-            select(AlertRow).where(AlertRow.status == "open", AlertRow.client_id.in_(client_ids))
+            select(AlertRow).where(AlertRow.status == AlertStatus.OPEN, AlertRow.client_id.in_(client_ids))
             .order_by(AlertRow.created_at))
         return [await self._record(r) for r in rows]
 
@@ -106,7 +106,7 @@ class AlertRepository(Repository):
             return {}
         rows = await self.session.execute(
             select(AlertRow.client_id, AlertRow.level, func.count())
-            .where(AlertRow.status == "open", AlertRow.client_id.in_(client_ids))
+            .where(AlertRow.status == AlertStatus.OPEN, AlertRow.client_id.in_(client_ids))
             .group_by(AlertRow.client_id, AlertRow.level))
         counts: dict[str, dict[str, int]] = {}
         for client_id, level, n in rows:
@@ -115,7 +115,7 @@ class AlertRepository(Repository):
 
     async def due_escalations(self, now: datetime) -> list[Alert]:
         rows = await self.session.scalars(
-            select(AlertRow).where(AlertRow.status == "open",
+            select(AlertRow).where(AlertRow.status == AlertStatus.OPEN,
                                    AlertRow.next_escalation_at.is_not(None),
                                    AlertRow.next_escalation_at <= now).with_for_update())
         return [await self._record(r) for r in rows]

@@ -23,7 +23,7 @@ from storage.models import (
     PlanRow,
     StaffEmailRow,
 )
-from storage.records import Client, Clinician
+from storage.records import ENROLLED, AlertStatus, Client, ClientStatus, Clinician
 from storage.repositories.base import (
     DuplicateError,
     Repository,
@@ -57,7 +57,7 @@ async def people(session: AsyncSession, telegram_id: int) -> Found:
         .outerjoin(ClinicianRow, and_(ClinicianRow.telegram_id == who.c.telegram_id,
                                       ClinicianRow.active.is_(True)))
         .outerjoin(ClientRow, and_(ClientRow.telegram_id == who.c.telegram_id,
-                                   ClientRow.status.in_(("active", "paused"))))
+                                   ClientRow.status.in_(ENROLLED)))
         .outerjoin(ClientKeyRow, ClientKeyRow.client_id == ClientRow.id)
         .outerjoin(PlanRow, PlanRow.client_id == ClientRow.id))).one()
     clinician_row, client_row, key_id, master_id, wrapped, body_ct, updated_at = row
@@ -183,7 +183,7 @@ class ClientRepository(Repository):
             if not exists:
                 break
         row = ClientRow(id=new_id(), code=code, telegram_id=None, clinician_id=clinician_id,
-                        status="invited", language=language, timezone=timezone,
+                        status=ClientStatus.INVITED, language=language, timezone=timezone,
                         checkin_time=checkin_time, checkin_days="0123456", unreachable=False,
                         created_at=now)
         self.session.add(row)
@@ -202,7 +202,7 @@ class ClientRepository(Repository):
     async def by_telegram_id(self, telegram_id: int) -> Client | None:
         row = await self.session.scalar(
             select(ClientRow).where(ClientRow.telegram_id == telegram_id,
-                                    ClientRow.status.in_(("active", "paused"))))
+                                    ClientRow.status.in_(ENROLLED)))
         return _client(row) if row else None
 
     async def update(self, client_id: str, **values: Any) -> Client:
@@ -221,13 +221,13 @@ class ClientRepository(Repository):
         return _client(row)
 
     async def for_clinician(self, clinician_id: int | None) -> list[Client]:
-        query = select(ClientRow).where(ClientRow.status.in_(("active", "paused")))
+        query = select(ClientRow).where(ClientRow.status.in_(ENROLLED))
         if clinician_id is not None:
             query = query.where(ClientRow.clinician_id == clinician_id)
         return [_client(r) for r in await self.session.scalars(query.order_by(ClientRow.code))]
 
     async def active(self) -> list[Client]:
-        rows = await self.session.scalars(select(ClientRow).where(ClientRow.status == "active"))
+        rows = await self.session.scalars(select(ClientRow).where(ClientRow.status == ClientStatus.ACTIVE))
         return [_client(r) for r in rows]
 
     async def due(self, now: datetime, *, after: str = "", limit: int = 200,
@@ -239,7 +239,7 @@ class ClientRepository(Repository):
         `skip_locked` (PostgreSQL) leaves out a client being changed right now; it stays
         due for the next tick."""
         query = (select(ClientRow)
-                 .where(ClientRow.status == "active",
+                 .where(ClientRow.status == ClientStatus.ACTIVE,
                         ClientRow.next_due_at <= now,
                         ClientRow.id > after)
                  .order_by(ClientRow.id).limit(limit))
@@ -261,7 +261,7 @@ class ClientRepository(Repository):
     async def earliest_due(self) -> datetime | None:
         """The soonest next due instant of any active client (None when there is none)."""
         return await self.session.scalar(
-            select(func.min(ClientRow.next_due_at)).where(ClientRow.status == "active"))
+            select(func.min(ClientRow.next_due_at)).where(ClientRow.status == ClientStatus.ACTIVE))
 
     async def erase(self, client_id: str, now: datetime) -> bool:
         """Crypto-shred: destroy the data key and forget the Telegram account.
@@ -288,7 +288,7 @@ class ClientRepository(Repository):
                                     InviteRow.expires_at > now)
             .values(expires_at=now))
         await self.session.execute(
-            update(AlertRow).where(AlertRow.client_id == client_id, AlertRow.status == "open")
+            update(AlertRow).where(AlertRow.client_id == client_id, AlertRow.status == AlertStatus.OPEN)
             .values(status="closed", next_escalation_at=None))
         about = OutboxRow.client_id == client_id
         if telegram_id is not None:
@@ -307,7 +307,7 @@ class ClientRepository(Repository):
     async def due_for_erasure(self, now: datetime) -> list[Client]:
         """Discharged clients whose retention period ended (erase_after has passed)."""
         rows = await self.session.scalars(
-            select(ClientRow).where(ClientRow.status == "discharged",
+            select(ClientRow).where(ClientRow.status == ClientStatus.DISCHARGED,
                                     ClientRow.erase_after.is_not(None),
                                     ClientRow.erase_after <= now).order_by(ClientRow.erase_after))
         return [_client(r) for r in rows]
