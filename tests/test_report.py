@@ -85,6 +85,10 @@ def test_every_chart_is_a_real_png_of_the_promised_size(days: int) -> None:
         charts.alert_timeline(alerts, start=START, end=end),
         charts.summary_chart(points[-14:], ROLL_UPS, SCALES,
                              start=end - timedelta(days=13), end=end, language="es"),
+        # A program's own check-in: one roll-up, and one scale or none.
+        charts.summary_chart(points, ROLL_UPS[1:], SCALES[:1], start=START, end=end),
+        charts.summary_chart(points, ROLL_UPS[1:], (), start=START, end=end),
+        charts.confidence_coping_chart(points, SCALES[2:], start=START, end=end),
     ]
     for png in images:
         assert png[:8] == b"\x89PNG\r\n\x1a\n"

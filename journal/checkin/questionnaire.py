@@ -189,8 +189,7 @@ class ReviewItems:
 
     def answer(self, answers: Mapping[str, Answer], part: str) -> Answer | None:
         """The answer to the item playing `part` (None: no such item, or not answered)."""
-        item_id = self.parts.get(part)
-        assert part in REVIEW_PARTS, part
+        item_id = self.item(part)
         return answers.get(item_id) if item_id is not None else None
 
 

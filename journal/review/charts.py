@@ -338,15 +338,16 @@ def summary_figure(points: Sequence[DayPoint], roll_ups: Sequence[Series],
     t = _translator(language)
     figure = _figure(width, height)
     rows = max(len(roll_ups), 1)
-    grid = figure.add_gridspec(rows, 2)
+    grid = figure.add_gridspec(rows, 2 if scales else 1)
     first = None
     for row, series in enumerate(roll_ups):
         ax = figure.add_subplot(grid[row, 0], sharex=first)
         first = first or ax
         _indicator_panel(ax, points, series, start, end, language)
-    wellbeing = figure.add_subplot(grid[:, 1])
-    _wellbeing_panel(wellbeing, points, scales, start, end, language)
-    wellbeing.set_title(t(N_("Confidence and coping")), fontsize=10)
+    if scales:  # a questionnaire may chart no scale at all
+        wellbeing = figure.add_subplot(grid[:, 1])
+        _wellbeing_panel(wellbeing, points, scales, start, end, language)
+        wellbeing.set_title(t(N_("Confidence and coping")), fontsize=10)
     figure.subplots_adjust(left=0.05, right=0.99, top=0.93, bottom=0.08, wspace=0.15,
                            hspace=0.2)
     return figure
