@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from journal import telemetry
+from storage.records import WAITING
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREFIX = "steadfast_"
-UNDELIVERED = ("queued", "retrying")  # the states of a row Telegram has not taken yet
+UNDELIVERED = WAITING  # the states of a row Telegram has not taken yet
 READY_TIMEOUT = 5.0
 # Handling an update is tens of milliseconds; a tick up to seconds on a large caseload.
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

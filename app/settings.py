@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from journal.i18n import LANGUAGES
 from journal.mailaddress import is_email_address
 
 
@@ -48,7 +49,7 @@ class Settings(BaseSettings):
     Default: beside the key file, `<key file>.audit-checkpoint`; with inline
     STEADFAST_MASTER_KEYS there is none unless this is set."""
     default_timezone: str = "UTC"
-    default_language: Literal["en", "es"] = "en"
+    default_language: str = "en"  # one of journal.i18n.LANGUAGES
     default_checkin_time: str = "20:00"
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     chat_hygiene: bool = True
@@ -191,6 +192,13 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("is not an IANA time zone name such as Europe/Madrid") from exc
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"must be one of: {', '.join(LANGUAGES)}")
         return value
 
     @field_validator("default_checkin_time")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from journal.i18n import N_, _
+from journal.i18n import N_, _, current_language
+from journal.review.plan import format_rules
 
 UNKNOWN_PERSON = N_(
     "This bot serves enrolled participants of a program. Ask your clinician for an invite.")
@@ -52,10 +53,8 @@ ERRORS = {
     "clinician.not_found": N_("No active clinician or supervisor has that Telegram id."),
     "client.not_monitored": N_("This client is not in active monitoring (discharged)."),
     "plan.closed": N_("This client was discharged, so their plan is kept as it was."),
-    "plan.format": N_("I could not read that plan. Start each section with its title on a "
-                      "line of its own (Warning signs:, Coping steps:, Support people:) and "
-                      "put one item a line, at most 20 a section and 200 characters an item. "
-                      "Nothing was changed."),
+    # {rules}: journal/review/plan.py's format_rules, the one statement of the format.
+    "plan.format": N_("I could not read that plan. {rules} Nothing was changed."),
     "report.days": N_("Use: /report CODE [days], with days from 1 to 366 (default 30)."),
     "schedule.usage": N_("Use: /schedule CODE HH:MM [days] [window HH:MM-HH:MM]\n"
                          "Days: daily, weekdays, weekends, mon-fri or mon,wed,fri (default: "
@@ -76,7 +75,10 @@ ERRORS = {
 
 
 def error_text(key: str) -> str:
-    return _(ERRORS.get(key, SOMETHING_WRONG))
+    text = _(ERRORS.get(key, SOMETHING_WRONG))
+    if key == "plan.format":
+        text = text.format(rules=format_rules(current_language.get()))
+    return text
 
 
 def crisis_message(*, phone: str, text_line: str, office: str, clinician_contact: str,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from journal.clock import Clock
-from journal.i18n import LANGUAGES, N_, gettext_for
+from journal.i18n import N_, gettext_for
+from journal.staff import StaffDefaults
 from storage.records import OutboxCounts, OutboxMessage
 from storage.uow import UnitOfWork
 
@@ -16,7 +17,7 @@ NOTICE_KIND = "dead-letter"
 class DeliveryReport:
     def __init__(self, *, clock: Clock, staff_language: str = "en") -> None:
         self._clock = clock
-        self._language = staff_language
+        self._staff = StaffDefaults(language=staff_language)
 
     async def dead_letter(self, uow: UnitOfWork, message: OutboxMessage, error: str) -> None:
         """Tell every supervisor about a message that went to the dead-letter state.
@@ -25,9 +26,7 @@ class DeliveryReport:
             return
         client = await uow.clients.get(message.client_id) if message.client_id else None
         for supervisor in await uow.clinicians.supervisors():
-            # In each supervisor's own language, else the program's.
-            language = supervisor.language if supervisor.language in LANGUAGES else None
-            text = gettext_for(language or self._language, DEAD_NOTICE).format(
+            text = gettext_for(self._staff.of(supervisor).language, DEAD_NOTICE).format(
                 kind=message.kind, error=error,
                 client=client.code if client is not None else "-")
             await uow.outbox.add(chat_id=supervisor.telegram_id, kind=NOTICE_KIND,

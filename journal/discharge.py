@@ -11,10 +11,9 @@ from journal.clock import Clock
 from journal.errors import NotAllowed
 from journal.i18n import N_, gettext_for
 from journal.people import actor_of, visible_client
-from storage.records import Client, Clinician
+from storage.records import IN_PROGRAM, Client, ClientStatus, Clinician
 from storage.uow import UnitOfWork
 
-MONITORED: Final = ("invited", "active", "paused")
 CLIENT_DISCHARGE_NOTICE: Final = N_(
     "Your daily check-ins through this bot have ended, as agreed with your program. Thank "
     "you for the work you have put in. For support, contact your clinician or the program "
@@ -59,7 +58,7 @@ class DischargeService:
         erase_after = now + self._retention
         chat_id = client.telegram_id
         client = await uow.clients.update(
-            client.id, status="discharged", discharged_at=now, erase_after=erase_after,
+            client.id, status=ClientStatus.DISCHARGED, discharged_at=now, erase_after=erase_after,
             telegram_id=None, pause_reason=None)
         if chat_id is not None:
             await uow.outbox.cancel_pending(chat_id=chat_id, kind="prompt")
@@ -97,7 +96,7 @@ class DischargeService:
 
     async def _monitored(self, uow: UnitOfWork, clinician: Clinician, code: str) -> Client:
         client = await visible_client(uow, clinician, code)
-        if client.status not in MONITORED:
+        if client.status not in IN_PROGRAM:
             raise NotMonitored(f"client {client.code} is {client.status}")
         return client
 

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from journal.clock import Clock
 from journal.errors import DomainError, InvalidInput, NotAllowed
-from journal.i18n import N_, gettext_for
+from journal.i18n import LANGUAGES, N_, gettext_for
 from journal.staff import StaffDefaults, StaffLocale
-from storage.records import Client, Clinician
+from storage.records import Client, ClientStatus, Clinician
 from storage.uow import UnitOfWork
 
 LOCKOUT_FAILURES = 10
@@ -211,7 +211,7 @@ class EnrolmentService:
         """An invite enrols only the record it was made for, and only while that record
         waits for its person: never into an erased or discharged client."""
         client = await uow.clients.get(client_id)
-        return client is not None and client.status == "invited"
+        return client is not None and client.status == ClientStatus.INVITED
 
     @staticmethod
     async def locked_out(uow: UnitOfWork, telegram_id: int, now: datetime) -> bool:
@@ -240,7 +240,7 @@ class EnrolmentService:
         self, uow: UnitOfWork, telegram_id: int, language: str
     ) -> EnrolmentStep:
         data = await self._step(uow, telegram_id, "consent")
-        data["language"] = language if language in ("en", "es") else "en"
+        data["language"] = language if language in LANGUAGES else "en"
         await uow.conversations.set(telegram_id, "consent", data, self._clock.now())
         return EnrolmentStep("consent", data["language"])
 
@@ -259,7 +259,7 @@ class EnrolmentService:
         self, uow: UnitOfWork, telegram_id: int, language: str
     ) -> EnrolmentStep:
         data = await self._step(uow, telegram_id, "enrol:language")
-        data["language"] = language if language in ("en", "es") else "en"
+        data["language"] = language if language in LANGUAGES else "en"
         await uow.conversations.set(telegram_id, "enrol:timezone", data, self._clock.now())
         return EnrolmentStep("timezone", data["language"])
 
@@ -288,7 +288,7 @@ class EnrolmentService:
         client = await uow.clients.update(
             invite.client_id,
             telegram_id=telegram_id,
-            status="active",
+            status=ClientStatus.ACTIVE,
             language=data["language"],
             timezone=data["timezone"],
             checkin_time=checkin_time,

@@ -14,8 +14,9 @@ from pathlib import Path
 
 LOCALES = Path(__file__).with_name("locales")
 DOMAIN = "steadfast"
-LANGUAGES = ("en", "es")
+# The languages the catalogues hold, each named in itself: the one list of them.
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+LANGUAGES = tuple(LANGUAGE_NAMES)
 
 current_language: ContextVar[str] = ContextVar("current_language", default="en")
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from journal.errors import NotFound
-from storage.records import Client, Clinician
-from storage.uow import UnitOfWork
+from storage.records import IN_PROGRAM, Client, Clinician
+
+if TYPE_CHECKING:  # only annotations: the report worker imports this, not SQLAlchemy
+    from storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ async def identify(uow: UnitOfWork, telegram_id: int) -> Person:
 
 
 CODE_SHAPE: Final = re.compile(r"[A-Za-z0-9]{3}-[A-Za-z0-9]{2}")
-CURRENT: Final = ("invited", "active", "paused")
+CURRENT: Final = IN_PROGRAM  # a client a clinician may still act on
 
 
 async def existing_client(uow: UnitOfWork, code: str) -> Client:

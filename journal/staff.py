@@ -35,7 +35,8 @@ class StaffDefaults:
 
 
 def check_language(value: str) -> str:
-    """A language the catalogues hold ("en", "es"), or InvalidInput saying which exist."""
+    """A language the catalogues hold (journal.i18n.LANGUAGES), or InvalidInput saying
+    which exist."""
     code = value.strip().lower()
     if code not in LANGUAGES:
         raise InvalidInput(f"unknown language {value!r}; use one of: {', '.join(LANGUAGES)}",

@@ -33,7 +33,7 @@ from journal.checkin.days import counts_from, is_checkin_day, local_date, opens_
 from journal.checkin.service import CheckInService
 from journal.clock import Clock
 from journal.errors import safe_trace
-from storage.records import Client, ScheduledDay
+from storage.records import OVER, Client, ScheduledDay
 from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -285,7 +285,7 @@ class Ticks:
                 ahead.append(opens)
                 continue
             known = days.get(day)
-            if known is not None and known.status in ("submitted", "missed"):
+            if known is not None and known.status in OVER:
                 continue
             closes = window.closes_at(client, day)
             if now >= closes:

@@ -4,7 +4,59 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Final
+
+
+class DayStatus(StrEnum):
+    """A check-in day's status (`checkins.status`): equal to the stored string."""
+
+    PROMPTED = "prompted"  # asked, not started
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    MISSED = "missed"
+
+
+# A day still open to answers, and a day that is over (answered or not).
+ASKED: Final = frozenset({DayStatus.PROMPTED, DayStatus.IN_PROGRESS})
+OVER: Final = frozenset({DayStatus.SUBMITTED, DayStatus.MISSED})
+
+
+class ClientStatus(StrEnum):
+    """A client's status (`clients.status`): equal to the stored string."""
+
+    INVITED = "invited"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DISCHARGED = "discharged"
+
+
+# A client still in the program (not discharged), and one the bot talks to.
+IN_PROGRAM: Final = (ClientStatus.INVITED, ClientStatus.ACTIVE, ClientStatus.PAUSED)
+ENROLLED: Final = (ClientStatus.ACTIVE, ClientStatus.PAUSED)
+
+
+class OutboxStatus(StrEnum):
+    """An outbox row's status (`outbox.status`): equal to the stored string."""
+
+    QUEUED = "queued"
+    RETRYING = "retrying"  # a transient failure; tried again at next_attempt_at
+    SENT = "sent"
+    DEAD = "dead"  # a permanent answer: the supervisors are told
+    EXPIRED = "expired"  # no longer useful before it was sent
+    CANCELLED = "cancelled"  # withdrawn by a later action
+
+
+# A row Telegram has not taken yet.
+WAITING: Final = (OutboxStatus.QUEUED, OutboxStatus.RETRYING)
+
+
+class AlertStatus(StrEnum):
+    """An alert's status (`alerts.status`): equal to the stored string."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True, slots=True)

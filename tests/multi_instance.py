@@ -32,6 +32,9 @@ skipped = { en = "Skipped", es = "Omitida" }
 none_selected = { en = "None", es = "Ninguna" }
 removed_step = { en = "Removed", es = "Quitado" }
 
+[domains]
+collapse_of_social_supports = { en = "Social supports", es = "Apoyos sociales" }
+
 [[items]]
 id = "lapse"
 kind = "yesno"

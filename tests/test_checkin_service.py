@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -20,7 +21,6 @@ from journal.checkin.flow import (
     answers_of,
     start,
 )
-from journal.checkin.questionnaire import Questionnaire
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.checkin.service import CheckInService, TextTooLong
 from journal.checkin.view import ALREADY_SAVED, CLOSED, CheckInView
@@ -113,7 +113,7 @@ async def test_a_check_in_open_when_the_questions_change_says_so_and_keeps_its_s
     async with store.transaction() as uow:
         first = await service(store, clock).start_or_continue(uow, client)
         assert first.view is not None
-    newer = Questionnaire(Q.id, Q.version + 1, Q.languages, Q.items, Q.title, Q.phrases)
+    newer = dataclasses.replace(Q, version=Q.version + 1)
     alerts = AlertService(clock=clock, questionnaire=newer,
                           rules=load_rules(questionnaire=newer))
     updated = CheckInService(clock=clock, questionnaire=newer, alerts=alerts, store=store)

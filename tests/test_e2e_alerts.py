@@ -182,7 +182,7 @@ async def test_a_clinician_lowers_one_clients_threshold_and_only_that_client_ale
     today = DaySnapshot(date(2026, 3, 2), answers)
     mine = evaluate(rules, q, today, [], overrides=overrides)
     others = evaluate(rules, q, today, [])
-    assert mine.indicators is not None and mine.indicators.general == 4
+    assert mine.indicators is not None and mine.indicators.value("general") == 4
     assert "general_elevated" in {f.rule_id for f in mine.findings}
     assert "general_elevated" not in {f.rule_id for f in others.findings}
 

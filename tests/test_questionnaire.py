@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from journal.checkin.questionnaire import (
-    DOMAINS,
     SKIPPED,
     Questionnaire,
     options_for,
@@ -88,7 +87,11 @@ def test_every_text_of_the_default_exists_in_english_and_spanish(default: Questi
 
 
 def test_the_default_covers_every_acute_domain_as_indicators(default: Questionnaire) -> None:
-    assert {item.domain for item in default.items if item.indicators} == DOMAINS
+    acute_2007 = {"access_to_victims", "hostility", "sexual_preoccupation",
+                  "rejection_of_supervision", "emotional_collapse",
+                  "collapse_of_social_supports", "substance_abuse"}
+    assert set(default.domains) == acute_2007
+    assert {item.domain for item in default.items if item.indicators} == acute_2007
     for item in default.items:
         assert "acute" not in " ".join(item.text.texts.values()).lower()
 
@@ -263,3 +266,68 @@ def test_a_language_the_program_has_not_translated_falls_back(default: Questionn
     assert default.item("lapse").short.get("fr") == default.item("lapse").short.get("en")
     with pytest.raises(KeyError, match="no item 'nope'"):
         default.item("nope")
+
+
+def test_roll_ups_domains_and_review_parts_are_checked_with_every_problem_listed(
+        tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path,
+        """
+[[roll_ups]]
+id = "strain"
+label = { en = "Strain" }
+
+[[roll_ups]]
+id = "items"
+label = { en = "Items", es = "Ítems" }
+
+[domains]
+mood = { en = "Mood", es = "Ánimo" }
+
+[review]
+scales = [{ item = "moment" }]
+situation = "mood"
+note = "missing"
+lapse_feel = "mood"
+
+[[items]]
+id = "mood"
+kind = "choice"
+domain = "hostility"
+indicators = ["strain", "general"]
+text = { en = "Mood?", es = "¿Ánimo?" }
+options = [
+    { key = "ok", label = { en = "OK", es = "Bien" } },
+    { key = "low", label = { en = "Low", es = "Bajo" } },
+]
+score = { ok = 0, low = 1 }
+
+[[items]]
+id = "moment"
+kind = "yesno"
+text = { en = "A risky moment?", es = "¿Un momento de riesgo?" }
+""",
+    )
+    assert problems == [
+        "roll-up 'strain' label: missing 'es' text",
+        "roll-up 'items': id is reserved",
+        "item 'mood': unknown domain 'hostility' (known: mood)",
+        "item 'mood': unknown indicator 'general' (known: strain)",
+        "item 'mood': an item counted in an indicator needs a domain",
+        "review: unknown key 'lapse_feel' (known: scales, situation, situation_detail, "
+        "coping_used, coping_effect, lapse, lapse_feeling, self_harm, small_decisions, "
+        "small_decisions_other, good_life, note)",
+        "review situation: item 'mood' is a choice item, not yesno",
+        "review note: 'missing' is not an item of this questionnaire",
+        "review scale #1: item 'moment' is a yesno item, not scale",
+    ]
+
+
+def test_the_default_declares_what_the_review_reads(default: Questionnaire) -> None:
+    assert default.roll_up_ids == ("sexual_violent", "general")
+    assert default.roll_ups[1].label.get("es") == "Indicador general"
+    assert [s.item for s in default.review.scales] == ["confidence", "coping", "coping_effect"]
+    assert default.review.item("situation") == "high_risk"
+    assert default.review.item("note") == "journal_note"
+    for item_id in default.review.parts.values():
+        assert default.has_item(item_id)

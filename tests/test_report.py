@@ -48,9 +48,18 @@ def rules(q: Questionnaire) -> RiskRules:
     return load_rules(questionnaire=q)
 
 
+ROLL_UPS = (charts.Series("roll_up", "sexual_violent", "Sexual/violent", 8,
+                          charts.Thresholds(3, 5)),
+            charts.Series("roll_up", "general", "General", 14, charts.Thresholds(6, 9)))
+SCALES = tuple(charts.Series("scale", name, name.capitalize(), 10)
+               for name in ("confidence", "coping", "coping_effect"))
+
+
 def _points(days: int) -> list[charts.DayPoint]:
-    return [charts.DayPoint(START + timedelta(days=n), n % 9, n % 15, n % 11, 10 - n % 11,
-                            None if n % 4 else 6,
+    return [charts.DayPoint(START + timedelta(days=n),
+                            {"sexual_violent": n % 9, "general": n % 15},
+                            {"confidence": n % 11, "coping": 10 - n % 11,
+                             **({} if n % 4 else {"coping_effect": 6})},
                             {} if n % 5 == 4 else {"hostility": n % 3, "substance_abuse": 0})
             for n in range(days)]
 
@@ -67,15 +76,19 @@ def test_every_chart_is_a_real_png_of_the_promised_size(days: int) -> None:
     alerts = [charts.AlertMark(datetime(2026, 2, 3 + n, 21, tzinfo=UTC), level, n % 2 == 0)
               for n, level in enumerate(("elevated", "high", "critical"))] if days else []
     images = [
-        charts.indicators_chart(points, charts.Thresholds(3, 5), charts.Thresholds(6, 9),
-                                start=START, end=end),
-        charts.confidence_coping_chart(points, start=START, end=end),
+        charts.indicators_chart(points, ROLL_UPS, start=START, end=end),
+        charts.indicators_chart(points, ROLL_UPS[1:], start=START, end=end),
+        charts.confidence_coping_chart(points, SCALES, start=START, end=end),
         charts.domains_chart(points, {"hostility": "Hostility", "substance_abuse": "Substances",
                                       "access_to_victims": "Access"}, start=START, end=end),
         charts.adherence_calendar({p.day: "submitted" for p in points}, start=START, end=end),
         charts.alert_timeline(alerts, start=START, end=end),
-        charts.summary_chart(points[-14:], charts.Thresholds(3, 5), charts.Thresholds(None, 9),
+        charts.summary_chart(points[-14:], ROLL_UPS, SCALES,
                              start=end - timedelta(days=13), end=end, language="es"),
+        # A program's own check-in: one roll-up, and one scale or none.
+        charts.summary_chart(points, ROLL_UPS[1:], SCALES[:1], start=START, end=end),
+        charts.summary_chart(points, ROLL_UPS[1:], (), start=START, end=end),
+        charts.confidence_coping_chart(points, SCALES[2:], start=START, end=end),
     ]
     for png in images:
         assert png[:8] == b"\x89PNG\r\n\x1a\n"

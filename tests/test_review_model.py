@@ -230,9 +230,14 @@ def test_the_date_axis_names_the_month_from_its_first_label(start: date, end: da
 
 def test_series_sharing_an_axis_are_told_apart() -> None:
     start = date(2026, 2, 1)
-    points = [charts.DayPoint(start + timedelta(days=n), 2, 2, 7, 7, 7,
+    points = [charts.DayPoint(start + timedelta(days=n), {"sexual_violent": 2, "general": 2},
+                              {"confidence": 7, "coping": 7, "coping_effect": 7},
                               {"hostility": 1}) for n in range(14)]  # every value equal
-    figure = charts.summary_figure(points, charts.Thresholds(3, 5), charts.Thresholds(6, 9),
+    roll_ups = (charts.Series("roll_up", "sexual_violent", "SV", 8, charts.Thresholds(3, 5)),
+                charts.Series("roll_up", "general", "General", 14, charts.Thresholds(6, 9)))
+    scales = tuple(charts.Series("scale", name, name, 10)
+                   for name in ("confidence", "coping", "coping_effect"))
+    figure = charts.summary_figure(points, roll_ups, scales,
                                    start=start, end=start + timedelta(days=13))
     for ax in figure.axes:
         series = [line for line in ax.get_lines() if len(line.get_xdata()) > 2]

@@ -22,7 +22,7 @@ from aiohttp import web
 from journal.alerts.levels import ALERT_ORDER, LABELS, WORDS
 from journal.checkin.questionnaire import MAX_SCORE
 from journal.i18n import N_, gettext_for, ngettext_for
-from journal.review.charts import DAY_LABELS, Thresholds
+from journal.review.charts import DAY_LABELS, Series, Thresholds
 from journal.review.client_page import (
     DEFAULT_RANGE,
     RANGES,
@@ -31,7 +31,7 @@ from journal.review.client_page import (
     ClientPages,
     JournalPage,
 )
-from journal.review.plan import PLAN_SECTIONS, PlanFormatError
+from journal.review.plan import PLAN_SECTIONS, PlanFormatError, format_rules, section_titles
 from web.auth import check_csrf, signed_in
 from web.client_charts import (
     SMALL_WIDTH,
@@ -53,11 +53,6 @@ MAX_JOURNAL_PAGE: Final = 999_999  # a page past the last shows the last; a long
 STATE_LABELS: Final = {**DAY_LABELS, "paused": N_("Paused")}
 WEEKDAYS: Final = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"),
                    N_("Sun"))
-WELLBEING: Final = (("confidence", N_("Confidence for tomorrow")),
-                    ("coping", N_("Coping today")),
-                    ("coping_effect", N_("Coping steps worked")))
-ROLL_UPS: Final = (("sexual_violent", N_("Sexual/violent indicator")),
-                   ("general", N_("General indicator")))
 
 
 @lru_cache(maxsize=8)
@@ -121,23 +116,22 @@ def charts(data: ClientPage, language: str) -> dict[str, Any]:
     months = month_namer(language)
     days = [p.day for p in data.points]
 
-    def series(name: str) -> list[int | None]:
-        return [getattr(p, name) for p in data.points]
+    def series(line: Series) -> list[int | None]:
+        return [p.value(line) for p in data.points]
 
     roll_ups = []
-    for name, title in ROLL_UPS:
-        limits = _thresholds(data.sexual_violent if name == "sexual_violent" else data.general,
-                             t)
-        top = data.sv_max if name == "sexual_violent" else data.general_max
-        values = series(name)
+    for line in data.roll_ups:
+        name, title, top = line.id, line.label, line.top
+        limits = _thresholds(line.thresholds, t)
+        values = series(line)
         description = _described(values, limits, data.days, language)
         # Drawn twice, wide and narrow, and the stylesheet shows the one that fits: an SVG
         # scaled down to a phone would shrink its labels past reading.
-        roll_ups.append({"id": f"chart-{name}", "title": t(title), "text": description,
-                         "svg": line_chart(f"chart-{name}", t(title), description, days,
+        roll_ups.append({"id": f"chart-{name}", "title": title, "text": description,
+                         "svg": line_chart(f"chart-{name}", title, description, days,
                                            values, top=top, thresholds=limits,
                                            month_name=months),
-                         "narrow": line_chart(f"chart-{name}-n", t(title), description, days,
+                         "narrow": line_chart(f"chart-{name}-n", title, description, days,
                                               values, top=top, thresholds=limits,
                                               month_name=months, width=SMALL_WIDTH + 60,
                                               height=140)})
@@ -151,12 +145,13 @@ def charts(data: ClientPage, language: str) -> dict[str, Any]:
                                           top=MAX_SCORE, month_name=months, width=SMALL_WIDTH,
                                           height=110)})
     wellbeing = []
-    for name, title in WELLBEING:
-        values = series(name)
+    for line in data.scales:
+        name, title = line.id, line.label
+        values = series(line)
         description = _described(values, (), data.days, language)
-        wellbeing.append({"id": f"chart-{name}", "title": t(title), "text": description,
-                          "svg": line_chart(f"chart-{name}", t(title), description, days,
-                                            values, top=10, month_name=months,
+        wellbeing.append({"id": f"chart-{name}", "title": title, "text": description,
+                          "svg": line_chart(f"chart-{name}", title, description, days,
+                                            values, top=line.top, month_name=months,
                                             width=SMALL_WIDTH, height=110)})
     cal = data.calendar
     paused = ngettext_for(language, "{n} day", "{n} days", cal.paused).format(n=cal.paused)
@@ -190,12 +185,11 @@ def month_rows(data: ClientPage, language: str) -> list[dict[str, Any]]:
 
 def table_rows(data: ClientPage) -> list[tuple[date, list[int | None]]]:
     """Every day's values, newest first, in the column order of the charts."""
-    names = [n for n, _t in ROLL_UPS]
     out = []
     for index, point in enumerate(data.points):
-        values = [getattr(point, n) for n in names]
+        values = [point.value(line) for line in data.roll_ups]
         values += [series[index] for series in data.domains.values()]
-        values += [getattr(point, n) for n, _t in WELLBEING]
+        values += [point.value(line) for line in data.scales]
         if any(v is not None for v in values):
             out.append((point.day, values))
     return list(reversed(out))
@@ -203,8 +197,8 @@ def table_rows(data: ClientPage) -> list[tuple[date, list[int | None]]]:
 
 def _common() -> dict[str, Any]:
     return {"levels": LABELS, "words": WORDS, "alert_order": ALERT_ORDER, "ranges": RANGES,
-            "plan_sections": PLAN_SECTIONS, "state_labels": STATE_LABELS,
-            "roll_up_names": ROLL_UPS, "wellbeing_names": WELLBEING,
+            "plan_sections": PLAN_SECTIONS, "plan_titles": section_titles,
+            "state_labels": STATE_LABELS,
             "search_limit": SEARCH_LIMIT, "shown_alerts": SHOWN_ALERTS}
 
 
@@ -267,14 +261,9 @@ async def edit_plan(request: web.Request) -> web.Response:
     except PlanFormatError:
         t = _translator(viewer.language)
         return await _client_page(request, viewer, DEFAULT_RANGE, plan_text=text, status=400,
-                                  plan_error=t(PLAN_FORMAT_HELP))
+                                  plan_error=t(N_("The plan was not saved. {rules}"),
+                                               rules=format_rules(viewer.language)))
     raise web.HTTPSeeOther(f"/clients/{client.code}?plan=saved#plan")
-
-
-PLAN_FORMAT_HELP: Final = N_(
-    "The plan was not saved: write it as sections, each title on its own line (Warning "
-    "signs, Coping steps, Support people) and one item a line below it, at most 20 items "
-    "a section and 200 characters an item.")
 
 
 def add_routes(app: web.Application) -> None:

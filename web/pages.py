@@ -19,7 +19,7 @@ from web.context import SERVICES_KEY
 from web.parsing import form as posted
 from web.parsing import query_number
 from web.render import page
-from web.trends import ARROWS, ROLL_UPS, trends
+from web.trends import ARROWS, roll_up_names, trends
 from web.trends import WORDS as TREND_WORDS
 
 LEVELS = [(level, WORDS[level]) for level in ALERT_ORDER]
@@ -45,7 +45,9 @@ async def caseload(request: web.Request) -> web.Response:
     return page(request, "caseload.html", {"entries": entries, "levels": LEVELS,
                                            "words": WORDS, "deliveries": dead,
                                            "clinicians": names, "trends": moved,
-                                           "roll_ups": ROLL_UPS, "trend_words": TREND_WORDS,
+                                           "roll_ups": roll_up_names(services.questionnaire,
+                                                                     viewer.language),
+                                           "trend_words": TREND_WORDS,
                                            "arrows": ARROWS})
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from statistics import fmean
 from typing import Final
 
+from journal.checkin.questionnaire import Questionnaire
 from journal.i18n import N_
 from journal.people import actor_of
 from journal.review.caseload import CaseloadEntry
@@ -25,8 +26,6 @@ WINDOW: Final = 7
 STEADY: Final = 0.1  # a change under a tenth of the scale reads as steady
 WORDS: Final = {"up": N_("rising"), "down": N_("falling"), "steady": N_("steady")}
 ARROWS: Final = {"up": "↑", "down": "↓", "steady": "→"}
-ROLL_UPS: Final = (("sexual_violent", N_("Sexual/violent indicator")),
-                   ("general", N_("General indicator")))
 
 
 @dataclass(frozen=True)
@@ -45,18 +44,24 @@ def direction(recent: Sequence[int], before: Sequence[int], scale: int) -> str |
     return "up" if change > 0 else "down"
 
 
+def roll_up_names(questionnaire: Questionnaire, language: str) -> list[tuple[str, str]]:
+    """Each roll-up's id and its name in `language`, in the questionnaire's order."""
+    return [(r.id, r.label.get(language)) for r in questionnaire.roll_ups]
+
+
 async def trends(uow: UnitOfWork, indicators: Indicators, entries: Sequence[CaseloadEntry],
                  viewer: Clinician, now: datetime) -> dict[str, Trend]:
     found: dict[str, Trend] = {}
-    scales = {name: indicators.maximum(name) for name, _label in ROLL_UPS}
+    names = indicators.questionnaire.roll_up_ids  # the questionnaire's [[roll_ups]]
+    scales = {name: indicators.maximum(name) for name in names}
     for entry in entries:
         start = entry.today - timedelta(days=2 * WINDOW - 1)
         checkins = await uow.checkins.recent(entry.client.id, since=start, until=entry.today)
         points = indicators.points(checkins, start, entry.today)
         split = len(points) - WINDOW
         by_roll_up: dict[str, str | None] = {}
-        for name, _label in ROLL_UPS:
-            values = [getattr(p, name) for p in points]
+        for name in names:
+            values = [p.roll_ups.get(name) for p in points]
             by_roll_up[name] = direction([v for v in values[split:] if v is not None],
                                          [v for v in values[:split] if v is not None],
                                          scales[name])

@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from app.settings import Settings
-from bot.callbacks import ACKNOWLEDGE, DETAILS, SKIP_NOTE, AlertCb
+from bot.callbacks import ACKNOWLEDGE, DETAILS, SKIP_NOTE, AlertCb, render_buttons
 from bot.ephemeral import Ephemeral
 from bot.filters import Role
 from bot.outgoing import Outgoing
@@ -77,14 +77,11 @@ async def open_alerts(message: Message, person: Person, uow: UnitOfWork, out: Ou
     if not rows:
         out.send(message.chat.id, _("No open alerts."))
         return
+    locale = alerts.locale_of(person.clinician)
     for alert, client in rows[:20]:
-        out.send(message.chat.id, alerts.alert_text(alert, client.code,
-                                                    locale=alerts.locale_of(person.clinician)),
-                 InlineKeyboardMarkup(inline_keyboard=[[
-                     InlineKeyboardButton(text=_("Details"), callback_data=AlertCb(
-                         action=DETAILS, alert_id=alert.id).pack()),
-                     InlineKeyboardButton(text=_("Acknowledge"), callback_data=AlertCb(
-                         action=ACKNOWLEDGE, alert_id=alert.id).pack())]]))
+        # The same buttons as the alert's own message, drawn the same way.
+        out.send(message.chat.id, alerts.alert_text(alert, client.code, locale=locale),
+                 render_buttons(alerts.buttons(alert.id, language=locale.language)))
     if len(rows) > 20:
         out.send(message.chat.id, ngettext(
             "{n} more open alert is not shown.", "{n} more open alerts are not shown.",

@@ -17,6 +17,7 @@ from journal.entries import JournalService
 from journal.i18n import _, current_language
 from journal.people import Person
 from journal.preferences import PreferencesService
+from journal.review.plan import plan_sections
 from storage.records import Plan
 from storage.uow import Store, UnitOfWork
 
@@ -27,11 +28,9 @@ def render_plan(plan: Plan) -> str:
                  "you during your sessions: your warning signs, the coping steps that help you, "
                  "and the people you can call. Once it is written, you will find it here.")
     sections = [_("Your relapse prevention plan")]
-    for title, items in ((_("Warning signs"), plan.warning_signs),
-                         (_("Coping steps"), plan.coping_steps),
-                         (_("Support people"), plan.support_people)):
+    for title, items in plan_sections(plan):
         lines = [f"• {item}" for item in items] or [_("Not written yet.")]
-        sections.append(title + "\n" + "\n".join(lines))
+        sections.append(_(title) + "\n" + "\n".join(lines))
     text = "\n\n".join(sections)
     if utf16_length(text) > TEXT_LIMIT:
         text = cut_to(text, TEXT_LIMIT - 1).rstrip() + "…"

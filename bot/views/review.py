@@ -5,21 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 
 from bot.callbacks import DischargeCb, ReviewCb
+from bot.views.chat import TEXT_LIMIT, cut_to, keyboard, utf16_length
 from journal.alerts.levels import ALERT_ORDER, WORDS
 from journal.i18n import N_, _, ngettext
 from journal.review.adherence import Adherence
 from journal.review.caseload import CaseloadEntry
 from journal.review.history import HistoryItem, HistoryPage
-from journal.review.plan import PLAN_EDIT_MINUTES, plan_as_text
+from journal.review.plan import PLAN_EDIT_MINUTES, plan_as_text, plan_sections
 from journal.review.report_data import DEFAULT_REPORT_DAYS
 from journal.review.summary import ClientSummary
 from journal.times import shown_time
 from storage.records import Client, Plan
 
-MESSAGE_LIMIT = 3900  # under Telegram's 4096, leaving room for the closing line
+MESSAGE_LIMIT = TEXT_LIMIT - 196  # UTF-16 units, leaving room for the closing line
 BUTTONS_PER_ROW = 3
 
 STATUSES = {"invited": N_("invited, not enrolled yet"), "active": N_("active"),
@@ -61,21 +62,16 @@ def deleted_in(minutes: int) -> str:
                     "This message is deleted in {n} minutes.", minutes).format(n=minutes)
 
 
-def _keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=text, callback_data=data) for text, data in row]
-        for row in rows])
-
-
 def _chunks(blocks: list[str], limit: int = MESSAGE_LIMIT) -> list[list[str]]:
     chunks: list[list[str]] = [[]]
     size = 0
     for block in blocks:
-        if chunks[-1] and size + len(block) + 2 > limit:
+        length = utf16_length(block)
+        if chunks[-1] and size + length + 2 > limit:
             chunks.append([])
             size = 0
         chunks[-1].append(block)
-        size += len(block) + 2
+        size += length + 2
     return chunks
 
 
@@ -119,7 +115,7 @@ def caseload_messages(entries: list[CaseloadEntry], *, supervisor: bool
         rows = [[(code, ReviewCb(action="summary", code=code).pack())
                  for code in codes[i:i + BUTTONS_PER_ROW]]
                 for i in range(0, len(codes), BUTTONS_PER_ROW)]
-        messages.append((text, _keyboard(rows)))
+        messages.append((text, keyboard(rows)))
     messages[-1] = (messages[-1][0] + "\n\n" + _("Press a code to open the client."),
                     messages[-1][1])
     return messages
@@ -179,15 +175,13 @@ def plan_summary(plan: Plan) -> str:
     if plan.is_empty:
         return _("RP plan: still empty. Fill it in with /plan CODE.")
     lines = [_("RP plan:")]
-    for title, items in ((N_("Warning signs"), plan.warning_signs),
-                         (N_("Coping steps"), plan.coping_steps),
-                         (N_("Support people"), plan.support_people)):
+    for title, items in plan_sections(plan):
         lines.append(f"{_(title)}: " + ("; ".join(items) if items else "-"))
     return "\n".join(lines)
 
 
 def summary_buttons(code: str) -> InlineKeyboardMarkup:
-    return _keyboard([[
+    return keyboard([[
         (_("History"), ReviewCb(action="history", code=code, page=0).pack()),
         (ngettext("Report ({n} day)", "Report ({n} days)", DEFAULT_REPORT_DAYS).format(
             n=DEFAULT_REPORT_DAYS),
@@ -208,9 +202,9 @@ def _item_text(item: HistoryItem, zone: str) -> str:
         return _("Check-in {day}: missed").format(day=f"{item.day:%Y-%m-%d}")
     head = _("Check-in {day}. Level: {level}").format(day=f"{item.day:%Y-%m-%d}",
                                                       level=_level(item.level))
-    if item.sexual_violent is not None and item.general is not None:
-        head += "\n" + _("Indicators: sexual/violent {sv}, general {general}").format(
-            sv=item.sexual_violent, general=item.general)
+    if item.roll_ups:
+        head += "\n" + _("Indicators: {values}").format(
+            values=", ".join(f"{name} {value}" for name, value in item.roll_ups))
     lines = [head]
     lines += [f"{question}: {answer}" for question, answer in item.answers]
     lines += [f"{question}: {answer}" for question, answer in item.texts]
@@ -218,9 +212,9 @@ def _item_text(item: HistoryItem, zone: str) -> str:
 
 
 def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
+    if utf16_length(text) <= limit:
         return text
-    return text[:limit - 1].rstrip() + "…\n" + _("(shortened here; the session report has "
+    return cut_to(text, limit - 1).rstrip() + "…\n" + _("(shortened here; the session report has "
                                                    "the full text)")
 
 
@@ -231,7 +225,8 @@ def history_text(page: HistoryPage, ttl_minutes: int, *, zone: str = "UTC") -> s
     footer = deleted_in(ttl_minutes)
     if not page.items:
         return header + "\n\n" + _("No check-ins or journal entries yet.")
-    budget = (MESSAGE_LIMIT - len(header) - len(footer) - 150) // len(page.items)
+    budget = ((MESSAGE_LIMIT - utf16_length(header) - utf16_length(footer) - 150)
+              // len(page.items))
     blocks = [_shorten(_item_text(item, zone), budget) for item in page.items]
     return "\n\n".join([header, *blocks, footer])
 
@@ -245,7 +240,7 @@ def history_buttons(page: HistoryPage) -> InlineKeyboardMarkup | None:
     if page.page + 1 < page.pages:
         row.append((_("Next ▶"), ReviewCb(action="page", code=code,
                                           page=page.page + 1).pack()))
-    return _keyboard([row]) if row else None
+    return keyboard([row]) if row else None
 
 
 # --- plan, discharge --------------------------------------------------------------------
@@ -291,14 +286,14 @@ def discharge_question(code: str, erase_after: date, days: int,
             "escalating until someone acknowledges it.",
             "{n} alerts of this client are still open. Discharge does not close them: they "
             "keep escalating until someone acknowledges them.", open_alerts).format(n=open_alerts)
-    return text, _keyboard([[
+    return text, keyboard([[
         (_("Discharge {code}").format(code=code),
          DischargeCb(action="confirm", code=code).pack()),
         (_("Cancel"), DischargeCb(action="cancel", code=code).pack())]])
 
 
 def _fit(text: str) -> str:
-    return text if len(text) <= 4096 else text[:4090].rstrip() + "…"
+    return text if utf16_length(text) <= TEXT_LIMIT else cut_to(text, TEXT_LIMIT - 6).rstrip() + "…"
 
 
 __all__ = [

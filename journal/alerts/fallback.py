@@ -15,10 +15,10 @@ from typing import Protocol
 
 from journal import telemetry
 from journal.alerts.levels import label
+from journal.alerts.service import alert_heading
 from journal.clock import Clock, backoff
 from journal.i18n import N_, gettext_for
 from journal.staff import StaffDefaults
-from journal.times import shown_time
 from storage.records import StaffEmail
 from storage.uow import Store, UnitOfWork
 
@@ -127,16 +127,10 @@ class EmailFallback:
         client = await uow.clients.get(alert.client_id) if alert is not None else None
         if alert is None or client is None:
             return None
-        level = t(label(alert.level))
-        time = f"{shown_time(alert.created_at, locale.timezone)} ({locale.timezone})"
         subject = t(ESCALATED_SUBJECT if claim.escalation else ALERT_SUBJECT).format(
-            program=program, level=level, code=client.code)
-        lines = [program, ""]
-        if claim.escalation:
-            lines.append(t(N_("ESCALATED: not acknowledged in time.")))
-        lines.append(t(N_("{level} alert for client {code}")).format(
-            level=level, code=client.code))
-        lines.append(t(N_("Raised {time}")).format(time=time))
+            program=program, level=t(label(alert.level)), code=client.code)
+        lines = [program, "", *alert_heading(alert, client.code, locale,
+                                             escalated=bool(claim.escalation), zone_named=True)]
         lines += ["", t(ALERT_OPEN)]
         return _Mail(claim, to, subject, "\n".join(lines), client.id)
 

@@ -13,7 +13,6 @@ from typing import Final, Literal, TypeAlias, cast, get_args
 
 from journal.alerts.levels import Level, RuleLevel, highest, level_rank
 from journal.checkin.questionnaire import (
-    INDICATOR_NAMES,
     SKIPPED,
     Answer,
     Questionnaire,
@@ -152,18 +151,18 @@ class RiskRules:
 class Indicators:
     """Self-report indicators of one check-in (never an ACUTE-2007 score).
 
-    Each roll-up adds the highest item score of each ACUTE-2007 domain among its items.
+    Each roll-up (the questionnaire's [[roll_ups]]) adds the highest item score of each
+    domain among its items: with the default check-in sexual_violent 0-8, general 0-14.
     """
 
-    sexual_violent: int  # 0-8 with the default check-in
-    general: int  # 0-14 with the default check-in
+    roll_ups: Mapping[str, int]  # roll-up id -> its value
     item_scores: Mapping[str, int]
     domain_scores: Mapping[str, int]
 
     def value(self, name: str) -> int:
-        if name not in INDICATOR_NAMES:
+        if name not in self.roll_ups:
             raise KeyError(f"unknown indicator {name!r}")
-        return cast(int, getattr(self, name))
+        return self.roll_ups[name]
 
 
 @dataclass(frozen=True)
@@ -199,7 +198,7 @@ def indicators(q: Questionnaire, answers: Mapping[str, Answer]) -> Indicators:
         if score is not None:
             item_scores[item.id] = score
     domain_scores: dict[str, int] = {}
-    roll_ups: dict[str, dict[str, int]] = {name: {} for name in INDICATOR_NAMES}
+    roll_ups: dict[str, dict[str, int]] = {name: {} for name in q.roll_up_ids}
     for item in q.items:
         if item.id not in item_scores or item.domain is None:
             continue
@@ -210,8 +209,8 @@ def indicators(q: Questionnaire, answers: Mapping[str, Answer]) -> Indicators:
             per_domain = roll_ups[name]
             per_domain[item.domain] = max(per_domain.get(item.domain, 0), score)
     return Indicators(
-        sexual_violent=sum(roll_ups["sexual_violent"].values()),
-        general=sum(roll_ups["general"].values()),
+        roll_ups=MappingProxyType({name: sum(per_domain.values())
+                                   for name, per_domain in roll_ups.items()}),
         item_scores=MappingProxyType(item_scores),
         domain_scores=MappingProxyType(domain_scores),
     )

@@ -22,7 +22,7 @@ from journal.alerts.rules import (
     Source,
     TrendRule,
 )
-from journal.checkin.questionnaire import INDICATOR_NAMES, Item, Questionnaire
+from journal.checkin.questionnaire import Item, Questionnaire
 from journal.checkin.questionnaire_file import (
     DataFileError,
     file_version,
@@ -210,10 +210,15 @@ class _RulesParser:
         self.check_test(test, name)
         return test
 
+    def check_indicator(self, indicator: str, name: str) -> None:
+        """A roll-up of the questionnaire (any name when the rules are read without one)."""
+        if self.q is not None and indicator not in self.q.roll_up_ids:
+            known = ", ".join(self.q.roll_up_ids) or "none"
+            self.problems.append(f"{name}: unknown indicator {indicator!r} (known: {known})")
+
     def check_test(self, test: Criterion, name: str) -> None:
         if test.source == "indicator":
-            if test.name not in INDICATOR_NAMES:
-                self.problems.append(f"{name}: unknown indicator {test.name!r}")
+            self.check_indicator(test.name, name)
             if test.comparison not in ("at_least", "at_most"):
                 self.problems.append(f"{name}: an indicator is compared with at_least or at_most")
             return
@@ -263,8 +268,8 @@ class _RulesParser:
             self.problems.append(f"{name}: a falling trend needs by_at_least from 1")
         if direction == "rising" and "by_at_least" in raw:
             self.problems.append(f"{name}: by_at_least applies to falling trends only")
-        if source == "indicator" and target not in INDICATOR_NAMES:
-            self.problems.append(f"{name}: unknown indicator {target!r}")
+        if source == "indicator":
+            self.check_indicator(target, name)
         if source == "item":
             item = self.item(target, name)
             if item is not None and item.kind != "scale":

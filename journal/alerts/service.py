@@ -40,7 +40,7 @@ from journal.i18n import N_, gettext_for
 from journal.people import CURRENT, visible_client
 from journal.staff import StaffDefaults, StaffLocale
 from journal.times import shown_time
-from storage.records import Alert, CheckIn, Client, Clinician
+from storage.records import Alert, AlertStatus, CheckIn, Client, Clinician, DayStatus
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class AlertService:
         overrides = await uow.overrides.for_client(client.id)
         today = DaySnapshot(checkin.local_date, answers)
         assessment = evaluate(self._rules, self._q, today, history, overrides=overrides)
-        await uow.checkins.save(checkin.id, scores=_scores_data(assessment.indicators),
+        await uow.checkins.save(checkin.id, scores=stored_scores(assessment.indicators),
                                 risk_level=assessment.level)
         raised = await self._raised_reasons(uow, checkin.id)
         fresh = [f for f in assessment.findings if f.reason_code not in raised]
@@ -121,7 +121,7 @@ class AlertService:
         if overrides is None:
             overrides = await uow.overrides.for_client(client.id)
         recent: list[Literal["completed", "missed"]] = [
-            "missed" if s == "missed" else "completed" for s in statuses]
+            "missed" if s == DayStatus.MISSED else "completed" for s in statuses]
         assessment = evaluate_missed(self._rules, recent, overrides=overrides)
         if not assessment.findings:
             return None
@@ -196,13 +196,7 @@ class AlertService:
         def t(message: str) -> str:
             return gettext_for(locale.language, message)
 
-        lines = []
-        if escalated:
-            lines.append(t(N_("ESCALATED: not acknowledged in time.")))
-        lines.append(t(N_("{level} alert for client {code}")).format(
-            level=t(label(alert.level)), code=code))
-        lines.append(t(N_("Raised {time}")).format(
-            time=shown_time(alert.created_at, locale.timezone)))
+        lines = alert_heading(alert, code, locale, escalated=escalated)
         if self._full:
             lines.append("")
             lines += ["• " + r for r in self.reason_texts(alert, locale.language)]
@@ -253,6 +247,8 @@ class AlertService:
     def _answers_behind(self, findings: Sequence[Finding], answers: Mapping[str, Answer],
                         language: str) -> list[list[str]]:
         items: list[str] = []
+        situation = self._q.review.item("situation")
+        about_situation = False
         for finding in findings:
             try:
                 rule = self._rules.rule(finding.rule_id)
@@ -266,9 +262,13 @@ class AlertService:
                         items.append(test.name)
             elif isinstance(rule, TrendRule) and rule.source == "item":
                 items.append(rule.name)
-        if "high_risk_detail" in answers and any(f.reason_code == "HIGH_RISK_SITUATION"
-                                                 for f in findings):
-            items.append("high_risk_detail")
+            if (isinstance(rule, DailyRule) and rule.test.source == "item"
+                    and rule.test.name == situation):
+                about_situation = True
+        # A rule about the high-risk situation itself shows, last, what the client said of it.
+        detail = self._q.review.item("situation_detail")
+        if about_situation and detail is not None:
+            items.append(detail)
         shown: list[list[str]] = []
         for item_id in dict.fromkeys(items):
             if item_id in answers and self._q.has_item(item_id):
@@ -320,7 +320,7 @@ class AlertService:
         way (too late for acknowledge() to see its message id), mark this copy handled too,
         so nobody is left looking at an Acknowledge button for a handled alert."""
         alert = await uow.alerts.of_copy(outbox_id)
-        if alert is None or alert.status != "acknowledged" or alert.acknowledged_by is None:
+        if alert is None or alert.status != AlertStatus.ACKNOWLEDGED or alert.acknowledged_by is None:
             return
         client = await uow.clients.get(alert.client_id)
         by = await uow.clinicians.get(alert.acknowledged_by)
@@ -345,7 +345,7 @@ class AlertService:
         """Add the clinician's note to the alert's notes: a second acknowledgement or a
         later note adds one, and the notes already there stay, each under its author."""
         alert, client = await self.visible_alert(uow, clinician, alert_id)
-        if alert.status != "acknowledged":
+        if alert.status != AlertStatus.ACKNOWLEDGED:
             raise NotAllowed("acknowledge the alert before adding a note")
         now = self._clock.now()
         await uow.alerts.add_note(alert.id, client.id, note.strip()[:2000], by=clinician.id,
@@ -445,9 +445,9 @@ class AlertService:
                                          until=today - timedelta(days=1))
         history = []
         for day in days:
-            if day.status == "missed":
+            if day.status == DayStatus.MISSED:
                 history.append(DaySnapshot(day.local_date, None))
-            elif day.status == "submitted" and day.state is not None:
+            elif day.status == DayStatus.SUBMITTED and day.state is not None:
                 answers = answers_of(day.state)
                 history.append(snapshot(self._q, day.local_date, answers))
         return history
@@ -463,9 +463,32 @@ async def note_authors(uow: UnitOfWork, alerts: Sequence[Alert]) -> dict[int, st
     return names
 
 
-def _scores_data(indicators: Indicators | None) -> dict[str, Any]:
+def alert_heading(alert: Alert, code: str, locale: StaffLocale, *, escalated: bool,
+                  zone_named: bool = False) -> list[str]:
+    """What every copy of an alert says first, in the chat and in the fallback e-mail:
+    escalated or not, the level, the client's code and when it was raised (no health
+    detail). `zone_named`: the zone's name after the time too, for a reader away from the
+    program (an e-mail)."""
+    def t(message: str) -> str:
+        return gettext_for(locale.language, message)
+
+    time = shown_time(alert.created_at, locale.timezone)
+    if zone_named:
+        time += f" ({locale.timezone})"
+    lines = []
+    if escalated:
+        lines.append(t(N_("ESCALATED: not acknowledged in time.")))
+    lines.append(t(N_("{level} alert for client {code}")).format(
+        level=t(label(alert.level)), code=code))
+    lines.append(t(N_("Raised {time}")).format(time=time))
+    return lines
+
+
+def stored_scores(indicators: Indicators | None) -> dict[str, Any]:
+    """A check-in's indicators as its row keeps them (`checkins.scores`)."""
     if indicators is None:
         return {}
-    return {"sexual_violent": indicators.sexual_violent, "general": indicators.general,
-            "items": dict(indicators.item_scores), "domains": dict(indicators.domain_scores)}
+    # Each roll-up under its own id, beside the items' and the domains' scores.
+    return {**indicators.roll_ups, "items": dict(indicators.item_scores),
+            "domains": dict(indicators.domain_scores)}
 

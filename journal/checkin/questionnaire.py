@@ -14,21 +14,6 @@ from typing import Final, Literal, TypeAlias, get_args
 ItemKind: TypeAlias = Literal["choice", "scale", "yesno", "multi", "text"]
 KINDS: Final[tuple[str, ...]] = get_args(ItemKind)
 
-# The seven ACUTE-2007 domains (Hanson & Harris). Items name one so reports can group them;
-# the check-in only yields self-report indicators, never an ACUTE-2007 rating.
-DOMAINS: Final = frozenset(
-    {
-        "access_to_victims",
-        "hostility",
-        "sexual_preoccupation",
-        "rejection_of_supervision",
-        "emotional_collapse",
-        "collapse_of_social_supports",
-        "substance_abuse",
-    }
-)
-# Roll-up indicators an item may count towards (see risk.Indicators).
-INDICATOR_NAMES: Final = ("sexual_violent", "general")
 # Where a multi item may take run-time options from.
 OPTION_SOURCES: Final = frozenset({"plan.coping"})
 FLAGS: Final = frozenset({"crisis"})
@@ -156,6 +141,59 @@ class Item:
 
 
 @dataclass(frozen=True)
+class RollUp:
+    """A roll-up indicator: the sum, over the domains of the items that count in it, of
+    each domain's highest item score."""
+
+    id: str
+    label: Localized  # its name in a chart, a table, the caseload: "General indicator"
+    short: Localized  # its name beside a number: "general 5"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A scale item the review charts as it is (0-10: confidence, coping...)."""
+
+    item: str
+    label: Localized
+
+
+# What the review reads, by the part an item plays, and the kind of item each part needs.
+REVIEW_PARTS: Final[Mapping[str, str]] = MappingProxyType({
+    "situation": "yesno",  # a high-risk situation today
+    "situation_detail": "text",  # what happened in it
+    "coping_used": "multi",  # the coping steps used
+    "coping_effect": "scale",  # how well they worked
+    "lapse": "yesno",
+    "lapse_feeling": "scale",  # "I've blown it anyway" after a lapse
+    "self_harm": "yesno",
+    "small_decisions": "multi",  # seemingly unimportant decisions
+    "small_decisions_other": "text",  # the "other" one in words
+    "good_life": "multi",  # steps toward a good life
+    "note": "text",  # the day's journal note
+})
+
+
+@dataclass(frozen=True)
+class ReviewItems:
+    """Which item plays each part the review reads (REVIEW_PARTS; None: no such item), and
+    the scales it charts. A program with its own check-in names its own items here."""
+
+    scales: tuple[Scale, ...] = ()
+    parts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def item(self, part: str) -> str | None:
+        """The id of the item playing `part`, or None."""
+        assert part in REVIEW_PARTS, part
+        return self.parts.get(part)
+
+    def answer(self, answers: Mapping[str, Answer], part: str) -> Answer | None:
+        """The answer to the item playing `part` (None: no such item, or not answered)."""
+        item_id = self.item(part)
+        return answers.get(item_id) if item_id is not None else None
+
+
+@dataclass(frozen=True)
 class Questionnaire:
     id: str
     version: int
@@ -163,6 +201,11 @@ class Questionnaire:
     items: tuple[Item, ...]
     title: Localized
     phrases: Phrases
+    # The roll-ups items count in, the domains they are grouped by (id -> name, in the
+    # report's order) and the parts the review reads: all declared by the file.
+    roll_ups: tuple[RollUp, ...] = ()
+    domains: Mapping[str, Localized] = field(default_factory=lambda: MappingProxyType({}))
+    review: ReviewItems = field(default_factory=ReviewItems)
     _by_id: Mapping[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -180,6 +223,10 @@ class Questionnaire:
 
     def position(self, item_id: str) -> int:
         return self.items.index(self.item(item_id))
+
+    @property
+    def roll_up_ids(self) -> tuple[str, ...]:
+        return tuple(roll_up.id for roll_up in self.roll_ups)
 
 
 def score_item(item: Item, value: Answer | None) -> int | None:

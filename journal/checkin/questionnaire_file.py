@@ -13,9 +13,7 @@ from types import MappingProxyType
 from typing import Any, Final, TypeGuard, cast
 
 from journal.checkin.questionnaire import (
-    DOMAINS,
     FLAGS,
-    INDICATOR_NAMES,
     ITEM_ID,
     KINDS,
     MAX_SCORE,
@@ -25,17 +23,24 @@ from journal.checkin.questionnaire import (
     PHRASES,
     PLAN_KEY,
     QUESTIONNAIRE_ID,
+    REVIEW_PARTS,
     Condition,
     Item,
     Localized,
     Option,
     Phrases,
     Questionnaire,
+    ReviewItems,
+    RollUp,
+    Scale,
     ScoreRange,
 )
 from journal.errors import DataFileError
 
 DEFAULT_FILE: Final = "checkin_default.toml"
+DOMAIN_ID: Final = re.compile(r"[a-z0-9_]{1,40}")
+# A check-in's stored scores keep each roll-up under its id beside these.
+STORED_BESIDE: Final = frozenset({"items", "domains"})
 
 
 class QuestionnaireError(DataFileError):
@@ -71,7 +76,8 @@ def parse_questionnaire(data: Mapping[str, Any]) -> Questionnaire:
 
 # --- validation -------------------------------------------------------------------------
 
-_TOP_KEYS: Final = frozenset({"id", "version", "languages", "title", "phrases", "items"})
+_TOP_KEYS: Final = frozenset({"id", "version", "languages", "title", "phrases", "roll_ups",
+                              "domains", "review", "items"})
 _ITEM_KEYS: Final = frozenset(
     {
         "id", "kind", "text", "short", "skippable", "when", "options", "options_from",
@@ -108,6 +114,8 @@ class _Parser:
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.languages: tuple[str, ...] = ()
+        self.roll_ups: tuple[RollUp, ...] = ()
+        self.domains: Mapping[str, Localized] = MappingProxyType({})
 
     def questionnaire(self, data: Mapping[str, Any]) -> Questionnaire:
         for key in sorted(set(data) - _TOP_KEYS):
@@ -129,6 +137,8 @@ class _Parser:
         self.languages = tuple(languages)
         title = self.localized(data.get("title"), "questionnaire title")
         phrases = self.phrases(data.get("phrases"))
+        self.roll_ups = self.roll_up_list(data.get("roll_ups", []))
+        self.domains = self.domain_table(data.get("domains", {}))
 
         raw_items = data.get("items")
         items: list[Item] = []
@@ -145,6 +155,7 @@ class _Parser:
                 continue
             seen[item.id] = item
             items.append(item)
+        review = self.review(data.get("review", {}), seen)
         if self.problems:
             raise QuestionnaireError(self.problems)
         return Questionnaire(
@@ -154,7 +165,94 @@ class _Parser:
             items=tuple(items),
             title=title,
             phrases=phrases,
+            roll_ups=self.roll_ups,
+            domains=self.domains,
+            review=review,
         )
+
+    def roll_up_list(self, raw: object) -> tuple[RollUp, ...]:
+        if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+            self.problems.append("roll_ups must be a list of [[roll_ups]] tables")
+            return ()
+        found: list[RollUp] = []
+        for index, table in enumerate(raw):
+            roll_up_id = table.get("id")
+            if not isinstance(roll_up_id, str) or not ITEM_ID.fullmatch(roll_up_id):
+                self.problems.append(
+                    f"roll-up #{index + 1}: id {roll_up_id!r} must match [a-z0-9_]{{1,24}}")
+                continue
+            name = f"roll-up {roll_up_id!r}"
+            if roll_up_id in STORED_BESIDE:
+                self.problems.append(f"{name}: id is reserved")
+                continue
+            for key in sorted(set(table) - {"id", "label", "short"}):
+                self.problems.append(f"{name}: unknown key {key!r}")
+            if any(r.id == roll_up_id for r in found):
+                self.problems.append(f"{name}: duplicate id")
+                continue
+            label = self.localized(table.get("label"), f"{name} label")
+            short = (self.localized(table["short"], f"{name} short") if "short" in table
+                     else label)
+            found.append(RollUp(roll_up_id, label, short))
+        return tuple(found)
+
+    def domain_table(self, raw: object) -> Mapping[str, Localized]:
+        if not isinstance(raw, dict):
+            self.problems.append("[domains] must be a table of domain ids and their names")
+            return MappingProxyType({})
+        found: dict[str, Localized] = {}
+        for domain, label in raw.items():
+            if not DOMAIN_ID.fullmatch(domain):
+                self.problems.append(f"domain {domain!r}: id must match [a-z0-9_]{{1,40}}")
+                continue
+            found[domain] = self.localized(label, f"domain {domain!r}")
+        return MappingProxyType(found)
+
+    def review(self, raw: object, items: Mapping[str, Item]) -> ReviewItems:
+        if not isinstance(raw, dict):
+            self.problems.append("[review] must be a table")
+            return ReviewItems()
+        for key in sorted(set(raw) - set(REVIEW_PARTS) - {"scales"}):
+            self.problems.append(
+                f"review: unknown key {key!r} (known: scales, {', '.join(REVIEW_PARTS)})")
+        parts: dict[str, str] = {}
+        for part, kind in REVIEW_PARTS.items():
+            if part not in raw:
+                continue
+            item = self.review_item(raw[part], f"review {part}", items)
+            if item is None:
+                continue
+            if item.kind != kind:
+                self.problems.append(
+                    f"review {part}: item {item.id!r} is a {item.kind} item, not {kind}")
+                continue
+            parts[part] = item.id
+        scales: list[Scale] = []
+        raw_scales = raw.get("scales", [])
+        if not isinstance(raw_scales, list) or not all(isinstance(s, dict) for s in raw_scales):
+            self.problems.append("review scales must be a list like [{ item = ..., label = ... }]")
+            raw_scales = []
+        for index, table in enumerate(raw_scales):
+            where = f"review scale #{index + 1}"
+            for key in sorted(set(table) - {"item", "label"}):
+                self.problems.append(f"{where}: unknown key {key!r}")
+            item = self.review_item(table.get("item"), where, items)
+            if item is None:
+                continue
+            if item.kind != "scale":
+                self.problems.append(f"{where}: item {item.id!r} is a {item.kind} item, not scale")
+                continue
+            label = (self.localized(table["label"], f"{where} label") if "label" in table
+                     else item.short)
+            scales.append(Scale(item.id, label))
+        return ReviewItems(scales=tuple(scales), parts=MappingProxyType(parts))
+
+    def review_item(self, item_id: object, where: str, items: Mapping[str, Item]
+                    ) -> Item | None:
+        if not isinstance(item_id, str) or item_id not in items:
+            self.problems.append(f"{where}: {item_id!r} is not an item of this questionnaire")
+            return None
+        return items[item_id]
 
     def localized(self, raw: object, where: str) -> Localized:
         if isinstance(raw, str):
@@ -239,10 +337,9 @@ class _Parser:
 
     def domain(self, raw: Mapping[str, Any], name: str) -> str | None:
         domain = raw.get("domain")
-        if domain is not None and domain not in DOMAINS:
-            self.problems.append(
-                f"{name}: unknown domain {domain!r} (known: {', '.join(sorted(DOMAINS))})"
-            )
+        if domain is not None and domain not in self.domains:
+            known = ", ".join(self.domains) or "none: declare them in [domains]"
+            self.problems.append(f"{name}: unknown domain {domain!r} (known: {known})")
             return None
         return cast("str | None", domain)
 
@@ -361,11 +458,11 @@ class _Parser:
         if not isinstance(indicators, list) or not all(isinstance(i, str) for i in indicators):
             self.problems.append(f"{name}: indicators must be a list of names")
             return item
+        known = [roll_up.id for roll_up in self.roll_ups]
         for indicator in indicators:
-            if indicator not in INDICATOR_NAMES:
-                self.problems.append(
-                    f"{name}: unknown indicator {indicator!r} (known: {', '.join(INDICATOR_NAMES)})"
-                )
+            if indicator not in known:
+                listed = ", ".join(known) or "none: declare them as [[roll_ups]]"
+                self.problems.append(f"{name}: unknown indicator {indicator!r} (known: {listed})")
         if indicators and not item.scored:
             self.problems.append(f"{name}: an item counted in an indicator needs a score")
         if indicators and item.domain is None:

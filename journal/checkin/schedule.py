@@ -16,7 +16,7 @@ from journal.enrolment import parse_time
 from journal.errors import InvalidInput
 from journal.i18n import N_, gettext_for
 from journal.people import CURRENT, visible_client
-from storage.records import Client, Clinician
+from storage.records import Client, ClientStatus, Clinician
 from storage.uow import UnitOfWork
 
 # Short plaintext codes only: the reason column is not encrypted, so no free text goes in.
@@ -205,7 +205,7 @@ class ScheduleService:
         await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="client.schedule",
                         client_id=client.id,
                         detail=f"time {request.checkin_time} days {days} window {window}")
-        if updated.status == "active" and updated.telegram_id is not None:
+        if updated.status == ClientStatus.ACTIVE and updated.telegram_id is not None:
             await self._tell(uow, updated, gettext_for(updated.language, SCHEDULE_CHANGED).format(
                 time=updated.checkin_time, timezone=updated.timezone,
                 days=days_text(days, updated.language)))
@@ -218,14 +218,14 @@ class ScheduleService:
         if reason not in PAUSE_REASONS:
             raise InvalidInput("unknown reason", key="pause.usage")
         client = await self.client_for(uow, clinician, code)
-        if client.status == "invited":
+        if client.status == ClientStatus.INVITED:
             raise NotEnrolled("not enrolled")
-        if client.status == "paused" and client.pause_reason == reason:
+        if client.status == ClientStatus.PAUSED and client.pause_reason == reason:
             return client
         now = self._clock.now()
         updated = await uow.clients.update(
-            client.id, status="paused", pause_reason=reason,
-            paused_at=client.paused_at if client.status == "paused" else now)
+            client.id, status=ClientStatus.PAUSED, pause_reason=reason,
+            paused_at=client.paused_at if client.status == ClientStatus.PAUSED else now)
         await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="client.pause",
                         client_id=client.id, detail=f"reason {reason}")
         return updated
@@ -235,12 +235,12 @@ class ScheduleService:
         """Back to daily check-ins; False when the client was not paused. The paused days are
         never marked missed: the scheduler starts counting from this moment (resumed_at)."""
         client = await self.client_for(uow, clinician, code)
-        if client.status == "invited":
+        if client.status == ClientStatus.INVITED:
             raise NotEnrolled("not enrolled")
-        if client.status != "paused":
+        if client.status != ClientStatus.PAUSED:
             return client, False
         now = self._clock.now()
-        updated = await uow.clients.update(client.id, status="active", pause_reason=None,
+        updated = await uow.clients.update(client.id, status=ClientStatus.ACTIVE, pause_reason=None,
                                            paused_at=None, resumed_at=now)
         await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="client.resume",
                         client_id=client.id, detail=f"was {client.pause_reason}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from journal import telemetry
 from journal.checkin import flow
@@ -34,14 +34,13 @@ from journal.checkin.view import (
 from journal.clock import Clock
 from journal.entries import JOURNAL_STATE
 from journal.errors import DomainError, InvalidInput
-from storage.records import CheckIn, Client, ScheduledDay
+from storage.records import ASKED, OVER, CheckIn, Client, DayStatus, ScheduledDay
 from storage.repositories import DuplicateError, NewMessage
 from storage.uow import Store, UnitOfWork
 
 if TYPE_CHECKING:  # journal.alerts reads stored check-ins through flow.answers_of()
     from journal.alerts.service import AlertService
 
-Status = Literal["prompted", "in_progress", "submitted", "missed"]
 SentHook = Callable[[int], Awaitable[None]]
 
 
@@ -90,21 +89,21 @@ class CheckInService:
         yesterday = self.today(client) - timedelta(days=1)
         if self.is_open(client, yesterday):
             earlier = await uow.checkins.for_day(client.id, yesterday)
-            if earlier is not None and earlier.status in ("prompted", "in_progress"):
+            if earlier is not None and earlier.status in ASKED:
                 return yesterday
         return self.today(client)
 
-    async def _create(self, uow: UnitOfWork, client: Client, day: date, status: Status,
+    async def _create(self, uow: UnitOfWork, client: Client, day: date, status: DayStatus,
                       ) -> tuple[CheckIn, bool]:
         """The day's check-in row, and whether this call created it: the one place a row is
         made, whether the client opens it, the prompt does, or the window closes unseen."""
         now = self._clock.now()
-        asked = [] if status == "missed" else [item.id for item in self._q.items]
+        asked = [] if status == DayStatus.MISSED else [item.id for item in self._q.items]
         try:
             created = await uow.checkins.create(
                 client_id=client.id, local_date=day, status=status, questionnaire_id=self._q.id,
                 questionnaire_version=str(self._q.version), item_ids=asked, now=now,
-                prompted_at=now if status == "prompted" else None)
+                prompted_at=now if status == DayStatus.PROMPTED else None)
         except DuplicateError:  # created meanwhile by another worker: use that one
             existing = await uow.checkins.for_day(client.id, day, lock=True)
             assert existing is not None
@@ -117,31 +116,31 @@ class CheckInService:
         """The window closed: the day is missed unless it was submitted. Returns the day as
         it now stands, or None when there was nothing to mark."""
         if known is None:
-            created, new = await self._create(uow, client, day, "missed")
+            created, new = await self._create(uow, client, day, DayStatus.MISSED)
             if new:
-                return ScheduledDay(created.id, client.id, day, "missed", None, None)
+                return ScheduledDay(created.id, client.id, day, DayStatus.MISSED, None, None)
             # The client opened it at this very moment: decide on the stored row.
         # Locked, so a submit being saved right now finishes first and is never overwritten.
         current = await uow.checkins.for_day(client.id, day, lock=True)
-        if current is None or current.status not in ("prompted", "in_progress"):
+        if current is None or current.status not in ASKED:
             return None
-        await uow.checkins.save(current.id, status="missed")
+        await uow.checkins.save(current.id, status=DayStatus.MISSED)
         if client.telegram_id is not None:
             # A deferred ("Later") prompt or a reminder still queued for the closed day
             # would only lead to "this check-in is closed".
             await uow.outbox.cancel_pending(chat_id=client.telegram_id, kind="prompt",
                                             status="expired")
-        return ScheduledDay(current.id, client.id, day, "missed", current.prompted_at,
+        return ScheduledDay(current.id, client.id, day, DayStatus.MISSED, current.prompted_at,
                             current.reminded_at)
 
     async def remind(self, uow: UnitOfWork, client: Client, day: date) -> bool:
         """Once per day, a reminder of a check-in not started or not finished."""
         now = self._clock.now()
         current = await uow.checkins.for_day(client.id, day, lock=True)
-        if (current is None or current.status not in ("prompted", "in_progress")
+        if (current is None or current.status not in ASKED
                 or current.reminded_at is not None or client.telegram_id is None):
             return False
-        params = reminder_params(client, day, started=current.status == "in_progress")
+        params = reminder_params(client, day, started=current.status == DayStatus.IN_PROGRESS)
         # kind "prompt": a submit cancels a reminder that is still queued.
         queued = await uow.outbox.add(
             chat_id=client.telegram_id, kind="prompt", method="sendMessage", params=params,
@@ -162,8 +161,8 @@ class CheckInService:
         day = day or self.today(client)
         checkin = await uow.checkins.for_day(client.id, day, lock=True)
         if checkin is None:
-            checkin, _ = await self._create(uow, client, day, "prompted")
-        elif checkin.status in ("submitted", "missed"):
+            checkin, _ = await self._create(uow, client, day, DayStatus.PROMPTED)
+        elif checkin.status in OVER:
             return False
         queued = await uow.outbox.add(
             chat_id=client.telegram_id, kind="prompt", method="sendMessage",
@@ -203,7 +202,7 @@ class CheckInService:
         message defers once, so a double tap queues one reminder."""
         checkin = await uow.checkins.for_day(client.id, day)
         if not self.is_open(client, day) or (checkin is not None
-                                             and checkin.status in ("submitted", "missed")):
+                                             and checkin.status in OVER):
             return Step(notice=CLOSED)
         assert client.telegram_id is not None
         now = self._clock.now()
@@ -233,17 +232,17 @@ class CheckInService:
         if checkin is None:
             if day != self.today(client):  # an earlier day is never opened afresh
                 return Step(notice=CLOSED)
-            checkin, _ = await self._create(uow, client, day, "in_progress")
-        if checkin.status == "submitted":
+            checkin, _ = await self._create(uow, client, day, DayStatus.IN_PROGRESS)
+        if checkin.status == DayStatus.SUBMITTED:
             return Step(checkin_id=checkin.id, notice=ALREADY_DONE)
-        if checkin.status == "missed":
+        if checkin.status == DayStatus.MISSED:
             return Step(checkin_id=checkin.id, notice=CLOSED)
         await self._take_typing_from_journal(uow, client)
         now = self._clock.now()
         values: dict[str, Any] = {}
         if checkin.state is None:
             stored = Stored(1, flow.start(self._q))
-            values.update(state=stored.to_data(), status="in_progress", started_at=now)
+            values.update(state=stored.to_data(), status=DayStatus.IN_PROGRESS, started_at=now)
         else:
             stored = Stored.from_data(checkin.state)
             self._check_version(stored)
@@ -358,7 +357,7 @@ class CheckInService:
         checkin = opened.checkin
         await self._alerts.on_submit(uow, client, checkin, state.answers)
         stored = opened.stored.next(state)
-        values: dict[str, Any] = {"status": "submitted", "submitted_at": now}
+        values: dict[str, Any] = {"status": DayStatus.SUBMITTED, "submitted_at": now}
         if message_id is not None:
             values["message_id"] = message_id
         await uow.checkins.save(checkin.id, state=stored.to_data(), **values)
@@ -409,7 +408,7 @@ class CheckInService:
         # Locked as answer_text reads it next, so that read is not made again.
         checkin = await uow.checkins.for_day(client.id, await self.current_day(uow, client),
                                              lock=True)
-        if checkin is None or checkin.status != "in_progress" or checkin.state is None:
+        if checkin is None or checkin.status != DayStatus.IN_PROGRESS or checkin.state is None:
             return None
         return Stored.from_data(checkin.state)
 
@@ -417,7 +416,7 @@ class CheckInService:
         """A typed message as the answer to the free-text item being shown."""
         day = await self.current_day(uow, client)
         checkin = await uow.checkins.for_day(client.id, day, lock=True)
-        if checkin is None or checkin.state is None or checkin.status != "in_progress":
+        if checkin is None or checkin.state is None or checkin.status != DayStatus.IN_PROGRESS:
             return Step(notice=CLOSED)
         version = Stored.from_data(checkin.state).version
 
@@ -460,7 +459,7 @@ class CheckInService:
         """Today's open check-in at exactly this version, or the notice for a stale button."""
         checkin = await uow.checkins.for_day(client.id, day, lock=True)
         if (checkin is None or checkin.state is None or not self.is_open(client, day)
-                or checkin.status in ("submitted", "missed")):
+                or checkin.status in OVER):
             return Step(checkin_id=checkin.id if checkin else None, notice=CLOSED)
         stored = Stored.from_data(checkin.state)
         if stored.version != version:

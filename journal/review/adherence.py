@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from journal.checkin.days import is_checkin_day, local_date
-from storage.records import CheckInDay, Client
+from storage.records import ASKED, CheckInDay, Client, ClientStatus, DayStatus
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def states_by_status(client: Client, statuses: Mapping[date, str], *, start: dat
     """day_states() from each day's check-in status alone (what a caseload reads)."""
     enrolled = local_date(client, client.enrolled_at) if client.enrolled_at else None
     paused = (local_date(client, client.paused_at)
-              if client.status == "paused" and client.paused_at else None)
+              if client.status == ClientStatus.PAUSED and client.paused_at else None)
     states: dict[date, str] = {}
     day = start
     while day <= end:
@@ -52,11 +52,11 @@ def states_by_status(client: Client, statuses: Mapping[date, str], *, start: dat
         asked = (enrolled is not None and day >= enrolled
                  and is_checkin_day(day, client.checkin_days)
                  and (paused is None or day < paused))
-        if status == "submitted":
+        if status == DayStatus.SUBMITTED:
             states[day] = "submitted"
-        elif status == "missed" or (asked and day < today):
+        elif status == DayStatus.MISSED or (asked and day < today):
             states[day] = "missed"
-        elif status in ("prompted", "in_progress"):
+        elif status in ASKED:
             states[day] = "open"
         else:
             states[day] = "none"

@@ -10,9 +10,10 @@ from typing import Any, Final, cast
 from journal.alerts.levels import LEVELS, Level, level_rank
 from journal.clock import Clock
 from journal.errors import NotAllowed, NotFound
-from journal.i18n import LANGUAGES, N_, gettext_for
+from journal.i18n import N_, gettext_for
 from journal.people import actor_of, existing_client
 from journal.review.adherence import Adherence, adherence, client_today, states_by_status
+from journal.staff import StaffDefaults
 from storage.records import Client, Clinician
 from storage.uow import UnitOfWork
 
@@ -60,7 +61,7 @@ class Reassignment:
 class CaseloadService:
     def __init__(self, *, clock: Clock, staff_language: str = "en") -> None:
         self._clock = clock
-        self._language = staff_language
+        self._staff = StaffDefaults(language=staff_language)
 
     async def caseload(self, uow: UnitOfWork, clinician: Clinician) -> list[CaseloadEntry]:
         clients = await uow.clients.for_clinician(None if clinician.is_supervisor
@@ -128,8 +129,7 @@ class CaseloadService:
 
     def _t(self, message: str, reader: Clinician | None) -> str:
         """In the reader's own language, else the program's."""
-        language = reader.language if reader is not None and reader.language else None
-        return gettext_for(language if language in LANGUAGES else self._language, message)
+        return gettext_for(self._staff.of(reader).language, message)
 
 
 __all__ = ["CaseloadEntry", "CaseloadService", "Reassignment", "UnknownClinician",

@@ -12,7 +12,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from journal.alerts.levels import LABELS as LEVEL_LABELS
 from journal.alerts.levels import RULE_LEVELS as LEVEL_ORDER
@@ -46,15 +46,29 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class DayPoint:
-    """One local day's values; None where the client did not check in or skipped."""
+    """One local day's values; a name is absent where the client did not check in or
+    skipped."""
 
     day: date
-    sexual_violent: int | None = None
-    general: int | None = None
-    confidence: int | None = None
-    coping: int | None = None
-    coping_effect: int | None = None
-    domains: Mapping[str, int] = field(default_factory=dict)  # ACUTE-2007 domain -> 0..2
+    roll_ups: Mapping[str, int] = field(default_factory=dict)  # roll-up id -> its value
+    scales: Mapping[str, int] = field(default_factory=dict)  # charted scale item -> 0..10
+    domains: Mapping[str, int] = field(default_factory=dict)  # domain id -> 0..2
+
+    def value(self, series: Series) -> int | None:
+        return (self.roll_ups if series.kind == "roll_up" else self.scales).get(series.id)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line a chart draws, named in the reader's language: a roll-up (the
+    questionnaire's [[roll_ups]]) against its thresholds, or a scale item ([review] scales).
+    """
+
+    kind: Literal["roll_up", "scale"]
+    id: str
+    label: str
+    top: int  # the highest value it can take
+    thresholds: Thresholds = field(default_factory=lambda: Thresholds())
 
 
 @dataclass(frozen=True)
@@ -125,12 +139,12 @@ def _cells(grid: Sequence[Sequence[float]], colors: Sequence[str]) -> Any:
     return (palette * 255).round().astype(np.uint8)[index]
 
 
-def _series(points: Sequence[DayPoint], name: str) -> tuple[Any, list[float]]:
+def _series(points: Sequence[DayPoint], series: Series) -> tuple[Any, list[float]]:
     """Every day, NaN where there is no value: the line breaks at a missed day instead of
     drawing a slope nobody reported."""
+    values = [p.value(series) for p in points]
     return (_x([p.day for p in points]),
-            [float("nan") if getattr(p, name) is None else float(getattr(p, name))
-             for p in points])
+            [float("nan") if v is None else float(v) for v in values])
 
 
 MONTHS: Final = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"),
@@ -176,11 +190,11 @@ def _date_axis(ax: Axes, start: date, end: date, language: str = "en") -> None:
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
 
 
-def _indicator_panel(ax: Axes, points: Sequence[DayPoint], name: str, title: str,
-                     top: int, thresholds: Thresholds, start: date, end: date,
-                     language: str) -> None:
+def _indicator_panel(ax: Axes, points: Sequence[DayPoint], series: Series, start: date,
+                     end: date, language: str) -> None:
     t = _translator(language)
-    days, values = _series(points, name)
+    title, top, thresholds = series.label, series.top, series.thresholds
+    days, values = _series(points, series)
     if thresholds.elevated is not None:
         ax.axhline(thresholds.elevated, color=LEVEL_COLORS["elevated"], linestyle="--",
                    linewidth=1.2, label=t(N_("Elevated from {n}")).format(n=thresholds.elevated))
@@ -195,25 +209,26 @@ def _indicator_panel(ax: Axes, points: Sequence[DayPoint], name: str, title: str
     _date_axis(ax, start, end, language)
 
 
-WELLBEING: Final = (("confidence", N_("Confidence for tomorrow")),
-                    ("coping", N_("Coping today")),
-                    ("coping_effect", N_("Coping steps worked")))
+def _style(n: int) -> tuple[str, str, str]:
+    return STYLES[n % len(STYLES)]
 
 
-def _wellbeing_panel(ax: Axes, points: Sequence[DayPoint], start: date, end: date,
-                     language: str) -> None:
-    """Three 0-10 scales on one axis, each with its own colour, marker and line style,
-    nudged apart so equal values stay visible side by side."""
+def _wellbeing_panel(ax: Axes, points: Sequence[DayPoint], scales: Sequence[Series],
+                     start: date, end: date, language: str) -> None:
+    """The scales on one axis, each with its own colour, marker and line style, nudged
+    apart so equal values stay visible side by side."""
     t = _translator(language)
     many = len(points) > 45
-    for n, ((name, label), (color, marker, style)) in enumerate(
-            zip(WELLBEING, STYLES, strict=True)):
-        days, values = _series(points, name)
-        ax.plot(days + (n - 1) * NUDGE * (3 if many else 1),
-                [v + (n - 1) * NUDGE for v in values], color=color, linewidth=1.3,
+    middle = (len(scales) - 1) / 2
+    for n, series in enumerate(scales):
+        color, marker, style = _style(n)
+        days, values = _series(points, series)
+        ax.plot(days + (n - middle) * NUDGE * (3 if many else 1),
+                [v + (n - middle) * NUDGE for v in values], color=color, linewidth=1.3,
                 linestyle=style, marker=marker, markersize=2 if many else 4.5,
-                markerfacecolor="white" if n == 1 else color, label=t(label))
-    ax.set_ylim(-0.5, 10.5)
+                markerfacecolor="white" if n == 1 else color, label=series.label)
+    top = max((series.top for series in scales), default=10)
+    ax.set_ylim(-0.5, top + 0.5)
     ax.set_ylabel(t(N_("0-10")))
     ax.legend(loc="lower left", fontsize=8, frameon=False, ncol=3)
     _date_axis(ax, start, end, language)
@@ -223,29 +238,24 @@ def _translator(language: str) -> Any:
     return lambda message: gettext_for(language, message)
 
 
-def indicators_figure(points: Sequence[DayPoint], sexual_violent: Thresholds,
-                      general: Thresholds, *, start: date, end: date, language: str = "en",
-                      sv_max: int = 8, general_max: int = 14,
-                      width: int = WIDTH, height: int = HEIGHT) -> Figure:
-    """The sexual/violent and the general indicator by day, each against its thresholds."""
+def indicators_figure(points: Sequence[DayPoint], roll_ups: Sequence[Series], *, start: date,
+                      end: date, language: str = "en", width: int = WIDTH,
+                      height: int = HEIGHT) -> Figure:
+    """Each roll-up by day, a panel each, against its thresholds."""
     t = _translator(language)
     figure = _figure(width, height)
-    top, bottom = figure.subplots(2, 1, sharex=True)
-    _indicator_panel(top, points, "sexual_violent", t(N_("Sexual/violent indicator")), sv_max,
-                     sexual_violent, start, end, language)
-    _indicator_panel(bottom, points, "general", t(N_("General indicator")), general_max,
-                     general, start, end, language)
+    axes = figure.subplots(max(len(roll_ups), 1), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, series in zip(axes, roll_ups, strict=False):
+        _indicator_panel(ax, points, series, start, end, language)
     figure.suptitle(t(N_("Self-report indicators (not an ACUTE-2007 assessment)")), fontsize=12)
     figure.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.08, hspace=0.15)
     return figure
 
 
-def indicators_chart(points: Sequence[DayPoint], sexual_violent: Thresholds,
-                     general: Thresholds, *, start: date, end: date, language: str = "en",
-                     sv_max: int = 8, general_max: int = 14,
-                     width: int = WIDTH, height: int = HEIGHT) -> bytes:
-    return _png(indicators_figure(points, sexual_violent, general, start=start, end=end,
-                                  language=language, sv_max=sv_max, general_max=general_max,
+def indicators_chart(points: Sequence[DayPoint], roll_ups: Sequence[Series], *, start: date,
+                     end: date, language: str = "en", width: int = WIDTH,
+                     height: int = HEIGHT) -> bytes:
+    return _png(indicators_figure(points, roll_ups, start=start, end=end, language=language,
                                   width=width, height=height))
 
 
@@ -289,65 +299,65 @@ def domains_chart(points: Sequence[DayPoint], labels: Mapping[str, str], *, star
                                width=width, height=height))
 
 
-def confidence_coping_figure(points: Sequence[DayPoint], *, start: date, end: date,
-                             language: str = "en", width: int = WIDTH,
-                             height: int = HEIGHT) -> Figure:
-    """Small multiples: confidence for tomorrow, coping today and how well the coping steps
-    worked (0-10), a panel each on one date axis, so no series hides another."""
+def confidence_coping_figure(points: Sequence[DayPoint], scales: Sequence[Series], *,
+                             start: date, end: date, language: str = "en",
+                             width: int = WIDTH, height: int = HEIGHT) -> Figure:
+    """Small multiples: each charted scale (with the default check-in confidence for
+    tomorrow, coping today and how well the coping steps worked, 0-10), a panel each on
+    one date axis, so no series hides another."""
     t = _translator(language)
     figure = _figure(width, height)
-    axes = figure.subplots(len(WELLBEING), 1, sharex=True)
+    axes = figure.subplots(max(len(scales), 1), 1, sharex=True, squeeze=False)[:, 0]
     many = len(points) > 45
-    for ax, (name, label), (color, marker, style) in zip(axes, WELLBEING, STYLES,
-                                                         strict=True):
-        days, values = _series(points, name)
+    for n, (ax, series) in enumerate(zip(axes, scales, strict=False)):
+        color, marker, style = _style(n)
+        days, values = _series(points, series)
         ax.plot(days, values, color=color, linewidth=1.3, linestyle=style, marker=marker,
                 markersize=2 if many else 4)
-        ax.set_ylim(-0.5, 10.5)
-        ax.set_yticks([0, 5, 10])
-        ax.text(0.005, 0.9, t(label), transform=ax.transAxes, fontsize=9, va="top")
+        ax.set_ylim(-0.5, series.top + 0.5)
+        ax.set_yticks([0, series.top // 2, series.top])
+        ax.text(0.005, 0.9, series.label, transform=ax.transAxes, fontsize=9, va="top")
         _date_axis(ax, start, end, language)
     figure.suptitle(t(N_("Confidence and coping")) + " (0-10)", fontsize=12)
     figure.subplots_adjust(left=0.05, right=0.98, top=0.92, bottom=0.07, hspace=0.18)
     return figure
 
 
-def confidence_coping_chart(points: Sequence[DayPoint], *, start: date, end: date,
-                            language: str = "en", width: int = WIDTH,
+def confidence_coping_chart(points: Sequence[DayPoint], scales: Sequence[Series], *,
+                            start: date, end: date, language: str = "en", width: int = WIDTH,
                             height: int = HEIGHT) -> bytes:
-    return _png(confidence_coping_figure(points, start=start, end=end, language=language,
-                                         width=width, height=height))
+    return _png(confidence_coping_figure(points, scales, start=start, end=end,
+                                         language=language, width=width, height=height))
 
 
-def summary_figure(points: Sequence[DayPoint], sexual_violent: Thresholds,
-                   general: Thresholds, *, start: date, end: date, language: str = "en",
-                   sv_max: int = 8, general_max: int = 14, width: int = WIDTH,
-                   height: int = HEIGHT) -> Figure:
+def summary_figure(points: Sequence[DayPoint], roll_ups: Sequence[Series],
+                   scales: Sequence[Series], *, start: date, end: date, language: str = "en",
+                   width: int = WIDTH, height: int = HEIGHT) -> Figure:
     """For /client: each roll-up in a panel of its own against its thresholds (left), then
-    confidence and coping (right)."""
+    the scales (right)."""
     t = _translator(language)
     figure = _figure(width, height)
-    grid = figure.add_gridspec(2, 2)
-    top = figure.add_subplot(grid[0, 0])
-    bottom = figure.add_subplot(grid[1, 0], sharex=top)
-    wellbeing = figure.add_subplot(grid[:, 1])
-    _indicator_panel(top, points, "sexual_violent", t(N_("Sexual/violent indicator")), sv_max,
-                     sexual_violent, start, end, language)
-    _indicator_panel(bottom, points, "general", t(N_("General indicator")), general_max,
-                     general, start, end, language)
-    _wellbeing_panel(wellbeing, points, start, end, language)
-    wellbeing.set_title(t(N_("Confidence and coping")), fontsize=10)
+    rows = max(len(roll_ups), 1)
+    grid = figure.add_gridspec(rows, 2 if scales else 1)
+    first = None
+    for row, series in enumerate(roll_ups):
+        ax = figure.add_subplot(grid[row, 0], sharex=first)
+        first = first or ax
+        _indicator_panel(ax, points, series, start, end, language)
+    if scales:  # a questionnaire may chart no scale at all
+        wellbeing = figure.add_subplot(grid[:, 1])
+        _wellbeing_panel(wellbeing, points, scales, start, end, language)
+        wellbeing.set_title(t(N_("Confidence and coping")), fontsize=10)
     figure.subplots_adjust(left=0.05, right=0.99, top=0.93, bottom=0.08, wspace=0.15,
                            hspace=0.2)
     return figure
 
 
-def summary_chart(points: Sequence[DayPoint], sexual_violent: Thresholds, general: Thresholds,
-                  *, start: date, end: date, language: str = "en", sv_max: int = 8,
-                  general_max: int = 14, width: int = WIDTH, height: int = HEIGHT) -> bytes:
-    return _png(summary_figure(points, sexual_violent, general, start=start, end=end,
-                               language=language, sv_max=sv_max, general_max=general_max,
-                               width=width, height=height))
+def summary_chart(points: Sequence[DayPoint], roll_ups: Sequence[Series],
+                  scales: Sequence[Series], *, start: date, end: date, language: str = "en",
+                  width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    return _png(summary_figure(points, roll_ups, scales, start=start, end=end,
+                               language=language, width=width, height=height))
 
 
 def adherence_figure(days: Mapping[date, str], *, start: date, end: date,
@@ -439,7 +449,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 __all__ = [
-    "DPI", "HEIGHT", "WIDTH", "AlertMark", "DayPoint", "Thresholds", "adherence_calendar",
+    "DPI", "HEIGHT", "WIDTH", "AlertMark", "DayPoint", "Series", "Thresholds",
+    "adherence_calendar",
     "adherence_figure", "alert_figure", "alert_timeline", "confidence_coping_chart",
     "confidence_coping_figure", "date_ticks", "domains_chart", "domains_figure",
     "indicators_chart", "indicators_figure", "pixels", "png_size", "summary_chart",

@@ -22,11 +22,11 @@ from journal.errors import InvalidInput
 from journal.people import actor_of, visible_client
 from journal.review import plan as plans
 from journal.review.adherence import Adherence, adherence, client_today, day_states
-from journal.review.charts import DayPoint, Thresholds
+from journal.review.charts import DayPoint, Series
 from journal.review.indicators import Indicators
 from journal.review.model import AlertRow, DayRow, alert_rows, day_rows, domain_labels
 from journal.review.situations import Situation, checkin_notes, domain_series, situations
-from storage.records import Client, Clinician, JournalEntry, Plan
+from storage.records import Client, ClientStatus, Clinician, JournalEntry, Plan
 from storage.uow import UnitOfWork
 
 RANGES: Final = (14, 30, 90, 365)  # the day ranges the page offers
@@ -82,10 +82,8 @@ class ClientPage:
     points: tuple[DayPoint, ...]  # one a day, start to today
     domain_labels: Mapping[str, str]  # domain id -> its name, in questionnaire order
     domains: Mapping[str, tuple[int | None, ...]]  # one value a day, start to today
-    sexual_violent: Thresholds
-    general: Thresholds
-    sv_max: int
-    general_max: int
+    roll_ups: tuple[Series, ...]  # each roll-up with its label, top and thresholds
+    scales: tuple[Series, ...]  # the charted scales
     calendar: Calendar
     alerts: tuple[AlertRow, ...]  # newest first, times in the viewer's zone
     situations: tuple[Situation, ...]  # newest first
@@ -100,7 +98,7 @@ class ClientPage:
 def calendar(client: Client, states: Mapping[date, str], today: date) -> Calendar:
     """The states of day_states(), with the days of the current pause marked as paused."""
     paused_from = (client.paused_at.astimezone(ZoneInfo(client.timezone)).date()
-                   if client.status == "paused" and client.paused_at else None)
+                   if client.status == ClientStatus.PAUSED and client.paused_at else None)
     days = []
     for day, state in sorted(states.items()):
         if paused_from is not None and paused_from <= day <= today and state == "none":
@@ -142,7 +140,7 @@ class ClientPages:
         plan = await uow.plans.get(client.id)
         since = datetime.combine(start, time(0), zone).astimezone(UTC)
         alerts = await uow.alerts.recent(client.id, since=since)
-        sv, general = await self._indicators.thresholds(uow, client)
+        roll_ups, scales = await self._indicators.series(uow, client, language)
         owner = await uow.clinicians.get(client.clinician_id)
         latest = await uow.checkins.latest_day(client.id)
         counts = await uow.alerts.open_counts([client.id])
@@ -159,16 +157,14 @@ class ClientPages:
             period=adherence(states, start=start, end=today),
             open_alerts=counts.get(client.id, {}), points=tuple(points),
             domain_labels=labels, domains=domain_series(points, list(labels)),
-            sexual_violent=sv, general=general,
-            sv_max=self._indicators.maximum("sexual_violent"),
-            general_max=self._indicators.maximum("general"),
+            roll_ups=roll_ups, scales=scales,
             calendar=calendar(client, {d: s for d, s in states.items() if d >= start}, today),
             alerts=tuple(reversed(await alert_rows(
                 uow, alerts, language=language, timezone=timezone,
                 reason_label=self._rules.reason_label))),
             situations=tuple(situations(checkins, self._q, plan.coping_steps, language)),
             day_rows=tuple(r for r in reversed(rows) if r.status == "submitted"),
-            notes=checkin_notes(checkins), plan=plan,
+            notes=checkin_notes(checkins, self._q), plan=plan,
             plan_text=plans.plan_as_text(plan, language),
             plan_editable=plans.editable(client), journal=journal)
         await uow.audit(at=now, actor=actor_of(viewer), action="client.report",

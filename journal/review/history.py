@@ -13,7 +13,7 @@ from journal.checkin.flow import answers_of, render_answer
 from journal.checkin.questionnaire import Questionnaire
 from journal.people import actor_of, visible_client
 from journal.review.indicators import Indicators
-from storage.records import CheckIn, Client, Clinician
+from storage.records import OVER, CheckIn, Client, Clinician, DayStatus
 from storage.uow import UnitOfWork
 
 PAGE_SIZE: Final = 3  # history items a page; a check-in with its texts fills a third
@@ -27,8 +27,7 @@ class HistoryItem:
     day: date
     at: datetime | None = None  # a journal entry's local time
     level: str | None = None
-    sexual_violent: int | None = None
-    general: int | None = None
+    roll_ups: tuple[tuple[str, int], ...] = ()  # (the roll-up's short name, its value)
     answers: tuple[tuple[str, str], ...] = ()  # (question in short, answer)
     texts: tuple[tuple[str, str], ...] = ()  # free-text answers, last on the page
     text: str = ""  # a journal entry
@@ -51,7 +50,7 @@ async def history_page(uow: UnitOfWork, clinician: Clinician, code: str, page: i
     client = await visible_client(uow, clinician, code)
     index: list[tuple[datetime, str, Any]] = []
     for day in await uow.checkins.days(client.id):
-        if day.status in ("submitted", "missed"):
+        if day.status in OVER:
             # A missed day sorts at its end, after that day's journal entries.
             day_end = datetime.combine(day.local_date, time(23, 59),
                                        ZoneInfo(client.timezone))
@@ -70,7 +69,7 @@ async def history_page(uow: UnitOfWork, clinician: Clinician, code: str, page: i
                 local = entry.created_at.astimezone(ZoneInfo(client.timezone))
                 items.append(HistoryItem(kind="journal", day=local.date(), at=local,
                                          text=entry.text))
-        elif ref.status == "missed":
+        elif ref.status == DayStatus.MISSED:
             items.append(HistoryItem(kind="missed", day=ref.local_date))
         else:
             checkin = await uow.checkins.get(ref.id)
@@ -95,9 +94,11 @@ def _checkin_item(checkin: CheckIn, plan: Sequence[str], questionnaire: Question
                 render_answer(item, answers[item.id], language, plan))
         (texts if item.kind == "text" and isinstance(answers[item.id], str)
          else shown).append(pair)
-    sv, general = indicators.of(checkin, answers)
+    values = indicators.of(checkin, answers)
+    roll_ups = tuple((r.short.get(language), values[r.id]) for r in questionnaire.roll_ups
+                     if r.id in values)
     return HistoryItem(kind="checkin", day=checkin.local_date, level=checkin.risk_level,
-                       sexual_violent=sv, general=general, answers=tuple(shown),
+                       roll_ups=roll_ups, answers=tuple(shown),
                        texts=tuple(texts))
 
 

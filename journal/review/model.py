@@ -19,18 +19,22 @@ Fields, for whoever renders them:
 
 `DayRow` (one local day of the period, oldest first; `ReportData.day_rows`)
     day, status (submitted|missed|open|none), level (the check-in's risk level or None),
-    domains (ACUTE-2007 domain id -> self-report indicator 0..2, submitted days only),
-    sexual_violent, general (the roll-ups), self_harm (True/False, None: not answered),
+    domains (domain id -> self-report indicator 0..2, submitted days only),
+    roll_ups (roll-up id -> value), self_harm (True/False, None: not answered),
     high_risk (likewise), lapse (likewise), blown_it (0-10 after a lapse, or None),
     small_decisions (the SUDs chosen, translated, "other" with its text),
     good_life (the good-life steps chosen, translated).
 
-`DomainRow` (one ACUTE-2007 domain over the period; `ReportData.domain_rows`)
+`DomainRow` (one domain of the questionnaire's [domains] over the period;
+`ReportData.domain_rows`)
     domain (id), label (translated), days (days with a score), some (days scored 1),
     definite (days scored 2), latest (the last score, or None).
 
-`DayPoint` (journal.review.charts; `points`) has day, sexual_violent, general,
-confidence, coping, coping_effect and domains (domain id -> 0..2).
+`DayPoint` (journal.review.charts; `points`) has day, roll_ups (roll-up id -> value),
+scales (charted scale item -> value) and domains (domain id -> 0..2); `Series` (one line a
+chart draws) has kind (roll_up|scale), id, label (translated), top and thresholds. Which
+roll-ups, scales, domains and items there are is the questionnaire's to say (its
+[[roll_ups]], [domains] and [review]), never this code's.
 
 `SituationRow`: day, happened, coping (the coping used and how well it worked).
 `JournalText`: at (viewer's zone), text, source (entry|checkin).
@@ -40,12 +44,12 @@ confidence, coping, coping_effect and domains (domain id -> 0..2).
     viewer's zone name), client_timezone, language, points, days (date -> day state),
     adherence, asked, alerts (chart marks), alert_rows, day_rows, domain_rows,
     domain_labels (domain id -> translated label, in questionnaire order),
-    sexual_violent, general (Thresholds), sv_max, general_max, situations, journal, plan.
+    roll_ups, scales (each a Series), situations, journal, plan.
 
 `ClientSummary` (journal/review/summary.py; `/client` and the page's summary) has client,
 clinician_name, today, last_checkin, week, month (Adherence: done, expected, ratio),
 open_alerts (level -> count), recent_alerts (the raw rows), alert_rows, plan, points,
-start, sexual_violent, general, sv_max, general_max, language, timezone, domain_labels.
+start, roll_ups, scales, language, timezone, domain_labels.
 `ReviewService.locale_of(clinician)` says which language and zone a viewer reads in.
 """
 
@@ -54,30 +58,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from journal.alerts.levels import LABELS as LEVEL_LABELS
 from journal.checkin.flow import answers_of, render_answer
 from journal.checkin.questionnaire import Answer, Questionnaire
-from journal.i18n import N_, gettext_for, ngettext_for
-from journal.review.charts import AlertMark, DayPoint, Thresholds
-from storage.records import Alert, CheckIn, Plan
+from journal.i18n import gettext_for, ngettext_for
+from journal.review.charts import AlertMark, DayPoint, Series
+from storage.records import Alert, CheckIn, DayStatus, Plan
 
 if TYPE_CHECKING:
     from storage.uow import UnitOfWork
-
-# The seven ACUTE-2007 domains as a reader names them (the questionnaire gives the ids).
-DOMAIN_LABELS: Final[Mapping[str, str]] = {
-    "access_to_victims": N_("Access to victims"),
-    "hostility": N_("Hostility"),
-    "sexual_preoccupation": N_("Sexual preoccupation"),
-    "rejection_of_supervision": N_("Rejection of supervision"),
-    "emotional_collapse": N_("Emotional collapse"),
-    "collapse_of_social_supports": N_("Collapse of social supports"),
-    "substance_abuse": N_("Substance abuse"),
-}
-
 
 @dataclass(frozen=True)
 class AlertNoteRow:
@@ -108,8 +100,7 @@ class DayRow:
     status: str
     level: str | None = None
     domains: Mapping[str, int] = field(default_factory=dict)
-    sexual_violent: int | None = None
-    general: int | None = None
+    roll_ups: Mapping[str, int] = field(default_factory=dict)
     self_harm: bool | None = None
     high_risk: bool | None = None
     lapse: bool | None = None
@@ -163,10 +154,8 @@ class ReportData:
     day_rows: tuple[DayRow, ...]
     domain_rows: tuple[DomainRow, ...]
     domain_labels: Mapping[str, str]
-    sexual_violent: Thresholds
-    general: Thresholds
-    sv_max: int
-    general_max: int
+    roll_ups: tuple[Series, ...]  # each with its label, its top and its thresholds
+    scales: tuple[Series, ...]
     situations: tuple[SituationRow, ...]
     journal: tuple[JournalText, ...]
     plan: Plan
@@ -241,19 +230,21 @@ async def alert_rows(uow: UnitOfWork, alerts: Sequence[Alert], *, language: str,
     return tuple(rows)
 
 
-def _flag(answers: Mapping[str, Answer], item_id: str) -> bool | None:
-    value = answers.get(item_id)
+def _flag(value: Answer | None) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _chosen(q: Questionnaire, answers: Mapping[str, Answer], item_id: str, language: str,
+def _chosen(q: Questionnaire, answers: Mapping[str, Answer], part: str, language: str,
             other: str | None = None) -> tuple[str, ...]:
-    value = answers.get(item_id)
-    if not isinstance(value, tuple) or not value or not q.has_item(item_id):
+    """The options chosen for the item playing `part`, in words; the "other" option with
+    the text of the item playing `other`."""
+    item_id = q.review.item(part)
+    value = answers.get(item_id) if item_id is not None else None
+    if item_id is None or not isinstance(value, tuple) or not value:
         return ()
     item = q.item(item_id)
     texts = [render_answer(item, (key,), language) for key in value]
-    extra = answers.get(other) if other else None
+    extra = q.review.answer(answers, other) if other else None
     if isinstance(extra, str) and extra.strip() and "other" in value:
         texts[value.index("other")] += f": {extra.strip()}"
     return tuple(texts)
@@ -262,29 +253,33 @@ def _chosen(q: Questionnaire, answers: Mapping[str, Answer], item_id: str, langu
 def day_rows(points: Sequence[DayPoint], states: Mapping[date, str],
              checkins: Sequence[CheckIn], q: Questionnaire, language: str
              ) -> tuple[DayRow, ...]:
-    """Day by day, the answers a session goes through beside the indicators."""
-    by_day = {c.local_date: c for c in checkins if c.status == "submitted" and c.state}
+    """Day by day, the answers a session goes through beside the indicators (the items
+    playing the questionnaire's [review] parts)."""
+    by_day = {c.local_date: c for c in checkins
+              if c.status == DayStatus.SUBMITTED and c.state}
     rows = []
     for point in points:
         checkin = by_day.get(point.day)
         answers = answers_of(checkin.state) if checkin and checkin.state else {}
-        blown = answers.get("blown_it")
+        blown = q.review.answer(answers, "lapse_feeling")
         rows.append(DayRow(
             day=point.day, status=states.get(point.day, "none"),
             level=checkin.risk_level if checkin else None, domains=dict(point.domains),
-            sexual_violent=point.sexual_violent, general=point.general,
-            self_harm=_flag(answers, "self_harm"), high_risk=_flag(answers, "high_risk"),
-            lapse=_flag(answers, "lapse"),
+            roll_ups=dict(point.roll_ups),
+            self_harm=_flag(q.review.answer(answers, "self_harm")),
+            high_risk=_flag(q.review.answer(answers, "situation")),
+            lapse=_flag(q.review.answer(answers, "lapse")),
             blown_it=blown if isinstance(blown, int) and not isinstance(blown, bool) else None,
-            small_decisions=_chosen(q, answers, "suds", language, other="suds_other"),
+            small_decisions=_chosen(q, answers, "small_decisions", language,
+                                    other="small_decisions_other"),
             good_life=_chosen(q, answers, "good_life", language)))
     return tuple(rows)
 
 
 def domain_labels(q: Questionnaire, language: str) -> dict[str, str]:
-    """The domains the questionnaire scores, in its order, named in `language`."""
-    ids = dict.fromkeys(item.domain for item in q.items if item.domain is not None)
-    return {d: gettext_for(language, DOMAIN_LABELS.get(d, d)) for d in ids if d}
+    """The domains the questionnaire scores, in its [domains] order, named in `language`."""
+    scored = {item.domain for item in q.items if item.domain is not None}
+    return {d: label.get(language) for d, label in q.domains.items() if d in scored}
 
 
 def domain_rows(points: Sequence[DayPoint], labels: Mapping[str, str]
@@ -298,6 +293,6 @@ def domain_rows(points: Sequence[DayPoint], labels: Mapping[str, str]
     return tuple(rows)
 
 
-__all__ = ["DOMAIN_LABELS", "AlertRow", "DayRow", "DomainRow", "JournalText", "ReportData",
+__all__ = ["AlertRow", "DayRow", "DomainRow", "JournalText", "ReportData",
            "SituationRow", "alert_rows", "day_rows", "domain_labels", "domain_rows",
            "duration_text", "reasons_once"]

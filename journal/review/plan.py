@@ -4,27 +4,48 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import LANGUAGES, N_, gettext_for
 from journal.people import actor_of, visible_client
-from storage.records import Client, Clinician, Plan
-from storage.uow import UnitOfWork
+from storage.records import ENROLLED, IN_PROGRAM, Client, Clinician, Plan
+
+if TYPE_CHECKING:  # only annotations: the report worker imports this, not SQLAlchemy
+    from storage.uow import UnitOfWork
 
 MAX_PLAN_ITEMS: Final = 20  # lines a section
 MAX_PLAN_ITEM_LENGTH: Final = 200
 PLAN_EDIT_MINUTES: Final = 15  # a "/plan CODE" waits this long for the new plan
 PLAN_EDIT_STATE: Final = "plan_edit"
-EDITABLE: Final = ("invited", "active", "paused")
 
 PLAN_SECTIONS: Final = (
     ("warning_signs", N_("Warning signs")),
     ("coping_steps", N_("Coping steps")),
     ("support_people", N_("Support people")),
 )
+# What a plan must look like, in words: its titles and limits filled in from the rules above.
+FORMAT_RULES: Final = N_(
+    "Start each section with its title on a line of its own ({titles}) and put one item a "
+    "line, at most {items} a section and {length} characters an item.")
 CLIENT_PLAN_NOTICE: Final = N_(
     "Your clinician updated your relapse prevention plan. Use /plan to read it.")
+
+
+def plan_sections(plan: Plan) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each section's title (a msgid, for the reader's language) and its items, in order."""
+    return tuple((title, tuple(getattr(plan, name))) for name, title in PLAN_SECTIONS)
+
+
+def section_titles(language: str) -> str:
+    """The section titles as a reader writes them: "Warning signs, Coping steps, ..."."""
+    return ", ".join(gettext_for(language, title) for _name, title in PLAN_SECTIONS)
+
+
+def format_rules(language: str) -> str:
+    """FORMAT_RULES in `language`, with this module's titles and limits."""
+    return gettext_for(language, FORMAT_RULES).format(
+        titles=section_titles(language), items=MAX_PLAN_ITEMS, length=MAX_PLAN_ITEM_LENGTH)
 
 
 class PlanFormatError(InvalidInput):
@@ -34,7 +55,7 @@ class PlanFormatError(InvalidInput):
 
 
 def editable(client: Client) -> bool:
-    return client.status in EDITABLE
+    return client.status in IN_PROGRAM
 
 
 # --- a clinician reading and editing ----------------------------------------------------
@@ -88,7 +109,7 @@ async def edit_plan(uow: UnitOfWork, clinician: Clinician, code: str, text: str,
                     detail=f"client {client.code}: warning signs: {len(plan.warning_signs)}, "
                            f"coping steps: {len(plan.coping_steps)}, "
                            f"support people: {len(plan.support_people)}")
-    if client.telegram_id is not None and client.status in ("active", "paused"):
+    if client.telegram_id is not None and client.status in ENROLLED:
         await uow.outbox.add(
             chat_id=client.telegram_id, kind="notice", method="sendMessage",
             params={"text": gettext_for(client.language, CLIENT_PLAN_NOTICE)}, now=now,
@@ -151,22 +172,22 @@ def parse_plan(text: str, current: Plan) -> Plan:
             raise PlanFormatError(f"more than {MAX_PLAN_ITEMS} items in a section")
     if not sections:
         raise PlanFormatError("no section title")
-    return Plan(
-        client_id=current.client_id,
-        warning_signs=tuple(sections.get("warning_signs", current.warning_signs)),
-        coping_steps=tuple(sections.get("coping_steps", current.coping_steps)),
-        support_people=tuple(sections.get("support_people", current.support_people)))
+    items: dict[str, tuple[str, ...]] = {
+        name: tuple(sections[name]) if name in sections else getattr(current, name)
+        for name, _title in PLAN_SECTIONS}
+    return Plan(client_id=current.client_id, **items)  # type: ignore[arg-type]  # sections only
 
 
 def plan_as_text(plan: Plan, language: str) -> str:
     """The plan in the format parse_plan reads, so a clinician can copy, edit, send back."""
     blocks = []
-    for field_name, title in PLAN_SECTIONS:
+    for title, items in plan_sections(plan):
         lines = [gettext_for(language, title) + ":"]
-        lines += [f"- {item}" for item in getattr(plan, field_name)]
+        lines += [f"- {item}" for item in items]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
 
 __all__ = ["PLAN_EDIT_MINUTES", "PLAN_SECTIONS", "PlanFormatError", "edit_plan", "editable",
-           "parse_plan", "plan_as_text", "plan_reply", "view_plan"]
+           "format_rules", "parse_plan", "plan_as_text", "plan_reply", "plan_sections",
+           "section_titles", "view_plan"]

@@ -27,6 +27,7 @@ from journal.review.charts import (
     pixels,
 )
 from journal.review.model import AlertRow, DayRow, JournalText, ReportData, SituationRow
+from journal.review.plan import plan_sections
 from journal.times import shown_time
 
 if TYPE_CHECKING:
@@ -235,13 +236,14 @@ def build_report(data: ReportData) -> bytes:
         + t(N_("Alerts: {alerts}.")).format(alerts=len(data.alerts)), gap=3)
 
     # Charts.
-    doc.image(indicators_figure(data.points, data.sexual_violent, data.general,
-                                start=data.start, end=data.end, language=data.language,
-                                sv_max=data.sv_max, general_max=data.general_max))
+    if data.roll_ups:
+        doc.image(indicators_figure(data.points, data.roll_ups, start=data.start,
+                                    end=data.end, language=data.language))
     doc.image(domains_figure(data.points, data.domain_labels, start=data.start, end=data.end,
                              language=data.language))
-    doc.image(confidence_coping_figure(data.points, start=data.start, end=data.end,
-                                       language=data.language))
+    if data.scales:
+        doc.image(confidence_coping_figure(data.points, data.scales, start=data.start,
+                                           end=data.end, language=data.language))
     doc.image(adherence_figure(data.days, start=data.start, end=data.end,
                                language=data.language))
     doc.image(alert_figure(data.alerts, start=data.start, end=data.end,
@@ -257,9 +259,7 @@ def build_report(data: ReportData) -> bytes:
     doc.heading(t(N_("Relapse prevention plan (current)")))
     if data.plan.is_empty:
         doc.paragraph(t(N_("The plan is empty.")))
-    for title, items in ((N_("Warning signs"), data.plan.warning_signs),
-                         (N_("Coping steps"), data.plan.coping_steps),
-                         (N_("Support people"), data.plan.support_people)):
+    for title, items in plan_sections(data.plan):
         if items:
             doc.paragraph(t(title), style="B", gap=0.5)
             for item in items:

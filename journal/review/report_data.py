@@ -5,13 +5,12 @@ in journal/review/report.py, and the workspace page renders the same model."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from journal.checkin.flow import answers_of, render_answer
-from journal.checkin.questionnaire import Answer, Questionnaire
+from journal.checkin.questionnaire import Questionnaire
 from journal.errors import InvalidInput
 from journal.i18n import N_, gettext_for
 from journal.review.adherence import adherence, client_today, day_states
@@ -26,7 +25,8 @@ from journal.review.model import (
     domain_labels,
     domain_rows,
 )
-from storage.records import CheckInDay, Client
+from journal.review.situations import Situation, checkin_note, situations
+from storage.records import AlertStatus, CheckInDay, Client
 from storage.uow import UnitOfWork
 
 DEFAULT_REPORT_DAYS: Final = 30
@@ -58,21 +58,15 @@ async def report_data(uow: UnitOfWork, client: Client, days: int, actor: str, *,
     entries = [e for e in await uow.journal.recent(client.id, limit=100_000, since=since)
                if e.created_at < until]
     owner = await uow.clinicians.get(client.clinician_id)
-    sv, general = await indicators.thresholds(uow, client)
-    situations: list[SituationRow] = []
+    roll_ups, scales = await indicators.series(uow, client, language)
+    rows = [_situation_row(s, language) for s in reversed(
+        situations(checkins, questionnaire, plan.coping_steps, language))]
     journal: list[JournalText] = [
         JournalText(at=e.created_at.astimezone(viewer), text=e.text, source="entry")
         for e in entries]
     for checkin in checkins:
-        if checkin.status != "submitted" or not checkin.state:
-            continue
-        answers = answers_of(checkin.state)
-        situation = _situation(checkin.local_date, answers, plan.coping_steps,
-                               questionnaire, language)
-        if situation is not None:
-            situations.append(situation)
-        note = answers.get("journal_note")
-        if isinstance(note, str) and note.strip():
+        note = checkin_note(checkin, questionnaire)
+        if note is not None:
             moment = checkin.submitted_at or datetime.combine(checkin.local_date,
                                                               time(21), zone)
             journal.append(JournalText(at=moment.astimezone(viewer), text=note,
@@ -87,39 +81,32 @@ async def report_data(uow: UnitOfWork, client: Client, days: int, actor: str, *,
         end=end, generated_at=now.astimezone(viewer), timezone=timezone,
         client_timezone=client.timezone, language=language, points=points, days=states,
         adherence=done.done, asked=done.expected,
-        alerts=tuple(AlertMark(a.created_at, a.level, a.status == "open") for a in alerts),
+        alerts=tuple(AlertMark(a.created_at, a.level, a.status == AlertStatus.OPEN)
+                     for a in alerts),
         alert_rows=await alert_rows(uow, alerts, language=language, timezone=timezone,
                                     reason_label=reason_label),
         day_rows=day_rows(points, states, checkins, questionnaire, language),
         domain_rows=domain_rows(points, labels), domain_labels=labels,
-        sexual_violent=sv, general=general, sv_max=indicators.maximum("sexual_violent"),
-        general_max=indicators.maximum("general"), situations=tuple(situations),
+        roll_ups=roll_ups, scales=scales, situations=tuple(rows),
         journal=tuple(journal), plan=plan)
     await uow.audit(at=now, actor=actor, action="client.report", client_id=client.id,
                     detail=f"client {client.code} days: {days}")
     return data
 
 
-def _situation(day: date, answers: Mapping[str, Answer], plan: Sequence[str],
-               questionnaire: Questionnaire, language: str) -> SituationRow | None:
-    if answers.get("high_risk") is not True:
-        return None
-
+def _situation_row(situation: Situation, language: str) -> SituationRow:
+    """A situation as the report's table shows it: what happened and the coping, a cell
+    each."""
     def t(message: str) -> str:
         return gettext_for(language, message)
 
-    detail = answers.get("high_risk_detail")
-    happened = detail if isinstance(detail, str) else t(N_("(no details given)"))
-    if answers.get("lapse") is True:
+    happened = situation.happened or t(N_("(no details given)"))
+    if situation.lapse:
         happened += "\n" + t(N_("Lapse reported."))
-    coping = t(N_("(not answered)"))
-    if "coping_steps" in answers and questionnaire.has_item("coping_steps"):
-        coping = render_answer(questionnaire.item("coping_steps"), answers["coping_steps"],
-                               language, plan)
-    effect = answers.get("coping_effect")
-    if isinstance(effect, int) and not isinstance(effect, bool):
-        coping += "\n" + t(N_("Worked: {n}/10")).format(n=effect)
-    return SituationRow(day=day, happened=happened, coping=coping)
+    coping = situation.coping_answer or t(N_("(not answered)"))
+    if situation.worked is not None:
+        coping += "\n" + t(N_("Worked: {n}/10")).format(n=situation.worked)
+    return SituationRow(day=situation.day, happened=happened, coping=coping)
 
 
 __all__ = ["DEFAULT_REPORT_DAYS", "MAX_REPORT_DAYS", "report_data"]

@@ -11,10 +11,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from journal.alerts.rules import DaySnapshot, RiskRules, evaluate
+from journal.alerts.service import stored_scores
 from journal.checkin.flow import SKIPPED, CheckInState, Stored
 from journal.checkin.questionnaire import Answer, Questionnaire, plan_option_key
 from storage.records import Client, Plan
@@ -130,9 +130,7 @@ async def seed_history(store: Store, q: Questionnaire, rules: RiskRules, client:
                 assessment = evaluate(rules, q, DaySnapshot(day, answers), [])
                 ind = assessment.indicators
                 assert ind is not None
-                scores: dict[str, Any] = {
-                    "sexual_violent": ind.sexual_violent, "general": ind.general,
-                    "items": dict(ind.item_scores), "domains": dict(ind.domain_scores)}
+                scores = stored_scores(ind)
                 await uow.checkins.save(checkin.id, state=Stored(5, state).to_data(),
                                         scores=scores, risk_level=assessment.level,
                                         status="submitted", started_at=evening,

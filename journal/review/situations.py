@@ -14,7 +14,7 @@ from datetime import date
 from journal.checkin.flow import answers_of, render_answer
 from journal.checkin.questionnaire import Answer, Questionnaire
 from journal.review.charts import DayPoint
-from storage.records import CheckIn
+from storage.records import CheckIn, DayStatus
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,10 @@ class Situation:
 
     day: date
     happened: str | None
-    coping: tuple[str, ...]
+    coping: tuple[str, ...]  # each coping step used, in words
     worked: int | None  # how well the coping steps worked, 0-10
     lapse: bool
+    coping_answer: str | None = None  # the coping answer as one text (None: not asked)
 
 
 def _text(value: Answer | None) -> str | None:
@@ -34,37 +35,45 @@ def _text(value: Answer | None) -> str | None:
 
 def situations(checkins: Sequence[CheckIn], q: Questionnaire, plan: Sequence[str],
                language: str) -> list[Situation]:
-    """The high-risk days among the submitted check-ins, newest first."""
+    """The high-risk days among the submitted check-ins, newest first (the questionnaire's
+    [review] parts say which items tell of them)."""
+    review = q.review
+    used = review.item("coping_used")
     found = []
     for checkin in sorted(checkins, key=lambda c: c.local_date, reverse=True):
-        if checkin.status != "submitted" or not checkin.state:
+        if checkin.status != DayStatus.SUBMITTED or not checkin.state:
             continue
         answers = answers_of(checkin.state)
-        if answers.get("high_risk") is not True:
+        if review.answer(answers, "situation") is not True:
             continue
-        steps = answers.get("coping_steps")
+        steps = review.answer(answers, "coping_used")
         coping: tuple[str, ...] = ()
-        if isinstance(steps, tuple) and q.has_item("coping_steps"):
-            item = q.item("coping_steps")
-            coping = tuple(render_answer(item, (key,), language, plan) for key in steps)
-        worked = answers.get("coping_effect")
+        answer = None
+        if used is not None and steps is not None:
+            item = q.item(used)
+            answer = render_answer(item, steps, language, plan)
+            if isinstance(steps, tuple):
+                coping = tuple(render_answer(item, (key,), language, plan) for key in steps)
+        worked = review.answer(answers, "coping_effect")
         found.append(Situation(
-            day=checkin.local_date, happened=_text(answers.get("high_risk_detail")),
+            day=checkin.local_date, happened=_text(review.answer(answers, "situation_detail")),
             coping=coping,
             worked=worked if isinstance(worked, int) and not isinstance(worked, bool) else None,
-            lapse=answers.get("lapse") is True))
+            lapse=review.answer(answers, "lapse") is True, coping_answer=answer))
     return found
 
 
-def checkin_notes(checkins: Sequence[CheckIn]) -> dict[date, str]:
+def checkin_note(checkin: CheckIn, q: Questionnaire) -> str | None:
+    """A submitted check-in's journal note, if it has one."""
+    if checkin.status != DayStatus.SUBMITTED or not checkin.state:
+        return None
+    return _text(q.review.answer(answers_of(checkin.state), "note"))
+
+
+def checkin_notes(checkins: Sequence[CheckIn], q: Questionnaire) -> dict[date, str]:
     """Each submitted check-in's journal note, by day."""
-    notes = {}
-    for checkin in checkins:
-        if checkin.status == "submitted" and checkin.state:
-            note = _text(answers_of(checkin.state).get("journal_note"))
-            if note is not None:
-                notes[checkin.local_date] = note
-    return notes
+    return {checkin.local_date: note for checkin in checkins
+            if (note := checkin_note(checkin, q)) is not None}
 
 
 def domain_series(points: Sequence[DayPoint], domains: Sequence[str]
@@ -77,4 +86,4 @@ def _score(scores: Mapping[str, int], name: str) -> int | None:
     return scores.get(name) if scores else None
 
 
-__all__ = ["Situation", "checkin_notes", "domain_series", "situations"]
+__all__ = ["Situation", "checkin_note", "checkin_notes", "domain_series", "situations"]

@@ -12,7 +12,7 @@ from typing import Final
 
 from journal.people import actor_of, visible_client
 from journal.review.adherence import Adherence, adherence, client_today, day_states
-from journal.review.charts import DayPoint, Thresholds
+from journal.review.charts import DayPoint, Series
 from journal.review.indicators import Indicators
 from journal.review.model import AlertRow, alert_rows, domain_labels
 from storage.records import Alert, CheckInDay, Client, Clinician, Plan
@@ -34,10 +34,8 @@ class ClientSummary:
     plan: Plan
     points: tuple[DayPoint, ...]
     start: date
-    sexual_violent: Thresholds
-    general: Thresholds
-    sv_max: int
-    general_max: int
+    roll_ups: tuple[Series, ...]
+    scales: tuple[Series, ...]
     language: str
     timezone: str = "UTC"
     alert_rows: tuple[AlertRow, ...] = ()
@@ -49,9 +47,8 @@ class ClientSummary:
         from journal.review.renderer import RENDERER
 
         return await RENDERER.run(
-            charts.summary_chart, self.points, self.sexual_violent, self.general,
-            start=self.start, end=self.today, language=self.language, sv_max=self.sv_max,
-            general_max=self.general_max)
+            charts.summary_chart, self.points, self.roll_ups, self.scales,
+            start=self.start, end=self.today, language=self.language)
 
 
 async def client_summary(uow: UnitOfWork, clinician: Clinician, code: str, *, now: datetime,
@@ -65,7 +62,7 @@ async def client_summary(uow: UnitOfWork, clinician: Clinician, code: str, *, no
     states = day_states(client, days, start=month_start, end=today, today=today)
     checkins = await uow.checkins.recent(client.id, since=start, until=today)
     owner = await uow.clinicians.get(client.clinician_id)
-    sv, general = await indicators.thresholds(uow, client)
+    roll_ups, scales = await indicators.series(uow, client, language)
     counts = await uow.alerts.open_counts([client.id])
     alerts = await uow.alerts.recent(client.id, since=now - timedelta(days=SUMMARY_DAYS))
     summary = ClientSummary(
@@ -76,8 +73,7 @@ async def client_summary(uow: UnitOfWork, clinician: Clinician, code: str, *, no
         open_alerts=counts.get(client.id, {}), recent_alerts=tuple(alerts),
         plan=await uow.plans.get(client.id),
         points=tuple(indicators.points(checkins, start, today)), start=start,
-        sexual_violent=sv, general=general, sv_max=indicators.maximum("sexual_violent"),
-        general_max=indicators.maximum("general"), language=language, timezone=timezone,
+        roll_ups=roll_ups, scales=scales, language=language, timezone=timezone,
         alert_rows=await alert_rows(uow, alerts, language=language, timezone=timezone,
                                     reason_label=reason_label),
         domain_labels=domain_labels(indicators.questionnaire, language))

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from storage.crypto import KeyErasedError
 from storage.models import AlertCopyRow, AlertNoteRow, AlertRow, OutboxRow, RiskOverrideRow
-from storage.records import Alert, AlertNote
+from storage.records import Alert, AlertNote, AlertStatus
 from storage.repositories.base import Repository, new_id
 
 
@@ -98,8 +98,8 @@ class AlertRepository(Repository):
 
     async def acknowledge(self, alert_id: str, *, by: int, now: datetime) -> bool:
         result = await self.session.execute(
-            update(AlertRow).where(AlertRow.id == alert_id, AlertRow.status == "open")
-            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=by,
+            update(AlertRow).where(AlertRow.id == alert_id, AlertRow.status == AlertStatus.OPEN)
+            .values(status=AlertStatus.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=by,
                     next_escalation_at=None))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -116,7 +116,7 @@ class AlertRepository(Repository):
         if not client_ids:
             return []
         rows = await self.session.scalars(
-            select(AlertRow).where(AlertRow.status == "open", AlertRow.client_id.in_(client_ids))
+            select(AlertRow).where(AlertRow.status == AlertStatus.OPEN, AlertRow.client_id.in_(client_ids))
             .order_by(AlertRow.created_at))
         return await self._records(rows.all(), notes=False)
 
@@ -149,7 +149,7 @@ class AlertRepository(Repository):
 
     async def due_escalations(self, now: datetime) -> list[Alert]:
         rows = await self.session.scalars(
-            select(AlertRow).where(AlertRow.status == "open",
+            select(AlertRow).where(AlertRow.status == AlertStatus.OPEN,
                                    AlertRow.next_escalation_at.is_not(None),
                                    AlertRow.next_escalation_at <= now).with_for_update())
         return await self._records(rows.all(), notes=False)

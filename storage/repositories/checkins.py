@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.crypto import KeyErasedError
 from storage.models import CheckInRow
-from storage.records import CheckIn, CheckInDay, ScheduledDay
+from storage.records import CheckIn, CheckInDay, DayStatus, ScheduledDay
 from storage.repositories.base import DuplicateError, Repository, new_id
 
 _UNREAD: Any = object()  # a sealed column not opened yet
@@ -122,7 +122,7 @@ class CheckInRepository(Repository):
         if not days:
             return set()
         rows: list[dict[str, Any]] = [{"id": new_id(), "client_id": client_id, "local_date": day,
-                 "status": "prompted", "questionnaire_id": questionnaire_id,
+                 "status": DayStatus.PROMPTED, "questionnaire_id": questionnaire_id,
                  "questionnaire_version": questionnaire_version, "item_ids": ",".join(item_ids),
                  "created_at": now, "prompted_at": now} for client_id, day in days]
         existing = await self._existing(days)
@@ -207,7 +207,7 @@ class CheckInRepository(Repository):
         rows = await self.session.execute(query.order_by(CheckInRow.local_date))
         return [await self._day(*row) for row in rows]
 
-    async def latest_day(self, client_id: str, *, status: str = "submitted") -> CheckInDay | None:
+    async def latest_day(self, client_id: str, *, status: str = DayStatus.SUBMITTED) -> CheckInDay | None:
         row = (await self.session.execute(
             select(CheckInRow.id, CheckInRow.local_date, CheckInRow.status,
                    CheckInRow.risk_level_ct, CheckInRow.submitted_at)
@@ -229,7 +229,7 @@ class CheckInRepository(Repository):
                 found[client_id][day] = status
         return found
 
-    async def latest_days(self, client_ids: Sequence[str], *, status: str = "submitted"
+    async def latest_days(self, client_ids: Sequence[str], *, status: str = DayStatus.SUBMITTED
                           ) -> dict[str, CheckInDay]:
         """latest_day() of many clients at once: a grouped query per chunk of clients, and
         one cheap open of each client's latest level."""

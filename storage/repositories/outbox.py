@@ -11,7 +11,14 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import AlertCopyRow, AlertRow, ClinicianRow, OutboxRow, StaffEmailRow
-from storage.records import OutboxCounts, OutboxMessage, StaffEmail
+from storage.records import (
+    WAITING,
+    AlertStatus,
+    OutboxCounts,
+    OutboxMessage,
+    OutboxStatus,
+    StaffEmail,
+)
 from storage.repositories.base import Repository, new_id
 
 QUEUED = "outbox.queued"
@@ -118,7 +125,7 @@ class OutboxRepository(Repository):
                    func.row_number().over(partition_by=OutboxRow.chat_index,
                                           order_by=(OutboxRow.next_attempt_at,
                                                     OutboxRow.created_at)).label("rank"))
-            .where(OutboxRow.status.in_(("queued", "retrying")), OutboxRow.next_attempt_at <= now,
+            .where(OutboxRow.status.in_(WAITING), OutboxRow.next_attempt_at <= now,
                    or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now))
             .subquery()
         )
@@ -140,7 +147,7 @@ class OutboxRepository(Repository):
         over from one that died); returns how many."""
         result = await self.session.execute(
             update(OutboxRow).where(OutboxRow.claimed_until.is_not(None),
-                                    OutboxRow.status.in_(("queued", "retrying")))
+                                    OutboxRow.status.in_(WAITING))
             .values(claimed_until=None))
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -152,13 +159,13 @@ class OutboxRepository(Repository):
                         sent_message_id: int | None) -> None:
         await self.session.execute(
             update(OutboxRow).where(OutboxRow.id == message_id)
-            .values(status="sent", sent_at=now, sent_message_id=sent_message_id,
+            .values(status=OutboxStatus.SENT, sent_at=now, sent_message_id=sent_message_id,
                     claimed_until=None, attempts=OutboxRow.attempts + 1))
 
     async def mark_retry(self, message_id: str, *, at: datetime, error: str,
                          dead: bool = False, count_attempt: bool = True) -> None:
         values: dict[str, Any] = {
-            "status": "dead" if dead else "retrying", "next_attempt_at": at,
+            "status": OutboxStatus.DEAD if dead else OutboxStatus.RETRYING, "next_attempt_at": at,
             "last_error": error[:120], "claimed_until": None,
         }
         if count_attempt:
@@ -172,8 +179,8 @@ class OutboxRepository(Repository):
         is sending right now is left to that worker."""
         handled = (select(AlertCopyRow.id)
                    .join(AlertRow, AlertRow.id == AlertCopyRow.alert_id)
-                   .where(AlertCopyRow.outbox_id == OutboxRow.id, AlertRow.status != "open"))
-        waiting = (OutboxRow.status.in_(("queued", "retrying")),
+                   .where(AlertCopyRow.outbox_id == OutboxRow.id, AlertRow.status != AlertStatus.OPEN))
+        waiting = (OutboxRow.status.in_(WAITING),
                    or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
                    or_(OutboxRow.useful_until < now, handled.exists()))
         # Look before writing: an UPDATE would take SQLite's write lock on every idle pass.
@@ -182,11 +189,11 @@ class OutboxRepository(Repository):
             return 0
         result = await self.session.execute(
             update(OutboxRow).where(OutboxRow.id.in_(stale), *waiting)
-            .values(status="expired", claimed_until=None)
+            .values(status=OutboxStatus.EXPIRED, claimed_until=None)
             .execution_options(synchronize_session=False))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def cancel_pending(self, *, chat_id: int, kind: str, status: str = "cancelled") -> int:
+    async def cancel_pending(self, *, chat_id: int, kind: str, status: str = OutboxStatus.CANCELLED) -> int:
         """Stop every waiting row of `kind` for the chat: "cancelled" when a person's
         action made it wrong, "expired" when its time passed."""
         result = await self.session.execute(
@@ -200,9 +207,10 @@ class OutboxRepository(Repository):
         rows = await self.session.execute(
             select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
         by = {status: int(n) for status, n in rows}
-        return OutboxCounts(queued=by.get("queued", 0), retrying=by.get("retrying", 0),
-                            sent=by.get("sent", 0), dead=by.get("dead", 0),
-                            expired=by.get("expired", 0))
+        return OutboxCounts(queued=by.get(OutboxStatus.QUEUED, 0),
+                            retrying=by.get(OutboxStatus.RETRYING, 0),
+                            sent=by.get(OutboxStatus.SENT, 0), dead=by.get(OutboxStatus.DEAD, 0),
+                            expired=by.get(OutboxStatus.EXPIRED, 0))
 
     async def depth(self) -> list[tuple[str, str, int, datetime | None]]:
         """(kind, status, rows, oldest created_at) for each kind and status present, in one
@@ -214,7 +222,7 @@ class OutboxRepository(Repository):
 
     async def dead(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
         rows = await self.session.scalars(
-            select(OutboxRow).where(OutboxRow.status == "dead")
+            select(OutboxRow).where(OutboxRow.status == OutboxStatus.DEAD)
             .order_by(OutboxRow.created_at.desc()).limit(limit))
         return [await self._record(r, now) for r in rows]
 
@@ -225,7 +233,7 @@ class OutboxRepository(Repository):
         copied = select(AlertCopyRow.id).where(AlertCopyRow.outbox_id == OutboxRow.id)
         result = await self.session.execute(
             delete(OutboxRow).where(
-                OutboxRow.status.in_(("sent", "cancelled", "expired")),
+                OutboxRow.status.in_((OutboxStatus.SENT, OutboxStatus.CANCELLED, OutboxStatus.EXPIRED)),
                 func.coalesce(OutboxRow.sent_at, OutboxRow.created_at) < before,
                 ~copied.exists())
             .execution_options(synchronize_session=False))
@@ -248,10 +256,10 @@ class StaffEmailRepository(Repository):
             .outerjoin(AlertCopyRow, AlertCopyRow.outbox_id == OutboxRow.id)
             .outerjoin(AlertRow, AlertRow.id == AlertCopyRow.alert_id)
             .where(OutboxRow.kind.in_(self.FALLBACK_KINDS),
-                   OutboxRow.status.in_(("queued", "retrying", "dead")),
+                   OutboxRow.status.in_((*WAITING, OutboxStatus.DEAD)),
                    OutboxRow.created_at <= now - after,
                    ClinicianRow.active.is_(True), ClinicianRow.email_ct.is_not(None),
-                   or_(AlertRow.id.is_(None), AlertRow.status == "open"),
+                   or_(AlertRow.id.is_(None), AlertRow.status == AlertStatus.OPEN),
                    ~taken.exists()))
         opened = 0
         for outbox_id, clinician_id, alert_id in rows.all():
@@ -290,17 +298,17 @@ class StaffEmailRepository(Repository):
         """False once Telegram delivered the message or its alert was handled."""
         status = await self.session.scalar(
             select(OutboxRow.status).where(OutboxRow.id == mail.outbox_id))
-        if status not in ("queued", "retrying", "dead"):
+        if status not in (*WAITING, OutboxStatus.DEAD):
             return False
         if mail.alert_id is None:
             return True
         return await self.session.scalar(
-            select(AlertRow.status).where(AlertRow.id == mail.alert_id)) == "open"
+            select(AlertRow.status).where(AlertRow.id == mail.alert_id)) == AlertStatus.OPEN
 
     async def mark(self, mail_id: str, *, status: str, now: datetime,
                    error: str | None = None, retry_at: datetime | None = None) -> None:
         values: dict[str, Any] = {"status": status, "claimed_until": None}
-        if status == "sent":
+        if status == OutboxStatus.SENT:
             values["sent_at"] = now
         if error is not None:
             values.update(last_error=error[:120], attempts=StaffEmailRow.attempts + 1,

@@ -24,7 +24,7 @@ from storage.models import (
     PlanRow,
     StaffEmailRow,
 )
-from storage.records import Client, Clinician
+from storage.records import ENROLLED, AlertStatus, Client, ClientStatus, Clinician
 from storage.repositories.base import (
     DuplicateError,
     Repository,
@@ -243,7 +243,7 @@ class ClientRepository(Repository):
         return await self._record(row)
 
     async def for_clinician(self, clinician_id: int | None) -> list[Client]:
-        query = select(ClientRow).where(ClientRow.status.in_(("active", "paused")))
+        query = select(ClientRow).where(ClientRow.status.in_(ENROLLED))
         if clinician_id is not None:
             query = query.where(ClientRow.clinician_id == clinician_id)
         return [await self._record(r)
@@ -262,7 +262,7 @@ class ClientRepository(Repository):
         `skip_locked` (PostgreSQL) leaves out a client being changed right now; it stays
         due for the next tick."""
         query = (select(ClientRow)
-                 .where(ClientRow.status == "active",
+                 .where(ClientRow.status == ClientStatus.ACTIVE,
                         ClientRow.next_due_at <= now,
                         ClientRow.id > after)
                  .order_by(ClientRow.id).limit(limit))
@@ -284,7 +284,7 @@ class ClientRepository(Repository):
     async def earliest_due(self) -> datetime | None:
         """The soonest next due instant of any active client (None when there is none)."""
         return await self.session.scalar(
-            select(func.min(ClientRow.next_due_at)).where(ClientRow.status == "active"))
+            select(func.min(ClientRow.next_due_at)).where(ClientRow.status == ClientStatus.ACTIVE))
 
     async def erase(self, client_id: str, now: datetime) -> bool:
         """Crypto-shred: destroy the data key and forget the Telegram account.
@@ -316,7 +316,7 @@ class ClientRepository(Repository):
                                     InviteRow.expires_at > now)
             .values(expires_at=now))
         await self.session.execute(
-            update(AlertRow).where(AlertRow.client_id == client_id, AlertRow.status == "open")
+            update(AlertRow).where(AlertRow.client_id == client_id, AlertRow.status == AlertStatus.OPEN)
             .values(status="closed", next_escalation_at=None))
         about = OutboxRow.client_id == client_id
         if index is not None:
@@ -335,7 +335,7 @@ class ClientRepository(Repository):
     async def due_for_erasure(self, now: datetime) -> list[Client]:
         """Discharged clients whose retention period ended (erase_after has passed)."""
         rows = await self.session.scalars(
-            select(ClientRow).where(ClientRow.status == "discharged",
+            select(ClientRow).where(ClientRow.status == ClientStatus.DISCHARGED,
                                     ClientRow.erase_after.is_not(None),
                                     ClientRow.erase_after <= now).order_by(ClientRow.erase_after))
         return [await self._record(r) for r in rows]
