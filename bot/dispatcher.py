@@ -71,7 +71,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
     # On PostgreSQL several instances may serve one bot: they share its limit and one of
     # them delivers the outbox (storage/instances.py).
     instances = Instances(settings.database_url) if store.postgres else None
-    dp = Dispatcher()
+    dp = Dispatcher(disable_fsm=True)  # conversation state lives in the database
     dp.workflow_data.update(services.by_name())  # handlers receive each service by name
     dp.update.outer_middleware(UnitOfWorkMiddleware(
         store, clock, sender=sender, staff_language=services.settings.default_language))
