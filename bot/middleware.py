@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app import logs
 from bot.outgoing import Outgoing
-from bot.sender import Sender
+from bot.sender import Sender, Sent
 from bot.texts import PRIVATE_CHAT_ONLY, error_text
 from journal import telemetry
 from journal.clock import Clock
@@ -194,14 +194,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             line = _(PRIVATE_CHAT_ONLY)
         finally:
             current_language.reset(token)
+        said: Sent[Any] | None = None
         if update.callback_query is not None:  # a pop-up only the presser sees
             said = await self._sender.send(AnswerCallbackQuery(
                 callback_query_id=update.callback_query.id, text=line))
         elif chat.type != "channel":
             said = await self._sender.send(SendMessage(chat_id=chat.id, text=line),
                                            reply=True, anywhere=True)
-        else:
-            said = None
         if said is not None and not said.ok:
             log.info("no neutral line in that chat: %s", said.error)
         left = await self._sender.send(LeaveChat(chat_id=chat.id), reply=True, anywhere=True)
