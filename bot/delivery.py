@@ -8,28 +8,24 @@ A row that stopped being useful (its window closed, its alert was handled) expir
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramEntityTooLarge,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramServerError,
+from aiogram.methods import (
+    DeleteMessage,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendMessage,
+    TelegramMethod,
 )
 
 from bot.callbacks import render_buttons
-from bot.chats import private_chat
+from bot.menus import chat_menu
 from bot.ratelimit import RateLimiter
+from bot.sender import Outcome, Sender, Sent
 from journal import telemetry
 from journal.alerts.service import AlertService
 from journal.clock import Clock, backoff
@@ -43,9 +39,18 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DeliveryWorker", "RateLimiter"]
 
+# The Bot API calls an outbox row may make ("setMyCommands" is a "menu" row's, see _call).
+_METHODS: Final[dict[str, type[TelegramMethod[Any]]]] = {
+    "sendMessage": SendMessage,
+    "editMessageText": EditMessageText,
+    "editMessageReplyMarkup": EditMessageReplyMarkup,
+    "deleteMessage": DeleteMessage,
+}
+
 
 class DeliveryWorker:
-    def __init__(self, *, store: Store, bot: Bot, clock: Clock, alerts: AlertService,
+    def __init__(self, *, store: Store, clock: Clock, alerts: AlertService,
+                 sender: Sender | None = None, bot: Bot | None = None,
                  limiter: RateLimiter | None = None, instances: Instances | None = None,
                  batch: int = 30, lease: timedelta = timedelta(seconds=60),
                  base_backoff: float = 1.0, max_backoff: float = 300.0,
@@ -57,14 +62,20 @@ class DeliveryWorker:
         `instances`: with several instances on one PostgreSQL database only the one holding
         the delivery lock delivers (so the bot's bulk sends keep one pace); the others ask
         for the lock at every poll and the first to get it after its holder died takes
-        over (see `_take_over`)."""
+        over (see `_take_over`).
+
+        `sender`: the bot's one way to Telegram (bot/sender.py), shared with the replies;
+        without one, the worker makes its own from `bot` and `limiter`."""
+        if sender is None:
+            assert bot is not None, "a sender, or a bot to make one for"
+            sender = Sender(bot, limiter or RateLimiter())
+        self._sender = sender
+        self._limiter = sender.limiter
         self._store = store
         self._instances = instances
         self._alerts = alerts
         self._report = DeliveryReport(clock=clock)
-        self._bot = bot
         self._clock = clock
-        self._limiter = limiter or RateLimiter()
         self._batch = batch
         self._lease = lease
         self._base = base_backoff
@@ -75,7 +86,7 @@ class DeliveryWorker:
 
     @property
     def limiter(self) -> RateLimiter:
-        """Telegram's limits, for every other caller that sends on this bot's behalf."""
+        """Telegram's limits, which this worker's sender keeps."""
         return self._limiter
 
     def wake(self) -> None:
@@ -162,78 +173,48 @@ class DeliveryWorker:
         return done
 
     async def _deliver(self, message: OutboxMessage) -> str:
-        try:
-            sent_id = await self._counted_send(message)
-        except TelegramRetryAfter as exc:
-            self._limiter.pause(exc.retry_after)
-            await self._retry(message, f"429 retry after {exc.retry_after}s",
-                              delay=float(exc.retry_after), count=False)
+        """Send one row and record what Telegram's answer means for it."""
+        sent = await self._sender.send(self._call(message))
+        if sent.ok or (sent.outcome is Outcome.PERMANENT and message.kind == "menu"):
+            # A menu for a chat that never talked to the bot: its /start sets it.
+            telemetry.count("delivery_sent", kind=message.kind)
+            await self._sent(message, sent.message_id)
+            return "sent"
+        telemetry.count("delivery_failures", error_class=sent.error)
+        if sent.outcome is Outcome.RATE_LIMITED:
+            await self._retry(message, f"429 retry after {sent.retry_after:g}s",
+                              delay=sent.retry_after, count=False)
             return "pause"
-        except TelegramForbiddenError:
+        if sent.outcome is Outcome.BLOCKED:
             await self._blocked(message)
             return "blocked"
-        except TelegramBadRequest as exc:
-            if "not found" in exc.message and message.payload["method"] == "deleteMessage":
-                await self._sent(message, None)  # already gone is what we wanted
-                return "sent"
-            if "not modified" in exc.message:
-                await self._sent(message, None)
-                return "sent"
-            await self._retry(message, "400 " + _reason(exc.message), dead=True)
-            return "dead"  # a permanent answer: the same request cannot succeed later
-        except (TelegramNotFound, TelegramEntityTooLarge) as exc:
-            await self._retry(message, f"{exc.__class__.__name__} " + _reason(exc.message),
-                              dead=True)
-            return "dead"  # the method or the payload itself is wrong: no retry can help
-        except (TimeoutError, TelegramServerError, TelegramNetworkError, ClientDecodeError,
-                TelegramAPIError, OSError) as exc:
-            # Also 401 (a revoked token), 409 and a reply that is not JSON: the program is in
-            # trouble, not the message, and the message still matters once it is fixed.
-            await self._retry(message, type(exc).__name__, delay=self._backoff(message.attempts))
-            return "retry"
-        await self._sent(message, sent_id)
-        return "sent"
+        if sent.outcome is Outcome.PERMANENT:
+            # The request itself is wrong (a 400, an unknown method, too large): the same
+            # request cannot succeed later.
+            await self._retry(message, _error(sent), dead=True)
+            return "dead"
+        # Also 401 (a revoked token), 409 and a reply that is not JSON: the program is in
+        # trouble, not the message, and the message still matters once it is fixed.
+        await self._retry(message, sent.error, delay=self._backoff(message.attempts))
+        return "retry"
 
-    async def _counted_send(self, message: OutboxMessage) -> int | None:
-        """`_send`, counted for the metrics: sent by kind, failed by the error's class."""
-        try:
-            sent_id = await self._send(message)
-        except Exception as exc:
-            if not _already_done(exc, message):
-                telemetry.count("delivery_failures", error_class=type(exc).__name__)
-            raise
-        telemetry.count("delivery_sent", kind=message.kind)
-        return sent_id
-
-    async def _send(self, message: OutboxMessage) -> int | None:
-        stamp = await self._limiter.acquire(message.chat_id)
-        try:
-            return await self._call(message.chat_id, message.payload)
-        finally:
-            self._limiter.done(message.chat_id, stamp)
-
-    async def _call(self, chat_id: int, payload: dict[str, Any]) -> int | None:
-        # The row's own chat, and only a private one, whatever its params say.
-        method, params = payload["method"], {**payload["params"], "chat_id": private_chat(chat_id)}
+    @staticmethod
+    def _call(message: OutboxMessage) -> TelegramMethod[Any]:
+        # The row's own chat, whatever its params say (the sender refuses any but a private
+        # one, as a permanent answer).
+        method, params = message.payload["method"], {**message.payload["params"],
+                                                     "chat_id": message.chat_id}
+        if method == "setMyCommands":
+            return chat_menu(message.chat_id, params.get("menu"),
+                             params.get("language") or "en")
         if "buttons" in params:
             params["reply_markup"] = render_buttons(params.pop("buttons"))
         # else a row queued before buttons were plain values may carry Telegram's own
         # reply_markup: it is sent as it is, so an upgrade loses no button.
-        if method == "sendMessage":
-            return (await self._bot.send_message(**params)).message_id
-        if method == "editMessageText":
-            await self._bot.edit_message_text(**params)
-            return None
-        if method == "editMessageReplyMarkup":
-            await self._bot.edit_message_reply_markup(**params)
-            return None
-        if method == "deleteMessage":
-            await self._bot.delete_message(**params)
-            return None
-        if method == "setMyCommands":
-            await _set_menu(self._bot, params)
-            return None
-        raise ValueError(f"unknown outbox method {method}")
+        kind = _METHODS.get(method)
+        if kind is None:
+            raise ValueError(f"unknown outbox method {method}")
+        return kind(**params)
 
     def _backoff(self, attempts: int) -> float:
         return backoff(attempts, base=self._base, cap=self._max_backoff)
@@ -267,33 +248,7 @@ class DeliveryWorker:
             await self._alerts.client_blocked(uow, message.chat_id)
 
 
-def _already_done(exc: Exception, message: OutboxMessage) -> bool:
-    """A 400 that says the wanted state is there already (deleted, not modified): a
-    success, not a failure to count."""
-    return isinstance(exc, TelegramBadRequest) and (
-        "not modified" in exc.message
-        or ("not found" in exc.message and message.payload["method"] == "deleteMessage"))
-
-
-def _reason(description: str) -> str:
-    # Telegram's descriptions name the problem, not the content; keep them short anyway.
-    return description.split(":", 1)[-1].strip()[:80]
-
-
-async def _set_menu(bot: Bot, params: dict[str, Any]) -> None:
-    """A "menu" row: the chat's own command menu for a role ("menu", "language"), or with
-    no role the chat's own menu removed, so the default scope's shows again. A chat that
-    has never talked to the bot has no menu of its own yet: its /start sets it."""
-    from aiogram.types import BotCommand, BotCommandScopeChat
-
-    from bot.menus import menu
-
-    scope = BotCommandScopeChat(chat_id=params["chat_id"])
-    with contextlib.suppress(TelegramBadRequest):
-        if params.get("menu"):
-            await bot.set_my_commands(
-                [BotCommand(command=name, description=text)
-                 for name, text in menu(params["menu"], params.get("language") or "en")],
-                scope=scope)
-        else:
-            await bot.delete_my_commands(scope=scope)
+def _error(sent: Sent[Any]) -> str:
+    """What the row records of a refusal: the HTTP status's class and Telegram's words."""
+    status = "400" if sent.error in ("TelegramBadRequest", "NotPrivateChat") else sent.error
+    return f"{status} {sent.reason}"

@@ -16,6 +16,7 @@ from bot.delivery import DeliveryWorker
 from bot.handlers import all_routers
 from bot.middleware import UnitOfWorkMiddleware
 from bot.ratelimit import RateLimiter
+from bot.sender import Sender
 from bot.telegram_session import TelegramSession
 from journal.alerts.fallback import EmailFallback
 from journal.clock import Clock, SystemClock
@@ -32,6 +33,7 @@ class App:
     services: Services
     bot: Bot
     dispatcher: Dispatcher
+    sender: Sender  # every send of the bot: replies, delivery, menus
     delivery: DeliveryWorker
     scheduler: SchedulerRunner | None = None
     email_fallback: EmailFallback | None = None  # None: no SMTP server configured
@@ -64,18 +66,19 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
     store = services.store
     session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     bot = Bot(token=settings.require_token(), session=session)
-    limiter = RateLimiter()  # every send of this bot keeps it: replies, delivery, menus
+    # Every send of this bot goes through it, within one limit: replies, delivery, menus.
+    sender = Sender(bot, RateLimiter())
     # On PostgreSQL several instances may serve one bot: they share its limit and one of
     # them delivers the outbox (storage/instances.py).
     instances = Instances(settings.database_url) if store.postgres else None
-    dp = Dispatcher()
+    dp = Dispatcher(disable_fsm=True)  # conversation state lives in the database
     dp.workflow_data.update(services.by_name())  # handlers receive each service by name
     dp.update.outer_middleware(UnitOfWorkMiddleware(
-        store, clock, limiter=limiter, staff_language=services.settings.default_language))
+        store, clock, sender=sender, staff_language=services.settings.default_language))
     for router in all_routers():
         dp.include_router(router)
-    delivery = DeliveryWorker(store=store, bot=bot, clock=clock, alerts=services.alerts,
-                              limiter=limiter, instances=instances,
+    delivery = DeliveryWorker(store=store, clock=clock, alerts=services.alerts,
+                              sender=sender, instances=instances,
                               lease=timedelta(seconds=settings.outbox_lease_seconds),
                               base_backoff=settings.delivery_base_backoff_seconds,
                               max_backoff=settings.delivery_max_backoff_seconds)
@@ -88,7 +91,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
             lookback_days=settings.catchup_days,
             extra_steps=[services.discharge.retention_step])  # erase once retention has passed
         runner = SchedulerRunner(ticks, interval=timedelta(seconds=settings.tick_seconds))
-    return App(services=services, bot=bot, dispatcher=dp, delivery=delivery, scheduler=runner,
+    return App(services=services, bot=bot, dispatcher=dp, sender=sender, delivery=delivery,
+               scheduler=runner,
                email_fallback=email_fallback(settings, store, clock), instances=instances)
 
 

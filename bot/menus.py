@@ -4,16 +4,15 @@ menus as data, and their registration at a start (by Telegram's scopes, paced)."
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import DeleteMyCommands, SetMyCommands
 from aiogram.types import BotCommand, BotCommandScopeChat
 
 from app.lifecycle import sleep_or_stop
-from bot.connect import retry_delay, transient
+from bot.connect import retry_delay
+from bot.sender import Outcome
 from journal.errors import safe_trace
 from journal.i18n import LANGUAGES, N_, gettext_for
 
@@ -56,42 +55,44 @@ def menu(kind: str, language: str) -> list[tuple[str, str]]:
     return [(name, gettext_for(language, text)) for name, text in table]
 
 
-class _Paced:
-    """Telegram calls for the command menus: one at a time, at most `per_second`, inside
-    the delivery worker's limits (so menus for thousands of chats never crowd out an alert);
-    a failure that passes is tried again with backoff until it succeeds or the stop."""
+def set_commands(items: list[tuple[str, str]], *, chat_id: int | None = None,
+                 language_code: str | None = None) -> SetMyCommands:
+    """The one way a menu becomes Telegram's call: `items` as the chat's own menu, or with
+    no chat the default scope's (for those whose Telegram speaks `language_code`)."""
+    return SetMyCommands(
+        commands=[BotCommand(command=name, description=text) for name, text in items],
+        scope=None if chat_id is None else BotCommandScopeChat(chat_id=chat_id),
+        language_code=language_code)
 
-    def __init__(self, app: App, stop: asyncio.Event, per_second: float = 10.0) -> None:
-        self._app, self._stop = app, stop
-        self._interval = 1.0 / per_second
-        self._attempts = 0
 
-    async def call(self, chat_id: int, method: Callable[[], Awaitable[object]]) -> bool:
-        """True once done; False when it cannot be (a permanent answer) or on the stop."""
-        limiter = self._app.delivery.limiter
-        while not self._stop.is_set():
-            stamp = await limiter.acquire(chat_id)
-            try:
-                await method()
-                self._attempts = 0
-                return True
-            except TelegramRetryAfter as exc:
-                limiter.pause(exc.retry_after)
-                delay = float(exc.retry_after)
-            except Exception as exc:
-                if not transient(exc):
-                    log.info("no command menu for one chat: %s", type(exc).__name__)
-                    return False
-                self._attempts += 1
-                delay = retry_delay(self._app.settings, self._attempts)
-                if self._attempts in (1, 8, 64):
-                    log.warning("command menus not set yet (%s); trying again in %.0fs",
-                                type(exc).__name__, delay)
-            finally:
-                limiter.done(chat_id, stamp)
-                await sleep_or_stop(self._stop, self._interval)
-            await sleep_or_stop(self._stop, delay)
-        return False
+def chat_menu(chat_id: int, role: str | None, language: str
+              ) -> SetMyCommands | DeleteMyCommands:
+    """A chat's own menu for `role` in `language`; with no role the chat's own menu
+    removed, so the default scope's shows again."""
+    if role:
+        return set_commands(menu(role, language), chat_id=chat_id)
+    return DeleteMyCommands(scope=BotCommandScopeChat(chat_id=chat_id))
+
+
+async def _until_set(app: App, stop: asyncio.Event, call: SetMyCommands) -> bool:
+    """One menu call, tried again with the delivery backoff while Telegram's answer is one
+    that passes (so menus never crowd out an alert, they go as bulk sends); False when it
+    cannot be done (a permanent answer) or on the stop."""
+    attempts = 0
+    while not stop.is_set():
+        sent = await app.sender.send(call)
+        if sent.ok:
+            return True
+        if sent.outcome in (Outcome.PERMANENT, Outcome.BLOCKED):
+            log.info("no command menu for one chat: %s", sent.error)
+            return False
+        attempts += 1
+        delay = max(retry_delay(app.settings, attempts), sent.retry_after)
+        if attempts in (1, 8, 64):
+            log.warning("command menus not set yet (%s); trying again in %.0fs", sent.error,
+                        delay)
+        await sleep_or_stop(stop, delay)
+    return False
 
 
 async def register_commands(app: App, stop: asyncio.Event | None = None) -> None:
@@ -101,31 +102,22 @@ async def register_commands(app: App, stop: asyncio.Event | None = None) -> None
     through the outbox (kind "menu"). Runs beside the bot: Telegram failing here is retried
     later and never stops or delays the start."""
     stop = stop or asyncio.Event()
-    paced = _Paced(app, stop)
     try:
         default = app.settings.default_language
-        await paced.call(0, functools.partial(
-            app.bot.set_my_commands, _commands(menu("client", default))))
+        await _until_set(app, stop, set_commands(menu("client", default)))
         for language in LANGUAGES:
             if stop.is_set():
                 return
-            await paced.call(0, functools.partial(
-                app.bot.set_my_commands, _commands(menu("client", language)),
-                language_code=language))
+            await _until_set(app, stop, set_commands(menu("client", language),
+                                                     language_code=language))
         staff = await _staff(app, stop)
         for chat_id, role in staff:
-            await paced.call(chat_id, functools.partial(
-                app.bot.set_my_commands, _commands(menu(role, default)),
-                scope=BotCommandScopeChat(chat_id=chat_id)))
+            await _until_set(app, stop, set_commands(menu(role, default), chat_id=chat_id))
             if stop.is_set():
                 return
         log.info("command menus done: %s languages, %s staff chats", len(LANGUAGES), len(staff))
     except Exception as exc:  # the menus are a convenience: nothing else may suffer for them
         log.error("command menus could not be set: %s", safe_trace(exc))
-
-
-def _commands(items: list[tuple[str, str]]) -> list[BotCommand]:
-    return [BotCommand(command=name, description=text) for name, text in items]
 
 
 async def _staff(app: App, stop: asyncio.Event) -> list[tuple[int, str]]:

@@ -7,14 +7,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram import BaseMiddleware
+from aiogram.methods import AnswerCallbackQuery, LeaveChat, SendMessage
 from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app import logs
 from bot.outgoing import Outgoing
-from bot.ratelimit import RateLimiter
+from bot.sender import Sender, Sent
 from bot.texts import PRIVATE_CHAT_ONLY, error_text
 from journal import telemetry
 from journal.clock import Clock
@@ -85,13 +85,14 @@ class _Outcome:
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
-    def __init__(self, store: Store, clock: Clock, *, limiter: RateLimiter | None = None,
+    def __init__(self, store: Store, clock: Clock, *, sender: Sender,
                  staff_language: str | None = None) -> None:
-        """`limiter`: the bot's one rate limiter, shared with delivery, that replies keep.
-        `staff_language`: the program's DEFAULT_LANGUAGE, for staff who chose none."""
+        """`sender`: the bot's one way to Telegram, shared with delivery, that replies go
+        through first. `staff_language`: the program's DEFAULT_LANGUAGE, for staff who
+        chose none."""
         self._store = store
         self._clock = clock
-        self._limiter = limiter
+        self._sender = sender
         self._staff_language = staff_language
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -116,11 +117,10 @@ class UnitOfWorkMiddleware(BaseMiddleware):
 
     async def _handle(self, handler: Handler, event: Update, data: dict[str, Any],
                       outcome: _Outcome) -> Any:
-        bot: Bot = data["bot"]
         user: User | None = data.get("event_from_user")
         if not own_private_chat(event, user, data.get("event_chat")):
             outcome.name = "elsewhere"
-            await self._elsewhere(bot, event, user, data.get("event_chat"))
+            await self._elsewhere(event, user, data.get("event_chat"))
             return None
         assert user is not None
         chat_id = user.id
@@ -169,12 +169,12 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             out.send(chat_id, error_text("error.generic"))
             result = None
         try:
-            await out.flush(bot, self._limiter)
+            await out.flush(self._sender)
         finally:
             current_language.reset(token)
         return result
 
-    async def _elsewhere(self, bot: Bot, update: Update, user: User | None,
+    async def _elsewhere(self, update: Update, user: User | None,
                          chat: Chat | None) -> None:
         """An update from outside a person's own private chat: nothing is stored and no
         handler runs. In a group, supergroup or channel the bot says one neutral line (not
@@ -194,17 +194,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             line = _(PRIVATE_CHAT_ONLY)
         finally:
             current_language.reset(token)
-        try:
-            if update.callback_query is not None:  # a pop-up only the presser sees
-                await bot.answer_callback_query(update.callback_query.id, text=line)
-            elif chat.type != "channel":
-                await bot.send_message(chat_id=chat.id, text=line)
-        except TelegramAPIError as exc:
-            log.info("no neutral line in that chat: %s", type(exc).__name__)
-        try:
-            await bot.leave_chat(chat_id=chat.id)
-        except TelegramAPIError as exc:
-            log.info("could not leave that chat: %s", type(exc).__name__)
+        said: Sent[Any] | None = None
+        if update.callback_query is not None:  # a pop-up only the presser sees
+            said = await self._sender.send(AnswerCallbackQuery(
+                callback_query_id=update.callback_query.id, text=line))
+        elif chat.type != "channel":
+            said = await self._sender.send(SendMessage(chat_id=chat.id, text=line),
+                                           reply=True, anywhere=True)
+        if said is not None and not said.ok:
+            log.info("no neutral line in that chat: %s", said.error)
+        left = await self._sender.send(LeaveChat(chat_id=chat.id), reply=True, anywhere=True)
+        if not left.ok:
+            log.info("could not leave that chat: %s", left.error)
 
     async def _language_of(self, user: User | None) -> str:
         """The person's own language if we know them, else their Telegram's."""

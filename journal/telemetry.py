@@ -1,6 +1,6 @@
 """Counts and timings the program's parts report, for whoever watches.
 
-The check-in service, the e-mail fallback and the scheduler say here what happened; when
+The check-in service, the e-mail fallback, the scheduler and the bot's sender say here what happened; when
 STEADFAST_METRICS_ENABLED is on, app/observability.py installs a sink that turns each into
 a Prometheus metric. With no sink installed every call is a no-op, so nothing here imports
 a metrics library and the domain does not depend on one.
@@ -22,6 +22,8 @@ EVENTS: Final[Mapping[str, tuple[Kind, tuple[str, ...], str]]] = {
                         "Telegram updates handled, by outcome"),
     "update_seconds": ("histogram", ("outcome",),
                        "Time to handle one Telegram update, its transaction and replies"),
+    "telegram_requests": ("counter", ("method", "outcome"),
+                          "Bot API calls the bot made, by method and what the answer meant"),
     "delivery_sent": ("counter", ("kind",), "Outbox messages Telegram accepted, by kind"),
     "delivery_failures": ("counter", ("error_class",),
                           "Outbox sends that failed, by the error's class"),

@@ -99,7 +99,7 @@ async def run_bot(settings: Settings, *, webhook: WebhookConfig | None = None,
         tasks.extend(_watching(app, stop, webhook))
         if app.instances is not None:
             tasks.append(asyncio.create_task(
-                keep_share(app.delivery.limiter, app.instances, stop), name="rate-share"))
+                keep_share(app.sender.limiter, app.instances, stop), name="rate-share"))
         tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
         routes = workspace_routes(app.services, webhook=webhook is not None)
         if routes:  # health, and metrics when on, are served beside the pages too

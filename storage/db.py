@@ -30,7 +30,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
                 "server_settings": {"application_name": f"steadfast-{os.getpid()}"}}
         return create_async_engine(url, **kwargs)
 
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    from storage.sqlite_driver import one_trip_dbapi
+
+    engine = create_async_engine(url, connect_args={"timeout": 30}, module=one_trip_dbapi(),
+                                 **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -54,3 +57,4 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -379,3 +379,23 @@ async def test_a_row_queued_before_buttons_were_plain_values_is_sent_with_its_ma
     assert [(b.text, b.callback_data) for row in message.buttons for b in row] == [
         ("Start check-in", "ck:s:20260302:0:0")]
     await eventually(r.statuses_are("sent"))
+
+
+async def test_an_edit_queued_behind_a_message_to_the_same_chat_does_not_wait_its_second(
+        rig: Any) -> None:
+    """Telegram counts an edit in place only against the bot's 30 a second, not the chat's
+    one new message a second: the handled copy of an alert follows the notice at once."""
+    r, _ = rig
+    alert = await r.bot.send_message(chat_id=CLINICIAN, text="High alert for client X")
+    now = SystemClock().now()
+    async with r.store.transaction() as uow:
+        await uow.outbox.add(chat_id=CLINICIAN, kind="notice", method="sendMessage",
+                             params={"text": "A notice"}, now=now)
+        await uow.outbox.add(chat_id=CLINICIAN, kind="notice", method="editMessageText",
+                             params={"message_id": alert.message_id, "text": "Handled"},
+                             now=now, due=now + timedelta(milliseconds=1))
+    r.run()
+    await eventually(r.statuses_are("sent", "sent"))
+    notice, edit = r.emu.calls_of("sendMessage")[-1], r.emu.calls_of("editMessageText")[-1]
+    assert notice.error_code is None and edit.error_code is None
+    assert edit.time - notice.time < 0.5

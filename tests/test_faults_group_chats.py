@@ -130,7 +130,7 @@ async def test_a_reply_or_outbox_row_for_another_chat_is_refused_on_the_way_out(
         out.send(-1001, "summary of a client")
         out.send(CLINICIAN, "someone else's private chat")
         out.send(CLIENT, "your own chat")
-        await out.flush(app.bot)
+        await out.flush(app.sender)
         assert [c.chat_id for c in emulator.calls_of("sendMessage")] == [CLIENT]
 
         # An outbox row addressed to a group goes dead without a call to Telegram.
