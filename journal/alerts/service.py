@@ -467,22 +467,25 @@ class AlertService:
         return history
 
 
+CopyStateName = Literal["delivered", "waiting", "unreachable", "expired", "withdrawn"]
+
+
 @dataclass(frozen=True)
 class CopyState:
     """Where one copy of an alert truly stands, for a reader: `name` is whom it went to
     (the chat's staff member), `escalation` 0 the owner's own copy, `state` delivered (at
-    `at`), waiting (queued or being retried), unreachable (Telegram refused it for good,
-    or it expired undelivered) or withdrawn (cancelled before it was sent)."""
+    `at`), waiting (queued or being retried), unreachable (Telegram refused it for good),
+    expired (still undelivered when the alert was handled: an alert copy has no other end)
+    or withdrawn (cancelled before it was sent)."""
 
     name: str
     escalation: int
-    state: Literal["delivered", "waiting", "unreachable", "withdrawn"]
+    state: CopyStateName
     at: datetime | None = None
 
-
-COPY_STATES: Mapping[str, Literal["delivered", "waiting", "unreachable", "withdrawn"]] = {
+COPY_STATES: Mapping[str, CopyStateName] = {
     "sent": "delivered", "queued": "waiting", "retrying": "waiting", "dead": "unreachable",
-    "expired": "unreachable", "cancelled": "withdrawn"}
+    "expired": "expired", "cancelled": "withdrawn"}
 
 
 async def copy_states(uow: UnitOfWork, alerts: Sequence[Alert]
