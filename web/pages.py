@@ -106,7 +106,7 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
 async def add_note(request: web.Request) -> web.StreamResponse:
     """A later note on an acknowledged alert: added beside the notes already there."""
     viewer = await signed_in(request)
-    form = await request.post()
+    form = await posted(request)
     await check_csrf(request, form)
     alert_id = request.match_info["alert_id"]
     note = form.get("note")

@@ -507,11 +507,10 @@ async def copy_states(uow: UnitOfWork, alerts: Sequence[Alert]
 async def note_authors(uow: UnitOfWork, alerts: Sequence[Alert]) -> dict[int, str]:
     """The names of whoever left the alerts' notes, by clinician id."""
     ids = {n.author_id for a in alerts for n in a.notes if n.author_id is not None}
-    names = {}
-    for clinician_id in ids:
-        person = await uow.clinicians.get(clinician_id)
-        names[clinician_id] = person.name if person else "-"
-    return names
+    if not ids:
+        return {}
+    staff = {c.id: c.name for c in await uow.clinicians.everyone()}  # one statement
+    return {clinician_id: staff.get(clinician_id, "-") for clinician_id in ids}
 
 
 def _scores_data(indicators: Indicators | None) -> dict[str, Any]:
