@@ -1,7 +1,7 @@
 """/alerts reads in a few grouped statements: its open alerts, the week's acknowledged ones
 with their notes, every copy's outbox status and the staff's names cost as many statements
-for 30 alerts as for 3 (on both databases). What the page shows is covered by
-tests/test_workspace_alerts.py."""
+for 30 alerts as for 3 (on both databases); and each copy reads as its outbox row stands.
+What the page shows is covered by tests/test_workspace_alerts.py."""
 
 from __future__ import annotations
 
@@ -83,3 +83,37 @@ async def test_the_alerts_page_reads_as_many_statements_for_30_alerts_as_for_3(
     # BEGIN, clients and alerts (twice: open, acknowledged), the client's key, the notes,
     # the notes' audit event (4), the copies with their outbox rows, the staff (twice).
     assert counts[1] <= 14, counts
+
+
+async def test_each_copy_reads_as_its_outbox_row_stands(store: Store, clock: FakeClock) -> None:
+    """Delivered (to whom, when), refused for good (dead: unreachable), and still waiting
+    when the alert was handled (expired, not "delivered" and not a count)."""
+    alerts = AlertService(clock=clock, questionnaire=Q, rules=RULES)
+    lane = await make_clinician(store, clock, telegram_id=7001, name="Dr Lane")
+    await make_clinician(store, clock, telegram_id=7002, name="Dr Sup", role="supervisor")
+    await make_clinician(store, clock, telegram_id=7004, name="Dr Gone", role="supervisor")
+    client = await make_client(store, clock, lane, telegram_id=8001)
+    async with store.transaction() as uow:
+        alert = await alerts.raise_alert(
+            uow, client, findings=[Finding("self_harm", "critical", "SELF_HARM")],
+            checkin_id=None, answers={})
+    clock.advance(minutes=16)
+    async with store.transaction() as uow:
+        assert await alerts.escalate_due(uow) == 1
+        due = {m.chat_id: m for m in await uow.outbox.claim_due(
+            clock.now(), limit=10, lease=timedelta(minutes=1))}
+        await uow.outbox.mark_sent(due[7002].id, now=clock.now(), sent_message_id=5)
+        await uow.outbox.mark_retry(due[7004].id, at=clock.now(), error="400 chat not found",
+                                    dead=True)
+        await uow.outbox.mark_retry(due[7001].id, at=clock.now(), error="502")
+        await alerts.acknowledge(uow, lane, alert.id)
+    clock.advance(minutes=2)
+    async with store.transaction() as uow:
+        await uow.outbox.expire_stale(clock.now())
+        found = await uow.alerts.get(alert.id)
+        assert found is not None
+        states = (await copy_states(uow, [found]))[alert.id]
+    assert [(c.name, c.escalation, c.state) for c in states] == [
+        ("Dr Lane", 0, "expired"), ("Dr Sup", 1, "delivered"), ("Dr Gone", 1, "unreachable")]
+    assert states[1].at == clock.now() - timedelta(minutes=2)
+    assert states[0].at is None and states[2].at is None
