@@ -15,6 +15,7 @@ from journal.review.model import AlertNoteRow
 from journal.review.report import report_filename
 from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from journal.times import ago_text
+from storage.records import Alert, Client
 from web.auth import check_csrf, signed_in
 from web.context import SERVICES_KEY
 from web.parsing import form as posted
@@ -59,16 +60,16 @@ async def alerts(request: web.Request) -> web.Response:
     level = query_choice(request, "level", ALERT_ORDER)
     state = query_choice(request, "state", STATES)
     services = request.app[SERVICES_KEY]
-    rows: list = []
-    handled: list = []
+    rows: list[tuple[Alert, Client]] = []
+    handled: list[tuple[Alert, Client]] = []
     async with services.store.transaction() as uow:
         if state in (None, "open"):
             rows = [(a, c) for a, c in await services.alerts.open_alerts(uow, viewer.clinician)
                     if level is None or a.level == level]
             await services.alerts.reasons_shown(uow, viewer.clinician, rows)
         if state in (None, "acknowledged"):
-            handled = [(a, c) for a, c in await services.alerts.recently_acknowledged(
-                uow, viewer.clinician, days=HANDLED_DAYS, level=level)]
+            handled = await services.alerts.recently_acknowledged(
+                uow, viewer.clinician, days=HANDLED_DAYS, level=level)
         copies = await copy_states(uow, [a for a, _client in rows + handled])
         authors = await note_authors(uow, [a for a, _client in handled])
         now = services.clock.now()
