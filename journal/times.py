@@ -17,3 +17,26 @@ def shown_time(moment: datetime, zone: str | tzinfo) -> str:
         moment = moment.replace(tzinfo=ZoneInfo("UTC"))
     local = moment.astimezone(tz)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or str(tz)}"
+
+
+def ago_text(moment: datetime, now: datetime, language: str) -> str:
+    """How long ago `moment` was, in the reader's words and its largest unit: "raised
+    5 minutes ago", "raised 2 hours ago", "raised 3 days ago" (under a minute: "raised
+    just now"). The moment itself is shown beside it with shown_time()."""
+    from journal.i18n import gettext_for, ngettext_for
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    minutes = max(0, int((now - moment).total_seconds() // 60))
+    if minutes < 1:
+        return gettext_for(language, "raised just now")
+    if minutes < 60:
+        return ngettext_for(language, "raised {n} minute ago", "raised {n} minutes ago",
+                            minutes).format(n=minutes)
+    hours = minutes // 60
+    if hours < 48:
+        return ngettext_for(language, "raised {n} hour ago", "raised {n} hours ago",
+                            hours).format(n=hours)
+    days = hours // 24
+    return ngettext_for(language, "raised {n} day ago", "raised {n} days ago",
+                        days).format(n=days)

@@ -197,6 +197,19 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertCopy:
+    """One copy of an alert as its outbox row stands: `status` is the outbox's (queued,
+    retrying, sent, dead, expired, cancelled); `escalation` 0 is the owner's own copy."""
+
+    alert_id: str
+    chat_id: int
+    escalation: int
+    status: str
+    queued_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxMessage:
     id: str
     chat_id: int

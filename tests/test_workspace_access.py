@@ -27,6 +27,7 @@ from storage.uow import Store
 from tests.conftest import Database
 from tests.e2e import bot_settings, eventually
 from tests.helpers import make_clinician
+from tests.test_workspace_client import signed_in, world  # noqa: F401 (the fixture, by name)
 
 
 def free_port() -> int:
@@ -219,3 +220,34 @@ async def test_steadfast_web_serves_the_workspace_alone(
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+ALERT_FILTERS = ("/alerts", "/alerts?state=open", "/alerts?state=acknowledged",
+                 *(f"/alerts?level={level}" for level in ("critical", "high", "elevated")),
+                 *(f"/alerts?level={level}&state={state}" for level in
+                   ("critical", "high", "elevated") for state in ("open", "acknowledged")))
+
+
+async def test_filtered_alert_pages_never_list_another_clinicians_alerts(
+        world: Any) -> None:  # noqa: F811 (the client page's world, by name)
+    """Every filtered /alerts URL, signed out, as the owner and as another clinician: the
+    other clinician's pages never name the client, whatever the filter."""
+    code = world.client.code
+    async with aiohttp.ClientSession() as stranger:
+        for path in ALERT_FILTERS:
+            async with stranger.get(world.url(path), allow_redirects=False) as answer:
+                assert answer.status == 401, path
+    seen = []
+    for clinician, theirs in ((world.lane, True), (world.ortiz, False)):
+        session = await signed_in(world, clinician)
+        try:
+            for path in ALERT_FILTERS:
+                async with session.get(world.url(path)) as answer:
+                    assert answer.status == 200, path
+                    shown = code in await answer.text()
+                if not theirs:
+                    assert not shown, path
+                seen.append(shown)
+        finally:
+            await session.close()
+    assert any(seen)  # the owner's pages do list the client's alerts

@@ -387,3 +387,44 @@ async def test_clients_and_strangers_get_no_link(world: dict[str, Any]) -> None:
         reply = await emu.wait_for_message(user, contains=answer, after=sent.message_id)
         assert "/sign-in/" not in reply.text
     assert not any("/sign-in/" in m.text for user in (CLIENT, 9001) for m in emu.chat(user))
+
+
+async def test_an_alerts_reasons_are_read_on_the_alerts_page_then_acknowledged_and_noted(
+        world: dict[str, Any]) -> None:
+    """At a laptop's 1366 px: the reasons are on /alerts itself (no trip to the client
+    page), the alert is acknowledged with a note, and a correction is added beside it."""
+    context = await world["browser"].new_context(viewport={"width": 1366, "height": 800},
+                                                 locale="en-GB")
+    page = await context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        before = max((m.message_id for m in world["emu"].chat(LANE)), default=0)
+        alert_id = await raise_alert(world, "high")
+        await world["emu"].wait_for_message(LANE, contains="High alert for client",
+                                            after=before)
+        await sign_in(world, page)
+        await page.goto(f"{world['base']}/alerts?level=high&state=open")
+        alert = page.locator(f'article[aria-labelledby="a-{alert_id}"]')
+        reasons = alert.get_by_role("list", name="Reasons")
+        assert await reasons.inner_text() == "Thoughts of self-harm or suicide"
+        assert "Raised just now" in await alert.inner_text()
+        assert "Delivered to Dr Lane, " in await alert.inner_text()
+        await shot(page, "11-alert-reasons")
+        await alert.get_by_label("Note of the action you took").fill("Phoned; plan reviewed.")
+        await alert.get_by_role("button", name="Acknowledge").click()
+        await page.wait_for_url("**/alerts?done=*")
+
+        world["clock"].advance(minutes=5)  # the correction comes later
+        handled = page.locator(f'article[aria-labelledby="h-{alert_id}"]')
+        await handled.get_by_label("Add a note").fill("Correction: phoned at 9, not 8.")
+        await handled.get_by_role("button", name="Add note").click()
+        await page.wait_for_url("**/alerts?noted=*")
+        notes = page.locator(f'article[aria-labelledby="h-{alert_id}"] ol.notes li')
+        await eventually(lambda: notes.count(), timeout=10)
+        texts = await notes.all_inner_texts()
+        assert len(texts) == 2, texts
+        assert texts[0].startswith("Note by Dr Lane, ") and "Phoned; plan reviewed." in texts[0]
+        assert texts[1].startswith("Note by Dr Lane, ") and "Correction: phoned at 9" in texts[1]
+        await shot(page, "12-alert-notes")
+    finally:
+        await context.close()

@@ -9,21 +9,24 @@ from __future__ import annotations
 from aiohttp import web
 
 from journal.alerts.levels import ALERT_ORDER, WORDS
-from journal.alerts.service import note_authors
+from journal.alerts.service import copy_states, note_authors
 from journal.review.indicators import Indicators
 from journal.review.model import AlertNoteRow
 from journal.review.report import report_filename
 from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
+from journal.times import ago_text
+from storage.records import Alert, Client
 from web.auth import check_csrf, signed_in
 from web.context import SERVICES_KEY
 from web.parsing import form as posted
-from web.parsing import query_number
-from web.render import page
+from web.parsing import query_choice, query_number
+from web.render import language_of, page
 from web.trends import ARROWS, roll_up_names, trends
 from web.trends import WORDS as TREND_WORDS
 
 LEVELS = [(level, WORDS[level]) for level in ALERT_ORDER]
 HANDLED_DAYS = 7  # the alerts page lists what was acknowledged this long ago, with notes
+STATES = ("open", "acknowledged")  # /alerts?state=: one section only; none given: both
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -52,21 +55,39 @@ async def caseload(request: web.Request) -> web.Response:
 
 
 async def alerts(request: web.Request) -> web.Response:
+    """Open alerts with their reasons (read as the chat's Details button reads them, and
+    audited the same), their age and where each copy stands, then the week's acknowledged
+    ones with their notes. ?level= and ?state= narrow the page; anything else is a 400."""
     viewer = await signed_in(request)
+    level = query_choice(request, "level", ALERT_ORDER)
+    state = query_choice(request, "state", STATES)
     services = request.app[SERVICES_KEY]
+    rows: list[tuple[Alert, Client]] = []
+    handled: list[tuple[Alert, Client]] = []
     async with services.store.transaction() as uow:
-        rows = await services.alerts.open_alerts(uow, viewer.clinician)
-        handled = await services.alerts.recently_acknowledged(uow, viewer.clinician,
-                                                              days=HANDLED_DAYS)
+        if state in (None, "open"):
+            rows = [(a, c) for a, c in await services.alerts.open_alerts(uow, viewer.clinician)
+                    if level is None or a.level == level]
+            await services.alerts.reasons_shown(uow, viewer.clinician, rows)
+        if state in (None, "acknowledged"):
+            handled = await services.alerts.recently_acknowledged(
+                uow, viewer.clinician, days=HANDLED_DAYS, level=level)
+        copies = await copy_states(uow, [a for a, _client in rows + handled])
         authors = await note_authors(uow, [a for a, _client in handled])
+        now = services.clock.now()
+    language = language_of(request)
     done = request.query.get("done", "")
     noted = request.query.get("noted", "")
     return page(request, "alerts.html", {
-        "rows": rows, "words": WORDS, "done": done if done.isalnum() else "",
+        "rows": [(alert, client, services.alerts.reason_texts(alert, language),
+                  ago_text(alert.created_at, now, language), copies.get(alert.id, ()))
+                 for alert, client in rows],
+        "words": WORDS, "levels": LEVELS, "level": level or "", "state": state or "",
+        "done": done if done.isalnum() else "",
         "noted": noted if noted.isalnum() else "", "handled_days": HANDLED_DAYS,
         "handled": [(alert, client, [AlertNoteRow(author=authors.get(n.author_id or 0, "-"),
                                                   at=n.at, text=n.text or "-")
-                                     for n in alert.notes])
+                                     for n in alert.notes], copies.get(alert.id, ()))
                     for alert, client in handled]})
 
 

@@ -3,10 +3,12 @@ and form bodies. What cannot be read is a 400 page, never a failure.
 
     whole_number(text, low=, high=) -> int | None   ASCII digits only, bounded
     query_number(request, name, default=, low=, high=) -> int   a 400 page when malformed
+    query_choice(request, name, choices) -> str | None   one of choices, a 400 page else
     form(request) -> the form (request.post()), a 400 page when the body cannot be read"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -38,6 +40,17 @@ def query_number(request: web.Request, name: str, *, default: int, low: int,
     if value is None:
         raise web.HTTPBadRequest()
     return value
+
+
+def query_choice(request: web.Request, name: str, choices: Collection[str]) -> str | None:
+    """The query's `name` when it is one of `choices`; None when it is not given (or
+    given empty, as a form's "any" option sends it), and a 400 page for anything else."""
+    text = request.query.get(name, "")
+    if not text:
+        return None
+    if text not in choices:
+        raise web.HTTPBadRequest()
+    return text
 
 
 # What aiohttp raises for a body it cannot read: not UTF-8 (UnicodeDecodeError, a

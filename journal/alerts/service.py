@@ -367,15 +367,29 @@ class AlertService:
                                    a.created_at))
         return [(a, by_id[a.client_id]) for a in alerts]
 
+    async def reasons_shown(self, uow: UnitOfWork, clinician: Clinician,
+                            shown: Sequence[tuple[Alert, Client]]) -> None:
+        """Audit alerts whose reasons a page shows, as details() audits the chat's Details
+        button: one alert.details event for each (the alerts come from open_alerts(), so
+        the access rule was applied already)."""
+        now = self._clock.now()
+        for alert, client in shown:
+            await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="alert.details",
+                            client_id=client.id, detail=f"alert {alert.id}")
+
     async def recently_acknowledged(self, uow: UnitOfWork, clinician: Clinician, *,
-                                    days: int = 7) -> list[tuple[Alert, Client]]:
+                                    days: int = 7, level: str | None = None
+                                    ) -> list[tuple[Alert, Client]]:
         """The alerts of the clinician's caseload (every one for a supervisor) acknowledged
-        in the last `days` days, newest first, with their notes; reading notes is audited."""
+        in the last `days` days (of `level` only, when given), newest first, with their
+        notes; reading notes is audited."""
         clients = await uow.clients.for_clinician(None if clinician.is_supervisor
                                                   else clinician.id)
         by_id = {c.id: c for c in clients}
         now = self._clock.now()
-        alerts = await uow.alerts.acknowledged_since(list(by_id), now - timedelta(days=days))
+        alerts = [a for a in await uow.alerts.acknowledged_since(list(by_id),
+                                                                 now - timedelta(days=days))
+                  if level is None or a.level == level]
         noted = [a for a in alerts if a.notes]
         if noted:
             await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="alert.notes",
@@ -453,14 +467,50 @@ class AlertService:
         return history
 
 
+CopyStateName = Literal["delivered", "waiting", "unreachable", "expired", "withdrawn"]
+
+
+@dataclass(frozen=True)
+class CopyState:
+    """Where one copy of an alert truly stands, for a reader: `name` is whom it went to
+    (the chat's staff member), `escalation` 0 the owner's own copy, `state` delivered (at
+    `at`), waiting (queued or being retried), unreachable (Telegram refused it for good),
+    expired (still undelivered when the alert was handled: an alert copy has no other end)
+    or withdrawn (cancelled before it was sent)."""
+
+    name: str
+    escalation: int
+    state: CopyStateName
+    at: datetime | None = None
+
+COPY_STATES: Mapping[str, CopyStateName] = {
+    "sent": "delivered", "queued": "waiting", "retrying": "waiting", "dead": "unreachable",
+    "expired": "expired", "cancelled": "withdrawn"}
+
+
+async def copy_states(uow: UnitOfWork, alerts: Sequence[Alert]
+                      ) -> dict[str, tuple[CopyState, ...]]:
+    """{alert id: its copies as they stand}, from the outbox rows the copies are: two
+    statements whatever the number of alerts (the copies, and the staff for their names)."""
+    copies = await uow.alerts.copy_states([a.id for a in alerts])
+    names: dict[int, str] = {}
+    if any(copies.values()):
+        names = {c.telegram_id: c.name for c in await uow.clinicians.everyone()}
+    return {alert_id: tuple(CopyState(name=names.get(c.chat_id, "-"),
+                                      escalation=c.escalation,
+                                      state=COPY_STATES.get(c.status, "waiting"),
+                                      at=c.sent_at if c.status == "sent" else None)
+                            for c in found)
+            for alert_id, found in copies.items()}
+
+
 async def note_authors(uow: UnitOfWork, alerts: Sequence[Alert]) -> dict[int, str]:
     """The names of whoever left the alerts' notes, by clinician id."""
     ids = {n.author_id for a in alerts for n in a.notes if n.author_id is not None}
-    names = {}
-    for clinician_id in ids:
-        person = await uow.clinicians.get(clinician_id)
-        names[clinician_id] = person.name if person else "-"
-    return names
+    if not ids:
+        return {}
+    staff = {c.id: c.name for c in await uow.clinicians.everyone()}  # one statement
+    return {clinician_id: staff.get(clinician_id, "-") for clinician_id in ids}
 
 
 def alert_heading(alert: Alert, code: str, locale: StaffLocale, *, escalated: bool,

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from journal.alerts.levels import LABELS as LEVEL_LABELS
+from journal.alerts.service import CopyState, copy_states
 from journal.checkin.flow import answers_of, render_answer
 from journal.checkin.questionnaire import Answer, Questionnaire
 from journal.i18n import gettext_for, ngettext_for
@@ -92,6 +93,7 @@ class AlertRow:
     response_text: str | None = None
     notes: tuple[AlertNoteRow, ...] = ()
     escalations: int = 0
+    copies: tuple[CopyState, ...] = ()  # where each copy stands (journal/alerts/service.py)
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,7 @@ async def alert_rows(uow: UnitOfWork, alerts: Sequence[Alert], *, language: str,
     and with what notes (each note is decrypted by the repository, for this view only)."""
     zone = ZoneInfo(timezone)
     names: dict[int, str] = {}
+    copies = await copy_states(uow, alerts)
     rows = []
     for alert in alerts:
         for by in (alert.acknowledged_by, *(n.author_id for n in alert.notes)):
@@ -226,7 +229,10 @@ async def alert_rows(uow: UnitOfWork, alerts: Sequence[Alert], *, language: str,
                                      if n.author_id is not None else "-",
                                      at=n.at.astimezone(zone), text=n.text or "-")
                         for n in alert.notes),
-            escalations=alert.escalations))
+            escalations=alert.escalations,
+            copies=tuple(CopyState(c.name, c.escalation, c.state,
+                                   c.at.astimezone(zone) if c.at else None)
+                         for c in copies.get(alert.id, ()))))
     return tuple(rows)
 
 

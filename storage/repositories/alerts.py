@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from storage.crypto import KeyErasedError
 from storage.models import AlertCopyRow, AlertNoteRow, AlertRow, OutboxRow, RiskOverrideRow
-from storage.records import Alert, AlertNote, AlertStatus
+from storage.records import Alert, AlertCopy, AlertNote, AlertStatus
 from storage.repositories.base import Repository, new_id
 
 
@@ -181,6 +181,23 @@ class AlertRepository(Repository):
             .join(OutboxRow, OutboxRow.id == AlertCopyRow.outbox_id)
             .where(AlertCopyRow.alert_id == alert_id))
         return [(chat, message) for chat, message in rows]
+
+    async def copy_states(self, alert_ids: Sequence[str]) -> dict[str, list[AlertCopy]]:
+        """{alert id: its copies, oldest first, each with its outbox row's status}: one
+        statement for all the alerts (an alert with no copy maps to [])."""
+        found: dict[str, list[AlertCopy]] = {alert_id: [] for alert_id in alert_ids}
+        if alert_ids:
+            rows = await self.session.execute(
+                select(AlertCopyRow.alert_id, AlertCopyRow.chat_id, AlertCopyRow.escalation,
+                       OutboxRow.status, OutboxRow.created_at, OutboxRow.sent_at)
+                .join(OutboxRow, OutboxRow.id == AlertCopyRow.outbox_id)
+                .where(AlertCopyRow.alert_id.in_(list(alert_ids)))
+                .order_by(AlertCopyRow.escalation, AlertCopyRow.id))
+            for alert_id, chat, escalation, status, queued, sent in rows:
+                found[alert_id].append(AlertCopy(alert_id=alert_id, chat_id=chat,
+                                                 escalation=escalation, status=status,
+                                                 queued_at=queued, sent_at=sent))
+        return found
 
     async def recent(self, client_id: str, *, since: datetime) -> list[Alert]:
         rows = await self.session.scalars(
