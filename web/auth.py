@@ -351,9 +351,10 @@ async def stay_signed_in(request: web.Request) -> web.StreamResponse:
         return web.json_response({"left": max(0, int(left)),
                                   "ends": shown_time(viewer.session_ends, viewer.timezone)})
     back = form.get("back")
-    local = (isinstance(back, str) and back.startswith("/") and back.isprintable()
-             and not back.startswith(("//", "/\\")))
-    raise web.HTTPSeeOther(back if local else "/caseload")
+    if not (isinstance(back, str) and back.startswith("/") and back.isascii()
+            and back.isprintable() and not back.startswith(("//", "/\\"))):
+        back = "/caseload"  # never off this site
+    raise web.HTTPSeeOther(back)
 
 
 def add_routes(app: web.Application) -> None:
