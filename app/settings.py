@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     web_public_url: str = ""
     """The workspace's address as staff open it, e.g. https://steadfast.clinic.example; an
     https address also gives /workspace its Mini App button."""
-    web_session_idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    web_session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
     web_session_max_hours: int = Field(default=8, ge=1, le=7 * 24)
     web_trusted_proxies: str = "127.0.0.1,::1"
     """Addresses or networks (comma-separated) of the reverse proxies in front of the

@@ -18,7 +18,7 @@ import hmac
 import math
 import secrets
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from ipaddress import ip_address, ip_network
 from typing import Final, Literal, get_args
@@ -138,8 +138,8 @@ class WebAccess:
         return NewSession(token=token, csrf_token=csrf, clinician=clinician)
 
     async def session(self, uow: UnitOfWork, token: str) -> WebSession | None:
-        """The live session behind a cookie, its last-seen time moved to now; an idle,
-        expired or orphaned one is ended and None returned."""
+        """The live session behind a cookie, its last-seen time moved to now (as is the
+        one returned); an idle, expired or orphaned one is ended and None returned."""
         found = await uow.web_sessions.by_token(digest(token))
         if found is None:
             return None
@@ -149,7 +149,17 @@ class WebAccess:
             await uow.web_sessions.end(found.id, now)
             return None
         await uow.web_sessions.touch(found.id, now)
-        return found
+        return replace(found, last_seen_at=now)
+
+    def ends_at(self, session: WebSession) -> datetime:
+        """When this session ends if nothing touches it again: its idle end, or its
+        absolute limit if that comes first."""
+        return min(session.last_seen_at + self.idle, session.expires_at)
+
+    async def owner(self, uow: UnitOfWork, token: str) -> Clinician | None:
+        """Whose session a cookie named, ended or not (its page speaks their language),
+        or None once the row is gone."""
+        return await uow.web_sessions.owner(digest(token))
 
     async def sign_out(self, uow: UnitOfWork, token: str) -> None:
         found = await uow.web_sessions.by_token(digest(token))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from journal.administration import AdminService
@@ -251,3 +252,49 @@ async def test_filtered_alert_pages_never_list_another_clinicians_alerts(
         finally:
             await session.close()
     assert any(seen)  # the owner's pages do list the client's alerts
+# Who reaches which page: a page beyond someone's access answers as an unknown one does.
+ACCESS_MATRIX = [
+    ("/program", "supervisor", 200),
+    ("/program", "clinician", 404),
+    ("/program", None, 401),
+]
+
+
+@pytest.mark.parametrize(("path", "role", "status"), ACCESS_MATRIX)
+async def test_the_access_matrix(path: str, role: str | None, status: int, tmp_path: Path,
+                                 sqlite_database: Database, clock: FakeClock) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from app.composition import build_services
+    from app.server import build_server
+    from app.settings import Settings
+    from web.routes import workspace
+
+    ring = MasterKeyring.generate()
+    ring.create_file(key := tmp_path / "steadfast.key")
+    settings = Settings(_env_file=None, bot_token="123456:T",  # type: ignore[call-arg]
+                        database_url=sqlite_database.url, master_key_file=key, web_port=8081)
+    store = Store.open(sqlite_database.url, ring)
+    services = build_services(settings, store, clock)
+    server = TestServer(build_server([workspace(services)]), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            if role is not None:
+                person = await make_clinician(store, clock, telegram_id=7001, role=role)
+                async with store.transaction() as uow:
+                    token = await services.web_access.new_link(uow, person)
+                async with http.post(server.make_url("/sign-in"), data={"token": token},
+                                     headers={"Sec-Fetch-Site": "same-origin"}) as used:
+                    assert used.url.path == "/caseload"
+            async with http.get(server.make_url(path), allow_redirects=False) as answer:
+                assert answer.status == status
+            if status == 404:  # the very page an unknown address gives
+                async with http.get(server.make_url(path)) as answer:
+                    shown = await answer.text()
+                async with http.get(server.make_url("/no-such-page")) as answer:
+                    unknown = await answer.text()
+                assert shown.split("<main")[1] == unknown.split("<main")[1]
+    finally:
+        await server.close()
+        await store.close()

@@ -269,9 +269,9 @@ async def test_an_expired_link_is_refused(world: dict[str, Any], page: Any) -> N
 async def test_a_session_idle_too_long_is_signed_out(world: dict[str, Any], page: Any) -> None:
     await sign_in(world, page)
     cookie = next(c for c in await page.context.cookies() if c["name"] == SESSION_COOKIE)
-    world["clock"].advance(minutes=14)
+    world["clock"].advance(minutes=59)  # a therapy session and more
     assert (await page.goto(f"{world['base']}/alerts")).status == 200  # still in use
-    world["clock"].advance(minutes=15, seconds=1)
+    world["clock"].advance(minutes=60, seconds=1)
     response = await page.goto(f"{world['base']}/caseload")
     assert response.status == 401
     assert await page.get_by_role("heading", name="You are signed out").is_visible()

@@ -126,9 +126,10 @@ async def test_the_client_page_shows_the_review_of_a_range(world: World) -> None
         text = visible_text(page)
         assert f"Client {code}" in text and "Dr Lane" in text
         # A chart a series: two roll-ups (each drawn wide and narrow), seven domains,
-        # three 0-10 scales, and the calendar; no script anywhere.
+        # three 0-10 scales, and the calendar; no script but the session warning's.
         assert page.count("<svg") == 2 * 2 + 7 + 3 + 1
-        assert "<script" not in page and "style=" not in page
+        assert re.findall(r'<script src="([^"?]+)', page) == ["/static/session.js"]
+        assert "style=" not in page
         for name in ("Access to victims", "Hostility", "Substance abuse", "General indicator",
                      "Elevated from", "High from"):
             assert name in text, name

@@ -25,6 +25,7 @@ from aiohttp import web
 from journal import telemetry
 from journal.i18n import LANGUAGES
 from journal.staff import StaffDefaults
+from journal.times import shown_time
 from journal.web_access import NewSession, Refusal, same_token
 from web.context import (
     ACCESS_KEY,
@@ -66,19 +67,26 @@ async def signed_in(request: web.Request) -> Viewer:
     token = request.cookies.get(session_name, "")
     csrf = request.cookies.get(csrf_name, "")
     if not token:
+        if (language := browser_language(request)) is not None:
+            request[LANGUAGE] = language
         raise web.HTTPUnauthorized()
     services = request.app[SERVICES_KEY]
-    async with services.store.transaction() as uow:
-        found = await request.app[ACCESS_KEY].session(uow, token)
-    if found is None:
-        raise web.HTTPUnauthorized()
+    access = request.app[ACCESS_KEY]
     settings = services.settings
-    locale = StaffDefaults(settings.default_language, settings.default_timezone).of(
-        found.clinician)
+    staff = StaffDefaults(settings.default_language, settings.default_timezone)
+    async with services.store.transaction() as uow:
+        found = await access.session(uow, token)
+        ended = await access.owner(uow, token) if found is None else None
+    if found is None:
+        # The signed-out page speaks the language of whoever's session just ended.
+        request[LANGUAGE] = staff.of(ended).language if ended is not None else (
+            browser_language(request) or settings.default_language)
+        raise web.HTTPUnauthorized()
+    locale = staff.of(found.clinician)
     viewer = Viewer(clinician=found.clinician, language=locale.language,
                     timezone=locale.timezone,
                     csrf_token=csrf if csrf and same_token(csrf, found.csrf_hash) else "",
-                    session_id=found.id)
+                    session_id=found.id, session_ends=access.ends_at(found))
     request[VIEWER] = viewer
     request[CSRF_HASH] = found.csrf_hash
     return viewer
@@ -324,10 +332,29 @@ async def sign_out(request: web.Request) -> web.Response:
     async with services.store.transaction() as uow:
         await request.app[ACCESS_KEY].sign_out(
             uow, request.cookies.get(cookie_names(request)[0], ""))
-    request.pop(VIEWER, None)
+    request[LANGUAGE] = request.pop(VIEWER).language  # signed out, in their language
     response = page(request, "signed_out.html")
     _forget(request, response)
     return response
+
+
+async def stay_signed_in(request: web.Request) -> web.StreamResponse:
+    """"Stay signed in": any signed-in request moves the idle end on, so this one only
+    asks the form's CSRF token. The warning's script gets the new end as JSON; without
+    script the form leads back to the page it was on."""
+    form = await posted(request)
+    await check_csrf(request, form)
+    viewer = request[VIEWER]
+    if "application/json" in request.headers.get("Accept", ""):
+        services = request.app[SERVICES_KEY]
+        left = (viewer.session_ends - services.clock.now()).total_seconds()
+        return web.json_response({"left": max(0, int(left)),
+                                  "ends": shown_time(viewer.session_ends, viewer.timezone)})
+    back = form.get("back")
+    if not (isinstance(back, str) and back.startswith("/") and back.isascii()
+            and back.isprintable() and not back.startswith(("//", "/\\"))):
+        back = "/caseload"  # never off this site
+    raise web.HTTPSeeOther(back)
 
 
 def add_routes(app: web.Application) -> None:
@@ -337,3 +364,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/webapp/sign-in", webapp_sign_in)
     app.router.add_get("/webapp/signed-in", webapp_signed_in)
     app.router.add_post("/sign-out", sign_out)
+    app.router.add_post("/session/stay", stay_signed_in)

@@ -4,6 +4,7 @@ sign-in rules (`request.app[ACCESS_KEY]`), and, once signed in, `request[VIEWER]
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING, Final
 
@@ -34,6 +35,7 @@ class Viewer:
     timezone: str
     csrf_token: str
     session_id: str
+    session_ends: datetime  # if left idle (or at the absolute limit, when sooner)
 
     @property
     def name(self) -> str:

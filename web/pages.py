@@ -1,7 +1,7 @@
 """The workspace's own pages: the caseload, open alerts (acknowledged with a note through
 the same AlertService as the chat, so every Telegram copy is edited to "handled") and the
-week's acknowledged ones with their notes (a later note is added, never replaces), and the
-session report's PDF. Each page reads through the services, which apply journal/people.py's
+week's acknowledged ones with their notes (a later note is added, never replaces), the
+session report's PDF, and the program at a glance (supervisors only). Each page reads through the services, which apply journal/people.py's
 one access rule and write the audit events the chat writes."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from aiohttp import web
 
 from journal.alerts.levels import ALERT_ORDER, WORDS
 from journal.alerts.service import copy_states, note_authors
+from journal.review.caseload import AGE_BANDS
 from journal.review.indicators import Indicators
 from journal.review.model import AlertNoteRow
 from journal.review.report import report_filename
@@ -138,6 +139,16 @@ async def report(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f'attachment; filename="{name}"'})
 
 
+async def program(request: web.Request) -> web.Response:
+    """Every caseload at a glance, for supervisors; anyone else gets the unknown page's 404."""
+    viewer = await signed_in(request)
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:  # the audit event commits with it
+        glance = await services.caseload.program(uow, viewer.clinician)
+    return page(request, "program.html", {"glance": glance, "levels": LEVELS,
+                                          "bands": AGE_BANDS})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", home)
     app.router.add_get("/caseload", caseload)
@@ -145,6 +156,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/alerts/{alert_id}/acknowledge", acknowledge)
     app.router.add_post("/alerts/{alert_id}/notes", add_note)
     app.router.add_get("/reports/{code}", report)
+    app.router.add_get("/program", program)
 
 
 __all__ = ["add_routes"]

@@ -3,14 +3,16 @@ carries, and kind error pages (in the viewer's language, never a trace).
 
 Every template gets `t` (t(message, **params): the message in the viewer's language, with
 str.format parameters), `ngettext`, `viewer` (None on the sign-in pages), `csrf_token` and
-`shown_time` (a moment in the viewer's zone, naming the zone)."""
+`shown_time` (a moment in the viewer's zone, naming the zone); signed in, `session_left`
+and `session_warn` (seconds until the session's idle end, and how long before it the page
+warns: web/static/session.js reads both) and `here` (this page, for "stay signed in")."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,7 +22,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from journal.errors import InvalidInput, NotAllowed, NotFound, safe_trace
 from journal.i18n import LANGUAGES, N_, gettext_for, ngettext_for
 from journal.times import shown_time
-from web.context import CONFIG_KEY, LANGUAGE, SERVICES_KEY, VIEWER
+from web.context import ACCESS_KEY, CONFIG_KEY, LANGUAGE, SERVICES_KEY, VIEWER
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ SECURITY_HEADERS: Final = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
+
+# The page warns this long before the session's idle end (half the idle time, if shorter).
+WARN_BEFORE: Final = timedelta(minutes=5)
 
 ERRORS: Final = {
     400: (N_("Bad request"),
@@ -120,9 +125,15 @@ def context(request: web.Request, values: Mapping[str, Any] | None = None) -> di
     def when(moment: datetime | None) -> str:
         return shown_time(moment, zone) if moment is not None else "—"
 
+    session: dict[str, Any] = {}
+    if viewer is not None:
+        left = viewer.session_ends - request.app[SERVICES_KEY].clock.now()
+        warn = min(WARN_BEFORE, request.app[ACCESS_KEY].idle / 2)
+        session = {"session_left": max(0, int(left.total_seconds())),
+                   "session_warn": int(warn.total_seconds()), "here": request.path_qs}
     return {"t": t, "ngettext": plural, "viewer": viewer, "language": language, "nav": "",
             "csrf_token": viewer.csrf_token if viewer is not None else "",
-            "shown_time": when, **(values or {})}
+            "shown_time": when, **session, **(values or {})}
 
 
 def page(request: web.Request, template: str, values: Mapping[str, Any] | None = None, *,

@@ -1,10 +1,11 @@
-"""A clinician's caseload ordered by need, and moving a client to another caseload."""
+"""A clinician's caseload ordered by need, the program at a glance for supervisors, and
+moving a client to another caseload."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final, cast
 
 from journal.alerts.levels import LEVELS, Level, level_rank
@@ -51,6 +52,41 @@ def need_order(entry: CaseloadEntry) -> tuple[Any, ...]:
             entry.month.ratio if entry.month.ratio is not None else 2.0, entry.client.code)
 
 
+# How long an open alert has waited, as the program page groups them.
+AGE_BANDS: Final = (("hour", N_("under 1 hour")), ("day", N_("1 to 24 hours")),
+                    ("older", N_("over a day")))
+
+
+def age_band(raised: datetime, now: datetime) -> str:
+    waited = now - raised
+    return "hour" if waited < timedelta(hours=1) else (
+        "day" if waited <= timedelta(hours=24) else "older")
+
+
+@dataclass(frozen=True)
+class CaseloadWeek:
+    """One clinician's caseload on the program page: check-ins done of those due over
+    the last 7 days of each client and the 7 before, and open alerts past their
+    escalation time (acknowledgements overdue)."""
+
+    clinician: Clinician
+    clients: int
+    this_week: Adherence
+    last_week: Adherence
+    overdue: int
+
+
+@dataclass(frozen=True)
+class ProgramGlance:
+    caseloads: list[CaseloadWeek]
+    open_alerts: Mapping[str, Mapping[str, int]]  # {level: {age band: open alerts}}
+
+    @property
+    def overdue(self) -> list[CaseloadWeek]:
+        return sorted((c for c in self.caseloads if c.overdue),
+                      key=lambda c: (-c.overdue, c.clinician.name))
+
+
 @dataclass(frozen=True)
 class Reassignment:
     client: Client
@@ -94,6 +130,53 @@ class CaseloadService:
                         detail=f"clients: {len(entries)}")
         return entries
 
+    async def program(self, uow: UnitOfWork, viewer: Clinician) -> ProgramGlance:
+        """Every caseload's adherence this week and last, open alerts by level and age,
+        and overdue acknowledgements: for supervisors only (anyone else finds nothing, as
+        with another caseload's client). A few grouped statements whatever the caseloads;
+        nothing is decrypted but the open alerts' levels (see open_ages)."""
+        if not viewer.is_supervisor:
+            raise NotFound("the program page is for supervisors")
+        now = self._clock.now()
+        clients = await uow.clients.for_clinician(None)
+        todays = {c.id: client_today(c, now) for c in clients}
+        window = timedelta(days=13)
+        statuses = (await uow.checkins.statuses_of(
+            [c.id for c in clients], since=min(todays.values()) - window,
+            until=max(todays.values()))) if clients else {}
+        open_alerts = await uow.alerts.open_ages(now)
+        staff = await uow.clinicians.everyone()
+        week: dict[int, list[int]] = {}  # clinician id: [clients, done, due, done, due]
+        for client in clients:
+            today = todays[client.id]
+            states = states_by_status(client, statuses[client.id], start=today - window,
+                                      end=today, today=today)
+            this = adherence(states, start=today - timedelta(days=6), end=today)
+            last = adherence(states, start=today - window, end=today - timedelta(days=7))
+            sums = week.setdefault(client.clinician_id, [0, 0, 0, 0, 0])
+            for n, value in enumerate((1, this.done, this.expected, last.done, last.expected)):
+                sums[n] += value
+        overdue: dict[int, int] = {}
+        by_level: dict[str, dict[str, int]] = {}
+        for alert in open_alerts:
+            band = by_level.setdefault(alert.level, {})
+            key = age_band(alert.created_at, now)
+            band[key] = band.get(key, 0) + 1
+            if alert.overdue:
+                overdue[alert.clinician_id] = overdue.get(alert.clinician_id, 0) + 1
+        caseloads = []
+        for person in staff:
+            sums = week.get(person.id, [0, 0, 0, 0, 0])
+            if not (person.active or sums[0] or overdue.get(person.id)):
+                continue
+            caseloads.append(CaseloadWeek(
+                clinician=person, clients=sums[0], this_week=Adherence(sums[1], sums[2]),
+                last_week=Adherence(sums[3], sums[4]), overdue=overdue.get(person.id, 0)))
+        caseloads.sort(key=lambda c: (-c.overdue, c.clinician.name))
+        await uow.audit(at=now, actor=actor_of(viewer), action="program.view",
+                        detail=f"caseloads: {len(caseloads)}")
+        return ProgramGlance(caseloads=caseloads, open_alerts=by_level)
+
     async def reassign(self, uow: UnitOfWork, code: str, to_telegram_id: int, *,
                        by: Clinician | None = None, actor: str = "admin:cli") -> Reassignment:
         """Move a client to another clinician's caseload; both clinicians are told.
@@ -132,5 +215,5 @@ class CaseloadService:
         return gettext_for(self._staff.of(reader).language, message)
 
 
-__all__ = ["CaseloadEntry", "CaseloadService", "Reassignment", "UnknownClinician",
-           "need_order"]
+__all__ = ["AGE_BANDS", "CaseloadEntry", "CaseloadService", "CaseloadWeek", "ProgramGlance",
+           "Reassignment", "UnknownClinician", "need_order"]

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
 from storage.crypto import KeyErasedError
-from storage.models import AlertCopyRow, AlertNoteRow, AlertRow, OutboxRow, RiskOverrideRow
+from storage.models import (
+    AlertCopyRow,
+    AlertNoteRow,
+    AlertRow,
+    ClientRow,
+    OutboxRow,
+    RiskOverrideRow,
+)
 from storage.records import Alert, AlertCopy, AlertNote, AlertStatus
 from storage.repositories.base import Repository, new_id
 
@@ -39,6 +47,17 @@ class RiskOverrideRepository(Repository):
         else:
             row.threshold, row.set_by, row.set_at = threshold, by, now
         await self.session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlertAge:
+    """An open alert as the program page counts it: whose caseload, its level, when it
+    was raised and whether it is past its escalation time. Nothing else is read."""
+
+    clinician_id: int
+    level: str
+    created_at: datetime
+    overdue: bool
 
 
 class AlertRepository(Repository):
@@ -146,6 +165,23 @@ class AlertRepository(Repository):
             by_level = counts.setdefault(client_id, {})
             by_level[level] = by_level.get(level, 0) + 1
         return counts
+
+    async def open_ages(self, now: datetime) -> list[OpenAlertAge]:
+        """Every open alert of the program, in one statement whatever the caseloads.
+
+        The level is sealed, so each is opened, as open_counts() does, and that is cheap:
+        under the program's one people key (its row read and unwrapped once per store),
+        a few bytes of AES-GCM in memory per open alert, no client's key and no detail.
+        Past its escalation time: escalated already, or due and not yet escalated."""
+        rows = await self.session.execute(
+            select(ClientRow.clinician_id, AlertRow.id, AlertRow.level_ct, AlertRow.created_at,
+                   AlertRow.escalations, AlertRow.next_escalation_at)
+            .join(ClientRow, ClientRow.id == AlertRow.client_id)
+            .where(AlertRow.status == "open"))
+        return [OpenAlertAge(clinician_id=clinician_id,
+                             level=await self._level(alert_id, sealed), created_at=created_at,
+                             overdue=escalations > 0 or (due is not None and due <= now))
+                for clinician_id, alert_id, sealed, created_at, escalations, due in rows]
 
     async def due_escalations(self, now: datetime) -> list[Alert]:
         rows = await self.session.scalars(

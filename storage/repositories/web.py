@@ -98,6 +98,13 @@ class WebSessionRepository(Repository):
                           created_at=row.created_at, last_seen_at=row.last_seen_at,
                           expires_at=row.expires_at)
 
+    async def owner(self, token_hash: str) -> Clinician | None:
+        """The staff member whose session this was, ended or not; None when unknown."""
+        found = (await self.session.execute(
+            select(ClinicianRow).join(WebSessionRow, WebSessionRow.clinician_id == ClinicianRow.id)
+            .where(WebSessionRow.token_hash == token_hash))).scalar_one_or_none()
+        return _clinician(found) if found is not None else None
+
     async def touch(self, session_id: str, now: datetime) -> None:
         await self.session.execute(update(WebSessionRow).where(WebSessionRow.id == session_id)
                                    .values(last_seen_at=now))
