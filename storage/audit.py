@@ -35,6 +35,7 @@ from storage.vault import Vault
 log = logging.getLogger(__name__)
 
 _GENESIS = "0" * 64
+SEALED_PLACE = "audit_events.sealed"  # who, about whom, what: [actor, client_id, detail]
 GENESIS_ACTION = "audit.genesis"
 
 
@@ -78,8 +79,11 @@ async def append(session: AsyncSession, vault: Vault, *, at: datetime, actor: st
             if head.seq else _GENESIS) or _GENESIS
     seq = head.seq + 1
     mac = _mac(key, prev, _canonical(seq, at, actor, action, client_id, detail))
-    session.add(AuditEventRow(seq=seq, at=at, actor=actor, action=action, client_id=client_id,
-                              detail=detail, mac=mac))
+    session.add(AuditEventRow(
+        seq=seq, at=at, action=action,
+        client_index=await vault.client_index(client_id) if client_id is not None else None,
+        sealed=await vault.seal_person(SEALED_PLACE, str(seq), [actor, client_id, detail]),
+        mac=mac))
     head.seq = seq
     head.mac = _head_mac(key, seq, mac)
     await session.flush()
@@ -111,7 +115,13 @@ async def verify(session: AsyncSession, vault: Vault, now: datetime,
             return AuditVerdict(False, count, expected,
                                 f"event {expected} is missing (next stored is {row.seq})",
                                 compared=compared)
-        body = _canonical(row.seq, row.at, row.actor, row.action, row.client_id, row.detail)
+        try:
+            actor, client_id, detail = await _opened(vault, row)
+        except Exception:  # a sealed part that does not open was changed or moved
+            return AuditVerdict(False, count, row.seq,
+                                f"event {row.seq} was altered, reordered, or follows a removed event",
+                                compared=compared)
+        body = _canonical(row.seq, row.at, actor, row.action, client_id, detail)
         if not hmac.compare_digest(_mac(key, prev, body), row.mac):
             return AuditVerdict(False, count, row.seq,
                                 f"event {row.seq} was altered, reordered, or follows a removed event",
@@ -321,11 +331,19 @@ class CheckpointFile:
         log.info("audit checkpoint: %s", line)
 
 
-async def events(session: AsyncSession, *, client_id: str | None = None,
+async def _opened(vault: Vault, row: AuditEventRow) -> tuple[str, str | None, str]:
+    actor, client_id, detail = await vault.open_person(SEALED_PLACE, str(row.seq), row.sealed)
+    return actor, client_id, detail
+
+
+async def events(session: AsyncSession, vault: Vault, *, client_id: str | None = None,
                  limit: int = 200) -> list[AuditEvent]:
     query = select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(limit)
     if client_id is not None:
-        query = query.where(AuditEventRow.client_id == client_id)
-    rows = (await session.scalars(query)).all()
-    return [AuditEvent(seq=r.seq, at=r.at, actor=r.actor, action=r.action, client_id=r.client_id,
-                       detail=r.detail) for r in reversed(rows)]
+        query = query.where(AuditEventRow.client_index == await vault.client_index(client_id))
+    found = []
+    for row in reversed((await session.scalars(query)).all()):
+        actor, client, detail = await _opened(vault, row)
+        found.append(AuditEvent(seq=row.seq, at=row.at, actor=actor, action=row.action,
+                                client_id=client, detail=detail))
+    return found

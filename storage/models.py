@@ -364,10 +364,13 @@ class AuditEventRow(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[datetime] = mapped_column(UTC_TS)
-    actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
-    client_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
-    detail: Mapped[str] = mapped_column(String(500), default="")
+    # Who acted, about which client, and the detail: sealed together under the people key
+    # (storage/audit.py), so a database read without the key does not say which staff
+    # member viewed which client. A client's events are found by their keyed index.
+    client_index: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True,
+                                                       index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
     mac: Mapped[str] = mapped_column(String(64))
 
 

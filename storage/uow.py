@@ -98,7 +98,7 @@ class UnitOfWork:
 
     async def audit_events(self, *, client_id: str | None = None,
                            limit: int = 200) -> list[AuditEvent]:
-        return await audit.events(self.session, client_id=client_id, limit=limit)
+        return await audit.events(self.session, self.vault, client_id=client_id, limit=limit)
 
     def savepoint(self) -> AsyncSessionTransaction:
         """A nested transaction: a failure inside undoes only its own work."""

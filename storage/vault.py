@@ -243,6 +243,11 @@ class Vault:
             index = self._indexes[telegram_id] = keyed_index(key, "telegram", telegram_id)
         return index
 
+    async def client_index(self, client_id: str) -> bytes:
+        """The keyed index an audit event names its client by."""
+        key = await self.system_key(INDEX_KEY, datetime.now(UTC))
+        return keyed_index(key, "client", client_id)
+
     async def seal_person(self, place: str, row_id: str, value: Any) -> bytes:
         """Seal a Telegram id or a risk level under the program's people key."""
         return await self.seal_system_json(PEOPLE_KEY, place, row_id, value, datetime.now(UTC))

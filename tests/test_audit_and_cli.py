@@ -59,7 +59,7 @@ async def test_audit_verify_names_the_first_broken_link(
     async with store.transaction() as uow:
         if tamper == "edit":
             await uow.session.execute(update(AuditEventRow).where(AuditEventRow.seq == 3)
-                                      .values(detail="nothing to see"))
+                                      .values(action="nothing.to_see"))
         elif tamper == "delete":
             await uow.session.execute(delete(AuditEventRow).where(AuditEventRow.seq == 3))
         elif tamper == "reorder":

@@ -22,7 +22,7 @@ from tests.e2e import InProcessBot, bot_settings
 from tests.helpers import make_clinician
 from tests.test_audit_and_cli import cli
 
-COLUMNS = ("id", "seq", "at", "actor", "action", "client_id", "detail", "mac")
+COLUMNS = ("id", "seq", "at", "action", "client_index", "sealed", "mac")
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
 from journal.errors import InvalidInput
 from storage.crypto import CryptoError, MasterKeyring
-from storage.models import AuditEventRow, ClinicianRow, OutboxRow, StaffEmailRow
+from storage.models import ClinicianRow, OutboxRow, StaffEmailRow
 from storage.records import Client, Clinician
 from storage.uow import Store
 from tests.conftest import Database
@@ -91,8 +91,7 @@ async def test_an_alert_waiting_five_minutes_is_mailed_to_the_clinician_with_no_
     assert await mail.run_once() == 0  # once per outbox row
     assert len(mailbox.all()) == 1
     async with store.unit_of_work() as uow:
-        audit = list(await uow.session.scalars(
-            select(AuditEventRow.detail).where(AuditEventRow.action == "email.fallback")))
+        audit = [e.detail for e in await uow.audit_events() if e.action == "email.fallback"]
     assert audit == [f"clinician {lane.id} alert {alert_id}"]
 
 
@@ -190,8 +189,7 @@ async def test_an_address_is_sealed_bound_to_its_clinician_and_can_be_changed_or
     assert not removed.has_email
     async with store.unit_of_work() as uow:
         assert await uow.clinicians.email(lane.id, clock.now()) is None
-        details = list(await uow.session.scalars(
-            select(AuditEventRow.detail).where(AuditEventRow.action == "clinician.email")))
+        details = [e.detail for e in await uow.audit_events() if e.action == "clinician.email"]
     assert details == [f"clinician {lane.id} e-mail set", f"clinician {lane.id} e-mail removed"]
 
 

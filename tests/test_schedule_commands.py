@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from journal.checkin.schedule import (
     parse_days,
@@ -19,7 +18,6 @@ from journal.checkin.schedule import (
 from journal.clock import FakeClock
 from journal.errors import InvalidInput
 from storage.crypto import MasterKeyring
-from storage.models import AuditEventRow
 from storage.records import Client
 from storage.uow import Store
 from tests.conftest import Database
@@ -117,11 +115,8 @@ async def stored(store: Store, client: Client) -> Client:
 
 async def audit_actions(store: Store, client: Client) -> list[tuple[str, str]]:
     async with store.unit_of_work() as uow:
-        rows = await uow.session.execute(
-            select(AuditEventRow.actor, AuditEventRow.action)
-            .where(AuditEventRow.client_id == client.id,
-                   AuditEventRow.action.like("client.%")).order_by(AuditEventRow.seq))
-        return [(actor, action) for actor, action in rows]
+        return [(e.actor, e.action) for e in await uow.audit_events(client_id=client.id)
+                if e.action.startswith("client.")]
 
 
 async def test_a_clinician_sets_time_days_and_window_and_the_client_is_told(

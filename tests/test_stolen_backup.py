@@ -183,6 +183,16 @@ def _findings(tables: Tables, codes: list[str]) -> list[str]:
             whole = "\t".join(texts)
             if any(code in whole for code in codes) and any(n in whole for n in names):
                 found.append(f"{table}: a staff name beside a client code ({whole[:80]!r})")
+    # Who viewed whom is a join away when an audit event names its actor and its client in
+    # plaintext: the client's id leads to the code, a clinician's id to the name.
+    columns, rows = tables["audit_events"]
+    client_ids = {str(row[tables["clients"][0].index("id")]) for row in tables["clients"][1]}
+    for row in rows:
+        plain = [str(v) for v in row if v is not None and not isinstance(v, bytes)]
+        if any(v in client_ids for v in plain):
+            found.append(f"audit_events: an event names a client's id ({plain[:4]!r})")
+        if any(v.startswith(("clinician:", "client:")) for v in plain):
+            found.append(f"audit_events: an event names who acted ({plain[:4]!r})")
     return found
 
 

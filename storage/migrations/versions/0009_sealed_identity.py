@@ -11,25 +11,12 @@ Revises: 0008
 Create Date: 2026-12-07 23:30:00.000000
 """
 
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
-from storage.crypto import (
-    DataKey,
-    KeyringError,
-    MasterKeyring,
-    keyed_index,
-    new_data_key,
-    open_sealed,
-    seal,
-    unwrap_key,
-    wrap_key,
-)
+from storage.migrations.keys import MigrationKeys
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -59,58 +46,9 @@ system_keys = sa.table("system_keys", sa.column("name", sa.String()),
                        sa.column("created_at", sa.DateTime(timezone=True)))
 
 
-class _Keys:
-    """The system keys this migration needs, read (or made) once the first row needs one."""
-
-    def __init__(self, bind: sa.engine.Connection) -> None:
-        self._bind = bind
-        self._keys: dict[str, DataKey] = {}
-
-    def _ring(self) -> MasterKeyring:
-        ring = context.config.attributes.get("keyring")
-        if ring is None:
-            raise KeyringError(
-                "this upgrade seals Telegram ids and risk levels already stored, which needs "
-                "the master keys: run 'steadfast db upgrade' with STEADFAST_MASTER_KEY_FILE "
-                "or STEADFAST_MASTER_KEYS set")
-        assert isinstance(ring, MasterKeyring)
-        return ring
-
-    def key(self, name: str) -> DataKey:
-        if name in self._keys:
-            return self._keys[name]
-        ring = self._ring()
-        owner = "system:" + name
-        row = self._bind.execute(sa.select(system_keys.c.id, system_keys.c.master_key_id,
-                                           system_keys.c.wrapped)
-                                 .where(system_keys.c.name == name)).first()
-        if row is not None:
-            key = DataKey(id=row.id, secret=unwrap_key(ring, row.master_key_id, row.wrapped,
-                                                       owner + "|" + row.id))
-        else:
-            key = new_data_key()
-            master_id, wrapped = wrap_key(ring, key.secret, owner + "|" + key.id)
-            self._bind.execute(system_keys.insert().values(
-                name=name, id=key.id, master_key_id=master_id, wrapped=wrapped,
-                created_at=datetime.now(UTC)))
-        self._keys[name] = key
-        return key
-
-    def index(self, telegram_id: int) -> bytes:
-        return keyed_index(self.key("index"), "telegram", telegram_id)
-
-    def seal(self, name: str, place: str, row_id: str, value: Any) -> bytes:
-        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-        return seal(self.key(name), data, place=place, row_id=row_id, owner="system:" + name)
-
-    def open(self, name: str, place: str, row_id: str, blob: bytes) -> Any:
-        return json.loads(open_sealed(self.key(name), blob, place=place, row_id=row_id,
-                                      owner="system:" + name))
-
-
 def upgrade() -> None:
     bind = op.get_bind()
-    keys = _Keys(bind)
+    keys = MigrationKeys(bind, needs="seals Telegram ids and risk levels already stored")
     with op.batch_alter_table("clinicians") as batch:
         batch.add_column(sa.Column("telegram_index", _BIN, nullable=True))
     with op.batch_alter_table("clients") as batch:
@@ -194,7 +132,7 @@ def downgrade() -> None:
     Conversations and wrong-code attempts cannot be mapped back from an index: they are
     dropped (a person mid-way starts that exchange again)."""
     bind = op.get_bind()
-    keys = _Keys(bind)
+    keys = MigrationKeys(bind, needs="seals Telegram ids and risk levels already stored")
     with op.batch_alter_table("clients") as batch:
         batch.add_column(sa.Column("telegram_id", sa.BigInteger(), nullable=True))
     with op.batch_alter_table("enrolment_attempts") as batch:
