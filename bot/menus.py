@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiogram.methods import DeleteMyCommands, SetMyCommands
 from aiogram.types import BotCommand, BotCommandScopeChat
@@ -17,7 +17,21 @@ from journal.errors import safe_trace
 from journal.i18n import LANGUAGES, N_, gettext_for
 
 if TYPE_CHECKING:
-    from bot.dispatcher import App
+    from app.settings import Settings
+    from bot.sender import Sender
+    from storage.uow import Store
+
+
+class App(Protocol):
+    """What registering the menus needs of the running bot (bot/dispatcher.py's App has it):
+    named here rather than imported, since the dispatcher's handlers import the menus."""
+
+    @property
+    def sender(self) -> Sender: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> Store: ...
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import AFTER_COMMIT
 from storage.models import AuditEventRow, AuditHeadRow, ClientRow, ClinicianRow
 from storage.records import AuditEvent, AuditVerdict
 from storage.vault import Vault
@@ -88,8 +89,6 @@ async def append(session: AsyncSession, vault: Vault, *, at: datetime, actor: st
     head.mac = _head_mac(key, seq, mac)
     await session.flush()
     if checkpoint is not None:
-        from storage.uow import AFTER_COMMIT
-
         session.info.setdefault(AFTER_COMMIT, []).append(
             lambda: checkpoint.advance(key, seq, mac, at))
     return AuditEvent(seq=seq, at=at, actor=actor, action=action, client_id=client_id, detail=detail)

@@ -14,6 +14,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# Where a session keeps the callbacks to run once its transaction commits (UnitOfWork.
+# after_commit; the audit trail's checkpoint moves that way too).
+AFTER_COMMIT = "uow.after_commit"
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"

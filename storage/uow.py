@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransa
 
 from storage import audit
 from storage.crypto import DataKey, KeyringError, MasterKeyring, lock_number
-from storage.db import create_engine, is_sqlite, session_factory
+from storage.db import AFTER_COMMIT, create_engine, is_sqlite, session_factory
 from storage.models import SystemKeyRow
 from storage.records import AuditEvent, AuditVerdict, Client, Clinician
 from storage.repositories import (
@@ -42,7 +42,6 @@ from storage.vault import Vault, new_system_key_row
 log = logging.getLogger(__name__)
 
 
-AFTER_COMMIT = "uow.after_commit"
 """Set in the session's info: what to call once the transaction committed."""
 
 
