@@ -54,10 +54,12 @@ class Sink(Protocol):
 _sink: Sink | None = None
 
 
-def install(sink: Sink | None) -> None:
-    """Send every report to `sink` from now on (None: report nowhere)."""
+def install(sink: Sink | None) -> Sink | None:
+    """Send every report to `sink` from now on (None: report nowhere); returns the sink it
+    replaces, so whoever installs one for a while can put the previous one back."""
     global _sink
-    _sink = sink
+    previous, _sink = _sink, sink
+    return previous
 
 
 def count(name: str, n: float = 1, **labels: str) -> None:

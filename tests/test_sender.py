@@ -46,11 +46,11 @@ class Counts:
 @pytest.fixture
 def counts() -> Iterator[Counts]:
     sink = Counts()
-    telemetry.install(sink)
+    previous = telemetry.install(sink)
     try:
         yield sink
-    finally:
-        telemetry.install(None)
+    finally:  # the process's metrics (another test's) go on where they went
+        telemetry.install(previous)
 
 
 @pytest.fixture
