@@ -153,7 +153,7 @@ async def test_the_journal_pages_and_search_finds_the_right_entry(world, clock) 
     assert nothing.entries == () and nothing.total == 0
     # The audit trail names the page and that it was a search, never the words searched.
     async with store.unit_of_work() as uow:
-        events = [(e.action, e.detail) for e in await audit.events(uow.session,
+        events = [(e.action, e.detail) for e in await audit.events(uow.session, uow.vault,
                                                                     client_id=client.id)]
     assert ("client.history", f"client {client.code} page 2") in events
     assert ("client.history", f"client {client.code} page 1 search") in events
@@ -178,7 +178,7 @@ async def test_another_clinicians_client_looks_missing_and_views_are_audited(wor
         await pages.page(uow, lane, client.code, days=365)
     async with store.unit_of_work() as uow:
         events = [(e.actor, e.action, e.detail)
-                  for e in await audit.events(uow.session, client_id=client.id)]
+                  for e in await audit.events(uow.session, uow.vault, client_id=client.id)]
     assert (f"clinician:{lane.id}", "client.report", f"client {client.code} days: 365") in events
     assert not any(actor == f"clinician:{ortiz.id}" for actor, _a, _d in events)
 

@@ -81,7 +81,7 @@ async def test_details_are_shown_on_request_then_deleted_and_audited(world: dict
 async def uow_events(uow: Any) -> list[Any]:
     from storage import audit
 
-    return await audit.events(uow.session)
+    return await audit.events(uow.session, uow.vault)
 
 
 async def test_another_clinician_cannot_open_or_acknowledge_the_alert(

@@ -168,7 +168,7 @@ async def test_the_report_holds_the_charts_and_every_entry_of_the_period(
         assert item in flat
     async with store.unit_of_work() as uow:
         actions = [(e.actor, e.action) for e in
-                   await audit.events(uow.session, client_id=client.id)]
+                   await audit.events(uow.session, uow.vault, client_id=client.id)]
     assert (f"clinician:{lane.id}", "client.report") in actions
 
 
@@ -217,7 +217,7 @@ async def test_the_command_line_writes_the_same_report_privately_and_audits_it(
     missing = cli(["report", "ZZZ-ZZ"], env, tmp_path)
     assert missing.returncode == 1 and "no client with code ZZZ-ZZ" in missing.stderr
     async with store.unit_of_work() as uow:
-        events = await audit.events(uow.session, client_id=client.id)
+        events = await audit.events(uow.session, uow.vault, client_id=client.id)
     assert [(e.actor, e.action) for e in events] == [("admin:cli", "client.report")]
 
 

@@ -65,7 +65,7 @@ def services(clock: FakeClock, q: Questionnaire, rules: RiskRules
 
 async def events(store: Store, client_id: str) -> list[tuple[str, str]]:
     async with store.unit_of_work() as uow:
-        return [(e.actor, e.action) for e in await audit.events(uow.session, client_id=client_id)]
+        return [(e.actor, e.action) for e in await audit.events(uow.session, uow.vault, client_id=client_id)]
 
 
 # --- pure rules: adherence, need, the plan format ----------------------------------------

@@ -157,7 +157,7 @@ async def test_the_client_page_shows_the_review_of_a_range(world: World) -> None
         await session.close()
     async with world.store.unit_of_work() as uow:
         events = [(e.action, e.detail) for e in await audit.events(
-            uow.session, client_id=world.client.id)]
+            uow.session, uow.vault, client_id=world.client.id)]
     assert ("client.report", f"client {world.client.code} days: 90") in events
 
 
@@ -241,7 +241,7 @@ async def test_another_clinicians_client_is_not_found(world: World) -> None:
         await session.close()
     async with world.store.unit_of_work() as uow:
         plan = await uow.plans.get(world.client.id)
-        events = await audit.events(uow.session, client_id=world.client.id)
+        events = await audit.events(uow.session, uow.vault, client_id=world.client.id)
     assert "x" not in plan.coping_steps
     assert not any(e.actor == f"clinician:{world.ortiz.id}" for e in events)
 
