@@ -315,6 +315,14 @@ async def terminate(pid: int) -> None:
     conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
     try:
         await conn.execute("SELECT pg_terminate_backend($1)", pid)
+        # pg_terminate_backend only signals: the process, and the locks it held, go a moment
+        # later. A dead process's locks are what the story is about, so wait until they went.
+        for _ in range(200):
+            if await conn.fetchval(
+                    "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)"
+                    " AND NOT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1)", pid):
+                break
+            await asyncio.sleep(0.025)
     finally:
         await conn.close()
 
