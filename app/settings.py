@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     email_fallback_minutes: int = Field(default=5, ge=0, le=24 * 60)
     """How long an alert, escalation or dead-letter notice may wait for Telegram before it
     goes to the staff member by e-mail as well."""
+    # -- data out (journal/export/) ---------------------------------------------
+    export_dates: Literal["days", "shift"] = "days"
+    """How the research export writes a date: `days` since the participant's enrolment, or
+    `shift`ed by a random number of days drawn per participant and export."""
+    export_min_cell: int = Field(default=5, ge=1, le=1000)
+    """Counts under this are left out of an export's summary tables (small cells)."""
     # -- the clinician's workspace (web/) ---------------------------------------
     web_host: str = "127.0.0.1"
     """Where the workspace listens in polling mode and under `steadfast web`."""

@@ -35,6 +35,7 @@ from storage.repositories import (
     WebSessionRepository,
     WebSignInRepository,
 )
+from storage.repositories.exports import ExportRepository
 from storage.repositories.outbox import QUEUED
 from storage.repositories.people import people
 from storage.vault import Vault, new_system_key_row
@@ -78,6 +79,7 @@ class UnitOfWork:
         self.web_sign_ins = WebSignInRepository(session, self.vault)
         self.web_sessions = WebSessionRepository(session, self.vault)
         self.web_init_data = WebInitDataRepository(session, self.vault)
+        self.exports = ExportRepository(session, self.vault)
         self._committed = False
 
     async def audit(self, *, at: datetime, actor: str, action: str,
