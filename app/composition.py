@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.export.figures import FiguresService
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -63,6 +64,7 @@ class Services:
     web_access: WebAccess
     client_pages: ClientPages
     keyring: KeyringService
+    figures: FiguresService
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -81,6 +83,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.export.figures import FiguresService
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -125,7 +128,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         keyring=KeyringService(store=store, clock=clock),
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
-        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules))
+        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules),
+        figures=FiguresService(clock=clock))
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:
@@ -175,6 +179,12 @@ class LazyServices:
         from journal.review.caseload import CaseloadService
 
         return CaseloadService(clock=self.clock, staff_language=self.settings.default_language)
+
+    @functools.cached_property
+    def figures(self) -> FiguresService:
+        from journal.export.figures import FiguresService
+
+        return FiguresService(clock=self.clock)
 
     @functools.cached_property
     def _everything(self) -> Services:

@@ -91,3 +91,62 @@ def export_research(since: date, until: date, out: Path, by: int, free_text: boo
     click.echo(f"Wrote the research export of {receipt.participants} participants to "
                f"{receipt.path}: {tables} rows; codebook.csv and manifest.json beside them.")
     sys.stdout.flush()
+
+
+@main.command("stats")
+@click.option("--weeks", type=click.IntRange(1, 104), default=12, show_default=True,
+              help="How many weeks of adherence, ending this week.")
+@click.option("--months", type=click.IntRange(1, 60), default=12, show_default=True,
+              help="How many months of alerts, ending this month.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Also write every number as CSV to this file.")
+@friendly
+def stats(weeks: int, months: int, csv_path: Path | None) -> None:
+    """The program's figures: clients by status, adherence by week (median and spread
+    across clients), alerts by level per month, time to acknowledgement by level,
+    e-mail fallbacks and dead letters. Counted with grouped queries; nothing a client
+    wrote is opened."""
+    import csv
+
+    from journal.export.figures import ProgramFigures
+
+    async def go(s: Services) -> ProgramFigures:
+        async with s.store.transaction() as uow:
+            return await s.figures.figures(uow, None, weeks=weeks, months=months)
+
+    figures = with_services(go)
+    click.echo("Clients: " + ", ".join(f"{status} {n}" for status, n in figures.clients.items()))
+    click.echo("Adherence by week (check-ins done of those due, across clients):")
+    click.echo(f"  {'week of':<12}{'clients':>8}{'median':>8}{'p25':>8}{'p75':>8}")
+    for week in figures.weeks:
+        click.echo(f"  {week.start.isoformat():<12}{week.clients:>8}{_pct(week.median):>8}"
+                   f"{_pct(week.low):>8}{_pct(week.high):>8}")
+    click.echo("Alerts by level per month:")
+    click.echo(f"  {'month':<10}{'critical':>9}{'high':>9}{'elevated':>9}")
+    for month, levels in figures.months:
+        click.echo(f"  {month:<10}{levels.get('critical', 0):>9}{levels.get('high', 0):>9}"
+                   f"{levels.get('elevated', 0):>9}")
+    click.echo("Time to acknowledgement (minutes):")
+    click.echo(f"  {'level':<10}{'alerts':>8}{'acked':>8}{'median':>8}{'p90':>8}"
+               f"{'longest':>9}{'escalated':>10}")
+    for ack in figures.acks:
+        click.echo(f"  {ack.level:<10}{ack.alerts:>8}{ack.acknowledged:>8}"
+                   f"{_minutes(ack.median):>8}{_minutes(ack.p90):>8}"
+                   f"{_minutes(ack.longest):>9}{ack.escalated:>10}")
+    click.echo("E-mail fallbacks: " + ", ".join(
+        f"{state} {figures.emails.get(state, 0)}" for state in ("sent", "pending", "skipped")))
+    click.echo(f"Dead letters: {figures.dead_letters}")
+    if csv_path is not None:
+        with open(csv_path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["figure", "group", "measure", "value"])
+            writer.writerows(figures.rows())
+        click.echo(f"Wrote every figure to {csv_path}.")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _minutes(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"

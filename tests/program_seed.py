@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from journal.alerts.rules_file import load_rules
 from journal.checkin.questionnaire_file import load_questionnaire
 from journal.clock import FakeClock
-from journal.review.seed import ACK_NOTES, PLAN, seed_history
+from journal.review.seed import ACK_NOTES, PLAN, Seeded, seed_history
 from storage.records import Client, Clinician, Plan
 from storage.uow import Store
 from tests.helpers import make_client, make_clinician
@@ -27,6 +27,7 @@ class Program:
     clinician: Clinician
     clients: list[Client] = field(default_factory=list)
     canaries: dict[str, str] = field(default_factory=dict)  # client id: their own words
+    seeded: list[Seeded] = field(default_factory=list)  # by client, in order
 
     @property
     def free_texts(self) -> list[str]:
@@ -54,8 +55,8 @@ async def seed_program(store: Store, clock: FakeClock, clients: int = 3) -> Prog
         canary = f"canary-{client.code}-words only {n} wrote"
         plan = Plan("", PLAN.warning_signs + (canary,), PLAN.coping_steps,
                     PLAN.support_people)
-        await seed_history(store, q, rules, client, end=END, days=DAYS, plan=plan,
-                           seed=11 + n, varied_acks=True)
+        program.seeded.append(await seed_history(store, q, rules, client, end=END, days=DAYS,
+                                                 plan=plan, seed=11 + n, varied_acks=True))
         async with store.transaction() as uow:
             await uow.journal.write(client_id=client.id, text=f"{canary} in the journal",
                                     now=datetime(2026, 2, 20, 21, tzinfo=UTC))

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, cast, func, literal, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.crypto import KeyErasedError
 from storage.models import (
@@ -24,11 +25,14 @@ from storage.models import (
     ClientKeyRow,
     ClientRow,
     JournalEntryRow,
+    OutboxRow,
     PlanRow,
+    StaffEmailRow,
 )
 from storage.repositories.base import Repository
 
 _BATCH = 500
+WEEK_ZERO = date(2000, 1, 3)  # a Monday: week n runs from WEEK_ZERO + 7n days
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,5 +216,57 @@ class ExportRepository(Repository):
                                           .where(PlanRow.client_id.in_(client_ids)))
         return {client_id: at for client_id, at in rows}
 
+    # -- the program's figures: grouped, nothing of a client's opened ----------------------
+    async def status_counts(self) -> dict[str, int]:
+        rows = await self.session.execute(select(ClientRow.status, func.count())
+                                          .group_by(ClientRow.status))
+        return {status: int(n) for status, n in rows}
 
-__all__ = ["ExportAlert", "ExportCheckIn", "ExportClient", "ExportEntry", "ExportRepository"]
+    def _week(self) -> ColumnElement[int]:
+        """The check-in's week as a number (weeks since WEEK_ZERO), in SQL."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            days = func.julianday(CheckInRow.local_date) - func.julianday(
+                WEEK_ZERO.isoformat())
+            return cast(func.floor(days / 7), Integer)
+        return cast(func.floor((CheckInRow.local_date - literal(WEEK_ZERO)) / 7), Integer)
+
+    async def weekly_statuses(self, since: date, until: date
+                              ) -> list[tuple[str, int, str, int]]:
+        """(client id, week number, status, days) of check-ins in [since, until], one
+        grouped statement: how each client's weeks went, without opening a row."""
+        week = self._week().label("week")
+        rows = await self.session.execute(
+            select(CheckInRow.client_id, week, CheckInRow.status, func.count())
+            .where(CheckInRow.local_date >= since, CheckInRow.local_date <= until,
+                   CheckInRow.status.in_(("submitted", "missed")))
+            .group_by(CheckInRow.client_id, week, CheckInRow.status))
+        return [(client_id, int(w), status, int(n)) for client_id, w, status, n in rows]
+
+    async def alert_times(self, since: datetime, until: datetime
+                          ) -> AsyncIterator[tuple[datetime, datetime | None, str, int]]:
+        """(raised, acknowledged, level, escalations) of every alert raised in [since,
+        until): the level is opened under the program's people key, no client key is."""
+        query = (select(AlertRow.id, AlertRow.created_at, AlertRow.acknowledged_at,
+                        AlertRow.level_ct, AlertRow.escalations)
+                 .where(AlertRow.created_at >= since, AlertRow.created_at < until)
+                 .execution_options(yield_per=_BATCH))
+        result = await self.session.stream(query)
+        async for row_id, created_at, acknowledged_at, level_ct, escalations in result:
+            level = str(await self.vault.open_person("alerts.level", row_id, level_ct))
+            yield created_at, acknowledged_at, level, int(escalations or 0)
+
+    async def email_counts(self, since: datetime) -> dict[str, int]:
+        """Staff e-mail fallbacks made since then, by status (sent, pending, skipped)."""
+        rows = await self.session.execute(
+            select(StaffEmailRow.status, func.count()).where(StaffEmailRow.created_at >= since)
+            .group_by(StaffEmailRow.status))
+        return {status: int(n) for status, n in rows}
+
+    async def dead_letters(self, since: datetime) -> int:
+        """Messages Telegram never took (dead), queued since then."""
+        return int(await self.session.scalar(
+            select(func.count()).select_from(OutboxRow).where(
+                OutboxRow.status == "dead", OutboxRow.created_at >= since)) or 0)
+
+
+__all__ = ["WEEK_ZERO", "ExportAlert", "ExportCheckIn", "ExportClient", "ExportEntry", "ExportRepository"]
