@@ -150,3 +150,31 @@ def _pct(value: float | None) -> str:
 
 def _minutes(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f}"
+
+
+@export.command("fhir")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="The directory to create (it must not exist yet).")
+@click.option("--client", "code", default=None,
+              help="One client's record, identified (for their clinic); without it, the "
+                   "program, de-identified.")
+@click.option("--by", "by", type=TELEGRAM_ID, required=True,
+              help="Telegram id of the staff member the export is made for: the client's "
+                   "clinician or a supervisor; a supervisor for the program.")
+@friendly
+def export_fhir(out: Path, code: str | None, by: int) -> None:
+    """FHIR R4 resources as NDJSON, one file per type (Patient, Questionnaire,
+    QuestionnaireResponse, Observation, Flag, AuditEvent) and a manifest.
+
+    Written to a hidden directory beside OUT and renamed to OUT when whole."""
+    from journal.export.fhir import FhirExport, FhirReceipt
+
+    async def go(s: Services) -> FhirReceipt:
+        exporter = FhirExport(store=s.store, clock=s.clock, questionnaire=s.questionnaire,
+                              rules=s.rules)
+        return await exporter.run(by, out, client_code=code, progress=ProgressLine())
+
+    receipt = with_services(go)
+    counts = ", ".join(f"{name} {n:,}" for name, n in receipt.counts.items())
+    kind = "identified" if receipt.identified else "de-identified"
+    click.echo(f"Wrote the {kind} FHIR export to {receipt.path}: {counts}.")

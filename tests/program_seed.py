@@ -60,6 +60,11 @@ async def seed_program(store: Store, clock: FakeClock, clients: int = 3) -> Prog
         async with store.transaction() as uow:
             await uow.journal.write(client_id=client.id, text=f"{canary} in the journal",
                                     now=datetime(2026, 2, 20, 21, tzinfo=UTC))
+        async with store.transaction() as uow:  # the record was looked at and changed
+            await uow.audit(at=clock.now(), actor=f"clinician:{client.clinician_id}",
+                            action="client.view", client_id=client.id, detail="summary")
+            await uow.audit(at=clock.now(), actor=f"clinician:{client.clinician_id}",
+                            action="plan.update", client_id=client.id, detail="coping steps")
         program.clients.append(client)
         program.canaries[client.id] = canary
     return program

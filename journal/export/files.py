@@ -111,3 +111,27 @@ class Table:
     def close(self) -> None:
         self._handle.close()
         self._progress(self.name, self.rows, self._expected)
+
+
+class Ndjson:
+    """One resource type's NDJSON file (Bulk Data style): a JSON object a line."""
+
+    def __init__(self, directory: Path, resource_type: str, progress: Progress) -> None:
+        self.resource_type = resource_type
+        self.name = f"{resource_type}.ndjson"
+        self.count = 0
+        self._progress = progress
+        self._told = time.monotonic()
+        self._handle: IO[str] = open(directory / self.name, "w", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, resource: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(resource, ensure_ascii=False, separators=(",", ":")))
+        self._handle.write("\n")
+        self.count += 1
+        if not self.count % 1000 and time.monotonic() - self._told >= 0.5:
+            self._told = time.monotonic()
+            self._progress(self.resource_type, self.count, None)
+
+    def close(self) -> None:
+        self._handle.close()
+        self._progress(self.resource_type, self.count, None)

@@ -18,9 +18,11 @@ from typing import Any
 from sqlalchemy import Integer, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from storage.audit import SEALED_PLACE
 from storage.crypto import KeyErasedError
 from storage.models import (
     AlertRow,
+    AuditEventRow,
     CheckInRow,
     ClientKeyRow,
     ClientRow,
@@ -29,6 +31,7 @@ from storage.models import (
     PlanRow,
     StaffEmailRow,
 )
+from storage.records import AuditEvent
 from storage.repositories.base import Repository
 
 _BATCH = 500
@@ -267,6 +270,23 @@ class ExportRepository(Repository):
         return int(await self.session.scalar(
             select(func.count()).select_from(OutboxRow).where(
                 OutboxRow.status == "dead", OutboxRow.created_at >= since)) or 0)
+
+    async def audit_events(self, client_id: str | None) -> AsyncIterator[AuditEvent]:
+        """The audit events about one client (or about any client: None), oldest first,
+        streamed and opened one by one."""
+        query = select(AuditEventRow.seq, AuditEventRow.at, AuditEventRow.action,
+                       AuditEventRow.sealed)
+        if client_id is None:
+            query = query.where(AuditEventRow.client_index.is_not(None))
+        else:
+            query = query.where(AuditEventRow.client_index
+                                == await self.vault.client_index(client_id))
+        result = await self.session.stream(query.order_by(AuditEventRow.seq)
+                                           .execution_options(yield_per=_BATCH))
+        async for seq, at, action, sealed in result:
+            actor, about, detail = await self.vault.open_person(SEALED_PLACE, str(seq), sealed)
+            yield AuditEvent(seq=seq, at=at, actor=actor, action=action, client_id=about,
+                             detail=detail)
 
 
 __all__ = ["WEEK_ZERO", "ExportAlert", "ExportCheckIn", "ExportClient", "ExportEntry", "ExportRepository"]
