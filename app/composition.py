@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.export.copy import ClientCopies
     from journal.export.figures import FiguresService
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
@@ -65,6 +66,7 @@ class Services:
     client_pages: ClientPages
     keyring: KeyringService
     figures: FiguresService
+    copies: ClientCopies
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -83,6 +85,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.export.copy import ClientCopies
     from journal.export.figures import FiguresService
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
@@ -129,7 +132,9 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
         client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules),
-        figures=FiguresService(clock=clock))
+        figures=FiguresService(clock=clock),
+        copies=ClientCopies(clock=clock, questionnaire=questionnaire,
+                            staff_language=settings.default_language))
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

@@ -39,6 +39,12 @@ class JournalCb(CallbackData, prefix="jr"):
     entry: str
 
 
+class MyDataCb(CallbackData, prefix="md"):
+    """md:<action>: yes (send my copy) | no."""
+
+    action: str
+
+
 class LanguageCb(CallbackData, prefix="cl"):
     language: str  # en | es
 

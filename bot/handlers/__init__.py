@@ -13,6 +13,7 @@ def all_routers() -> list[Router]:
         common,
         enrol,
         entries,
+        mydata,
         plan,
         preferences,
         review,
@@ -29,6 +30,7 @@ def all_routers() -> list[Router]:
         workspace.build_router(),
         review.build_router(),  # staff /plan before the client's /plan
         plan.build_router(),
+        mydata.build_router(),
         preferences.build_router(),  # an awaited time before journal text
         entries.build_router(),
         common.build_router(),

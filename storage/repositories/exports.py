@@ -271,6 +271,14 @@ class ExportRepository(Repository):
             select(func.count()).select_from(OutboxRow).where(
                 OutboxRow.status == "dead", OutboxRow.created_at >= since)) or 0)
 
+    async def last_event_at(self, client_id: str, action: str) -> datetime | None:
+        """When the latest audit event of this action about this client was written (the
+        action and time are plaintext; nothing is opened)."""
+        return await self.session.scalar(
+            select(func.max(AuditEventRow.at)).where(
+                AuditEventRow.client_index == await self.vault.client_index(client_id),
+                AuditEventRow.action == action))
+
     async def audit_events(self, client_id: str | None) -> AsyncIterator[AuditEvent]:
         """The audit events about one client (or about any client: None), oldest first,
         streamed and opened one by one."""
