@@ -5,15 +5,27 @@ program de-identified for a supervisor, audited once each."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
+from journal.alerts.rules_file import load_rules
+from journal.checkin.questionnaire_file import load_questionnaire
+from journal.clock import FakeClock
+from journal.export.fhir import FhirExport
+from journal.export.research import ResearchExport
 from storage.uow import Store
 from tests import test_export_research as research
-from tests.program_seed import CLINICIAN_ID, FIRST_CLIENT_ID, SUPERVISOR_ID, Program
+from tests.program_seed import (
+    CLINICIAN_ID,
+    FIRST_CLIENT_ID,
+    SUPERVISOR_ID,
+    Program,
+    seed_program,
+)
 from tests.test_audit_and_cli import cli
 from tests.test_export_research import _events
 
@@ -114,3 +126,25 @@ def test_who_may_not_export_finds_nothing(
     assert said in done.stderr
     assert not (tmp_path / "nope").exists() and not list(tmp_path.glob(".nope.partial-*"))
     assert _events(store, "export.fhir") == []
+
+
+async def test_both_exports_read_the_same_on_postgresql_and_sqlite(
+        store: Store, clock: FakeClock, tmp_path: Path) -> None:
+    """In process, on both databases: the streamed reads, the open-ended periods and the
+    audit events behave alike (the command line's tests run on SQLite)."""
+    q = load_questionnaire()
+    rules = load_rules(questionnaire=q)
+    program = await seed_program(store, clock, clients=2)
+    research = await ResearchExport(store=store, clock=clock, questionnaire=q,
+                                    rules=rules).run(
+        SUPERVISOR_ID, tmp_path / "research", since=date(2026, 1, 1), until=date(2026, 3, 1))
+    submitted = sum(1 for s in program.seeded for v in s.days.values() if v == "submitted")
+    assert research.rows["checkins"] == sum(len(s.days) for s in program.seeded)
+    fhir = await FhirExport(store=store, clock=clock, questionnaire=q, rules=rules).run(
+        SUPERVISOR_ID, tmp_path / "fhir")
+    assert fhir.counts["QuestionnaireResponse"] == submitted
+    assert fhir.counts["Flag"] == sum(s.alerts for s in program.seeded)
+    _validate(_resources(tmp_path / "fhir"))
+    async with store.unit_of_work() as uow:
+        actions = [e.action for e in await uow.audit_events(limit=1000)]
+    assert actions.count("export.research") == 1 and actions.count("export.fhir") == 1
