@@ -204,3 +204,34 @@ def test_an_export_never_writes_over_another_nor_leaves_half_a_directory(
     assert worse.returncode == 2 and "not a date" in worse.stderr
     assert not list(tmp_path.glob(".*partial*")) and not (tmp_path / "x").exists()
     assert _events(store, "export.research") == []
+
+
+async def test_shifted_dates_move_each_participant_by_their_own_days(
+        store: Store, clock: FakeClock, tmp_path: Path) -> None:
+    from datetime import date
+
+    from journal.alerts.rules_file import load_rules
+    from journal.export.research import ResearchExport
+
+    q = load_questionnaire()
+    program = await seed_program(store, clock, clients=2)
+    await ResearchExport(store=store, clock=clock, questionnaire=q,
+                         rules=load_rules(questionnaire=q), date_mode="shift", min_cell=3
+                         ).run(SUPERVISOR_ID, tmp_path / "shifted", since=date(2026, 1, 1),
+                               until=date(2026, 3, 1))
+    tables = _tables(tmp_path / "shifted")
+    first_real = min(program.seeded[0].days)  # both clients' seeded days are the same
+    by_participant: dict[str, list[date]] = {}
+    for row in tables["checkins"][1:]:
+        by_participant.setdefault(row[0], []).append(date.fromisoformat(row[1]))
+    assert len(by_participant) == 2
+    shifts = set()
+    for days in by_participant.values():
+        span = (max(days) - min(days)).days
+        assert span == len(days) - 1  # whole days, in order, moved together
+        shifts.add((min(days) - first_real).days)
+    assert all(abs(s) <= 365 for s in shifts)
+    manifest = json.loads((tmp_path / "shifted" / "manifest.json").read_text())
+    assert manifest["dates"] == "shift" and manifest["small_cell_threshold"] == 3
+    for _measure, _group, count, suppressed in tables["summary"][1:]:
+        assert suppressed == "1" or int(count) >= 3
