@@ -99,7 +99,14 @@ def alerts_chart(months: Sequence[tuple[str, dict[str, int]]], t: Callable[[str]
                         f'<title>{escape(month)}: {escape(level_names[level])} {count}</title>'
                         '</rect>')
         body.append(f'<text x="{x + step * 0.35:.1f}" y="{HEIGHT - 10}" text-anchor="middle" '
-                    f'font-size="10">{escape(month[2:])}</text>')
+                    f'font-size="10">{escape(month)}</text>')
+    for n, level in enumerate(ALERT_ORDER):  # the legend, top right
+        x = WIDTH - RIGHT - 95
+        y = TOP + 4 + 14 * n
+        body.append(f'<rect x="{x}" y="{y}" width="10" height="10" '
+                    f'fill="{LEVEL_COLORS[level]}"/>'
+                    f'<text x="{x + 14}" y="{y + 9}" font-size="10">'
+                    f'{escape(level_names[level])}</text>')
     total = sum(sum(levels.values()) for _, levels in months)
     desc = t(N_("Alerts raised each month, stacked by level; {n} in all.")).format(n=total)
     return _svg(t(N_("Alerts by level per month")), desc, body, "alerts-by-month")
