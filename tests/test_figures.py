@@ -201,3 +201,62 @@ async def test_the_page_the_csv_and_the_command_line_agree(
     # The command line runs on today's clock, the page on the test's: compare what does not
     # depend on the day: clients and every month's alerts.
     assert from_cli[("clients", "active", "count")] == "3"
+
+
+async def test_a_supervisor_downloads_the_research_export_and_a_clinician_cannot(
+        served: tuple[Any, Program, dict[str, str]]) -> None:
+    import io
+    import re
+    import zipfile
+
+    from web.context import SERVICES_KEY
+
+    (http, server), program, _env = served
+    headers = {"Sec-Fetch-Site": "same-origin", "Origin": str(server.make_url("/"))[:-1]}
+    async with http.get(server.make_url("/program/export")) as answer:
+        assert answer.status == 200
+        form = await answer.text()
+    found = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert found and "<script" not in form.split("<main")[1]
+    csrf = found.group(1)
+    fields = {"csrf_token": csrf, "from": "2026-01-01", "to": "2026-03-01"}
+    async with http.post(server.make_url("/program/export"), data=fields,
+                         headers=headers) as answer:
+        assert answer.status == 200, await answer.text()
+        assert answer.content_type == "application/zip"
+        assert "attachment" in answer.headers["Content-Disposition"]
+        packed = zipfile.ZipFile(io.BytesIO(await answer.read()))
+    names = set(packed.namelist())
+    assert {"participants.csv", "checkins.csv", "alerts.csv", "summary.csv", "codebook.csv",
+            "manifest.json"} == names
+    everything = "".join(packed.read(n).decode() for n in names)
+    assert not any(c.code in everything for c in program.clients)
+    assert not any(t in everything for t in program.free_texts)
+    for bad, said in (({"from": "2026-03-01", "to": "2026-01-01"}, "not before the first"),
+                      ({"from": "yesterday", "to": "2026-01-01"}, "as dates"),
+                      ({"free_text": "yes"}, "only with a reason")):
+        async with http.post(server.make_url("/program/export"),
+                             data={**fields, **bad}, headers=headers) as answer:
+            assert answer.status == 400 and said in await answer.text()
+    async with http.post(server.make_url("/program/export"),
+                         data={**fields, "csrf_token": "forged"}, headers=headers) as answer:
+        assert answer.status == 403  # not from our own page
+
+    services = server.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:
+        token = await services.web_access.new_link(uow, program.clinician)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as lane:
+        async with lane.post(server.make_url("/sign-in"), data={"token": token},
+                             headers={"Sec-Fetch-Site": "same-origin"}) as used:
+            assert used.url.path == "/caseload"
+            page = await used.text()
+        lane_csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert lane_csrf
+        async with lane.post(server.make_url("/program/export"),
+                             data={**fields, "csrf_token": lane_csrf.group(1)},
+                             headers=headers) as answer:
+            assert answer.status == 404
+    async with services.store.unit_of_work() as uow:
+        events = [e for e in await uow.audit_events(limit=5000)
+                  if e.action == "export.research"]
+    assert len(events) == 1 and events[0].actor == f"clinician:{program.supervisor.id}"

@@ -258,7 +258,8 @@ ACCESS_MATRIX = [
     ("/program", "clinician", 404),
     ("/program", None, 401),
     *((page, role, status) for page in ("/program/figures", "/program/figures.csv",
-                                        "/program/figures?weeks=4&months=2")
+                                        "/program/figures?weeks=4&months=2",
+                                        "/program/export")
       for role, status in (("supervisor", 200), ("clinician", 404), (None, 401))),
     *((page, role, 200) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")
       for role in ("clinician", "supervisor")),
