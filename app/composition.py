@@ -132,7 +132,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
         client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules),
-        figures=FiguresService(clock=clock),
+        figures=FiguresService(clock=clock, by_clinician=settings.figures_by_clinician),
         copies=ClientCopies(clock=clock, questionnaire=questionnaire,
                             staff_language=settings.default_language))
 
@@ -189,7 +189,8 @@ class LazyServices:
     def figures(self) -> FiguresService:
         from journal.export.figures import FiguresService
 
-        return FiguresService(clock=self.clock)
+        return FiguresService(clock=self.clock,
+                              by_clinician=self.settings.figures_by_clinician)
 
     @functools.cached_property
     def _everything(self) -> Services:

@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     `shift`ed by a random number of days drawn per participant and export."""
     export_min_cell: int = Field(default=5, ge=1, le=1000)
     """Counts under this are left out of an export's summary tables (small cells)."""
+    figures_by_clinician: bool = False
+    """The program's figures also give each clinician's time to acknowledgement."""
     # -- the clinician's workspace (web/) ---------------------------------------
     web_host: str = "127.0.0.1"
     """Where the workspace listens in polling mode and under `steadfast web`."""

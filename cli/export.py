@@ -133,6 +133,10 @@ def stats(weeks: int, months: int, csv_path: Path | None) -> None:
         click.echo(f"  {ack.level:<10}{ack.alerts:>8}{ack.acknowledged:>8}"
                    f"{_minutes(ack.median):>8}{_minutes(ack.p90):>8}"
                    f"{_minutes(ack.longest):>9}{ack.escalated:>10}")
+    for name, acks in figures.by_clinician:
+        click.echo(f"  {name}: " + "; ".join(
+            f"{ack.level} {ack.alerts} alerts, median {_minutes(ack.median)} min"
+            for ack in acks if ack.alerts))
     click.echo("E-mail fallbacks: " + ", ".join(
         f"{state} {figures.emails.get(state, 0)}" for state in ("sent", "pending", "skipped")))
     click.echo(f"Dead letters: {figures.dead_letters}")

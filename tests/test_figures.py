@@ -76,13 +76,30 @@ async def test_the_figures_match_the_seeded_program(store: Store, clock: FakeClo
             assert ack.median is not None and ack.p90 is not None and ack.longest is not None
             assert min(delays) <= ack.median <= ack.p90 <= ack.longest
     assert figures.dead_letters == 0 and figures.emails == {}
+    assert figures.by_clinician == []  # only where the program wants it
+
+    # By clinician: each caseload's alerts and delays, adding up to the program's.
+    async with store.transaction() as uow:
+        split = await FiguresService(clock=clock, by_clinician=True).figures(
+            uow, program.supervisor, weeks=8, months=3)
+    owners = {program.supervisor.name: [], program.clinician.name: []}
+    for client, seeded in zip(program.clients, program.seeded, strict=True):
+        name = (program.supervisor if client.clinician_id == program.supervisor.id
+                else program.clinician).name
+        owners[name].append(seeded)
+    assert [name for name, _ in split.by_clinician] == sorted(owners)
+    for name, acks in split.by_clinician:
+        assert sum(a.alerts for a in acks) == sum(s.alerts for s in owners[name])
+        mine = [d.total_seconds() / 60 for s in owners[name] for d in s.acknowledged.values()]
+        assert max(a.longest or 0 for a in acks) == pytest.approx(max(mine))
+    assert any(row[0] == "acknowledgement_by_clinician" for row in split.rows())
 
     # A clinician finds nothing; each look is audited.
     with pytest.raises(NotFound):
         await _figures(store, clock, program.clinician)
     async with store.unit_of_work() as uow:
         looks = [e for e in await uow.audit_events(limit=5000) if e.action == "figures.view"]
-    assert len(looks) == 1 and looks[0].actor == f"clinician:{program.supervisor.id}"
+    assert len(looks) == 2 and looks[0].actor == f"clinician:{program.supervisor.id}"
 
 
 async def _statements(store: Store, clock: FakeClock, viewer: Clinician) -> int:
@@ -146,7 +163,8 @@ async def served(sqlite_database: Database, ring: MasterKeyring, clock: FakeCloc
     key = tmp_path / "steadfast.key"
     ring.create_file(key)
     settings = Settings(_env_file=None, bot_token="123456:T",  # type: ignore[call-arg]
-                        database_url=sqlite_database.url, master_key_file=key, web_port=8081)
+                        database_url=sqlite_database.url, master_key_file=key, web_port=8081,
+                        figures_by_clinician=True)
     store = Store.open(sqlite_database.url, ring)
     program = await seed_program(store, clock)
     services = build_services(settings, store, clock)
@@ -176,6 +194,7 @@ async def test_the_page_the_csv_and_the_command_line_agree(
     assert "<script" not in page.split("<main")[1]
     assert page.count("<svg") == 2 and 'role="img"' in page
     assert "Adherence by week" in page and "Alerts by level per month" in page
+    assert 'id="figures-acks-by-clinician"' in page and program.clinician.name in page
     assert 'href="/program/figures.csv?weeks=8&amp;months=3"' in page
     async with http.get(server.make_url("/program/figures.csv?weeks=8&months=3")) as answer:
         assert answer.status == 200 and answer.content_type == "text/csv"

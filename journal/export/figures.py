@@ -12,7 +12,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
@@ -63,6 +63,8 @@ class ProgramFigures:
     acks: list[AckTimes]
     emails: dict[str, int]
     dead_letters: int
+    # Each clinician's (by name) times to acknowledgement, when the program wants them.
+    by_clinician: list[tuple[str, list[AckTimes]]] = field(default_factory=list)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(figure, group, measure, value): every number, for the table's CSV."""
@@ -85,6 +87,15 @@ class ProgramFigures:
         for state in EMAIL_STATES:
             out.append(("email_fallbacks", state, "count", str(self.emails.get(state, 0))))
         out.append(("dead_letters", "", "count", str(self.dead_letters)))
+        for name, acks in self.by_clinician:
+            for ack in acks:
+                for measure, value in (("alerts", ack.alerts),
+                                       ("acknowledged", ack.acknowledged),
+                                       ("median_minutes", ack.median),
+                                       ("p90_minutes", ack.p90),
+                                       ("longest_minutes", ack.longest)):
+                    out.append(("acknowledgement_by_clinician", f"{name}: {ack.level}",
+                                measure, _num(value)))
         return out
 
 
@@ -106,9 +117,20 @@ def percentile(values: Sequence[float], share: float) -> float | None:
     return ordered[below] + (ordered[above] - ordered[below]) * (place - below)
 
 
+def _acks(raised: dict[str, int], waits: dict[str, list[float]],
+          escalated: dict[str, int]) -> list[AckTimes]:
+    return [AckTimes(level, raised.get(level, 0), len(waits.get(level, [])),
+                     statistics.median(waits[level]) if waits.get(level) else None,
+                     percentile(waits.get(level, []), 0.9),
+                     max(waits[level]) if waits.get(level) else None,
+                     escalated.get(level, 0))
+            for level in ALERT_ORDER]
+
+
 class FiguresService:
-    def __init__(self, *, clock: Clock) -> None:
+    def __init__(self, *, clock: Clock, by_clinician: bool = False) -> None:
         self._clock = clock
+        self._by_clinician = by_clinician
 
     async def figures(self, uow: UnitOfWork, viewer: Clinician | None, *, weeks: int = 12,
                       months: int = 12) -> ProgramFigures:
@@ -149,8 +171,19 @@ class FiguresService:
         waits: dict[str, list[float]] = defaultdict(list)
         raised: dict[str, int] = defaultdict(int)
         escalated: dict[str, int] = defaultdict(int)
-        async for created_at, acknowledged_at, level, escalations in uow.exports.alert_times(
-                since_at, now + timedelta(seconds=1)):
+        staff_raised: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        staff_waits: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        staff_escalated: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        async for (created_at, acknowledged_at, level, escalations,
+                   clinician_id) in uow.exports.alert_times(since_at,
+                                                            now + timedelta(seconds=1)):
+            if self._by_clinician:
+                staff_raised[clinician_id][level] += 1
+                if escalations:
+                    staff_escalated[clinician_id][level] += 1
+                if acknowledged_at is not None:
+                    staff_waits[clinician_id][level].append(
+                        (acknowledged_at - created_at).total_seconds() / 60)
             levels = by_month.setdefault(f"{created_at:%Y-%m}", {})
             levels[level] = levels.get(level, 0) + 1
             raised[level] += 1
@@ -158,17 +191,21 @@ class FiguresService:
                 escalated[level] += 1
             if acknowledged_at is not None:
                 waits[level].append((acknowledged_at - created_at).total_seconds() / 60)
-        acks = [AckTimes(level, raised[level], len(waits[level]),
-                         statistics.median(waits[level]) if waits[level] else None,
-                         percentile(waits[level], 0.9),
-                         max(waits[level]) if waits[level] else None, escalated[level])
-                for level in ALERT_ORDER]
+        acks = _acks(raised, waits, escalated)
+        by_clinician = []
+        if self._by_clinician:
+            names = {c.id: c.name for c in await uow.clinicians.everyone()}
+            for clinician_id in sorted(staff_raised, key=lambda i: names.get(i, "")):
+                by_clinician.append((names.get(clinician_id, str(clinician_id)), _acks(
+                    staff_raised[clinician_id], staff_waits[clinician_id],
+                    staff_escalated[clinician_id])))
         emails = await uow.exports.email_counts(since_at)
         dead = await uow.exports.dead_letters(since_at)
         await uow.audit(at=now, actor=actor_of(viewer) if viewer else "admin:cli",
                         action="figures.view", detail=f"weeks {weeks}, months {months}")
         return ProgramFigures(week_since, today, {s: clients.get(s, 0) for s in STATUSES},
-                              week_rows, sorted(by_month.items()), acks, emails, dead)
+                              week_rows, sorted(by_month.items()), acks, emails, dead,
+                              by_clinician)
 
 
 def _months_back(today: date, months: int) -> date:

@@ -246,17 +246,20 @@ class ExportRepository(Repository):
         return [(client_id, int(w), status, int(n)) for client_id, w, status, n in rows]
 
     async def alert_times(self, since: datetime, until: datetime
-                          ) -> AsyncIterator[tuple[datetime, datetime | None, str, int]]:
-        """(raised, acknowledged, level, escalations) of every alert raised in [since,
-        until): the level is opened under the program's people key, no client key is."""
+                          ) -> AsyncIterator[tuple[datetime, datetime | None, str, int, int]]:
+        """(raised, acknowledged, level, escalations, the client's clinician) of every
+        alert raised in [since, until): the level is opened under the program's people
+        key, no client key is."""
         query = (select(AlertRow.id, AlertRow.created_at, AlertRow.acknowledged_at,
-                        AlertRow.level_ct, AlertRow.escalations)
+                        AlertRow.level_ct, AlertRow.escalations, ClientRow.clinician_id)
+                 .join(ClientRow, ClientRow.id == AlertRow.client_id)
                  .where(AlertRow.created_at >= since, AlertRow.created_at < until)
                  .execution_options(yield_per=_BATCH))
         result = await self.session.stream(query)
-        async for row_id, created_at, acknowledged_at, level_ct, escalations in result:
+        async for (row_id, created_at, acknowledged_at, level_ct, escalations,
+                   clinician_id) in result:
             level = str(await self.vault.open_person("alerts.level", row_id, level_ct))
-            yield created_at, acknowledged_at, level, int(escalations or 0)
+            yield created_at, acknowledged_at, level, int(escalations or 0), clinician_id
 
     async def email_counts(self, since: datetime) -> dict[str, int]:
         """Staff e-mail fallbacks made since then, by status (sent, pending, skipped)."""
