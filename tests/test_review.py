@@ -564,7 +564,9 @@ async def test_the_report_arrives_as_a_pdf_document(world: dict[str, Any]) -> No
     sent = await emu.send_text(LANE, f"/report {sam.code} 14")
     document = await emu.wait_for_message(LANE, contains="Session report", after=sent.message_id)
     assert document.kind == "document" and document.file is not None
-    assert document.file.file_name == f"steadfast-{sam.code}-{world['clock'].now():%Y%m%d}.pdf"
+    today = world["clock"].now().date()  # the client's day and the viewer's are the same here
+    assert document.file.file_name == (f"steadfast-{sam.code}-{today - timedelta(days=13)}"
+                                       f"-to-{today}-made-{today}.pdf")
     reader = PdfReader(BytesIO(document.file.data))
     text = "\n".join(page.extract_text() for page in reader.pages)
     assert sam.code in text and "Indicators from self-report, not an ACUTE-2007 assessment" in text
