@@ -126,7 +126,7 @@ async def test_the_since_view_in_spanish(world: World) -> None:
     text = visible_text(since_part(page))
     for words in ("Desde la última sesión", "Las palabras del propio cliente",
                   "«mañana» no es un día desde el que pueda empezar esta vista",
-                  "Situaciones de alto riesgo y caídas", "Descargar esto en una página (PDF)"):
+                  "Situaciones de alto riesgo y deslices", "Descargar esto en una página (PDF)"):
         assert words in text, words
 
 
@@ -166,3 +166,21 @@ async def test_the_since_view_as_one_pdf_page(world: World) -> None:
         events = [(e.action, e.detail) for e in await audit.events(
             uow.session, uow.vault, client_id=world.client.id)]
     assert ("client.report", f"client {code} since 2026-02-01 pdf") in events
+
+
+async def test_each_report_downloads_under_its_own_name(world: World) -> None:
+    session = await signed_in(world, world.lane)
+    code = world.client.code
+    names = []
+    try:
+        for days in (7, 30):
+            async with session.get(world.url(f"/reports/{code}?days={days}")) as answer:
+                assert answer.status == 200
+                names.append(answer.headers["Content-Disposition"])
+                await answer.read()
+    finally:
+        await session.close()
+    # The client, the days covered and the day it was made: two ranges, two names.
+    assert names == [
+        f'attachment; filename="steadfast-{code}-2026-02-24-to-2026-03-02-made-2026-03-02.pdf"',
+        f'attachment; filename="steadfast-{code}-2026-02-01-to-2026-03-02-made-2026-03-02.pdf"']

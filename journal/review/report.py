@@ -13,11 +13,13 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from journal.alerts.levels import ALERT_ORDER, LEVELS
 from journal.alerts.levels import LABELS as LEVEL_NAMES
+from journal.alerts.levels import WORDS as LEVEL_WORDS
 from journal.i18n import N_, gettext_for, ngettext_for
 from journal.review.charts import (
     adherence_figure,
@@ -62,6 +64,10 @@ BODY_W: Final = PAGE_W - 2 * MARGIN
 BOTTOM: Final = PAGE_H - 18.0  # where text stops; the footer sits below
 PT: Final = 25.4 / 72  # millimetres in a typographic point
 CHART_H: Final = BODY_W / 2  # charts are 2:1
+# Longer than this, the day-by-day table and the older alerts are summarised a month a row:
+# a year day by day took ten pages, its alerts six more.
+MONTHLY_AFTER: Final = 92
+FULL_ALERT_DAYS: Final = 92  # a long report still lists each alert of its last 92 days
 
 
 def _font_dir() -> Path | None:
@@ -274,9 +280,15 @@ def build_report(data: ReportData) -> bytes:
 
     _domains(doc, data)
     _situations(doc, data.situations)
-    _alerts(doc, data.alert_rows, zone)
-    _days(doc, data.day_rows)
-    _journal(doc, data.journal, zone)
+    if data.period_days > MONTHLY_AFTER:
+        _months(doc, data)
+        since = data.end - timedelta(days=FULL_ALERT_DAYS - 1)
+        _alerts(doc, [r for r in data.alert_rows if r.at.date() >= since], zone,
+                older=sum(1 for r in data.alert_rows if r.at.date() < since))
+    else:
+        _alerts(doc, data.alert_rows, zone)
+        _days(doc, data.day_rows)
+    _journal(doc, data.journal, zone, compact=data.period_days > MONTHLY_AFTER)
 
     # The plan as it stands today.
     doc.heading(t(N_("Relapse prevention plan (current)")))
@@ -319,15 +331,24 @@ def _situations(doc: _Layout, situations: Sequence[SituationRow]) -> None:
                  (situation.happened, widths[1], ""), (situation.coping, widths[2], "")])
 
 
-def _alerts(doc: _Layout, rows: Sequence[AlertRow], zone: str) -> None:
-    """Each alert with its reasons once, then who acknowledged it, when, how fast, and every
-    note left on it, each under its author."""
+def _alerts(doc: _Layout, rows: Sequence[AlertRow], zone: str, *, older: int = 0) -> None:
+    """Each alert, newest first as the page and the chat list them, with its reasons once,
+    then who acknowledged it, when, how fast, and every note left on it, each under its
+    author. `older` alerts are left to the month-by-month table."""
     t = doc.t
     doc.heading(t(N_("Alerts")))
+    if older:
+        doc.paragraph(ngettext_for(
+            doc.data.language,
+            "Each alert of the last {days} days, newest first; {n} older alert is counted "
+            "in the month-by-month table.",
+            "Each alert of the last {days} days, newest first; {n} older alerts are counted "
+            "in the month-by-month table.", older).format(days=FULL_ALERT_DAYS, n=older),
+            size=9)
     if not rows:
         doc.paragraph(t(N_("No alerts in this period.")))
         return
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r.at, reverse=True):
         state = t(N_("open")) if row.status == "open" else t(N_("acknowledged"))
         doc.paragraph(f"{shown_time(row.at, zone)}  {row.level_label} ({state}): "
                       + "; ".join(row.reasons), size=9, style="B", gap=0.3)
@@ -346,6 +367,46 @@ def _alerts(doc: _Layout, rows: Sequence[AlertRow], zone: str) -> None:
                                        row.escalations).format(n=row.escalations),
                           size=9, indent=4, gap=0.3)
         doc.y += 1.2
+
+
+def _months(doc: _Layout, data: ReportData) -> None:
+    """A long period a month a row: check-ins, what was reported and the alerts raised."""
+    t = doc.t
+    doc.heading(t(N_("Month by month")))
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    for day in data.day_rows:
+        row = rows.setdefault((day.day.year, day.day.month), {
+            "done": 0, "asked": 0, "missed": 0, "lapse": 0, "harm": 0, "risk": 0,
+            "alerts": dict.fromkeys(LEVELS, 0), "top": None})
+        if day.status in ("submitted", "missed", "open"):
+            row["asked"] += 1
+        row["done"] += day.status == "submitted"
+        row["missed"] += day.status == "missed"
+        row["lapse"] += bool(day.lapse)
+        row["harm"] += bool(day.self_harm)
+        row["risk"] += bool(day.high_risk)
+        if day.level in LEVELS and (row["top"] is None
+                                    or LEVELS.index(day.level) > LEVELS.index(row["top"])):
+            row["top"] = day.level
+    for alert in data.alert_rows:
+        found = rows.get((alert.at.year, alert.at.month))
+        if found is not None and alert.level in found["alerts"]:
+            found["alerts"][alert.level] += 1
+    widths = (22.0, 22.0, 16.0, 16.0, 18.0, 22.0, 20.0, BODY_W - 136.0)
+    doc.row(list(zip((t(N_("Month")), t(N_("Checked in")), t(N_("Missed")), t(N_("Lapse")),
+                      t(N_("Self-harm")), t(N_("High-risk situations")), t(N_("Level")),
+                      t(N_("Alerts"))), widths, ("B",) * 8, strict=True)), size=8)
+    for (year, month), row in sorted(rows.items(), reverse=True):  # newest first
+        raised = ", ".join(f"{row['alerts'][level]} {t(LEVEL_WORDS[level])}"
+                           for level in ALERT_ORDER if row["alerts"].get(level)) or "-"
+        top = t(LEVEL_NAMES[row["top"]]) if row["top"] else "-"
+        doc.row([(f"{year}-{month:02d}", widths[0], ""),
+                 (f"{row['done']}/{row['asked']}", widths[1], ""),
+                 (str(row["missed"]), widths[2], ""),
+                 (str(row["lapse"]), widths[3], "B" if row["lapse"] else ""),
+                 (str(row["harm"]), widths[4], "B" if row["harm"] else ""),
+                 (str(row["risk"]), widths[5], ""), (top, widths[6], ""),
+                 (raised, widths[7], "")], size=8)
 
 
 def _yes_no(doc: _Layout, value: bool | None) -> str:
@@ -381,7 +442,8 @@ def _days(doc: _Layout, rows: Sequence[DayRow]) -> None:
                  ("; ".join(row.good_life) or "-", widths[5], "")], size=8)
 
 
-def _journal(doc: _Layout, journal: Sequence[JournalText], zone: str) -> None:
+def _journal(doc: _Layout, journal: Sequence[JournalText], zone: str, *,
+             compact: bool = False) -> None:
     t = doc.t
     doc.heading(t(N_("Journal entries")))
     if not journal:
@@ -390,6 +452,10 @@ def _journal(doc: _Layout, journal: Sequence[JournalText], zone: str) -> None:
     for entry in journal:
         label = (t(N_("Journal entry")) if entry.source == "entry"
                  else t(N_("Check-in note")))
+        if compact:  # a long period: every word kept, a line less for each entry
+            doc.paragraph(f"{shown_time(entry.at, zone)} · {label}: {entry.text}", size=9,
+                          gap=1.2)
+            continue
         doc.paragraph(f"{shown_time(entry.at, zone)} · {label}", size=9, style="B", gap=0)
         doc.paragraph(entry.text, size=10, gap=2.5)
 
