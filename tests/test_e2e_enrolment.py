@@ -121,7 +121,7 @@ async def test_a_spanish_speaker_sees_consent_in_spanish(world: dict[str, Any]) 
     client_code = await enrol(emu, CLIENT, code, language="Español")
     assert client_code
     seen = "\n".join(emu.transcript(CLIENT))  # every version of every message
-    assert "cifrado" in seen and "código de participante" in seen
+    assert "cifrado" in seen and "código de cliente" in seen
     for english in ("encrypted", "I agree", "time zone", "client code"):
         assert english not in seen
 
