@@ -158,8 +158,10 @@ async def test_the_since_view_as_one_pdf_page(world: World) -> None:
     text = " ".join(PdfReader(BytesIO(pdf)).pages[0].extract_text().split())
     assert f"Since the last session: client {code}" in text
     assert "Check-ins" in text and "Alerts" in text
-    # A month does not fit on one page: the page says where the rest is.
+    # A month does not fit on one page: the short parts come first, and the page says
+    # where the rest is.
     assert "Not everything fits on one page" in text
+    assert "Checked in " in text and "Relapse prevention plan" in text
     short_text = " ".join(PdfReader(BytesIO(short)).pages[0].extract_text().split())
     assert "The client's own words" in short_text and "Relapse prevention plan" in short_text
     async with world.store.unit_of_work() as uow:

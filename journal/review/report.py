@@ -518,11 +518,23 @@ def build_since_report(view: Since, language: str, timezone: str) -> bytes:
 
 def since_lines(view: Since, language: str, timezone: str) -> list[tuple[str, str]]:
     """The one-page view as lines: ("h", heading), ("b", bold), ("p", text), ("i", indented),
-    newest first in every part."""
+    newest first in every part: check-ins and the plan, then the alerts, the situations
+    and lapses, and the client's own words."""
     def t(message: str) -> str:
         return gettext_for(language, message)
 
+    # The short parts first, so a page that runs out of room still says them.
     lines: list[tuple[str, str]] = []
+    lines.append(("h", t(N_("Check-ins"))))
+    lines.append(("p", ngettext_for(
+        language, "Checked in {done} day, missed {missed}, started and not finished {open}.",
+        "Checked in {done} days, missed {missed}, started and not finished {open}.",
+        view.done).format(done=view.done, missed=view.missed, open=view.unfinished)))
+    if view.missed_days:
+        lines.append(("i", t(N_("Missed: {days}")).format(
+            days=", ".join(f"{d:%Y-%m-%d}" for d in view.missed_days))))
+    lines.append(("h", t(N_("Relapse prevention plan"))))
+    lines.append(("p", plan_change_text(view, language, timezone)))
     lines.append(("h", t(N_("Alerts"))))
     if not view.alerts:
         lines.append(("p", t(N_("No alerts in this period."))))
@@ -533,14 +545,6 @@ def since_lines(view: Since, language: str, timezone: str) -> list[tuple[str, st
         for note in row.notes:
             lines.append(("i", t(N_("Note by {name}, {time}: {note}")).format(
                 name=note.author, time=shown_time(note.at, timezone), note=_cut(note.text))))
-    lines.append(("h", t(N_("Check-ins"))))
-    lines.append(("p", ngettext_for(language, "Checked in {done} day, missed {missed}, started and not finished "
-                         "{open}.", "Checked in {done} days, missed {missed}, started and not "
-                         "finished {open}.", view.done).format(
-        done=view.done, missed=view.missed, open=view.unfinished)))
-    if view.missed_days:
-        lines.append(("i", t(N_("Missed: {days}")).format(
-            days=", ".join(f"{d:%Y-%m-%d}" for d in view.missed_days))))
     lines.append(("h", t(N_("High-risk situations and lapses"))))
     if not view.situations and not view.lapses:
         lines.append(("p", t(N_("No high-risk situations and no lapses were reported."))))
@@ -558,8 +562,6 @@ def since_lines(view: Since, language: str, timezone: str) -> list[tuple[str, st
     for words in view.words:
         label = t(N_("Journal entry")) if words.source == "entry" else t(N_("Check-in note"))
         lines.append(("i", f"{shown_time(words.at, timezone)} · {label}: {_cut(words.text)}"))
-    lines.append(("h", t(N_("Relapse prevention plan"))))
-    lines.append(("p", plan_change_text(view, language, timezone)))
     return lines
 
 
