@@ -180,7 +180,8 @@ async def test_a_clinician_signs_in_reviews_and_acknowledges_an_alert(
     assert await page.get_by_role("heading", name=f"Client {code}").is_visible()
     await shot(page, "03-client", phone=True)
 
-    await page.get_by_role("link", name="Alerts").click()
+    await page.get_by_role("navigation", name="Workspace").get_by_role(
+        "link", name="Alerts").click()
     await page.wait_for_url("**/alerts")
     assert "UTC" in await page.locator("li.alert").inner_text()  # the time names its zone
     await shot(page, "04-alerts", phone=True)
