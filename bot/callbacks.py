@@ -21,7 +21,7 @@ SKIP_NOTE: Final = "skipnote"
 
 
 class EnrolCb(CallbackData, prefix="en"):
-    action: str  # agree | decline | consent_lang | language | tz | time
+    action: str  # agree | decline | more | consent_lang | language | tz | time
     value: str = ""
 
 

@@ -43,7 +43,7 @@ def script(demo: Demo) -> list[tuple[str, Scene]]:
         await say(emu, CLINICIAN, "Warning signs:\n- Staying up late online\n- Feeling lonely\n"
                   "Coping steps:\n- Call my sponsor\n- Go for a walk\n"
                   "Support people:\n- Ana (sister)", expect="Plan saved")
-        await emu.wait_for_message(CLIENT, contains="relapse prevention plan")
+        await emu.wait_for_message(CLIENT, contains="You have an update waiting.")
 
     async def checkin(emu: BotAPIEmulator) -> None:
         phone = CheckInPhone(emu, CLIENT)

@@ -36,7 +36,8 @@ def report(code: str, days: int, output: Path | None) -> None:
 
     data = with_services(go)
     pdf = build_report(data)
-    target = output or Path(report_filename(data.client_code, data.end))
+    target = output or Path(report_filename(data.client_code, data.start, data.end,
+                           data.generated_at.date()))
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(descriptor, 0o600)  # also when an older file was there with wider rights
     with os.fdopen(descriptor, "wb") as handle:

@@ -15,9 +15,8 @@ from storage.records import IN_PROGRAM, Client, ClientStatus, Clinician
 from storage.uow import UnitOfWork
 
 CLIENT_DISCHARGE_NOTICE: Final = N_(
-    "Your daily check-ins through this bot have ended, as agreed with your program. Thank "
-    "you for the work you have put in. For support, contact your clinician or the program "
-    "office.")
+    "Your daily check-ins here have ended.\nAs agreed with your program: thank you for the "
+    "work you have put in. For support, contact your clinician or the program office.")
 
 
 class NotMonitored(NotAllowed):

@@ -115,8 +115,12 @@ async def test_acknowledging_stops_escalation_and_marks_every_copy_handled(
     assert "Critical alert" in escalated.text
 
     original = await emu.wait_for_message(CLINICIAN, contains="alert for client")
-    await emu.press_button(CLINICIAN, original.message_id, text="Acknowledge")
-    await emu.wait_for_message(CLINICIAN, contains="note of the action")
+    tapped = await emu.press_button(CLINICIAN, original.message_id, text="Acknowledge")
+    assert await emu.callback_answer(tapped) == "Acknowledged."
+    asked = await emu.wait_for_message(CLINICIAN, contains="note of the action")
+    # "Acknowledged." once: on the tap, not again in the message that asks for a note.
+    assert "Acknowledged" not in asked.text
+    assert sum(m.text.count("Acknowledged.") for m in emu.chat(CLINICIAN)) == 0
     sent = await emu.send_text(CLINICIAN, "Called the client; safety plan reviewed.")
     await emu.wait_for_message(CLINICIAN, contains="Note saved", after=sent.message_id)
     await eventually(lambda: any(m.message_id == sent.message_id for m in emu.deleted(CLINICIAN)))

@@ -127,8 +127,15 @@ async def test_a_full_check_in_uses_every_kind_of_item(world: dict[str, Any]) ->
     await phone.press("Done")
     summary = await phone.type("A good day overall")
     assert summary is not None and "your answers" in summary.text
-    assert "• People or places to avoid: No" in summary.text
     assert "• What happened: Walked past the school, turned back home" in summary.text
+    # One phone screen: what was reported a line each, every "no" or "none" in one line.
+    assert "• People or places to avoid" not in summary.text
+    folded = next(line for line in summary.text.split("\n") if line.startswith("No or none"))
+    assert folded == ("No or none (7): People or places to avoid, Thoughts about offending, "
+                      "Missing or hiding things, Thoughts of self-harm, Conflict or loss, "
+                      "Alcohol or drugs, Lapse.")
+    assert "• Sexual thoughts: Some of the day" in summary.text  # reported: its own line
+    assert len(summary.text.split("\n")) <= 20
     assert summary.button_texts == ["Submit", "Change an answer", "« Back"]
 
     await phone.press("Submit")

@@ -121,7 +121,7 @@ async def test_a_spanish_speaker_sees_consent_in_spanish(world: dict[str, Any]) 
     client_code = await enrol(emu, CLIENT, code, language="Español")
     assert client_code
     seen = "\n".join(emu.transcript(CLIENT))  # every version of every message
-    assert "cifrado" in seen and "código de participante" in seen
+    assert "cifrado" in seen and "código de cliente" in seen
     for english in ("encrypted", "I agree", "time zone", "client code"):
         assert english not in seen
 
@@ -197,3 +197,29 @@ async def test_roles_reach_only_their_own_commands(world: dict[str, Any]) -> Non
     await eventually(lambda: "invite" in emu.commands_for(CLINICIAN))
     staff_menu = emu.commands_for(CLINICIAN)
     assert "invite" in staff_menu and "checkin" not in staff_menu
+
+
+async def test_the_consent_reads_in_a_minute_and_more_shows_the_rest(
+        world: dict[str, Any]) -> None:
+    from bot.handlers.enrol import CONSENT, CONSENT_SHORT
+    from journal.i18n import gettext_for
+
+    for language in ("en", "es"):  # about sixty words: under a minute's reading
+        assert len(re.findall(r"\w+", gettext_for(language, CONSENT_SHORT))) <= 70, language
+        assert len(re.findall(r"\w+", gettext_for(language, CONSENT))) > 100, language
+    emu = world["emu"]
+    emu.person(CLIENT, "Sam", language_code="en")
+    code = await invite_link(emu)
+    await emu.send_command(CLIENT, f"/start {code}")
+    consent = await emu.wait_for_message(CLIENT, contains="Do you agree?", from_bot=True)
+    assert len(re.findall(r"\w+", consent.text)) <= 70 and "encrypted" in consent.text
+    assert consent.button_texts == ["I agree", "No, thanks", "More", "Español"]
+
+    def shown() -> Any:
+        return next(m for m in emu.chat(CLIENT) if m.message_id == consent.message_id)
+
+    await emu.press_button(CLIENT, consent.message_id, text="More")
+    await eventually(lambda: "erasure destroys the key" in shown().text)
+    assert shown().button_texts == ["I agree", "No, thanks", "Español"]  # "More" is spent
+    await emu.press_button(CLIENT, consent.message_id, text="I agree")
+    await eventually(lambda: "language" in shown().text)

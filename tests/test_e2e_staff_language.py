@@ -89,7 +89,7 @@ async def test_a_spanish_clinician_reads_alerts_summaries_and_reports_in_spanish
 
     await _raise(world, ana)
     await _raise(world, ben)
-    spanish = await emu.wait_for_message(RUIZ, contains=f"participante {ana.code}")
+    spanish = await emu.wait_for_message(RUIZ, contains=f"cliente {ana.code}")
     english = await emu.wait_for_message(LANE, contains=f"alert for client {ben.code}")
     assert spanish.text.startswith("Alerta de nivel Crítico") and "Generada:" in spanish.text
     assert " CET" in spanish.text or " CEST" in spanish.text  # Ruiz's own zone
@@ -97,13 +97,13 @@ async def test_a_spanish_clinician_reads_alerts_summaries_and_reports_in_spanish
     assert times_without_zone(spanish.text) == [] == times_without_zone(english.text)
 
     await emu.press_button(RUIZ, spanish.message_id, text="Detalles")
-    details = await emu.wait_for_message(RUIZ, contains="Detalles del participante")
+    details = await emu.wait_for_message(RUIZ, contains="Detalles del cliente")
     assert details.text.count("Informó de un desliz") == 1 and "autolesión" in details.text
     await emu.press_button(LANE, english.message_id, text="Details")
     details_en = await emu.wait_for_message(LANE, contains="Details for client")
     assert details_en.text.count("Reported a lapse") == 1  # each reason once
 
-    summary = await _ask(emu, RUIZ, f"/client {ana.code}", contains="terapeuta Dra. Ruiz")
+    summary = await _ask(emu, RUIZ, f"/client {ana.code}", contains="clínico Dra. Ruiz")
     assert "Alertas de los últimos 14 días" in summary.text
     assert times_without_zone(summary.text) == [] and "Adherence" not in summary.text
     summary_en = await _ask(emu, LANE, f"/client {ben.code}", contains="clinician Dr Lane")
@@ -111,7 +111,7 @@ async def test_a_spanish_clinician_reads_alerts_summaries_and_reports_in_spanish
 
     report = await _ask(emu, RUIZ, f"/report {ana.code} 7", contains="Informe de sesión")
     text = _pdf(report)
-    assert f"Informe de sesión: participante {ana.code}" in text and "Session report" not in text
+    assert f"Informe de sesión: cliente {ana.code}" in text and "Session report" not in text
     assert times_without_zone(text) == [] and ("CET" in text or "CEST" in text)
     report_en = await _ask(emu, LANE, f"/report {ben.code} 7", contains="Session report")
     text_en = _pdf(report_en)

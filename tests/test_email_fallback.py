@@ -232,7 +232,7 @@ async def test_spanish_speaking_staff_get_the_mail_in_spanish(
     clock.advance(minutes=5)
     assert await fallback(store, clock, mailbox, staff_language="es").run_once() == 1
     [received] = mailbox.all()
-    assert received.subject == f"Hillside RP: alerta de nivel Crítico, participante {client.code}"
+    assert received.subject == f"Hillside RP: alerta de nivel Crítico, cliente {client.code}"
     assert "Abre Steadfast" in received.body and "Generada: 2026-03-02 10:00 CET" in received.body
 
 
@@ -248,7 +248,7 @@ async def test_each_staff_member_is_mailed_in_their_own_language_and_zone(
     mailer = fallback(store, clock, mailbox)
     assert await mailer.run_once() == 1
     [spanish] = mailbox.to("lane@clinic.example")
-    assert spanish.subject == f"Hillside RP: alerta de nivel Crítico, participante {client.code}"
+    assert spanish.subject == f"Hillside RP: alerta de nivel Crítico, cliente {client.code}"
     assert "Generada: 2026-03-02 04:00 -05 (America/Bogota)" in spanish.body
     clock.advance(minutes=15)
     async with store.transaction() as uow:

@@ -135,7 +135,7 @@ def test_every_item_of_the_default_check_in_gives_one_instruction(lang: str,
 
 @pytest.mark.parametrize(("lang", "now", "before"), [
     ("en", "Your clinician is being told now", "has been told"),
-    ("es", "Estamos avisando ahora a tu terapeuta", "Ya se avisó"),
+    ("es", "Estamos avisando ahora a tu clínico", "Ya se avisó"),
 ])
 def test_crisis_resources_say_the_clinician_is_being_told_not_that_they_were(
         lang: str, now: str, before: str) -> None:

@@ -492,8 +492,10 @@ async def test_a_clinician_edits_the_plan_and_the_client_is_told(world: dict[str
     sent = await emu.send_text(LANE, "Coping steps:\n- Call Ana\n- Walk the dog")
     await emu.wait_for_message(LANE, contains="Plan saved", after=sent.message_id)
     await eventually(lambda: sent.message_id in [m.message_id for m in emu.deleted(LANE)])
-    notice = await emu.wait_for_message(SAM, contains="relapse prevention plan")
-    assert "Call Ana" not in notice.text
+    notice = await emu.wait_for_message(SAM, contains="/plan")
+    # What a locked phone shows first names no treatment; nothing of the plan's items.
+    assert notice.text.split("\n")[0] == "You have an update waiting."
+    assert "Call Ana" not in notice.text and "relapse" not in notice.text.casefold()
     async with store.unit_of_work() as uow:
         plan = await uow.plans.get(sam.id)
     assert plan.coping_steps == ("Call Ana", "Walk the dog")
@@ -531,7 +533,8 @@ async def test_a_clinician_discharges_a_client_after_confirming(
     await emu.press_button(LANE, question.message_id, text=f"Discharge {sam.code}")
     await eventually(lambda: "is discharged" in next(
         m for m in emu.chat(LANE) if m.message_id == question.message_id).text)
-    await emu.wait_for_message(SAM, contains="check-ins through this bot have ended")
+    told = await emu.wait_for_message(SAM, contains="Your daily check-ins here have ended.")
+    assert told.text.split("\n")[0] == "Your daily check-ins here have ended."
     async with store.unit_of_work() as uow:
         client = await uow.clients.get(sam.id)
     assert client is not None and client.status == "discharged"
@@ -564,7 +567,9 @@ async def test_the_report_arrives_as_a_pdf_document(world: dict[str, Any]) -> No
     sent = await emu.send_text(LANE, f"/report {sam.code} 14")
     document = await emu.wait_for_message(LANE, contains="Session report", after=sent.message_id)
     assert document.kind == "document" and document.file is not None
-    assert document.file.file_name == f"steadfast-{sam.code}-{world['clock'].now():%Y%m%d}.pdf"
+    today = world["clock"].now().date()  # the client's day and the viewer's are the same here
+    assert document.file.file_name == (f"steadfast-{sam.code}-{today - timedelta(days=13)}"
+                                       f"-to-{today}-made-{today}.pdf")
     reader = PdfReader(BytesIO(document.file.data))
     text = "\n".join(page.extract_text() for page in reader.pages)
     assert sam.code in text and "Indicators from self-report, not an ACUTE-2007 assessment" in text

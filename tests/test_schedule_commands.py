@@ -131,7 +131,7 @@ async def test_a_clinician_sets_time_days_and_window_and_the_client_is_told(
     assert (now.checkin_time, now.checkin_days, now.window_start, now.window_end) == (
         "19:00", "01234", "18:00", "22:00")
     assert await audit_actions(store, client) == [("clinician:1", "client.schedule")]
-    told = await emu.wait_for_message(CLIENT, contains="Your clinician set your daily check-in")
+    told = await emu.wait_for_message(CLIENT, contains="Your daily check-in time changed.")
     assert "19:00" in told.text and "Mon, Tue, Wed, Thu, Fri" in told.text
 
     # The time alone can change later; days and window stay as they were.
@@ -207,7 +207,7 @@ async def test_a_client_chooses_a_time_only_inside_the_window(world: dict[str, A
               contains=client.code)
     # The client's notice of the change comes through the outbox: let it arrive first, so
     # it is not taken for the answer to what the client types next.
-    await emu.wait_for_message(CLIENT, contains="Your clinician set your daily check-in")
+    await emu.wait_for_message(CLIENT, contains="Your daily check-in time changed.")
     sent = await emu.send_text(CLIENT, "/time")
     offer = await emu.wait_for_message(CLIENT, contains="Pick a new time", after=sent.message_id)
     assert "between 18:00 and 22:00" in offer.text

@@ -264,6 +264,9 @@ ACCESS_MATRIX = [
     *((page, role, 200) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")
       for role in ("clinician", "supervisor")),
     *((page, None, 401) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")),
+    # A client's one-page "since" PDF: no client by that code is the unknown page.
+    *(("/clients/NOSUCH/since.pdf", role, 404) for role in ("clinician", "supervisor")),
+    ("/clients/NOSUCH/since.pdf", None, 401),
 ]
 
 

@@ -179,8 +179,14 @@ async def test_a_clinician_signs_in_reviews_and_acknowledges_an_alert(
     await page.wait_for_url(f"**/clients/{code}")
     assert await page.get_by_role("heading", name=f"Client {code}").is_visible()
     await shot(page, "03-client", phone=True)
+    # The open alert heads the since view, one link from its acknowledgement form.
+    await page.get_by_role("link", name="Acknowledge it below").click()
+    await page.wait_for_url("**#alert-*")
+    target = page.url.rsplit("#", 1)[1]
+    assert await page.locator(f"#{target} button", has_text="Acknowledge").is_visible()
 
-    await page.get_by_role("link", name="Alerts").click()
+    await page.get_by_role("navigation", name="Workspace").get_by_role(
+        "link", name="Alerts").click()
     await page.wait_for_url("**/alerts")
     assert "UTC" in await page.locator("li.alert").inner_text()  # the time names its zone
     await shot(page, "04-alerts", phone=True)

@@ -258,7 +258,7 @@ async def test_a_spanish_speaking_clinician_reads_the_page_in_spanish(world: Wor
     assert status == 200 and '<html lang="es">' in page
     text = visible_text(page)
     for words in ("Cliente", "Indicador general", "Diario", "Plan de prevención de recaídas",
-                  "Reconocida por Dr Lane"):
+                  "Recepción confirmada por Dr Lane"):
         assert words in text, words
     assert "CST" in text and "CET" not in text  # times in the viewer's zone, labelled
     assert times_without_zone(text) == []

@@ -122,7 +122,7 @@ async def test_a_year_of_charts_read_on_a_laptop_and_a_phone(world: dict[str, An
     link = page.get_by_role("link", name="365 days")
     await link.focus()
     await page.keyboard.press("Enter")
-    await page.wait_for_url("**days=365")
+    await page.wait_for_url("**days=365*")
     assert await page.get_by_role("link", name="365 days").get_attribute(
         "aria-current") == "page"
     # Each chart is an image with a name and a description a screen reader reads.
@@ -176,4 +176,61 @@ async def test_journal_search_and_plan_edit_by_keyboard(world: dict[str, Any],
     async with world["store"].unit_of_work() as uow:
         saved = await uow.plans.get(world["client"].id)
     assert saved.coping_steps == ("Ring Ana", "Walk the dog")
+    assert page.blocked == []
+
+
+async def test_the_since_view_at_laptop_and_phone_width_in_english_and_spanish(
+        world: dict[str, Any], page: Any) -> None:
+    from sqlalchemy import update
+
+    from storage.models import ClinicianRow
+
+    code = world["client"].code
+    await sign_in(world, page)
+    try:
+        for language, width in (("en", 1366), ("en", 390), ("es", 1366), ("es", 390)):
+            async with world["store"].transaction() as uow:
+                await uow.session.execute(update(ClinicianRow).where(
+                    ClinicianRow.id == world["lane"].id).values(language=language))
+            await page.set_viewport_size({"width": width, "height": 844 if width == 390
+                                          else 900})
+            words = ({"title": "Since the last session", "show": "Show", "since": "Since",
+                      "pdf": "Download this as one page (PDF)", "plan": "Plan",
+                      "bad": "is not a day this view can start on"} if language == "en" else
+                     {"title": "Desde la última sesión", "show": "Mostrar", "since": "Desde",
+                      "pdf": "Descargar esto en una página (PDF)", "plan": "Plan",
+                      "bad": "no es un día desde el que pueda empezar esta vista"})
+            await page.goto(f"{world['base']}/clients/{code}")
+            # The first screen holds the since view's heading, not a chart.
+            heading = page.get_by_role("heading", name=words["title"], exact=True)
+            box = await heading.bounding_box()
+            assert box is not None and box["y"] < 844, (language, width, box)
+            # A day picked in the form, by keyboard.
+            await page.get_by_label(words["since"], exact=True).fill("2026-02-20")
+            await page.get_by_role("button", name=words["show"], exact=True).press("Enter")
+            await page.wait_for_url("**since=2026-02-20*")
+            assert await page.locator("#since-day").input_value() == "2026-02-20"
+            wide = await page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, (language, width, wide)
+            await shot(page, f"client-since-{language}-{width}")
+            # The longer views behind the section menu: an anchor, no script.
+            await page.get_by_role("navigation").get_by_role(
+                "link", name=words["plan"], exact=True).click()
+            await page.wait_for_url("**#plan")
+            # The one-page PDF, named after the client and its days.
+            async with page.expect_download() as download:
+                await page.get_by_role("link", name=words["pdf"]).click()
+            name = (await download.value).suggested_filename
+            assert name.startswith(f"steadfast-{code}-since-2026-02-20-to-"), name
+            # A bad day is said kindly, beside the field.
+            await page.goto(f"{world['base']}/clients/{code}?since=30-02-2026")
+            error = page.get_by_role("alert")
+            assert words["bad"] in await error.inner_text()
+            assert await page.locator("#since-day").get_attribute("aria-invalid") == "true"
+            if width == 390:
+                await shot(page, f"client-since-error-{language}-{width}")
+    finally:
+        async with world["store"].transaction() as uow:
+            await uow.session.execute(update(ClinicianRow).where(
+                ClinicianRow.id == world["lane"].id).values(language="en"))
     assert page.blocked == []

@@ -2,6 +2,9 @@
 
     GET  /clients/{code}?days=30            summary, indicators, calendar, alerts, situations,
                                             day by day, the newest journal page, the plan
+    GET  /clients/{code}?since=YYYY-MM-DD   the same, opening on what changed since that day
+                                            (default 7 days ago; a bad date: said kindly)
+    GET  /clients/{code}/since.pdf?since=   what changed since that day, as a one-page PDF
     GET  /clients/{code}/journal?page=N&q=  the journal, paged, or searched by its text
     POST /clients/{code}/plan               the RP plan, edited as /plan edits it
 
@@ -12,6 +15,7 @@ is never logged."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from functools import lru_cache
@@ -21,9 +25,11 @@ from aiohttp import web
 
 from journal.alerts.levels import ALERT_ORDER, LABELS, WORDS
 from journal.checkin.questionnaire import MAX_SCORE
+from journal.errors import InvalidInput
 from journal.i18n import N_, gettext_for, ngettext_for
 from journal.review.charts import DAY_LABELS, Series, Thresholds
 from journal.review.client_page import (
+    BAD_SINCE,
     DEFAULT_RANGE,
     RANGES,
     SEARCH_LIMIT,
@@ -32,6 +38,7 @@ from journal.review.client_page import (
     JournalPage,
 )
 from journal.review.plan import PLAN_SECTIONS, PlanFormatError, format_rules, section_titles
+from journal.review.report import plan_change_text, since_filename
 from web.auth import check_csrf, signed_in
 from web.client_charts import (
     SMALL_WIDTH,
@@ -208,6 +215,22 @@ def _days(request: web.Request) -> int:
     return days if days in RANGES else DEFAULT_RANGE
 
 
+ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def since_asked(request: web.Request) -> tuple[date | None, str | None]:
+    """The day the "since" view starts on, and the text given when it is not a date."""
+    text = request.query.get("since", "").strip()
+    if not text:
+        return None, None
+    if len(text) == 10 and text.isascii() and ISO_DAY.fullmatch(text):
+        try:
+            return date.fromisoformat(text), None
+        except ValueError:
+            pass
+    return None, text[:40]
+
+
 async def client(request: web.Request) -> web.Response:
     viewer = await signed_in(request)
     return await _client_page(request, viewer, _days(request))
@@ -217,16 +240,33 @@ async def _client_page(request: web.Request, viewer: Viewer, days: int, *,
                        plan_text: str | None = None, plan_error: str | None = None,
                        status: int = 200) -> web.Response:
     services = request.app[SERVICES_KEY]
-    async with services.store.transaction() as uow:  # the audit event commits with the view
-        data = await request.app[PAGES_KEY].page(uow, viewer.clinician,
-                                                 request.match_info["code"], days=days,
-                                                 language=viewer.language,
-                                                 timezone=viewer.timezone)
+    since, bad = since_asked(request)
+    pages = request.app[PAGES_KEY]
+    code = request.match_info["code"]
+    try:
+        async with services.store.transaction() as uow:  # the audit event commits with it
+            data = await pages.page(uow, viewer.clinician, code, days=days,
+                                    language=viewer.language, timezone=viewer.timezone,
+                                    since=since)
+    except InvalidInput as error:
+        if error.key != "report.since" or since is None:
+            raise
+        bad = request.query.get("since", "")[:40]
+        async with services.store.transaction() as uow:
+            data = await pages.page(uow, viewer.clinician, code, days=days,
+                                    language=viewer.language, timezone=viewer.timezone)
+    since_error = None
+    if bad is not None:
+        status = 400
+        since_error = _translator(viewer.language)(BAD_SINCE, text=bad,
+                                                   example=data.since.since.isoformat())
     saved = request.query.get("plan") == "saved"
     return page(request, "client.html", {
         **_common(), "data": data,
         "charts": charts(data, viewer.language), "month_rows": month_rows(data, viewer.language),
-        "table": table_rows(data), "journal": data.journal,
+        "table": table_rows(data), "journal": data.journal, "since": data.since,
+        "since_error": since_error, "since_chosen": since is not None and bad is None,
+        "plan_change": plan_change_text(data.since, viewer.language, viewer.timezone),
         "plan_text": data.plan_text if plan_text is None else plan_text,
         "plan_error": plan_error, "plan_saved": saved and plan_error is None},
         status=status)
@@ -266,10 +306,33 @@ async def edit_plan(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/clients/{client.code}?plan=saved#plan")
 
 
+async def since_pdf(request: web.Request) -> web.Response:
+    """What changed since a day, on one page, to hand over or keep in the session's file."""
+    viewer = await signed_in(request)
+    since, bad = since_asked(request)
+    if bad is not None:
+        raise web.HTTPBadRequest()
+    services = request.app[SERVICES_KEY]
+    try:
+        async with services.store.transaction() as uow:  # the audit event commits with it
+            view = await request.app[PAGES_KEY].since(
+                uow, viewer.clinician, request.match_info["code"], since=since,
+                language=viewer.language, timezone=viewer.timezone)
+    except InvalidInput as error:
+        if error.key != "report.since":
+            raise
+        raise web.HTTPBadRequest() from None
+    pdf = await services.review.render_since(view, viewer.language, viewer.timezone)
+    name = since_filename(view.code, view.since, view.today, view.generated_at.date())
+    return web.Response(body=pdf, content_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
 def add_routes(app: web.Application) -> None:
     services = app[SERVICES_KEY]
     app[PAGES_KEY] = services.client_pages
     app.router.add_get("/clients/{code}", client)
+    app.router.add_get("/clients/{code}/since.pdf", since_pdf)
     app.router.add_get("/clients/{code}/journal", journal)
     app.router.add_post("/clients/{code}/plan", edit_plan)
 

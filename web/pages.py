@@ -134,7 +134,8 @@ async def report(request: web.Request) -> web.StreamResponse:
         data = await services.review.report(uow, viewer.clinician, request.match_info["code"],
                                             days)
     pdf = await services.review.render_report(data)
-    name = report_filename(data.client_code, data.end)
+    name = report_filename(data.client_code, data.start, data.end,
+                           data.generated_at.date())
     return web.Response(body=pdf, content_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{name}"'})
 

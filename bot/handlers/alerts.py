@@ -41,8 +41,9 @@ async def alert_button(query: CallbackQuery, callback_data: AlertCb, person: Per
         await uow.conversations.set(chat_id, NOTE_STATE, {"alert": alert.id}, clock.now())
         if changed:
             out.answer(_("Acknowledged."))
-            prompt = _("Acknowledged. If you like, reply with a short note of the action "
-                       "you took; it is stored encrypted.")
+            # The tap's own answer said "Acknowledged."; the message does not say it again.
+            prompt = _("If you like, reply with a short note of the action you took; it is "
+                       "stored encrypted.")
         else:
             out.answer(_("This alert was already acknowledged."))
             prompt = _("This alert was already acknowledged. If you like, reply with a short "

@@ -21,6 +21,16 @@ from journal.i18n import LANGUAGE_NAMES, N_, _, current_language
 from journal.people import Person
 from storage.uow import UnitOfWork
 
+# What the person reads first: about sixty words, a minute's reading; "More" shows CONSENT.
+CONSENT_SHORT = N_(
+    "Welcome. Before anything is stored:\n\n"
+    "• Your check-in answers and journal are kept encrypted.\n"
+    "• Your clinician reads them. If an answer shows high risk and no one responds in time, "
+    "a program supervisor sees the alert.\n"
+    "• Telegram chats are not end-to-end encrypted, so written answers leave this chat once "
+    "saved.\n"
+    "• You can ask for your data to be erased at any time.\n\n"
+    "Do you agree?")
 CONSENT = N_(
     "Welcome. Before anything is stored, please read this.\n\n"
     "What is collected: your answers to a short daily check-in about how you are doing, "
@@ -41,15 +51,18 @@ def _kb(rows: list[list[tuple[str, EnrolCb]]]) -> InlineKeyboardMarkup:
         for row in rows])
 
 
-def render_step(step: EnrolmentStep) -> tuple[str, InlineKeyboardMarkup]:
+def render_step(step: EnrolmentStep, *, full: bool = False
+                ) -> tuple[str, InlineKeyboardMarkup]:
+    """The step's text and buttons; the consent short, or in `full` after "More"."""
     current_language.set(step.language)
     if step.state == "consent":
         other = "en" if step.language == "es" else "es"
-        return _(CONSENT), _kb([
-            [(_("I agree"), EnrolCb(action="agree")),
-             (_("No, thanks"), EnrolCb(action="decline"))],
-            [(LANGUAGE_NAMES[other], EnrolCb(action="consent_lang", value=other))],
-        ])
+        rows = [[(_("I agree"), EnrolCb(action="agree")),
+                 (_("No, thanks"), EnrolCb(action="decline"))]]
+        if not full:
+            rows.append([(_("More"), EnrolCb(action="more"))])
+        rows.append([(LANGUAGE_NAMES[other], EnrolCb(action="consent_lang", value=other))])
+        return _(CONSENT if full else CONSENT_SHORT), _kb(rows)
     if step.state == "language":
         return _("Thank you. Which language would you like the bot to use?"), _kb([
             [(name, EnrolCb(action="language", value=code))
@@ -90,6 +103,14 @@ async def enrolment_button(query: CallbackQuery, callback_data: EnrolCb, uow: Un
         return
     if action == "time":
         await _finish(uow, out, enrolment, query, value[:2] + ":" + value[2:])
+        return
+    if action == "more":
+        current = await enrolment.current_step(uow, who)
+        if current is None or current.state != "consent":
+            out.answer(error_text("enrol.stale"))
+            return
+        text, markup = render_step(current, full=True)
+        _edit_or_send(out, query, text, markup, chat_id=chat_id)
         return
     step = {
         "agree": lambda: enrolment.agree(uow, who),

@@ -124,7 +124,8 @@ async def _send_report(chat_id: int, code: str, days: int, clinician: Clinician,
         gone.minutes).format(n=gone.minutes)
     # Built after the transaction commits, off the event loop: no lock is held meanwhile.
     out.send_document(chat_id, partial(review.render_report, data),
-                      report_filename(data.client_code, data.end), caption,
+                      report_filename(data.client_code, data.start, data.end,
+                                      data.generated_at.date()), caption,
                       on_sent=gone.hook(chat_id))
 
 

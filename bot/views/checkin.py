@@ -98,6 +98,11 @@ def _answer_rows(item: Item, view: CheckInView) -> list[list[InlineKeyboardButto
 def _summary(view: CheckInView) -> tuple[str, InlineKeyboardMarkup | None]:
     lines = [view.title + ": " + _("your answers"), ""]
     lines += [f"• {question}: {answer}" for question, answer in view.answers]
+    if view.quiet:
+        count = len(view.quiet)
+        lines += ["", ngettext("No or none ({n}): {questions}.",
+                               "No or none ({n}): {questions}.", count).format(
+            n=count, questions=", ".join(view.quiet))]
     lines += ["", _("Please check them, then press Submit.")]
     rows = [[_button(_("Submit"), view, ck.SUBMIT)],
             [_button(_("Change an answer"), view, ck.CHANGE)],

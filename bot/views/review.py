@@ -156,7 +156,7 @@ def summary_text(summary: ClientSummary, ttl_minutes: int, *,
                 if d in latest.domains)))
     if summary.alert_rows:
         lines += ["", _("Alerts in the last 14 days:")]
-        for row in summary.alert_rows[-8:]:
+        for row in reversed(summary.alert_rows[-8:]):  # newest first, as the page and PDF
             state = _("open") if row.status == "open" else _("acknowledged")
             line = (f"• {shown_time(row.at, zone)} {row.level_label} ({state}): "
                     + "; ".join(row.reasons))

@@ -33,8 +33,8 @@ _DAY_NAMES: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "sa
 _DAY_SETS: Final = {"daily": ALL_DAYS, "everyday": ALL_DAYS, "weekdays": "01234",
                     "weekends": "56"}
 
-SCHEDULE_CHANGED: Final = N_("Your clinician set your daily check-in to {time} ({timezone}), "
-                             "{days}.")
+SCHEDULE_CHANGED: Final = N_("Your daily check-in time changed.\nIt now comes at {time} "
+                             "({timezone}), {days}.")
 RESUMED: Final = N_("Your daily check-ins start again. The next one comes at {time} "
                     "({timezone}).")
 EVERY_DAY: Final = N_("every day")

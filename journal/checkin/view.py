@@ -10,7 +10,13 @@ from typing import Final, Literal
 
 from journal.checkin import flow
 from journal.checkin.flow import Stored
-from journal.checkin.questionnaire import Answer, Item, Option, Questionnaire, options_for
+from journal.checkin.questionnaire import (
+    Answer,
+    Item,
+    Option,
+    Questionnaire,
+    options_for,
+)
 from journal.i18n import N_
 
 # Short notices shown on the tapped button (answerCallbackQuery); gettext msgids.
@@ -38,6 +44,7 @@ class CheckInView:
     position: tuple[int, int] = (0, 0)
     can_go_back: bool = False
     answers: tuple[tuple[str, str], ...] = ()  # summary: (question in short, answer)
+    quiet: tuple[str, ...] = ()  # summary: questions answered no or none, folded in a line
     changeable: tuple[tuple[int, str], ...] = ()  # change list: (item position, short)
     streak: int = 0
 
@@ -72,14 +79,35 @@ def view_of(q: Questionnaire, lang: str, day: date, stored: Stored,
                            if item.id in state.answers)
         return replace(base, screen="change", changeable=changeable)
     if state.current is None:
-        answers = tuple((question, _shorten(answer)) for question, answer in
-                        flow.summary(q, state, lang, plan_options=plan))
-        return replace(base, screen="summary", answers=answers, can_go_back=True)
+        # One phone screen: what the client reported, each on its line; the questions
+        # answered "no" or "none" folded into one line of their short names.
+        flow.check_questionnaire(q, state)
+        answered = [item for item in flow.visible_items(q, state.answers)
+                    if item.id in state.answers]
+        quiet = tuple(item.short.get(lang) for item in answered
+                      if reports_nothing(item, state.answers[item.id]))
+        answers = tuple((question, _shorten(answer)) for (question, answer), item in zip(
+            flow.summary(q, state, lang, plan_options=plan), answered, strict=True)
+            if not reports_nothing(item, state.answers[item.id]))
+        return replace(base, screen="summary", answers=answers, quiet=quiet,
+                       can_go_back=True)
     item = q.item(state.current)
     position = flow.progress(q, state)
     return replace(base, item=item, options=options_for(item, plan),
                    selection=state.selection, previous=state.answers.get(item.id),
                    position=position, can_go_back=position[0] > 1)
+
+
+def reports_nothing(item: Item, value: Answer) -> bool:
+    """A "no" or "none": a yes/no answered no, a multi with nothing chosen, or a choice the
+    questionnaire scores 0. Scales and texts always say something; a skip is shown as one."""
+    if item.kind == "yesno":
+        return value is False
+    if item.kind == "multi":
+        return isinstance(value, tuple) and not value
+    if item.kind == "choice" and isinstance(value, str):
+        return item.option_scores.get(value) == 0
+    return False
 
 
 def _shorten(text: str, limit: int = 80) -> str:
@@ -88,4 +116,4 @@ def _shorten(text: str, limit: int = 80) -> str:
 
 
 __all__: Sequence[str] = ("ALREADY_DONE", "ALREADY_SAVED", "CLOSED", "NOT_FINISHED",
-                          "CheckInView", "Step", "view_of")
+                          "CheckInView", "Step", "reports_nothing", "view_of")

@@ -409,6 +409,10 @@ def adherence_calendar(days: Mapping[date, str], *, start: date, end: date,
                                  height=height))
 
 
+ALERT_DOT_SIZE: Final = 70  # points squared, matplotlib's scatter size
+ALERT_DOT_RADIUS_PT: Final = ALERT_DOT_SIZE ** 0.5 / 2 + 1.6  # half its width and its edge
+
+
 def alert_figure(alerts: Sequence[AlertMark], *, start: date, end: date,
                  language: str = "en", width: int = WIDTH, height: int = HEIGHT) -> Figure:
     """Each alert at its time, on the row of its level; hollow while still open."""
@@ -420,12 +424,18 @@ def alert_figure(alerts: Sequence[AlertMark], *, start: date, end: date,
             times = [a.at for a in alerts if a.level == level and a.open == is_open]
             if not times:
                 continue
-            ax.scatter(_x(times), [row] * len(times), s=70, marker="o",
+            ax.scatter(_x(times), [row] * len(times), s=ALERT_DOT_SIZE, marker="o",
                        facecolors="none" if is_open else LEVEL_COLORS[level],
                        edgecolors=LEVEL_COLORS[level], linewidths=1.6, zorder=3)
     ax.set_yticks(range(len(LEVEL_ORDER)), [t(LEVEL_LABELS[level]) for level in LEVEL_ORDER])
     ax.set_ylim(-0.7, len(LEVEL_ORDER) - 0.3)
     _date_axis(ax, start, end, language)
+    # A dot at the first or last moment of the period stays whole inside the plot: the
+    # range widens by a dot's radius (in days) on each side.
+    low, high = ax.get_xlim()
+    plot_inches = width / DPI * (0.98 - 0.09)
+    pad = (high - low) * (ALERT_DOT_RADIUS_PT / 72 + 0.02) / plot_inches
+    ax.set_xlim(low - pad, high + pad)
     ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
     title = t(N_("Alerts ({n}); hollow: not yet acknowledged")).format(n=len(alerts))
     if not alerts:

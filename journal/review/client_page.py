@@ -19,13 +19,20 @@ from journal.alerts.rules import RiskRules
 from journal.checkin.questionnaire import Questionnaire
 from journal.clock import Clock
 from journal.errors import InvalidInput
+from journal.i18n import N_
 from journal.people import actor_of, visible_client
 from journal.review import plan as plans
 from journal.review.adherence import Adherence, adherence, client_today, day_states
 from journal.review.charts import DayPoint, Series
 from journal.review.indicators import Indicators
 from journal.review.model import AlertRow, DayRow, alert_rows, day_rows, domain_labels
-from journal.review.situations import Situation, checkin_notes, domain_series, situations
+from journal.review.situations import (
+    Situation,
+    checkin_note,
+    checkin_notes,
+    domain_series,
+    situations,
+)
 from storage.records import Client, ClientStatus, Clinician, JournalEntry, Plan
 from storage.uow import UnitOfWork
 
@@ -36,6 +43,12 @@ JOURNAL_PAGE_SIZE: Final = 10
 SEARCH_LIMIT: Final = 2000
 SEARCH_BATCH: Final = 100
 MAX_QUERY: Final = 100
+SINCE_DEFAULT: Final = 7  # "since the last session": this many days back unless chosen
+SINCE_LONGEST: Final = 366  # a date further back than this is refused
+SINCE_WORDS: Final = 50  # the client's own words shown at most, newest first
+BAD_SINCE: Final = N_("“{text}” is not a day this view can start on. Pick a date in the "
+                      "last year, up to today (year-month-day, for example {example}). "
+                      "Shown instead: the last 7 days.")
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,51 @@ class JournalPage:
 
 
 @dataclass(frozen=True)
+class Words:
+    """Something the client wrote: a journal entry or a check-in note."""
+
+    at: datetime  # in the viewer's zone
+    text: str
+    source: str  # entry | checkin
+
+
+@dataclass(frozen=True)
+class Since:
+    """What changed since a date (the last session): the first thing a clinician reads.
+
+    Every alert raised since then with its reasons and state, the check-ins done and
+    missed, the situations and lapses, the client's own words (decrypted for this view
+    only) and whether the plan changed. Only the plan's latest change is recorded, so
+    `plan_changed_at` is that moment when it falls in the period, else None."""
+
+    code: str
+    clinician_name: str
+    since: date  # the client's local day the view starts on
+    today: date
+    generated_at: datetime  # viewer's zone
+    alerts: tuple[AlertRow, ...]  # newest first
+    done: int
+    missed: int
+    unfinished: int
+    missed_days: tuple[date, ...]  # newest first
+    situations: tuple[Situation, ...]  # newest first
+    lapses: tuple[date, ...]  # days a lapse was reported, newest first
+    words: tuple[Words, ...]  # newest first, at most SINCE_WORDS
+    words_total: int
+    plan_changed_at: datetime | None  # viewer's zone
+    plan_updated_at: datetime | None  # the latest change ever recorded, viewer's zone
+
+    @property
+    def days(self) -> int:
+        return (self.today - self.since).days + 1
+
+
+def since_bounds(today: date) -> tuple[date, date]:
+    """The earliest and latest day a "since" view may start on."""
+    return today - timedelta(days=SINCE_LONGEST - 1), today
+
+
+@dataclass(frozen=True)
 class ClientPage:
     client: Client
     clinician_name: str
@@ -93,6 +151,7 @@ class ClientPage:
     plan_text: str  # the plan in the format the edit form (and /plan) reads
     plan_editable: bool
     journal: JournalPage
+    since: Since
 
 
 def calendar(client: Client, states: Mapping[date, str], today: date) -> Calendar:
@@ -122,14 +181,18 @@ class ClientPages:
 
     async def page(self, uow: UnitOfWork, viewer: Clinician, code: str, *,
                    days: int = DEFAULT_RANGE, language: str = "en",
-                   timezone: str = "UTC") -> ClientPage:
+                   timezone: str = "UTC", since: date | None = None) -> ClientPage:
         """Everything the client page shows for the last `days` local days (one of RANGES),
-        with the newest page of the journal. Audited as the chat's /report is."""
+        with what changed since `since` (default SINCE_DEFAULT days ago) and the newest
+        page of the journal. Audited as the chat's /report is. A `since` outside
+        since_bounds() is InvalidInput."""
         if days not in RANGES:
             raise InvalidInput(f"days must be one of {RANGES}", key="report.days")
         client = await visible_client(uow, viewer, code)
         now = self._clock.now()
         today = client_today(client, now)
+        chosen = since is not None
+        since_day = self._since_day(today, since)
         start = today - timedelta(days=days - 1)
         zone = ZoneInfo(client.timezone)
         outline = await uow.checkins.days(client.id, since=min(start, today - timedelta(29)),
@@ -166,10 +229,85 @@ class ClientPages:
             day_rows=tuple(r for r in reversed(rows) if r.status == "submitted"),
             notes=checkin_notes(checkins, self._q), plan=plan,
             plan_text=plans.plan_as_text(plan, language),
-            plan_editable=plans.editable(client), journal=journal)
+            plan_editable=plans.editable(client), journal=journal,
+            since=await self._since(uow, client, since_day, today,
+                                    owner.name if owner else "-",
+                                    language=language, timezone=timezone))
         await uow.audit(at=now, actor=actor_of(viewer), action="client.report",
-                        client_id=client.id, detail=f"client {client.code} days: {days}")
+                        client_id=client.id,
+                        detail=f"client {client.code} days: {days}"
+                        + (f" since {since_day.isoformat()}" if chosen else ""))
         return page
+
+    async def since(self, uow: UnitOfWork, viewer: Clinician, code: str, *,
+                    since: date | None = None, language: str = "en",
+                    timezone: str = "UTC") -> Since:
+        """The "since" view alone (for its one-page PDF), audited as the page is."""
+        client = await visible_client(uow, viewer, code)
+        now = self._clock.now()
+        today = client_today(client, now)
+        day = self._since_day(today, since)
+        owner = await uow.clinicians.get(client.clinician_id)
+        shown = await self._since(uow, client, day, today, owner.name if owner else "-",
+                                  language=language, timezone=timezone)
+        await uow.audit(at=now, actor=actor_of(viewer), action="client.report",
+                        client_id=client.id,
+                        detail=f"client {client.code} since {day.isoformat()} pdf")
+        return shown
+
+    @staticmethod
+    def _since_day(today: date, since: date | None) -> date:
+        if since is None:
+            return today - timedelta(days=SINCE_DEFAULT)
+        earliest, latest = since_bounds(today)
+        if not earliest <= since <= latest:
+            raise InvalidInput(f"since must be {earliest} to {latest}", key="report.since")
+        return since
+
+    async def _since(self, uow: UnitOfWork, client: Client, since: date, today: date,
+                     clinician_name: str, *, language: str, timezone: str) -> Since:
+        zone = ZoneInfo(client.timezone)
+        viewer = ZoneInfo(timezone)
+        start = datetime.combine(since, time(0), zone).astimezone(UTC)
+        checkins = await uow.checkins.recent(client.id, since=since, until=today)
+        outline = await uow.checkins.days(client.id, since=since, until=today)
+        states = day_states(client, outline, start=since, end=today, today=today)
+        plan = await uow.plans.get(client.id)
+        alerts = await uow.alerts.recent(client.id, since=start)
+        rows = await alert_rows(uow, alerts, language=language, timezone=timezone,
+                                reason_label=self._rules.reason_label)
+        found = situations(checkins, self._q, plan.coping_steps, language)
+        day_list = day_rows(self._indicators.points(checkins, since, today), states,
+                            checkins, self._q, language)
+        words = [Words(at=e.created_at.astimezone(viewer), text=e.text, source="entry")
+                 for e in await uow.journal.recent(client.id, limit=SINCE_WORDS, since=start)]
+        total = len([at for _id, at in await uow.journal.index(client.id)
+                     if _aware(at) >= start])
+        for checkin in checkins:
+            note = checkin_note(checkin, self._q)
+            if note is not None:
+                moment = checkin.submitted_at or datetime.combine(checkin.local_date,
+                                                                  time(21), zone)
+                words.append(Words(at=moment.astimezone(viewer), text=note,
+                                   source="checkin"))
+                total += 1
+        words.sort(key=lambda w: w.at, reverse=True)
+        shown_states = [s for d, s in sorted(states.items()) if d >= since]
+        updated = plan.updated_at.astimezone(viewer) if plan.updated_at else None
+        return Since(
+            code=client.code, clinician_name=clinician_name, since=since, today=today,
+            generated_at=self._clock.now().astimezone(viewer),
+            alerts=tuple(sorted(rows, key=lambda a: a.at, reverse=True)),
+            done=shown_states.count("submitted"), missed=shown_states.count("missed"),
+            unfinished=shown_states.count("open"),
+            missed_days=tuple(sorted((d for d, s in states.items() if s == "missed"),
+                                     reverse=True)),
+            situations=tuple(found),
+            lapses=tuple(r.day for r in reversed(day_list) if r.lapse),
+            words=tuple(words[:SINCE_WORDS]), words_total=total,
+            plan_changed_at=updated if updated is not None and plan.updated_at is not None
+            and plan.updated_at >= start else None,
+            plan_updated_at=updated)
 
     async def journal(self, uow: UnitOfWork, viewer: Clinician, code: str, *, page: int = 1,
                       query: str = "") -> JournalPage:
@@ -202,6 +340,10 @@ class ClientPages:
                            query="", has_next=page < pages)
 
 
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 async def _search(uow: UnitOfWork, client: Client, page: int, query: str) -> JournalPage:
     needle = query.casefold()
     stored = len(await uow.journal.index(client.id))  # counted, not decrypted
@@ -230,5 +372,6 @@ async def _search(uow: UnitOfWork, client: Client, page: int, query: str) -> Jou
                        searched=read, search_complete=complete)
 
 
-__all__ = ["DEFAULT_RANGE", "JOURNAL_PAGE_SIZE", "RANGES", "SEARCH_LIMIT", "Calendar",
-           "ClientPage", "ClientPages", "JournalPage", "calendar"]
+__all__ = ["BAD_SINCE", "DEFAULT_RANGE", "JOURNAL_PAGE_SIZE", "RANGES", "SEARCH_LIMIT", "SINCE_DEFAULT",
+           "Calendar", "ClientPage", "ClientPages", "JournalPage", "Since", "Words",
+           "calendar", "since_bounds"]

@@ -28,8 +28,9 @@ PLAN_SECTIONS: Final = (
 FORMAT_RULES: Final = N_(
     "Start each section with its title on a line of its own ({titles}) and put one item a "
     "line, at most {items} a section and {length} characters an item.")
+# Its first line is what a locked phone shows: it names no treatment (journal/unasked.py).
 CLIENT_PLAN_NOTICE: Final = N_(
-    "Your clinician updated your relapse prevention plan. Use /plan to read it.")
+    "You have an update waiting.\nSomething in your plan changed: send /plan to read it.")
 
 
 def plan_sections(plan: Plan) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from journal.alerts.levels import ALERT_ORDER, LEVELS
 from journal.alerts.levels import LABELS as LEVEL_NAMES
+from journal.alerts.levels import WORDS as LEVEL_WORDS
 from journal.i18n import N_, gettext_for, ngettext_for
 from journal.review.charts import (
     adherence_figure,
@@ -34,6 +37,23 @@ if TYPE_CHECKING:
     from fpdf import FPDF
     from matplotlib.figure import Figure
 
+    from journal.review.client_page import Since
+
+
+class _Head(Protocol):
+    """What every page of a PDF names: the client, the language, when it was made."""
+
+    @property
+    def client_code(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def generated_at(self) -> datetime: ...
+
+
+class _Full(Exception):
+    """A one-page document has no room left."""
+
 DISCLAIMER: Final = N_("Indicators from self-report, not an ACUTE-2007 assessment")
 
 # A4 portrait, in millimetres.
@@ -44,6 +64,10 @@ BODY_W: Final = PAGE_W - 2 * MARGIN
 BOTTOM: Final = PAGE_H - 18.0  # where text stops; the footer sits below
 PT: Final = 25.4 / 72  # millimetres in a typographic point
 CHART_H: Final = BODY_W / 2  # charts are 2:1
+# Longer than this, the day-by-day table and the older alerts are summarised a month a row:
+# a year day by day took ten pages, its alerts six more.
+MONTHLY_AFTER: Final = 92
+FULL_ALERT_DAYS: Final = 92  # a long report still lists each alert of its last 92 days
 
 
 def _font_dir() -> Path | None:
@@ -58,7 +82,7 @@ def _font_dir() -> Path | None:
 class _Layout:
     """A cursor on A4 pages: lines, wrapped paragraphs, two-column rows and images."""
 
-    def __init__(self, data: ReportData) -> None:
+    def __init__(self, data: _Head, *, one_page: bool = False) -> None:
         from fpdf import FPDF
         from fpdf.image_parsing import SETTINGS
 
@@ -93,6 +117,8 @@ class _Layout:
             self.drawable[style] = (frozenset(map(chr, cmap)) | {" ", "\n"}) if cmap else None
         self.y = MARGIN
         self.page = 0
+        self.one_page = one_page
+        self.bottom = BOTTOM - 8 if one_page else BOTTOM  # one page keeps a line for "more"
         self.new_page()
 
     def t(self, message: str) -> str:
@@ -113,8 +139,11 @@ class _Layout:
         self.pdf.set_text_color(0, 0, 0)
 
     def room(self, height: float) -> bool:
-        """Starts a new page unless `height` fits on this one; says whether it did."""
-        if self.y + height > BOTTOM:
+        """Starts a new page unless `height` fits on this one; says whether it did. A
+        one-page document raises _Full instead."""
+        if self.y + height > self.bottom:
+            if self.one_page:
+                raise _Full
             self.new_page()
             return True
         return False
@@ -187,7 +216,7 @@ class _Layout:
         height = size * PT * 1.35
         wrapped = [self.wrap(text, width - 2, size, style) for text, width, style in cells]
         tallest = max(len(lines) for lines in wrapped)
-        limit = int((BOTTOM - MARGIN) / height) - 1
+        limit = int((self.bottom - MARGIN) / height) - 1
         if tallest > limit:  # only a pathological cell is taller than a page
             wrapped = [lines[:limit] for lines in wrapped]
             tallest = limit
@@ -251,9 +280,15 @@ def build_report(data: ReportData) -> bytes:
 
     _domains(doc, data)
     _situations(doc, data.situations)
-    _alerts(doc, data.alert_rows, zone)
-    _days(doc, data.day_rows)
-    _journal(doc, data.journal, zone)
+    if data.period_days > MONTHLY_AFTER:
+        _months(doc, data)
+        since = data.end - timedelta(days=FULL_ALERT_DAYS - 1)
+        _alerts(doc, [r for r in data.alert_rows if r.at.date() >= since], zone,
+                older=sum(1 for r in data.alert_rows if r.at.date() < since))
+    else:
+        _alerts(doc, data.alert_rows, zone)
+        _days(doc, data.day_rows)
+    _journal(doc, data.journal, zone, compact=data.period_days > MONTHLY_AFTER)
 
     # The plan as it stands today.
     doc.heading(t(N_("Relapse prevention plan (current)")))
@@ -296,15 +331,24 @@ def _situations(doc: _Layout, situations: Sequence[SituationRow]) -> None:
                  (situation.happened, widths[1], ""), (situation.coping, widths[2], "")])
 
 
-def _alerts(doc: _Layout, rows: Sequence[AlertRow], zone: str) -> None:
-    """Each alert with its reasons once, then who acknowledged it, when, how fast, and every
-    note left on it, each under its author."""
+def _alerts(doc: _Layout, rows: Sequence[AlertRow], zone: str, *, older: int = 0) -> None:
+    """Each alert, newest first as the page and the chat list them, with its reasons once,
+    then who acknowledged it, when, how fast, and every note left on it, each under its
+    author. `older` alerts are left to the month-by-month table."""
     t = doc.t
     doc.heading(t(N_("Alerts")))
+    if older:
+        doc.paragraph(ngettext_for(
+            doc.data.language,
+            "Each alert of the last {days} days, newest first; {n} older alert is counted "
+            "in the month-by-month table.",
+            "Each alert of the last {days} days, newest first; {n} older alerts are counted "
+            "in the month-by-month table.", older).format(days=FULL_ALERT_DAYS, n=older),
+            size=9)
     if not rows:
         doc.paragraph(t(N_("No alerts in this period.")))
         return
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r.at, reverse=True):
         state = t(N_("open")) if row.status == "open" else t(N_("acknowledged"))
         doc.paragraph(f"{shown_time(row.at, zone)}  {row.level_label} ({state}): "
                       + "; ".join(row.reasons), size=9, style="B", gap=0.3)
@@ -323,6 +367,46 @@ def _alerts(doc: _Layout, rows: Sequence[AlertRow], zone: str) -> None:
                                        row.escalations).format(n=row.escalations),
                           size=9, indent=4, gap=0.3)
         doc.y += 1.2
+
+
+def _months(doc: _Layout, data: ReportData) -> None:
+    """A long period a month a row: check-ins, what was reported and the alerts raised."""
+    t = doc.t
+    doc.heading(t(N_("Month by month")))
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    for day in data.day_rows:
+        row = rows.setdefault((day.day.year, day.day.month), {
+            "done": 0, "asked": 0, "missed": 0, "lapse": 0, "harm": 0, "risk": 0,
+            "alerts": dict.fromkeys(LEVELS, 0), "top": None})
+        if day.status in ("submitted", "missed", "open"):
+            row["asked"] += 1
+        row["done"] += day.status == "submitted"
+        row["missed"] += day.status == "missed"
+        row["lapse"] += bool(day.lapse)
+        row["harm"] += bool(day.self_harm)
+        row["risk"] += bool(day.high_risk)
+        if day.level in LEVELS and (row["top"] is None
+                                    or LEVELS.index(day.level) > LEVELS.index(row["top"])):
+            row["top"] = day.level
+    for alert in data.alert_rows:
+        found = rows.get((alert.at.year, alert.at.month))
+        if found is not None and alert.level in found["alerts"]:
+            found["alerts"][alert.level] += 1
+    widths = (22.0, 22.0, 16.0, 16.0, 18.0, 22.0, 20.0, BODY_W - 136.0)
+    doc.row(list(zip((t(N_("Month")), t(N_("Checked in")), t(N_("Missed")), t(N_("Lapse")),
+                      t(N_("Self-harm")), t(N_("High-risk situations")), t(N_("Level")),
+                      t(N_("Alerts"))), widths, ("B",) * 8, strict=True)), size=8)
+    for (year, month), row in sorted(rows.items(), reverse=True):  # newest first
+        raised = ", ".join(f"{row['alerts'][level]} {t(LEVEL_WORDS[level])}"
+                           for level in ALERT_ORDER if row["alerts"].get(level)) or "-"
+        top = t(LEVEL_NAMES[row["top"]]) if row["top"] else "-"
+        doc.row([(f"{year}-{month:02d}", widths[0], ""),
+                 (f"{row['done']}/{row['asked']}", widths[1], ""),
+                 (str(row["missed"]), widths[2], ""),
+                 (str(row["lapse"]), widths[3], "B" if row["lapse"] else ""),
+                 (str(row["harm"]), widths[4], "B" if row["harm"] else ""),
+                 (str(row["risk"]), widths[5], ""), (top, widths[6], ""),
+                 (raised, widths[7], "")], size=8)
 
 
 def _yes_no(doc: _Layout, value: bool | None) -> str:
@@ -358,7 +442,8 @@ def _days(doc: _Layout, rows: Sequence[DayRow]) -> None:
                  ("; ".join(row.good_life) or "-", widths[5], "")], size=8)
 
 
-def _journal(doc: _Layout, journal: Sequence[JournalText], zone: str) -> None:
+def _journal(doc: _Layout, journal: Sequence[JournalText], zone: str, *,
+             compact: bool = False) -> None:
     t = doc.t
     doc.heading(t(N_("Journal entries")))
     if not journal:
@@ -367,13 +452,132 @@ def _journal(doc: _Layout, journal: Sequence[JournalText], zone: str) -> None:
     for entry in journal:
         label = (t(N_("Journal entry")) if entry.source == "entry"
                  else t(N_("Check-in note")))
+        if compact:  # a long period: every word kept, a line less for each entry
+            doc.paragraph(f"{shown_time(entry.at, zone)} · {label}: {entry.text}", size=9,
+                          gap=1.2)
+            continue
         doc.paragraph(f"{shown_time(entry.at, zone)} · {label}", size=9, style="B", gap=0)
         doc.paragraph(entry.text, size=10, gap=2.5)
 
 
-def report_filename(code: str, end: date) -> str:
-    return f"steadfast-{code}-{end:%Y%m%d}.pdf"
+def report_filename(code: str, start: date, end: date, made: date) -> str:
+    """The client, the days covered and the day it was made: two reports never share a
+    name, and the name says what is inside without opening it."""
+    return f"steadfast-{code}-{start:%Y-%m-%d}-to-{end:%Y-%m-%d}-made-{made:%Y-%m-%d}.pdf"
+
+
+def since_filename(code: str, since: date, end: date, made: date) -> str:
+    return (f"steadfast-{code}-since-{since:%Y-%m-%d}-to-{end:%Y-%m-%d}"
+            f"-made-{made:%Y-%m-%d}.pdf")
+
+
+@dataclass(frozen=True)
+class _SinceHead:
+    client_code: str
+    language: str
+    generated_at: datetime
+
+
+SINCE_TEXT_CUT: Final = 240  # characters of one entry the one-page view shows
+
+
+def _cut(text: str, limit: int = SINCE_TEXT_CUT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def build_since_report(view: Since, language: str, timezone: str) -> bytes:
+    """What changed since a day, on exactly one A4 page: the newest of each kind first,
+    and a closing line when something did not fit (the full report has all of it)."""
+    doc = _Layout(_SinceHead(view.code, language, view.generated_at), one_page=True)
+    t = doc.t
+
+    doc.heading(t(N_("Since the last session: client {code}")).format(code=view.code), 15)
+    doc.paragraph(t(N_("From {start} to {end}, the client's own days.")).format(
+        start=f"{view.since:%Y-%m-%d}", end=f"{view.today:%Y-%m-%d}") + " "
+        + t(N_("Clinician: {name}")).format(name=view.clinician_name) + " "
+        + t(N_("Generated: {time}")).format(time=shown_time(view.generated_at, timezone)),
+        size=9)
+    doc.paragraph(t(DISCLAIMER), size=9, style="B")
+    try:
+        for line in since_lines(view, language, timezone):
+            kind, text = line
+            if kind == "h":
+                doc.heading(text, 11)
+            elif kind == "b":
+                doc.paragraph(text, size=9, style="B", gap=0.2)
+            else:
+                doc.paragraph(text, size=9, indent=3 if kind == "i" else 0, gap=0.6)
+    except _Full:
+        doc.y = doc.bottom
+        doc.bottom = BOTTOM
+        doc.paragraph(t(N_("Not everything fits on one page: the session report and the "
+                           "client page have the rest.")), size=9, style="B")
+    return doc.output()
+
+
+def since_lines(view: Since, language: str, timezone: str) -> list[tuple[str, str]]:
+    """The one-page view as lines: ("h", heading), ("b", bold), ("p", text), ("i", indented),
+    newest first in every part: check-ins and the plan, then the alerts, the situations
+    and lapses, and the client's own words."""
+    def t(message: str) -> str:
+        return gettext_for(language, message)
+
+    # The short parts first, so a page that runs out of room still says them.
+    lines: list[tuple[str, str]] = []
+    lines.append(("h", t(N_("Check-ins"))))
+    lines.append(("p", ngettext_for(
+        language, "Checked in {done} day, missed {missed}, started and not finished {open}.",
+        "Checked in {done} days, missed {missed}, started and not finished {open}.",
+        view.done).format(done=view.done, missed=view.missed, open=view.unfinished)))
+    if view.missed_days:
+        lines.append(("i", t(N_("Missed: {days}")).format(
+            days=", ".join(f"{d:%Y-%m-%d}" for d in view.missed_days))))
+    lines.append(("h", t(N_("Relapse prevention plan"))))
+    lines.append(("p", plan_change_text(view, language, timezone)))
+    lines.append(("h", t(N_("Alerts"))))
+    if not view.alerts:
+        lines.append(("p", t(N_("No alerts in this period."))))
+    for row in view.alerts:
+        state = t(N_("open")) if row.status == "open" else t(N_("acknowledged"))
+        lines.append(("b", f"{shown_time(row.at, timezone)}  {row.level_label} ({state})"))
+        lines.append(("i", "; ".join(row.reasons)))
+        for note in row.notes:
+            lines.append(("i", t(N_("Note by {name}, {time}: {note}")).format(
+                name=note.author, time=shown_time(note.at, timezone), note=_cut(note.text))))
+    lines.append(("h", t(N_("High-risk situations and lapses"))))
+    if not view.situations and not view.lapses:
+        lines.append(("p", t(N_("No high-risk situations and no lapses were reported."))))
+    if view.lapses:
+        lines.append(("b", t(N_("Lapse reported: {days}")).format(
+            days=", ".join(f"{d:%Y-%m-%d}" for d in view.lapses))))
+    for situation in view.situations:
+        coping = ", ".join(situation.coping) or t(N_("None"))
+        lines.append(("i", f"{situation.day:%Y-%m-%d}  "
+                      + _cut(situation.happened or t(N_("(no details given)")))
+                      + " · " + t(N_("Coping used")) + ": " + coping))
+    lines.append(("h", t(N_("The client's own words"))))
+    if not view.words:
+        lines.append(("p", t(N_("No journal entries or check-in notes in this period."))))
+    for words in view.words:
+        label = t(N_("Journal entry")) if words.source == "entry" else t(N_("Check-in note"))
+        lines.append(("i", f"{shown_time(words.at, timezone)} · {label}: {_cut(words.text)}"))
+    return lines
+
+
+def plan_change_text(view: Since, language: str, timezone: str) -> str:
+    """Whether the plan changed in the period; only its latest change is recorded."""
+    if view.plan_changed_at is not None:
+        return gettext_for(language, N_("Changed {time} (only the latest change is "
+                                        "recorded).")).format(
+            time=shown_time(view.plan_changed_at, timezone))
+    if view.plan_updated_at is not None:
+        return gettext_for(language, N_("Not changed in this period; last changed "
+                                        "{time}.")).format(
+            time=shown_time(view.plan_updated_at, timezone))
+    return gettext_for(language, N_("No change recorded."))
 
 
 __all__ = ["DISCLAIMER", "JournalText", "ReportData", "SituationRow", "build_report",
-           "report_filename"]  # the model's classes stay importable from here
+           "build_since_report", "plan_change_text", "report_filename", "since_filename",
+           "since_lines"]  # the model's classes stay importable from here

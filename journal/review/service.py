@@ -12,9 +12,10 @@ from journal.checkin.questionnaire import Questionnaire
 from journal.clock import Clock
 from journal.people import actor_of, existing_client, visible_client
 from journal.review import plan as plans
+from journal.review.client_page import Since
 from journal.review.history import HistoryPage, history_page
 from journal.review.indicators import Indicators
-from journal.review.report import ReportData, build_report
+from journal.review.report import ReportData, build_report, build_since_report
 from journal.review.report_data import DEFAULT_REPORT_DAYS, report_data
 from journal.review.summary import ClientSummary, client_summary
 from journal.staff import StaffDefaults, StaffLocale
@@ -101,6 +102,12 @@ class ReviewService:
         from journal.review.renderer import RENDERER  # multiprocessing, only once needed
 
         return await RENDERER.run(build_report, data)
+
+    async def render_since(self, view: Since, language: str, timezone: str) -> bytes:
+        """The "since the last session" page as a one-page PDF, built as the report is."""
+        from journal.review.renderer import RENDERER
+
+        return await RENDERER.run(build_since_report, view, language, timezone)
 
 
 __all__ = ["ReviewService"]
