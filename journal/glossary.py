@@ -18,11 +18,15 @@ class Term:
     english: str  # a regular expression over the English text (case-insensitive)
     word: str  # the stem the translation uses (case-insensitive)
     not_words: tuple[str, ...] = ()  # drift: stems the translation must never use
+    # ...unless the English itself names another thing (a research export's "participant"
+    # is a research participant, not a second word for the client)
+    unless: str | None = None
 
 
 GLOSSARY: Final[dict[str, dict[str, Term]]] = {
     "es": {
-        "client": Term(r"\bclients?\b", "client", ("participante",)),
+        "client": Term(r"\bclients?\b", "client", ("participante",),
+                       unless=r"\bparticipants?\b"),
         "clinician": Term(r"\bclinicians?\b", "clínic", ("terapeuta",)),
         "acknowledge": Term(r"\backnowledg", "confirm", ("reconoc", "enterad")),
         "alert": Term(r"\balerts?\b", "alerta"),
