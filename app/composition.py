@@ -81,6 +81,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.plan_parts import default_parts
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -89,6 +90,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from storage.keyring import KeyringService
 
     questionnaire = load_questionnaire(settings.questionnaire)
+    default_parts()  # the plan's parts file, validated at start with every problem listed
     rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
     alerts = AlertService(
         clock=clock, questionnaire=questionnaire, rules=rules,

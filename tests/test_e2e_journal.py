@@ -221,7 +221,7 @@ async def test_the_plan_explains_itself_when_empty_and_shows_what_the_clinician_
     empty = await world.command("/plan", "still empty")
     assert "clinician fills it in with you" in empty.text
     async with world.store.transaction() as uow:
-        await uow.plans.put(Plan(client_id=world.client.id,
+        await uow.plans.put(Plan.from_sections(client_id=world.client.id,
                                  warning_signs=("Staying up online late", "Isolating"),
                                  coping_steps=("Call my sponsor", "Go for a walk"),
                                  support_people=("Maria (sister)",)),

@@ -31,7 +31,7 @@ from journal.review.client_page import (
     ClientPages,
     JournalPage,
 )
-from journal.review.plan import PLAN_SECTIONS, PlanFormatError, format_rules, section_titles
+from journal.review.plan import PlanFormatError, format_rules, plan_lines, section_titles
 from web.auth import check_csrf, signed_in
 from web.client_charts import (
     SMALL_WIDTH,
@@ -197,7 +197,7 @@ def table_rows(data: ClientPage) -> list[tuple[date, list[int | None]]]:
 
 def _common() -> dict[str, Any]:
     return {"levels": LABELS, "words": WORDS, "alert_order": ALERT_ORDER, "ranges": RANGES,
-            "plan_sections": PLAN_SECTIONS, "plan_titles": section_titles,
+            "plan_lines": plan_lines, "plan_titles": section_titles,
             "state_labels": STATE_LABELS,
             "search_limit": SEARCH_LIMIT, "shown_alerts": SHOWN_ALERTS}
 

@@ -17,7 +17,7 @@ from journal.entries import JournalService
 from journal.i18n import _, current_language
 from journal.people import Person
 from journal.preferences import PreferencesService
-from journal.review.plan import plan_sections
+from journal.review.plan import plan_lines
 from storage.records import Plan
 from storage.uow import Store, UnitOfWork
 
@@ -27,10 +27,10 @@ def render_plan(plan: Plan) -> str:
         return _("Your relapse prevention plan is still empty. Your clinician fills it in with "
                  "you during your sessions: your warning signs, the coping steps that help you, "
                  "and the people you can call. Once it is written, you will find it here.")
-    sections = [_("Your relapse prevention plan")]
-    for title, items in plan_sections(plan):
-        lines = [f"• {item}" for item in items] or [_("Not written yet.")]
-        sections.append(_(title) + "\n" + "\n".join(lines))
+    sections = [_("Your plan")]
+    for title, items in plan_lines(plan, current_language.get()):
+        if items:
+            sections.append(title + "\n" + "\n".join(f"• {item}" for item in items))
     text = "\n\n".join(sections)
     if utf16_length(text) > TEXT_LIMIT:
         text = cut_to(text, TEXT_LIMIT - 1).rstrip() + "…"

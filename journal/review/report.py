@@ -27,7 +27,7 @@ from journal.review.charts import (
     pixels,
 )
 from journal.review.model import AlertRow, DayRow, JournalText, ReportData, SituationRow
-from journal.review.plan import plan_sections
+from journal.review.plan import plan_lines
 from journal.times import shown_time
 
 if TYPE_CHECKING:
@@ -259,9 +259,12 @@ def build_report(data: ReportData) -> bytes:
     doc.heading(t(N_("Relapse prevention plan (current)")))
     if data.plan.is_empty:
         doc.paragraph(t(N_("The plan is empty.")))
-    for title, items in plan_sections(data.plan):
+    if data.plan.updated_at is not None:
+        doc.paragraph(t(N_("Version {number} of {day}")).format(
+            number=data.plan.version, day=f"{data.plan.updated_at:%Y-%m-%d}"), gap=0.5)
+    for title, items in plan_lines(data.plan, data.language):
         if items:
-            doc.paragraph(t(title), style="B", gap=0.5)
+            doc.paragraph(title, style="B", gap=0.5)
             for item in items:
                 doc.paragraph("• " + item, indent=4, gap=0.3)
             doc.y += 2
