@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.plan_together import PlanTogether
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -63,6 +64,7 @@ class Services:
     web_access: WebAccess
     client_pages: ClientPages
     keyring: KeyringService
+    together: PlanTogether
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -82,6 +84,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
     from journal.plan_parts import default_parts
+    from journal.plan_together import PlanTogether
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -127,7 +130,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         keyring=KeyringService(store=store, clock=clock),
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
-        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules))
+        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules),
+        together=PlanTogether(clock=clock, alerts=alerts))
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

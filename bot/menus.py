@@ -40,6 +40,7 @@ CLIENT = (
     ("journal", N_("Write in your journal")),
     ("entries", N_("Read your recent journal entries")),
     ("plan", N_("Your relapse prevention plan")),
+    ("now", N_("At risk right now: your own steps")),
     ("help", N_("Help and crisis contacts")),
     ("language", N_("Change language")),
     ("time", N_("Change check-in time")),

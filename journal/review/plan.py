@@ -33,8 +33,6 @@ FORMAT_RULES: Final = N_(
 # The first line names neither the treatment nor an offence: a lock screen may show it.
 NOTICE_FIRST_LINE: Final = N_("Something new for you")
 CLIENT_PLAN_NOTICE: Final = N_("Your clinician changed your plan. Send /plan to read it.")
-STAFF_SUGGESTION_NOTICE: Final = N_(
-    "Client {code} suggested something for their plan. Open it with /plan {code}.")
 NO_STAGE: Final = N_("Not placed in a stage yet")
 
 
