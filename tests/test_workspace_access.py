@@ -260,6 +260,11 @@ ACCESS_MATRIX = [
     *((page, role, 200) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")
       for role in ("clinician", "supervisor")),
     *((page, None, 401) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")),
+    # A client's plan history: signed out asked to sign in; a code not in one's caseload
+    # (here, none exists) is the unknown page (the owner's view: test_workspace_plan.py).
+    ("/clients/ZZZ-99/plan/history", None, 401),
+    ("/clients/ZZZ-99/plan/history", "clinician", 404),
+    ("/clients/ZZZ-99/plan/history", "supervisor", 404),
 ]
 
 

@@ -26,7 +26,15 @@ from journal.review.charts import DayPoint, Series
 from journal.review.indicators import Indicators
 from journal.review.model import AlertRow, DayRow, alert_rows, day_rows, domain_labels
 from journal.review.situations import Situation, checkin_notes, domain_series, situations
-from storage.records import Client, ClientStatus, Clinician, JournalEntry, Plan
+from storage.records import (
+    Client,
+    ClientStatus,
+    Clinician,
+    HelpMoment,
+    JournalEntry,
+    Plan,
+    PlanSuggestion,
+)
 from storage.uow import UnitOfWork
 
 RANGES: Final = (14, 30, 90, 365)  # the day ranges the page offers
@@ -93,6 +101,8 @@ class ClientPage:
     plan_text: str  # the plan in the format the edit form (and /plan) reads
     plan_editable: bool
     journal: JournalPage
+    suggestions: tuple[PlanSuggestion, ...] = ()  # the client's open suggestions
+    help_moments: tuple[HelpMoment, ...] = ()  # in the range, oldest first
 
 
 def calendar(client: Client, states: Mapping[date, str], today: date) -> Calendar:
@@ -166,7 +176,9 @@ class ClientPages:
             day_rows=tuple(r for r in reversed(rows) if r.status == "submitted"),
             notes=checkin_notes(checkins, self._q), plan=plan,
             plan_text=plans.plan_as_text(plan, language),
-            plan_editable=plans.editable(client), journal=journal)
+            plan_editable=plans.editable(client), journal=journal,
+            suggestions=tuple(await uow.plans.suggestions(client.id)),
+            help_moments=tuple(await uow.plans.moments(client.id, since=since)))
         await uow.audit(at=now, actor=actor_of(viewer), action="client.report",
                         client_id=client.id, detail=f"client {client.code} days: {days}")
         return page

@@ -14,7 +14,15 @@ from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import LANGUAGES, N_, _, gettext_for
 from journal.people import actor_of, visible_client
 from journal.plan_parts import STAGE_FIELD, PlanParts, default_parts
-from storage.records import ENROLLED, IN_PROGRAM, Client, Clinician, Plan, PlanItem
+from storage.records import (
+    ENROLLED,
+    IN_PROGRAM,
+    Client,
+    Clinician,
+    Plan,
+    PlanItem,
+    PlanVersion,
+)
 
 if TYPE_CHECKING:  # only annotations: the report worker imports this, not SQLAlchemy
     from storage.uow import UnitOfWork
@@ -187,6 +195,69 @@ async def save_plan(uow: UnitOfWork, clinician: Clinician, client: Client, plan:
                     + gettext_for(client.language, CLIENT_PLAN_NOTICE)}, now=now,
             client_id=client.id)
     return saved
+
+
+@dataclass(frozen=True, slots=True)
+class FormRow:
+    """One row of a part's form: its position, its text, its details; `remove` drops it."""
+
+    position: float
+    text: str
+    fields: tuple[tuple[str, str], ...] = ()
+    remove: bool = False
+
+
+def part_from_form(plan: Plan, part: str, rows: list[FormRow]) -> tuple[PlanItem, ...]:
+    """A part's items from its form: reworded in place, removed, added and reordered (by
+    position, ties keeping the form's order). Raises PlanFormatError naming no content."""
+    config = parts()
+    if part not in config.parts:
+        raise PlanFormatError("no such part")
+    kept: list[tuple[float, int, PlanItem]] = []
+    for n, row in enumerate(rows):
+        text = " ".join(row.text.split())
+        if row.remove or not text:
+            continue
+        if len(text) > config.max_length:
+            raise PlanFormatError(f"an item longer than {config.max_length} characters")
+        extra = []
+        for name in config.fields(part):
+            value = " ".join(dict(row.fields).get(name, "").split())
+            if name == STAGE_FIELD and value and value not in config.stages:
+                raise PlanFormatError("a stage the offence cycle does not have")
+            if len(value) > config.max_length:
+                raise PlanFormatError(f"a detail longer than {config.max_length} characters")
+            if value:
+                extra.append((name, value))
+        kept.append((row.position, n, PlanItem(text, tuple(extra))))
+    kept.sort(key=lambda entry: (entry[0], entry[1]))
+    items: list[PlanItem] = []
+    for _pos, _n, item in kept:
+        if item.text.casefold() not in {i.text.casefold() for i in items}:
+            items.append(item)
+    if len(items) > config.limit(part):
+        raise PlanFormatError(f"more than {config.limit(part)} items in a section")
+    return tuple(items)
+
+
+async def edit_part(uow: UnitOfWork, clinician: Clinician, code: str, part: str,
+                    rows: list[FormRow], *, reason: str, now: datetime) -> tuple[Client, Plan]:
+    """One part changed from the workspace's form, as the plan's next version."""
+    client = await visible_client(uow, clinician, code)
+    plan = await uow.plans.get(client.id)
+    items = part_from_form(plan, part, rows)
+    return client, await save_plan(uow, clinician, client, with_parts(plan, {part: items}),
+                                   now=now, reason=reason)
+
+
+async def plan_history(uow: UnitOfWork, clinician: Clinician, code: str, *, now: datetime
+                       ) -> tuple[Client, list[PlanVersion]]:
+    """Every saved version, newest first (the view is audited as the plan's is)."""
+    client = await visible_client(uow, clinician, code)
+    versions = await uow.plans.versions(client.id)
+    await uow.audit(at=now, actor=actor_of(clinician), action="plan.history",
+                    client_id=client.id, detail=f"client {client.code}")
+    return client, versions
 
 
 # --- the plan's text format -------------------------------------------------------------
@@ -396,7 +467,7 @@ def _longest_rising(values: list[int]) -> set[int]:
     return set(longest)
 
 
-__all__ = ["PLAN_EDIT_MINUTES", "Change", "PlanFormatError", "diff_plans", "edit_plan",
+__all__ = ["PLAN_EDIT_MINUTES", "Change", "FormRow", "edit_part", "part_from_form", "plan_history", "PlanFormatError", "diff_plans", "edit_plan",
            "editable", "format_rules", "item_line", "plan_lines", "parse_plan", "parts", "plan_as_text",
            "plan_reply", "plan_sections", "save_plan", "section_titles", "stage_title",
            "view_plan", "with_parts"]
