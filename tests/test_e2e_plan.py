@@ -180,6 +180,9 @@ async def test_help_now_shows_own_steps_in_one_reply_and_alerts_only_after_yes(
     async with store.unit_of_work() as uow:
         queued = [row.payload_ct for row in (await uow.session.scalars(select(OutboxRow))).all()]
     assert all(b"Leave the place" not in payload for payload in queued)
+    # The clinician's chat summary counts the moments.
+    summary = await world.say(CLINICIAN, f"/client {world.client.code}", "Help now (/now)")
+    assert "Help now (/now): 2 times in these days, clinician told 1." in summary.text
 
 
 async def test_another_clinician_cannot_decide_on_a_suggestion(

@@ -166,6 +166,17 @@ def summary_text(summary: ClientSummary, ttl_minutes: int, *,
                     time=shown_time(row.acknowledged_at, zone), took=row.response_text)
             lines.append(line)
     lines += ["", plan_summary(summary.plan)]
+    if summary.help_moments:
+        told = sum(1 for m in summary.help_moments if m.told)
+        lines.append(ngettext("Help now (/now): {n} time in these days, clinician told {told}.",
+                              "Help now (/now): {n} times in these days, clinician told "
+                              "{told}.", len(summary.help_moments)).format(
+            n=len(summary.help_moments), told=told))
+    if summary.open_suggestions:
+        lines.append(ngettext("{n} suggestion from the client waits: /plan {code}.",
+                              "{n} suggestions from the client wait: /plan {code}.",
+                              summary.open_suggestions).format(
+            n=summary.open_suggestions, code=summary.client.code))
     lines += ["", _("Indicators are from self-report, not an ACUTE-2007 assessment."),
               deleted_in(ttl_minutes)]
     return _fit("\n".join(lines))
