@@ -9,7 +9,9 @@ from importlib import resources
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from journal.clock import FakeClock
 from journal.i18n import gettext_for
 from journal.plan_parts import PlanPartsError, load_plan_parts, parse_plan_parts
 from journal.review.plan import (
@@ -19,7 +21,11 @@ from journal.review.plan import (
     plan_as_text,
     plan_lines,
 )
+from storage.models import HelpMomentRow, PlanRow, PlanSuggestionRow, PlanVersionRow
 from storage.records import Plan, PlanItem
+from storage.uow import Store
+from tests.helpers import make_clinician
+from tests.stories import enrolled_client
 
 
 def _data() -> dict[str, Any]:
@@ -96,3 +102,20 @@ def test_a_diff_names_a_reworded_a_removed_an_added_and_a_moved_item() -> None:
     assert ("coping", "added", "", "Breathe slowly") in changes
     assert len(changes) == 5
     assert diff_plans(old, old) == []
+
+
+async def test_erasing_a_client_leaves_no_plan_version_suggestion_or_moment(
+        store: Store, clock: FakeClock) -> None:
+    lane = await make_clinician(store, clock, telegram_id=7301)
+    client = await enrolled_client(store, clock, lane, 8301)
+    async with store.transaction() as uow:
+        await uow.plans.put(Plan.with_parts(client.id, coping=("Ring Ana",)), by=lane.id,
+                            now=clock.now(), reason="first")
+        await uow.plans.suggest(client.id, "coping", "Walk", now=clock.now())
+        await uow.plans.add_moment(client.id, now=clock.now())
+    async with store.transaction() as uow:
+        assert await uow.clients.erase(client.id, clock.now())
+    async with store.unit_of_work() as uow:
+        for table in (PlanRow, PlanVersionRow, PlanSuggestionRow, HelpMomentRow):
+            left = await uow.session.scalar(select(func.count()).select_from(table))
+            assert left == 0, table.__tablename__
