@@ -210,3 +210,43 @@ async def test_another_clinician_cannot_decide_on_a_suggestion(
             with pytest.raises(NotFound) as caught:
                 await attempt
             assert caught.value.key == "client.not_found"
+
+
+async def test_the_clinician_edits_one_suggestion_and_declines_another_in_the_chat(
+        world: World) -> None:
+    emu, t = world.emu, world.t
+
+    async def suggest(part_title: str, text: str) -> None:
+        shown = await world.say(CLIENT, "/plan", t("Your plan"))
+        await emu.press_button(CLIENT, shown.message_id, text=t("Suggest a change"))
+        parts = await emu.wait_for_message(CLIENT, contains=t(
+            "Which part of your plan is your suggestion for?"), after=shown.message_id)
+        await emu.press_button(CLIENT, parts.message_id, text=t(part_title))
+        await eventually(lambda: any(m.message_id == parts.message_id and not m.buttons
+                                     for m in emu.chat(CLIENT)))
+        sent = await emu.send_text(CLIENT, text)
+        await emu.wait_for_message(CLIENT, contains=t(
+            "Thank you. Your suggestion was kept and your clinician was told. You will talk "
+            "about it together."), after=sent.message_id)
+
+    await suggest("Coping strategies", "Text my sponsor")
+    await suggest("If I am at risk right now", "Run")
+    await emu.send_text(CLINICIAN, f"/plan {world.client.code}")
+    first = await emu.wait_for_message(CLINICIAN, contains="Text my sponsor")
+    second = await emu.wait_for_message(CLINICIAN, contains="Run")
+    await emu.press_button(CLINICIAN, first.message_id, text="Edit")
+    await emu.wait_for_message(CLINICIAN, contains="Send the item as it should read")
+    sent = await emu.send_text(CLINICIAN, "Text my sponsor before I act")
+    await emu.wait_for_message(CLINICIAN, contains="Plan saved", after=sent.message_id)
+    await emu.press_button(CLINICIAN, second.message_id, text="Decline")
+    await emu.wait_for_message(CLINICIAN, contains="Declined.")
+    kept = await emu.wait_for_message(CLIENT, contains=t(
+        "Your clinician read your suggestion and kept your plan as it is for now. You can "
+        "talk about it at your next session."))
+    assert kept.text.splitlines()[0] == t("Something new for you")
+    async with world.store.unit_of_work() as uow:
+        plan = await uow.plans.get(world.client.id)
+        left = await uow.plans.suggestions(world.client.id, open_only=False)
+    assert plan.coping_steps[-1] == "Text my sponsor before I act"
+    assert "Run" not in plan.texts("at_risk")
+    assert sorted(s.status for s in left) == ["accepted", "declined"]
