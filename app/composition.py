@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.entries import JournalService
     from journal.export.copy import ClientCopies
     from journal.export.figures import FiguresService
+    from journal.plan_together import PlanTogether
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -67,6 +68,7 @@ class Services:
     keyring: KeyringService
     figures: FiguresService
     copies: ClientCopies
+    together: PlanTogether
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -87,6 +89,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.entries import JournalService
     from journal.export.copy import ClientCopies
     from journal.export.figures import FiguresService
+    from journal.plan_parts import default_parts
+    from journal.plan_together import PlanTogether
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -95,6 +99,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from storage.keyring import KeyringService
 
     questionnaire = load_questionnaire(settings.questionnaire)
+    default_parts()  # the plan's parts file, validated at start with every problem listed
     rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
     alerts = AlertService(
         clock=clock, questionnaire=questionnaire, rules=rules,
@@ -134,7 +139,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules),
         figures=FiguresService(clock=clock, by_clinician=settings.figures_by_clinician),
         copies=ClientCopies(clock=clock, questionnaire=questionnaire,
-                            staff_language=settings.default_language))
+                            staff_language=settings.default_language),
+        together=PlanTogether(clock=clock, alerts=alerts))
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

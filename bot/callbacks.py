@@ -99,6 +99,29 @@ class ReviewCb(CallbackData, prefix="rv"):
     page: int = 0
 
 
+class PlanCb(CallbackData, prefix="pl"):
+    """pl:<action>[:<part>]: a client's buttons on their plan (suggest, part, now, cancel).
+    Only a part's id, never an item's words."""
+
+    action: str
+    part: str = ""
+
+
+class SuggestionCb(CallbackData, prefix="ps"):
+    """ps:<accept|edit|decline>:<suggestion id>: checked against the presser's caseload."""
+
+    action: str
+    id: str
+
+
+class HelpNowCb(CallbackData, prefix="hn"):
+    """hn:<tell|outcome>:<moment id>:<answer key>."""
+
+    action: str
+    moment: str
+    answer: str
+
+
 class DischargeCb(CallbackData, prefix="dc"):
     action: str  # confirm | cancel
     code: str

@@ -41,6 +41,7 @@ CLIENT = (
     ("entries", N_("Read your recent journal entries")),
     ("plan", N_("Your relapse prevention plan")),
     ("mydata", N_("A copy of your own record")),
+    ("now", N_("At risk right now: your own steps")),
     ("help", N_("Help and crisis contacts")),
     ("language", N_("Change language")),
     ("time", N_("Change check-in time")),

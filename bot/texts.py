@@ -55,6 +55,9 @@ ERRORS = {
     "plan.closed": N_("This client was discharged, so their plan is kept as it was."),
     # {rules}: journal/review/plan.py's format_rules, the one statement of the format.
     "plan.format": N_("I could not read that plan. {rules} Nothing was changed."),
+    "plan.suggestion": N_("That could not be kept as a suggestion: please send one short "
+                          "line, at most 200 characters. Nothing else was changed."),
+    "plan.moment": N_("This button is no longer active."),
     "report.days": N_("Use: /report CODE [days], with days from 1 to 366 (default 30)."),
     "schedule.usage": N_("Use: /schedule CODE HH:MM [days] [window HH:MM-HH:MM]\n"
                          "Days: daily, weekdays, weekends, mon-fri or mon,wed,fri (default: "

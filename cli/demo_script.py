@@ -40,9 +40,12 @@ def script(demo: Demo) -> list[tuple[str, Scene]]:
     async def plan(emu: BotAPIEmulator) -> None:
         code = client_code(emu)
         await say(emu, CLINICIAN, f"/plan {code}", expect="reply within")
-        await say(emu, CLINICIAN, "Warning signs:\n- Staying up late online\n- Feeling lonely\n"
-                  "Coping steps:\n- Call my sponsor\n- Go for a walk\n"
-                  "Support people:\n- Ana (sister)", expect="Plan saved")
+        await say(emu, CLINICIAN, "My offence cycle:\n- Staying up late online | stage: Build-up\n"
+                  "- Feeling lonely | stage: Build-up\n"
+                  "Coping strategies:\n- Call my sponsor\n- Go for a walk\n"
+                  "Support people:\n- Ana | role: sister\n"
+                  "If I am at risk right now:\n- Leave the place\n- Call Ana",
+                  expect="Plan saved")
         await emu.wait_for_message(CLIENT, contains="You have an update waiting.")
 
     async def checkin(emu: BotAPIEmulator) -> None:

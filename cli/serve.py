@@ -20,9 +20,11 @@ def _check_data_files(settings: Settings) -> None:
     them, with every problem named by its item or rule id."""
     from journal.alerts.rules_file import load_rules
     from journal.checkin.questionnaire_file import DataFileError, load_questionnaire
+    from journal.plan_parts import default_parts
 
     try:
         load_rules(settings.risk_rules, questionnaire=load_questionnaire(settings.questionnaire))
+        default_parts()
     except DataFileError as exc:
         raise CliError(str(exc), 2) from None
 

@@ -27,7 +27,8 @@ TEMPLATES = "web/templates"
 TEMPLATE_KEYWORDS = {"t": None, "ngettext": (1, 2)}
 # Data file -> its tables whose every value is an English msgid, translated where shown
 # (the alert reasons of the risk rules: RiskRules.reason_label()).
-DATA_MSGIDS = {"journal/risk_rules.toml": ("reasons",)}
+DATA_MSGIDS = {"journal/risk_rules.toml": ("reasons",),
+               "journal/plan_default.toml": ("titles", "stage_names", "field_labels")}
 
 
 def extract() -> Catalog:

@@ -13,10 +13,10 @@ from typing import Final
 from journal.checkin.messages import PROMPT_TEXT, REMINDER_UNFINISHED, REMINDER_WAITING
 from journal.checkin.schedule import RESUMED, SCHEDULE_CHANGED
 from journal.discharge import CLIENT_DISCHARGE_NOTICE
-from journal.review.plan import CLIENT_PLAN_NOTICE
+from journal.review.plan import CLIENT_PLAN_NOTICE, NOTICE_FIRST_LINE
 
 UNASKED_TEXTS: Final = (PROMPT_TEXT, REMINDER_WAITING, REMINDER_UNFINISHED, CLIENT_PLAN_NOTICE,
-                        SCHEDULE_CHANGED, RESUMED, CLIENT_DISCHARGE_NOTICE)
+                        SCHEDULE_CHANGED, RESUMED, CLIENT_DISCHARGE_NOTICE, NOTICE_FIRST_LINE)
 
 
 def first_line(text: str) -> str:

@@ -257,6 +257,47 @@ class PlanRow(Base):
     body_ct: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTC_TS)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class PlanVersionRow(Base):
+    """Every saved plan, kept: the plan and the short reason sealed together under the
+    client's data key (place "plan_versions.body", this row's id); who saved it (a clinician,
+    or none: the migration of an old plan, the seed) and when."""
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("client_id", "number"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+
+
+class PlanSuggestionRow(Base):
+    """An item a client suggested for their plan (part and text sealed, place
+    "plan_suggestions.body"), open until the clinician accepts, edits or declines it."""
+
+    __tablename__ = "plan_suggestions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # open | accepted | declined
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    decided_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+
+
+class HelpMomentRow(Base):
+    """A moment the client said they were at risk (/now): whether they had the clinician told
+    and how it went, sealed (place "help_moments.body")."""
+
+    __tablename__ = "help_moments"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTC_TS)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class RiskOverrideRow(Base):

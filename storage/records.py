@@ -158,16 +158,150 @@ class JournalEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanItem:
+    """One item of a plan part: its text and the part's other fields (a sign's cycle stage,
+    a situation's ways to avoid and get out of it, a support person's role...)."""
+
+    text: str
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def field(self, name: str) -> str:
+        return next((value for key, value in self.extra if key == name), "")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"text": self.text, **{k: v for k, v in self.extra if v}}
+
+    @classmethod
+    def of(cls, raw: Any) -> PlanItem:
+        """From a stored item: a dict, or a bare text (the three-section plans of old)."""
+        if isinstance(raw, str):
+            return cls(raw)
+        return cls(str(raw.get("text", "")),
+                   tuple((str(k), str(v)) for k, v in raw.items() if k != "text" and v))
+
+
+# The parts of old three-section plans, and where each went (migration 0012).
+OLD_SECTIONS: Final = (("warning_signs", "cycle"), ("coping_steps", "coping"),
+                       ("support_people", "support"))
+PLAN_BODY_VERSION: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
+    """A client's self-management plan: items per part (journal/plan_default.toml names the
+    parts), the client's own names for cycle stages, and the version it is."""
+
     client_id: str
-    warning_signs: tuple[str, ...] = ()
-    coping_steps: tuple[str, ...] = ()
-    support_people: tuple[str, ...] = ()
+    parts: tuple[tuple[str, tuple[PlanItem, ...]], ...] = ()
+    stage_names: tuple[tuple[str, str], ...] = ()
     updated_at: datetime | None = None
+    version: int = 0
+
+    def items(self, part: str) -> tuple[PlanItem, ...]:
+        return next((items for name, items in self.parts if name == part), ())
+
+    def texts(self, part: str) -> tuple[str, ...]:
+        return tuple(item.text for item in self.items(part))
+
+    def stage_name(self, stage: str) -> str:
+        """The client's own name for a stage ("" when the program's default stands)."""
+        return next((name for key, name in self.stage_names if key == stage), "")
+
+    @property
+    def coping_steps(self) -> tuple[str, ...]:
+        return self.texts("coping")
+
+    @property
+    def warning_signs(self) -> tuple[str, ...]:
+        return self.texts("cycle")
+
+    @property
+    def support_people(self) -> tuple[str, ...]:
+        return self.texts("support")
 
     @property
     def is_empty(self) -> bool:
-        return not (self.warning_signs or self.coping_steps or self.support_people)
+        return not any(items for _name, items in self.parts)
+
+    def body(self) -> dict[str, Any]:
+        """What is sealed: every part's items and the stage names."""
+        return {"v": PLAN_BODY_VERSION,
+                "parts": {name: [item.as_dict() for item in items]
+                          for name, items in self.parts if items},
+                "stages": dict(self.stage_names)}
+
+    @classmethod
+    def from_body(cls, client_id: str, body: dict[str, Any], *,
+                  updated_at: datetime | None = None, version: int = 0) -> Plan:
+        if "v" not in body:  # a three-section plan of old
+            body = upgrade_plan_body(body)
+        parts = tuple((str(name), tuple(PlanItem.of(raw) for raw in items))
+                      for name, items in body.get("parts", {}).items())
+        stages = tuple((str(k), str(v)) for k, v in body.get("stages", {}).items())
+        return cls(client_id, parts, stages, updated_at, version)
+
+    @classmethod
+    def with_parts(cls, client_id: str, *, stage_names: tuple[tuple[str, str], ...] = (),
+                   **parts: tuple[str | PlanItem, ...]) -> Plan:
+        """A plan from texts or items per part (seed data, tests)."""
+        return cls(client_id, tuple(
+            (name, tuple(PlanItem.of(i) if isinstance(i, str) else i for i in items))
+            for name, items in parts.items() if items), stage_names)
+
+    @classmethod
+    def from_sections(cls, client_id: str, warning_signs: tuple[str, ...] = (),
+                      coping_steps: tuple[str, ...] = (),
+                      support_people: tuple[str, ...] = ()) -> Plan:
+        """The plan a three-section plan of old becomes (see upgrade_plan_body)."""
+        return cls.from_body(client_id, upgrade_plan_body({
+            "warning_signs": list(warning_signs), "coping_steps": list(coping_steps),
+            "support_people": list(support_people)}))
+
+
+def upgrade_plan_body(old: dict[str, Any]) -> dict[str, Any]:
+    """A three-section plan's body in the parts of today, nothing lost: warning signs go to
+    the offence cycle placed in no stage yet (the clinician places them), coping steps to
+    the coping strategies, each support person's line to a person's name, as written."""
+    parts = {new: [{"text": str(text)} for text in old.get(name, ()) if str(text).strip()]
+             for name, new in OLD_SECTIONS}
+    return {"v": PLAN_BODY_VERSION, "parts": {k: v for k, v in parts.items() if v},
+            "stages": {}}
+
+
+@dataclass(frozen=True, slots=True)
+class PlanVersion:
+    """One saved plan: its number (1, 2, ...), when, by whom (a clinician id; None: moved
+    from an older plan or seeded) and the short reason given."""
+
+    number: int
+    at: datetime
+    by: int | None
+    reason: str
+    plan: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSuggestion:
+    """An item a client suggested for a part of their plan."""
+
+    id: str
+    client_id: str
+    status: str  # open | accepted | declined
+    part: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HelpMoment:
+    """A moment the client said they were at risk (/now): whether they asked for their
+    clinician to be told (None: not answered) and how it went (a key, "" not yet)."""
+
+    id: str
+    client_id: str
+    at: datetime
+    told: bool | None = None
+    outcome: str = ""
 
 
 @dataclass(frozen=True, slots=True)

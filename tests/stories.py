@@ -26,7 +26,7 @@ async def enrolled_client(store: Store, clock: FakeClock, clinician: Clinician, 
         client = await uow.clients.update(client.id, telegram_id=telegram_id, status="active",
                                           enrolled_at=clock.now(), checkin_days=checkin_days)
         if coping_steps:
-            await uow.plans.put(Plan(client_id=client.id, coping_steps=coping_steps),
+            await uow.plans.put(Plan.from_sections(client_id=client.id, coping_steps=coping_steps),
                                 by=clinician.id, now=clock.now())
         return client
 

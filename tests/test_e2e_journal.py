@@ -219,16 +219,18 @@ def test_entries_view_keeps_within_telegrams_limit_counting_utf16() -> None:
 async def test_the_plan_explains_itself_when_empty_and_shows_what_the_clinician_wrote(
         world: World) -> None:
     empty = await world.command("/plan", "still empty")
-    assert "clinician fills it in with you" in empty.text
+    assert "clinician writes it with you" in empty.text
     async with world.store.transaction() as uow:
-        await uow.plans.put(Plan(client_id=world.client.id,
+        await uow.plans.put(Plan.from_sections(client_id=world.client.id,
                                  warning_signs=("Staying up online late", "Isolating"),
                                  coping_steps=("Call my sponsor", "Go for a walk"),
                                  support_people=("Maria (sister)",)),
                             by=None, now=world.clock.now())
-    plan = await world.command("/plan", "Warning signs")
-    for text in ("• Staying up online late", "• Call my sponsor", "• Maria (sister)",
-                 "Coping steps", "Support people"):
+    plan = await world.command("/plan", "My offence cycle")
+    # A plan moved from three sections: its signs wait to be placed in a stage.
+    for text in ("• Not placed in a stage yet: Staying up online late; Isolating",
+                 "• Call my sponsor", "• Maria (sister)", "Coping strategies",
+                 "Support people"):
         assert text in plan.text
     # The filled plan does not stay on a phone someone else might pick up.
     world.clock.advance(minutes=5, seconds=1)

@@ -130,6 +130,11 @@ async def test_the_report_holds_the_charts_and_every_entry_of_the_period(
         store: Store, clock: FakeClock, q: Questionnaire, rules: RiskRules) -> None:
     review, lane, client, seeded = await _seeded(store, clock, q, rules)
     async with store.transaction() as uow:
+        moment = await uow.plans.add_moment(client.id, now=clock.now())
+        opened = await uow.plans.moment(moment)
+        assert opened is not None
+        await uow.plans.update_moment(opened, told=True, outcome="better")
+    async with store.transaction() as uow:
         data = await review.report(uow, lane, client.code, 30)
     pdf = await review.render_report(data)
     reader, text = _pdf_text(pdf)
@@ -163,9 +168,13 @@ async def test_the_report_holds_the_charts_and_every_entry_of_the_period(
     for day in seeded.situations:
         if day < start:
             assert f"Situation on {day:%d %b}" not in flat
-    # The current plan.
-    for item in (*PLAN.warning_signs, *PLAN.coping_steps, *PLAN.support_people):
+    # The current plan, its version, its history, and the help-now moments.
+    for item in (*PLAN.warning_signs, *PLAN.coping_steps, *PLAN.support_people,
+                 *PLAN.texts("situations"), *PLAN.texts("at_risk")):
         assert item in flat
+    assert "Build-up: Staying up late online; Feeling lonely" in flat  # signs by stage
+    assert "Plan history" in flat and "Version 1 of" in flat
+    assert "Help-now moments" in flat and "clinician told · Better" in flat
     async with store.unit_of_work() as uow:
         actions = [(e.actor, e.action) for e in
                    await audit.events(uow.session, uow.vault, client_id=client.id)]

@@ -120,7 +120,7 @@ def test_need_order_puts_open_critical_alerts_first_then_high_then_level_then_ad
 
 
 def test_a_plan_is_read_from_sections_with_one_item_a_line() -> None:
-    current = Plan("c1", warning_signs=("old sign",), coping_steps=("old step",),
+    current = Plan.from_sections("c1", warning_signs=("old sign",), coping_steps=("old step",),
                    support_people=("Ana",))
     plan = parse_plan("Warning signs:\n- Staying up late online\n• feeling lonely\n\n"
                       "coping steps\n1. Call my sponsor\n2) Go for a walk\n- call my sponsor\n"
@@ -486,20 +486,22 @@ async def test_only_a_supervisor_reassigns(world: dict[str, Any]) -> None:
 async def test_a_clinician_edits_the_plan_and_the_client_is_told(world: dict[str, Any]) -> None:
     emu, sam, store = world["emu"], world["sam"], world["store"]
     view = await ask(emu, LANE, f"/plan {sam.code}", contains="RP plan of client")
-    assert "Coping steps:\n- Call my sponsor" in view.text and "reply within" in view.text
+    assert "Coping strategies:\n- Call my sponsor" in view.text and "reply within" in view.text
+    assert "- Ana | role: sister | when: evenings" in view.text
     wrong = await ask(emu, LANE, "just a thought")
     assert "could not read that plan" in wrong.text
     sent = await emu.send_text(LANE, "Coping steps:\n- Call Ana\n- Walk the dog")
     await emu.wait_for_message(LANE, contains="Plan saved", after=sent.message_id)
     await eventually(lambda: sent.message_id in [m.message_id for m in emu.deleted(LANE)])
-    notice = await emu.wait_for_message(SAM, contains="/plan")
-    # What a locked phone shows first names no treatment; nothing of the plan's items.
-    assert notice.text.split("\n")[0] == "You have an update waiting."
-    assert "Call Ana" not in notice.text and "relapse" not in notice.text.casefold()
+    notice = await emu.wait_for_message(SAM, contains="send /plan")
+    # The first line (a lock screen's preview) names neither treatment nor offence.
+    assert notice.text.splitlines()[0] == "You have an update waiting."
+    assert "Call Ana" not in notice.text
     async with store.unit_of_work() as uow:
         plan = await uow.plans.get(sam.id)
     assert plan.coping_steps == ("Call Ana", "Walk the dog")
-    assert plan.warning_signs == ("Staying up late online", "Feeling lonely")  # kept
+    assert plan.warning_signs == ("Staying up late online", "Feeling lonely",
+                                  "Thinking no one would know")  # kept
     # Later, ordinary text is not read as a plan any more.
     later = await ask(emu, LANE, "thanks")
     assert "Plan saved" not in later.text
@@ -510,6 +512,13 @@ async def test_a_clinician_edits_the_plan_and_the_client_is_told(world: dict[str
         assert (await uow.plans.get(sam.id)).support_people == ("Group on Monday",)
     actions = [a for _, a in await events(store, sam.id)]
     assert actions.count("plan.edit") == 2 and "plan.view" in actions
+    async with store.unit_of_work() as uow:
+        versions = await uow.plans.versions(sam.id)
+    # The seeded plan and the two edits, newest first, each with who saved it and why.
+    assert [v.number for v in versions] == [3, 2, 1]
+    assert versions[0].reason == "Changed in the chat" and versions[0].by is not None
+    assert versions[2].plan.coping_steps == ("Call my sponsor", "Go for a walk",
+                                             "Leave the place")
 
 
 async def test_a_clinician_discharges_a_client_after_confirming(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -18,19 +19,19 @@ def test_a_plan_of_emoji_fits_one_telegram_message_counted_as_telegram_counts() 
     """Telegram counts UTF-16 units: an emoji is two, so a text cut at 4096 characters
     would be refused. A clinician's plan view stays within the limit as Telegram sees it."""
     steps = tuple(f"{n} " + "🙂" * 190 for n in range(20))
-    plan = Plan(client_id="c1", warning_signs=steps, coping_steps=steps, support_people=steps)
+    plan = Plan.from_sections(client_id="c1", warning_signs=steps, coping_steps=steps, support_people=steps)
     client = SimpleNamespace(code="AB12CD")
     text = plan_view(client, plan, "en", 5, editable=True)  # type: ignore[arg-type]
     assert len(text) < TEXT_LIMIT < 2 * len(text)  # well over the limit before the cut
     assert utf16_length(text) <= TEXT_LIMIT and text.endswith("…")
 
 
-@pytest.mark.parametrize(("language", "title"), [("en", "Warning signs"),
-                                                 ("es", "Señales de alerta")])
+@pytest.mark.parametrize(("language", "title"), [("en", "My offence cycle"),
+                                                 ("es", "Mi ciclo de delito")])
 def test_the_plan_format_help_states_the_limits_the_parser_applies(
         monkeypatch: pytest.MonkeyPatch, language: str, title: str) -> None:
-    monkeypatch.setattr(plans, "MAX_PLAN_ITEMS", 12)
-    monkeypatch.setattr(plans, "MAX_PLAN_ITEM_LENGTH", 150)
+    fewer = replace(plans.parts(), max_items=12, max_length=150)
+    monkeypatch.setattr(plans, "parts", lambda: fewer)
     token = current_language.set(language)
     try:
         chat = error_text("plan.format")

@@ -267,6 +267,11 @@ ACCESS_MATRIX = [
     # A client's one-page "since" PDF: no client by that code is the unknown page.
     *(("/clients/NOSUCH/since.pdf", role, 404) for role in ("clinician", "supervisor")),
     ("/clients/NOSUCH/since.pdf", None, 401),
+    # A client's plan history: signed out asked to sign in; a code not in one's caseload
+    # (here, none exists) is the unknown page (the owner's view: test_workspace_plan.py).
+    ("/clients/ZZZ-99/plan/history", None, 401),
+    ("/clients/ZZZ-99/plan/history", "clinician", 404),
+    ("/clients/ZZZ-99/plan/history", "supervisor", 404),
 ]
 
 

@@ -165,6 +165,8 @@ async def test_journal_search_and_plan_edit_by_keyboard(world: dict[str, Any],
     assert await page.get_by_role("status").is_visible()
     await shot(page, "client-journal-search")
     await page.get_by_role("link", name=f"Back to client {code}").click()
+    await page.get_by_text("Edit the whole plan as text").focus()
+    await page.keyboard.press("Enter")  # the text form folds open
     plan = page.get_by_label("Edit the plan")
     await plan.fill("Coping steps:\n- Ring Ana\n- Walk the dog")
     await page.keyboard.press("Tab")
@@ -233,4 +235,38 @@ async def test_the_since_view_at_laptop_and_phone_width_in_english_and_spanish(
         async with world["store"].transaction() as uow:
             await uow.session.execute(update(ClinicianRow).where(
                 ClinicianRow.id == world["lane"].id).values(language="en"))
+@pytest.mark.parametrize("width", [1366, 390])
+async def test_a_plan_part_is_edited_by_keyboard_alone(world: dict[str, Any], page: Any,
+                                                       width: int) -> None:
+    """The form of one part, by keys only: reword the first item, remove the second, add
+    one with a reason; at laptop and at phone width, nothing scrolling sideways."""
+    code = world["client"].code
+    await page.set_viewport_size({"width": width, "height": 900})
+    await sign_in(world, page)
+    await page.goto(f"{world['base']}/clients/{code}#plan-controls")
+    form = page.locator("#plan-controls")
+    async with world["store"].unit_of_work() as uow:
+        before = (await uow.plans.get(world["client"].id)).texts("controls")
+    first = form.get_by_label("Item 1")
+    await first.focus()
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type(f"{before[0]} (agreed {width})")
+    if len(before) > 1:
+        await form.get_by_label("Remove").nth(1).focus()
+        await page.keyboard.press("Space")
+    await form.get_by_label("New item").focus()
+    await page.keyboard.type(f"Monitored internet {width}")
+    await page.keyboard.press("Tab")  # to the reason
+    await page.keyboard.type("Agreed with the probation officer")
+    await page.keyboard.press("Tab")  # to the Save button
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**plan=saved*")
+    wide = await page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= width, wide
+    await shot(page, f"client-plan-part-{width}")
+    async with world["store"].unit_of_work() as uow:
+        after = (await uow.plans.get(world["client"].id)).texts("controls")
+        versions = await uow.plans.versions(world["client"].id)
+    assert after == (f"{before[0]} (agreed {width})", f"Monitored internet {width}")
+    assert versions[0].reason == "Agreed with the probation officer"
     assert page.blocked == []

@@ -7,6 +7,10 @@
     GET  /clients/{code}/since.pdf?since=   what changed since that day, as a one-page PDF
     GET  /clients/{code}/journal?page=N&q=  the journal, paged, or searched by its text
     POST /clients/{code}/plan               the RP plan, edited as /plan edits it
+    POST /clients/{code}/plan/part/{part}   one part from its form: add, reword, remove,
+                                            reorder items (a new version, with a reason)
+    GET  /clients/{code}/plan/history?from=N&to=M  the versions, and what changed between two
+    POST /clients/{code}/plan/suggestions/{id}  accept (as written or edited) or decline
 
 The data comes from journal/review/client_page.py (the access rule of journal/people.py
 and the audit event of the chat's review); this module only turns it into charts and a
@@ -16,7 +20,7 @@ is never logged."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 from typing import Any, Final
@@ -25,8 +29,9 @@ from aiohttp import web
 
 from journal.alerts.levels import ALERT_ORDER, LABELS, WORDS
 from journal.checkin.questionnaire import MAX_SCORE
-from journal.errors import InvalidInput
+from journal.errors import InvalidInput, NotFound
 from journal.i18n import N_, gettext_for, ngettext_for
+from journal.plan_together import SuggestionError
 from journal.review.charts import DAY_LABELS, Series, Thresholds
 from journal.review.client_page import (
     BAD_SINCE,
@@ -37,8 +42,18 @@ from journal.review.client_page import (
     ClientPages,
     JournalPage,
 )
-from journal.review.plan import PLAN_SECTIONS, PlanFormatError, format_rules, section_titles
+from journal.review.plan import (
+    FormRow,
+    PlanFormatError,
+    diff_plans,
+    format_rules,
+    plan_lines,
+    section_titles,
+    stage_title,
+)
+from journal.review.plan import parts as plan_parts
 from journal.review.report import plan_change_text, since_filename
+from storage.records import Plan
 from web.auth import check_csrf, signed_in
 from web.client_charts import (
     SMALL_WIDTH,
@@ -57,6 +72,11 @@ SHOWN_ALERTS: Final = 10  # the newest alerts shown at once; older ones fold awa
 MAX_RANGE: Final = 9999  # a longer `days` is no range at all: 400
 MAX_JOURNAL_PAGE: Final = 999_999  # a page past the last shows the last; a longer one: 400
 
+HELP_OUTCOMES: Final = {"better": N_("Better"), "same": N_("About the same"),
+                        "worse": N_("Worse")}
+CHANGE_KINDS: Final = {"added": N_("Added"), "removed": N_("Removed"),
+                       "reworded": N_("Reworded"), "changed": N_("Details changed"),
+                       "moved": N_("Moved")}
 STATE_LABELS: Final = {**DAY_LABELS, "paused": N_("Paused")}
 WEEKDAYS: Final = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"),
                    N_("Sun"))
@@ -204,7 +224,9 @@ def table_rows(data: ClientPage) -> list[tuple[date, list[int | None]]]:
 
 def _common() -> dict[str, Any]:
     return {"levels": LABELS, "words": WORDS, "alert_order": ALERT_ORDER, "ranges": RANGES,
-            "plan_sections": PLAN_SECTIONS, "plan_titles": section_titles,
+            "plan_lines": plan_lines, "plan_titles": section_titles,
+            "plan_parts": plan_parts, "stage_title": stage_title,
+            "help_outcomes": HELP_OUTCOMES, "change_kinds": CHANGE_KINDS,
             "state_labels": STATE_LABELS,
             "search_limit": SEARCH_LIMIT, "shown_alerts": SHOWN_ALERTS}
 
@@ -328,6 +350,103 @@ async def since_pdf(request: web.Request) -> web.Response:
         "Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def _rows(form: Mapping[str, Any], part: str) -> list[FormRow]:
+    """The rows of a part's form: text_N, pos_N, remove_N, f_FIELD_N, and the new row."""
+    fields = plan_parts().fields(part)
+    keys = sorted({k.removeprefix("text_") for k in form if k.startswith("text_")})
+    rows = []
+    for n, key in enumerate(keys):
+        text = form.get(f"text_{key}")
+        position = form.get(f"pos_{key}")
+        try:
+            where = float(position) if isinstance(position, str) and position.strip() else n + 1
+        except ValueError:
+            where = n + 1
+        if key == "new":
+            where = where if isinstance(position, str) and position.strip() else 10_000
+        values = tuple((f, str(form.get(f"f_{f}_{key}") or "")) for f in fields)
+        rows.append(FormRow(where, text if isinstance(text, str) else "", values,
+                            remove=form.get(f"remove_{key}") is not None))
+    return rows
+
+
+async def edit_part(request: web.Request) -> web.Response:
+    """One part of the plan from its form; a part that does not fit the limits is shown
+    again with the reason, unsaved."""
+    viewer = await signed_in(request)
+    form = await posted(request)
+    await check_csrf(request, form)
+    code, part = request.match_info["code"], request.match_info["part"]
+    reason = form.get("reason")
+    services = request.app[SERVICES_KEY]
+    t = _translator(viewer.language)
+    try:
+        async with services.store.transaction() as uow:
+            client, _plan = await services.review.edit_part(
+                uow, viewer.clinician, code, part, _rows(form, part),
+                reason if isinstance(reason, str) and reason.strip()
+                else t(N_("Changed in the workspace")))
+    except PlanFormatError:
+        return await _client_page(request, viewer, DEFAULT_RANGE, status=400,
+                                  plan_error=t(N_("The plan was not saved. {rules}"),
+                                               rules=format_rules(viewer.language)))
+    raise web.HTTPSeeOther(f"/clients/{client.code}?plan=saved#plan-{part}")
+
+
+async def decide_suggestion(request: web.Request) -> web.Response:
+    viewer = await signed_in(request)
+    form = await posted(request)
+    await check_csrf(request, form)
+    services = request.app[SERVICES_KEY]
+    action, text = form.get("action"), form.get("text")
+    suggestion = request.match_info["id"]
+    try:
+        async with services.store.transaction() as uow:
+            # The code in the address must be the suggestion's client (and visible).
+            client, _open = await services.together.open_suggestions(
+                uow, viewer.clinician, request.match_info["code"])
+            if suggestion not in {s.id for s in _open}:
+                raise NotFound("no such suggestion", key="client.not_found")
+            if action == "decline":
+                await services.together.decline(uow, viewer.clinician, suggestion)
+            else:
+                await services.together.accept(
+                    uow, viewer.clinician, suggestion,
+                    text=text if isinstance(text, str) and text.strip() else None)
+    except SuggestionError:
+        t = _translator(viewer.language)
+        return await _client_page(request, viewer, DEFAULT_RANGE, status=400,
+                                  plan_error=t(N_("The suggestion was not added: it is "
+                                                  "empty, too long, or its part is full.")))
+    raise web.HTTPSeeOther(f"/clients/{client.code}?plan=saved#plan")
+
+
+async def plan_history(request: web.Request) -> web.Response:
+    viewer = await signed_in(request)
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:
+        client, versions = await services.review.plan_history(
+            uow, viewer.clinician, request.match_info["code"])
+    numbers = [v.number for v in versions]
+    newest = numbers[0] if numbers else 0
+    to = query_number(request, "to", default=newest, low=0, high=MAX_RANGE)
+    since = query_number(request, "from", default=max(newest - 1, 0), low=0, high=MAX_RANGE)
+    by_number = {v.number: v for v in versions}
+    left, right = by_number.get(since), by_number.get(to)
+    changes = (diff_plans(left.plan if left else Plan(client.id), right.plan)
+               if right is not None else [])
+    names = {}
+    for version in versions:
+        if version.by is not None and version.by not in names:
+            async with services.store.unit_of_work() as uow:
+                who = await uow.clinicians.get(version.by)
+            names[version.by] = who.name if who else "-"
+    return page(request, "plan_history.html", {
+        **_common(), "client": client, "versions": versions, "names": names,
+        "from_number": since, "to_number": to, "changes": changes,
+        "part_titles": plan_parts().titles})
+
+
 def add_routes(app: web.Application) -> None:
     services = app[SERVICES_KEY]
     app[PAGES_KEY] = services.client_pages
@@ -335,6 +454,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/clients/{code}/since.pdf", since_pdf)
     app.router.add_get("/clients/{code}/journal", journal)
     app.router.add_post("/clients/{code}/plan", edit_plan)
+    app.router.add_post("/clients/{code}/plan/part/{part}", edit_part)
+    app.router.add_get("/clients/{code}/plan/history", plan_history)
+    app.router.add_post("/clients/{code}/plan/suggestions/{id}", decide_suggestion)
 
 
 __all__ = ["PAGES_KEY", "add_routes", "charts"]

@@ -17,10 +17,11 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from app.settings import Settings
-from bot.callbacks import DischargeCb, ReviewCb
+from bot.callbacks import DischargeCb, ReviewCb, SuggestionCb
 from bot.ephemeral import Ephemeral
 from bot.filters import Role
 from bot.outgoing import Outgoing
+from bot.views.chat import keyboard
 from bot.views.review import (
     caseload_messages,
     discharge_question,
@@ -36,7 +37,10 @@ from journal.discharge import DischargeService
 from journal.errors import InvalidInput
 from journal.i18n import N_, _, current_language, ngettext
 from journal.people import Person
+from journal.plan_together import PlanTogether
 from journal.review.caseload import CaseloadService
+from journal.review.plan import editable as review_editable
+from journal.review.plan import parts
 from journal.review.report import report_filename
 from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from journal.review.service import ReviewService
@@ -142,7 +146,7 @@ async def show_report(message: Message, command: CommandObject, person: Person,
 
 async def plan_command(message: Message, command: CommandObject, person: Person,
                        uow: UnitOfWork, out: Outgoing, review: ReviewService, store: Store,
-                       clock: Clock, settings: Settings) -> None:
+                       clock: Clock, settings: Settings, together: PlanTogether) -> None:
     """/plan CODE shows the plan and waits for the new one; /plan CODE followed by the
     sections on the next lines changes it at once."""
     code, _sep, body = (command.args or "").strip().partition("\n")
@@ -159,6 +163,51 @@ async def plan_command(message: Message, command: CommandObject, person: Person,
     out.send(message.chat.id, plan_view(client, plan, current_language.get(), gone.minutes,
                                         editable=not body.strip() and review.editable(client)),
              on_sent=gone.hook(message.chat.id))
+    await _suggestions(message.chat.id, client.code, _staff(person), uow, out, together, gone)
+
+
+async def _suggestions(chat_id: int, code: str, clinician: Clinician, uow: UnitOfWork,
+                       out: Outgoing, together: PlanTogether, gone: Ephemeral) -> None:
+    """Each open suggestion of the client, with its buttons (its text goes with the view)."""
+    client, open_ones = await together.open_suggestions(uow, clinician, code)
+    if not review_editable(client):
+        return
+    titles = parts().titles
+    for suggestion in open_ones:
+        out.send(chat_id, _("Client {code} suggests for \"{part}\":\n{text}").format(
+            code=client.code, part=_(titles.get(suggestion.part, suggestion.part)),
+            text=suggestion.text), keyboard([[
+                (_("Accept"), SuggestionCb(action="accept", id=suggestion.id).pack()),
+                (_("Edit"), SuggestionCb(action="edit", id=suggestion.id).pack()),
+                (_("Decline"), SuggestionCb(action="decline", id=suggestion.id).pack())]]),
+            on_sent=gone.hook(chat_id))
+
+
+async def suggestion_button(query: CallbackQuery, callback_data: SuggestionCb, person: Person,
+                            uow: UnitOfWork, out: Outgoing, together: PlanTogether) -> None:
+    chat_id = query.from_user.id
+    clinician = _staff(person)
+    message_id = query.message.message_id if query.message else None
+    if callback_data.action == "accept":
+        client, _plan = await together.accept(uow, clinician, callback_data.id)
+        text = _("Added to the plan of client {code}. The client was told that their plan "
+                 "changed.").format(code=client.code)
+    elif callback_data.action == "decline":
+        client = await together.decline(uow, clinician, callback_data.id)
+        text = _("Declined. Client {code} was told their plan stays as it is.").format(
+            code=client.code)
+    elif callback_data.action == "edit":
+        client = await together.start_edit(uow, clinician, callback_data.id)
+        text = _("Send the item as it should read in the plan of client {code}, in one "
+                 "message.").format(code=client.code)
+    else:
+        out.answer(_("This button is no longer active."))
+        return
+    if message_id is not None:
+        out.edit(chat_id, message_id, text)
+    else:
+        out.send(chat_id, text)
+    out.answer()
 
 
 def _plan_saved(message: Message, code: str, out: Outgoing) -> None:
@@ -169,8 +218,13 @@ def _plan_saved(message: Message, code: str, out: Outgoing) -> None:
 
 async def plan_reply(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
                      review: ReviewService, store: Store, clock: Clock,
-                     settings: Settings) -> None:
-    """The new plan, typed after /plan CODE (within the edit window)."""
+                     settings: Settings, together: PlanTogether) -> None:
+    """The new plan, typed after /plan CODE (within the edit window), or a suggestion as
+    the clinician words it (after its Edit button)."""
+    edited = await together.edit_reply(uow, _staff(person), message.text or "")
+    if edited is not None:
+        _plan_saved(message, edited[0].code, out)
+        return
     saved = await review.plan_reply(uow, _staff(person), message.text or "")
     if saved is None:
         raise SkipHandler()
@@ -276,5 +330,6 @@ def build_router() -> Router:
     router.message.register(reassign_command, Command("reassign"), Role("supervisor"))
     router.callback_query.register(review_button, ReviewCb.filter())
     router.callback_query.register(discharge_button, DischargeCb.filter())
+    router.callback_query.register(suggestion_button, SuggestionCb.filter())
     router.message.register(plan_reply, F.text, ~F.text.startswith("/"))
     return router

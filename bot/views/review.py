@@ -10,11 +10,11 @@ from aiogram.types import InlineKeyboardMarkup
 from bot.callbacks import DischargeCb, ReviewCb
 from bot.views.chat import TEXT_LIMIT, cut_to, keyboard, utf16_length
 from journal.alerts.levels import ALERT_ORDER, WORDS
-from journal.i18n import N_, _, ngettext
+from journal.i18n import N_, _, current_language, ngettext
 from journal.review.adherence import Adherence
 from journal.review.caseload import CaseloadEntry
 from journal.review.history import HistoryItem, HistoryPage
-from journal.review.plan import PLAN_EDIT_MINUTES, plan_as_text, plan_sections
+from journal.review.plan import PLAN_EDIT_MINUTES, plan_as_text, plan_lines
 from journal.review.report_data import DEFAULT_REPORT_DAYS
 from journal.review.summary import ClientSummary
 from journal.times import shown_time
@@ -166,6 +166,17 @@ def summary_text(summary: ClientSummary, ttl_minutes: int, *,
                     time=shown_time(row.acknowledged_at, zone), took=row.response_text)
             lines.append(line)
     lines += ["", plan_summary(summary.plan)]
+    if summary.help_moments:
+        told = sum(1 for m in summary.help_moments if m.told)
+        lines.append(ngettext("Help now (/now): {n} time in these days, clinician told {told}.",
+                              "Help now (/now): {n} times in these days, clinician told "
+                              "{told}.", len(summary.help_moments)).format(
+            n=len(summary.help_moments), told=told))
+    if summary.open_suggestions:
+        lines.append(ngettext("{n} suggestion from the client waits: /plan {code}.",
+                              "{n} suggestions from the client wait: /plan {code}.",
+                              summary.open_suggestions).format(
+            n=summary.open_suggestions, code=summary.client.code))
     lines += ["", _("Indicators are from self-report, not an ACUTE-2007 assessment."),
               deleted_in(ttl_minutes)]
     return _fit("\n".join(lines))
@@ -175,8 +186,12 @@ def plan_summary(plan: Plan) -> str:
     if plan.is_empty:
         return _("RP plan: still empty. Fill it in with /plan CODE.")
     lines = [_("RP plan:")]
-    for title, items in plan_sections(plan):
-        lines.append(f"{_(title)}: " + ("; ".join(items) if items else "-"))
+    if plan.updated_at is not None:
+        lines[0] += " " + _("version {number} of {day}").format(
+            number=plan.version, day=f"{plan.updated_at:%Y-%m-%d}")
+    for title, items in plan_lines(plan, current_language.get()):
+        if items:
+            lines.append(f"{title}: " + "; ".join(items))
     return "\n".join(lines)
 
 
@@ -248,7 +263,8 @@ def history_buttons(page: HistoryPage) -> InlineKeyboardMarkup | None:
 
 def plan_view(client: Client, plan: Plan, language: str, ttl_minutes: int, *,
               editable: bool) -> str:
-    changed = (_("last changed {day}").format(day=f"{plan.updated_at:%Y-%m-%d}")
+    changed = (_("version {number} of {day}").format(number=plan.version,
+                                                     day=f"{plan.updated_at:%Y-%m-%d}")
                if plan.updated_at else _("never filled in"))
     lines = [_("RP plan of client {code} ({changed}):").format(code=client.code,
                                                                 changed=changed),
@@ -256,15 +272,15 @@ def plan_view(client: Client, plan: Plan, language: str, ttl_minutes: int, *,
     if editable:
         lines.append(ngettext(
             "To change it, reply within {minutes} minute with the plan in the same format: "
-            "each section title on its own line, then one item a line. Sections you leave "
-            "out stay as they are; a title with no lines under it empties that section. The "
-            "coping steps become the choices of the client's daily check-in, and the client "
-            "is told that their plan changed.",
+            "each section title on its own line, then one item a line, its details after "
+            "a bar. Sections you leave out stay as they are; a title with no lines under it "
+            "empties that section. Each change is kept as a new version, the check-in offers "
+            "the client's own items, and the client is told that their plan changed.",
             "To change it, reply within {minutes} minutes with the plan in the same format: "
-            "each section title on its own line, then one item a line. Sections you leave "
-            "out stay as they are; a title with no lines under it empties that section. The "
-            "coping steps become the choices of the client's daily check-in, and the client "
-            "is told that their plan changed.", PLAN_EDIT_MINUTES).format(
+            "each section title on its own line, then one item a line, its details after "
+            "a bar. Sections you leave out stay as they are; a title with no lines under it "
+            "empties that section. Each change is kept as a new version, the check-in offers "
+            "the client's own items, and the client is told that their plan changed.", PLAN_EDIT_MINUTES).format(
                 minutes=PLAN_EDIT_MINUTES))
     lines.append(deleted_in(ttl_minutes))
     return _fit("\n".join(lines))

@@ -128,6 +128,8 @@ class RiskRules:
     # Reason code -> its label, an English gettext msgid (the file's [reasons] table), so a
     # program adds a rule and its label without code.
     reasons: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # A client at risk now who asked for their clinician to be told (/now): level, reason.
+    help_now: tuple[RuleLevel, str] = ("high", "HELP_NOW")
 
     def reason_label(self, code: str) -> str:
         """The msgid naming a reason; a code without a label is shown as it is."""

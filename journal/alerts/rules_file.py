@@ -70,7 +70,8 @@ class _RulesParser:
         self.problems: list[str] = []
 
     def rules(self, data: Mapping[str, Any]) -> RiskRules:
-        for key in sorted(set(data) - {"id", "version", "questionnaire", "reasons", *_SECTIONS}):
+        for key in sorted(set(data) - {"id", "version", "questionnaire", "reasons", "help_now",
+                                       *_SECTIONS}):
             self.problems.append(f"unknown top-level key {key!r}")
         rules_id = data.get("id")
         if not isinstance(rules_id, str) or not rules_id:
@@ -103,6 +104,7 @@ class _RulesParser:
                 seen.add(rule.id)
                 parsed[section].append(rule)
         reasons = self.reasons(data.get("reasons", {}))
+        help_now = self.help_now(data.get("help_now", {}))
         if self.problems:
             raise RiskRulesError(self.problems)
         return RiskRules(
@@ -114,7 +116,23 @@ class _RulesParser:
             missed=tuple(parsed["missed"]),
             blocked=tuple(parsed["blocked"]),
             reasons=MappingProxyType(reasons),
+            help_now=help_now,
         )
+
+    def help_now(self, raw: object) -> tuple[RuleLevel, str]:
+        """[help_now]: the level and reason of the alert a client at risk asks for."""
+        if not isinstance(raw, dict):
+            self.problems.append("[help_now] must be a table with level and reason")
+            return ("high", "HELP_NOW")
+        for key in sorted(set(raw) - {"level", "reason"}):
+            self.problems.append(f"[help_now] unknown key {key!r}")
+        level = raw.get("level", "high")
+        if level not in RULE_LEVELS:
+            self.problems.append("[help_now] level must be elevated, high or critical")
+        reason = raw.get("reason", "HELP_NOW")
+        if not isinstance(reason, str) or not REASON_CODE.fullmatch(reason):
+            self.problems.append("[help_now] reason must be a code like HELP_NOW")
+        return (cast(RuleLevel, level), str(reason))
 
     def reasons(self, raw: object) -> dict[str, str]:
         """[reasons]: code = "English label" (a gettext msgid; i18n_tools extracts it)."""

@@ -74,6 +74,10 @@ class AlertService:
         self._staff = StaffDefaults(staff_language, display_timezone)
         self._escalation = escalation
 
+    @property
+    def rules(self) -> RiskRules:
+        return self._rules
+
     def locale_of(self, person: Clinician | None) -> StaffLocale:
         """The language and zone a staff member reads alerts in (journal/staff.py)."""
         return self._staff.of(person)

@@ -33,7 +33,15 @@ from journal.review.situations import (
     domain_series,
     situations,
 )
-from storage.records import Client, ClientStatus, Clinician, JournalEntry, Plan
+from storage.records import (
+    Client,
+    ClientStatus,
+    Clinician,
+    HelpMoment,
+    JournalEntry,
+    Plan,
+    PlanSuggestion,
+)
 from storage.uow import UnitOfWork
 
 RANGES: Final = (14, 30, 90, 365)  # the day ranges the page offers
@@ -152,6 +160,8 @@ class ClientPage:
     plan_editable: bool
     journal: JournalPage
     since: Since
+    suggestions: tuple[PlanSuggestion, ...] = ()  # the client's open suggestions
+    help_moments: tuple[HelpMoment, ...] = ()  # in the range, oldest first
 
 
 def calendar(client: Client, states: Mapping[date, str], today: date) -> Calendar:
@@ -232,7 +242,10 @@ class ClientPages:
             plan_editable=plans.editable(client), journal=journal,
             since=await self._since(uow, client, since_day, today,
                                     owner.name if owner else "-",
-                                    language=language, timezone=timezone))
+                                    language=language, timezone=timezone),
+
+            suggestions=tuple(await uow.plans.suggestions(client.id)),
+            help_moments=tuple(await uow.plans.moments(client.id, since=since)))
         await uow.audit(at=now, actor=actor_of(viewer), action="client.report",
                         client_id=client.id,
                         detail=f"client {client.code} days: {days}"

@@ -161,6 +161,10 @@ class ReportData:
     situations: tuple[SituationRow, ...]
     journal: tuple[JournalText, ...]
     plan: Plan
+    # (at in the viewer's zone, clinician told, how it went: "" or an OUTCOMES key)
+    help_moments: tuple[tuple[datetime, bool | None, str], ...] = ()
+    # Each saved version of the plan, newest first: (number, at in the viewer's zone, why).
+    plan_history: tuple[tuple[int, datetime, str], ...] = ()
 
     @property
     def period_days(self) -> int:

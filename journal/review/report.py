@@ -30,7 +30,7 @@ from journal.review.charts import (
     pixels,
 )
 from journal.review.model import AlertRow, DayRow, JournalText, ReportData, SituationRow
-from journal.review.plan import plan_sections
+from journal.review.plan import plan_lines
 from journal.times import shown_time
 
 if TYPE_CHECKING:
@@ -290,17 +290,43 @@ def build_report(data: ReportData) -> bytes:
         _days(doc, data.day_rows)
     _journal(doc, data.journal, zone, compact=data.period_days > MONTHLY_AFTER)
 
+    _help_now(doc, data)
     # The plan as it stands today.
     doc.heading(t(N_("Relapse prevention plan (current)")))
     if data.plan.is_empty:
         doc.paragraph(t(N_("The plan is empty.")))
-    for title, items in plan_sections(data.plan):
+    if data.plan.updated_at is not None:
+        doc.paragraph(t(N_("Version {number} of {day}")).format(
+            number=data.plan.version, day=f"{data.plan.updated_at:%Y-%m-%d}"), gap=0.5)
+    for title, items in plan_lines(data.plan, data.language):
         if items:
-            doc.paragraph(t(title), style="B", gap=0.5)
+            doc.paragraph(title, style="B", gap=0.5)
             for item in items:
                 doc.paragraph("• " + item, indent=4, gap=0.3)
             doc.y += 2
     return doc.output()
+
+
+HELP_OUTCOME_WORDS: Final = {"better": N_("Better"), "same": N_("About the same"),
+                              "worse": N_("Worse")}
+
+
+def _help_now(doc: _Layout, data: ReportData) -> None:
+    """Each moment the client said they were at risk (/now), and the plan's versions."""
+    t = doc.t
+    if data.help_moments:
+        doc.heading(t(N_("Help-now moments")))
+        for at, told, outcome in data.help_moments:
+            line = f"{at:%Y-%m-%d %H:%M} ({data.timezone}): " + (
+                t(N_("clinician told")) if told else t(N_("clinician not told")))
+            if outcome:
+                line += " · " + t(HELP_OUTCOME_WORDS.get(outcome, outcome))
+            doc.paragraph("• " + line, indent=4, gap=0.3)
+    if data.plan_history:
+        doc.heading(t(N_("Plan history")))
+        for number, at, reason in data.plan_history[:10]:
+            doc.paragraph(f"• {t(N_('Version {number} of {day}')).format(number=number, day=f'{at:%Y-%m-%d}')}"
+                          + (f": {reason}" if reason else ""), indent=4, gap=0.3)
 
 
 def _domains(doc: _Layout, data: ReportData) -> None:

@@ -88,7 +88,12 @@ async def report_data(uow: UnitOfWork, client: Client, days: int, actor: str, *,
         day_rows=day_rows(points, states, checkins, questionnaire, language),
         domain_rows=domain_rows(points, labels), domain_labels=labels,
         roll_ups=roll_ups, scales=scales, situations=tuple(rows),
-        journal=tuple(journal), plan=plan)
+        journal=tuple(journal), plan=plan,
+        help_moments=tuple((m.at.astimezone(viewer), m.told, m.outcome)
+                           for m in await uow.plans.moments(client.id, since=since)
+                           if m.at < until),
+        plan_history=tuple((v.number, v.at.astimezone(viewer), v.reason)
+                           for v in await uow.plans.versions(client.id)))
     await uow.audit(at=now, actor=actor, action="client.report", client_id=client.id,
                     detail=f"client {client.code} days: {days}")
     return data

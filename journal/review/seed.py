@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,12 +17,22 @@ from journal.alerts.rules import DaySnapshot, RiskRules, evaluate
 from journal.alerts.service import stored_scores
 from journal.checkin.flow import SKIPPED, CheckInState, Stored
 from journal.checkin.questionnaire import Answer, Questionnaire, plan_option_key
-from storage.records import Client, Plan
+from storage.records import Client, Plan, PlanItem
 from storage.uow import Store
 
-PLAN = Plan(client_id="", warning_signs=("Staying up late online", "Feeling lonely"),
-            coping_steps=("Call my sponsor", "Go for a walk", "Leave the place"),
-            support_people=("Ana (sister)", "Group on Thursdays"))
+PLAN = Plan.with_parts(
+    "", cycle=(PlanItem("Staying up late online", (("stage", "build_up"),)),
+               PlanItem("Feeling lonely", (("stage", "build_up"),)),
+               PlanItem("Thinking no one would know", (("stage", "thinking_errors"),))),
+    situations=(PlanItem("Alone at home at night", (("avoid", "Plan the evening"),
+                                                    ("escape", "Go out for a walk"))),),
+    coping=("Call my sponsor", "Go for a walk", "Leave the place"),
+    controls=("No contact with minors", "Home before ten every night"),
+    support=(PlanItem("Ana", (("role", "sister"), ("when", "evenings"))),
+             PlanItem("Group on Thursdays", (("role", "group"),))),
+    goals=(PlanItem("A steady job", (("next", "Finish the course"),)),),
+    at_risk=("Leave the place", "Breathe slowly", "Call Ana"),
+    first_call=(PlanItem("Ana", (("reach", "600 000 000"),)),))
 
 
 @dataclass
@@ -104,8 +114,7 @@ async def seed_history(store: Store, q: Questionnaire, rules: RiskRules, client:
     zone = ZoneInfo(client.timezone)
     seeded = Seeded()
     async with store.transaction() as uow:
-        await uow.plans.put(Plan(client.id, plan.warning_signs, plan.coping_steps,
-                                 plan.support_people), by=None,
+        await uow.plans.put(replace(plan, client_id=client.id), by=None,
                             now=datetime.combine(end - timedelta(days=days), time(9), zone))
     start = end - timedelta(days=days - 1)
     for batch_start in range(0, days, 60):

@@ -19,7 +19,7 @@ from journal.review.report import ReportData, build_report, build_since_report
 from journal.review.report_data import DEFAULT_REPORT_DAYS, report_data
 from journal.review.summary import ClientSummary, client_summary
 from journal.staff import StaffDefaults, StaffLocale
-from storage.records import Client, Clinician, Plan
+from storage.records import Client, Clinician, Plan, PlanVersion
 from storage.uow import UnitOfWork
 
 
@@ -67,9 +67,19 @@ class ReviewService:
                          ) -> tuple[Client, Plan] | None:
         return await plans.plan_reply(uow, clinician, text, now=self._clock.now())
 
-    async def edit_plan(self, uow: UnitOfWork, clinician: Clinician, code: str, text: str
-                        ) -> tuple[Client, Plan]:
-        return await plans.edit_plan(uow, clinician, code, text, now=self._clock.now())
+    async def edit_plan(self, uow: UnitOfWork, clinician: Clinician, code: str, text: str,
+                        reason: str = "") -> tuple[Client, Plan]:
+        return await plans.edit_plan(uow, clinician, code, text, now=self._clock.now(),
+                                     reason=reason)
+
+    async def edit_part(self, uow: UnitOfWork, clinician: Clinician, code: str, part: str,
+                        rows: list[plans.FormRow], reason: str) -> tuple[Client, Plan]:
+        return await plans.edit_part(uow, clinician, code, part, rows, reason=reason,
+                                     now=self._clock.now())
+
+    async def plan_history(self, uow: UnitOfWork, clinician: Clinician, code: str
+                           ) -> tuple[Client, list[PlanVersion]]:
+        return await plans.plan_history(uow, clinician, code, now=self._clock.now())
 
     # -- report --------------------------------------------------------------------------
     async def report(self, uow: UnitOfWork, clinician: Clinician, code: str,

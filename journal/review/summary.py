@@ -15,7 +15,7 @@ from journal.review.adherence import Adherence, adherence, client_today, day_sta
 from journal.review.charts import DayPoint, Series
 from journal.review.indicators import Indicators
 from journal.review.model import AlertRow, alert_rows, domain_labels
-from storage.records import Alert, CheckInDay, Client, Clinician, Plan
+from storage.records import Alert, CheckInDay, Client, Clinician, HelpMoment, Plan
 from storage.uow import UnitOfWork
 
 SUMMARY_DAYS: Final = 14
@@ -40,6 +40,8 @@ class ClientSummary:
     timezone: str = "UTC"
     alert_rows: tuple[AlertRow, ...] = ()
     domain_labels: Mapping[str, str] = field(default_factory=dict)
+    help_moments: tuple[HelpMoment, ...] = ()  # /now in the summary's days
+    open_suggestions: int = 0
 
     async def chart(self) -> bytes:
         """The last days as a PNG, drawn off the event loop (matplotlib is CPU-bound)."""
@@ -76,7 +78,10 @@ async def client_summary(uow: UnitOfWork, clinician: Clinician, code: str, *, no
         roll_ups=roll_ups, scales=scales, language=language, timezone=timezone,
         alert_rows=await alert_rows(uow, alerts, language=language, timezone=timezone,
                                     reason_label=reason_label),
-        domain_labels=domain_labels(indicators.questionnaire, language))
+        domain_labels=domain_labels(indicators.questionnaire, language),
+        help_moments=tuple(await uow.plans.moments(
+            client.id, since=now - timedelta(days=SUMMARY_DAYS))),
+        open_suggestions=len(await uow.plans.suggestions(client.id)))
     await uow.audit(at=now, actor=actor_of(clinician), action="client.summary",
                     client_id=client.id, detail=f"client {client.code}")
     return summary

@@ -26,6 +26,10 @@ system_keys = sa.table("system_keys", sa.column("name", sa.String()),
                        sa.column("id", sa.String()), sa.column("master_key_id", sa.String()),
                        sa.column("wrapped", sa.LargeBinary()),
                        sa.column("created_at", sa.DateTime(timezone=True)))
+client_keys = sa.table("client_keys", sa.column("id", sa.String()),
+                       sa.column("client_id", sa.String()),
+                       sa.column("master_key_id", sa.String()),
+                       sa.column("wrapped", sa.LargeBinary()))
 
 
 class MigrationKeys:
@@ -76,6 +80,30 @@ class MigrationKeys:
     def open(self, name: str, place: str, row_id: str, blob: bytes) -> Any:
         return json.loads(open_sealed(self.key(name), blob, place=place, row_id=row_id,
                                       owner="system:" + name))
+
+    def client_key(self, client_id: str) -> DataKey | None:
+        """A client's data key; None once erased (what it sealed is unreadable for good)."""
+        cache_name = "client:" + client_id
+        if cache_name in self._keys:
+            return self._keys[cache_name]
+        row = self._bind.execute(sa.select(client_keys.c.id, client_keys.c.master_key_id,
+                                           client_keys.c.wrapped)
+                                 .where(client_keys.c.client_id == client_id)).first()
+        if row is None or row.wrapped is None or row.master_key_id is None:
+            return None
+        key = DataKey(id=row.id, secret=unwrap_key(
+            self._ring(), row.master_key_id, row.wrapped, f"client:{client_id}|{row.id}"))
+        self._keys[cache_name] = key
+        return key
+
+    def seal_for(self, key: DataKey, client_id: str, place: str, row_id: str,
+                 value: Any) -> bytes:
+        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return seal(key, data, place=place, row_id=row_id, owner=client_id)
+
+    def open_for(self, key: DataKey, client_id: str, place: str, row_id: str,
+                 blob: bytes) -> Any:
+        return json.loads(open_sealed(key, blob, place=place, row_id=row_id, owner=client_id))
 
     def keyed(self, kind: str, value: int | str) -> bytes:
         return keyed_index(self.key("index"), kind, value)

@@ -19,9 +19,12 @@ from storage.models import (
     ClientRow,
     ClinicianRow,
     ConversationRow,
+    HelpMomentRow,
     InviteRow,
     OutboxRow,
     PlanRow,
+    PlanSuggestionRow,
+    PlanVersionRow,
     StaffEmailRow,
 )
 from storage.records import ENROLLED, AlertStatus, Client, ClientStatus, Clinician
@@ -45,7 +48,7 @@ class Found:
     clinician: Clinician | None
     client: Client | None
     key: tuple[str, str | None, bytes | None] | None = None  # id, master key id, wrapped
-    plan: tuple[bytes, datetime] | None = None  # body_ct, updated_at
+    plan: tuple[bytes, datetime, int] | None = None  # body_ct, updated_at, version
 
 
 async def people(session: AsyncSession, vault: Vault, telegram_id: int) -> Found:
@@ -57,7 +60,7 @@ async def people(session: AsyncSession, vault: Vault, telegram_id: int) -> Found
     who = select(literal(index, LargeBinary).label("telegram_index")).subquery("who")
     row = (await session.execute(
         select(ClinicianRow, ClientRow, ClientKeyRow.id, ClientKeyRow.master_key_id,
-               ClientKeyRow.wrapped, PlanRow.body_ct, PlanRow.updated_at)
+               ClientKeyRow.wrapped, PlanRow.body_ct, PlanRow.updated_at, PlanRow.version)
         .select_from(who)
         .outerjoin(ClinicianRow, and_(ClinicianRow.telegram_index == who.c.telegram_index,
                                       ClinicianRow.active.is_(True)))
@@ -65,14 +68,14 @@ async def people(session: AsyncSession, vault: Vault, telegram_id: int) -> Found
                                    ClientRow.status.in_(("active", "paused"))))
         .outerjoin(ClientKeyRow, ClientKeyRow.client_id == ClientRow.id)
         .outerjoin(PlanRow, PlanRow.client_id == ClientRow.id))).one()
-    clinician_row, client_row, key_id, master_id, wrapped, body_ct, updated_at = row
+    clinician_row, client_row, key_id, master_id, wrapped, body_ct, updated_at, version = row
     if clinician_row is not None:
         return Found(_clinician(clinician_row), None)
     if client_row is None:
         return Found(None, None)
     return Found(None, _client(client_row, telegram_id),
                  key=None if key_id is None else (key_id, master_id, wrapped),
-                 plan=None if body_ct is None else (body_ct, updated_at))
+                 plan=None if body_ct is None else (body_ct, updated_at, version))
 
 
 class ClinicianRepository(Repository):
@@ -302,7 +305,9 @@ class ClientRepository(Repository):
             update(ClientRow).where(ClientRow.id == client_id)
             .values(status="erased", telegram_index=None, telegram_id_ct=None, erased_at=now,
                     next_due_at=None))
-        await self.session.execute(delete(PlanRow).where(PlanRow.client_id == client_id))
+        for plan_table in (PlanRow, PlanVersionRow, PlanSuggestionRow, HelpMomentRow):
+            await self.session.execute(delete(plan_table).where(
+                plan_table.client_id == client_id))
         # Days' levels are sealed under the program's people key, not the shredded data key:
         # forgotten here (an alert's stays, closed, as the audit trail refers to it).
         await self.session.execute(update(CheckInRow).where(CheckInRow.client_id == client_id)
