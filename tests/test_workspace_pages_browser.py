@@ -203,6 +203,8 @@ async def check(world: dict[str, Any], page: Any, name: str, problems: list[str]
     """Screenshot the page, then open every <details> and measure and audit all of it."""
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     await page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    if name.startswith("client-14-days"):  # the tables folded away, as they read opened
+        await page.screenshot(path=str(SHOTS / f"{name}-opened.png"), full_page=True)
     wide = await page.evaluate(OFFENDERS_JS)
     if wide["found"] or wide["scroll"] > wide["width"]:
         problems.append(f"{name}: wider than the screen ({wide['scroll']} > {wide['width']}): "

@@ -90,9 +90,10 @@ class _Frame:
 
 def month_ticks(start: date, end: date, month_name: Callable[[date], str]
                 ) -> list[tuple[date, str]]:
-    """(day, label) of the ticks on a date axis. Every month's first day is named; the
+    """(day, label) of the ticks on a date axis. Over long ranges every month's first day is named; the
     first tick names its month too, unless a month begins within a few days of it. Short
-    ranges get a tick a week, labelled with the day of the month."""
+    ranges get a tick a week (two days, up to two weeks), labelled with the day of the
+    month, and with the month's name at the first tick in it."""
     span = (end - start).days
     ticks: list[tuple[date, str]] = []
     firsts = []
@@ -105,13 +106,12 @@ def month_ticks(start: date, end: date, month_name: Callable[[date], str]
         step = 7 if span > 14 else 2
         day = start
         while day <= end:
-            named = day == start or any(f == day for f in firsts)
+            # The first tick of each month names it: "Dec 29", "31", "Jan 2", never a bare
+            # number after a new month began.
+            named = not ticks or ticks[-1][0].month != day.month
             ticks.append((day, f"{month_name(day)} {day.day}" if named else str(day.day)))
             day += timedelta(days=step)
-        for first in firsts:
-            if all(abs((first - t).days) > 1 for t, _l in ticks):
-                ticks.append((first, f"{month_name(first)} 1"))
-        return sorted(ticks)
+        return ticks
     near = firsts and (firsts[0] - start).days < max(5, span // 24)
     if not near:
         ticks.append((start, month_name(start)))
@@ -134,7 +134,8 @@ def _axis(frame: _Frame, ticks: Sequence[tuple[date, str]], years: bool) -> list
     labels = []
     for index, (day, label) in enumerate(ticks):
         x = frame.x(day)
-        text = f"{label} {day.year}" if years and (day.month == 1 or index == 0) else label
+        new_year = index == 0 or day.year != ticks[index - 1][0].year
+        text = f"{label} {day.year}" if years and new_year else label
         wide = text_width(text, font)
         left = min(max(x - wide / 2, LEFT - 4), frame.width - 2 - wide)
         rank = 0 if text != label else 1 if not text.isdigit() else 2
@@ -192,14 +193,18 @@ def _path(frame: _Frame, days: Sequence[date], values: Sequence[float | None], *
 def line_chart(chart_id: str, title: str, description: str, days: Sequence[date],
                values: Sequence[int | None], *, top: int, thresholds: Sequence[Threshold] = (),
                month_name: Callable[[date], str], width: int = WIDTH,
-               height: int = HEIGHT, font: float | None = None) -> Markup:
+               height: int = HEIGHT, font: float | None = None,
+               labels_inside: bool = False) -> Markup:
     """One series over the days, 0 to `top`, with its thresholds as labelled dashed lines.
     Over more than SMOOTH_AFTER days the daily values are drawn light, under a bold 7-day
     average: a year of daily ups and downs otherwise hides the trend. `font`: the text's
-    size in the chart's units (default: font_for(width))."""
+    size in the chart's units (default: font_for(width)). `labels_inside`: the thresholds'
+    labels sit on their lines at the plot's right end (a phone's narrow chart keeps its
+    width for the days), else in a margin to the right of the plot."""
     font = font or font_for(width)
     shown = [t for t in thresholds if t.value <= top]
-    right = max((text_width(t.label, font) + 8 for t in shown), default=8)
+    right = 8.0 if labels_inside else max((text_width(t.label, font) + 8 for t in shown),
+                                          default=8.0)
     frame = _Frame(days[0], days[-1], top, width, height, right, font)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
              f'class="chart" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" '
@@ -227,6 +232,15 @@ def line_chart(chart_id: str, title: str, description: str, days: Sequence[date]
         parts.append(f'<line x1="{LEFT}" y1="{_fmt(y)}" x2="{_fmt(width - right)}" '
                      f'y2="{_fmt(y)}" stroke="{color}" stroke-width="1.4" '
                      f'stroke-dasharray="{dash}"/>')
+        if labels_inside:  # above its line, or below it when the one above is too close
+            at = y - 3 if all(abs(y - 3 - other) >= font * 1.1 for other in labels) \
+                else y + font
+            labels.append(at)
+            parts.append(f'<text x="{_fmt(width - right - 2)}" y="{_fmt(at)}" '
+                         f'font-size="{font}" text-anchor="end" fill="{color}" stroke="#fff" '
+                         f'stroke-width="3" paint-order="stroke">'
+                         f'{escape(threshold.label)}</text>')
+            continue
         at = max([y + font * .35, *(other + font * 1.1 for other in labels)])
         labels.append(at)
         parts.append(f'<text x="{_fmt(width - right + 4)}" y="{_fmt(at)}" '

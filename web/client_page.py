@@ -138,7 +138,7 @@ def charts(data: ClientPage, language: str) -> dict[str, Any]:
                          "narrow": line_chart(f"chart-{name}-n", title, description, days,
                                               values, top=top, thresholds=limits,
                                               month_name=months, width=NARROW_WIDTH,
-                                              height=150)})
+                                              height=150, labels_inside=True)})
     domains = []
     for name, scores in data.domains.items():
         values = list(scores)
