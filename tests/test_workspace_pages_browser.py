@@ -46,6 +46,8 @@ AXE_DIR = ROOT / "tests" / "axe"
 AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = {"laptop": (1366, 900), "phone": (390, 844)}
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+SOURCES = {"en": ("Check-in note", "High-risk situation"),
+           "es": ("Nota del registro", "Situación de riesgo")}
 MIN_CHART_TEXT = 11.0  # px, as drawn on the screen
 
 # What sticks out past the viewport's sides, and every region whose content is wider than
@@ -161,6 +163,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
     services = build_services(settings, store, clock)
     await seed_history(store, services.questionnaire, services.rules, client,
                        end=client_today(client, clock.now()), days=365, varied_acks=True)
+    async with store.transaction() as uow:  # one alert waiting: /alerts asks to acknowledge
+        await uow.alerts.add(client_id=client.id, checkin_id=None, level="high",
+                             detail={"reasons": ["GENERAL_INDICATOR", "HIGH_RISK_SITUATION"]},
+                             now=clock.now() - timedelta(hours=2), next_escalation_at=None)
     server = TestServer(build_server([workspace(services)]), host="127.0.0.1")
     await server.start_server()
     try:
@@ -259,6 +265,19 @@ async def test_every_page_fits_reads_and_passes_axe(world: dict[str, Any], langu
         for name, path in pages:
             await page.goto(base + path)
             await check(world, page, f"{name}-{tag}", problems)
+        # The search, as a clinician types it: a check-in note, then a situation, each
+        # hit saying where it came from.
+        await page.goto(f"{base}/clients/{code}")
+        for query, source in (("Ana", SOURCES[language][0]), ("park", SOURCES[language][1])):
+            box = page.locator("#journal-q")
+            await box.fill(query)
+            await box.press("Enter")
+            await page.wait_for_url(f"**/journal?q={query}")
+            shown = page.locator("ol.hits li")
+            assert await shown.count() == 10, query
+            assert await shown.first.locator(".source").inner_text() == source
+            assert query.casefold() in (await shown.first.locator(".entry").inner_text()
+                                        ).casefold()
         await page.goto(f"{base}/caseload")
         await page.locator("form[action='/sign-out'] button").click()
         await page.wait_for_load_state()
