@@ -234,3 +234,28 @@ async def test_a_paused_clients_calendar_shows_the_pause(world, clock) -> None:
     assert states[-4:] == ["paused"] * 4 and page.calendar.paused == 4
     # The day before the pause was asked for and not done: missed, not paused.
     assert states[-5] == "missed"
+
+
+async def test_the_search_over_a_clients_words_on_each_database(database: Database,
+                                                                clock) -> None:
+    store = Store.open(database.url, MasterKeyring.generate())
+    try:
+        lane = await make_clinician(store, clock, 501, name="Dr Lane")
+        async with store.transaction() as uow:
+            client = await uow.clients.add_invited(clinician_id=lane.id, language="en",
+                                                   timezone="Europe/Madrid",
+                                                   checkin_time="20:00", now=clock.now())
+        seeded = await seed_history(store, Q, RULES, client,
+                                    end=client_today(client, clock.now()), days=DAYS)
+        pages = ClientPages(clock=clock, questionnaire=Q, rules=RULES)
+        async with store.transaction() as uow:
+            ana = await pages.journal(uow, lane, client.code, query="ANA")
+            park = await pages.journal(uow, lane, client.code, query="park", page=2)
+        newest = sorted(seeded.notes.items(), reverse=True)[:JOURNAL_PAGE_SIZE]
+        assert [(h.source, h.day, h.text) for h in ana.hits] == [
+            ("note", day, text) for day, text in newest]
+        older = sorted(seeded.situations.items(), reverse=True)[JOURNAL_PAGE_SIZE:]
+        assert [(h.source, h.day) for h in park.hits] == [("situation", d) for d, _t in older]
+        assert park.search_complete and park.total == len(seeded.situations)
+    finally:
+        await store.close()
