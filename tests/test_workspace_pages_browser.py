@@ -208,6 +208,9 @@ async def sign_in(world: dict[str, Any], page: Any, language: str) -> None:
 async def check(world: dict[str, Any], page: Any, name: str, problems: list[str]) -> None:
     """Screenshot the page, then open every <details> and measure and audit all of it."""
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    shown_in = await page.evaluate("() => document.documentElement.lang")
+    if shown_in != name.rsplit("-", 1)[-1]:
+        problems.append(f"{name}: the page speaks {shown_in!r}")
     await page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
     if name.startswith("client-14-days"):  # the tables folded away, as they read opened
         await page.screenshot(path=str(SHOTS / f"{name}-opened.png"), full_page=True)
@@ -244,7 +247,8 @@ async def test_every_page_fits_reads_and_passes_axe(world: dict[str, Any], langu
     base = world["base"]
     tag = f"{width}-{language}"
     try:
-        # Signed out: the sign-in page, a link already used, a page that needs a session.
+        # Signed out: the sign-in page, a link already used, a page that needs a session,
+        # the Mini App without Telegram's initData.
         async with world["store"].transaction() as uow:
             token = await world["access"].new_link(uow, world["sup"])
         await page.goto(f"{base}/sign-in/{token}")
@@ -253,6 +257,9 @@ async def test_every_page_fits_reads_and_passes_axe(world: dict[str, Any], langu
         await check(world, page, f"link-gone-{tag}", problems)
         await page.goto(f"{base}/caseload")
         await check(world, page, f"not-signed-in-{tag}", problems)
+        await page.goto(f"{base}/webapp")  # the Mini App opened outside Telegram
+        await page.locator("#status").filter(has_text="/workspace").wait_for()
+        await check(world, page, f"mini-app-{tag}", problems)
         # Signed in, as a supervisor who also has a client with a year of history.
         await sign_in(world, page, language)
         pages = [("caseload", "/caseload"), ("client-14-days", f"/clients/{code}?days=14"),
