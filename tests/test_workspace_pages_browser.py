@@ -249,7 +249,9 @@ async def test_every_page_fits_reads_and_passes_axe(world: dict[str, Any], langu
     try:
         # Signed out: the sign-in page, a link already used, a page that needs a session,
         # the Mini App without Telegram's initData.
-        async with world["store"].transaction() as uow:
+        async with world["store"].transaction() as uow:  # a link speaks its owner's language
+            await uow.session.execute(update(ClinicianRow).where(
+                ClinicianRow.id == world["sup"].id).values(language=language))
             token = await world["access"].new_link(uow, world["sup"])
         await page.goto(f"{base}/sign-in/{token}")
         await check(world, page, f"sign-in-{tag}", problems)
