@@ -145,12 +145,15 @@ async def test_the_journal_pages_and_search_finds_the_right_entry(world, clock) 
         found = await pages.journal(uow, lane, client.code, query=f"  JOURNAL of {wanted} ")
         everything = await pages.journal(uow, lane, client.code, query="sponsor", page=2)
         nothing = await pages.journal(uow, lane, client.code, query="no such words")
-    assert [e.created_at for e in found.entries] == [at] and found.total == 1
+    assert [h.at for h in found.hits] == [at] and found.total == 1
+    assert found.hits[0].source == "journal" and found.entries == ()
     assert found.search_complete and not found.has_next
-    assert len(everything.entries) == min(JOURNAL_PAGE_SIZE,
-                                          len(seeded.journal) - JOURNAL_PAGE_SIZE)
-    assert everything.page == 2 and everything.searched == len(seeded.journal)
-    assert nothing.entries == () and nothing.total == 0
+    assert len(everything.hits) == min(JOURNAL_PAGE_SIZE,
+                                       len(seeded.journal) - JOURNAL_PAGE_SIZE)
+    # Every record was opened: the journal's entries and the submitted check-ins.
+    submitted = list(seeded.days.values()).count("submitted")
+    assert everything.page == 2 and everything.searched == len(seeded.journal) + submitted
+    assert nothing.hits == () and nothing.total == 0
     # The audit trail names the page and that it was a search, never the words searched.
     async with store.unit_of_work() as uow:
         events = [(e.action, e.detail) for e in await audit.events(uow.session, uow.vault,
@@ -158,6 +161,41 @@ async def test_the_journal_pages_and_search_finds_the_right_entry(world, clock) 
     assert ("client.history", f"client {client.code} page 2") in events
     assert ("client.history", f"client {client.code} page 1 search") in events
     assert not any("sponsor" in d or wanted in d for _a, d in events)
+
+
+async def test_the_search_finds_the_clients_words_in_check_in_notes_and_situations(
+        world, clock) -> None:
+    store, lane, _ortiz, client, seeded = world
+    pages = ClientPages(clock=clock, questionnaire=Q, rules=RULES)
+    async with store.transaction() as uow:
+        ana = await pages.journal(uow, lane, client.code, query="ana")
+        park = await pages.journal(uow, lane, client.code, query="PARK")
+        later = await pages.journal(uow, lane, client.code, query="park", page=2)
+    # "talked with Ana" is only ever in a check-in note: found there, named as one, dated.
+    newest_notes = sorted(seeded.notes.items(), reverse=True)[:JOURNAL_PAGE_SIZE]
+    assert [(h.source, h.day, h.text) for h in ana.hits] == [
+        ("note", day, text) for day, text in newest_notes]
+    assert ana.has_next == (len(seeded.notes) > JOURNAL_PAGE_SIZE)
+    # "walked past the park" is in the high-risk situations' details.
+    situations = sorted(seeded.situations.items(), reverse=True)
+    assert [(h.source, h.day, h.text) for h in park.hits + later.hits] == [
+        ("situation", day, text) for day, text in situations[:2 * JOURNAL_PAGE_SIZE]]
+    assert all(h.at is None for h in park.hits)
+
+
+async def test_a_search_merges_the_sources_newest_first(world, clock) -> None:
+    store, lane, _ortiz, client, seeded = world
+    pages = ClientPages(clock=clock, questionnaire=Q, rules=RULES)
+    # Every text holding a day's date: "Journal of 03 Feb", "Note of ...", "Situation on ...".
+    wanted = sorted(seeded.days)[-4].strftime("%d %b")
+    async with store.transaction() as uow:
+        found = await pages.journal(uow, lane, client.code, query=wanted)
+    expected = {("journal", t) for _at, t in seeded.journal if wanted in t}
+    expected |= {("note", t) for t in seeded.notes.values() if wanted in t}
+    expected |= {("situation", t) for t in seeded.situations.values() if wanted in t}
+    assert {(h.source, h.text) for h in found.hits} == expected and expected
+    days = [h.day for h in found.hits]
+    assert days == sorted(days, reverse=True)
 
 
 async def test_another_clinicians_client_looks_missing_and_views_are_audited(world, clock
@@ -196,3 +234,28 @@ async def test_a_paused_clients_calendar_shows_the_pause(world, clock) -> None:
     assert states[-4:] == ["paused"] * 4 and page.calendar.paused == 4
     # The day before the pause was asked for and not done: missed, not paused.
     assert states[-5] == "missed"
+
+
+async def test_the_search_over_a_clients_words_on_each_database(database: Database,
+                                                                clock) -> None:
+    store = Store.open(database.url, MasterKeyring.generate())
+    try:
+        lane = await make_clinician(store, clock, 501, name="Dr Lane")
+        async with store.transaction() as uow:
+            client = await uow.clients.add_invited(clinician_id=lane.id, language="en",
+                                                   timezone="Europe/Madrid",
+                                                   checkin_time="20:00", now=clock.now())
+        seeded = await seed_history(store, Q, RULES, client,
+                                    end=client_today(client, clock.now()), days=DAYS)
+        pages = ClientPages(clock=clock, questionnaire=Q, rules=RULES)
+        async with store.transaction() as uow:
+            ana = await pages.journal(uow, lane, client.code, query="ANA")
+            park = await pages.journal(uow, lane, client.code, query="park", page=2)
+        newest = sorted(seeded.notes.items(), reverse=True)[:JOURNAL_PAGE_SIZE]
+        assert [(h.source, h.day, h.text) for h in ana.hits] == [
+            ("note", day, text) for day, text in newest]
+        older = sorted(seeded.situations.items(), reverse=True)[JOURNAL_PAGE_SIZE:]
+        assert [(h.source, h.day) for h in park.hits] == [("situation", d) for d, _t in older]
+        assert park.search_complete and park.total == len(seeded.situations)
+    finally:
+        await store.close()

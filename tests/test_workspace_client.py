@@ -177,7 +177,7 @@ async def test_the_journal_pages_and_search(world: World) -> None:
         shown = re.findall(r'<p class="entry">(.*?)</p>', page, flags=re.S)
         assert len(shown) == 1 and day in shown[0]
         status, page, _h = await get(session, world.url(f"/clients/{code}/journal?q=zzzz"))
-        assert status == 200 and "No entry holds" in page
+        assert status == 200 and "Nothing the client wrote holds" in page
     finally:
         await session.close()
 
@@ -320,3 +320,31 @@ async def test_notes_are_added_never_replaced_and_each_shows_its_author(
         events = [e for e in await uow.audit_events(limit=1000) if e.action == "alert.note"]
     assert [e.detail for e in events][-2:] == [f"note 2 added to alert {alert.id}",
                                                f"note 3 added to alert {alert.id}"]
+
+
+async def test_a_search_finds_check_in_notes_and_situations_in_both_languages(
+        world: World) -> None:
+    code = world.client.code
+    newest_note = max(world.seeded.notes.items())
+    newest_situation = max(world.seeded.situations.items())
+    for language, note_word, situation_word in (("en", "Check-in note", "High-risk situation"),
+                                                ("es", "Nota del registro", "Situación de riesgo")):
+        async with world.store.transaction() as uow:
+            await uow.session.execute(update(ClinicianRow).where(
+                ClinicianRow.id == world.lane.id).values(language=language))
+        session = await signed_in(world, world.lane)
+        try:
+            for query, (day, text), word in (("Ana", newest_note, note_word),
+                                             ("park", newest_situation, situation_word)):
+                status, page, _h = await get(
+                    session, world.url(f"/clients/{code}/journal?q={query}"))
+                assert status == 200
+                found = re.findall(r'<h3 class="when">(.*?)</h3>\s*<p class="entry">(.*?)</p>',
+                                   page, flags=re.S)
+                assert found, (language, query)
+                heading, first = found[0]
+                assert html.unescape(first) == text and word in visible_text(heading)
+                assert day.isoformat() in heading
+                assert all(word in visible_text(h) for h, _t in found)
+        finally:
+            await session.close()

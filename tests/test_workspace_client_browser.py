@@ -156,7 +156,7 @@ async def test_journal_search_and_plan_edit_by_keyboard(world: dict[str, Any],
     await page.goto(f"{world['base']}/clients/{code}?days=14")
     newest_first = sorted(world["seeded"].journal, reverse=True)
     day = newest_first[20][1].split(":")[0]  # "Journal of 11 Jan", past the first page
-    search = page.get_by_label("Search the journal")
+    search = page.get_by_label("Search the client's words")
     await search.fill(day)
     await search.press("Enter")
     await page.wait_for_url("**/journal?q=*")

@@ -244,6 +244,8 @@ async def link_page(request: web.Request) -> web.Response:
         refusal = None if pending else await access.link_refusal(uow, token)
     if language in LANGUAGES:
         request[LANGUAGE] = str(language)
+    elif (asked := browser_language(request)) is not None:  # an unknown or spent link
+        request[LANGUAGE] = asked
     if refusal is not None:
         _refused(request, refusal, "link", address)
         return page(request, "link_gone.html", status=403)
@@ -276,6 +278,10 @@ async def use_link(request: web.Request) -> web.StreamResponse:
 
 
 async def webapp_page(request: web.Request) -> web.Response:
+    """The Mini App's sign-in page, in the language of the browser Telegram opened it in
+    (no one is known yet)."""
+    if (language := browser_language(request)) is not None:
+        request[LANGUAGE] = language
     return page(request, "webapp.html")
 
 

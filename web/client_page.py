@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from aiohttp import web
+from markupsafe import Markup
 
 from journal.alerts.levels import ALERT_ORDER, LABELS, WORDS
 from journal.checkin.questionnaire import MAX_SCORE
@@ -56,6 +57,8 @@ from journal.review.report import plan_change_text, since_filename
 from storage.records import Plan
 from web.auth import check_csrf, signed_in
 from web.client_charts import (
+    FONT,
+    NARROW_WIDTH,
     SMALL_WIDTH,
     SMOOTH_AFTER,
     Threshold,
@@ -70,7 +73,8 @@ from web.render import page
 PAGES_KEY: Final = web.AppKey("client_pages", ClientPages)
 SHOWN_ALERTS: Final = 10  # the newest alerts shown at once; older ones fold away
 MAX_RANGE: Final = 9999  # a longer `days` is no range at all: 400
-MAX_JOURNAL_PAGE: Final = 999_999  # a page past the last shows the last; a longer one: 400
+MAX_JOURNAL_PAGE: Final = 999_999
+PHONE_WEEKS: Final = 21  # the calendar's weeks a band at phone width  # a page past the last shows the last; a longer one: 400
 
 HELP_OUTCOMES: Final = {"better": N_("Better"), "same": N_("About the same"),
                         "worse": N_("Worse")}
@@ -157,11 +161,11 @@ def charts(data: ClientPage, language: str) -> dict[str, Any]:
         roll_ups.append({"id": f"chart-{name}", "title": title, "text": description,
                          "svg": line_chart(f"chart-{name}", title, description, days,
                                            values, top=top, thresholds=limits,
-                                           month_name=months),
+                                           month_name=months, font=FONT),
                          "narrow": line_chart(f"chart-{name}-n", title, description, days,
                                               values, top=top, thresholds=limits,
-                                              month_name=months, width=SMALL_WIDTH + 60,
-                                              height=140)})
+                                              month_name=months, width=NARROW_WIDTH,
+                                              height=150, labels_inside=True)})
     domains = []
     for name, scores in data.domains.items():
         values = list(scores)
@@ -190,9 +194,20 @@ def charts(data: ClientPage, language: str) -> dict[str, Any]:
         "{open}; paused {paused}.", cal.asked).format(
         asked=cal.asked, done=cal.submitted, missed=cal.missed, open=cal.open, paused=paused)
     weekdays = [t(w) for w in WEEKDAYS]
-    calendar = {"text": cal_text, "svg": calendar_chart(
-        "calendar", t(N_("Check-in adherence by day")), cal_text, cal.days,
-        lambda state: t(STATE_LABELS.get(state, state)), months, weekdays)}
+    cal_title = t(N_("Check-in adherence by day"))
+
+    def state_name(state: str) -> str:
+        return t(STATE_LABELS.get(state, state))
+
+    svg = calendar_chart("calendar", cal_title, cal_text, cal.days, state_name, months,
+                         weekdays)
+    weeks = (cal.days[-1][0] - cal.days[0][0]).days // 7 + 2 if cal.days else 0
+    if weeks > PHONE_WEEKS:  # too wide for a phone: there, the weeks wrap into bands
+        narrow = calendar_chart("calendar-n", cal_title, cal_text, cal.days, state_name,
+                                months, weekdays, weeks_per_row=PHONE_WEEKS)
+        svg = Markup('<div class="wide-only">{}</div><div class="narrow-only">{}</div>'
+                     ).format(svg, narrow)
+    calendar = {"text": cal_text, "svg": svg}
     return {"roll_ups": roll_ups, "domains": domains, "wellbeing": wellbeing,
             "calendar": calendar, "smooth": len(days) > SMOOTH_AFTER}
 

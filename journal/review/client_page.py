@@ -26,6 +26,7 @@ from journal.review.adherence import Adherence, adherence, client_today, day_sta
 from journal.review.charts import DayPoint, Series
 from journal.review.indicators import Indicators
 from journal.review.model import AlertRow, DayRow, alert_rows, day_rows, domain_labels
+from journal.review.search import SEARCH_LIMIT, SearchHit, search
 from journal.review.situations import (
     Situation,
     checkin_note,
@@ -47,9 +48,6 @@ from storage.uow import UnitOfWork
 RANGES: Final = (14, 30, 90, 365)  # the day ranges the page offers
 DEFAULT_RANGE: Final = 30
 JOURNAL_PAGE_SIZE: Final = 10
-# A search reads at most this many of the newest entries (see ClientPages.journal).
-SEARCH_LIMIT: Final = 2000
-SEARCH_BATCH: Final = 100
 MAX_QUERY: Final = 100
 SINCE_DEFAULT: Final = 7  # "since the last session": this many days back unless chosen
 SINCE_LONGEST: Final = 366  # a date further back than this is refused
@@ -74,17 +72,19 @@ class Calendar:
 @dataclass(frozen=True)
 class JournalPage:
     """One page of the client's own journal, newest first; only these entries were decrypted
-    (and, when searching, the entries read to find them)."""
+    (and, when searching, the entries and check-ins read to find them). A search pages
+    through `hits`: journal entries, check-in notes and situations holding the query."""
 
     code: str  # the client's
-    entries: tuple[JournalEntry, ...]
+    entries: tuple[JournalEntry, ...]  # browsing (empty while searching)
     page: int  # 1 is the newest
     pages: int | None  # None while searching: more matches may lie past what was read
     total: int | None  # entries (or, searching, matches found in what was read)
     query: str
     has_next: bool
-    searched: int = 0  # entries read to answer a search
+    searched: int = 0  # entries and check-ins read to answer a search
     search_complete: bool = True  # False: SEARCH_LIMIT stopped the search
+    hits: tuple[SearchHit, ...] = ()  # searching: what holds the query, newest first
 
 
 @dataclass(frozen=True)
@@ -324,13 +324,10 @@ class ClientPages:
 
     async def journal(self, uow: UnitOfWork, viewer: Clinician, code: str, *, page: int = 1,
                       query: str = "") -> JournalPage:
-        """One page of the journal, newest first, or of the entries holding `query`.
-
-        The entries are sealed, so no index can find a word in them: a search decrypts
-        the newest entries a batch at a time (SEARCH_BATCH), keeps the text of only the
-        matches on the page asked for, and stops once it knows whether a next page exists
-        or after SEARCH_LIMIT entries, saying so (search_complete). The query itself is
-        never written anywhere, the audit trail included."""
+        """One page of the journal, newest first, or of the client's texts holding `query`
+        (journal/review/search.py: entries, check-in notes and situations, opened a batch at
+        a time up to SEARCH_LIMIT). The query itself is never written anywhere, the audit
+        trail included."""
         client = await visible_client(uow, viewer, code)
         shown = await self._journal(uow, client, page, query)
         detail = f"client {client.code} page {shown.page}" + (" search" if shown.query else "")
@@ -343,7 +340,11 @@ class ClientPages:
         query = " ".join(query.split())[:MAX_QUERY]
         page = max(1, page)
         if query:
-            return await _search(uow, client, page, query)
+            found = await search(uow, self._q, client, query, page=page)
+            return JournalPage(code=client.code, entries=(), page=page, pages=None,
+                               total=found.matches, query=query, has_next=found.has_next,
+                               searched=found.searched, search_complete=found.complete,
+                               hits=found.hits)
         index = await uow.journal.index(client.id)  # ids and times only
         pages = max(1, -(-len(index) // JOURNAL_PAGE_SIZE))
         page = min(page, pages)
@@ -357,34 +358,6 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-async def _search(uow: UnitOfWork, client: Client, page: int, query: str) -> JournalPage:
-    needle = query.casefold()
-    stored = len(await uow.journal.index(client.id))  # counted, not decrypted
-    skip = (page - 1) * JOURNAL_PAGE_SIZE
-    found: list[JournalEntry] = []
-    matches = read = 0
-    more = False
-    while read < SEARCH_LIMIT:
-        batch = await uow.journal.recent(client.id, limit=min(SEARCH_BATCH, SEARCH_LIMIT - read),
-                                         offset=read)
-        read += len(batch)
-        for entry in batch:
-            if needle not in entry.text.casefold():
-                continue
-            matches += 1
-            if matches > skip + JOURNAL_PAGE_SIZE:
-                more = True
-                break
-            if matches > skip:
-                found.append(entry)
-        if more or len(batch) < SEARCH_BATCH:
-            break
-    complete = more or read >= stored
-    return JournalPage(code=client.code, entries=tuple(found), page=page, pages=None,
-                       total=matches if not more else None, query=query, has_next=more,
-                       searched=read, search_complete=complete)
-
-
-__all__ = ["BAD_SINCE", "DEFAULT_RANGE", "JOURNAL_PAGE_SIZE", "RANGES", "SEARCH_LIMIT", "SINCE_DEFAULT",
-           "Calendar", "ClientPage", "ClientPages", "JournalPage", "Since", "Words",
-           "calendar", "since_bounds"]
+__all__ = ["BAD_SINCE", "DEFAULT_RANGE", "JOURNAL_PAGE_SIZE", "RANGES", "SEARCH_LIMIT",
+           "SINCE_DEFAULT", "Calendar", "ClientPage", "ClientPages", "JournalPage", "Since",
+           "Words", "calendar", "since_bounds"]

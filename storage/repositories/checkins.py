@@ -188,6 +188,32 @@ class CheckInRepository(Repository):
         rows = await self.session.scalars(query.order_by(CheckInRow.local_date))
         return [await self._record(r) for r in rows]
 
+    async def submitted_count(self, client_id: str) -> int:
+        """How many submitted check-ins the client has; nothing is decrypted."""
+        return int(await self.session.scalar(
+            select(func.count()).select_from(CheckInRow)
+            .where(CheckInRow.client_id == client_id,
+                   CheckInRow.status == DayStatus.SUBMITTED)) or 0)
+
+    async def answered(self, client_id: str, *, limit: int, offset: int = 0
+                       ) -> list[tuple[date, datetime | None, Any]]:
+        """(day, submitted at, stored state) of submitted check-ins, newest day first, a
+        batch at a time: only the answers are opened (not the scores), for a search."""
+        rows = await self.session.execute(
+            select(CheckInRow.id, CheckInRow.local_date, CheckInRow.submitted_at,
+                   CheckInRow.state_ct)
+            .where(CheckInRow.client_id == client_id, CheckInRow.status == DayStatus.SUBMITTED)
+            .order_by(CheckInRow.local_date.desc()).offset(offset).limit(limit))
+        found = []
+        for checkin_id, day, submitted_at, sealed in rows:
+            try:
+                state = None if sealed is None else await self.vault.open_json(
+                    client_id, "checkins.state", checkin_id, sealed)
+            except KeyErasedError:
+                state = None
+            found.append((day, submitted_at, state))
+        return found
+
     async def statuses(self, client_id: str, *, since: date) -> dict[date, str]:
         rows = await self.session.execute(
             select(CheckInRow.local_date, CheckInRow.status)
