@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
     from journal.review.service import ReviewService
+    from journal.sharing import SharingService
     from journal.web_access import WebAccess
     from storage.keyring import KeyringService
     from storage.uow import Store
@@ -63,6 +64,7 @@ class Services:
     web_access: WebAccess
     client_pages: ClientPages
     keyring: KeyringService
+    sharing: SharingService
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -88,12 +90,14 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.web_access import WebAccess
     from storage.keyring import KeyringService
 
+    sharing = sharing_service(settings, clock)
     questionnaire = load_questionnaire(settings.questionnaire)
     rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
     alerts = AlertService(
         clock=clock, questionnaire=questionnaire, rules=rules,
         detail=settings.alert_detail, staff_language=settings.default_language,
-        display_timezone=settings.default_timezone, escalation=escalation_policy(settings))
+        display_timezone=settings.default_timezone, escalation=escalation_policy(settings),
+        team=sharing)
     return Services(
         settings=settings, clock=clock, store=store, questionnaire=questionnaire, rules=rules,
         enrolment=EnrolmentService(
@@ -121,11 +125,21 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
             staff_language=settings.default_language,
             display_timezone=settings.default_timezone),
         discharge=DischargeService(clock=clock, retention=timedelta(days=settings.retention_days)),
-        admin=AdminService(store=store, clock=clock, staff_language=settings.default_language),
+        admin=AdminService(store=store, clock=clock, staff_language=settings.default_language,
+                           sharing=sharing),
+        sharing=sharing,
         keyring=KeyringService(store=store, clock=clock),
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
         client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules))
+
+
+def sharing_service(settings: Settings, clock: Clock) -> SharingService:
+    from journal.sharing import SharingService
+
+    return SharingService(clock=clock, allowed=settings.sharing_categories.split(","),
+                          staff_language=settings.default_language,
+                          display_timezone=settings.default_timezone)
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:
@@ -162,7 +176,12 @@ class LazyServices:
         from journal.administration import AdminService
 
         return AdminService(store=self.store, clock=self.clock,
-                            staff_language=self.settings.default_language)
+                            staff_language=self.settings.default_language,
+                            sharing=self.sharing)
+
+    @functools.cached_property
+    def sharing(self) -> SharingService:
+        return sharing_service(self.settings, self.clock)
 
     @functools.cached_property
     def keyring(self) -> KeyringService:

@@ -98,6 +98,15 @@ class DischargeCb(CallbackData, prefix="dc"):
     code: str
 
 
+class SharingCb(CallbackData, prefix="sh"):
+    """sh:<action>:<agreement id>[:<officer telegram id>]. The client's agree, decline and
+    withdraw; a clinician's choice of officer for /team (by the client's code)."""
+
+    action: str  # agree | decline | withdraw | ledger | pdf | propose
+    agreement: str = ""  # an agreement id, or for propose the client's code
+    officer: int = 0
+
+
 def _checkin(action: str) -> Callable[[Mapping[str, str]], CallbackData]:
     return lambda values: CheckInCb(action=action, day=day_code(date.fromisoformat(values["day"])))
 
@@ -112,6 +121,10 @@ BUTTON_CALLBACKS: Final[Mapping[str, Callable[[Mapping[str, str]], CallbackData]
     buttons.CHECKIN_LATER: _checkin(LATER),
     buttons.ALERT_DETAILS: _alert(DETAILS),
     buttons.ALERT_ACK: _alert(ACKNOWLEDGE),
+    buttons.SHARING_AGREE: lambda values: SharingCb(action="agree",
+                                                    agreement=values["agreement"]),
+    buttons.SHARING_DECLINE: lambda values: SharingCb(action="decline",
+                                                      agreement=values["agreement"]),
 }
 
 

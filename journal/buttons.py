@@ -16,6 +16,8 @@ CHECKIN_START: Final = "checkin.start"
 CHECKIN_LATER: Final = "checkin.later"
 ALERT_DETAILS: Final = "alert.details"
 ALERT_ACK: Final = "alert.ack"
+SHARING_AGREE: Final = "sharing.agree"
+SHARING_DECLINE: Final = "sharing.decline"
 
 # Each action and the values its button carries: ids and dates, never an answer's words.
 ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
@@ -23,6 +25,8 @@ ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     CHECKIN_LATER: frozenset({"day"}),
     ALERT_DETAILS: frozenset({"alert"}),  # the alert id
     ALERT_ACK: frozenset({"alert"}),
+    SHARING_AGREE: frozenset({"agreement"}),  # the sharing agreement's id
+    SHARING_DECLINE: frozenset({"agreement"}),
 })
 
 
@@ -51,5 +55,5 @@ def rows_data(rows: Sequence[Sequence[Button]]) -> list[list[dict[str, str]]]:
     return [[button.to_data() for button in row] for row in rows]
 
 
-__all__ = ["ACTIONS", "ALERT_ACK", "ALERT_DETAILS", "CHECKIN_LATER", "CHECKIN_START", "Button",
-           "rows_data"]
+__all__ = ["ACTIONS", "ALERT_ACK", "ALERT_DETAILS", "CHECKIN_LATER", "CHECKIN_START",
+           "SHARING_AGREE", "SHARING_DECLINE", "Button", "rows_data"]

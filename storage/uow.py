@@ -29,6 +29,7 @@ from storage.repositories import (
     OutboxRepository,
     PlanRepository,
     RiskOverrideRepository,
+    SharingRepository,
     StaffEmailRepository,
     UpdateLedger,
     WebInitDataRepository,
@@ -73,6 +74,7 @@ class UnitOfWork:
         self.overrides = RiskOverrideRepository(session, self.vault)
         self.alerts = AlertRepository(session, self.vault)
         self.outbox = OutboxRepository(session, self.vault)
+        self.sharing = SharingRepository(session, self.vault)
         self.updates = UpdateLedger(session, self.vault)
         self.staff_emails = StaffEmailRepository(session, self.vault)
         self.web_sign_ins = WebSignInRepository(session, self.vault)

@@ -22,6 +22,7 @@ from storage.models import (
     InviteRow,
     OutboxRow,
     PlanRow,
+    SharingAgreementRow,
     StaffEmailRow,
 )
 from storage.records import ENROLLED, AlertStatus, Client, ClientStatus, Clinician
@@ -330,6 +331,10 @@ class ClientRepository(Repository):
                 .execution_options(synchronize_session=False))
         await self.session.execute(
             delete(OutboxRow).where(about).execution_options(synchronize_session=False))
+        # What the client agreed to share, and with whom, goes with everything else.
+        await self.session.execute(
+            delete(SharingAgreementRow).where(SharingAgreementRow.client_id == client_id)
+            .execution_options(synchronize_session=False))
         return destroyed
 
     async def due_for_erasure(self, now: datetime) -> list[Client]:
