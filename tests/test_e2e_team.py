@@ -121,9 +121,11 @@ async def test_the_team_story(world: dict[str, Any]) -> None:
     sent = await emu.send_command(CLINICIAN, f"/team {client.code}")
     choice = await emu.wait_for_message(CLINICIAN, contains=client.code, after=sent.message_id)
     await emu.press_button(CLINICIAN, choice.message_id, text="Officer Reyes")
-    proposal = await emu.wait_for_message(
-        CLIENT, contains=t(world, "A question from your treatment team."))
-    assert proposal.text.startswith("Una pregunta" if es else "A question")
+    # The first line says nothing a shoulder-surfer could read.
+    first_line = ("Una pregunta de tu equipo de tratamiento." if es
+                  else "A question from your treatment team.")
+    proposal = await emu.wait_for_message(CLIENT, contains=first_line)
+    assert proposal.text.split("\n")[0] == first_line
     assert "Officer Reyes" in proposal.text
     assert t(world, "Never shared: your answers, your journal, your plan, the reasons for an "
                     "alert, and any note. You can stop sharing at any time with /sharing; "
@@ -143,7 +145,10 @@ async def test_the_team_story(world: dict[str, Any]) -> None:
     await clinician_told(world, second)
     told = await emu.wait_for_message(OFFICER, after=agreed.message_id,
                                       contains=t(world, "critical"))
-    assert t(world, "The treatment team is responding.") in told.text
+    head, tail = t(world, "Alert for client {code}: level {level}, {time}. The treatment team "
+                          "is responding.").format(code=client.code, level=t(world, "critical"),
+                                                   time="TIME").split("TIME")
+    assert told.text.startswith(head) and told.text.endswith(tail)
 
     # The officer's list; a clinician's command, and a client who does not share, both
     # answer like a code that does not exist.
