@@ -11,7 +11,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.callbacks import AlertCb, DischargeCb, LanguageCb, ReviewCb, SharingCb
+from bot.callbacks import LanguageCb, SharingCb
 from bot.filters import Role, client_of
 from bot.handlers.clinician import ask_language, language_button
 from bot.menus import CLINICIAN, SUPERVISOR, menu
@@ -261,7 +261,7 @@ def build_router() -> Router:
     officer.message.register(ask_language, Command("language"))
     officer.callback_query.register(language_button, LanguageCb.filter())
     officer.message.register(officer_refused, Command(*STAFF_COMMANDS, "team", "sharing"))
-    for data in (ReviewCb, DischargeCb, AlertCb, SharingCb):
-        officer.callback_query.register(officer_refused_button, data.filter())
+    officer.message.register(officer_refused, F.text.startswith("/"))  # any other command
+    officer.callback_query.register(officer_refused_button)  # any button not their own
     router.include_routers(staff, client, officer)
     return router
