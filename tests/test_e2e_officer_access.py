@@ -138,7 +138,7 @@ async def test_every_command_and_button_as_an_officer(world: dict[str, Any]) -> 
                     AlertCb(action="details", alert_id=world["alerts"][name]).pack(),
                     AlertCb(action="ack", alert_id=world["alerts"][name]).pack(),
                     SharingCb(action="propose", agreement=client.code, officer=REYES).pack()]
-    for name, agreement in world["agreements"].items():
+    for agreement in world["agreements"].values():
         presses += [SharingCb(action=a, agreement=agreement).pack()
                     for a in ("agree", "decline", "withdraw", "ledger")]
     for data in presses:
