@@ -70,6 +70,7 @@ SUPERVISOR = (*CLINICIAN, ("deliveries", N_("Messages that could not be delivere
 OFFICER = (
     ("supervisees", N_("Clients who share information with you")),
     ("supervisee", N_("One client who shares information with you")),
+    ("workspace", N_("Open the workspace pages")),
     ("language", N_("Your language")),
     ("help", N_("What you can do here")),
 )

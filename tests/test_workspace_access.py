@@ -260,6 +260,14 @@ ACCESS_MATRIX = [
     *((page, role, 200) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")
       for role in ("clinician", "supervisor")),
     *((page, None, 401) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")),
+    # A supervising officer: their own page, and every other one as an unknown page.
+    ("/supervisees", "officer", 200),
+    ("/supervisees", "clinician", 404),
+    ("/supervisees", "supervisor", 404),
+    ("/supervisees", None, 401),
+    *((page, "officer", 404) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged",
+                                          "/program", "/clients/ABC-23",
+                                          "/clients/ABC-23/journal", "/reports/ABC-23")),
 ]
 
 
@@ -289,7 +297,8 @@ async def test_the_access_matrix(path: str, role: str | None, status: int, tmp_p
                     token = await services.web_access.new_link(uow, person)
                 async with http.post(server.make_url("/sign-in"), data={"token": token},
                                      headers={"Sec-Fetch-Site": "same-origin"}) as used:
-                    assert used.url.path == "/caseload"
+                    assert used.url.path == ("/supervisees" if role == "officer"
+                                             else "/caseload")
             async with http.get(server.make_url(path), allow_redirects=False) as answer:
                 assert answer.status == status
             if status == 404:  # the very page an unknown address gives
@@ -301,3 +310,45 @@ async def test_the_access_matrix(path: str, role: str | None, status: int, tmp_p
     finally:
         await server.close()
         await store.close()
+
+
+async def test_an_officer_sees_their_supervisees_page_and_no_clinician_page(
+        world: Any, clock: FakeClock) -> None:  # noqa: F811 (the client page's world, by name)
+    """Officer Reyes signs in with a link like staff do: /supervisees lists the client who
+    agreed (counts and levels, not a word of theirs) and not the other; every clinician
+    page, about either client, is the unknown page."""
+    from journal.sharing import SharingService
+
+    admin = AdminService(store=world.store, clock=clock)
+    reyes = await admin.add_clinician(telegram_id=7501, name="Officer Reyes", role="officer")
+    sharing = SharingService(clock=clock)
+    async with world.store.transaction() as uow:
+        agreement, client, _ = await sharing.propose(
+            uow, code=world.client.code, officer_telegram_id=7501, by=world.lane)
+        await sharing.answer(uow, client, agreement.id, agree=True)
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        from web.context import SERVICES_KEY
+
+        async with world.store.transaction() as uow:
+            token = await world.server.app[SERVICES_KEY].web_access.new_link(uow, reyes)
+        async with session.post(world.url("/sign-in"), data={"token": token},
+                                headers={"Sec-Fetch-Site": "same-origin"}) as used:
+            assert used.status == 200 and used.url.path == "/supervisees"
+            listed = await used.text()
+        assert world.client.code in listed and world.other.code not in listed
+        assert "/caseload" not in listed  # the officer's own navigation
+        async with session.get(world.url("/no-such-page")) as answer:
+            unknown = (await answer.text()).split("<main")[1]
+        for code in (world.client.code, world.other.code):
+            for path in (f"/clients/{code}", f"/clients/{code}/journal", f"/reports/{code}",
+                         "/caseload", "/alerts", "/program"):
+                async with session.get(world.url(path)) as answer:
+                    assert answer.status == 404, path
+                    assert (await answer.text()).split("<main")[1] == unknown, path
+        async with world.store.unit_of_work() as uow:
+            viewed = [e for e in await uow.audit_events(client_id=world.client.id)
+                      if e.action == "officer.view"]
+        assert [e.actor for e in viewed] == [f"clinician:{reyes.id}"]
+    finally:
+        await session.close()

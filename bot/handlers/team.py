@@ -14,6 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.callbacks import LanguageCb, SharingCb
 from bot.filters import Role, client_of
 from bot.handlers.clinician import ask_language, language_button
+from bot.handlers.workspace import workspace
 from bot.menus import CLINICIAN, SUPERVISOR, menu
 from bot.outgoing import Outgoing
 from bot.texts import error_text
@@ -233,7 +234,7 @@ async def officer_refused_button(query: CallbackQuery, out: Outgoing) -> None:
 # Every command a clinician or supervisor has, which an officer is refused like a code that
 # does not exist (the officer's own are registered first).
 STAFF_COMMANDS = tuple(dict.fromkeys(name for name, _text in (*CLINICIAN, *SUPERVISOR)
-                                     if name not in ("language", "help")))
+                                     if name not in ("language", "help", "workspace")))
 
 
 def build_router() -> Router:
@@ -259,6 +260,7 @@ def build_router() -> Router:
     officer.message.register(supervisees_command, Command("supervisees"))
     officer.message.register(supervisee_command, Command("supervisee"))
     officer.message.register(ask_language, Command("language"))
+    officer.message.register(workspace, Command("workspace"))  # their own page only
     officer.callback_query.register(language_button, LanguageCb.filter())
     officer.message.register(officer_refused, Command(*STAFF_COMMANDS, "team", "sharing"))
     officer.message.register(officer_refused, F.text.startswith("/"))  # any other command
