@@ -339,6 +339,28 @@ class SharingService:
                                 detail=f"alert {copy.id} to officer {officer.id}")
         return queued
 
+    async def status_changed(self, uow: UnitOfWork, client: Client, status: str) -> int:
+        """The client was paused, resumed or discharged: each officer who agreed to hear
+        of status changes gets the new status (never the pause's reason). How many."""
+        if STATUS not in self.allowed:
+            return 0
+        queued = 0
+        for agreement in await uow.sharing.of_client(client.id, statuses=(AGREED,)):
+            if STATUS not in agreement.categories:
+                continue
+            officer = await uow.clinicians.get(agreement.officer_id)
+            if officer is None or not officer.active or not officer.is_officer:
+                continue
+            lang = self._staff.of(officer).language
+            if await self._to_officer(uow, officer, client, gettext_for(lang, N_(
+                    "Client {code}: treatment status is now {status}.")).format(
+                    code=client.code, status=status_word(lang, status))):
+                queued += 1
+        if queued:
+            await uow.audit(at=self._clock.now(), actor="system", action="sharing.status",
+                            client_id=client.id, detail=f"status {status} to {queued}")
+        return queued
+
     async def _to_officer(self, uow: UnitOfWork, officer: Clinician, client: Client,
                           text: str, *, dedupe: str | None = None) -> bool:
         return await uow.outbox.add(chat_id=officer.telegram_id, kind=TEAM_KIND,

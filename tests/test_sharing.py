@@ -256,3 +256,40 @@ def test_the_command_line_adds_an_officer_lists_roles_and_proposes(
     assert "Traceback" not in wrong.stderr
     shown = cli(["audit", "show"], env, tmp_path).stdout
     assert "sharing.propose" in shown
+
+
+async def texts_to(team: dict[str, Any], chat: int) -> list[str]:
+    async with team["store"].unit_of_work() as uow:
+        index = await uow.vault.telegram_index(chat)
+        ids = list(await uow.session.scalars(select(OutboxRow.id).where(
+            OutboxRow.chat_index == index, OutboxRow.status == "queued")
+            .order_by(OutboxRow.created_at)))
+        return [str((await uow.outbox.get(i, team["clock"].now())).payload["params"].get("text", ""))
+                for i in ids]
+
+
+async def test_status_changes_reach_the_officer_without_the_reason(
+        team: dict[str, Any]) -> None:
+    from journal.checkin.schedule import ScheduleService
+    from journal.discharge import DischargeService
+
+    client = team["clients"]["shares"]
+    schedules = ScheduleService(clock=team["clock"], team=team["sharing"])
+    async with team["store"].transaction() as uow:
+        lane = await uow.clinicians.by_telegram_id(LANE)
+        await schedules.pause(uow, lane, client.code, "custody")
+    team["clock"].advance(minutes=1)
+    async with team["store"].transaction() as uow:
+        await schedules.resume(uow, lane, client.code)
+    team["clock"].advance(minutes=1)
+    from datetime import timedelta
+
+    async with team["store"].transaction() as uow:
+        await DischargeService(clock=team["clock"], retention=timedelta(days=30),
+                               team=team["sharing"]).discharge(uow, lane, client.code)
+    said = [text for text in await texts_to(team, REYES) if "treatment status is now" in text]
+    assert said == [f"Client {client.code}: treatment status is now {word}."
+                    for word in ("paused", "in treatment", "discharged")]
+    assert not any("custody" in text for text in await texts_to(team, REYES))
+    # Officer Ross, whose client did not change, heard nothing of it.
+    assert not any(client.code in text for text in await texts_to(team, ROSS))
