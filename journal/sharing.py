@@ -77,6 +77,20 @@ STATUS_WORDS: Final = {
     "active": N_("in treatment"), "paused": N_("paused"), "discharged": N_("discharged"),
     "invited": N_("not enrolled yet"),
 }
+# What each audited step of an agreement is called on the clinician's page.
+EVENT_WORDS: Final = {
+    "sharing.propose": N_("proposed to the client"),
+    "sharing.agree": N_("the client agreed"),
+    "sharing.decline": N_("the client declined"),
+    "sharing.withdrawn": N_("the client stopped sharing"),
+    "sharing.ended": N_("ended"),
+    "sharing.alert": N_("an alert's level sent"),
+    "sharing.status": N_("a status change sent"),
+}
+AGREEMENT_WORDS: Final = {
+    PROPOSED: N_("waiting for the client's answer"), AGREED: N_("agreed"),
+    DECLINED: N_("declined"), WITHDRAWN: N_("withdrawn by the client"), ENDED: N_("ended"),
+}
 ROLE_WORDS: Final = {
     "clinician": N_("clinician"), "supervisor": N_("supervisor"),
     "officer": N_("supervising officer"),
@@ -89,6 +103,23 @@ class Sharing:
 
     agreement: SharingAgreement
     officer: Clinician
+
+
+@dataclass(frozen=True, slots=True)
+class TeamEvent:
+    """One proposal, answer or end of an agreement, from the audit trail."""
+
+    at: datetime
+    action: str  # sharing.propose | sharing.agree | sharing.decline | sharing.withdrawn | ...
+
+
+@dataclass(frozen=True, slots=True)
+class TeamView:
+    """A client's treatment team as their clinician's workspace page shows it."""
+
+    sharing: list[Sharing]  # every agreement, ended ones too, oldest first
+    events: list[TeamEvent]
+    officers: list[Clinician]  # whom a proposal may name
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +407,19 @@ class SharingService:
                                  code=client.code, **values)},
                              now=self._clock.now(), client_id=client.id)
 
+    async def team_view(self, uow: UnitOfWork, client: Client) -> TeamView:
+        """For the client's clinician: every agreement, its audited history, and the
+        officers a new proposal may name."""
+        found = []
+        for agreement in await uow.sharing.of_client(client.id):
+            officer = await uow.clinicians.get(agreement.officer_id)
+            if officer is not None:
+                found.append(Sharing(agreement, officer))
+        events = [TeamEvent(e.at, e.action)
+                  for e in await uow.audit_events(client_id=client.id, limit=2000)
+                  if e.action.startswith("sharing.") and e.action != "sharing.ledger"]
+        return TeamView(sharing=found, events=events, officers=await self.officers(uow))
+
     # -- what the client sees ------------------------------------------------------------
     async def of_client(self, uow: UnitOfWork, client: Client) -> list[Sharing]:
         found = []
@@ -483,5 +527,6 @@ def checkins_words(language: str, done: int, expected: int) -> str:
 
 
 __all__ = ["ADHERENCE", "ALERTS", "CATEGORIES", "DEFAULT_ALERT_LEVEL", "LEDGER_DAYS",
-           "REPORT", "STATUS", "TEAM_KIND", "LedgerLine", "Sharing", "SharingService",
+           "REPORT", "STATUS", "TEAM_KIND", "LedgerLine", "Sharing", "SharingService", "TeamEvent",
+           "TeamView",
            "Supervisee", "checkins_words", "role_word", "status_word", "view_word"]

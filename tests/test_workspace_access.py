@@ -346,9 +346,55 @@ async def test_an_officer_sees_their_supervisees_page_and_no_clinician_page(
                 async with session.get(world.url(path)) as answer:
                     assert answer.status == 404, path
                     assert (await answer.text()).split("<main")[1] == unknown, path
+        for path in (f"/clients/{world.client.code}/team", f"/clients/{world.client.code}/plan",
+                     "/alerts/x/acknowledge", "/alerts/x/notes"):
+            async with session.post(world.url(path), data={"officer": "7501"}) as answer:
+                assert answer.status == 404, path
         async with world.store.unit_of_work() as uow:
             viewed = [e for e in await uow.audit_events(client_id=world.client.id)
                       if e.action == "officer.view"]
         assert [e.actor for e in viewed] == [f"clinician:{reyes.id}"]
     finally:
         await session.close()
+
+
+async def test_the_client_page_shows_the_team_and_proposes_from_the_form(
+        world: Any, clock: FakeClock) -> None:  # noqa: F811 (the client page's world, by name)
+    """The clinician proposes from the client page (with the CSRF token), sees the proposal
+    and its history; another clinician's form, or one without the token, changes nothing;
+    an officer cannot post it at all."""
+    from tests.test_workspace_client import csrf_of
+
+    admin = AdminService(store=world.store, clock=clock)
+    reyes = await admin.add_clinician(telegram_id=7501, name="Officer Reyes", role="officer")
+    code = world.client.code
+    lane = await signed_in(world, world.lane)
+    ortiz = await signed_in(world, world.ortiz)
+    try:
+        async with lane.get(world.url(f"/clients/{code}")) as answer:
+            shown = await answer.text()
+        assert "Nothing is shared with anyone outside the clinic." in shown
+        assert "Officer Reyes" in shown  # offered in the form
+        token = csrf_of(shown)
+        async with lane.post(world.url(f"/clients/{code}/team"),
+                             data={"officer": "7501"}) as answer:
+            assert answer.status == 403  # no CSRF token
+        async with ortiz.post(world.url(f"/clients/{code}/team"),
+                              data={"officer": "7501", "csrf_token": token}) as answer:
+            assert answer.status in (403, 404)  # not their token, not their client
+        async with world.store.unit_of_work() as uow:
+            assert await uow.sharing.of_client(world.client.id) == []
+        async with lane.post(world.url(f"/clients/{code}/team"),
+                             data={"officer": "7501", "csrf_token": token},
+                             headers={"Origin": world.url("").rstrip("/")}) as answer:
+            assert answer.status == 200 and answer.url.query.get("team") == "proposed"
+            shown = await answer.text()
+        assert "waiting for the client&#39;s answer" in shown or \
+            "waiting for the client's answer" in shown
+        assert "proposed to the client" in shown
+        async with world.store.unit_of_work() as uow:
+            proposals = await uow.sharing.of_client(world.client.id)
+        assert [(p.officer_id, p.status) for p in proposals] == [(reyes.id, "proposed")]
+    finally:
+        await lane.close()
+        await ortiz.close()

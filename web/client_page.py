@@ -21,6 +21,7 @@ from aiohttp import web
 
 from journal.alerts.levels import ALERT_ORDER, LABELS, WORDS
 from journal.checkin.questionnaire import MAX_SCORE
+from journal.errors import InvalidInput
 from journal.i18n import N_, gettext_for, ngettext_for
 from journal.review.charts import DAY_LABELS, Series, Thresholds
 from journal.review.client_page import (
@@ -32,6 +33,8 @@ from journal.review.client_page import (
     JournalPage,
 )
 from journal.review.plan import PLAN_SECTIONS, PlanFormatError, format_rules, section_titles
+from journal.sharing import AGREEMENT_WORDS, CATEGORY_WORDS, EVENT_WORDS
+from storage.records import ENROLLED
 from web.auth import check_csrf, signed_in
 from web.client_charts import (
     SMALL_WIDTH,
@@ -222,13 +225,17 @@ async def _client_page(request: web.Request, viewer: Viewer, days: int, *,
                                                  request.match_info["code"], days=days,
                                                  language=viewer.language,
                                                  timezone=viewer.timezone)
+        team = await services.sharing.team_view(uow, data.client)
     saved = request.query.get("plan") == "saved"
     return page(request, "client.html", {
         **_common(), "data": data,
         "charts": charts(data, viewer.language), "month_rows": month_rows(data, viewer.language),
         "table": table_rows(data), "journal": data.journal,
         "plan_text": data.plan_text if plan_text is None else plan_text,
-        "plan_error": plan_error, "plan_saved": saved and plan_error is None},
+        "plan_error": plan_error, "plan_saved": saved and plan_error is None,
+        "team": team, "team_proposed": request.query.get("team") == "proposed",
+        "event_words": EVENT_WORDS, "agreement_words": AGREEMENT_WORDS,
+        "category_words": CATEGORY_WORDS, "enrolled": data.client.status in ENROLLED},
         status=status)
 
 
@@ -266,12 +273,31 @@ async def edit_plan(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/clients/{client.code}?plan=saved#plan")
 
 
+async def propose_team(request: web.Request) -> web.Response:
+    """A sharing proposal from the client page, as /team makes it: the program's set, to
+    the officer chosen; the client answers in the chat."""
+    viewer = await signed_in(request)
+    form = await posted(request)
+    await check_csrf(request, form)
+    officer = form.get("officer")
+    if not (isinstance(officer, str) and officer.isascii() and officer.isdigit()
+            and len(officer) <= 20):
+        raise InvalidInput("no officer chosen")
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:
+        _agreement, client, _officer = await services.sharing.propose(
+            uow, code=request.match_info["code"], officer_telegram_id=int(officer),
+            by=viewer.clinician)
+    raise web.HTTPSeeOther(f"/clients/{client.code}?team=proposed#team")
+
+
 def add_routes(app: web.Application) -> None:
     services = app[SERVICES_KEY]
     app[PAGES_KEY] = services.client_pages
     app.router.add_get("/clients/{code}", client)
     app.router.add_get("/clients/{code}/journal", journal)
     app.router.add_post("/clients/{code}/plan", edit_plan)
+    app.router.add_post("/clients/{code}/team", propose_team)
 
 
 __all__ = ["PAGES_KEY", "add_routes", "charts"]
