@@ -9,7 +9,7 @@ not share with them answers exactly like a code that does not exist."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
@@ -455,6 +455,49 @@ class SharingService:
                         action="sharing.ledger", client_id=client.id,
                         detail=f"{len(lines)} views over {days} days")
         return lines
+
+    async def ledger_pdf(self, uow: UnitOfWork, client: Client
+                         ) -> Callable[[], Awaitable[bytes]]:
+        """The ledger and what is shared, as a short PDF in the client's language: read
+        now, drawn by the returned coroutine function in the renderer's worker once the
+        caller's transaction committed (no database lock is held while it draws)."""
+        language = client.language
+        lines = await self.ledger(uow, client)
+        shared = await self.of_client(uow, client)
+
+        def t(message: str) -> str:
+            return gettext_for(language, message)
+
+        seen = [t(N_("{when}: {name} ({role}) saw {what}")).format(
+            when=shown_time(line.at, client.timezone), name=line.name,
+            role=role_word(language, line.role), what=view_word(language, line.action))
+            for line in lines] or [t(N_("Nobody on your team looked at your information in "
+                                        "the last 30 days."))]
+        given = []
+        for item in shared:
+            a = item.agreement
+            given.append(t(N_("{officer} ({role}): {state}")).format(
+                officer=item.officer.name, role=role_word(language, item.officer.role),
+                state=t(AGREEMENT_WORDS.get(a.status, a.status))))
+            given += self.what_text(a, language).splitlines()
+        title = t(N_("Who looked at your information"))
+        intro = t(N_("Client {code}, the last 30 days, made {time}. Read from the program's "
+                     "audit trail.")).format(code=client.code,
+                                             time=shown_time(self._clock.now(),
+                                                             client.timezone))
+        sections = [(t(N_("Views of your information")), seen),
+                    (t(N_("Who receives information about your treatment")),
+                     given or [t(N_("Nobody outside your treatment team. Nothing is "
+                                    "shared."))]),
+                    (t(N_("Never shared")), [t(NEVER_SHARED)])]
+
+        async def draw() -> bytes:
+            from journal.ledger_pdf import build_ledger
+            from journal.review.renderer import RENDERER  # multiprocessing, once needed
+
+            return await RENDERER.run(build_ledger, title, intro, sections)
+
+        return draw
 
     # -- what the officer sees -----------------------------------------------------------
     async def supervisees(self, uow: UnitOfWork, officer: Clinician) -> list[Supervisee]:

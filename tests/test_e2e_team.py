@@ -9,9 +9,11 @@ never appears in anything the officer receives."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from io import BytesIO
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from journal.administration import AdminService
@@ -172,6 +174,14 @@ async def test_the_team_story(world: dict[str, Any]) -> None:
     ledger = await emu.wait_for_message(CLIENT, contains="Dr Lane", after=mine.message_id)
     assert "Officer Reyes" in ledger.text
     assert t(world, "supervising officer") in ledger.text
+    # The same on request as a short PDF in the client's language.
+    await emu.press_button(CLIENT, ledger.message_id, text=t(world, "As a PDF"))
+    pdf = await emu.wait_for_message(CLIENT, after=ledger.message_id,
+                                     contains=t(world, "Who looked at your information"))
+    assert pdf.document is not None and pdf.file is not None
+    pages = "\n".join(page.extract_text() for page in PdfReader(BytesIO(pdf.file.data)).pages)
+    assert "Dr Lane" in pages and "Officer Reyes" in pages and CANARY not in pages
+    assert t(world, "Never shared") in pages
 
     # The client withdraws: both are told, and the next alert reaches the clinician only.
     await emu.press_button(CLIENT, mine.message_id,

@@ -143,9 +143,11 @@ async def client_button(query: CallbackQuery, callback_data: SharingCb, person: 
         lines = await sharing.ledger(uow, client)
         language = current_language.get()
         out.answer()
+        as_pdf = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+            text=_("As a PDF"), callback_data=SharingCb(action="pdf").pack())]])
         if not lines:
             out.send(chat, _("Nobody on your team looked at your information in the last 30 "
-                             "days."))
+                             "days."), as_pdf)
             return
         seen = [_("Who looked at your information in the last 30 days:")]
         seen += [_("{when}: {name} ({role}) saw {what}").format(
@@ -155,7 +157,12 @@ async def client_button(query: CallbackQuery, callback_data: SharingCb, person: 
         if len(lines) > 40:
             seen.append(ngettext("...and {n} more view.", "...and {n} more views.",
                                  len(lines) - 40).format(n=len(lines) - 40))
-        out.send(chat, "\n".join(seen))
+        out.send(chat, "\n".join(seen), as_pdf)
+    elif callback_data.action == "pdf":
+        pdf = await sharing.ledger_pdf(uow, client)
+        out.answer()
+        out.send_document(chat, pdf, f"ledger-{client.code}.pdf",
+                          _("Who looked at your information"))
     else:
         out.answer(_("This button is no longer active."))
 
