@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
     from journal.preferences import PreferencesService
+    from journal.progress import ProgressService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
     from journal.review.service import ReviewService
@@ -65,6 +66,7 @@ class Services:
     client_pages: ClientPages
     keyring: KeyringService
     sharing: SharingService
+    progress: ProgressService
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -84,6 +86,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
     from journal.preferences import PreferencesService
+    from journal.progress import ProgressService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
     from journal.review.service import ReviewService
@@ -129,6 +132,10 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         admin=AdminService(store=store, clock=clock, staff_language=settings.default_language,
                            sharing=sharing),
         sharing=sharing,
+        progress=ProgressService(clock=clock, sharing=sharing,
+                                 report_day=settings.progress_report_day,
+                                 staff_language=settings.default_language,
+                                 display_timezone=settings.default_timezone),
         keyring=KeyringService(store=store, clock=clock),
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),

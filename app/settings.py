@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     """Minutes before an unacknowledged alert of each level goes to the supervisors (and
     again after as long, up to three times)."""
     program_name: str = Field(default="Steadfast", min_length=1, max_length=80)
+    progress_report_day: int = Field(default=1, ge=1, le=28)
+    """The day of the month (in the program's zone) on which last month's progress report
+    drafts are made for each clinician to review and send (default 1)."""
     sharing_categories: str = "adherence,alerts,report,status"
     """What a client may be asked to share with a supervising officer (comma-separated,
     from adherence, alerts, report, status): a program narrows the list; a proposal

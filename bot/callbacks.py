@@ -102,7 +102,7 @@ class SharingCb(CallbackData, prefix="sh"):
     """sh:<action>:<agreement id>[:<officer telegram id>]. The client's agree, decline and
     withdraw; a clinician's choice of officer for /team (by the client's code)."""
 
-    action: str  # agree | decline | withdraw | ledger | pdf | propose
+    action: str  # agree | decline | withdraw | ledger | pdf | propose | received | report
     agreement: str = ""  # an agreement id, or for propose the client's code
     officer: int = 0
 
@@ -125,6 +125,8 @@ BUTTON_CALLBACKS: Final[Mapping[str, Callable[[Mapping[str, str]], CallbackData]
                                                     agreement=values["agreement"]),
     buttons.SHARING_DECLINE: lambda values: SharingCb(action="decline",
                                                       agreement=values["agreement"]),
+    buttons.PROGRESS_ACK: lambda values: SharingCb(action="received", agreement=values["report"]),
+    buttons.PROGRESS_PDF: lambda values: SharingCb(action="report", agreement=values["report"]),
 }
 
 

@@ -58,6 +58,7 @@ CLINICIAN = (
     ("plan", N_("See or change a client's RP plan")),
     ("discharge", N_("Discharge a client")),
     ("team", N_("Propose sharing with a client's supervising officer")),
+    ("progress", N_("Review and send a monthly progress report")),
     ("workspace", N_("Open the workspace pages")),
     ("language", N_("Your language for alerts, summaries and reports")),
     ("help", N_("What you can do here")),

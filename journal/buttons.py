@@ -18,6 +18,8 @@ ALERT_DETAILS: Final = "alert.details"
 ALERT_ACK: Final = "alert.ack"
 SHARING_AGREE: Final = "sharing.agree"
 SHARING_DECLINE: Final = "sharing.decline"
+PROGRESS_ACK: Final = "progress.ack"
+PROGRESS_PDF: Final = "progress.pdf"
 
 # Each action and the values its button carries: ids and dates, never an answer's words.
 ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
@@ -27,6 +29,8 @@ ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     ALERT_ACK: frozenset({"alert"}),
     SHARING_AGREE: frozenset({"agreement"}),  # the sharing agreement's id
     SHARING_DECLINE: frozenset({"agreement"}),
+    PROGRESS_ACK: frozenset({"report"}),  # the progress report's id
+    PROGRESS_PDF: frozenset({"report"}),
 })
 
 
@@ -56,4 +60,4 @@ def rows_data(rows: Sequence[Sequence[Button]]) -> list[list[dict[str, str]]]:
 
 
 __all__ = ["ACTIONS", "ALERT_ACK", "ALERT_DETAILS", "CHECKIN_LATER", "CHECKIN_START",
-           "SHARING_AGREE", "SHARING_DECLINE", "Button", "rows_data"]
+           "PROGRESS_ACK", "PROGRESS_PDF", "SHARING_AGREE", "SHARING_DECLINE", "Button", "rows_data"]

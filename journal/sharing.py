@@ -306,6 +306,7 @@ class SharingService:
             return None
         dropped = await uow.outbox.cancel_to(chat_id=officer.telegram_id, client_id=client.id,
                                              kinds=(TEAM_KIND,))
+        await uow.progress.drop_drafts(agreement.id)  # a waiting report is never sent
         await uow.audit(at=now, actor=actor, action=f"sharing.{status}", client_id=client.id,
                         detail=f"agreement {agreement.id} {why}; {dropped} queued dropped")
         if tell_officer and officer.active:

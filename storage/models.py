@@ -379,6 +379,28 @@ class SharingAgreementRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
 
 
+class ProgressReportRow(Base):
+    """One monthly progress report for the officer of an agreement that includes it: a
+    draft the clinician reviews, then sent and acknowledged. The clinician's progress note
+    is sealed under the client's data key; everything else is computed when drawn."""
+
+    __tablename__ = "progress_reports"
+    __table_args__ = (UniqueConstraint("agreement_id", "month",
+                                       name="uq_progress_reports_agreement_month"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("sharing_agreements.id"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month reported
+    status: Mapped[str] = mapped_column(String(16), index=True)  # draft | sent | dropped
+    note_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    sent_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    sent_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    # When a draft left unsent went to the supervisors (once).
+    raised_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+
+
 class AuditEventRow(Base):
     """Append-only; each row's MAC chains over the previous one."""
 

@@ -97,6 +97,21 @@ class SharingAgreement:
 
 
 @dataclass(frozen=True, slots=True)
+class ProgressReport:
+    id: str
+    agreement_id: str
+    client_id: str
+    month: date
+    status: str  # draft | sent | dropped
+    created_at: datetime
+    note: str | None = None  # opened only when asked for
+    sent_at: datetime | None = None
+    sent_by: int | None = None
+    acknowledged_at: datetime | None = None
+    raised_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Client:
     id: str
     code: str

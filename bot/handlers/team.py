@@ -21,6 +21,7 @@ from bot.texts import error_text
 from journal.alerts.levels import WORDS
 from journal.i18n import _, current_language, ngettext
 from journal.people import Person
+from journal.progress import ProgressService
 from journal.sharing import (
     ADHERENCE,
     ALERTS,
@@ -76,6 +77,46 @@ async def propose_button(query: CallbackQuery, callback_data: SharingCb, person:
     out.answer(_("Proposed."))
     if query.message is not None:
         out.edit(query.from_user.id, query.message.message_id, text)
+
+
+async def progress_command(message: Message, command: CommandObject, person: Person,
+                           uow: UnitOfWork, out: Outgoing, progress: ProgressService) -> None:
+    """/progress CODE: the waiting draft; /progress CODE note...: send it with the note."""
+    assert person.clinician is not None
+    words = (command.args or "").split(maxsplit=1)
+    if not words:
+        out.send(message.chat.id, error_text("progress.note"))
+        return
+    language = current_language.get()
+    if len(words) == 1:
+        client, _draft, content = await progress.draft_for(uow, person.clinician, words[0])
+        out.send(message.chat.id, "\n\n".join([
+            progress.summary_text(content, language),
+            _("To send it to the supervising officer, write /progress {code} followed by a "
+              "short progress note. The report never includes answers, journal, plan, alert "
+              "reasons or notes.").format(code=client.code)]))
+        return
+    client, officer = await progress.send(uow, person.clinician, words[0], words[1])
+    # The note is stored encrypted and reaches the officer: it leaves this chat.
+    out.delete(message.chat.id, message.message_id)
+    out.send(message.chat.id, _("Sent to {officer}. You will see here when they acknowledge "
+                                "receipt.").format(officer=officer.name))
+
+
+async def received_button(query: CallbackQuery, callback_data: SharingCb, person: Person,
+                          uow: UnitOfWork, out: Outgoing, progress: ProgressService) -> None:
+    assert person.clinician is not None
+    if callback_data.action == "report":
+        filename, draw = await progress.officer_pdf(uow, person.clinician,
+                                                    callback_data.agreement)
+        out.answer()
+        out.send_document(query.from_user.id, draw, filename)
+        return
+    code = await progress.acknowledge(uow, person.clinician, callback_data.agreement)
+    out.answer(_("Receipt acknowledged."))
+    if query.message is not None:
+        out.send(query.from_user.id, _("You acknowledged receipt of the progress report for "
+                                       "client {code}.").format(code=code))
 
 
 # --- the client answers and looks ---------------------------------------------------------
@@ -251,6 +292,7 @@ def build_router() -> Router:
     staff.message.filter(Role("clinician", "supervisor"))
     staff.callback_query.filter(Role("clinician", "supervisor"))
     staff.message.register(team_command, Command("team"))
+    staff.message.register(progress_command, Command("progress"))
     staff.callback_query.register(propose_button, SharingCb.filter(F.action == "propose"))
 
     client = Router(name=f"{__name__}.client")
@@ -269,6 +311,8 @@ def build_router() -> Router:
     officer.message.register(ask_language, Command("language"))
     officer.message.register(workspace, Command("workspace"))  # their own page only
     officer.callback_query.register(language_button, LanguageCb.filter())
+    officer.callback_query.register(received_button,
+                                    SharingCb.filter(F.action.in_({"received", "report"})))
     officer.message.register(officer_refused, Command(*STAFF_COMMANDS, "team", "sharing"))
     officer.message.register(officer_refused, F.text.startswith("/"))  # any other command
     officer.callback_query.register(officer_refused_button)  # any button not their own

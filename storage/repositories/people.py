@@ -22,6 +22,7 @@ from storage.models import (
     InviteRow,
     OutboxRow,
     PlanRow,
+    ProgressReportRow,
     SharingAgreementRow,
     StaffEmailRow,
 )
@@ -332,6 +333,9 @@ class ClientRepository(Repository):
         await self.session.execute(
             delete(OutboxRow).where(about).execution_options(synchronize_session=False))
         # What the client agreed to share, and with whom, goes with everything else.
+        await self.session.execute(
+            delete(ProgressReportRow).where(ProgressReportRow.client_id == client_id)
+            .execution_options(synchronize_session=False))
         await self.session.execute(
             delete(SharingAgreementRow).where(SharingAgreementRow.client_id == client_id)
             .execution_options(synchronize_session=False))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from storage.models import SharingAgreementRow
-from storage.records import SharingAgreement
+from storage.models import ProgressReportRow, SharingAgreementRow
+from storage.records import ProgressReport, SharingAgreement
 from storage.repositories.base import Repository, new_id
 
 PROPOSED = "proposed"
@@ -58,6 +59,12 @@ class SharingRepository(Repository):
         rows = await self.session.scalars(query.order_by(SharingAgreementRow.proposed_at))
         return [_record(r) for r in rows]
 
+    async def agreed_with(self, category: str) -> list[SharingAgreement]:
+        """Every agreed agreement that includes `category`."""
+        rows = await self.session.scalars(
+            select(SharingAgreementRow).where(SharingAgreementRow.status == AGREED))
+        return [r for r in map(_record, rows) if category in r.categories]
+
     async def set_status(self, agreement_id: str, status: str, now: datetime, *,
                          expect: Sequence[str]) -> SharingAgreement | None:
         """Move an agreement from one of `expect` to `status`; None when it was not in one
@@ -77,4 +84,98 @@ class SharingRepository(Repository):
         return _record(row) if row is not None else None
 
 
-__all__ = ["AGREED", "DECLINED", "ENDED", "LIVE", "PROPOSED", "WITHDRAWN", "SharingRepository"]
+class ProgressReportRepository(Repository):
+    """Monthly progress reports; the clinician's note sealed under the client's key."""
+
+    async def _record(self, row: ProgressReportRow, *, note: bool = False) -> ProgressReport:
+        text = None
+        if note and row.note_ct is not None:
+            text = await self.vault.open_json(row.client_id, "progress.note", row.id,
+                                              row.note_ct)
+        return ProgressReport(id=row.id, agreement_id=row.agreement_id,
+                              client_id=row.client_id, month=row.month, status=row.status,
+                              created_at=row.created_at, note=text, sent_at=row.sent_at,
+                              sent_by=row.sent_by, acknowledged_at=row.acknowledged_at,
+                              raised_at=row.raised_at)
+
+    async def add_draft(self, *, agreement_id: str, client_id: str, month: date,
+                        now: datetime) -> ProgressReport | None:
+        """A draft for the month, or None when the agreement has one already."""
+        row = ProgressReportRow(id=new_id(), agreement_id=agreement_id, client_id=client_id,
+                                month=month, status="draft", created_at=now)
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+        except IntegrityError:
+            return None
+        return await self._record(row)
+
+    async def months_of(self, agreement_ids: Sequence[str], month: date) -> set[str]:
+        """Which of these agreements have a report for the month already."""
+        if not agreement_ids:
+            return set()
+        return set(await self.session.scalars(
+            select(ProgressReportRow.agreement_id).where(
+                ProgressReportRow.agreement_id.in_(list(agreement_ids)),
+                ProgressReportRow.month == month)))
+
+    async def get(self, report_id: str, *, note: bool = False) -> ProgressReport | None:
+        row = await self.session.get(ProgressReportRow, report_id)
+        return await self._record(row, note=note) if row is not None else None
+
+    async def latest_draft(self, agreement_id: str) -> ProgressReport | None:
+        row = await self.session.scalar(
+            select(ProgressReportRow).where(ProgressReportRow.agreement_id == agreement_id,
+                                            ProgressReportRow.status == "draft")
+            .order_by(ProgressReportRow.month.desc()).limit(1))
+        return await self._record(row) if row is not None else None
+
+    async def latest(self, agreement_id: str) -> ProgressReport | None:
+        row = await self.session.scalar(
+            select(ProgressReportRow).where(ProgressReportRow.agreement_id == agreement_id)
+            .order_by(ProgressReportRow.month.desc()).limit(1))
+        return await self._record(row) if row is not None else None
+
+    async def send(self, report_id: str, client_id: str, note: str, *, by: int,
+                   now: datetime) -> bool:
+        """Draft to sent, with the clinician's note sealed; False when not a draft."""
+        sealed = await self.vault.seal_json(client_id, "progress.note", report_id, note)
+        result = await self.session.execute(
+            update(ProgressReportRow).where(ProgressReportRow.id == report_id,
+                                            ProgressReportRow.status == "draft")
+            .values(status="sent", note_ct=sealed, sent_at=now, sent_by=by)
+            .execution_options(synchronize_session=False))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def acknowledge(self, report_id: str, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(ProgressReportRow).where(ProgressReportRow.id == report_id,
+                                            ProgressReportRow.status == "sent",
+                                            ProgressReportRow.acknowledged_at.is_(None))
+            .values(acknowledged_at=now).execution_options(synchronize_session=False))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def drop_drafts(self, agreement_id: str) -> int:
+        """An agreement that ended: its unsent drafts are never sent."""
+        result = await self.session.execute(
+            update(ProgressReportRow).where(ProgressReportRow.agreement_id == agreement_id,
+                                            ProgressReportRow.status == "draft")
+            .values(status="dropped").execution_options(synchronize_session=False))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def overdue(self, before: datetime) -> list[ProgressReport]:
+        """Drafts made before `before`, not sent and not raised to the supervisors yet."""
+        rows = await self.session.scalars(
+            select(ProgressReportRow).where(ProgressReportRow.status == "draft",
+                                            ProgressReportRow.created_at < before,
+                                            ProgressReportRow.raised_at.is_(None)))
+        return [await self._record(r) for r in rows]
+
+    async def mark_raised(self, report_id: str, now: datetime) -> None:
+        await self.session.execute(
+            update(ProgressReportRow).where(ProgressReportRow.id == report_id)
+            .values(raised_at=now).execution_options(synchronize_session=False))
+
+
+__all__ = ["ProgressReportRepository", "AGREED", "DECLINED", "ENDED", "LIVE", "PROPOSED", "WITHDRAWN", "SharingRepository"]
