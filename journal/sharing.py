@@ -87,6 +87,10 @@ EVENT_WORDS: Final = {
     "sharing.alert": N_("an alert's level sent"),
     "sharing.status": N_("a status change sent"),
 }
+REPORT_WORDS: Final = {
+    "draft": N_("the clinician is preparing it"), "sent": N_("sent, not acknowledged yet"),
+    "acknowledged": N_("acknowledged"),
+}
 AGREEMENT_WORDS: Final = {
     PROPOSED: N_("waiting for the client's answer"), AGREED: N_("agreed"),
     DECLINED: N_("declined"), WITHDRAWN: N_("withdrawn by the client"), ENDED: N_("ended"),
@@ -142,6 +146,8 @@ class Supervisee:
     done: int | None  # check-ins done over the last 30 days, with ADHERENCE
     expected: int | None
     open_alerts: dict[str, int]  # level -> count at or above the shared level, with ALERTS
+    report: str | None = None  # the latest monthly report: draft | sent | acknowledged
+    report_month: date | None = None
 
     @property
     def need(self) -> tuple[int, float, str]:
@@ -545,15 +551,28 @@ class SharingService:
                 if (alert.status == AlertStatus.OPEN and alert.level in LEVELS
                         and level_rank(alert.level) >= level_rank(agreement.alert_level)):  # type: ignore[arg-type]
                     open_alerts[alert.level] = open_alerts.get(alert.level, 0) + 1
+        report = month = None
+        if REPORT in cats:
+            newest = await uow.progress.latest(agreement.id)
+            if newest is not None and newest.status != "dropped":
+                report = "acknowledged" if newest.acknowledged_at else newest.status
+                month = newest.month
         await uow.audit(at=now, actor=actor_of(officer), action="officer.view",
                         client_id=client.id, detail=f"agreement {agreement.id}")
         return Supervisee(code=client.code, status=client.status if STATUS in cats else "",
                           categories=cats, since=agreement.answered_at, last_checkin=last,
-                          done=done, expected=expected, open_alerts=open_alerts)
+                          done=done, expected=expected, open_alerts=open_alerts,
+                          report=report, report_month=month)
 
 
 def role_word(language: str, role: str) -> str:
     return gettext_for(language, ROLE_WORDS.get(role, role))
+
+
+def report_word(language: str, report: str | None, month: date | None) -> str:
+    if report is None or month is None:
+        return gettext_for(language, N_("no report yet"))
+    return f"{month:%Y-%m}: " + gettext_for(language, REPORT_WORDS.get(report, report))
 
 
 def status_word(language: str, status: str) -> str:
@@ -573,4 +592,4 @@ def checkins_words(language: str, done: int, expected: int) -> str:
 __all__ = ["ADHERENCE", "ALERTS", "CATEGORIES", "DEFAULT_ALERT_LEVEL", "LEDGER_DAYS",
            "REPORT", "STATUS", "TEAM_KIND", "LedgerLine", "Sharing", "SharingService", "TeamEvent",
            "TeamView",
-           "Supervisee", "checkins_words", "role_word", "status_word", "view_word"]
+           "Supervisee", "checkins_words", "report_word", "role_word", "status_word", "view_word"]

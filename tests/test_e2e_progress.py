@@ -101,6 +101,9 @@ async def test_the_monthly_report_is_reviewed_sent_read_and_acknowledged(
 
     await emu.press_button(REYES, report.message_id, text="Acknowledge receipt")
     await emu.wait_for_message(LANE, contains="acknowledged receipt")
+    sent = await emu.send_command(REYES, "/supervisees")
+    await emu.wait_for_message(REYES, after=sent.message_id,
+                               contains="monthly report: 2026-02: acknowledged")
     async with world["store"].unit_of_work() as uow:
         rows = dict((await uow.session.execute(
             select(ProgressReportRow.client_id, ProgressReportRow.status))).all())

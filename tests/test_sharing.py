@@ -21,7 +21,7 @@ from journal.errors import InvalidInput, NotFound
 from journal.review.caseload import CaseloadService
 from journal.sharing import SharingService
 from storage.crypto import MasterKeyring
-from storage.models import OutboxRow, SharingAgreementRow
+from storage.models import OutboxRow, ProgressReportRow, SharingAgreementRow
 from storage.records import Client
 from storage.uow import Store
 from tests.conftest import Database
@@ -293,3 +293,41 @@ async def test_status_changes_reach_the_officer_without_the_reason(
     assert not any("custody" in text for text in await texts_to(team, REYES))
     # Officer Ross, whose client did not change, heard nothing of it.
     assert not any(client.code in text for text in await texts_to(team, ROSS))
+
+
+async def test_a_draft_waits_five_days_then_goes_to_the_supervisors_and_a_withdrawal_drops_it(
+        team: dict[str, Any]) -> None:
+    from datetime import date
+
+    from journal.errors import NotFound as Missing
+    from journal.progress import ProgressService
+
+    clock = team["clock"]
+    progress = ProgressService(clock=clock, sharing=team["sharing"])
+    clients = team["clients"]
+    async with team["store"].transaction() as uow:  # agreements made "now": next month's
+        assert await progress.make_drafts(uow, date(2026, 2, 1)) == 0
+        made = await progress.make_drafts(uow, date(2026, 3, 1))
+        assert made == 2  # shares (Reyes) and ross (Ross); not the one who withdrew
+        assert await progress.make_drafts(uow, date(2026, 3, 1)) == 0  # once
+    clock.advance(days=4)
+    async with team["store"].transaction() as uow:
+        assert await progress.raise_overdue(uow) == 0
+    clock.advance(days=2)
+    async with team["store"].transaction() as uow:
+        assert await progress.raise_overdue(uow) == 2
+        assert await progress.raise_overdue(uow) == 0  # once
+    assert sum("waited five days unsent" in text for text in await texts_to(team, SUP)) == 2
+
+    # The client who shares withdraws: their draft is never sent.
+    async with team["store"].transaction() as uow:
+        agreement = (await uow.sharing.of_client(clients["shares"].id, statuses=("agreed",)))[0]
+        await team["sharing"].withdraw(uow, clients["shares"], agreement.id)
+    async with team["store"].transaction() as uow:
+        lane = await uow.clinicians.by_telegram_id(LANE)
+        with pytest.raises(Missing):
+            await progress.send(uow, lane, clients["shares"].code, "Doing well.")
+    async with team["store"].unit_of_work() as uow:
+        rows = dict((await uow.session.execute(
+            select(ProgressReportRow.client_id, ProgressReportRow.status))).all())
+    assert rows == {clients["shares"].id: "dropped", clients["ross"].id: "draft"}

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from journal.alerts.levels import ALERT_ORDER, WORDS
 from journal.errors import NotFound
-from journal.sharing import ADHERENCE, ALERTS, STATUS, STATUS_WORDS
+from journal.sharing import ADHERENCE, ALERTS, REPORT, STATUS, STATUS_WORDS, report_word
 from web.auth import any_viewer
 from web.context import SERVICES_KEY
 from web.render import page
@@ -24,7 +24,8 @@ async def supervisees(request: web.Request) -> web.Response:
     return page(request, "supervisees.html", {
         "nav": "supervisees", "supervisees": found, "levels": ALERT_ORDER, "words": WORDS,
         "status_words": STATUS_WORDS, "ADHERENCE": ADHERENCE, "ALERTS": ALERTS,
-        "STATUS": STATUS})
+        "STATUS": STATUS, "REPORT": REPORT,
+        "report_of": lambda s: report_word(viewer.language, s.report, s.report_month)})
 
 
 def add_routes(app: web.Application) -> None:

@@ -25,10 +25,12 @@ from journal.progress import ProgressService
 from journal.sharing import (
     ADHERENCE,
     ALERTS,
+    REPORT,
     STATUS,
     SharingService,
     Supervisee,
     checkins_words,
+    report_word,
     role_word,
     status_word,
     view_word,
@@ -227,6 +229,9 @@ def supervisee_text(s: Supervisee, zone: str) -> str:
                 f"{n} {_(WORDS[level])}" for level, n in s.open_alerts.items())))
         else:
             parts.append(_("no open alerts"))
+    if REPORT in s.categories:
+        parts.append(_("monthly report: {state}").format(
+            state=report_word(language, s.report, s.report_month)))
     parts.append(_("sharing since {since}").format(since=_since(s.since, zone)))
     return "; ".join(parts)
 
