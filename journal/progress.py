@@ -171,10 +171,11 @@ class ProgressService:
             now=now, client_id=client.id)
         return client, officer
 
-    async def officer_pdf(self, uow: UnitOfWork, officer: Clinician, report_id: str
-                          ) -> tuple[str, Callable[[], Awaitable[bytes]]]:
-        """The sent report as a PDF for its officer (an audited view), drawn by the returned
-        coroutine function after commit; NotFound as an unknown code otherwise."""
+    async def officer_view(self, uow: UnitOfWork, officer: Clinician, report_id: str
+                           ) -> tuple[ProgressReport, ProgressContent, str]:
+        """A sent report for its officer, while the agreement stands (an audited view):
+        the report (its note opened), what it holds, and its author's name; NotFound as an
+        unknown code otherwise."""
         report = await uow.progress.get(report_id, note=True)
         agreement = await uow.sharing.get(report.agreement_id) if report else None
         client = await uow.clients.get(report.client_id) if report else None
@@ -184,11 +185,18 @@ class ProgressService:
             raise NotFound("no such report", key="client.not_found")
         content = await self.content(uow, client, report.month)
         author = await uow.clinicians.get(report.sent_by) if report.sent_by else None
-        lang = self._staff.of(officer).language
-        title, sections = self.pdf_parts(content, report.note or "", lang,
-                                         author.name if author else "-")
         await uow.audit(at=self._clock.now(), actor=actor_of(officer), action="officer.view",
                         client_id=client.id, detail=f"progress report {report.id}")
+        return report, content, author.name if author else "-"
+
+    async def officer_pdf(self, uow: UnitOfWork, officer: Clinician, report_id: str
+                          ) -> tuple[str, Callable[[], Awaitable[bytes]]]:
+        """The sent report as a PDF for its officer (an audited view), drawn by the returned
+        coroutine function after commit; NotFound as an unknown code otherwise."""
+        report, content, author = await self.officer_view(uow, officer, report_id)
+        client_code = content.code
+        lang = self._staff.of(officer).language
+        title, sections = self.pdf_parts(content, report.note or "", lang, author)
 
         async def draw() -> bytes:
             from journal.ledger_pdf import build_ledger
@@ -197,7 +205,7 @@ class ProgressService:
             return await RENDERER.run(build_ledger, title, gettext_for(lang, LEAVES_OUT),
                                       sections)
 
-        return f"progress-{client.code}-{report.month:%Y-%m}.pdf", draw
+        return f"progress-{client_code}-{report.month:%Y-%m}.pdf", draw
 
     async def acknowledge(self, uow: UnitOfWork, officer: Clinician, report_id: str) -> str:
         """The officer acknowledges receipt (audited); NotFound as an unknown code when

@@ -148,6 +148,7 @@ class Supervisee:
     open_alerts: dict[str, int]  # level -> count at or above the shared level, with ALERTS
     report: str | None = None  # the latest monthly report: draft | sent | acknowledged
     report_month: date | None = None
+    report_id: str | None = None  # a sent report the officer may open
 
     @property
     def need(self) -> tuple[int, float, str]:
@@ -551,18 +552,19 @@ class SharingService:
                 if (alert.status == AlertStatus.OPEN and alert.level in LEVELS
                         and level_rank(alert.level) >= level_rank(agreement.alert_level)):  # type: ignore[arg-type]
                     open_alerts[alert.level] = open_alerts.get(alert.level, 0) + 1
-        report = month = None
+        report = month = report_id = None
         if REPORT in cats:
             newest = await uow.progress.latest(agreement.id)
             if newest is not None and newest.status != "dropped":
                 report = "acknowledged" if newest.acknowledged_at else newest.status
                 month = newest.month
+                report_id = newest.id if newest.status == "sent" else None
         await uow.audit(at=now, actor=actor_of(officer), action="officer.view",
                         client_id=client.id, detail=f"agreement {agreement.id}")
         return Supervisee(code=client.code, status=client.status if STATUS in cats else "",
                           categories=cats, since=agreement.answered_at, last_checkin=last,
                           done=done, expected=expected, open_alerts=open_alerts,
-                          report=report, report_month=month)
+                          report=report, report_month=month, report_id=report_id)
 
 
 def role_word(language: str, role: str) -> str:

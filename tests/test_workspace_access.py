@@ -265,6 +265,9 @@ ACCESS_MATRIX = [
     ("/supervisees", "clinician", 404),
     ("/supervisees", "supervisor", 404),
     ("/supervisees", None, 401),
+    ("/progress/0123456789abcdef0123456789abcdef", "officer", 404),  # not theirs: unknown
+    ("/progress/0123456789abcdef0123456789abcdef", "clinician", 404),
+    ("/progress/0123456789abcdef0123456789abcdef", None, 401),
     *((page, "officer", 404) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged",
                                           "/program", "/clients/ABC-23",
                                           "/clients/ABC-23/journal", "/reports/ABC-23")),
@@ -398,3 +401,56 @@ async def test_the_client_page_shows_the_team_and_proposes_from_the_form(
     finally:
         await lane.close()
         await ortiz.close()
+
+
+async def test_an_officer_reads_and_acknowledges_a_progress_report_in_the_workspace(
+        world: Any, clock: FakeClock) -> None:  # noqa: F811 (the client page's world, by name)
+    from journal.progress import ProgressService
+    from journal.sharing import SharingService
+    from tests.test_workspace_client import csrf_of
+
+    admin = AdminService(store=world.store, clock=clock)
+    reyes = await admin.add_clinician(telegram_id=7501, name="Officer Reyes", role="officer")
+    ross = await admin.add_clinician(telegram_id=7502, name="Officer Ross", role="officer")
+    sharing = SharingService(clock=clock)
+    progress = ProgressService(clock=clock, sharing=sharing)
+    async with world.store.transaction() as uow:
+        agreement, client, _ = await sharing.propose(
+            uow, code=world.client.code, officer_telegram_id=7501, by=world.lane)
+        await sharing.answer(uow, client, agreement.id, agree=True)
+        assert await progress.make_drafts(uow, clock.now().date().replace(day=1)) == 1
+        await progress.send(uow, world.lane, world.client.code, "Attends every group.")
+        report_id = (await uow.progress.latest(agreement.id)).id  # type: ignore[union-attr]
+    from web.context import SERVICES_KEY
+
+    async def officer_session(officer: Any) -> aiohttp.ClientSession:
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with world.store.transaction() as uow:
+            token = await world.server.app[SERVICES_KEY].web_access.new_link(uow, officer)
+        async with session.post(world.url("/sign-in"), data={"token": token},
+                                headers={"Sec-Fetch-Site": "same-origin"}) as used:
+            assert used.url.path == "/supervisees"
+        return session
+
+    mine, other, lane = (await officer_session(reyes), await officer_session(ross),
+                         await signed_in(world, world.lane))
+    try:
+        async with mine.get(world.url("/supervisees")) as answer:
+            assert f"/progress/{report_id}" in await answer.text()
+        async with mine.get(world.url(f"/progress/{report_id}")) as answer:
+            assert answer.status == 200
+            shown = await answer.text()
+        assert "Attends every group." in shown and "leaves out" in shown
+        for session in (other, lane):
+            async with session.get(world.url(f"/progress/{report_id}")) as answer:
+                assert answer.status == 404
+        async with mine.post(world.url(f"/progress/{report_id}/acknowledge"),
+                             data={"csrf_token": csrf_of(shown)},
+                             headers={"Origin": world.url("").rstrip("/")}) as answer:
+            assert answer.status == 200 and "Receipt acknowledged." in await answer.text()
+        async with world.store.unit_of_work() as uow:
+            actions = [e.action for e in await uow.audit_events(client_id=world.client.id)]
+        assert "progress.acknowledge" in actions
+    finally:
+        for session in (mine, other, lane):
+            await session.close()

@@ -8,16 +8,16 @@ from aiohttp import web
 
 from journal.alerts.levels import ALERT_ORDER, WORDS
 from journal.errors import NotFound
+from journal.progress import LEAVES_OUT
 from journal.sharing import ADHERENCE, ALERTS, REPORT, STATUS, STATUS_WORDS, report_word
-from web.auth import any_viewer
-from web.context import SERVICES_KEY
+from web.auth import any_viewer, check_csrf
+from web.context import SERVICES_KEY, VIEWER, Viewer
+from web.parsing import form as posted
 from web.render import page
 
 
 async def supervisees(request: web.Request) -> web.Response:
-    viewer = await any_viewer(request)
-    if not viewer.clinician.is_officer:  # the caseload is theirs: this page is not
-        raise NotFound("an officer's page")
+    viewer = await _officer(request)  # a clinician's list is the caseload
     services = request.app[SERVICES_KEY]
     async with services.store.transaction() as uow:  # the views' audit commits with it
         found = await services.sharing.supervisees(uow, viewer.clinician)
@@ -28,8 +28,45 @@ async def supervisees(request: web.Request) -> web.Response:
         "report_of": lambda s: report_word(viewer.language, s.report, s.report_month)})
 
 
+async def _officer(request: web.Request) -> Viewer:
+    viewer = await any_viewer(request)
+    if not viewer.clinician.is_officer:
+        raise NotFound("an officer's page")
+    return viewer
+
+
+async def progress_report(request: web.Request) -> web.Response:
+    """A monthly progress report its officer received: the numbers, the note, what it
+    leaves out, and the acknowledgement."""
+    viewer = await _officer(request)
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:  # the view's audit commits with it
+        report, content, author = await services.progress.officer_view(
+            uow, viewer.clinician, request.match_info["report_id"])
+    return page(request, "progress.html", {
+        "nav": "supervisees", "report": report, "author": author,
+        "title": services.progress.summary_text(content, viewer.language).splitlines()[0]
+        .rstrip(":"),
+        "lines": services.progress.lines(content, viewer.language), "leaves_out": LEAVES_OUT,
+        "acknowledged": request.query.get("acknowledged") == "1"})
+
+
+async def acknowledge_report(request: web.Request) -> web.StreamResponse:
+    await _officer(request)
+    form = await posted(request)
+    await check_csrf(request, form)
+    viewer = request[VIEWER]
+    services = request.app[SERVICES_KEY]
+    report_id = request.match_info["report_id"]
+    async with services.store.transaction() as uow:
+        await services.progress.acknowledge(uow, viewer.clinician, report_id)
+    raise web.HTTPSeeOther(f"/progress/{report_id}?acknowledged=1")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/supervisees", supervisees)
+    app.router.add_get("/progress/{report_id}", progress_report)
+    app.router.add_post("/progress/{report_id}/acknowledge", acknowledge_report)
 
 
 __all__ = ["add_routes"]
