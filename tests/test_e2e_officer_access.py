@@ -140,7 +140,8 @@ async def test_every_command_and_button_as_an_officer(world: dict[str, Any]) -> 
                     SharingCb(action="propose", agreement=client.code, officer=REYES).pack()]
     for agreement in world["agreements"].values():
         presses += [SharingCb(action=a, agreement=agreement).pack()
-                    for a in ("agree", "decline", "withdraw", "ledger")]
+                    for a in ("agree", "decline", "withdraw", "ledger", "pdf", "received",
+                              "report")]
     for data in presses:
         assert await forged_press(emu, anchor, data) == NOT_FOUND, data
 

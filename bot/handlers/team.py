@@ -7,6 +7,8 @@ gets: nothing says whether a client exists or is someone else's."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -20,7 +22,7 @@ from bot.outgoing import Outgoing
 from bot.texts import error_text
 from journal.alerts.levels import WORDS
 from journal.i18n import _, current_language, ngettext
-from journal.people import Person
+from journal.people import Person, visible_client
 from journal.progress import ProgressService
 from journal.sharing import (
     ADHERENCE,
@@ -36,6 +38,7 @@ from journal.sharing import (
     view_word,
 )
 from journal.times import shown_time
+from storage.records import ENROLLED
 from storage.uow import UnitOfWork
 
 # --- the clinician proposes ---------------------------------------------------------------
@@ -48,9 +51,6 @@ async def team_command(message: Message, command: CommandObject, person: Person,
         out.send(message.chat.id, _("Use: /team CODE, then choose the supervising officer."))
         return
     assert person.clinician is not None
-    from journal.people import visible_client
-    from storage.records import ENROLLED
-
     client = await visible_client(uow, person.clinician, words[0], statuses=ENROLLED)
     officers = await sharing.officers(uow)
     if not officers:
@@ -124,10 +124,8 @@ async def received_button(query: CallbackQuery, callback_data: SharingCb, person
 # --- the client answers and looks ---------------------------------------------------------
 
 
-def _since(when: object, zone: str) -> str:
-    from datetime import datetime
-
-    return shown_time(when, zone) if isinstance(when, datetime) else "-"
+def _since(when: datetime | None, zone: str) -> str:
+    return shown_time(when, zone) if when is not None else "-"
 
 
 async def sharing_command(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
