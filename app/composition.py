@@ -32,9 +32,11 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.export.figures import FiguresService
     from journal.plan_together import PlanTogether
     from journal.preferences import PreferencesService
+    from journal.progress import ProgressService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
     from journal.review.service import ReviewService
+    from journal.sharing import SharingService
     from journal.web_access import WebAccess
     from storage.keyring import KeyringService
     from storage.uow import Store
@@ -69,6 +71,8 @@ class Services:
     figures: FiguresService
     copies: ClientCopies
     together: PlanTogether
+    sharing: SharingService
+    progress: ProgressService
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -92,19 +96,22 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.plan_parts import default_parts
     from journal.plan_together import PlanTogether
     from journal.preferences import PreferencesService
+    from journal.progress import ProgressService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
     from journal.review.service import ReviewService
     from journal.web_access import WebAccess
     from storage.keyring import KeyringService
 
+    sharing = sharing_service(settings, clock)
     questionnaire = load_questionnaire(settings.questionnaire)
     default_parts()  # the plan's parts file, validated at start with every problem listed
     rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
     alerts = AlertService(
         clock=clock, questionnaire=questionnaire, rules=rules,
         detail=settings.alert_detail, staff_language=settings.default_language,
-        display_timezone=settings.default_timezone, escalation=escalation_policy(settings))
+        display_timezone=settings.default_timezone, escalation=escalation_policy(settings),
+        team=sharing)
     return Services(
         settings=settings, clock=clock, store=store, questionnaire=questionnaire, rules=rules,
         enrolment=EnrolmentService(
@@ -125,14 +132,21 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
             clock=clock, crisis_phone=settings.crisis_phone, crisis_text=settings.crisis_text,
             office_phone=settings.program_office_phone),
         delivery_report=DeliveryReport(clock=clock, staff_language=settings.default_language),
-        schedules=ScheduleService(clock=clock),
+        schedules=ScheduleService(clock=clock, team=sharing),
         caseload=CaseloadService(clock=clock, staff_language=settings.default_language),
         review=ReviewService(
             clock=clock, questionnaire=questionnaire, rules=rules,
             staff_language=settings.default_language,
             display_timezone=settings.default_timezone),
-        discharge=DischargeService(clock=clock, retention=timedelta(days=settings.retention_days)),
-        admin=AdminService(store=store, clock=clock, staff_language=settings.default_language),
+        discharge=DischargeService(clock=clock, retention=timedelta(days=settings.retention_days),
+                                   team=sharing),
+        admin=AdminService(store=store, clock=clock, staff_language=settings.default_language,
+                           sharing=sharing),
+        sharing=sharing,
+        progress=ProgressService(clock=clock, sharing=sharing,
+                                 report_day=settings.progress_report_day,
+                                 staff_language=settings.default_language,
+                                 display_timezone=settings.default_timezone),
         keyring=KeyringService(store=store, clock=clock),
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
@@ -141,6 +155,14 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         copies=ClientCopies(clock=clock, questionnaire=questionnaire,
                             staff_language=settings.default_language),
         together=PlanTogether(clock=clock, alerts=alerts))
+
+
+def sharing_service(settings: Settings, clock: Clock) -> SharingService:
+    from journal.sharing import SharingService
+
+    return SharingService(clock=clock, allowed=settings.sharing_categories.split(","),
+                          staff_language=settings.default_language,
+                          display_timezone=settings.default_timezone)
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:
@@ -177,7 +199,12 @@ class LazyServices:
         from journal.administration import AdminService
 
         return AdminService(store=self.store, clock=self.clock,
-                            staff_language=self.settings.default_language)
+                            staff_language=self.settings.default_language,
+                            sharing=self.sharing)
+
+    @functools.cached_property
+    def sharing(self) -> SharingService:
+        return sharing_service(self.settings, self.clock)
 
     @functools.cached_property
     def keyring(self) -> KeyringService:

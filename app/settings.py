@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     """Minutes before an unacknowledged alert of each level goes to the supervisors (and
     again after as long, up to three times)."""
     program_name: str = Field(default="Steadfast", min_length=1, max_length=80)
+    progress_report_day: int = Field(default=1, ge=1, le=28)
+    """The day of the month (in the program's zone) on which last month's progress report
+    drafts are made for each clinician to review and send (default 1)."""
+    sharing_categories: str = "adherence,alerts,report,status"
+    """What a client may be asked to share with a supervising officer (comma-separated,
+    from adherence, alerts, report, status): a program narrows the list; a proposal
+    without options offers all of these (docs/clinical.md)."""
     smtp_host: str = ""
     """The SMTP server for the staff e-mail fallback; empty: no e-mail fallback."""
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -178,6 +185,15 @@ class Settings(BaseSettings):
     @property
     def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return networks(self.web_trusted_proxies)
+
+    @field_validator("sharing_categories")
+    @classmethod
+    def _sharing(cls, value: str) -> str:
+        known = ("adherence", "alerts", "report", "status")  # journal.sharing.CATEGORIES
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        if not names or any(n not in known for n in names):
+            raise ValueError(f"must be one or more of {', '.join(known)}, comma-separated")
+        return ",".join(names)
 
     @field_validator("telegram_api_url")
     @classmethod

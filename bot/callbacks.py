@@ -127,6 +127,15 @@ class DischargeCb(CallbackData, prefix="dc"):
     code: str
 
 
+class SharingCb(CallbackData, prefix="sh"):
+    """sh:<action>:<agreement id>[:<officer telegram id>]. The client's agree, decline and
+    withdraw; a clinician's choice of officer for /team (by the client's code)."""
+
+    action: str  # agree | decline | withdraw | ledger | pdf | propose | received | report
+    agreement: str = ""  # an agreement id, or for propose the client's code
+    officer: int = 0
+
+
 def _checkin(action: str) -> Callable[[Mapping[str, str]], CallbackData]:
     return lambda values: CheckInCb(action=action, day=day_code(date.fromisoformat(values["day"])))
 
@@ -141,6 +150,12 @@ BUTTON_CALLBACKS: Final[Mapping[str, Callable[[Mapping[str, str]], CallbackData]
     buttons.CHECKIN_LATER: _checkin(LATER),
     buttons.ALERT_DETAILS: _alert(DETAILS),
     buttons.ALERT_ACK: _alert(ACKNOWLEDGE),
+    buttons.SHARING_AGREE: lambda values: SharingCb(action="agree",
+                                                    agreement=values["agreement"]),
+    buttons.SHARING_DECLINE: lambda values: SharingCb(action="decline",
+                                                      agreement=values["agreement"]),
+    buttons.PROGRESS_ACK: lambda values: SharingCb(action="received", agreement=values["report"]),
+    buttons.PROGRESS_PDF: lambda values: SharingCb(action="report", agreement=values["report"]),
 }
 
 

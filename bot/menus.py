@@ -45,6 +45,7 @@ CLIENT = (
     ("help", N_("Help and crisis contacts")),
     ("language", N_("Change language")),
     ("time", N_("Change check-in time")),
+    ("sharing", N_("What is shared, and who looked at your information")),
 )
 CLINICIAN = (
     ("invite", N_("Invite a new client")),
@@ -58,6 +59,8 @@ CLINICIAN = (
     ("report", N_("A client's session report (PDF)")),
     ("plan", N_("See or change a client's RP plan")),
     ("discharge", N_("Discharge a client")),
+    ("team", N_("Propose sharing with a client's supervising officer")),
+    ("progress", N_("Review and send a monthly progress report")),
     ("workspace", N_("Open the workspace pages")),
     ("language", N_("Your language for alerts, summaries and reports")),
     ("help", N_("What you can do here")),
@@ -66,8 +69,19 @@ SUPERVISOR = (*CLINICIAN, ("deliveries", N_("Messages that could not be delivere
               ("reassign", N_("Move a client to another clinician")))
 
 
+# A supervising officer's: only what clients agreed to share with them.
+OFFICER = (
+    ("supervisees", N_("Clients who share information with you")),
+    ("supervisee", N_("One client who shares information with you")),
+    ("workspace", N_("Open the workspace pages")),
+    ("language", N_("Your language")),
+    ("help", N_("What you can do here")),
+)
+
+
 def menu(kind: str, language: str) -> list[tuple[str, str]]:
-    table = {"client": CLIENT, "clinician": CLINICIAN, "supervisor": SUPERVISOR}.get(kind, ())
+    table = {"client": CLIENT, "clinician": CLINICIAN, "supervisor": SUPERVISOR,
+             "officer": OFFICER}.get(kind, ())
     return [(name, gettext_for(language, text)) for name, text in table]
 
 

@@ -50,6 +50,15 @@ ERRORS = {
     "threshold.invalid": N_("That rule has no threshold to change, or the number is too low. "
                             "Send /threshold CODE to see the rules and their numbers."),
     "client.not_found": N_("No client with that code is in your caseload."),
+    "progress.none": N_("No monthly progress report waits to be sent for that client."),
+    "progress.note": N_("Use: /progress CODE followed by a short progress note for the "
+                        "officer (up to 1500 characters). Never quote the client's answers "
+                        "or journal."),
+    "officer.not_found": N_("No active supervising officer has that Telegram id."),
+    "sharing.stale": N_("This question was already answered or has ended."),
+    "sharing.category": N_("That is not something this program shares."),
+    "sharing.level": N_("That is not an alert level."),
+    "sharing.not_enrolled": N_("This client has not enrolled yet."),
     "clinician.not_found": N_("No active clinician or supervisor has that Telegram id."),
     "client.not_monitored": N_("This client is not in active monitoring (discharged)."),
     "plan.closed": N_("This client was discharged, so their plan is kept as it was."),

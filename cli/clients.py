@@ -58,3 +58,26 @@ def client_reassign(code: str, to_telegram_id: int) -> None:
         return
     click.echo(f"Client {moved.client.code} moved from {before} to {moved.after.name} "
                f"(Telegram {moved.after.telegram_id}).")
+
+
+@client.command("team")
+@click.argument("code")
+@click.option("--officer", "officer", type=TELEGRAM_ID, required=True,
+              help="The supervising officer's Telegram id (added with "
+                   "'steadfast clinician add --role officer').")
+@click.option("--share", "share", multiple=True,
+              type=click.Choice(["adherence", "alerts", "report", "status"]),
+              help="A category to propose (repeat it); none: the program's default set.")
+@click.option("--alerts-from", "alerts_from", default=None,
+              type=click.Choice(["elevated", "high", "critical"]),
+              help="The lowest alert level shared with 'alerts' (default: critical).")
+@friendly
+def client_team(code: str, officer: int, share: tuple[str, ...],
+                alerts_from: str | None) -> None:
+    """Propose to a client that a supervising officer receives some information; the
+    client reads the proposal in their language and agrees or declines in the chat."""
+    client_code, name, categories = with_services(lambda s: s.admin.propose_sharing(
+        code=code, officer_telegram_id=officer, categories=list(share) or None,
+        alert_level=alerts_from))
+    click.echo(f"Proposed to client {client_code}: {name} would receive {categories}. "
+               "Nothing is shared until the client agrees.")

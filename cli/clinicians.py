@@ -40,14 +40,18 @@ TIMEZONE_HELP = ("Zone they read times in, an Area/City name such as Europe/Madr
 
 @main.group()
 def clinician() -> None:
-    """Clinicians and supervisors who use the bot."""
+    """Staff who use the bot: clinicians, supervisors and supervising officers."""
 
 
 @clinician.command("add")
 @click.option("--telegram-id", type=TELEGRAM_ID, required=True,
               help="The clinician's numeric Telegram user id.")
 @click.option("--name", required=True, help="Name shown to colleagues and clients.")
-@click.option("--supervisor", is_flag=True, help="Also receives escalations; sees every caseload.")
+@click.option("--supervisor", is_flag=True, help="Also receives escalations; sees every caseload "
+              "(the same as --role supervisor).")
+@click.option("--role", type=click.Choice(["clinician", "supervisor", "officer"]), default=None,
+              help="clinician (default), supervisor, or officer: a supervising officer who "
+                   "receives only what a client agreed to share.")
 @click.option("--contact", default="", help="Office phone or contact line shown to clients.")
 @click.option("--email", default="",
               help="Address for the e-mail fallback when Telegram cannot reach them (stored "
@@ -55,15 +59,19 @@ def clinician() -> None:
 @click.option("--language", default=None, callback=_language, help=LANGUAGE_HELP)
 @click.option("--timezone", default=None, callback=_timezone, help=TIMEZONE_HELP)
 @friendly
-def clinician_add(telegram_id: int, name: str, supervisor: bool, contact: str,
-                  email: str, language: str | None, timezone: str | None) -> None:
-    """Add a clinician (or a supervisor with --supervisor)."""
+def clinician_add(telegram_id: int, name: str, supervisor: bool, role: str | None,
+                  contact: str, email: str, language: str | None, timezone: str | None) -> None:
+    """Add a clinician, a supervisor (--role supervisor or --supervisor) or a supervising
+    officer (--role officer)."""
     from storage.repositories import DuplicateError
+
+    if supervisor and role not in (None, "supervisor"):
+        raise click.UsageError("--supervisor and --role officer|clinician contradict each other")
 
     try:
         added = with_services(lambda s: s.admin.add_clinician(
             telegram_id=telegram_id, name=name, supervisor=supervisor, contact=contact,
-            email=email, language=language, timezone=timezone))
+            email=email, language=language, timezone=timezone, role=role))
     except DuplicateError as exc:
         raise CliError(str(exc)) from None
     click.echo(f"Added {added.role} {added.name} (id {added.id}, Telegram {added.telegram_id})"
@@ -101,7 +109,7 @@ def clinician_edit(telegram_id: int, email: str | None, language: str | None,
 @clinician.command("list")
 @friendly
 def clinician_list() -> None:
-    """List clinicians and supervisors."""
+    """List staff with their role (clinician, supervisor, officer)."""
     rows = with_services(lambda s: s.admin.clinicians())
     if not rows:
         click.echo("No clinicians yet. Add one with 'steadfast clinician add'.")

@@ -5,6 +5,7 @@ The master keyring is administered inside storage/ (storage/keyring.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
 
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotFound
@@ -14,7 +15,13 @@ from journal.web_access import end_sessions
 from storage.records import AuditEvent, AuditVerdict, Clinician, OutboxCounts
 from storage.uow import Store
 
+if TYPE_CHECKING:
+    from journal.sharing import SharingService
+
 CLI_ACTOR = "admin:cli"
+# The staff roles: an officer is a supervising (probation or parole) officer, who sees only
+# what a client agreed to share with them (journal/sharing.py).
+ROLES: Final = ("clinician", "supervisor", "officer")
 
 
 @dataclass(frozen=True)
@@ -24,16 +31,27 @@ class ErasureReceipt:
 
 
 class AdminService:
-    def __init__(self, *, store: Store, clock: Clock, staff_language: str = "en") -> None:
+    def __init__(self, *, store: Store, clock: Clock, staff_language: str = "en",
+                 sharing: SharingService | None = None) -> None:
         self._store = store
         self._clock = clock
         self._staff_language = staff_language
+        if sharing is None:
+            from journal.sharing import SharingService
+
+            sharing = SharingService(clock=clock, staff_language=staff_language)
+        self._sharing = sharing
 
     async def add_clinician(
-        self, *, telegram_id: int, name: str, supervisor: bool, contact: str = "",
+        self, *, telegram_id: int, name: str, supervisor: bool = False, contact: str = "",
         email: str | None = None, language: str | None = None, timezone: str | None = None,
+        role: str | None = None,
     ) -> Clinician:
-        """`language`, `timezone`: the staff member's own (None: the program's defaults)."""
+        """`language`, `timezone`: the staff member's own (None: the program's defaults).
+        `role`: one of ROLES (None: "supervisor" with `supervisor`, else "clinician")."""
+        role = role or ("supervisor" if supervisor else "clinician")
+        if role not in ROLES or (supervisor and role != "supervisor"):
+            raise InvalidInput(f"the role must be one of: {', '.join(ROLES)}")
         email = _email(email)
         language = check_language(language) if language else None
         timezone = check_timezone(timezone) if timezone else None
@@ -49,7 +67,7 @@ class AdminService:
             clinician = await uow.clinicians.add(
                 telegram_id=telegram_id,
                 name=name,
-                role="supervisor" if supervisor else "clinician",
+                role=role,
                 now=now,
                 contact=contact,
                 email=email,
@@ -126,6 +144,8 @@ class AdminService:
             changed = await uow.clinicians.set_access(found.id, active=False)
             await uow.audit(at=now, actor=CLI_ACTOR, action="clinician.deactivate",
                             detail=f"clinician {found.id}")
+            if found.is_officer:  # nothing more reaches them, queued or not
+                await self._sharing.officer_deactivated(uow, found, actor=CLI_ACTOR)
             await end_sessions(uow, found.id, self._clock, why="deactivated")
             await uow.outbox.add(chat_id=telegram_id, kind="menu", method="setMyCommands",
                                  params={"menu": None}, now=now)
@@ -140,6 +160,9 @@ class AdminService:
             found = await uow.clinicians.by_telegram_id(telegram_id)
             if found is None:
                 raise NotFound(f"no active clinician with Telegram id {telegram_id}")
+            if found.is_officer:  # an officer's door stays narrow: a new account is needed
+                raise InvalidInput("an officer cannot become a clinician or supervisor; add "
+                                   "a staff account for the new role")
             if found.role == role:
                 return found
             changed = await uow.clinicians.set_access(found.id, role=role)
@@ -150,6 +173,17 @@ class AdminService:
                                  params={"menu": role, "language": self._staff_language},
                                  now=now)
         return changed
+
+    async def propose_sharing(self, *, code: str, officer_telegram_id: int,
+                              categories: list[str] | None = None,
+                              alert_level: str | None = None) -> tuple[str, str, str]:
+        """The command line's proposal (`steadfast client team`): (client code, officer
+        name, the categories proposed)."""
+        async with self._store.transaction() as uow:
+            agreement, client, officer = await self._sharing.propose(
+                uow, code=code, officer_telegram_id=officer_telegram_id, actor=CLI_ACTOR,
+                categories=categories, alert_level=alert_level)
+        return client.code, officer.name, ", ".join(agreement.categories)
 
     async def clinicians(self) -> list[Clinician]:
         async with self._store.unit_of_work() as uow:

@@ -16,6 +16,10 @@ CHECKIN_START: Final = "checkin.start"
 CHECKIN_LATER: Final = "checkin.later"
 ALERT_DETAILS: Final = "alert.details"
 ALERT_ACK: Final = "alert.ack"
+SHARING_AGREE: Final = "sharing.agree"
+SHARING_DECLINE: Final = "sharing.decline"
+PROGRESS_ACK: Final = "progress.ack"
+PROGRESS_PDF: Final = "progress.pdf"
 
 # Each action and the values its button carries: ids and dates, never an answer's words.
 ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
@@ -23,6 +27,10 @@ ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     CHECKIN_LATER: frozenset({"day"}),
     ALERT_DETAILS: frozenset({"alert"}),  # the alert id
     ALERT_ACK: frozenset({"alert"}),
+    SHARING_AGREE: frozenset({"agreement"}),  # the sharing agreement's id
+    SHARING_DECLINE: frozenset({"agreement"}),
+    PROGRESS_ACK: frozenset({"report"}),  # the progress report's id
+    PROGRESS_PDF: frozenset({"report"}),
 })
 
 
@@ -51,5 +59,5 @@ def rows_data(rows: Sequence[Sequence[Button]]) -> list[list[dict[str, str]]]:
     return [[button.to_data() for button in row] for row in rows]
 
 
-__all__ = ["ACTIONS", "ALERT_ACK", "ALERT_DETAILS", "CHECKIN_LATER", "CHECKIN_START", "Button",
-           "rows_data"]
+__all__ = ["ACTIONS", "ALERT_ACK", "ALERT_DETAILS", "CHECKIN_LATER", "CHECKIN_START",
+           "PROGRESS_ACK", "PROGRESS_PDF", "SHARING_AGREE", "SHARING_DECLINE", "Button", "rows_data"]

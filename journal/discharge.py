@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from journal.clock import Clock
 from journal.errors import NotAllowed
@@ -13,6 +13,9 @@ from journal.i18n import N_, gettext_for
 from journal.people import actor_of, visible_client
 from storage.records import IN_PROGRAM, Client, ClientStatus, Clinician
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from journal.sharing import SharingService
 
 CLIENT_DISCHARGE_NOTICE: Final = N_(
     "Your daily check-ins here have ended.\nAs agreed with your program: thank you for the "
@@ -35,7 +38,9 @@ class Discharge:
 
 
 class DischargeService:
-    def __init__(self, *, clock: Clock, retention: timedelta) -> None:
+    def __init__(self, *, clock: Clock, retention: timedelta,
+                 team: SharingService | None = None) -> None:
+        self._team = team  # officers who agreed to hear of status changes
         self._clock = clock
         self._retention = retention
 
@@ -73,6 +78,8 @@ class DischargeService:
                         client_id=client.id,
                         detail=f"client {client.code} discharged; erase after "
                                f"{erase_after:%Y-%m-%d}")
+        if self._team is not None:
+            await self._team.status_changed(uow, client, "discharged")
         return Discharge(client, erase_after)
 
     async def erase_due(self, uow: UnitOfWork) -> int:

@@ -1,4 +1,5 @@
-"""Who is writing to the bot: a clinician, a supervisor, a client, or nobody we know."""
+"""Who is writing to the bot: a clinician, a supervisor, a supervising officer, a client, or
+nobody we know."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # only annotations: the report worker imports this, not SQLAl
 @dataclass(frozen=True, slots=True)
 class Person:
     telegram_id: int
-    kind: str  # supervisor | clinician | client | unknown
+    kind: str  # supervisor | clinician | officer | client | unknown
     clinician: Clinician | None = None
     client: Client | None = None
 

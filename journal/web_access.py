@@ -32,6 +32,9 @@ from storage.uow import UnitOfWork
 LINK_TTL: Final = timedelta(minutes=5)
 TOKEN_BYTES: Final = 24  # 192 bits
 STAFF_ROLES: Final = ("clinician", "supervisor")
+# Who may hold a session: staff, and supervising officers, whose pages are their own
+# (web/auth.py: every other page answers them as an unknown one).
+WORKSPACE_ROLES: Final = (*STAFF_ROLES, "officer")
 INIT_DATA_MAX_AGE: Final = timedelta(minutes=5)
 
 # Why a sign-in was refused: the one list, so a metric's label takes these values only.
@@ -65,7 +68,7 @@ class NewSession:
 
 
 def is_staff(clinician: Clinician | None) -> bool:
-    return clinician is not None and clinician.active and clinician.role in STAFF_ROLES
+    return clinician is not None and clinician.active and clinician.role in WORKSPACE_ROLES
 
 
 class WebAccess:

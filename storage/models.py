@@ -70,7 +70,7 @@ class ClinicianRow(Base):
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     telegram_index: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[str] = mapped_column(String(16))  # clinician | supervisor
+    role: Mapped[str] = mapped_column(String(16))  # clinician | supervisor | officer
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     contact: Mapped[str] = mapped_column(String(200), default="")
     # The e-mail address for the fallback channel, sealed under the "staff" system key.
@@ -396,6 +396,50 @@ class StaffEmailRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(120), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
     sent_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+
+
+class SharingAgreementRow(Base):
+    """What a client agreed to share with one supervising officer (docs/clinical.md).
+
+    Only ids, category names, a level threshold, a status and times: what is shared is
+    computed when it is sent, never stored here. Erasure deletes the client's rows."""
+
+    __tablename__ = "sharing_agreements"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    # Comma-separated names from journal.sharing.CATEGORIES.
+    categories: Mapped[str] = mapped_column(String(120))
+    # The lowest alert level shared (with "alerts" among the categories).
+    alert_level: Mapped[str] = mapped_column(String(16), default="critical")
+    # proposed | agreed | declined | withdrawn | ended
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    proposed_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+    proposed_at: Mapped[datetime] = mapped_column(UTC_TS)
+    answered_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+
+
+class ProgressReportRow(Base):
+    """One monthly progress report for the officer of an agreement that includes it: a
+    draft the clinician reviews, then sent and acknowledged. The clinician's progress note
+    is sealed under the client's data key; everything else is computed when drawn."""
+
+    __tablename__ = "progress_reports"
+    __table_args__ = (UniqueConstraint("agreement_id", "month",
+                                       name="uq_progress_reports_agreement_month"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("sharing_agreements.id"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month reported
+    status: Mapped[str] = mapped_column(String(16), index=True)  # draft | sent | dropped
+    note_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    sent_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    sent_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    # When a draft left unsent went to the supervisors (once).
+    raised_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
 
 
 class AuditEventRow(Base):

@@ -64,7 +64,7 @@ class Clinician:
     id: int
     telegram_id: int
     name: str
-    role: str  # clinician | supervisor
+    role: str  # clinician | supervisor | officer
     active: bool = True
     contact: str = ""
     has_email: bool = False  # the address itself stays sealed; see ClinicianRepository.email
@@ -74,6 +74,41 @@ class Clinician:
     @property
     def is_supervisor(self) -> bool:
         return self.role == "supervisor"
+
+    @property
+    def is_officer(self) -> bool:
+        """A supervising (probation or parole) officer: sees only what a client agreed to
+        share with them (journal/sharing.py), never a caseload."""
+        return self.role == "officer"
+
+
+@dataclass(frozen=True, slots=True)
+class SharingAgreement:
+    id: str
+    client_id: str
+    officer_id: int
+    categories: tuple[str, ...]
+    alert_level: str
+    status: str  # proposed | agreed | declined | withdrawn | ended
+    proposed_by: int | None
+    proposed_at: datetime
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressReport:
+    id: str
+    agreement_id: str
+    client_id: str
+    month: date
+    status: str  # draft | sent | dropped
+    created_at: datetime
+    note: str | None = None  # opened only when asked for
+    sent_at: datetime | None = None
+    sent_by: int | None = None
+    acknowledged_at: datetime | None = None
+    raised_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

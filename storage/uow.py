@@ -29,6 +29,7 @@ from storage.repositories import (
     OutboxRepository,
     PlanRepository,
     RiskOverrideRepository,
+    SharingRepository,
     StaffEmailRepository,
     UpdateLedger,
     WebInitDataRepository,
@@ -38,6 +39,7 @@ from storage.repositories import (
 from storage.repositories.exports import ExportRepository
 from storage.repositories.outbox import QUEUED
 from storage.repositories.people import people
+from storage.repositories.sharing import ProgressReportRepository
 from storage.vault import Vault, new_system_key_row
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ class UnitOfWork:
         self.overrides = RiskOverrideRepository(session, self.vault)
         self.alerts = AlertRepository(session, self.vault)
         self.outbox = OutboxRepository(session, self.vault)
+        self.sharing = SharingRepository(session, self.vault)
+        self.progress = ProgressReportRepository(session, self.vault)
         self.updates = UpdateLedger(session, self.vault)
         self.staff_emails = StaffEmailRepository(session, self.vault)
         self.web_sign_ins = WebSignInRepository(session, self.vault)

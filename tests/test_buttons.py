@@ -19,7 +19,9 @@ from journal.clock import FakeClock
 
 DAY = date(2026, 3, 2)
 ALERT_ID = "0f8e4c1e-2b7a-4c59-9a51-3a9d1c6f2e10"
-SAMPLE_VALUES = {"day": DAY.isoformat(), "alert": ALERT_ID}
+AGREEMENT_ID = "4f2a9c0d1e8b47a6b3c5d7e9f1a2b3c4"
+SAMPLE_VALUES = {"day": DAY.isoformat(), "alert": ALERT_ID, "agreement": AGREEMENT_ID,
+                 "report": AGREEMENT_ID}
 
 # What each domain action must come back as when pressed: the class the handler filters on
 # and the fields it reads.
@@ -28,6 +30,10 @@ EXPECTED: dict[str, tuple[type[CallbackData], dict[str, object]]] = {
     buttons.CHECKIN_LATER: (CheckInCb, {"action": ck.LATER, "day": ck.day_code(DAY)}),
     buttons.ALERT_DETAILS: (AlertCb, {"action": DETAILS, "alert_id": ALERT_ID}),
     buttons.ALERT_ACK: (AlertCb, {"action": ACKNOWLEDGE, "alert_id": ALERT_ID}),
+    buttons.SHARING_AGREE: (ck.SharingCb, {"action": "agree", "agreement": AGREEMENT_ID}),
+    buttons.SHARING_DECLINE: (ck.SharingCb, {"action": "decline", "agreement": AGREEMENT_ID}),
+    buttons.PROGRESS_ACK: (ck.SharingCb, {"action": "received", "agreement": AGREEMENT_ID}),
+    buttons.PROGRESS_PDF: (ck.SharingCb, {"action": "report", "agreement": AGREEMENT_ID}),
 }
 
 

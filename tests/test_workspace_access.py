@@ -272,6 +272,17 @@ ACCESS_MATRIX = [
     ("/clients/ZZZ-99/plan/history", None, 401),
     ("/clients/ZZZ-99/plan/history", "clinician", 404),
     ("/clients/ZZZ-99/plan/history", "supervisor", 404),
+    # A supervising officer: their own page, and every other one as an unknown page.
+    ("/supervisees", "officer", 200),
+    ("/supervisees", "clinician", 404),
+    ("/supervisees", "supervisor", 404),
+    ("/supervisees", None, 401),
+    ("/progress/0123456789abcdef0123456789abcdef", "officer", 404),  # not theirs: unknown
+    ("/progress/0123456789abcdef0123456789abcdef", "clinician", 404),
+    ("/progress/0123456789abcdef0123456789abcdef", None, 401),
+    *((page, "officer", 404) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged",
+                                          "/program", "/clients/ABC-23",
+                                          "/clients/ABC-23/journal", "/reports/ABC-23")),
 ]
 
 
@@ -301,7 +312,8 @@ async def test_the_access_matrix(path: str, role: str | None, status: int, tmp_p
                     token = await services.web_access.new_link(uow, person)
                 async with http.post(server.make_url("/sign-in"), data={"token": token},
                                      headers={"Sec-Fetch-Site": "same-origin"}) as used:
-                    assert used.url.path == "/caseload"
+                    assert used.url.path == ("/supervisees" if role == "officer"
+                                             else "/caseload")
             async with http.get(server.make_url(path), allow_redirects=False) as answer:
                 assert answer.status == status
             if status == 404:  # the very page an unknown address gives
@@ -313,3 +325,144 @@ async def test_the_access_matrix(path: str, role: str | None, status: int, tmp_p
     finally:
         await server.close()
         await store.close()
+
+
+async def test_an_officer_sees_their_supervisees_page_and_no_clinician_page(
+        world: Any, clock: FakeClock) -> None:  # noqa: F811 (the client page's world, by name)
+    """Officer Reyes signs in with a link like staff do: /supervisees lists the client who
+    agreed (counts and levels, not a word of theirs) and not the other; every clinician
+    page, about either client, is the unknown page."""
+    from journal.sharing import SharingService
+
+    admin = AdminService(store=world.store, clock=clock)
+    reyes = await admin.add_clinician(telegram_id=7501, name="Officer Reyes", role="officer")
+    sharing = SharingService(clock=clock)
+    async with world.store.transaction() as uow:
+        agreement, client, _ = await sharing.propose(
+            uow, code=world.client.code, officer_telegram_id=7501, by=world.lane)
+        await sharing.answer(uow, client, agreement.id, agree=True)
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    try:
+        from web.context import SERVICES_KEY
+
+        async with world.store.transaction() as uow:
+            token = await world.server.app[SERVICES_KEY].web_access.new_link(uow, reyes)
+        async with session.post(world.url("/sign-in"), data={"token": token},
+                                headers={"Sec-Fetch-Site": "same-origin"}) as used:
+            assert used.status == 200 and used.url.path == "/supervisees"
+            listed = await used.text()
+        assert world.client.code in listed and world.other.code not in listed
+        assert "/caseload" not in listed  # the officer's own navigation
+        async with session.get(world.url("/no-such-page")) as answer:
+            unknown = (await answer.text()).split("<main")[1]
+        for code in (world.client.code, world.other.code):
+            for path in (f"/clients/{code}", f"/clients/{code}/journal", f"/reports/{code}",
+                         "/caseload", "/alerts", "/program"):
+                async with session.get(world.url(path)) as answer:
+                    assert answer.status == 404, path
+                    assert (await answer.text()).split("<main")[1] == unknown, path
+        for path in (f"/clients/{world.client.code}/team", f"/clients/{world.client.code}/plan",
+                     "/alerts/x/acknowledge", "/alerts/x/notes"):
+            async with session.post(world.url(path), data={"officer": "7501"}) as answer:
+                assert answer.status == 404, path
+        async with world.store.unit_of_work() as uow:
+            viewed = [e for e in await uow.audit_events(client_id=world.client.id)
+                      if e.action == "officer.view"]
+        assert [e.actor for e in viewed] == [f"clinician:{reyes.id}"]
+    finally:
+        await session.close()
+
+
+async def test_the_client_page_shows_the_team_and_proposes_from_the_form(
+        world: Any, clock: FakeClock) -> None:  # noqa: F811 (the client page's world, by name)
+    """The clinician proposes from the client page (with the CSRF token), sees the proposal
+    and its history; another clinician's form, or one without the token, changes nothing;
+    an officer cannot post it at all."""
+    from tests.test_workspace_client import csrf_of
+
+    admin = AdminService(store=world.store, clock=clock)
+    reyes = await admin.add_clinician(telegram_id=7501, name="Officer Reyes", role="officer")
+    code = world.client.code
+    lane = await signed_in(world, world.lane)
+    ortiz = await signed_in(world, world.ortiz)
+    try:
+        async with lane.get(world.url(f"/clients/{code}")) as answer:
+            shown = await answer.text()
+        assert "Nothing is shared with anyone outside the clinic." in shown
+        assert "Officer Reyes" in shown  # offered in the form
+        token = csrf_of(shown)
+        async with lane.post(world.url(f"/clients/{code}/team"),
+                             data={"officer": "7501"}) as answer:
+            assert answer.status == 403  # no CSRF token
+        async with ortiz.post(world.url(f"/clients/{code}/team"),
+                              data={"officer": "7501", "csrf_token": token}) as answer:
+            assert answer.status in (403, 404)  # not their token, not their client
+        async with world.store.unit_of_work() as uow:
+            assert await uow.sharing.of_client(world.client.id) == []
+        async with lane.post(world.url(f"/clients/{code}/team"),
+                             data={"officer": "7501", "csrf_token": token},
+                             headers={"Origin": world.url("").rstrip("/")}) as answer:
+            assert answer.status == 200 and answer.url.query.get("team") == "proposed"
+            shown = await answer.text()
+        assert "waiting for the client&#39;s answer" in shown or \
+            "waiting for the client's answer" in shown
+        assert "proposed to the client" in shown
+        async with world.store.unit_of_work() as uow:
+            proposals = await uow.sharing.of_client(world.client.id)
+        assert [(p.officer_id, p.status) for p in proposals] == [(reyes.id, "proposed")]
+    finally:
+        await lane.close()
+        await ortiz.close()
+
+
+async def test_an_officer_reads_and_acknowledges_a_progress_report_in_the_workspace(
+        world: Any, clock: FakeClock) -> None:  # noqa: F811 (the client page's world, by name)
+    from journal.progress import ProgressService
+    from journal.sharing import SharingService
+    from tests.test_workspace_client import csrf_of
+
+    admin = AdminService(store=world.store, clock=clock)
+    reyes = await admin.add_clinician(telegram_id=7501, name="Officer Reyes", role="officer")
+    ross = await admin.add_clinician(telegram_id=7502, name="Officer Ross", role="officer")
+    sharing = SharingService(clock=clock)
+    progress = ProgressService(clock=clock, sharing=sharing)
+    async with world.store.transaction() as uow:
+        agreement, client, _ = await sharing.propose(
+            uow, code=world.client.code, officer_telegram_id=7501, by=world.lane)
+        await sharing.answer(uow, client, agreement.id, agree=True)
+        assert await progress.make_drafts(uow, clock.now().date().replace(day=1)) == 1
+        await progress.send(uow, world.lane, world.client.code, "Attends every group.")
+        report_id = (await uow.progress.latest(agreement.id)).id  # type: ignore[union-attr]
+    from web.context import SERVICES_KEY
+
+    async def officer_session(officer: Any) -> aiohttp.ClientSession:
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with world.store.transaction() as uow:
+            token = await world.server.app[SERVICES_KEY].web_access.new_link(uow, officer)
+        async with session.post(world.url("/sign-in"), data={"token": token},
+                                headers={"Sec-Fetch-Site": "same-origin"}) as used:
+            assert used.url.path == "/supervisees"
+        return session
+
+    mine, other, lane = (await officer_session(reyes), await officer_session(ross),
+                         await signed_in(world, world.lane))
+    try:
+        async with mine.get(world.url("/supervisees")) as answer:
+            assert f"/progress/{report_id}" in await answer.text()
+        async with mine.get(world.url(f"/progress/{report_id}")) as answer:
+            assert answer.status == 200
+            shown = await answer.text()
+        assert "Attends every group." in shown and "leaves out" in shown
+        for session in (other, lane):
+            async with session.get(world.url(f"/progress/{report_id}")) as answer:
+                assert answer.status == 404
+        async with mine.post(world.url(f"/progress/{report_id}/acknowledge"),
+                             data={"csrf_token": csrf_of(shown)},
+                             headers={"Origin": world.url("").rstrip("/")}) as answer:
+            assert answer.status == 200 and "Receipt acknowledged." in await answer.text()
+        async with world.store.unit_of_work() as uow:
+            actions = [e.action for e in await uow.audit_events(client_id=world.client.id)]
+        assert "progress.acknowledge" in actions
+    finally:
+        for session in (mine, other, lane):
+            await session.close()

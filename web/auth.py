@@ -1,6 +1,7 @@
 """Signing in to the workspace and the checks every page makes.
 
     signed_in(request) -> Viewer      (async) the signed-in staff member, or a 401 page
+    any_viewer(request) -> Viewer     (async) the same, a supervising officer included
     check_csrf(request, form) -> None (async) a 403 page unless the form's token fits
 
 Two ways in, no passwords: the one-time link `/workspace` sends (GET shows a button, so a
@@ -23,10 +24,12 @@ from typing import Any, Final
 from aiohttp import web
 
 from journal import telemetry
+from journal.errors import NotFound
 from journal.i18n import LANGUAGES
 from journal.staff import StaffDefaults
 from journal.times import shown_time
 from journal.web_access import NewSession, Refusal, same_token
+from storage.records import Clinician
 from web.context import (
     ACCESS_KEY,
     CONFIG_KEY,
@@ -57,9 +60,25 @@ def cookie_names(request: web.Request) -> tuple[str, str]:
     return prefix + SESSION_COOKIE, prefix + CSRF_COOKIE
 
 
+def landing(clinician: Clinician) -> str:
+    """The first page after sign-in: an officer's own list, else the caseload."""
+    return "/supervisees" if clinician.is_officer else "/caseload"
+
+
 async def signed_in(request: web.Request) -> Viewer:
-    """The viewer of this request (looked up once per request); 401 when not signed in or
-    the session ended (idle, too old, signed out, no longer active staff)."""
+    """The clinician or supervisor viewing this request; 401 when not signed in or the
+    session ended (idle, too old, signed out, no longer active staff). A supervising
+    officer gets what an unknown page gets (404): their door is `any_viewer` and their own
+    pages only."""
+    viewer = await any_viewer(request)
+    if viewer.clinician.is_officer:
+        raise NotFound("not a page for officers")
+    return viewer
+
+
+async def any_viewer(request: web.Request) -> Viewer:
+    """The viewer of this request (looked up once per request), an officer included; 401
+    when not signed in or the session ended."""
     viewer: Viewer | None = request.get(VIEWER)
     if viewer is not None:
         return viewer
@@ -107,7 +126,7 @@ def _same_origin(request: web.Request) -> bool:
 async def check_csrf(request: web.Request, form: Any) -> None:
     """403 unless the form (request.post() or a dict) carries this session's CSRF token
     and comes from our own pages."""
-    await signed_in(request)
+    await any_viewer(request)
     sent = form.get("csrf_token")
     if not (_same_origin(request) and isinstance(sent, str) and sent
             and same_token(sent, request[CSRF_HASH])):
@@ -269,7 +288,7 @@ async def use_link(request: web.Request) -> web.StreamResponse:
     if isinstance(session, str):
         _refused(request, session, "link", address)
         return page(request, "link_gone.html", status=403)
-    answer = web.HTTPSeeOther("/caseload")
+    answer = web.HTTPSeeOther(landing(session.clinician))
     _start(request, session, answer)
     raise answer
 
@@ -317,7 +336,7 @@ async def webapp_sign_in(request: web.Request) -> web.StreamResponse:
     if isinstance(session, str):
         _refused(request, session, "mini_app", address)
         raise web.HTTPForbidden()
-    response = web.json_response({"next": "/caseload"})
+    response = web.json_response({"next": landing(session.clinician)})
     _start(request, session, response, mini_app=True)
     return response
 
@@ -325,7 +344,7 @@ async def webapp_sign_in(request: web.Request) -> web.StreamResponse:
 async def webapp_signed_in(request: web.Request) -> web.Response:
     """204 when this request carried a live session: the Mini App asks before it moves on,
     so a browser that kept no cookie in Telegram Web's frame gets words, not a 401 page."""
-    await signed_in(request)
+    await any_viewer(request)
     return web.Response(status=204)
 
 
@@ -359,7 +378,7 @@ async def stay_signed_in(request: web.Request) -> web.StreamResponse:
     back = form.get("back")
     if not (isinstance(back, str) and back.startswith("/") and back.isascii()
             and back.isprintable() and not back.startswith(("//", "/\\"))):
-        back = "/caseload"  # never off this site
+        back = landing(viewer.clinician)  # never off this site
     raise web.HTTPSeeOther(back)
 
 

@@ -54,7 +54,8 @@ from journal.review.plan import (
 )
 from journal.review.plan import parts as plan_parts
 from journal.review.report import plan_change_text, since_filename
-from storage.records import Plan
+from journal.sharing import AGREEMENT_WORDS, CATEGORY_WORDS, EVENT_WORDS
+from storage.records import ENROLLED, Plan
 from web.auth import check_csrf, signed_in
 from web.client_charts import (
     FONT,
@@ -285,6 +286,7 @@ async def _client_page(request: web.Request, viewer: Viewer, days: int, *,
             data = await pages.page(uow, viewer.clinician, code, days=days,
                                     language=viewer.language, timezone=viewer.timezone,
                                     since=since)
+            team = await services.sharing.team_view(uow, data.client)
     except InvalidInput as error:
         if error.key != "report.since" or since is None:
             raise
@@ -292,6 +294,7 @@ async def _client_page(request: web.Request, viewer: Viewer, days: int, *,
         async with services.store.transaction() as uow:
             data = await pages.page(uow, viewer.clinician, code, days=days,
                                     language=viewer.language, timezone=viewer.timezone)
+            team = await services.sharing.team_view(uow, data.client)
     since_error = None
     if bad is not None:
         status = 400
@@ -305,7 +308,10 @@ async def _client_page(request: web.Request, viewer: Viewer, days: int, *,
         "since_error": since_error, "since_chosen": since is not None and bad is None,
         "plan_change": plan_change_text(data.since, viewer.language, viewer.timezone),
         "plan_text": data.plan_text if plan_text is None else plan_text,
-        "plan_error": plan_error, "plan_saved": saved and plan_error is None},
+        "plan_error": plan_error, "plan_saved": saved and plan_error is None,
+        "team": team, "team_proposed": request.query.get("team") == "proposed",
+        "event_words": EVENT_WORDS, "agreement_words": AGREEMENT_WORDS,
+        "category_words": CATEGORY_WORDS, "enrolled": data.client.status in ENROLLED},
         status=status)
 
 
@@ -460,6 +466,22 @@ async def plan_history(request: web.Request) -> web.Response:
         **_common(), "client": client, "versions": versions, "names": names,
         "from_number": since, "to_number": to, "changes": changes,
         "part_titles": plan_parts().titles})
+async def propose_team(request: web.Request) -> web.Response:
+    """A sharing proposal from the client page, as /team makes it: the program's set, to
+    the officer chosen; the client answers in the chat."""
+    viewer = await signed_in(request)
+    form = await posted(request)
+    await check_csrf(request, form)
+    officer = form.get("officer")
+    if not (isinstance(officer, str) and officer.isascii() and officer.isdigit()
+            and len(officer) <= 20):
+        raise InvalidInput("no officer chosen")
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:
+        _agreement, client, _officer = await services.sharing.propose(
+            uow, code=request.match_info["code"], officer_telegram_id=int(officer),
+            by=viewer.clinician)
+    raise web.HTTPSeeOther(f"/clients/{client.code}?team=proposed#team")
 
 
 def add_routes(app: web.Application) -> None:
@@ -472,6 +494,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/clients/{code}/plan/part/{part}", edit_part)
     app.router.add_get("/clients/{code}/plan/history", plan_history)
     app.router.add_post("/clients/{code}/plan/suggestions/{id}", decide_suggestion)
+    app.router.add_post("/clients/{code}/team", propose_team)
 
 
 __all__ = ["PAGES_KEY", "add_routes", "charts"]

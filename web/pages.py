@@ -17,7 +17,7 @@ from journal.review.report import report_filename
 from journal.review.report_data import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS
 from journal.times import ago_text
 from storage.records import Alert, Client
-from web.auth import check_csrf, signed_in
+from web.auth import any_viewer, check_csrf, landing, signed_in
 from web.context import SERVICES_KEY
 from web.parsing import form as posted
 from web.parsing import query_choice, query_number
@@ -31,8 +31,7 @@ STATES = ("open", "acknowledged")  # /alerts?state=: one section only; none give
 
 
 async def home(request: web.Request) -> web.StreamResponse:
-    await signed_in(request)
-    raise web.HTTPSeeOther("/caseload")
+    raise web.HTTPSeeOther(landing((await any_viewer(request)).clinician))
 
 
 async def caseload(request: web.Request) -> web.Response:

@@ -157,10 +157,10 @@ async def _refusal(request: web.Request, status: int) -> web.Response:
     """The error page, in the viewer's language even where the handler never asked who
     they are (an unknown address)."""
     if status != 401 and request.get(VIEWER) is None:
-        from web.auth import signed_in
+        from web.auth import any_viewer
 
         with contextlib.suppress(Exception):
-            await signed_in(request)
+            await any_viewer(request)
     return error_page(request, status)
 
 

@@ -18,12 +18,14 @@ def all_routers() -> list[Router]:
         preferences,
         review,
         schedule,
+        team,
         workspace,
     )
 
     return [
         enrol.build_router(),
         clinician.build_router(),
+        team.build_router(),  # the officer's door before any other staff router
         schedule.build_router(),
         checkin.build_router(),
         alerts.build_router(),

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from journal.alerts.levels import ALERT_ORDER, highest, label
 from journal.alerts.rules import (
@@ -43,6 +43,9 @@ from journal.times import shown_time
 from storage.records import Alert, AlertStatus, CheckIn, Client, Clinician, DayStatus
 from storage.uow import UnitOfWork
 
+if TYPE_CHECKING:
+    from journal.sharing import SharingService
+
 log = logging.getLogger(__name__)
 
 
@@ -66,7 +69,11 @@ class AlertService:
     def __init__(self, *, clock: Clock, questionnaire: Questionnaire, rules: RiskRules,
                  detail: str = "minimal", staff_language: str = "en",
                  display_timezone: str = "UTC",
-                 escalation: EscalationPolicy = DEFAULT_ESCALATION) -> None:
+                 escalation: EscalationPolicy = DEFAULT_ESCALATION,
+                 team: SharingService | None = None) -> None:
+        """`team`: told when a staff copy of an alert was delivered, so an officer the
+        client agreed to tell hears of it (the level only) after the clinician."""
+        self._team = team
         self._clock = clock
         self._q = questionnaire
         self._rules = rules
@@ -322,7 +329,12 @@ class AlertService:
                              message_id: int) -> None:
         """A copy reached its chat. If the alert was acknowledged while the copy was on its
         way (too late for acknowledge() to see its message id), mark this copy handled too,
-        so nobody is left looking at an Acknowledge button for a handled alert."""
+        so nobody is left looking at an Acknowledge button for a handled alert.
+
+        Only now, the clinician told, does an officer the client shares alerts with get the
+        level and the time (journal/sharing.py: alert_told)."""
+        if self._team is not None:
+            await self._team.alert_told(uow, outbox_id)
         alert = await uow.alerts.of_copy(outbox_id)
         if alert is None or alert.status != AlertStatus.ACKNOWLEDGED or alert.acknowledged_by is None:
             return

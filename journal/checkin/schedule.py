@@ -7,7 +7,7 @@ the caller's unit of work, audits it, and never commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from babel.dates import get_day_names
 
@@ -18,6 +18,9 @@ from journal.i18n import N_, gettext_for
 from journal.people import CURRENT, visible_client
 from storage.records import Client, ClientStatus, Clinician
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from journal.sharing import SharingService
 
 # Short plaintext codes only: the reason column is not encrypted, so no free text goes in.
 PAUSE_REASONS: Final = ("hospital", "custody", "other")
@@ -178,7 +181,8 @@ def days_text(days: str, language: str) -> str:
 class ScheduleService:
     """Keyword-only: the clock is injected so pause times are testable."""
 
-    def __init__(self, *, clock: Clock) -> None:
+    def __init__(self, *, clock: Clock, team: SharingService | None = None) -> None:
+        self._team = team  # officers who agreed to hear of status changes
         self._clock = clock
 
     async def client_for(self, uow: UnitOfWork, clinician: Clinician, code: str) -> Client:
@@ -228,6 +232,8 @@ class ScheduleService:
             paused_at=client.paused_at if client.status == ClientStatus.PAUSED else now)
         await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="client.pause",
                         client_id=client.id, detail=f"reason {reason}")
+        if self._team is not None and client.status != ClientStatus.PAUSED:
+            await self._team.status_changed(uow, updated, ClientStatus.PAUSED)
         return updated
 
     async def resume(self, uow: UnitOfWork, clinician: Clinician, code: str
@@ -244,6 +250,8 @@ class ScheduleService:
                                            paused_at=None, resumed_at=now)
         await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="client.resume",
                         client_id=client.id, detail=f"was {client.pause_reason}")
+        if self._team is not None:
+            await self._team.status_changed(uow, updated, ClientStatus.ACTIVE)
         if updated.telegram_id is not None and not updated.unreachable:
             await self._tell(uow, updated, gettext_for(updated.language, RESUMED).format(
                 time=updated.checkin_time, timezone=updated.timezone))

@@ -188,13 +188,15 @@ class CaseloadService:
             actor = actor_of(by)
         client = await existing_client(uow, code)
         target = await uow.clinicians.by_telegram_id(to_telegram_id)
-        if target is None:
+        if target is None or target.is_officer:
             raise UnknownClinician(f"no active clinician with Telegram id {to_telegram_id}")
         before = await uow.clinicians.get(client.clinician_id)
         if target.id == client.clinician_id:
             return Reassignment(client, before, target)
         now = self._clock.now()
         client = await uow.clients.update(client.id, clinician_id=target.id)
+        if before is not None:  # what was queued to the old clinician about them is stopped
+            await uow.outbox.cancel_to(chat_id=before.telegram_id, client_id=client.id)
         await uow.audit(at=now, actor=actor, action="client.reassign", client_id=client.id,
                         detail=f"client {client.code} from clinician "
                                f"{before.id if before else '-'} to clinician {target.id}")

@@ -11,6 +11,7 @@ from storage.repositories.journal_entries import JournalRepository
 from storage.repositories.outbox import NewMessage, OutboxRepository, StaffEmailRepository
 from storage.repositories.people import ClientRepository, ClinicianRepository
 from storage.repositories.plans import PlanRepository
+from storage.repositories.sharing import SharingRepository
 from storage.repositories.updates import UpdateLedger
 from storage.repositories.web import (
     WebInitDataRepository,
@@ -22,6 +23,7 @@ from storage.repositories.web import (
 __all__ = [
     "AlertRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
     "ConversationRepository", "DuplicateError", "InviteRepository", "JournalRepository",
-    "NewMessage", "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "StaffEmailRepository",
+    "NewMessage", "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "SharingRepository",
+    "StaffEmailRepository",
     "UpdateLedger", "WebInitDataRepository", "WebSession", "WebSessionRepository", "WebSignInRepository", "new_id",
 ]

@@ -203,6 +203,22 @@ class OutboxRepository(Repository):
             .values(status=status, claimed_until=None))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def cancel_to(self, *, chat_id: int, client_id: str | None = None,
+                        kinds: Sequence[str] | None = None) -> int:
+        """Cancel every waiting row to the chat (about one client, of some kinds): a
+        person taken off a client's team receives nothing more, queued or not."""
+        query = (update(OutboxRow)
+                 .where(OutboxRow.chat_index == await self.vault.telegram_index(chat_id),
+                        OutboxRow.status.in_(WAITING))
+                 .values(status=OutboxStatus.CANCELLED, claimed_until=None)
+                 .execution_options(synchronize_session=False))
+        if client_id is not None:
+            query = query.where(OutboxRow.client_id == client_id)
+        if kinds is not None:
+            query = query.where(OutboxRow.kind.in_(kinds))
+        result = await self.session.execute(query)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def counts(self) -> OutboxCounts:
         rows = await self.session.execute(
             select(OutboxRow.status, func.count()).group_by(OutboxRow.status))

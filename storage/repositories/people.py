@@ -25,6 +25,8 @@ from storage.models import (
     PlanRow,
     PlanSuggestionRow,
     PlanVersionRow,
+    ProgressReportRow,
+    SharingAgreementRow,
     StaffEmailRow,
 )
 from storage.records import ENROLLED, AlertStatus, Client, ClientStatus, Clinician
@@ -335,6 +337,13 @@ class ClientRepository(Repository):
                 .execution_options(synchronize_session=False))
         await self.session.execute(
             delete(OutboxRow).where(about).execution_options(synchronize_session=False))
+        # What the client agreed to share, and with whom, goes with everything else.
+        await self.session.execute(
+            delete(ProgressReportRow).where(ProgressReportRow.client_id == client_id)
+            .execution_options(synchronize_session=False))
+        await self.session.execute(
+            delete(SharingAgreementRow).where(SharingAgreementRow.client_id == client_id)
+            .execution_options(synchronize_session=False))
         return destroyed
 
     async def due_for_erasure(self, now: datetime) -> list[Client]:
