@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.phases.service import PhaseService
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -63,6 +64,7 @@ class Services:
     web_access: WebAccess
     client_pages: ClientPages
     keyring: KeyringService
+    phases: PhaseService
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -81,6 +83,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.phases.file import load_phases
+    from journal.phases.service import PhaseService
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -90,10 +94,15 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
 
     questionnaire = load_questionnaire(settings.questionnaire)
     rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
+    phases = PhaseService(
+        clock=clock, phases=load_phases(settings.phases, questionnaire=questionnaire, rules=rules),
+        rating_days=settings.rating_days, staff_language=settings.default_language,
+        display_timezone=settings.default_timezone)
     alerts = AlertService(
         clock=clock, questionnaire=questionnaire, rules=rules,
         detail=settings.alert_detail, staff_language=settings.default_language,
-        display_timezone=settings.default_timezone, escalation=escalation_policy(settings))
+        display_timezone=settings.default_timezone, escalation=escalation_policy(settings),
+        phases=phases)
     return Services(
         settings=settings, clock=clock, store=store, questionnaire=questionnaire, rules=rules,
         enrolment=EnrolmentService(
@@ -106,7 +115,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         checkins=CheckInService(
             clock=clock, questionnaire=questionnaire, alerts=alerts, store=store,
             later_delay=timedelta(minutes=settings.later_delay_minutes),
-            window=timedelta(hours=settings.checkin_window_hours)),
+            window=timedelta(hours=settings.checkin_window_hours), phases=phases),
         journaling=JournalService(
             clock=clock, store=store, hygiene=settings.chat_hygiene,
             view_ttl=timedelta(minutes=settings.journal_view_ttl_minutes)),
@@ -125,7 +134,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         keyring=KeyringService(store=store, clock=clock),
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
-        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules))
+        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules),
+        phases=phases)
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

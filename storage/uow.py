@@ -37,6 +37,7 @@ from storage.repositories import (
 )
 from storage.repositories.outbox import QUEUED
 from storage.repositories.people import people
+from storage.repositories.phases import PhaseRepository
 from storage.vault import Vault, new_system_key_row
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class UnitOfWork:
         self.checkins = CheckInRepository(session, self.vault)
         self.journal = JournalRepository(session, self.vault)
         self.overrides = RiskOverrideRepository(session, self.vault)
+        self.phases = PhaseRepository(session, self.vault)
         self.alerts = AlertRepository(session, self.vault)
         self.outbox = OutboxRepository(session, self.vault)
         self.updates = UpdateLedger(session, self.vault)

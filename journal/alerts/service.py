@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from journal.alerts.levels import ALERT_ORDER, highest, label
 from journal.alerts.rules import (
@@ -38,6 +38,9 @@ from journal.clock import Clock
 from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import N_, gettext_for
 from journal.people import CURRENT, visible_client
+
+if TYPE_CHECKING:
+    from journal.phases.service import PhaseService
 from journal.staff import StaffDefaults, StaffLocale
 from journal.times import shown_time
 from storage.records import Alert, AlertStatus, CheckIn, Client, Clinician, DayStatus
@@ -66,8 +69,12 @@ class AlertService:
     def __init__(self, *, clock: Clock, questionnaire: Questionnaire, rules: RiskRules,
                  detail: str = "minimal", staff_language: str = "en",
                  display_timezone: str = "UTC",
-                 escalation: EscalationPolicy = DEFAULT_ESCALATION) -> None:
+                 escalation: EscalationPolicy = DEFAULT_ESCALATION,
+                 phases: PhaseService | None = None) -> None:
+        """`phases`: the program's phases, whose thresholds adjust the rules for a client
+        in each phase and whose step-up rule every raised alert is shown to."""
         self._clock = clock
+        self._phases = phases
         self._q = questionnaire
         self._rules = rules
         self._full = detail == "full"
@@ -101,7 +108,7 @@ class AlertService:
         """Assess a submitted check-in against the rules and the days before it; store the
         level and indicators with it, and raise what has not been raised yet."""
         history = await self._history(uow, client.id, checkin.local_date)
-        overrides = await uow.overrides.for_client(client.id)
+        overrides = self._with_phase(client, await uow.overrides.for_client(client.id))
         today = DaySnapshot(checkin.local_date, answers)
         assessment = evaluate(self._rules, self._q, today, history, overrides=overrides)
         await uow.checkins.save(checkin.id, scores=stored_scores(assessment.indicators),
@@ -120,6 +127,7 @@ class AlertService:
         read them already (a tick, for its whole chunk), spares reading them here."""
         if overrides is None:
             overrides = await uow.overrides.for_client(client.id)
+        overrides = self._with_phase(client, overrides)
         recent: list[Literal["completed", "missed"]] = [
             "missed" if s == DayStatus.MISSED else "completed" for s in statuses]
         assessment = evaluate_missed(self._rules, recent, overrides=overrides)
@@ -168,7 +176,16 @@ class AlertService:
             await self._send_copy(uow, alert, client, clinician, dedupe=dedupe)
         await uow.audit(at=now, actor="system", action="alert.raise", client_id=client.id,
                         detail=f"alert {alert.id}")  # its level stays sealed in the alert
+        if self._phases is not None:
+            await self._phases.after_alert(uow, client, alert)
         return alert
+
+    def _with_phase(self, client: Client, overrides: Mapping[str, int]) -> Mapping[str, int]:
+        """The phase's threshold adjustments under the clinician's own overrides."""
+        if self._phases is None:
+            return overrides
+        adjusted = self._phases.phase_of(client).thresholds
+        return {**adjusted, **overrides} if adjusted else overrides
 
     async def _send_copy(self, uow: UnitOfWork, alert: Alert, client: Client,
                          recipient: Clinician, *, escalation: int = 0,
