@@ -40,6 +40,7 @@ CLIENT = (
     ("journal", N_("Write in your journal")),
     ("entries", N_("Read your recent journal entries")),
     ("plan", N_("Your relapse prevention plan")),
+    ("progress", N_("Your check-ins: where you are and what comes next")),
     ("help", N_("Help and crisis contacts")),
     ("language", N_("Change language")),
     ("time", N_("Change check-in time")),
@@ -51,6 +52,9 @@ CLINICIAN = (
     ("schedule", N_("Set a client's check-in time and days")),
     ("pause", N_("Pause a client's check-ins")),
     ("resume", N_("Resume a client's check-ins")),
+    ("phase", N_("A client's phase and what stepping down asks")),
+    ("stepdown", N_("Propose a client's step down")),
+    ("stepup", N_("Step a client up, with a reason")),
     ("caseload", N_("Your clients, most in need first")),
     ("client", N_("A client's summary and history")),
     ("report", N_("A client's session report (PDF)")),
@@ -61,7 +65,8 @@ CLINICIAN = (
     ("help", N_("What you can do here")),
 )
 SUPERVISOR = (*CLINICIAN, ("deliveries", N_("Messages that could not be delivered")),
-              ("reassign", N_("Move a client to another clinician")))
+              ("reassign", N_("Move a client to another clinician")),
+              ("approve", N_("Approve a proposed step down")))
 
 
 def menu(kind: str, language: str) -> list[tuple[str, str]]:

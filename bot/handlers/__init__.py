@@ -13,6 +13,7 @@ def all_routers() -> list[Router]:
         common,
         enrol,
         entries,
+        phases,
         plan,
         preferences,
         review,
@@ -24,11 +25,13 @@ def all_routers() -> list[Router]:
         enrol.build_router(),
         clinician.build_router(),
         schedule.build_router(),
+        phases.build_staff_router(),
         checkin.build_router(),
         alerts.build_router(),
         workspace.build_router(),
         review.build_router(),  # staff /plan before the client's /plan
         plan.build_router(),
+        phases.build_client_router(),
         preferences.build_router(),  # an awaited time before journal text
         entries.build_router(),
         common.build_router(),

@@ -106,6 +106,9 @@ class PhaseService:
         self._staff = StaffDefaults(staff_language, display_timezone)
 
     # -- reading ---------------------------------------------------------------------
+    def staff_zone(self, person: Clinician) -> str:
+        return self._staff.of(person).timezone
+
     def phase_of(self, client: Client) -> Phase:
         return self.phases.of(client.phase)
 

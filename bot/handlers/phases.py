@@ -1,0 +1,117 @@
+"""Treatment phases in the chat: /phase, /stepdown, /stepup, /approve for staff, /progress
+for the client."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.filters import Role, client_of
+from bot.outgoing import Outgoing
+from journal.checkin.schedule import days_text
+from journal.errors import InvalidInput
+from journal.i18n import _, current_language
+from journal.people import CURRENT, Person, visible_client
+from journal.phases.service import PhaseService
+from journal.times import shown_time
+from storage.uow import UnitOfWork
+
+
+def _code_and_rest(args: str | None, usage: str) -> tuple[str, str]:
+    words = (args or "").split(maxsplit=1)
+    if not words:
+        raise InvalidInput("no code", key=usage)
+    return words[0].upper(), words[1] if len(words) > 1 else ""
+
+
+async def show_phase(message: Message, command: CommandObject, person: Person,
+                     uow: UnitOfWork, out: Outgoing, phases: PhaseService) -> None:
+    """/phase CODE: the client's phase, days in it, the next step's criteria met and not
+    met, and the path so far."""
+    assert person.clinician is not None
+    code, _rest = _code_and_rest(command.args, "phase.usage")
+    client = await visible_client(uow, person.clinician, code, statuses=CURRENT)
+    language = current_language.get()
+    progress = await phases.progress(uow, client)
+    lines = [_("Client {code}: phase \"{name}\" ({number} of {count}), {days} days, check-ins "
+               "{when}.").format(code=client.code, name=progress.phase.name.get(language),
+                                 number=phases.phases.phases.index(progress.phase) + 1,
+                                 count=len(phases.phases.phases), days=progress.days_in_phase,
+                                 when=days_text(client.checkin_days, language))]
+    if progress.next is not None:
+        lines += ["", _("To step down to \"{name}\":").format(name=progress.next.name.get(language))]
+        for state in progress.criteria:
+            mark = "✅" if state.met else "❌"
+            lines.append(f"{mark} {phases.criterion_text(state, language, staff=True)}")
+        if progress.ready:
+            lines += ["", _("All met. To propose the step: /stepdown {code}").format(
+                code=client.code)]
+    timeline = await phases.timeline(uow, client)
+    if timeline:
+        lines += ["", _("Path:")]
+        for step in timeline:
+            arrow = "↓" if step.direction == "down" else "↑"
+            lines.append(_("{arrow} {when}: {start} to {end}").format(
+                arrow=arrow, when=shown_time(step.applied_at or step.at,
+                                             phases.staff_zone(person.clinician)),
+                start=phases.phases.of(step.from_phase).name.get(language),
+                end=phases.phases.of(step.to_phase).name.get(language)))
+    out.send(message.chat.id, "\n".join(lines))
+
+
+async def step_down(message: Message, command: CommandObject, person: Person,
+                    uow: UnitOfWork, out: Outgoing, phases: PhaseService) -> None:
+    assert person.clinician is not None
+    code, reason = _code_and_rest(command.args, "phase.stepdown_usage")
+    step = await phases.propose(uow, person.clinician, code, reason)
+    language = current_language.get()
+    out.send(message.chat.id, _(
+        "Proposed: client {code} steps down to \"{name}\". Nothing changes until a supervisor "
+        "approves it.").format(code=code, name=phases.phases.of(step.to_phase).name.get(language)))
+
+
+async def approve(message: Message, command: CommandObject, person: Person,
+                  uow: UnitOfWork, out: Outgoing, phases: PhaseService) -> None:
+    assert person.clinician is not None
+    code, _rest = _code_and_rest(command.args, "phase.approve_usage")
+    step = await phases.approve(uow, person.clinician, code)
+    language = current_language.get()
+    out.send(message.chat.id, _(
+        "Approved: client {code} is now in \"{name}\". The client and their clinician are "
+        "told.").format(code=code, name=phases.phases.of(step.to_phase).name.get(language)))
+
+
+async def step_up(message: Message, command: CommandObject, person: Person,
+                  uow: UnitOfWork, out: Outgoing, phases: PhaseService) -> None:
+    assert person.clinician is not None
+    code, reason = _code_and_rest(command.args, "phase.stepup_usage")
+    step = await phases.step_up_by(uow, person.clinician, code, reason)
+    language = current_language.get()
+    out.send(message.chat.id, _(
+        "Client {code} is now in \"{name}\", from today.").format(
+            code=code, name=phases.phases.of(step.to_phase).name.get(language)))
+
+
+async def progress(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
+                   phases: PhaseService) -> None:
+    client = client_of(person)
+    out.send(message.chat.id, phases.progress_text(await phases.progress(uow, client),
+                                                   current_language.get()))
+
+
+def build_staff_router() -> Router:
+    router = Router(name=__name__ + ".staff")
+    router.message.filter(Role("clinician", "supervisor"))
+    router.message.register(show_phase, Command("phase"))
+    router.message.register(step_down, Command("stepdown"))
+    router.message.register(step_up, Command("stepup"))
+    router.message.register(approve, Command("approve"))
+    return router
+
+
+def build_client_router() -> Router:
+    router = Router(name=__name__ + ".client")
+    router.message.filter(Role("client"))
+    router.message.register(progress, Command("progress"))
+    return router
