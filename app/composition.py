@@ -97,7 +97,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     phases = PhaseService(
         clock=clock, phases=load_phases(settings.phases, questionnaire=questionnaire, rules=rules),
         rating_days=settings.rating_days, staff_language=settings.default_language,
-        display_timezone=settings.default_timezone)
+        display_timezone=settings.default_timezone, domains=rated_domains(questionnaire))
     alerts = AlertService(
         clock=clock, questionnaire=questionnaire, rules=rules,
         detail=settings.alert_detail, staff_language=settings.default_language,
@@ -124,7 +124,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
             office_phone=settings.program_office_phone),
         delivery_report=DeliveryReport(clock=clock, staff_language=settings.default_language),
         schedules=ScheduleService(clock=clock),
-        caseload=CaseloadService(clock=clock, staff_language=settings.default_language),
+        caseload=CaseloadService(clock=clock, staff_language=settings.default_language,
+                                 phases=phases),
         review=ReviewService(
             clock=clock, questionnaire=questionnaire, rules=rules,
             staff_language=settings.default_language,
@@ -134,8 +135,15 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         keyring=KeyringService(store=store, clock=clock),
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
-        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules),
+        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules,
+                                 phases=phases),
         phases=phases)
+
+
+def rated_domains(questionnaire: Questionnaire) -> tuple[str, ...]:
+    """The domains the check-in tracks (named in [domains] and scored by an item), in order."""
+    scored = {item.domain for item in questionnaire.items if item.domain is not None}
+    return tuple(d for d in questionnaire.domains if d in scored)
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

@@ -55,6 +55,7 @@ CLINICIAN = (
     ("phase", N_("A client's phase and what stepping down asks")),
     ("stepdown", N_("Propose a client's step down")),
     ("stepup", N_("Step a client up, with a reason")),
+    ("rate", N_("Rate a client's areas of concern")),
     ("caseload", N_("Your clients, most in need first")),
     ("client", N_("A client's summary and history")),
     ("report", N_("A client's session report (PDF)")),

@@ -70,6 +70,8 @@ ERRORS = {
                       "clinical notes."),
     "resume.usage": N_("Use: /resume CODE"),
     "phase.usage": N_("Use: /phase CODE"),
+    "rating.usage": N_("Use: /rate CODE, then /rate CODE with one digit (0, 1 or 2) for each "
+                       "area in the order it lists, and a short note."),
     "phase.stepdown_usage": N_("Use: /stepdown CODE [reason]"),
     "phase.approve_usage": N_("Use: /approve CODE"),
     "phase.stepup_usage": N_("Use: /stepup CODE reason"),

@@ -257,6 +257,9 @@ ACCESS_MATRIX = [
     ("/program", "supervisor", 200),
     ("/program", "clinician", 404),
     ("/program", None, 401),
+    ("/approvals", "supervisor", 200),
+    ("/approvals", "clinician", 404),
+    ("/approvals", None, 401),
     *((page, role, 200) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")
       for role in ("clinician", "supervisor")),
     *((page, None, 401) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")),

@@ -9,11 +9,13 @@ from aiogram.types import Message
 
 from bot.filters import Role, client_of
 from bot.outgoing import Outgoing
+from journal.checkin.questionnaire import Questionnaire
 from journal.checkin.schedule import days_text
 from journal.errors import InvalidInput
 from journal.i18n import _, current_language
 from journal.people import CURRENT, Person, visible_client
 from journal.phases.service import PhaseService
+from journal.review.model import domain_labels
 from journal.times import shown_time
 from storage.uow import UnitOfWork
 
@@ -100,6 +102,35 @@ async def progress(message: Message, person: Person, uow: UnitOfWork, out: Outgo
                                                    current_language.get()))
 
 
+async def rate(message: Message, command: CommandObject, person: Person, uow: UnitOfWork,
+               out: Outgoing, phases: PhaseService, questionnaire: Questionnaire) -> None:
+    """/rate CODE: the domains to rate and the latest rating; /rate CODE 0120100 [note]:
+    the clinician's rating of each, in that order (0 no concern, 1 some, 2 definite)."""
+    assert person.clinician is not None
+    code, rest = _code_and_rest(command.args, "rating.usage")
+    language = current_language.get()
+    labels = domain_labels(questionnaire, language)
+    if not rest.strip():
+        client, latest = await phases.latest_rating(uow, person.clinician, code)
+        lines = [_("Rate each area for client {code}, in this order (0 no concern, 1 some, "
+                   "2 definite), as clinical judgement, not a scored assessment:").format(
+                       code=client.code)]
+        lines += [f"{n}. {labels.get(d, d)}" for n, d in enumerate(phases.domains, 1)]
+        lines += ["", _("For example: /rate {code} {example} short note").format(
+            code=client.code, example="0" * len(phases.domains))]
+        if latest is not None:
+            lines.append(_("Last rated {when}: {digits}.").format(
+                when=shown_time(latest.at, phases.staff_zone(person.clinician)),
+                digits="".join(str(latest.ratings.get(d, "-")) for d in phases.domains)))
+        out.send(message.chat.id, "\n".join(lines))
+        return
+    digits, _space, note = rest.strip().partition(" ")
+    await phases.rate(uow, person.clinician, code, phases.parse_rating(digits), note)
+    out.send(message.chat.id, _("Rating saved for client {code}. The client page and the "
+                                "report show it beside the month's self-report.").format(
+                                    code=code))
+
+
 def build_staff_router() -> Router:
     router = Router(name=__name__ + ".staff")
     router.message.filter(Role("clinician", "supervisor"))
@@ -107,6 +138,7 @@ def build_staff_router() -> Router:
     router.message.register(step_down, Command("stepdown"))
     router.message.register(step_up, Command("stepup"))
     router.message.register(approve, Command("approve"))
+    router.message.register(rate, Command("rate"))
     return router
 
 

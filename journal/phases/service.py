@@ -9,12 +9,13 @@ the client's check-in days, which the scheduler already honours at no extra cost
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
-from journal.alerts.levels import LEVELS
+from journal.alerts.levels import LEVELS, WORDS
 from journal.checkin.days import DueDays, counts_from, due_count, local_date
 from journal.checkin.schedule import days_text
 from journal.clock import Clock
@@ -22,9 +23,10 @@ from journal.errors import InvalidInput, NotFound
 from journal.i18n import N_, gettext_for, ngettext_for
 from journal.people import CURRENT, visible_client
 from journal.phases.model import Phase, Phases
+from journal.phases.review import CriterionRow, PhaseReview, TimelineRow, compare
 from journal.staff import StaffDefaults
 from storage.records import Alert, Client, ClientStatus, Clinician
-from storage.repositories.phases import PhaseStep
+from storage.repositories.phases import DomainRating, PhaseStep
 from storage.uow import UnitOfWork
 
 MAX_REASON: Final = 500
@@ -99,7 +101,10 @@ class Progress:
 
 class PhaseService:
     def __init__(self, *, clock: Clock, phases: Phases, rating_days: int = 30,
-                 staff_language: str = "en", display_timezone: str = "UTC") -> None:
+                 staff_language: str = "en", display_timezone: str = "UTC",
+                 domains: tuple[str, ...] = ()) -> None:
+        """`domains`: the domains the check-in tracks, in order: what a clinician rates."""
+        self.domains = domains
         self._clock = clock
         self.phases = phases
         self.rating_days = rating_days
@@ -327,13 +332,127 @@ class PhaseService:
             await self._notice(uow, person, client, text)
         return step
 
+    # -- the review ------------------------------------------------------------------
+    async def review(self, uow: UnitOfWork, client: Client, *, language: str, timezone: str,
+                     labels: Mapping[str, str], month: Mapping[str, Sequence[int | None]],
+                     reason_label: Callable[[str], str] | None = None) -> PhaseReview:
+        """The path for the client page, the summary and the PDF, in the viewer's words."""
+        zone = ZoneInfo(timezone)
+
+        def t(message: str) -> str:
+            return gettext_for(language, message)
+
+        progress = await self.progress(uow, client)
+        names = {c.id: c.name for c in await uow.clinicians.everyone()}
+        rows = []
+        for step in await self.timeline(uow, client):
+            if step.direction == "down":
+                why = t(N_("proposed by {proposer}, approved by {approver}")).format(
+                    proposer=names.get(step.proposed_by or 0, "-"),
+                    approver=names.get(step.approved_by or 0, "-"))
+                if step.reason:
+                    why += f" ({step.reason})"
+            elif step.trigger == "clinician":
+                why = t(N_("{name}: {reason}")).format(
+                    name=names.get(step.proposed_by or 0, "-"), reason=step.reason)
+            else:
+                code = step.trigger.removeprefix("rule:")
+                what = (t(WORDS[code]) if code in WORDS else
+                        gettext_for(language, reason_label(code)) if reason_label else code)
+                why = t(N_("by rule: {what}")).format(what=what)
+            rows.append(TimelineRow(
+                at=(step.applied_at or step.at).astimezone(zone), direction=step.direction,
+                start=self.phases.of(step.from_phase).name.get(language),
+                end=self.phases.of(step.to_phase).name.get(language), why=why))
+        states = (await uow.phases.open_states([client.id])).get(client.id, set())
+        ratings = await uow.phases.ratings(client.id, limit=1)
+        latest = ratings[0] if ratings else None
+        return PhaseReview(
+            phase=progress.phase.name.get(language),
+            number=self.phases.phases.index(progress.phase) + 1,
+            count=len(self.phases.phases), days_in_phase=progress.days_in_phase,
+            next=progress.next.name.get(language) if progress.next else None,
+            criteria=tuple(CriterionRow(self.criterion_text(c, language, staff=True), c.met)
+                           for c in progress.criteria),
+            ready=progress.ready, awaiting_approval="proposed" in states,
+            timeline=tuple(rows),
+            comparisons=compare(labels, month, latest.ratings if latest else None),
+            rated_at=latest.at.astimezone(zone) if latest else None,
+            rating_note=latest.note if latest else "",
+            rating_overdue=self.rating_overdue(client, latest.at if latest else None))
+
+    async def awaiting(self, uow: UnitOfWork, viewer: Clinician
+                       ) -> list[tuple[str, PhaseStep, str]]:
+        """Step-down proposals waiting for approval (code, step, proposer's name): for
+        supervisors only; anyone else finds nothing, as an unknown page."""
+        if not viewer.is_supervisor:
+            raise NotFound("supervisors only")
+        names = {c.id: c.name for c in await uow.clinicians.everyone()}
+        return [(code, step, names.get(step.proposed_by or 0, "-"))
+                for code, step in await uow.phases.pending()]
+
+    async def caseload_marks(self, uow: UnitOfWork, clients: Sequence[Client]
+                             ) -> dict[str, tuple[str, str | None, bool]]:
+        """Per client: (phase id, "ready" | "proposed" | None, rating overdue), in two
+        grouped reads whatever the caseload."""
+        ids = [c.id for c in clients]
+        states = await uow.phases.open_states(ids)
+        rated = await uow.phases.latest_rated(ids)
+        marks = {}
+        for client in clients:
+            open_states = states.get(client.id, set())
+            state = ("proposed" if "proposed" in open_states else
+                     "ready" if "told" in open_states else None)
+            marks[client.id] = (self.phase_of(client).id, state,
+                                self.rating_overdue(client, rated.get(client.id)))
+        return marks
+
+    # -- the clinician's rating ------------------------------------------------------
+    async def rate(self, uow: UnitOfWork, clinician: Clinician, code: str,
+                   ratings: Mapping[str, int], note: str) -> DomainRating:
+        """The clinician's judgement of each domain (0 no concern, 1 some, 2 definite), with
+        a short note, sealed; every domain the check-in tracks is rated at once."""
+        client = await visible_client(uow, clinician, code, statuses=CURRENT)
+        if set(ratings) != set(self.domains) or any(v not in (0, 1, 2)
+                                                    for v in ratings.values()):
+            raise InvalidInput("bad ratings", key="rating.usage")
+        note = " ".join(note.split())
+        if len(note) > MAX_REASON:
+            raise InvalidInput("note too long", key="phase.reason_too_long")
+        now = self._clock.now()
+        rating = await uow.phases.add_rating(client_id=client.id, clinician_id=clinician.id,
+                                             at=now, ratings=ratings, note=note)
+        await uow.audit(at=now, actor=f"clinician:{clinician.id}", action="rating.add",
+                        client_id=client.id, detail=f"rating {rating.id}")
+        return rating
+
+    async def latest_rating(self, uow: UnitOfWork, clinician: Clinician, code: str
+                            ) -> tuple[Client, DomainRating | None]:
+        client = await visible_client(uow, clinician, code, statuses=CURRENT)
+        ratings = await uow.phases.ratings(client.id, limit=1)
+        return client, ratings[0] if ratings else None
+
+    def parse_rating(self, text: str) -> dict[str, int]:
+        """"0120100": one digit a domain, in the check-in's domain order."""
+        digits = text.strip()
+        if len(digits) != len(self.domains) or any(c not in "012" for c in digits):
+            raise InvalidInput("bad ratings", key="rating.usage")
+        return {domain: int(c) for domain, c in zip(self.domains, digits, strict=True)}
+
+    def rating_due(self, client: Client, rated_at: datetime | None) -> datetime:
+        """When the next rating is due: RATING_DAYS after the last, or after enrolment."""
+        start = rated_at or client.enrolled_at or client.created_at
+        return start + timedelta(days=self.rating_days)
+
+    def rating_overdue(self, client: Client, rated_at: datetime | None) -> bool:
+        return client.status == ClientStatus.ACTIVE and self._clock.now() >= self.rating_due(
+            client, rated_at)
+
     # -- texts -----------------------------------------------------------------------
     def criterion_text(self, state: CriterionState, language: str, *, staff: bool) -> str:
         texts = STAFF_CRITERION_TEXTS if staff else CRITERION_TEXTS
         values = dict(state.required)
         if "level" in values:
-            from journal.alerts.levels import WORDS
-
             values["level"] = gettext_for(language, WORDS[str(values["level"])])
         return gettext_for(language, texts[state.key]).format(**values)
 
