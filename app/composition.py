@@ -129,7 +129,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         review=ReviewService(
             clock=clock, questionnaire=questionnaire, rules=rules,
             staff_language=settings.default_language,
-            display_timezone=settings.default_timezone),
+            display_timezone=settings.default_timezone, phases=phases),
         discharge=DischargeService(clock=clock, retention=timedelta(days=settings.retention_days)),
         admin=AdminService(store=store, clock=clock, staff_language=settings.default_language),
         keyring=KeyringService(store=store, clock=clock),

@@ -66,6 +66,7 @@ from journal.alerts.service import CopyState, copy_states
 from journal.checkin.flow import answers_of, render_answer
 from journal.checkin.questionnaire import Answer, Questionnaire
 from journal.i18n import gettext_for, ngettext_for
+from journal.phases.review import PhaseReview
 from journal.review.charts import AlertMark, DayPoint, Series
 from storage.records import Alert, CheckIn, DayStatus, Plan
 
@@ -161,6 +162,7 @@ class ReportData:
     situations: tuple[SituationRow, ...]
     journal: tuple[JournalText, ...]
     plan: Plan
+    phase: PhaseReview | None = None  # the phase path and the rating beside the self-report
 
     @property
     def period_days(self) -> int:

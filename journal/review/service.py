@@ -7,6 +7,8 @@ callers wire one object. Each view is written in the viewer's own language and z
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from journal.alerts.rules import RiskRules
 from journal.checkin.questionnaire import Questionnaire
 from journal.clock import Clock
@@ -21,10 +23,15 @@ from journal.staff import StaffDefaults, StaffLocale
 from storage.records import Client, Clinician, Plan
 from storage.uow import UnitOfWork
 
+if TYPE_CHECKING:
+    from journal.phases.service import PhaseService
+
 
 class ReviewService:
     def __init__(self, *, clock: Clock, questionnaire: Questionnaire, rules: RiskRules,
-                 staff_language: str = "en", display_timezone: str = "UTC") -> None:
+                 staff_language: str = "en", display_timezone: str = "UTC",
+                 phases: PhaseService | None = None) -> None:
+        self._phases = phases
         self._clock = clock
         self._q = questionnaire
         self._rules = rules
@@ -89,7 +96,7 @@ class ReviewService:
         return await report_data(uow, client, days, actor, now=self._clock.now(),
                                  questionnaire=self._q, indicators=self._indicators,
                                  language=locale.language, timezone=locale.timezone,
-                                 reason_label=self._rules.reason_label)
+                                 reason_label=self._rules.reason_label, phases=self._phases)
 
     def reason_label(self, code: str) -> str:
         """The msgid naming an alert reason, from the program's rules."""
