@@ -284,3 +284,35 @@ async def test_phase_commands_answer_strangers_as_an_unknown_code(world: dict[st
     sent = await emu.send_text(CLIENT, f"/phase {client.code}")
     reply = await emu.wait_for_message(CLIENT, after=sent.message_id)
     assert "Daily" not in reply.text and client.code not in reply.text
+
+
+async def test_the_clinician_rates_in_the_chat_and_the_caseload_shows_the_phase(
+        world: dict[str, Any]) -> None:
+    emu, store = world["emu"], world["store"]
+    client = await seeded_client(world, phase="three")
+    await calm_checkin(world["phone"])  # a calm Monday: every area's self-report low
+    domains = world["services"].phases.domains
+    sent = await emu.send_text(CLINICIAN, f"/rate {client.code}")
+    listing = await emu.wait_for_message(CLINICIAN, contains="in this order",
+                                         after=sent.message_id)
+    assert "1. Access to victims" in listing.text and "not a scored assessment" in listing.text
+    sent = await emu.send_text(CLINICIAN, f"/rate {client.code} 01")
+    await emu.wait_for_message(CLINICIAN, contains="one digit (0, 1 or 2)",
+                               after=sent.message_id)
+    digits = "2" + "0" * (len(domains) - 1)
+    sent = await emu.send_text(CLINICIAN, f"/rate {client.code} {digits} seen at home visit")
+    await emu.wait_for_message(CLINICIAN, contains="Rating saved", after=sent.message_id)
+    async with store.unit_of_work() as uow:
+        ratings = await uow.phases.ratings(client.id)
+    assert len(ratings) == 1 and ratings[0].ratings[domains[0]] == 2
+    assert ratings[0].note == "seen at home visit"
+    sent = await emu.send_text(OTHER, f"/rate {client.code} {digits}")
+    await emu.wait_for_message(OTHER, contains="No client with that code", after=sent.message_id)
+    sent = await emu.send_text(CLINICIAN, "/caseload")
+    shown = await emu.wait_for_message(CLINICIAN, contains="Phase: Three days",
+                                       after=sent.message_id)
+    assert "Rating overdue" not in shown.text
+    sent = await emu.send_text(CLINICIAN, f"/client {client.code}")
+    summary = await emu.wait_for_message(CLINICIAN, contains="Phase: Three days (2 of 3)",
+                                         after=sent.message_id)
+    assert "differ in 1 area" in summary.text  # rated 2 against a calm self-report

@@ -34,7 +34,7 @@ def rating_rows(page: str) -> list[tuple[str, str, str, bool]]:
 
 
 async def test_a_rating_of_2_against_a_low_self_report_is_flagged_on_the_page_and_in_the_pdf(
-        world: World) -> None:
+        world: World) -> None:  # noqa: F811 (the client page's world, by name)
     session = await signed_in(world, world.lane)
     code = world.client.code
     try:
@@ -74,7 +74,7 @@ async def test_a_rating_of_2_against_a_low_self_report_is_flagged_on_the_page_an
 
 
 async def test_another_clinicians_client_cannot_be_rated_and_approvals_are_for_supervisors(
-        world: World) -> None:
+        world: World) -> None:  # noqa: F811 (the client page's world, by name)
     session = await signed_in(world, world.ortiz)
     try:
         _status, page, _h = await get(session, world.url("/caseload"))
