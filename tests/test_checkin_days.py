@@ -238,3 +238,22 @@ async def test_a_three_days_client_is_prompted_and_missed_on_due_days_only_over_
                                start=date(2026, 3, 1), end=date(2026, 3, 16),
                                today=date(2026, 3, 16))
     assert (done, expected) == (0, 6)
+
+
+def test_after_a_step_up_the_days_that_were_not_due_before_it_are_not_counted_missed() -> None:
+    from journal.review.adherence import adherence, day_states
+    from storage.records import CheckInDay
+
+    # Mon/Wed/Fri until Thursday 12 March 2026, 10:00 in New York, then every day.
+    client = Client(id="c1", code="ABC-DE", telegram_id=1, clinician_id=1, status="active",
+                    language="en", timezone=NEW_YORK, checkin_time="20:00",
+                    checkin_days="0123456", pause_reason=None, unreachable=False,
+                    created_at=at("2026-03-01 12:00"), enrolled_at=at("2026-03-01 12:00"),
+                    phase="daily", phase_since=at("2026-03-12 14:00"))
+    rows = [CheckInDay(f"d{d}", date(2026, 3, d), "submitted", "low", None)
+            for d in (2, 4, 6, 9, 11)]
+    states = day_states(client, rows, start=date(2026, 3, 1), end=date(2026, 3, 14),
+                        today=date(2026, 3, 14))
+    # Tuesdays, Thursday the 5th, the weekend of the clock change: not due then, not missed.
+    assert {d.day for d, s in states.items() if s == "missed"} == {12, 13}
+    assert adherence(states, start=date(2026, 3, 1), end=date(2026, 3, 14)).expected == 7

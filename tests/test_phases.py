@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,3 +111,56 @@ def test_the_bot_does_not_start_with_a_phases_file_with_errors(tmp_path: Path) -
     assert "problems:" in result.stderr
     assert "'busy'" in result.stderr and "NO_SUCH_REASON" in result.stderr
     assert "'no_such_rule'" in result.stderr and "sideways" not in result.stdout
+
+
+async def test_a_run_of_missed_days_steps_a_client_up_by_rule_and_weekends_are_due_again(
+        store: Any, tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    from app.composition import build_services
+    from app.settings import Settings
+    from journal.clock import FakeClock
+    from scheduler.ticks import Ticks
+    from tests.helpers import make_clinician
+
+    clock = FakeClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))  # Sunday
+    ring_key = tmp_path / "steadfast.key"
+    from storage.crypto import MasterKeyring
+
+    MasterKeyring.generate().create_file(ring_key)
+    settings = Settings(_env_file=None, bot_token="123456:T",  # type: ignore[call-arg]
+                        database_url="sqlite+aiosqlite:///unused.db", master_key_file=ring_key)
+    services = build_services(settings, store, clock)
+    ticks = Ticks(store=store, clock=clock, checkins=services.checkins, alerts=services.alerts,
+                  reminder_delay=None, phases=services.phases.phases)
+    lane = await make_clinician(store, clock, telegram_id=7001)
+    async with store.transaction() as uow:
+        client = await uow.clients.add_invited(clinician_id=lane.id, language="en",
+                                               timezone="UTC", checkin_time="09:00",
+                                               now=clock.now())
+        client = await uow.clients.update(
+            client.id, telegram_id=8001, status="active", enrolled_at=clock.now(),
+            phase="structured", phase_since=clock.now(), checkin_days="01234")
+
+    async def run_until(moment: datetime) -> None:
+        while clock.now() < moment:
+            clock.advance(hours=1)
+            assert (await ticks.run()).failures == 0
+
+    await run_until(datetime(2026, 3, 4, 3, 0, tzinfo=UTC))  # Monday and Tuesday missed
+    async with store.unit_of_work() as uow:
+        moved = await uow.clients.get(client.id)
+        steps = await uow.phases.steps(client.id)
+    assert moved is not None and moved.phase == "intensive" and moved.checkin_days == "0123456"
+    assert [(s.direction, s.state, s.trigger) for s in steps] == [
+        ("up", "applied", "rule:MISSED_CHECKINS")]
+    assert steps[0].criteria["phase"] == "structured"
+    await run_until(datetime(2026, 3, 7, 20, 0, tzinfo=UTC))  # on to Saturday
+    async with store.unit_of_work() as uow:
+        statuses = await uow.checkins.statuses(client.id, since=date(2026, 3, 1))
+    assert date(2026, 3, 7) in statuses  # a Saturday: due again, every day
+    assert date(2026, 3, 1) not in statuses  # enrolled that Sunday after 09:00
+    # Only one step up: already in the first phase, later runs change nothing.
+    async with store.unit_of_work() as uow:
+        assert len(await uow.phases.steps(client.id)) == 1
+    assert clock.now() - datetime(2026, 3, 1, 12, 0, tzinfo=UTC) > timedelta(days=6)
