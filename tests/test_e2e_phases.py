@@ -172,6 +172,10 @@ async def test_earned_step_down_takes_a_proposal_and_a_supervisor_then_three_day
                                after=sent.message_id)
     notice = await emu.wait_for_message(SUPERVISOR, contains="proposes that client")
     assert "/approve" in notice.text and "steady" not in notice.text  # the reason stays sealed
+    sent = await emu.send_text(SUPERVISOR, "/approve")
+    waiting = await emu.wait_for_message(SUPERVISOR, contains="waiting for approval:",
+                                         after=sent.message_id)
+    assert f"{client.code}: Daily to Three days, proposed by Dr Lane" in waiting.text
     # A proposal alone changes nothing: the phase, the days and the prompts stay as they were.
     assert (await client_now(store, client)).checkin_days == "0123456"
     assert (await client_now(store, client)).phase is None

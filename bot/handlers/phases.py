@@ -76,12 +76,32 @@ async def step_down(message: Message, command: CommandObject, person: Person,
 async def approve(message: Message, command: CommandObject, person: Person,
                   uow: UnitOfWork, out: Outgoing, phases: PhaseService) -> None:
     assert person.clinician is not None
+    if not (command.args or "").strip() and person.clinician.is_supervisor:
+        await _list_awaiting(message, person, uow, out, phases)
+        return
     code, _rest = _code_and_rest(command.args, "phase.approve_usage")
     step = await phases.approve(uow, person.clinician, code)
     language = current_language.get()
     out.send(message.chat.id, _(
         "Approved: client {code} is now in \"{name}\". The client and their clinician are "
         "told.").format(code=code, name=phases.phases.of(step.to_phase).name.get(language)))
+
+
+async def _list_awaiting(message: Message, person: Person, uow: UnitOfWork, out: Outgoing,
+                         phases: PhaseService) -> None:
+    """/approve alone, for a supervisor: the step-down proposals waiting for approval."""
+    assert person.clinician is not None
+    pending = await phases.awaiting(uow, person.clinician)
+    if not pending:
+        out.send(message.chat.id, _("No step down is waiting for approval."))
+        return
+    language = current_language.get()
+    lines = [_("Step downs waiting for approval:")]
+    for code, step, proposer in pending:
+        lines.append(_("• {code}: {start} to {end}, proposed by {name}. /approve {code}").format(
+            code=code, start=phases.phases.of(step.from_phase).name.get(language),
+            end=phases.phases.of(step.to_phase).name.get(language), name=proposer))
+    out.send(message.chat.id, "\n".join(lines))
 
 
 async def step_up(message: Message, command: CommandObject, person: Person,
