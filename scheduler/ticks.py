@@ -245,6 +245,13 @@ class Ticks:
                     log.error("scheduler: client %s failed: %s", client.code, safe_trace(exc))
                     continue
                 report.add(mine)
+                if mine.alerts:
+                    # An alert may have stepped the client's phase up, changing their days
+                    # (the repository then marked them due at once): keep that mark rather
+                    # than the instant worked out from the old days.
+                    stored = await uow.clients.next_due(client.id)
+                    if stored is not None and stored <= now:
+                        visit.next_due = stored
             visits.append(visit)
         wanted = [(v.client, day) for v in visits for day in v.prompt]
         prompted: set[tuple[str, date]] = set()
@@ -287,6 +294,11 @@ class Ticks:
             opens = opens_at(client, day)
             # Days before enrolment or before the last resume are not this client's to miss.
             if opens < since:
+                continue
+            # Before a phase changed the days, only a day already asked for counts: the new
+            # days never reach back to make a day due that was not.
+            if (client.phase_since is not None and opens < client.phase_since
+                    and day not in days):
                 continue
             if opens > now:
                 ahead.append(opens)

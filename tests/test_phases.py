@@ -113,7 +113,7 @@ def test_the_bot_does_not_start_with_a_phases_file_with_errors(tmp_path: Path) -
     assert "'no_such_rule'" in result.stderr and "sideways" not in result.stdout
 
 
-async def test_a_run_of_missed_days_steps_a_client_up_by_rule_and_weekends_are_due_again(
+async def test_a_run_of_missed_days_steps_a_client_up_by_rule_and_the_next_due_day_is_prompted(
         store: Any, tmp_path: Path) -> None:
     from datetime import UTC, date, datetime, timedelta
 
@@ -140,27 +140,28 @@ async def test_a_run_of_missed_days_steps_a_client_up_by_rule_and_weekends_are_d
                                                now=clock.now())
         client = await uow.clients.update(
             client.id, telegram_id=8001, status="active", enrolled_at=clock.now(),
-            phase="structured", phase_since=clock.now(), checkin_days="01234")
+            phase="consolidation", phase_since=clock.now(), checkin_days="024")
 
     async def run_until(moment: datetime) -> None:
         while clock.now() < moment:
             clock.advance(hours=1)
             assert (await ticks.run()).failures == 0
 
-    await run_until(datetime(2026, 3, 4, 3, 0, tzinfo=UTC))  # Monday and Tuesday missed
+    # Monday and Wednesday missed (Tuesday was not due): the run steps the client up when
+    # Wednesday's window closes at 21:00, from three days a week to weekdays.
+    await run_until(datetime(2026, 3, 4, 22, 0, tzinfo=UTC))
     async with store.unit_of_work() as uow:
         moved = await uow.clients.get(client.id)
         steps = await uow.phases.steps(client.id)
-    assert moved is not None and moved.phase == "intensive" and moved.checkin_days == "0123456"
+        statuses = await uow.checkins.statuses(client.id, since=date(2026, 3, 1))
+    assert sorted(statuses) == [date(2026, 3, 2), date(2026, 3, 4)]
+    assert moved is not None and moved.phase == "structured" and moved.checkin_days == "01234"
     assert [(s.direction, s.state, s.trigger) for s in steps] == [
         ("up", "applied", "rule:MISSED_CHECKINS")]
-    assert steps[0].criteria["phase"] == "structured"
-    await run_until(datetime(2026, 3, 7, 20, 0, tzinfo=UTC))  # on to Saturday
+    assert steps[0].criteria["phase"] == "consolidation"
+    # Thursday was not due on three days a week; now it is, and its prompt comes at once.
+    await run_until(datetime(2026, 3, 5, 10, 0, tzinfo=UTC))
     async with store.unit_of_work() as uow:
         statuses = await uow.checkins.statuses(client.id, since=date(2026, 3, 1))
-    assert date(2026, 3, 7) in statuses  # a Saturday: due again, every day
-    assert date(2026, 3, 1) not in statuses  # enrolled that Sunday after 09:00
-    # Only one step up: already in the first phase, later runs change nothing.
-    async with store.unit_of_work() as uow:
-        assert len(await uow.phases.steps(client.id)) == 1
-    assert clock.now() - datetime(2026, 3, 1, 12, 0, tzinfo=UTC) > timedelta(days=6)
+    assert statuses.get(date(2026, 3, 5)) == "prompted"
+    assert clock.now() - datetime(2026, 3, 1, 12, 0, tzinfo=UTC) > timedelta(days=3)
