@@ -35,6 +35,13 @@ def load_phases(path: Path | None = None, *, questionnaire: Questionnaire | None
     """Read and validate a phases file (None: the packaged default); with the questionnaire
     and the rules, the domains, rule ids and reasons it names are checked against them."""
     data = read_data_file(path, DEFAULT_FILE, PhasesError, "phases")
+    if path is None and rules is not None:
+        # The packaged default beside a program's own rules: it steps up on the reasons
+        # those rules have (a program's own phases file must name only those).
+        step_up = dict(data.get("step_up", {}))
+        step_up["alert_reasons"] = [r for r in step_up.get("alert_reasons", [])
+                                    if r in rules.reasons]
+        data = {**data, "step_up": step_up}
     return parse_phases(data, questionnaire=questionnaire, rules=rules)
 
 
