@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.entries import JournalService
     from journal.export.copy import ClientCopies
     from journal.export.figures import FiguresService
+    from journal.phases.service import PhaseService
     from journal.plan_together import PlanTogether
     from journal.preferences import PreferencesService
     from journal.progress import ProgressService
@@ -73,6 +74,7 @@ class Services:
     together: PlanTogether
     sharing: SharingService
     progress: ProgressService
+    phases: PhaseService
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -93,6 +95,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.entries import JournalService
     from journal.export.copy import ClientCopies
     from journal.export.figures import FiguresService
+    from journal.phases.file import load_phases
+    from journal.phases.service import PhaseService
     from journal.plan_parts import default_parts
     from journal.plan_together import PlanTogether
     from journal.preferences import PreferencesService
@@ -107,11 +111,16 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     questionnaire = load_questionnaire(settings.questionnaire)
     default_parts()  # the plan's parts file, validated at start with every problem listed
     rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
+    phases = PhaseService(
+        clock=clock, phases=load_phases(settings.phases, questionnaire=questionnaire, rules=rules),
+        rating_days=settings.rating_days, staff_language=settings.default_language,
+        display_timezone=settings.default_timezone, domains=rated_domains(questionnaire))
     alerts = AlertService(
         clock=clock, questionnaire=questionnaire, rules=rules,
         detail=settings.alert_detail, staff_language=settings.default_language,
         display_timezone=settings.default_timezone, escalation=escalation_policy(settings),
-        team=sharing)
+        team=sharing,
+        phases=phases)
     return Services(
         settings=settings, clock=clock, store=store, questionnaire=questionnaire, rules=rules,
         enrolment=EnrolmentService(
@@ -124,7 +133,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         checkins=CheckInService(
             clock=clock, questionnaire=questionnaire, alerts=alerts, store=store,
             later_delay=timedelta(minutes=settings.later_delay_minutes),
-            window=timedelta(hours=settings.checkin_window_hours)),
+            window=timedelta(hours=settings.checkin_window_hours), phases=phases),
         journaling=JournalService(
             clock=clock, store=store, hygiene=settings.chat_hygiene,
             view_ttl=timedelta(minutes=settings.journal_view_ttl_minutes)),
@@ -133,11 +142,12 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
             office_phone=settings.program_office_phone),
         delivery_report=DeliveryReport(clock=clock, staff_language=settings.default_language),
         schedules=ScheduleService(clock=clock, team=sharing),
-        caseload=CaseloadService(clock=clock, staff_language=settings.default_language),
+        caseload=CaseloadService(clock=clock, staff_language=settings.default_language,
+                                 phases=phases),
         review=ReviewService(
             clock=clock, questionnaire=questionnaire, rules=rules,
             staff_language=settings.default_language,
-            display_timezone=settings.default_timezone),
+            display_timezone=settings.default_timezone, phases=phases),
         discharge=DischargeService(clock=clock, retention=timedelta(days=settings.retention_days),
                                    team=sharing),
         admin=AdminService(store=store, clock=clock, staff_language=settings.default_language,
@@ -150,11 +160,13 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         keyring=KeyringService(store=store, clock=clock),
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
-        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules),
+        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules,
+                                 phases=phases),
         figures=FiguresService(clock=clock, by_clinician=settings.figures_by_clinician),
         copies=ClientCopies(clock=clock, questionnaire=questionnaire,
                             staff_language=settings.default_language),
-        together=PlanTogether(clock=clock, alerts=alerts))
+        together=PlanTogether(clock=clock, alerts=alerts),
+        phases=phases)
 
 
 def sharing_service(settings: Settings, clock: Clock) -> SharingService:
@@ -163,6 +175,12 @@ def sharing_service(settings: Settings, clock: Clock) -> SharingService:
     return SharingService(clock=clock, allowed=settings.sharing_categories.split(","),
                           staff_language=settings.default_language,
                           display_timezone=settings.default_timezone)
+
+
+def rated_domains(questionnaire: Questionnaire) -> tuple[str, ...]:
+    """The domains the check-in tracks (named in [domains] and scored by an item), in order."""
+    scored = {item.domain for item in questionnaire.items if item.domain is not None}
+    return tuple(d for d in questionnaire.domains if d in scored)
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     chat_hygiene: bool = True
     questionnaire: Path | None = None
     risk_rules: Path | None = None
+    phases: Path | None = None
+    """The program's treatment phases (default: journal/phases_default.toml)."""
+    rating_days: int = Field(default=30, ge=7, le=180)
+    """How often a clinician rates each domain the check-in tracks (default 30 days)."""
     alert_detail: Literal["minimal", "full"] = "minimal"
     detail_ttl_minutes: int = Field(default=10, ge=1, le=24 * 60)
     # Days a discharged client's records are kept before their data key is destroyed.

@@ -88,7 +88,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
         ticks = Ticks(
             store=store, clock=clock, checkins=services.checkins, alerts=services.alerts,
             reminder_delay=timedelta(minutes=reminder) if reminder else None,
-            lookback_days=settings.catchup_days,
+            lookback_days=settings.catchup_days, phases=services.phases.phases,
             # erase once retention has passed; last month's progress reports from their day
             extra_steps=[services.discharge.retention_step, services.progress.progress_step])
         runner = SchedulerRunner(ticks, interval=timedelta(seconds=settings.tick_seconds))

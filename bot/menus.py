@@ -42,6 +42,7 @@ CLIENT = (
     ("plan", N_("Your relapse prevention plan")),
     ("mydata", N_("A copy of your own record")),
     ("now", N_("At risk right now: your own steps")),
+    ("progress", N_("Your check-ins: where you are and what comes next")),
     ("help", N_("Help and crisis contacts")),
     ("language", N_("Change language")),
     ("time", N_("Change check-in time")),
@@ -54,6 +55,10 @@ CLINICIAN = (
     ("schedule", N_("Set a client's check-in time and days")),
     ("pause", N_("Pause a client's check-ins")),
     ("resume", N_("Resume a client's check-ins")),
+    ("phase", N_("A client's phase and what stepping down asks")),
+    ("stepdown", N_("Propose a client's step down")),
+    ("stepup", N_("Step a client up, with a reason")),
+    ("rate", N_("Rate a client's areas of concern")),
     ("caseload", N_("Your clients, most in need first")),
     ("client", N_("A client's summary and history")),
     ("report", N_("A client's session report (PDF)")),
@@ -66,7 +71,8 @@ CLINICIAN = (
     ("help", N_("What you can do here")),
 )
 SUPERVISOR = (*CLINICIAN, ("deliveries", N_("Messages that could not be delivered")),
-              ("reassign", N_("Move a client to another clinician")))
+              ("reassign", N_("Move a client to another clinician")),
+              ("approve", N_("Approve a proposed step down")))
 
 
 # A supervising officer's: only what clients agreed to share with them.

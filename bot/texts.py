@@ -81,6 +81,25 @@ ERRORS = {
                       "Only these short reasons are stored; keep the details in your "
                       "clinical notes."),
     "resume.usage": N_("Use: /resume CODE"),
+    "phase.usage": N_("Use: /phase CODE"),
+    "rating.usage": N_("Use: /rate CODE, then /rate CODE with one digit (0, 1 or 2) for each "
+                       "area in the order it lists, and a short note."),
+    "phase.stepdown_usage": N_("Use: /stepdown CODE [reason]"),
+    "phase.approve_usage": N_("Use: /approve CODE"),
+    "phase.stepup_usage": N_("Use: /stepup CODE reason"),
+    "phase.reason_needed": N_("Please give a reason: /stepup CODE reason. It is kept sealed "
+                              "with the client's record."),
+    "phase.reason_too_long": N_("That reason is too long. Please keep it under 500 "
+                                "characters."),
+    "phase.last": N_("This client is in the program's last phase already."),
+    "phase.first": N_("This client is in the program's first phase already."),
+    "phase.not_ready": N_("This client does not meet the criteria for the next phase yet. "
+                          "/phase CODE shows which are met and which are not."),
+    "phase.already_proposed": N_("A step down for this client is already waiting for a "
+                                 "supervisor's approval."),
+    "phase.nothing_proposed": N_("No step down is waiting for approval for this client."),
+    "phase.own_proposal": N_("A step down needs a second person: another supervisor must "
+                             "approve your own proposal."),
     "time.outside_window": N_("That time is outside the range your clinician set. Please "
                               "choose another time."),
 }

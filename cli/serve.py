@@ -16,14 +16,17 @@ if TYPE_CHECKING:
 
 
 def _check_data_files(settings: Settings) -> None:
-    """A program's questionnaire or rules with a typo stop the bot before any client sees
+    """A program's questionnaire, rules or phases with a typo stop the bot before any client sees
     them, with every problem named by its item or rule id."""
     from journal.alerts.rules_file import load_rules
     from journal.checkin.questionnaire_file import DataFileError, load_questionnaire
+    from journal.phases.file import load_phases
     from journal.plan_parts import default_parts
 
     try:
-        load_rules(settings.risk_rules, questionnaire=load_questionnaire(settings.questionnaire))
+        questionnaire = load_questionnaire(settings.questionnaire)
+        rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
+        load_phases(settings.phases, questionnaire=questionnaire, rules=rules)
         default_parts()
     except DataFileError as exc:
         raise CliError(str(exc), 2) from None

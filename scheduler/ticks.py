@@ -33,6 +33,7 @@ from journal.checkin.days import counts_from, is_checkin_day, local_date, opens_
 from journal.checkin.service import CheckInService
 from journal.clock import Clock
 from journal.errors import safe_trace
+from journal.phases.model import Phases
 from storage.records import OVER, Client, ScheduledDay
 from storage.uow import Store, UnitOfWork
 
@@ -134,6 +135,7 @@ class Ticks:
     reminder_delay  when to remind after the prompt if the check-in is not done (None: never)
     lookback_days   how many local days a tick catches up on after downtime (never before
                     the client's enrolment or last resume)
+    phases          the program's phases: a phase without reminders sends none
     extra_steps     more work for each tick's transaction (the retention erase), in order
     housekeeping_every  how often old processed updates and outbox rows are purged
     """
@@ -142,8 +144,10 @@ class Ticks:
                  alerts: AlertService,
                  reminder_delay: timedelta | None = timedelta(hours=2),
                  lookback_days: int = 7, extra_steps: Sequence[TickTask] = (),
-                 housekeeping_every: timedelta = timedelta(hours=1)) -> None:
+                 housekeeping_every: timedelta = timedelta(hours=1),
+                 phases: Phases | None = None) -> None:
         self._store = store
+        self._phases = phases
         self._clock = clock
         self._checkins = checkins
         self._alerts = alerts
@@ -241,6 +245,13 @@ class Ticks:
                     log.error("scheduler: client %s failed: %s", client.code, safe_trace(exc))
                     continue
                 report.add(mine)
+                if mine.alerts:
+                    # An alert may have stepped the client's phase up, changing their days
+                    # (the repository then marked them due at once): keep that mark rather
+                    # than the instant worked out from the old days.
+                    stored = await uow.clients.next_due(client.id)
+                    if stored is not None and stored <= now:
+                        visit.next_due = stored
             visits.append(visit)
         wanted = [(v.client, day) for v in visits for day in v.prompt]
         prompted: set[tuple[str, date]] = set()
@@ -273,6 +284,9 @@ class Ticks:
         window = self._checkins.window
         reachable = client.telegram_id is not None and not client.unreachable
         ahead: list[datetime] = []
+        reminder = self._reminder
+        if self._phases is not None and not self._phases.of(client.phase).reminder:
+            reminder = None
         for back in range(self._lookback, -1, -1):
             day = today - timedelta(days=back)
             if not is_checkin_day(day, client.checkin_days):
@@ -280,6 +294,11 @@ class Ticks:
             opens = opens_at(client, day)
             # Days before enrolment or before the last resume are not this client's to miss.
             if opens < since:
+                continue
+            # Before a phase changed the days, only a day already asked for counts: the new
+            # days never reach back to make a day due that was not.
+            if (client.phase_since is not None and opens < client.phase_since
+                    and day not in days):
                 continue
             if opens > now:
                 ahead.append(opens)
@@ -296,10 +315,10 @@ class Ticks:
                 continue
             if known is None:
                 visit.prompt.append(day)
-                if self._reminder is not None:
-                    ahead.append(now + self._reminder)
-            elif self._reminder is not None and known.reminded_at is None:
-                remind_at = (known.prompted_at or opens) + self._reminder
+                if reminder is not None:
+                    ahead.append(now + reminder)
+            elif reminder is not None and known.reminded_at is None:
+                remind_at = (known.prompted_at or opens) + reminder
                 if now >= remind_at:
                     visit.remind.append(day)
                 else:

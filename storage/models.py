@@ -155,6 +155,9 @@ class ClientRow(Base):
     # past instant when not worked out yet (just enrolled, resumed or rescheduled), so the
     # next tick looks. NULL for a client never due (invited, erased).
     next_due_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    # The client's treatment phase (an id of the phases file; None: the first) and since when.
+    phase: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    phase_since: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
 
 
 class ClientKeyRow(Base):
@@ -336,6 +339,43 @@ class AlertNoteRow(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
     at: Mapped[datetime] = mapped_column(UTC_TS)
     text_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PhaseStepRow(Base):
+    """One step of a client's phase: told (the clinician was told the criteria are met),
+    proposed (a step down awaiting a supervisor), applied, or withdrawn.
+
+    Who acted and the trigger are ids and codes; the reason a person wrote and the criteria
+    as they stood are sealed together under the client's data key (place "phase_steps.body",
+    this row's id)."""
+
+    __tablename__ = "phase_steps"
+    __table_args__ = (Index("ix_phase_steps_client_state", "client_id", "state"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    at: Mapped[datetime] = mapped_column(UTC_TS)
+    from_phase: Mapped[str] = mapped_column(String(40))
+    to_phase: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(4))  # down | up
+    state: Mapped[str] = mapped_column(String(12), index=True)  # told | proposed | applied | withdrawn
+    trigger: Mapped[str] = mapped_column(String(40))  # clinician | rule:<code>
+    proposed_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+    applied_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DomainRatingRow(Base):
+    """A clinician's rating of each domain the check-in tracks (0, 1, 2) with a short note,
+    sealed together under the client's data key (place "domain_ratings.body", this row's id)."""
+
+    __tablename__ = "domain_ratings"
+    __table_args__ = (Index("ix_domain_ratings_client_at", "client_id", "at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTC_TS)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AlertCopyRow(Base):

@@ -132,6 +132,8 @@ class Client:
     window_start: str | None = None
     window_end: str | None = None
     erase_after: datetime | None = None
+    phase: str | None = None  # an id of the phases file; None: the first phase
+    phase_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from storage.repositories import (
 from storage.repositories.exports import ExportRepository
 from storage.repositories.outbox import QUEUED
 from storage.repositories.people import people
+from storage.repositories.phases import PhaseRepository
 from storage.repositories.sharing import ProgressReportRepository
 from storage.vault import Vault, new_system_key_row
 
@@ -74,6 +75,7 @@ class UnitOfWork:
         self.checkins = CheckInRepository(session, self.vault)
         self.journal = JournalRepository(session, self.vault)
         self.overrides = RiskOverrideRepository(session, self.vault)
+        self.phases = PhaseRepository(session, self.vault)
         self.alerts = AlertRepository(session, self.vault)
         self.outbox = OutboxRepository(session, self.vault)
         self.sharing = SharingRepository(session, self.vault)

@@ -168,3 +168,92 @@ async def test_a_check_in_at_a_time_that_happens_twice_opens_at_its_first_occurr
     async with store.transaction() as uow:
         late = await checkins.start_or_continue(uow, client, day=day)
         assert late.notice == CLOSED
+
+
+# ------------------------------------------------- a three-days phase over a clock change
+
+
+def test_due_days_follow_each_change_of_days_by_local_date() -> None:
+    from journal.checkin.days import DueDays
+
+    due = DueDays(((date(2026, 3, 2), "0123456"), (date(2026, 3, 9), "024")))
+    assert due.days_on(date(2026, 3, 1)) == ""  # before the first: nothing was due
+    assert not due.is_due(date(2026, 3, 1))
+    assert all(due.is_due(date(2026, 3, d)) for d in range(2, 9))  # the daily week
+    # From Monday 9 March (the day after New York's clocks change), Mon, Wed, Fri only.
+    assert [d for d in range(9, 16) if due.is_due(date(2026, 3, d))] == [9, 11, 13]
+
+
+def test_adherence_on_three_days_counts_only_the_days_that_were_due_across_the_change() -> None:
+    from journal.checkin.days import DueDays, due_count
+
+    # Mon/Wed/Fri from Monday 2 March to Sunday 15 March 2026; the clocks change on
+    # Sunday the 8th in New York, a day that was never due.
+    due = DueDays(((date(2026, 3, 2), "024"),))
+    statuses = {date(2026, 3, 2): "submitted", date(2026, 3, 4): "submitted",
+                date(2026, 3, 6): "missed", date(2026, 3, 9): "submitted",
+                date(2026, 3, 11): "submitted"}
+    # Friday the 13th has no row yet and is today: not counted until done.
+    done, expected = due_count(statuses, due, start=date(2026, 3, 2), end=date(2026, 3, 15),
+                               today=date(2026, 3, 13))
+    assert (done, expected) == (4, 5)
+    # The next week, Friday the 13th still has no check-in: it counts as missed; the
+    # weekend and the Tuesdays and Thursdays never count.
+    done, expected = due_count(statuses, due, start=date(2026, 3, 2), end=date(2026, 3, 15),
+                               today=date(2026, 3, 16))
+    assert (done, expected) == (4, 6)
+    # A step up to daily on Thursday the 12th: from then every day is due.
+    stepped = DueDays(((date(2026, 3, 2), "024"), (date(2026, 3, 12), "0123456")))
+    done, expected = due_count(statuses, stepped, start=date(2026, 3, 2),
+                               end=date(2026, 3, 15), today=date(2026, 3, 16))
+    assert (done, expected) == (4, 3 + 2 + 4)  # week one 3, Mon+Wed, then Thu to Sun
+
+
+async def test_a_three_days_client_is_prompted_and_missed_on_due_days_only_over_the_change(
+        store: Store) -> None:
+    from journal.checkin.days import DueDays, due_count
+
+    # A New Yorker at 02:30 (a time that does not exist on 8 March 2026) on Mon/Wed/Fri.
+    clock = FakeClock(at("2026-03-01 12:00"))  # Sunday
+    client = await new_yorker(store, clock, "02:30")
+    async with store.transaction() as uow:
+        client = await uow.clients.update(client.id, checkin_days="024")
+    checkins, ticks = service_and_ticks(store, clock)
+    prompted: list[date] = []
+    missed = 0
+    moment = at("2026-03-01 12:00")
+    while moment < at("2026-03-16 20:00"):  # two weeks, hour by hour
+        moment += timedelta(hours=1)
+        clock.set(moment)
+        report = await ticks.run()
+        missed += report.missed
+        if report.prompted:
+            prompted.append(checkins.today(client))
+    assert prompted == [date(2026, 3, d) for d in (2, 4, 6, 9, 11, 13, 16)]
+    assert missed == 6  # every due day but the 16th, still open; never a day not due
+    async with store.unit_of_work() as uow:
+        statuses = await uow.checkins.statuses(client.id, since=date(2026, 3, 1))
+    assert set(statuses) == set(prompted)
+    done, expected = due_count(statuses, DueDays(((date(2026, 3, 1), "024"),)),
+                               start=date(2026, 3, 1), end=date(2026, 3, 16),
+                               today=date(2026, 3, 16))
+    assert (done, expected) == (0, 6)
+
+
+def test_after_a_step_up_the_days_that_were_not_due_before_it_are_not_counted_missed() -> None:
+    from journal.review.adherence import adherence, day_states
+    from storage.records import CheckInDay
+
+    # Mon/Wed/Fri until Thursday 12 March 2026, 10:00 in New York, then every day.
+    client = Client(id="c1", code="ABC-DE", telegram_id=1, clinician_id=1, status="active",
+                    language="en", timezone=NEW_YORK, checkin_time="20:00",
+                    checkin_days="0123456", pause_reason=None, unreachable=False,
+                    created_at=at("2026-03-01 12:00"), enrolled_at=at("2026-03-01 12:00"),
+                    phase="daily", phase_since=at("2026-03-12 14:00"))
+    rows = [CheckInDay(f"d{d}", date(2026, 3, d), "submitted", "low", None)
+            for d in (2, 4, 6, 9, 11)]
+    states = day_states(client, rows, start=date(2026, 3, 1), end=date(2026, 3, 14),
+                        today=date(2026, 3, 14))
+    # Tuesdays, Thursday the 5th, the weekend of the clock change: not due then, not missed.
+    assert {d.day for d, s in states.items() if s == "missed"} == {12, 13}
+    assert adherence(states, start=date(2026, 3, 1), end=date(2026, 3, 14)).expected == 7

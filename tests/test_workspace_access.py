@@ -261,6 +261,9 @@ ACCESS_MATRIX = [
                                         "/program/figures?weeks=4&months=2",
                                         "/program/export")
       for role, status in (("supervisor", 200), ("clinician", 404), (None, 401))),
+    ("/approvals", "supervisor", 200),
+    ("/approvals", "clinician", 404),
+    ("/approvals", None, 401),
     *((page, role, 200) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")
       for role in ("clinician", "supervisor")),
     *((page, None, 401) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")),

@@ -16,7 +16,7 @@ def workspace(services: Services) -> RouteAdder:
 
     def add(app: web.Application) -> None:
         from journal.web_access import SignInThrottle
-        from web import auth, client_page, figures, pages, render, team
+        from web import auth, client_page, figures, pages, phases_page, render, team
         from web.context import (
             ACCESS_KEY,
             CONFIG_KEY,
@@ -40,5 +40,6 @@ def workspace(services: Services) -> RouteAdder:
         client_page.add_routes(app)
         figures.add_routes(app)
         team.add_routes(app)
+        phases_page.add_routes(app)
 
     return add

@@ -14,6 +14,7 @@ def all_routers() -> list[Router]:
         enrol,
         entries,
         mydata,
+        phases,
         plan,
         preferences,
         review,
@@ -27,12 +28,14 @@ def all_routers() -> list[Router]:
         clinician.build_router(),
         team.build_router(),  # the officer's door before any other staff router
         schedule.build_router(),
+        phases.build_staff_router(),
         checkin.build_router(),
         alerts.build_router(),
         workspace.build_router(),
         review.build_router(),  # staff /plan before the client's /plan
         plan.build_router(),
         mydata.build_router(),
+        phases.build_client_router(),
         preferences.build_router(),  # an awaited time before journal text
         entries.build_router(),
         common.build_router(),

@@ -11,6 +11,7 @@ from bot.callbacks import DischargeCb, ReviewCb
 from bot.views.chat import TEXT_LIMIT, cut_to, keyboard, utf16_length
 from journal.alerts.levels import ALERT_ORDER, WORDS
 from journal.i18n import N_, _, current_language, ngettext
+from journal.phases.review import PhaseReview
 from journal.review.adherence import Adherence
 from journal.review.caseload import CaseloadEntry
 from journal.review.history import HistoryItem, HistoryPage
@@ -78,6 +79,18 @@ def _chunks(blocks: list[str], limit: int = MESSAGE_LIMIT) -> list[list[str]]:
 # --- caseload ---------------------------------------------------------------------------
 
 
+def _phase_line(entry: CaseloadEntry) -> str:
+    marks = []
+    if entry.phase_state == "proposed":
+        marks.append(_("awaiting approval"))
+    elif entry.phase_state == "ready":
+        marks.append(_("ready for review"))
+    if entry.rating_overdue:
+        marks.append(_("Rating overdue"))
+    return _("Phase: {phase}").format(phase=entry.phase) + (
+        f" ({', '.join(marks)})" if marks else "")
+
+
 def caseload_messages(entries: list[CaseloadEntry], *, supervisor: bool
                       ) -> list[tuple[str, InlineKeyboardMarkup | None]]:
     """The caseload as one or more messages, each with buttons opening its clients."""
@@ -105,6 +118,7 @@ def caseload_messages(entries: list[CaseloadEntry], *, supervisor: bool
                 when=_ago(entry.last_checkin, entry.today), level=_level(entry.latest_level)),
             "  " + _("Adherence over 7 days: {week}; over 30 days: {month}").format(
                 week=_adherence(entry.week), month=_adherence(entry.month)),
+            *(["  " + _phase_line(entry)] if entry.phase else []),
         ]))
     messages: list[tuple[str, InlineKeyboardMarkup | None]] = []
     position = 0
@@ -128,6 +142,30 @@ def summary_caption(summary: ClientSummary) -> str:
     days = (summary.today - summary.start).days + 1
     return ngettext("Client {code}: the last {days} day", "Client {code}: the last {days} days",
                     days).format(code=summary.client.code, days=days)
+
+
+def _phase_summary(phase: PhaseReview) -> list[str]:
+    lines = [_("Phase: {name} ({number} of {count}), {days} days in it.").format(
+        name=phase.phase, number=phase.number, count=phase.count, days=phase.days_in_phase)]
+    if phase.next is not None:
+        met = sum(c.met for c in phase.criteria)
+        lines.append(_("To step down to {name}: {met} of {all} criteria met.").format(
+            name=phase.next, met=met, all=len(phase.criteria)))
+    if phase.awaiting_approval:
+        lines.append(_("A step down is awaiting a supervisor's approval."))
+    if phase.timeline:
+        last = phase.timeline[-1]
+        lines.append(_("Last step: {start} to {end}, {day}.").format(
+            start=last.start, end=last.end, day=f"{last.at:%Y-%m-%d}"))
+    if phase.disagreements:
+        lines.append(ngettext("Self-report and the clinician's rating differ in {n} area: "
+                              "talk about it in session.",
+                              "Self-report and the clinician's rating differ in {n} areas: "
+                              "talk about them in session.", phase.disagreements).format(
+                                  n=phase.disagreements))
+    if phase.rating_overdue:
+        lines.append(_("Rating overdue"))
+    return lines
 
 
 def summary_text(summary: ClientSummary, ttl_minutes: int, *,
@@ -165,6 +203,8 @@ def summary_text(summary: ClientSummary, ttl_minutes: int, *,
                     name=row.acknowledged_by or "-",
                     time=shown_time(row.acknowledged_at, zone), took=row.response_text)
             lines.append(line)
+    if summary.phase is not None:
+        lines += ["", *_phase_summary(summary.phase)]
     lines += ["", plan_summary(summary.plan)]
     if summary.help_moments:
         told = sum(1 for m in summary.help_moments if m.told)

@@ -38,6 +38,9 @@ from journal.clock import Clock
 from journal.errors import InvalidInput, NotAllowed, NotFound
 from journal.i18n import N_, gettext_for
 from journal.people import CURRENT, visible_client
+
+if TYPE_CHECKING:
+    from journal.phases.service import PhaseService
 from journal.staff import StaffDefaults, StaffLocale
 from journal.times import shown_time
 from storage.records import Alert, AlertStatus, CheckIn, Client, Clinician, DayStatus
@@ -70,11 +73,15 @@ class AlertService:
                  detail: str = "minimal", staff_language: str = "en",
                  display_timezone: str = "UTC",
                  escalation: EscalationPolicy = DEFAULT_ESCALATION,
-                 team: SharingService | None = None) -> None:
+                 team: SharingService | None = None,
+                 phases: PhaseService | None = None) -> None:
         """`team`: told when a staff copy of an alert was delivered, so an officer the
-        client agreed to tell hears of it (the level only) after the clinician."""
+        client agreed to tell hears of it (the level only) after the clinician.
+        `phases`: the program's phases, whose thresholds adjust the rules for a client
+        in each phase and whose step-up rule every raised alert is shown to."""
         self._team = team
         self._clock = clock
+        self._phases = phases
         self._q = questionnaire
         self._rules = rules
         self._full = detail == "full"
@@ -112,7 +119,7 @@ class AlertService:
         """Assess a submitted check-in against the rules and the days before it; store the
         level and indicators with it, and raise what has not been raised yet."""
         history = await self._history(uow, client.id, checkin.local_date)
-        overrides = await uow.overrides.for_client(client.id)
+        overrides = self._with_phase(client, await uow.overrides.for_client(client.id))
         today = DaySnapshot(checkin.local_date, answers)
         assessment = evaluate(self._rules, self._q, today, history, overrides=overrides)
         await uow.checkins.save(checkin.id, scores=stored_scores(assessment.indicators),
@@ -131,6 +138,7 @@ class AlertService:
         read them already (a tick, for its whole chunk), spares reading them here."""
         if overrides is None:
             overrides = await uow.overrides.for_client(client.id)
+        overrides = self._with_phase(client, overrides)
         recent: list[Literal["completed", "missed"]] = [
             "missed" if s == DayStatus.MISSED else "completed" for s in statuses]
         assessment = evaluate_missed(self._rules, recent, overrides=overrides)
@@ -179,7 +187,16 @@ class AlertService:
             await self._send_copy(uow, alert, client, clinician, dedupe=dedupe)
         await uow.audit(at=now, actor="system", action="alert.raise", client_id=client.id,
                         detail=f"alert {alert.id}")  # its level stays sealed in the alert
+        if self._phases is not None:
+            await self._phases.after_alert(uow, client, alert)
         return alert
+
+    def _with_phase(self, client: Client, overrides: Mapping[str, int]) -> Mapping[str, int]:
+        """The phase's threshold adjustments under the clinician's own overrides."""
+        if self._phases is None:
+            return overrides
+        adjusted = self._phases.phase_of(client).thresholds
+        return {**adjusted, **overrides} if adjusted else overrides
 
     async def _send_copy(self, uow: UnitOfWork, alert: Alert, client: Client,
                          recipient: Clinician, *, escalation: int = 0,

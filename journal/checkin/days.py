@@ -85,6 +85,45 @@ def streak_ending(statuses: Mapping[date, str], day: date) -> int:
 
 
 @dataclass(frozen=True)
+class DueDays:
+    """Which local dates a check-in was due, when the days changed over time (a phase step
+    changes them): each change's first local date with its weekday digits, oldest first.
+    Dates are the client's own, so a clock change moves no day in or out."""
+
+    changes: tuple[tuple[date, str], ...]
+
+    def days_on(self, day: date) -> str:
+        """The weekday digits in force on `day` ("" before the first change)."""
+        found = ""
+        for first, days in self.changes:
+            if first > day:
+                break
+            found = days
+        return found
+
+    def is_due(self, day: date) -> bool:
+        return is_checkin_day(day, self.days_on(day))
+
+
+def due_count(statuses: Mapping[date, str], due: DueDays, *, start: date, end: date,
+              today: date) -> tuple[int, int]:
+    """(done, due) from start to end: a day counts when it was due, or when it has a row
+    that was asked of the client (submitted or missed, whatever the days said); a due day
+    before today with no submitted check-in counts as not done; today counts once done."""
+    done = expected = 0
+    day = start
+    while day <= end:
+        status = statuses.get(day)
+        if status == "submitted":
+            done += 1
+            expected += 1
+        elif status == "missed" or (due.is_due(day) and day < today):
+            expected += 1
+        day += timedelta(days=1)
+    return done, expected
+
+
+@dataclass(frozen=True)
 class Window:
     """How long after its opening a day's check-in stays open: a fixed span of real time,
     so a clock change inside the window neither shortens nor lengthens it."""
@@ -117,5 +156,5 @@ class Window:
         return now < self.useful_until(client, day)
 
 
-__all__ = ["DEFAULT_WINDOW", "STREAK_LOOKBACK", "Window", "counts_from", "is_checkin_day",
+__all__ = ["DEFAULT_WINDOW", "DueDays", "due_count", "STREAK_LOOKBACK", "Window", "counts_from", "is_checkin_day",
            "local_instant", "local_date", "opens_at", "parse_hhmm", "streak_ending"]

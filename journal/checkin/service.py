@@ -40,6 +40,7 @@ from storage.uow import Store, UnitOfWork
 
 if TYPE_CHECKING:  # journal.alerts reads stored check-ins through flow.answers_of()
     from journal.alerts.service import AlertService
+    from journal.phases.service import PhaseService
 
 SentHook = Callable[[int], Awaitable[None]]
 
@@ -60,9 +61,12 @@ class _Open:
 class CheckInService:
     def __init__(self, *, clock: Clock, questionnaire: Questionnaire, alerts: AlertService,
                  store: Store, later_delay: timedelta = timedelta(minutes=60),
-                 window: timedelta = DEFAULT_WINDOW) -> None:
+                 window: timedelta = DEFAULT_WINDOW, phases: PhaseService | None = None) -> None:
         """`window`: how long after the check-in time a day stays open (the scheduler marks
-        the day missed then); a check-in started before midnight can be finished after."""
+        the day missed then); a check-in started before midnight can be finished after.
+        `phases`: told of each submitted check-in, to tell the clinician when a client meets
+        their phase's criteria."""
+        self._phases = phases
         self._clock = clock
         self._q = questionnaire
         self._alerts = alerts
@@ -366,6 +370,8 @@ class CheckInService:
         await uow.audit(at=now, actor=f"client:{client.code}", action="checkin.submit",
                         client_id=client.id, detail=f"check-in {checkin.id}")
         uow.after_commit(lambda: telemetry.count("checkins_completed"))
+        if self._phases is not None:
+            await self._phases.after_checkin(uow, client)
         view = CheckInView(day=day, version=stored.version, language=client.language,
                            screen="done", title=self._q.title.get(client.language),
                            streak=await self.streak(uow, client, day))

@@ -43,6 +43,9 @@ def states_by_status(client: Client, statuses: Mapping[date, str], *, start: dat
                      today: date) -> dict[date, str]:
     """day_states() from each day's check-in status alone (what a caseload reads)."""
     enrolled = local_date(client, client.enrolled_at) if client.enrolled_at else None
+    # The check-in days changed with the phase: before that, only the days' own rows tell
+    # what was asked (the scheduler wrote one for every day that was due then).
+    phase_from = local_date(client, client.phase_since) if client.phase_since else None
     paused = (local_date(client, client.paused_at)
               if client.status == ClientStatus.PAUSED and client.paused_at else None)
     states: dict[date, str] = {}
@@ -51,6 +54,7 @@ def states_by_status(client: Client, statuses: Mapping[date, str], *, start: dat
         status = statuses.get(day)
         asked = (enrolled is not None and day >= enrolled
                  and is_checkin_day(day, client.checkin_days)
+                 and (phase_from is None or day >= phase_from)
                  and (paused is None or day < paused))
         if status == DayStatus.SUBMITTED:
             states[day] = "submitted"

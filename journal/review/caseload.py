@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from journal.alerts.levels import LEVELS, Level, level_rank
 from journal.clock import Clock
@@ -17,6 +17,9 @@ from journal.review.adherence import Adherence, adherence, client_today, states_
 from journal.staff import StaffDefaults
 from storage.records import Client, Clinician
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from journal.phases.service import PhaseService
 
 STAFF_NEW_CLIENT: Final = N_("Client {code} is now on your caseload.")
 STAFF_CLIENT_MOVED: Final = N_("Client {code} was moved to the caseload of {name}.")
@@ -39,6 +42,9 @@ class CaseloadEntry:
     week: Adherence
     month: Adherence
     open_alerts: Mapping[str, int] = field(default_factory=dict)
+    phase: str | None = None  # the phase's name in the viewer's language
+    phase_state: str | None = None  # ready (criteria met) | proposed (awaiting approval)
+    rating_overdue: bool = False
 
 
 def need_order(entry: CaseloadEntry) -> tuple[Any, ...]:
@@ -95,7 +101,9 @@ class Reassignment:
 
 
 class CaseloadService:
-    def __init__(self, *, clock: Clock, staff_language: str = "en") -> None:
+    def __init__(self, *, clock: Clock, staff_language: str = "en",
+                 phases: PhaseService | None = None) -> None:
+        self._phases = phases
         self._clock = clock
         self._staff = StaffDefaults(language=staff_language)
 
@@ -111,6 +119,8 @@ class CaseloadService:
                                                    until=max(todays.values()))
                     ) if clients else {}
         latest_days = await uow.checkins.latest_days(ids) if clients else {}
+        marks = await self._phases.caseload_marks(uow, clients) if self._phases else {}
+        language = self._staff.of(clinician).language
         entries = []
         for client in clients:
             today = todays[client.id]
@@ -124,7 +134,8 @@ class CaseloadService:
                 latest_level=latest.risk_level if latest else None,
                 week=adherence(states, start=today - timedelta(days=6), end=today),
                 month=adherence(states, start=start, end=today),
-                open_alerts=counts.get(client.id, {})))
+                open_alerts=counts.get(client.id, {}),
+                **self._phase_fields(marks.get(client.id), language)))
         entries.sort(key=need_order)
         await uow.audit(at=now, actor=actor_of(clinician), action="caseload.view",
                         detail=f"clients: {len(entries)}")
@@ -211,6 +222,14 @@ class CaseloadService:
                     code=client.code, name=target.name)},
                 now=now, client_id=client.id)
         return Reassignment(client, before, target)
+
+    def _phase_fields(self, mark: tuple[str, str | None, bool] | None, language: str
+                      ) -> dict[str, Any]:
+        if mark is None or self._phases is None:
+            return {}
+        phase, state, overdue = mark
+        return {"phase": self._phases.phases.of(phase).name.get(language), "phase_state": state,
+                "rating_overdue": overdue}
 
     def _t(self, message: str, reader: Clinician | None) -> str:
         """In the reader's own language, else the program's."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
 from journal.alerts.rules import RiskRules
@@ -21,6 +21,7 @@ from journal.clock import Clock
 from journal.errors import InvalidInput
 from journal.i18n import N_
 from journal.people import actor_of, visible_client
+from journal.phases.review import PhaseReview
 from journal.review import plan as plans
 from journal.review.adherence import Adherence, adherence, client_today, day_states
 from journal.review.charts import DayPoint, Series
@@ -44,6 +45,9 @@ from storage.records import (
     PlanSuggestion,
 )
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from journal.phases.service import PhaseService
 
 RANGES: Final = (14, 30, 90, 365)  # the day ranges the page offers
 DEFAULT_RANGE: Final = 30
@@ -162,6 +166,7 @@ class ClientPage:
     since: Since
     suggestions: tuple[PlanSuggestion, ...] = ()  # the client's open suggestions
     help_moments: tuple[HelpMoment, ...] = ()  # in the range, oldest first
+    phase: PhaseReview | None = None  # the path, criteria and ratings (None: no phases)
 
 
 def calendar(client: Client, states: Mapping[date, str], today: date) -> Calendar:
@@ -183,7 +188,9 @@ def calendar(client: Client, states: Mapping[date, str], today: date) -> Calenda
 class ClientPages:
     """The workspace's client page and journal, on the program's questionnaire and rules."""
 
-    def __init__(self, *, clock: Clock, questionnaire: Questionnaire, rules: RiskRules) -> None:
+    def __init__(self, *, clock: Clock, questionnaire: Questionnaire, rules: RiskRules,
+                 phases: PhaseService | None = None) -> None:
+        self._phases = phases
         self._clock = clock
         self._q = questionnaire
         self._rules = rules
@@ -221,6 +228,16 @@ class ClientPages:
         labels = domain_labels(self._q, language)
         rows = day_rows(points, states, checkins, self._q, language)
         journal = await self._journal(uow, client, 1, "")
+        phase = None
+        if self._phases is not None:
+            month_start = today - timedelta(days=29)
+            month_checkins = (checkins if start <= month_start else await uow.checkins.recent(
+                client.id, since=month_start, until=today))
+            month = domain_series(self._indicators.points(month_checkins, month_start, today),
+                                  list(labels))
+            phase = await self._phases.review(uow, client, language=language,
+                                              timezone=timezone, labels=labels, month=month,
+                                              reason_label=self._rules.reason_label)
         page = ClientPage(
             client=client, clinician_name=owner.name if owner else "-", days=days,
             start=start, today=today, last_checkin=latest.local_date if latest else None,
@@ -245,7 +262,8 @@ class ClientPages:
                                     language=language, timezone=timezone),
 
             suggestions=tuple(await uow.plans.suggestions(client.id)),
-            help_moments=tuple(await uow.plans.moments(client.id, since=since)))
+            help_moments=tuple(await uow.plans.moments(client.id, since=since)),
+            phase=phase)
         await uow.audit(at=now, actor=actor_of(viewer), action="client.report",
                         client_id=client.id,
                         detail=f"client {client.code} days: {days}"

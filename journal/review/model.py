@@ -66,6 +66,7 @@ from journal.alerts.service import CopyState, copy_states
 from journal.checkin.flow import answers_of, render_answer
 from journal.checkin.questionnaire import Answer, Questionnaire
 from journal.i18n import gettext_for, ngettext_for
+from journal.phases.review import PhaseReview
 from journal.review.charts import AlertMark, DayPoint, Series
 from storage.records import Alert, CheckIn, DayStatus, Plan
 
@@ -165,6 +166,7 @@ class ReportData:
     help_moments: tuple[tuple[datetime, bool | None, str], ...] = ()
     # Each saved version of the plan, newest first: (number, at in the viewer's zone, why).
     plan_history: tuple[tuple[int, datetime, str], ...] = ()
+    phase: PhaseReview | None = None  # the phase path and the rating beside the self-report
 
     @property
     def period_days(self) -> int:

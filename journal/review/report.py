@@ -21,6 +21,14 @@ from journal.alerts.levels import ALERT_ORDER, LEVELS
 from journal.alerts.levels import LABELS as LEVEL_NAMES
 from journal.alerts.levels import WORDS as LEVEL_WORDS
 from journal.i18n import N_, gettext_for, ngettext_for
+from journal.phases.review import (
+    DISAGREE,
+    NOT_RATED,
+    PHASE_HEADING,
+    RATING_CAPTION,
+    RATING_HEADING,
+    PhaseReview,
+)
 from journal.review.charts import (
     adherence_figure,
     alert_figure,
@@ -279,6 +287,8 @@ def build_report(data: ReportData) -> bytes:
                            language=data.language))
 
     _domains(doc, data)
+    if data.phase is not None:
+        _phase(doc, data.phase, zone)
     _situations(doc, data.situations)
     if data.period_days > MONTHLY_AFTER:
         _months(doc, data)
@@ -341,6 +351,45 @@ def _domains(doc: _Layout, data: ReportData) -> None:
         doc.row(list(zip((row.label, str(row.days), str(row.some), str(row.definite),
                           "-" if row.latest is None else str(row.latest)), widths,
                          ("",) * 5, strict=True)))
+
+
+def _phase(doc: _Layout, phase: PhaseReview, zone: str) -> None:
+    """The treatment phase's path, what stepping down asks, and the clinician's rating
+    beside the month's self-report, a disagreement flagged to talk about in session."""
+    t = doc.t
+    doc.heading(t(PHASE_HEADING))
+    doc.paragraph(t(N_("Phase: {name} ({number} of {count}), {days} days in it.")).format(
+        name=phase.phase, number=phase.number, count=phase.count, days=phase.days_in_phase))
+    if phase.next is not None:
+        doc.paragraph(t(N_("To step down to {name}:")).format(name=phase.next), style="B",
+                      gap=0.5)
+        for criterion in phase.criteria:
+            mark = t(N_("Met")) if criterion.met else t(N_("Not met"))
+            doc.paragraph(f"{mark}: {criterion.text}", indent=4, gap=0.3)
+    if phase.timeline:
+        widths = (BODY_W * 0.22, BODY_W * 0.1, BODY_W * 0.17, BODY_W * 0.17, BODY_W * 0.34)
+        doc.row(list(zip((t(N_("Date")), t(N_("Direction")), t(N_("From")), t(N_("To")),
+                          t(N_("Why"))), widths, ("B",) * 5, strict=True)))
+        for step in phase.timeline:
+            doc.row(list(zip((shown_time(step.at, zone),
+                              t(N_("down")) if step.direction == "down" else t(N_("up")),
+                              step.start, step.end, step.why), widths, ("",) * 5,
+                             strict=True)))
+    doc.heading(t(RATING_HEADING), 11)
+    doc.paragraph(t(RATING_CAPTION), size=9)
+    if phase.rated_at is not None:
+        doc.paragraph(t(N_("Rated {time}")).format(time=shown_time(phase.rated_at, zone))
+                      + (f": {phase.rating_note}" if phase.rating_note else ""), size=9)
+    if phase.rating_overdue:
+        doc.paragraph(t(N_("Rating overdue")), style="B", size=9)
+    cells = (BODY_W * 0.4, BODY_W * 0.18, BODY_W * 0.18, BODY_W * 0.24)
+    doc.row(list(zip((t(N_("Area")), t(N_("Self-report (month)")), t(N_("Clinician's rating")),
+                      ""), cells, ("B",) * 4, strict=True)))
+    for row in phase.comparisons:
+        doc.row(list(zip((row.label, "-" if row.self_report is None else str(row.self_report),
+                          t(NOT_RATED) if row.rating is None else str(row.rating),
+                          t(DISAGREE) if row.disagree else ""), cells,
+                         ("", "", "", "B"), strict=True)))
 
 
 def _situations(doc: _Layout, situations: Sequence[SituationRow]) -> None:

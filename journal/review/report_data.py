@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
 from journal.checkin.questionnaire import Questionnaire
@@ -25,9 +25,12 @@ from journal.review.model import (
     domain_labels,
     domain_rows,
 )
-from journal.review.situations import Situation, checkin_note, situations
+from journal.review.situations import Situation, checkin_note, domain_series, situations
 from storage.records import AlertStatus, CheckInDay, Client
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from journal.phases.service import PhaseService
 
 DEFAULT_REPORT_DAYS: Final = 30
 MAX_REPORT_DAYS: Final = 366
@@ -36,7 +39,8 @@ MAX_REPORT_DAYS: Final = 366
 async def report_data(uow: UnitOfWork, client: Client, days: int, actor: str, *,
                       now: datetime, questionnaire: Questionnaire, indicators: Indicators,
                       language: str, timezone: str,
-                      reason_label: Callable[[str], str]) -> ReportData:
+                      reason_label: Callable[[str], str],
+                      phases: PhaseService | None = None) -> ReportData:
     """The last `days` local days of a client, up to today (or their discharge), in the
     viewer's `language` and `timezone`."""
     if not 1 <= days <= MAX_REPORT_DAYS:
@@ -76,6 +80,14 @@ async def report_data(uow: UnitOfWork, client: Client, days: int, actor: str, *,
     points = tuple(indicators.points(checkins, start, end))
     labels = domain_labels(questionnaire, language)
     done = adherence(states, start=start, end=end)
+    phase = None
+    if phases is not None:
+        month_start = end - timedelta(days=29)
+        month_checkins = (checkins if start <= month_start else await uow.checkins.recent(
+            client.id, since=month_start, until=end))
+        month = domain_series(indicators.points(month_checkins, month_start, end), list(labels))
+        phase = await phases.review(uow, client, language=language, timezone=timezone,
+                                    labels=labels, month=month, reason_label=reason_label)
     data = ReportData(
         client_code=client.code, clinician=owner.name if owner else "-", start=start,
         end=end, generated_at=now.astimezone(viewer), timezone=timezone,
@@ -93,7 +105,8 @@ async def report_data(uow: UnitOfWork, client: Client, days: int, actor: str, *,
                            for m in await uow.plans.moments(client.id, since=since)
                            if m.at < until),
         plan_history=tuple((v.number, v.at.astimezone(viewer), v.reason)
-                           for v in await uow.plans.versions(client.id)))
+                           for v in await uow.plans.versions(client.id)),
+        phase=phase)
     await uow.audit(at=now, actor=actor, action="client.report", client_id=client.id,
                     detail=f"client {client.code} days: {days}")
     return data

@@ -7,6 +7,10 @@ callers wire one object. Each view is written in the viewer's own language and z
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
 from journal.alerts.rules import RiskRules
 from journal.checkin.questionnaire import Questionnaire
 from journal.clock import Clock
@@ -17,15 +21,21 @@ from journal.review.history import HistoryPage, history_page
 from journal.review.indicators import Indicators
 from journal.review.report import ReportData, build_report, build_since_report
 from journal.review.report_data import DEFAULT_REPORT_DAYS, report_data
+from journal.review.situations import domain_series
 from journal.review.summary import ClientSummary, client_summary
 from journal.staff import StaffDefaults, StaffLocale
 from storage.records import Client, Clinician, Plan, PlanVersion
 from storage.uow import UnitOfWork
 
+if TYPE_CHECKING:
+    from journal.phases.service import PhaseService
+
 
 class ReviewService:
     def __init__(self, *, clock: Clock, questionnaire: Questionnaire, rules: RiskRules,
-                 staff_language: str = "en", display_timezone: str = "UTC") -> None:
+                 staff_language: str = "en", display_timezone: str = "UTC",
+                 phases: PhaseService | None = None) -> None:
+        self._phases = phases
         self._clock = clock
         self._q = questionnaire
         self._rules = rules
@@ -43,10 +53,22 @@ class ReviewService:
 
     async def summary(self, uow: UnitOfWork, clinician: Clinician, code: str) -> ClientSummary:
         locale = self.locale_of(clinician)
-        return await client_summary(uow, clinician, code, now=self._clock.now(),
-                                    indicators=self._indicators, language=locale.language,
-                                    timezone=locale.timezone,
-                                    reason_label=self._rules.reason_label)
+        summary = await client_summary(uow, clinician, code, now=self._clock.now(),
+                                       indicators=self._indicators, language=locale.language,
+                                       timezone=locale.timezone,
+                                       reason_label=self._rules.reason_label)
+        if self._phases is None:
+            return summary
+        today = summary.today
+        month_start = today - timedelta(days=29)
+        checkins = await uow.checkins.recent(summary.client.id, since=month_start, until=today)
+        month = domain_series(self._indicators.points(checkins, month_start, today),
+                              list(summary.domain_labels))
+        phase = await self._phases.review(uow, summary.client, language=locale.language,
+                                          timezone=locale.timezone,
+                                          labels=summary.domain_labels, month=month,
+                                          reason_label=self._rules.reason_label)
+        return dataclasses.replace(summary, phase=phase)
 
     async def history(self, uow: UnitOfWork, clinician: Clinician, code: str, page: int,
                       ) -> HistoryPage:
@@ -100,7 +122,7 @@ class ReviewService:
         return await report_data(uow, client, days, actor, now=self._clock.now(),
                                  questionnaire=self._q, indicators=self._indicators,
                                  language=locale.language, timezone=locale.timezone,
-                                 reason_label=self._rules.reason_label)
+                                 reason_label=self._rules.reason_label, phases=self._phases)
 
     def reason_label(self, code: str) -> str:
         """The msgid naming an alert reason, from the program's rules."""

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Final
 
 from journal.people import actor_of, visible_client
+from journal.phases.review import PhaseReview
 from journal.review.adherence import Adherence, adherence, client_today, day_states
 from journal.review.charts import DayPoint, Series
 from journal.review.indicators import Indicators
@@ -42,6 +43,7 @@ class ClientSummary:
     domain_labels: Mapping[str, str] = field(default_factory=dict)
     help_moments: tuple[HelpMoment, ...] = ()  # /now in the summary's days
     open_suggestions: int = 0
+    phase: PhaseReview | None = None  # the phase path, criteria and the latest rating
 
     async def chart(self) -> bytes:
         """The last days as a PNG, drawn off the event loop (matplotlib is CPU-bound)."""

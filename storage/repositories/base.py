@@ -45,6 +45,7 @@ def _client(row: ClientRow, telegram_id: int | None) -> Client:
         enrolled_at=row.enrolled_at, discharged_at=row.discharged_at, paused_at=row.paused_at,
         resumed_at=row.resumed_at,
         window_start=row.window_start, window_end=row.window_end, erase_after=row.erase_after,
+        phase=row.phase, phase_since=row.phase_since,
     )
 
 
