@@ -53,8 +53,8 @@ async def seed_program(store: Store, clock: FakeClock, clients: int = 3) -> Prog
             client = await uow.clients.update(client.id, enrolled_at=datetime(
                 2026, 1, 20, 10, tzinfo=UTC) + timedelta(days=n))
         canary = f"canary-{client.code}-words only {n} wrote"
-        plan = Plan("", PLAN.warning_signs + (canary,), PLAN.coping_steps,
-                    PLAN.support_people)
+        plan = Plan.from_sections("", PLAN.warning_signs + (canary,), PLAN.coping_steps,
+                                  PLAN.support_people)
         program.seeded.append(await seed_history(store, q, rules, client, end=END, days=DAYS,
                                                  plan=plan, seed=11 + n, varied_acks=True))
         async with store.transaction() as uow:

@@ -28,8 +28,8 @@ async def _seed(world: World) -> str:
     async with world.store.transaction() as uow:
         await uow.journal.write(client_id=world.client.id, text=f"{MINE} in my journal",
                                 now=clock.now())
-        await uow.plans.put(Plan(world.client.id, warning_signs=(f"{MINE} sign",),
-                                 coping_steps=("Call my sponsor",)), by=None, now=clock.now())
+        await uow.plans.put(Plan.from_sections(world.client.id, warning_signs=(f"{MINE} sign",),
+                                               coping_steps=("Call my sponsor",)), by=None, now=clock.now())
         other = await uow.clients.add_invited(
             clinician_id=world.client.clinician_id, language="en", timezone="Europe/Madrid",
             checkin_time="20:00", now=clock.now())

@@ -99,7 +99,7 @@ async def seeded_client(world: dict[str, Any], *, phase: str | None = None) -> C
     store, clock = world["store"], world["clock"]
     client = await enrolled_client(store, clock, world["clinician"], CLIENT)
     async with store.transaction() as uow:
-        await uow.plans.put(Plan(client_id=client.id, coping_steps=("Call a friend",)),
+        await uow.plans.put(Plan.from_sections(client.id, coping_steps=("Call a friend",)),
                             by=world["clinician"].id, now=clock.now())
         for back in range(4, 0, -1):
             day = date(2026, 3, 2) - timedelta(days=back)
