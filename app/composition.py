@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.alerts.fallback import EmailFallback
     from journal.alerts.rules import RiskRules
     from journal.alerts.service import AlertService, EscalationPolicy
+    from journal.appointments import AppointmentService
     from journal.checkin.questionnaire import Questionnaire
     from journal.checkin.schedule import ScheduleService
     from journal.checkin.service import CheckInService
@@ -63,6 +64,7 @@ class Services:
     web_access: WebAccess
     client_pages: ClientPages
     keyring: KeyringService
+    appointments: AppointmentService
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -74,6 +76,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.administration import AdminService
     from journal.alerts.rules_file import load_rules
     from journal.alerts.service import AlertService
+    from journal.appointments import AppointmentService, load_program
     from journal.checkin.questionnaire_file import load_questionnaire
     from journal.checkin.schedule import ScheduleService
     from journal.checkin.service import CheckInService
@@ -125,7 +128,11 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         keyring=KeyringService(store=store, clock=clock),
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
-        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules))
+        client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules),
+        appointments=AppointmentService(
+            clock=clock, program=load_program(settings.appointments), alerts=alerts,
+            staff_language=settings.default_language,
+            display_timezone=settings.default_timezone))
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

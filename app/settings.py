@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     chat_hygiene: bool = True
     questionnaire: Path | None = None
     risk_rules: Path | None = None
+    appointments: Path | None = None
+    """The program's appointment kinds and reminders (default: journal/appointments.toml)."""
     alert_detail: Literal["minimal", "full"] = "minimal"
     detail_ttl_minutes: int = Field(default=10, ge=1, le=24 * 60)
     # Days a discharged client's records are kept before their data key is destroyed.

@@ -98,6 +98,24 @@ class DischargeCb(CallbackData, prefix="dc"):
     code: str
 
 
+class AppointmentCb(CallbackData, prefix="ap"):
+    """ap:<action>:<appointment id>; action y (will come), n (cannot come), or for staff an
+    attendance mark's letter (a attended, l late, e excused, x no-show)."""
+
+    action: str
+    appointment: str
+
+
+# AppointmentCb's attendance letters and the marks they stand for.
+ATTENDANCE_LETTERS: Final[Mapping[str, str]] = {
+    "a": "attended", "l": "late", "e": "excused", "x": "no_show"}
+
+
+def _attendance(values: Mapping[str, str]) -> CallbackData:
+    letter = next(k for k, v in ATTENDANCE_LETTERS.items() if v == values["mark"])
+    return AppointmentCb(action=letter, appointment=values["appointment"])
+
+
 def _checkin(action: str) -> Callable[[Mapping[str, str]], CallbackData]:
     return lambda values: CheckInCb(action=action, day=day_code(date.fromisoformat(values["day"])))
 
@@ -112,6 +130,9 @@ BUTTON_CALLBACKS: Final[Mapping[str, Callable[[Mapping[str, str]], CallbackData]
     buttons.CHECKIN_LATER: _checkin(LATER),
     buttons.ALERT_DETAILS: _alert(DETAILS),
     buttons.ALERT_ACK: _alert(ACKNOWLEDGE),
+    buttons.APPOINTMENT_CONFIRM: lambda v: AppointmentCb(action="y", appointment=v["appointment"]),
+    buttons.APPOINTMENT_DECLINE: lambda v: AppointmentCb(action="n", appointment=v["appointment"]),
+    buttons.APPOINTMENT_ATTENDANCE: _attendance,
 }
 
 

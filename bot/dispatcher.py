@@ -89,7 +89,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
             store=store, clock=clock, checkins=services.checkins, alerts=services.alerts,
             reminder_delay=timedelta(minutes=reminder) if reminder else None,
             lookback_days=settings.catchup_days,
-            extra_steps=[services.discharge.retention_step])  # erase once retention has passed
+            extra_steps=[services.discharge.retention_step],  # erase once retention has passed
+            appointments=services.appointments)
         runner = SchedulerRunner(ticks, interval=timedelta(seconds=settings.tick_seconds))
     return App(services=services, bot=bot, dispatcher=dp, sender=sender, delivery=delivery,
                scheduler=runner,

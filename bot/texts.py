@@ -69,6 +69,25 @@ ERRORS = {
                       "Only these short reasons are stored; keep the details in your "
                       "clinical notes."),
     "resume.usage": N_("Use: /resume CODE"),
+    "appointment.usage": N_("Use: /appointment CODE KIND YYYY-MM-DD HH:MM [online | place], "
+                            "the time in the client's zone. Send /appointment alone to see "
+                            "the kinds."),
+    "appointment.kind": N_("I do not know that kind of appointment. Send /appointment alone "
+                           "to see the kinds."),
+    "appointment.place_too_long": N_("That place is too long. Please keep it under 200 "
+                                     "characters."),
+    "appointment.past": N_("That time has already passed in the client's time zone."),
+    "appointment.gone": N_("This appointment is no longer open. Send /appointments to see "
+                           "your next ones."),
+    "appointment.begun": N_("This appointment has already begun, so it can no longer be "
+                            "answered here."),
+    "appointment.reason_too_long": N_("That is too long to save here. Please shorten it and "
+                                      "send it again."),
+    "attendance.usage": N_("Use: /attendance CODE attended|late|excused|no_show"),
+    "attendance.not_yet": N_("This appointment has not begun yet, so its attendance cannot be "
+                             "recorded."),
+    "attendance.none": N_("This client has no past appointment whose attendance is still to "
+                          "be recorded."),
     "time.outside_window": N_("That time is outside the range your clinician set. Please "
                               "choose another time."),
 }

@@ -19,10 +19,12 @@ def _check_data_files(settings: Settings) -> None:
     """A program's questionnaire or rules with a typo stop the bot before any client sees
     them, with every problem named by its item or rule id."""
     from journal.alerts.rules_file import load_rules
+    from journal.appointments import load_program
     from journal.checkin.questionnaire_file import DataFileError, load_questionnaire
 
     try:
         load_rules(settings.risk_rules, questionnaire=load_questionnaire(settings.questionnaire))
+        load_program(settings.appointments)
     except DataFileError as exc:
         raise CliError(str(exc), 2) from None
 

@@ -16,6 +16,9 @@ CHECKIN_START: Final = "checkin.start"
 CHECKIN_LATER: Final = "checkin.later"
 ALERT_DETAILS: Final = "alert.details"
 ALERT_ACK: Final = "alert.ack"
+APPOINTMENT_CONFIRM: Final = "appointment.confirm"
+APPOINTMENT_DECLINE: Final = "appointment.decline"
+APPOINTMENT_ATTENDANCE: Final = "appointment.attendance"
 
 # Each action and the values its button carries: ids and dates, never an answer's words.
 ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
@@ -23,6 +26,9 @@ ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     CHECKIN_LATER: frozenset({"day"}),
     ALERT_DETAILS: frozenset({"alert"}),  # the alert id
     ALERT_ACK: frozenset({"alert"}),
+    APPOINTMENT_CONFIRM: frozenset({"appointment"}),  # the appointment id
+    APPOINTMENT_DECLINE: frozenset({"appointment"}),
+    APPOINTMENT_ATTENDANCE: frozenset({"appointment", "mark"}),  # and attended|late|...
 })
 
 
@@ -51,5 +57,6 @@ def rows_data(rows: Sequence[Sequence[Button]]) -> list[list[dict[str, str]]]:
     return [[button.to_data() for button in row] for row in rows]
 
 
-__all__ = ["ACTIONS", "ALERT_ACK", "ALERT_DETAILS", "CHECKIN_LATER", "CHECKIN_START", "Button",
+__all__ = ["ACTIONS", "ALERT_ACK", "ALERT_DETAILS", "APPOINTMENT_ATTENDANCE",
+           "APPOINTMENT_CONFIRM", "APPOINTMENT_DECLINE", "CHECKIN_LATER", "CHECKIN_START", "Button",
            "rows_data"]

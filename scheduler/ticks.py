@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from journal.alerts.service import AlertService
+from journal.appointments import AppointmentService
 from journal.checkin.days import counts_from, is_checkin_day, local_date, opens_at
 from journal.checkin.service import CheckInService
 from journal.clock import Clock
@@ -89,6 +90,7 @@ class TickReport:
     failures: int = 0
     visited: int = 0  # the clients read because something was due for them
     chunks: int = 0  # the transactions the clients' work took
+    appointments: int = 0  # appointment reminders queued (to clients and to staff)
     # The soonest next due instant after the tick, so the runner can wake for it.
     next_due: datetime | None = field(default=None, compare=False)
 
@@ -135,6 +137,8 @@ class Ticks:
     lookback_days   how many local days a tick catches up on after downtime (never before
                     the client's enrolment or last resume)
     extra_steps     more work for each tick's transaction (the retention erase), in order
+    appointments    the appointment service, whose reminders are due by their own stored
+                    instant (appointments.next_due_at); None: no appointment reminders
     housekeeping_every  how often old processed updates and outbox rows are purged
     """
 
@@ -142,8 +146,10 @@ class Ticks:
                  alerts: AlertService,
                  reminder_delay: timedelta | None = timedelta(hours=2),
                  lookback_days: int = 7, extra_steps: Sequence[TickTask] = (),
-                 housekeeping_every: timedelta = timedelta(hours=1)) -> None:
+                 housekeeping_every: timedelta = timedelta(hours=1),
+                 appointments: AppointmentService | None = None) -> None:
         self._store = store
+        self._appointments = appointments
         self._clock = clock
         self._checkins = checkins
         self._alerts = alerts
@@ -169,6 +175,8 @@ class Ticks:
             await self._escalations(report)
             await self._clients(now, now if self._swept else EVERYONE, report)
             self._swept = True
+            if self._appointments is not None:
+                await self._appointments_due(self._appointments, now, report)
             await self._escalations(report, unless_within=ESCALATION_RECHECK)
             async with self._store.unit_of_work() as uow:
                 for step in self._extra:
@@ -180,6 +188,11 @@ class Ticks:
                     await self._guarded(uow, report, "housekeeping",
                                         lambda: self._purge(uow, now, report))
                 report.next_due = await uow.clients.earliest_due()
+                if self._appointments is not None:
+                    ahead = await uow.appointments.earliest_due()
+                    if ahead is not None and (report.next_due is None
+                                              or ahead < report.next_due):
+                        report.next_due = ahead
                 await uow.commit()
         if housekeeping:
             self._last_housekeeping = now
@@ -342,6 +355,35 @@ class Ticks:
         statuses = [d.status for when, d in sorted(days.items()) if first <= when <= day]
         return await self._alerts.on_missed(uow, client, statuses, day,
                                             overrides=overrides) is not None
+
+    # -- appointments --------------------------------------------------------------------
+    async def _appointments_due(self, service: AppointmentService, now: datetime,
+                                report: TickReport) -> None:
+        """The appointments whose stored instant has come (an indexed read; nothing
+        ahead is touched), in chunks of short transactions like the clients'."""
+        while True:
+            async with self._store.unit_of_work() as uow:
+                due = await uow.appointments.due(now, limit=CHUNK_CLIENTS,
+                                                 skip_locked=uow.postgres)
+                if not due:
+                    return
+                for appointment in due:
+                    try:
+                        async with uow.savepoint():
+                            visit = await service.visit(uow, appointment, now)
+                    except Exception as exc:
+                        report.failures += 1
+                        log.error("scheduler: appointment failed: %s", safe_trace(exc))
+                        # Looked at again in an hour, not in a loop within this tick.
+                        async with uow.savepoint():
+                            await uow.appointments.update(
+                                appointment.id, next_due_at=now + timedelta(hours=1))
+                        continue
+                    report.appointments += visit.reminded + visit.staff_reminded
+                await uow.commit()
+            if len(due) < CHUNK_CLIENTS:
+                return
+            await asyncio.sleep(CHUNK_PAUSE)
 
     # -- the rest of the tick --------------------------------------------------------------
     async def _escalations(self, report: TickReport, *, unless_within: float = 0.0) -> None:

@@ -387,3 +387,39 @@ class ProcessedUpdateRow(Base):
     __tablename__ = "processed_updates"
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class AppointmentRow(Base):
+    """One appointment of a client: a session, an officer visit, a court date...
+
+    The kind is a code of the program's data (journal/appointments.toml); the place is
+    sealed under the client's data key (place "appointments.place"), as is the reason a
+    client gives for not coming ("appointments.reason"). `next_due_at` is when the
+    scheduler next has something to do for it (a reminder to the client, the clinician's
+    reminder to record attendance), NULL once nothing is left: a tick reads only the rows
+    whose instant has come, so appointments far ahead cost an idle tick nothing."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (Index("ix_appointments_due", "next_due_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime] = mapped_column(UTC_TS)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    place_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # none | confirmed | declined: the client's answer
+    response: Mapped[str] = mapped_column(String(16), default="none")
+    reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    responded_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    # attended | late | excused | no_show, recorded by staff after the time
+    attendance: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    attendance_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    attendance_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"),
+                                                      nullable=True)
+    # How many of the program's reminders are behind (sent, or skipped as too late).
+    reminders_done: Mapped[int] = mapped_column(Integer, default=0)
+    staff_reminded_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)

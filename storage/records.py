@@ -277,3 +277,28 @@ class StaffEmail:
     escalation: int
     attempts: int
 
+
+
+@dataclass(frozen=True, slots=True)
+class Appointment:
+    """One appointment as the domain reads it; `place` and `reason` opened from their
+    sealed columns ("" when none)."""
+
+    id: str
+    client_id: str
+    clinician_id: int
+    kind: str
+    starts_at: datetime
+    online: bool
+    place: str
+    response: str  # none | confirmed | declined
+    reason: str
+    responded_at: datetime | None
+    attendance: str | None  # attended | late | excused | no_show
+    attendance_at: datetime | None
+    attendance_by: int | None
+    reminders_done: int
+    staff_reminded_at: datetime | None
+    cancelled_at: datetime | None
+    next_due_at: datetime | None
+    created_at: datetime

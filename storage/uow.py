@@ -20,6 +20,7 @@ from storage.models import SystemKeyRow
 from storage.records import AuditEvent, AuditVerdict, Client, Clinician
 from storage.repositories import (
     AlertRepository,
+    AppointmentRepository,
     CheckInRepository,
     ClientRepository,
     ClinicianRepository,
@@ -72,6 +73,7 @@ class UnitOfWork:
         self.journal = JournalRepository(session, self.vault)
         self.overrides = RiskOverrideRepository(session, self.vault)
         self.alerts = AlertRepository(session, self.vault)
+        self.appointments = AppointmentRepository(session, self.vault)
         self.outbox = OutboxRepository(session, self.vault)
         self.updates = UpdateLedger(session, self.vault)
         self.staff_emails = StaffEmailRepository(session, self.vault)

@@ -9,7 +9,15 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, User
 
 from bot import callbacks as ck
-from bot.callbacks import ACKNOWLEDGE, BUTTON_CALLBACKS, DETAILS, AlertCb, CheckInCb, render_buttons
+from bot.callbacks import (
+    ACKNOWLEDGE,
+    BUTTON_CALLBACKS,
+    DETAILS,
+    AlertCb,
+    AppointmentCb,
+    CheckInCb,
+    render_buttons,
+)
 from journal import buttons
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
@@ -19,7 +27,9 @@ from journal.clock import FakeClock
 
 DAY = date(2026, 3, 2)
 ALERT_ID = "0f8e4c1e-2b7a-4c59-9a51-3a9d1c6f2e10"
-SAMPLE_VALUES = {"day": DAY.isoformat(), "alert": ALERT_ID}
+APPOINTMENT_ID = "5b0c6f0e3a0d4a4c9b8f1e2d3c4b5a69"
+SAMPLE_VALUES = {"day": DAY.isoformat(), "alert": ALERT_ID, "appointment": APPOINTMENT_ID,
+                 "mark": "no_show"}
 
 # What each domain action must come back as when pressed: the class the handler filters on
 # and the fields it reads.
@@ -28,6 +38,10 @@ EXPECTED: dict[str, tuple[type[CallbackData], dict[str, object]]] = {
     buttons.CHECKIN_LATER: (CheckInCb, {"action": ck.LATER, "day": ck.day_code(DAY)}),
     buttons.ALERT_DETAILS: (AlertCb, {"action": DETAILS, "alert_id": ALERT_ID}),
     buttons.ALERT_ACK: (AlertCb, {"action": ACKNOWLEDGE, "alert_id": ALERT_ID}),
+    buttons.APPOINTMENT_CONFIRM: (AppointmentCb, {"action": "y", "appointment": APPOINTMENT_ID}),
+    buttons.APPOINTMENT_DECLINE: (AppointmentCb, {"action": "n", "appointment": APPOINTMENT_ID}),
+    buttons.APPOINTMENT_ATTENDANCE: (AppointmentCb, {"action": "x",
+                                                     "appointment": APPOINTMENT_ID}),
 }
 
 

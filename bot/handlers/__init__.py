@@ -8,6 +8,7 @@ from aiogram import Router
 def all_routers() -> list[Router]:
     from bot.handlers import (
         alerts,
+        appointments,
         checkin,
         clinician,
         common,
@@ -24,11 +25,13 @@ def all_routers() -> list[Router]:
         enrol.build_router(),
         clinician.build_router(),
         schedule.build_router(),
+        appointments.build_staff_router(),
         checkin.build_router(),
         alerts.build_router(),
         workspace.build_router(),
         review.build_router(),  # staff /plan before the client's /plan
         plan.build_router(),
+        appointments.build_client_router(),  # an awaited reason before journal text
         preferences.build_router(),  # an awaited time before journal text
         entries.build_router(),
         common.build_router(),

@@ -4,6 +4,7 @@ One module per aggregate; this package re-exports them, so importers write
 `from storage.repositories import X`."""
 
 from storage.repositories.alerts import AlertRepository, RiskOverrideRepository
+from storage.repositories.appointments import AppointmentRepository
 from storage.repositories.base import DuplicateError, new_id
 from storage.repositories.checkins import CheckInRepository
 from storage.repositories.enrolment import ConversationRepository, InviteRepository
@@ -20,7 +21,7 @@ from storage.repositories.web import (
 )
 
 __all__ = [
-    "AlertRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
+    "AlertRepository", "AppointmentRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
     "ConversationRepository", "DuplicateError", "InviteRepository", "JournalRepository",
     "NewMessage", "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "StaffEmailRepository",
     "UpdateLedger", "WebInitDataRepository", "WebSession", "WebSessionRepository", "WebSignInRepository", "new_id",

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import (
     AlertCopyRow,
     AlertRow,
+    AppointmentRow,
     CheckInRow,
     ClientKeyRow,
     ClientRow,
@@ -303,6 +304,10 @@ class ClientRepository(Repository):
             .values(status="erased", telegram_index=None, telegram_id_ct=None, erased_at=now,
                     next_due_at=None))
         await self.session.execute(delete(PlanRow).where(PlanRow.client_id == client_id))
+        # Nothing more is reminded about a person who is gone.
+        await self.session.execute(update(AppointmentRow)
+                                   .where(AppointmentRow.client_id == client_id)
+                                   .values(next_due_at=None))
         # Days' levels are sealed under the program's people key, not the shredded data key:
         # forgotten here (an alert's stays, closed, as the audit trail refers to it).
         await self.session.execute(update(CheckInRow).where(CheckInRow.client_id == client_id)

@@ -1,0 +1,61 @@
+"""appointments: sessions, officer visits, court dates, with their reminders and attendance
+
+Revision ID: 0015
+Revises: 0011
+Create Date: 2026-12-08 02:45:00.000000
+
+A new table; the place and the reason a client cannot come are sealed under the client's
+data key, so no key is needed to migrate. `next_due_at` is indexed: the scheduler's tick
+reads only the appointments whose instant has come.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0015"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "appointments",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("client_id", sa.String(length=32), nullable=False),
+        sa.Column("clinician_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("online", sa.Boolean(), nullable=False),
+        sa.Column("place_ct", sa.LargeBinary(), nullable=True),
+        sa.Column("response", sa.String(length=16), nullable=False),
+        sa.Column("reason_ct", sa.LargeBinary(), nullable=True),
+        sa.Column("responded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attendance", sa.String(length=16), nullable=True),
+        sa.Column("attendance_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attendance_by", sa.Integer(), nullable=True),
+        sa.Column("reminders_done", sa.Integer(), nullable=False),
+        sa.Column("staff_reminded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["client_id"], ["clients.id"],
+                                name=op.f("fk_appointments_client_id_clients")),
+        sa.ForeignKeyConstraint(["clinician_id"], ["clinicians.id"],
+                                name=op.f("fk_appointments_clinician_id_clinicians")),
+        sa.ForeignKeyConstraint(["attendance_by"], ["clinicians.id"],
+                                name=op.f("fk_appointments_attendance_by_clinicians")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_appointments")),
+    )
+    op.create_index(op.f("ix_appointments_client_id"), "appointments", ["client_id"])
+    op.create_index(op.f("ix_appointments_clinician_id"), "appointments", ["clinician_id"])
+    op.create_index("ix_appointments_due", "appointments", ["next_due_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_appointments_due", table_name="appointments")
+    op.drop_index(op.f("ix_appointments_clinician_id"), table_name="appointments")
+    op.drop_index(op.f("ix_appointments_client_id"), table_name="appointments")
+    op.drop_table("appointments")
