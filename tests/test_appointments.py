@@ -15,8 +15,8 @@ from journal.alerts.service import AlertService
 from journal.appointments import (
     AppointmentProgram,
     AppointmentRequest,
-    AppointmentService,
     AppointmentsError,
+    AppointmentService,
     Offset,
     load_program,
     parse_program,
