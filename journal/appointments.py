@@ -71,6 +71,10 @@ DECLINED_NOTICE: Final = N_("Client {code} cannot come to the appointment of {wh
                             "See /appointments {code}.")
 ATTENDANCE_REMINDER: Final = N_("Please record the attendance of client {code} at the "
                                 "appointment of {when} ({kind}).")
+# The workspace's answer to a form it could not save.
+NOT_SAVED: Final = N_("The appointment was not saved. Check the kind, the date and the time "
+                      "(in the client's time zone, not past) and the place (at most 200 "
+                      "characters).")
 
 _OFFSET: Final = re.compile(r"([1-9][0-9]{0,3})([dhm])")
 
@@ -224,6 +228,7 @@ class AppointmentLine:
     where: str
     response: str
     attendance: str | None
+    begun: bool = False  # its time has come: the attendance can be recorded
 
 
 # Called with (uow, client, appointment) when a no-show is recorded; the seam through
@@ -426,6 +431,10 @@ class AppointmentService:
                                                  limit=UPCOMING_SHOWN)
         return [self._line(a, client.language, client.timezone) for a in items]
 
+    def kind_choices(self, language: str) -> list[tuple[str, str]]:
+        """(code, name) of each kind, in the reader's language."""
+        return [(code, self.program.kind_name(code, language)) for code in self.program.kinds]
+
     async def for_staff(self, uow: UnitOfWork, clinician: Clinician, code: str
                         ) -> tuple[Client, list[AppointmentLine], list[AppointmentLine]]:
         """A client's next appointments and the latest past ones, for the clinician: what
@@ -451,7 +460,8 @@ class AppointmentService:
                       if appointment.attendance else None)
         return AppointmentLine(appointment.id, shown_time(appointment.starts_at, zone),
                                self.program.kind_name(appointment.kind, language), where,
-                               response, attendance)
+                               response, attendance,
+                               begun=appointment.starts_at <= self._clock.now())
 
     # -- the scheduler's part --------------------------------------------------------------
     async def visit(self, uow: UnitOfWork, appointment: Appointment, now: datetime

@@ -260,6 +260,11 @@ ACCESS_MATRIX = [
     *((page, role, 200) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")
       for role in ("clinician", "supervisor")),
     *((page, None, 401) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged")),
+    # A client's appointments: an unknown code is the unknown page (whose client it is
+    # is tried in test_appointments_are_their_clinicians_and_a_supervisors_alone).
+    ("/clients/ZZZ-ZZ/appointments", "clinician", 404),
+    ("/clients/ZZZ-ZZ/appointments", "supervisor", 404),
+    ("/clients/ZZZ-ZZ/appointments", None, 401),
 ]
 
 
@@ -301,3 +306,71 @@ async def test_the_access_matrix(path: str, role: str | None, status: int, tmp_p
     finally:
         await server.close()
         await store.close()
+
+
+async def test_appointments_are_their_clinicians_and_a_supervisors_alone(
+        world: Any, clock: FakeClock) -> None:  # noqa: F811 (the fixture)
+    """The appointments page, its form and the attendance: the client's own clinician and a
+    supervisor; another clinician gets the unknown page, a stranger the sign-in."""
+    from tests.test_workspace_client import csrf_of
+
+    code = world.client.code
+    page_url = world.url(f"/clients/{code}/appointments")
+    day = (clock.now() + timedelta(days=3)).date().isoformat()
+    async with aiohttp.ClientSession() as stranger, stranger.get(
+            page_url, allow_redirects=False) as answer:
+        assert answer.status == 401
+    boss = await make_clinician(world.store, clock, telegram_id=503, name="Dr Boss",
+                                role="supervisor")
+    lane = await signed_in(world, world.lane)
+    ortiz = await signed_in(world, world.ortiz)
+    chief = await signed_in(world, boss)
+    try:
+        async with lane.get(page_url) as answer:
+            assert answer.status == 200
+            token = csrf_of(await answer.text())
+        form = {"csrf_token": token, "kind": "court", "date": day, "time": "09:30",
+                "place": "Juzgado 3"}
+        async with lane.post(page_url, data={**form, "csrf_token": "forged"}) as refused:
+            assert refused.status == 403
+        async with lane.post(page_url, data={**form, "date": "2001-01-01"}) as kept:
+            assert kept.status == 400 and "was not saved" in await kept.text()
+        async with lane.post(page_url, data=form) as saved:
+            assert saved.status == 200 and saved.url.query.get("saved") == "1"
+            assert "Juzgado 3" in await saved.text()
+        async with chief.get(page_url) as answer:
+            assert answer.status == 200 and "Juzgado 3" in await answer.text()
+        async with ortiz.get(page_url) as answer:
+            other_page = await answer.text()
+            assert answer.status == 404 and "Juzgado" not in other_page
+        async with ortiz.get(world.url("/clients/ZZZ-ZZ/appointments")) as answer:
+            assert other_page.split("<main")[1] == (await answer.text()).split("<main")[1]
+        async with world.store.unit_of_work() as uow:
+            made = (await uow.appointments.of_client(world.client.id))[0]
+        clock.advance(timedelta(days=4))  # the appointment has begun; sign in afresh
+        for session in (lane, ortiz):
+            await session.close()
+        lane = await signed_in(world, world.lane)
+        ortiz = await signed_in(world, world.ortiz)
+        async with lane.get(page_url) as answer:
+            token = csrf_of(await answer.text())
+        async with ortiz.get(world.url("/caseload")) as answer:
+            their_token = csrf_of(await answer.text())
+        async with ortiz.post(page_url, data={**form, "csrf_token": their_token}) as answer:
+            assert answer.status == 404
+        mark_url = world.url(f"/appointments/{made.id}/attendance")
+        async with ortiz.post(mark_url, data={"csrf_token": their_token,
+                                              "mark": "no_show"}) as answer:
+            assert answer.status == 404
+        async with lane.post(mark_url, data={"csrf_token": token, "mark": "nonsense"}) as answer:
+            assert answer.status == 400
+        async with lane.post(mark_url, data={"csrf_token": token, "mark": "late"}) as answer:
+            assert answer.status == 200 and "late" in await answer.text()
+        async with world.store.unit_of_work() as uow:
+            made = (await uow.appointments.of_client(world.client.id))[0]
+            assert made.attendance == "late"
+            actions = [e.action for e in await uow.audit_events(client_id=world.client.id)]
+        assert {"appointment.add", "appointment.view", "appointment.attendance"} <= set(actions)
+    finally:
+        for session in (lane, ortiz, chief):
+            await session.close()
