@@ -175,10 +175,13 @@ class Ticks:
             await self._escalations(report)
             await self._clients(now, now if self._swept else EVERYONE, report)
             self._swept = True
-            if self._appointments is not None:
-                await self._appointments_due(self._appointments, now, report)
             await self._escalations(report, unless_within=ESCALATION_RECHECK)
+            more = False
             async with self._store.unit_of_work() as uow:
+                if self._appointments is not None:
+                    # The first chunk of due appointments in this transaction: an idle tick
+                    # pays one indexed read for them, no transaction of their own.
+                    more = await self._appointment_chunk(self._appointments, uow, now, report)
                 for step in self._extra:
                     await self._guarded(uow, report, getattr(step, "__name__", "step"),
                                         lambda step=step: step(uow))  # type: ignore[misc]
@@ -194,6 +197,11 @@ class Ticks:
                                               or ahead < report.next_due):
                         report.next_due = ahead
                 await uow.commit()
+            while more and self._appointments is not None:  # a busy minute: the rest
+                await asyncio.sleep(CHUNK_PAUSE)
+                async with self._store.unit_of_work() as uow:
+                    more = await self._appointment_chunk(self._appointments, uow, now, report)
+                    await uow.commit()
         if housekeeping:
             self._last_housekeeping = now
         return report
@@ -357,33 +365,26 @@ class Ticks:
                                             overrides=overrides) is not None
 
     # -- appointments --------------------------------------------------------------------
-    async def _appointments_due(self, service: AppointmentService, now: datetime,
-                                report: TickReport) -> None:
-        """The appointments whose stored instant has come (an indexed read; nothing
-        ahead is touched), in chunks of short transactions like the clients'."""
-        while True:
-            async with self._store.unit_of_work() as uow:
-                due = await uow.appointments.due(now, limit=CHUNK_CLIENTS,
-                                                 skip_locked=uow.postgres)
-                if not due:
-                    return
-                for appointment in due:
-                    try:
-                        async with uow.savepoint():
-                            visit = await service.visit(uow, appointment, now)
-                    except Exception as exc:
-                        report.failures += 1
-                        log.error("scheduler: appointment failed: %s", safe_trace(exc))
-                        # Looked at again in an hour, not in a loop within this tick.
-                        async with uow.savepoint():
-                            await uow.appointments.update(
-                                appointment.id, next_due_at=now + timedelta(hours=1))
-                        continue
-                    report.appointments += visit.reminded + visit.staff_reminded
-                await uow.commit()
-            if len(due) < CHUNK_CLIENTS:
-                return
-            await asyncio.sleep(CHUNK_PAUSE)
+    async def _appointment_chunk(self, service: AppointmentService, uow: UnitOfWork,
+                                 now: datetime, report: TickReport) -> bool:
+        """Up to CHUNK_CLIENTS appointments whose stored instant has come (an indexed read;
+        nothing ahead is touched), each in a savepoint, in the caller's transaction; True
+        when there may be more."""
+        due = await uow.appointments.due(now, limit=CHUNK_CLIENTS, skip_locked=uow.postgres)
+        for appointment in due:
+            try:
+                async with uow.savepoint():
+                    visit = await service.visit(uow, appointment, now)
+            except Exception as exc:
+                report.failures += 1
+                log.error("scheduler: appointment failed: %s", safe_trace(exc))
+                # Looked at again in an hour, not again and again within this tick.
+                async with uow.savepoint():
+                    await uow.appointments.update(appointment.id,
+                                                  next_due_at=now + timedelta(hours=1))
+                continue
+            report.appointments += visit.reminded + visit.staff_reminded
+        return len(due) == CHUNK_CLIENTS
 
     # -- the rest of the tick --------------------------------------------------------------
     async def _escalations(self, report: TickReport, *, unless_within: float = 0.0) -> None:
