@@ -176,12 +176,17 @@ class Ticks:
             await self._clients(now, now if self._swept else EVERYONE, report)
             self._swept = True
             await self._escalations(report, unless_within=ESCALATION_RECHECK)
-            more = False
+            more, ahead = False, None
             async with self._store.unit_of_work() as uow:
                 if self._appointments is not None:
-                    # The first chunk of due appointments in this transaction: an idle tick
-                    # pays one indexed read for them, no transaction of their own.
-                    more = await self._appointment_chunk(self._appointments, uow, now, report)
+                    # The soonest stored instant (an index's first entry) says whether any
+                    # appointment is due; the first chunk of them is done in this
+                    # transaction. An idle tick pays that one read for appointments.
+                    ahead = await uow.appointments.earliest_due()
+                    if ahead is not None and ahead <= now:
+                        more = await self._appointment_chunk(self._appointments, uow, now,
+                                                             report)
+                        ahead = await uow.appointments.earliest_due()
                 for step in self._extra:
                     await self._guarded(uow, report, getattr(step, "__name__", "step"),
                                         lambda step=step: step(uow))  # type: ignore[misc]
@@ -191,11 +196,8 @@ class Ticks:
                     await self._guarded(uow, report, "housekeeping",
                                         lambda: self._purge(uow, now, report))
                 report.next_due = await uow.clients.earliest_due()
-                if self._appointments is not None:
-                    ahead = await uow.appointments.earliest_due()
-                    if ahead is not None and (report.next_due is None
-                                              or ahead < report.next_due):
-                        report.next_due = ahead
+                if ahead is not None and (report.next_due is None or ahead < report.next_due):
+                    report.next_due = ahead
                 await uow.commit()
             while more and self._appointments is not None:  # a busy minute: the rest
                 await asyncio.sleep(CHUNK_PAUSE)
