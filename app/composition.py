@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.homework import HomeworkService
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -65,6 +66,7 @@ class Services:
     client_pages: ClientPages
     keyring: KeyringService
     appointments: AppointmentService
+    homework: HomeworkService
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -84,6 +86,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.homework import HomeworkService, load_library
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
     from journal.review.client_page import ClientPages
@@ -132,6 +135,10 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         appointments=AppointmentService(
             clock=clock, program=load_program(settings.appointments), alerts=alerts,
             staff_language=settings.default_language,
+            display_timezone=settings.default_timezone),
+        homework=HomeworkService(
+            clock=clock, store=store, library=load_library(settings.homework),
+            hygiene=settings.chat_hygiene, staff_language=settings.default_language,
             display_timezone=settings.default_timezone))
 
 

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     risk_rules: Path | None = None
     appointments: Path | None = None
     """The program's appointment kinds and reminders (default: journal/appointments.toml)."""
+    homework: Path | None = None
+    """The program's homework library (default: journal/homework.toml)."""
     alert_detail: Literal["minimal", "full"] = "minimal"
     detail_ttl_minutes: int = Field(default=10, ge=1, le=24 * 60)
     # Days a discharged client's records are kept before their data key is destroyed.

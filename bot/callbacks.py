@@ -111,6 +111,14 @@ ATTENDANCE_LETTERS: Final[Mapping[str, str]] = {
     "a": "attended", "l": "late", "e": "excused", "x": "no_show"}
 
 
+class HomeworkCb(CallbackData, prefix="hw"):
+    """hw:<action>:<homework id>; action s (answer: open it), d (hand it in), p (save the
+    draft and close it for now)."""
+
+    action: str
+    homework: str
+
+
 def _attendance(values: Mapping[str, str]) -> CallbackData:
     letter = next(k for k, v in ATTENDANCE_LETTERS.items() if v == values["mark"])
     return AppointmentCb(action=letter, appointment=values["appointment"])
@@ -133,6 +141,7 @@ BUTTON_CALLBACKS: Final[Mapping[str, Callable[[Mapping[str, str]], CallbackData]
     buttons.APPOINTMENT_CONFIRM: lambda v: AppointmentCb(action="y", appointment=v["appointment"]),
     buttons.APPOINTMENT_DECLINE: lambda v: AppointmentCb(action="n", appointment=v["appointment"]),
     buttons.APPOINTMENT_ATTENDANCE: _attendance,
+    buttons.HOMEWORK_START: lambda v: HomeworkCb(action="s", homework=v["homework"]),
 }
 
 

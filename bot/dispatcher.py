@@ -90,7 +90,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
             reminder_delay=timedelta(minutes=reminder) if reminder else None,
             lookback_days=settings.catchup_days,
             extra_steps=[services.discharge.retention_step],  # erase once retention has passed
-            appointments=services.appointments)
+            appointments=services.appointments, homework=services.homework)
         runner = SchedulerRunner(ticks, interval=timedelta(seconds=settings.tick_seconds))
     return App(services=services, bot=bot, dispatcher=dp, sender=sender, delivery=delivery,
                scheduler=runner,

@@ -88,6 +88,17 @@ ERRORS = {
                              "recorded."),
     "attendance.none": N_("This client has no past appointment whose attendance is still to "
                           "be recorded."),
+    "homework.usage": N_("Use: /homework CODE[,CODE...] TASK YYYY-MM-DD [text], the due date "
+                         "in the client's days; TASK \"own\" takes your own text. Send "
+                         "/homework alone to see the tasks, /homework CODE for a client's."),
+    "homework.task": N_("I do not know that task. Send /homework alone to see the tasks."),
+    "homework.too_long": N_("That task is too long. Please keep it under 2000 characters."),
+    "homework.past": N_("That due date has already passed in the client's time zone."),
+    "homework.gone": N_("This task is no longer open. Send /homework to see your tasks."),
+    "homework.handed_in": N_("This task is already handed in. Thank you."),
+    "homework.full": N_("This answer is full, so that message was not added. Press Hand in "
+                        "to send what you have written."),
+    "homework.empty": N_("There is nothing in this answer yet. Write something first."),
     "time.outside_window": N_("That time is outside the range your clinician set. Please "
                               "choose another time."),
 }

@@ -21,10 +21,12 @@ def _check_data_files(settings: Settings) -> None:
     from journal.alerts.rules_file import load_rules
     from journal.appointments import load_program
     from journal.checkin.questionnaire_file import DataFileError, load_questionnaire
+    from journal.homework import load_library
 
     try:
         load_rules(settings.risk_rules, questionnaire=load_questionnaire(settings.questionnaire))
         load_program(settings.appointments)
+        load_library(settings.homework)
     except DataFileError as exc:
         raise CliError(str(exc), 2) from None
 

@@ -19,6 +19,7 @@ ALERT_ACK: Final = "alert.ack"
 APPOINTMENT_CONFIRM: Final = "appointment.confirm"
 APPOINTMENT_DECLINE: Final = "appointment.decline"
 APPOINTMENT_ATTENDANCE: Final = "appointment.attendance"
+HOMEWORK_START: Final = "homework.start"
 
 # Each action and the values its button carries: ids and dates, never an answer's words.
 ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
@@ -29,6 +30,7 @@ ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     APPOINTMENT_CONFIRM: frozenset({"appointment"}),  # the appointment id
     APPOINTMENT_DECLINE: frozenset({"appointment"}),
     APPOINTMENT_ATTENDANCE: frozenset({"appointment", "mark"}),  # and attended|late|...
+    HOMEWORK_START: frozenset({"homework"}),  # the homework id
 })
 
 
@@ -58,5 +60,5 @@ def rows_data(rows: Sequence[Sequence[Button]]) -> list[list[dict[str, str]]]:
 
 
 __all__ = ["ACTIONS", "ALERT_ACK", "ALERT_DETAILS", "APPOINTMENT_ATTENDANCE",
-           "APPOINTMENT_CONFIRM", "APPOINTMENT_DECLINE", "CHECKIN_LATER", "CHECKIN_START", "Button",
+           "APPOINTMENT_CONFIRM", "APPOINTMENT_DECLINE", "HOMEWORK_START", "CHECKIN_LATER", "CHECKIN_START", "Button",
            "rows_data"]

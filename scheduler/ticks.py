@@ -34,6 +34,7 @@ from journal.checkin.days import counts_from, is_checkin_day, local_date, opens_
 from journal.checkin.service import CheckInService
 from journal.clock import Clock
 from journal.errors import safe_trace
+from journal.homework import HomeworkService
 from storage.records import OVER, Client, ScheduledDay
 from storage.uow import Store, UnitOfWork
 
@@ -91,6 +92,7 @@ class TickReport:
     visited: int = 0  # the clients read because something was due for them
     chunks: int = 0  # the transactions the clients' work took
     appointments: int = 0  # appointment reminders queued (to clients and to staff)
+    homework: int = 0  # homework reminders queued
     # The soonest next due instant after the tick, so the runner can wake for it.
     next_due: datetime | None = field(default=None, compare=False)
 
@@ -147,9 +149,11 @@ class Ticks:
                  reminder_delay: timedelta | None = timedelta(hours=2),
                  lookback_days: int = 7, extra_steps: Sequence[TickTask] = (),
                  housekeeping_every: timedelta = timedelta(hours=1),
-                 appointments: AppointmentService | None = None) -> None:
+                 appointments: AppointmentService | None = None,
+                 homework: HomeworkService | None = None) -> None:
         self._store = store
         self._appointments = appointments
+        self._homework = homework
         self._clock = clock
         self._checkins = checkins
         self._alerts = alerts
@@ -187,6 +191,13 @@ class Ticks:
                         more = await self._appointment_chunk(self._appointments, uow, now,
                                                              report)
                         ahead = await uow.appointments.earliest_due()
+                if self._homework is not None:
+                    homework_ahead = await uow.homework.earliest_due()
+                    if homework_ahead is not None and homework_ahead <= now:
+                        await self._homework_chunk(self._homework, uow, now, report)
+                        homework_ahead = await uow.homework.earliest_due()
+                    if homework_ahead is not None and (ahead is None or homework_ahead < ahead):
+                        ahead = homework_ahead
                 for step in self._extra:
                     await self._guarded(uow, report, getattr(step, "__name__", "step"),
                                         lambda step=step: step(uow))  # type: ignore[misc]
@@ -387,6 +398,21 @@ class Ticks:
                 continue
             report.appointments += visit.reminded + visit.staff_reminded
         return len(due) == CHUNK_CLIENTS
+
+    async def _homework_chunk(self, service: HomeworkService, uow: UnitOfWork,
+                              now: datetime, report: TickReport) -> None:
+        """Homework reminders whose instant has come, up to CHUNK_CLIENTS (the rest at the
+        next tick: the runner wakes at once for an instant already past)."""
+        for homework in await uow.homework.due(now, limit=CHUNK_CLIENTS,
+                                               skip_locked=uow.postgres):
+            try:
+                async with uow.savepoint():
+                    report.homework += await service.visit(uow, homework, now)
+            except Exception as exc:
+                report.failures += 1
+                log.error("scheduler: homework failed: %s", safe_trace(exc))
+                async with uow.savepoint():
+                    await uow.homework.update(homework.id, next_due_at=now + timedelta(hours=1))
 
     # -- the rest of the tick --------------------------------------------------------------
     async def _escalations(self, report: TickReport, *, unless_within: float = 0.0) -> None:

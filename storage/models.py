@@ -423,3 +423,30 @@ class AppointmentRow(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     next_due_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class HomeworkRow(Base):
+    """A task a clinician gave a client between sessions, and the client's answer.
+
+    A task of the program's library is stored by its code (journal/homework.toml); one
+    written for the client is sealed under their data key ("homework.prompt"), as is the
+    answer ("homework.answer"), a draft included. `due_date` is the client's local date the
+    task is due on (by the end of it); `next_due_at` is when the scheduler next reminds."""
+
+    __tablename__ = "homework"
+    __table_args__ = (Index("ix_homework_due", "next_due_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    task: Mapped[str] = mapped_column(String(32))  # a library code, or "own"
+    prompt_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    due_date: Mapped[date] = mapped_column(Date)
+    due_at: Mapped[datetime] = mapped_column(UTC_TS)  # the end of due_date, client's zone
+    # assigned | draft | done
+    status: Mapped[str] = mapped_column(String(16), default="assigned")
+    answer_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    discussed_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)

@@ -302,3 +302,25 @@ class Appointment:
     cancelled_at: datetime | None
     next_due_at: datetime | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Homework:
+    """A task and its answer as the domain reads them; `prompt` is the text written for the
+    client ("" for a library task) and `answer` the answer or draft, opened from their
+    sealed columns."""
+
+    id: str
+    client_id: str
+    clinician_id: int
+    task: str
+    prompt: str
+    due_date: date
+    due_at: datetime
+    status: str  # assigned | draft | done
+    answer: str
+    answered_at: datetime | None
+    discussed_at: datetime | None
+    reminded_at: datetime | None
+    next_due_at: datetime | None
+    created_at: datetime

@@ -16,6 +16,7 @@ from bot.callbacks import (
     AlertCb,
     AppointmentCb,
     CheckInCb,
+    HomeworkCb,
     render_buttons,
 )
 from journal import buttons
@@ -29,7 +30,7 @@ DAY = date(2026, 3, 2)
 ALERT_ID = "0f8e4c1e-2b7a-4c59-9a51-3a9d1c6f2e10"
 APPOINTMENT_ID = "5b0c6f0e3a0d4a4c9b8f1e2d3c4b5a69"
 SAMPLE_VALUES = {"day": DAY.isoformat(), "alert": ALERT_ID, "appointment": APPOINTMENT_ID,
-                 "mark": "no_show"}
+                 "mark": "no_show", "homework": APPOINTMENT_ID}
 
 # What each domain action must come back as when pressed: the class the handler filters on
 # and the fields it reads.
@@ -42,6 +43,7 @@ EXPECTED: dict[str, tuple[type[CallbackData], dict[str, object]]] = {
     buttons.APPOINTMENT_DECLINE: (AppointmentCb, {"action": "n", "appointment": APPOINTMENT_ID}),
     buttons.APPOINTMENT_ATTENDANCE: (AppointmentCb, {"action": "x",
                                                      "appointment": APPOINTMENT_ID}),
+    buttons.HOMEWORK_START: (HomeworkCb, {"action": "s", "homework": APPOINTMENT_ID}),
 }
 
 

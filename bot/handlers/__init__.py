@@ -14,6 +14,7 @@ def all_routers() -> list[Router]:
         common,
         enrol,
         entries,
+        homework,
         plan,
         preferences,
         review,
@@ -26,12 +27,14 @@ def all_routers() -> list[Router]:
         clinician.build_router(),
         schedule.build_router(),
         appointments.build_staff_router(),
+        homework.build_staff_router(),
         checkin.build_router(),
         alerts.build_router(),
         workspace.build_router(),
         review.build_router(),  # staff /plan before the client's /plan
         plan.build_router(),
         appointments.build_client_router(),  # an awaited reason before journal text
+        homework.build_client_router(),  # an open answer before journal text
         preferences.build_router(),  # an awaited time before journal text
         entries.build_router(),
         common.build_router(),

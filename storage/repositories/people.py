@@ -20,6 +20,7 @@ from storage.models import (
     ClientRow,
     ClinicianRow,
     ConversationRow,
+    HomeworkRow,
     InviteRow,
     OutboxRow,
     PlanRow,
@@ -307,6 +308,8 @@ class ClientRepository(Repository):
         # Nothing more is reminded about a person who is gone.
         await self.session.execute(update(AppointmentRow)
                                    .where(AppointmentRow.client_id == client_id)
+                                   .values(next_due_at=None))
+        await self.session.execute(update(HomeworkRow).where(HomeworkRow.client_id == client_id)
                                    .values(next_due_at=None))
         # Days' levels are sealed under the program's people key, not the shredded data key:
         # forgotten here (an alert's stays, closed, as the audit trail refers to it).

@@ -1,12 +1,13 @@
-"""appointments: sessions, officer visits, court dates, with their reminders and attendance
+"""appointments and homework: sessions, officer visits, court dates, with their reminders
+and attendance; tasks between sessions and the clients' answers
 
 Revision ID: 0015
 Revises: 0011
 Create Date: 2026-12-08 02:45:00.000000
 
-A new table; the place and the reason a client cannot come are sealed under the client's
-data key, so no key is needed to migrate. `next_due_at` is indexed: the scheduler's tick
-reads only the appointments whose instant has come.
+New tables; the place, the reason a client cannot come, a task written for the client and
+the answers are sealed under the client's data key, so no key is needed to migrate. Each
+`next_due_at` is indexed: the scheduler's tick reads only what is due.
 """
 
 from collections.abc import Sequence
@@ -52,9 +53,38 @@ def upgrade() -> None:
     op.create_index(op.f("ix_appointments_client_id"), "appointments", ["client_id"])
     op.create_index(op.f("ix_appointments_clinician_id"), "appointments", ["clinician_id"])
     op.create_index("ix_appointments_due", "appointments", ["next_due_at"])
+    op.create_table(
+        "homework",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("client_id", sa.String(length=32), nullable=False),
+        sa.Column("clinician_id", sa.Integer(), nullable=False),
+        sa.Column("task", sa.String(length=32), nullable=False),
+        sa.Column("prompt_ct", sa.LargeBinary(), nullable=True),
+        sa.Column("due_date", sa.Date(), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("answer_ct", sa.LargeBinary(), nullable=True),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("discussed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["client_id"], ["clients.id"],
+                                name=op.f("fk_homework_client_id_clients")),
+        sa.ForeignKeyConstraint(["clinician_id"], ["clinicians.id"],
+                                name=op.f("fk_homework_clinician_id_clinicians")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_homework")),
+    )
+    op.create_index(op.f("ix_homework_client_id"), "homework", ["client_id"])
+    op.create_index(op.f("ix_homework_clinician_id"), "homework", ["clinician_id"])
+    op.create_index("ix_homework_due", "homework", ["next_due_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_homework_due", table_name="homework")
+    op.drop_index(op.f("ix_homework_clinician_id"), table_name="homework")
+    op.drop_index(op.f("ix_homework_client_id"), table_name="homework")
+    op.drop_table("homework")
     op.drop_index("ix_appointments_due", table_name="appointments")
     op.drop_index(op.f("ix_appointments_clinician_id"), table_name="appointments")
     op.drop_index(op.f("ix_appointments_client_id"), table_name="appointments")
