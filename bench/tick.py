@@ -24,7 +24,8 @@ that sleep is part of the wall time, not of the CPU.
 With --idle it prints instead what an idle tick costs (nothing due: the clients' check-in
 is hours away) over the same caseload three ways, each in its own database, the median of
 --ticks ticks after the first: without appointment reminders at all (the tick before
-appointments, the baseline), with the appointment service wired and no appointment stored,
+appointments, the baseline), with the appointment and homework services wired and nothing
+stored,
 and with --weeks weekly appointments stored for every client, all ahead (reminders due from
 a week on). An idle tick reads only what is due (appointments.next_due_at, indexed), so the
 last two should cost what the first does.
@@ -52,6 +53,7 @@ from journal.appointments import AppointmentService, load_program, next_due, zon
 from journal.checkin.questionnaire_file import load_questionnaire  # noqa: E402
 from journal.checkin.service import CheckInService  # noqa: E402
 from journal.clock import FakeClock  # noqa: E402
+from journal.homework import HomeworkService, load_library  # noqa: E402
 from scheduler.ticks import TickReport, Ticks  # noqa: E402
 from storage.crypto import MasterKeyring  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -147,7 +149,10 @@ async def idle_ticks(url: str, clients: int, *, wired: bool, weeks: int, ticks_r
         alerts = AlertService(clock=clock, questionnaire=q, rules=load_rules(questionnaire=q))
         appointments = (AppointmentService(clock=clock, program=program, alerts=alerts)
                         if wired else None)
+        homework = (HomeworkService(clock=clock, store=store, library=load_library())
+                    if wired else None)
         ticks = Ticks(store=store, clock=clock, alerts=alerts, appointments=appointments,
+                      homework=homework,
                       checkins=CheckInService(clock=clock, questionnaire=q, alerts=alerts,
                                               store=store))
         clock.set(TODAY_0700)
@@ -168,7 +173,7 @@ async def idle_ticks(url: str, clients: int, *, wired: bool, weeks: int, ticks_r
 
 async def idle(args: argparse.Namespace) -> int:
     cases = (("no appointment reminders (baseline)", False, 0),
-             ("appointments wired, none stored", True, 0),
+             ("appointments and homework wired, none stored", True, 0),
              (f"{args.weeks} weekly appointments per client", True, args.weeks))
     rows, base = [], None
     with tempfile.TemporaryDirectory(prefix="steadfast-idle-") as tmp:

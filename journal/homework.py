@@ -170,7 +170,7 @@ class HomeworkLine:
 def state_of(homework: Homework, now: datetime) -> str:
     if homework.status == "done":
         assert homework.answered_at is not None
-        return LATE if homework.answered_at > homework.due_at else DONE
+        return LATE if homework.answered_at >= homework.due_at else DONE
     if now >= homework.due_at:
         return MISSING
     return DRAFT if homework.status == "draft" else OPEN
