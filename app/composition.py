@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.groups import GroupService
     from journal.homework import HomeworkService
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
@@ -67,6 +68,7 @@ class Services:
     keyring: KeyringService
     appointments: AppointmentService
     homework: HomeworkService
+    groups: GroupService
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -86,6 +88,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.discharge import DischargeService
     from journal.enrolment import EnrolmentService
     from journal.entries import JournalService
+    from journal.groups import GroupService
     from journal.homework import HomeworkService, load_library
     from journal.preferences import PreferencesService
     from journal.review.caseload import CaseloadService
@@ -100,6 +103,13 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         clock=clock, questionnaire=questionnaire, rules=rules,
         detail=settings.alert_detail, staff_language=settings.default_language,
         display_timezone=settings.default_timezone, escalation=escalation_policy(settings))
+    appointments = AppointmentService(
+        clock=clock, program=load_program(settings.appointments), alerts=alerts,
+        staff_language=settings.default_language, display_timezone=settings.default_timezone)
+    homework = HomeworkService(
+        clock=clock, store=store, library=load_library(settings.homework),
+        hygiene=settings.chat_hygiene, staff_language=settings.default_language,
+        display_timezone=settings.default_timezone)
     return Services(
         settings=settings, clock=clock, store=store, questionnaire=questionnaire, rules=rules,
         enrolment=EnrolmentService(
@@ -132,14 +142,10 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         web_access=WebAccess(clock=clock, idle=timedelta(minutes=settings.web_session_idle_minutes),
                              limit=timedelta(hours=settings.web_session_max_hours)),
         client_pages=ClientPages(clock=clock, questionnaire=questionnaire, rules=rules),
-        appointments=AppointmentService(
-            clock=clock, program=load_program(settings.appointments), alerts=alerts,
-            staff_language=settings.default_language,
-            display_timezone=settings.default_timezone),
-        homework=HomeworkService(
-            clock=clock, store=store, library=load_library(settings.homework),
-            hygiene=settings.chat_hygiene, staff_language=settings.default_language,
-            display_timezone=settings.default_timezone))
+        appointments=appointments, homework=homework,
+        groups=GroupService(clock=clock, appointments=appointments, homework=homework,
+                            questionnaire=questionnaire,
+                            default_timezone=settings.default_timezone))
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

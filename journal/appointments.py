@@ -288,20 +288,28 @@ class AppointmentService:
         place = request.place.strip()
         if len(place) > PLACE_LIMIT:
             raise InvalidInput("place too long", key="appointment.place_too_long")
+        starts_at = local_instant(request.day, request.at, zone_of(client.timezone))
+        return await self.add_at(uow, client, clinician_id, request.kind, starts_at,
+                                 online=request.online, place=place, actor=actor)
+
+    async def add_at(self, uow: UnitOfWork, client: Client, clinician_id: int, kind: str,
+                     starts_at: datetime, *, online: bool, place: str, actor: str,
+                     group_id: str | None = None) -> Appointment:
+        """Record an appointment at an instant (a group session's, the same for every
+        member); the client is told at once."""
         now = self._clock.now()
-        zone = zone_of(client.timezone)
-        starts_at = local_instant(request.day, request.at, zone)
         if starts_at <= now:
             raise InvalidInput("in the past", key="appointment.past")
+        zone = zone_of(client.timezone)
         behind = reminders_behind(self.program, starts_at, zone, now)
         appointment = await uow.appointments.add(
-            client_id=client.id, clinician_id=clinician_id, kind=request.kind,
-            starts_at=starts_at, online=request.online, place=place, reminders_done=behind,
-            next_due_at=None, now=now)
+            client_id=client.id, clinician_id=clinician_id, kind=kind,
+            starts_at=starts_at, online=online, place=place, reminders_done=behind,
+            next_due_at=None, now=now, group_id=group_id)
         appointment = await uow.appointments.update(
             appointment.id, next_due_at=next_due(self.program, appointment, zone))
         await uow.audit(at=now, actor=actor, action="appointment.add", client_id=client.id,
-                        detail=f"appointment {appointment.id} kind {request.kind}")
+                        detail=f"appointment {appointment.id} kind {kind}")
         if self._reachable(client):
             await self._tell_client(uow, client, appointment, NEW_TEXT,
                                     dedupe=f"appt-new:{appointment.id}")
@@ -396,11 +404,19 @@ class AppointmentService:
         if mark not in ATTENDANCE_NAMES:
             raise InvalidInput("unknown mark", key="attendance.usage")
         client, appointment = await self.visible(uow, clinician, appointment_id)
+        return client, await self.record_for(uow, clinician, client, appointment, mark)
+
+    async def record_for(self, uow: UnitOfWork, clinician: Clinician, client: Client,
+                         appointment: Appointment, mark: str) -> Appointment:
+        """Record the attendance; the caller has checked the clinician may (their client's,
+        or a group session they facilitate)."""
+        if mark not in ATTENDANCE_NAMES:
+            raise InvalidInput("unknown mark", key="attendance.usage")
         now = self._clock.now()
         if appointment.starts_at > now:
             raise InvalidInput("not begun", key="attendance.not_yet")
         if appointment.attendance == mark:
-            return client, appointment
+            return appointment
         before = appointment.attendance
         updated = await uow.appointments.update(appointment.id, attendance=mark,
                                                 attendance_at=now, attendance_by=clinician.id,
@@ -412,7 +428,7 @@ class AppointmentService:
             await self._alerts.on_no_show(uow, client, appointment.id)
             for hook in self._no_show_hooks:
                 await hook(uow, client, updated)
-        return client, updated
+        return updated
 
     async def latest_unrecorded(self, uow: UnitOfWork, clinician: Clinician, code: str
                                 ) -> tuple[Client, Appointment]:

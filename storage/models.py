@@ -423,6 +423,8 @@ class AppointmentRow(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     next_due_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    # The group whose session this is (one appointment per member), if any.
+    group_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class HomeworkRow(Base):
@@ -450,3 +452,29 @@ class HomeworkRow(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     next_due_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class GroupRow(Base):
+    """A treatment group: its name sealed under the program's people key, its weekly
+    session time (weekday, "HH:MM" in its time zone)."""
+
+    __tablename__ = "groups"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    weekday: Mapped[int] = mapped_column(Integer)  # Monday is 0
+    at_time: Mapped[str] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int] = mapped_column(ForeignKey("clinicians.id"))
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class GroupFacilitatorRow(Base):
+    __tablename__ = "group_facilitators"
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), primary_key=True)
+
+
+class GroupMemberRow(Base):
+    __tablename__ = "group_members"
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), primary_key=True)

@@ -302,6 +302,7 @@ class Appointment:
     cancelled_at: datetime | None
     next_due_at: datetime | None
     created_at: datetime
+    group_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,4 +324,18 @@ class Homework:
     discussed_at: datetime | None
     reminded_at: datetime | None
     next_due_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A treatment group, its name opened, with its facilitators' ids and members' ids."""
+
+    id: str
+    name: str
+    weekday: int
+    at_time: str
+    timezone: str
+    facilitators: tuple[int, ...]
+    members: tuple[str, ...]
     created_at: datetime

@@ -25,6 +25,7 @@ from storage.repositories import (
     ClientRepository,
     ClinicianRepository,
     ConversationRepository,
+    GroupRepository,
     HomeworkRepository,
     InviteRepository,
     JournalRepository,
@@ -76,6 +77,7 @@ class UnitOfWork:
         self.alerts = AlertRepository(session, self.vault)
         self.appointments = AppointmentRepository(session, self.vault)
         self.homework = HomeworkRepository(session, self.vault)
+        self.groups = GroupRepository(session, self.vault)
         self.outbox = OutboxRepository(session, self.vault)
         self.updates = UpdateLedger(session, self.vault)
         self.staff_emails = StaffEmailRepository(session, self.vault)

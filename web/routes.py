@@ -16,7 +16,7 @@ def workspace(services: Services) -> RouteAdder:
 
     def add(app: web.Application) -> None:
         from journal.web_access import SignInThrottle
-        from web import appointments, auth, client_page, homework, pages, render
+        from web import appointments, auth, client_page, groups, homework, pages, render
         from web.context import (
             ACCESS_KEY,
             CONFIG_KEY,
@@ -40,5 +40,6 @@ def workspace(services: Services) -> RouteAdder:
         client_page.add_routes(app)
         appointments.add_routes(app)
         homework.add_routes(app)
+        groups.add_routes(app)
 
     return add

@@ -8,6 +8,7 @@ from storage.repositories.appointments import AppointmentRepository
 from storage.repositories.base import DuplicateError, new_id
 from storage.repositories.checkins import CheckInRepository
 from storage.repositories.enrolment import ConversationRepository, InviteRepository
+from storage.repositories.groups import GroupRepository
 from storage.repositories.homework import HomeworkRepository
 from storage.repositories.journal_entries import JournalRepository
 from storage.repositories.outbox import NewMessage, OutboxRepository, StaffEmailRepository
@@ -23,7 +24,7 @@ from storage.repositories.web import (
 
 __all__ = [
     "AlertRepository", "AppointmentRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
-    "ConversationRepository", "DuplicateError", "HomeworkRepository", "InviteRepository", "JournalRepository",
+    "ConversationRepository", "DuplicateError", "GroupRepository", "HomeworkRepository", "InviteRepository", "JournalRepository",
     "NewMessage", "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "StaffEmailRepository",
     "UpdateLedger", "WebInitDataRepository", "WebSession", "WebSessionRepository", "WebSignInRepository", "new_id",
 ]

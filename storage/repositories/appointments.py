@@ -28,15 +28,15 @@ class AppointmentRepository(Repository):
             attendance_at=row.attendance_at, attendance_by=row.attendance_by,
             reminders_done=row.reminders_done, staff_reminded_at=row.staff_reminded_at,
             cancelled_at=row.cancelled_at, next_due_at=row.next_due_at,
-            created_at=row.created_at)
+            created_at=row.created_at, group_id=row.group_id)
 
     async def add(self, *, client_id: str, clinician_id: int, kind: str, starts_at: datetime,
                   online: bool, place: str, reminders_done: int, next_due_at: datetime | None,
-                  now: datetime) -> Appointment:
+                  now: datetime, group_id: str | None = None) -> Appointment:
         row = AppointmentRow(id=new_id(), client_id=client_id, clinician_id=clinician_id,
                              kind=kind, starts_at=starts_at, online=online, response="none",
                              reminders_done=reminders_done, next_due_at=next_due_at,
-                             created_at=now)
+                             created_at=now, group_id=group_id)
         if place:
             row.place_ct = await self.vault.seal_json(client_id, PLACE, row.id, place)
         self.session.add(row)
@@ -96,3 +96,18 @@ class AppointmentRepository(Repository):
 
     async def earliest_due(self) -> datetime | None:
         return await self.session.scalar(select(func.min(AppointmentRow.next_due_at)))
+
+    async def of_group_session(self, group_id: str, starts_at: datetime) -> list[Appointment]:
+        """Each member's appointment of one group session."""
+        rows = await self.session.scalars(
+            select(AppointmentRow).where(AppointmentRow.group_id == group_id,
+                                         AppointmentRow.starts_at == starts_at,
+                                         AppointmentRow.cancelled_at.is_(None)))
+        return [await self._record(r) for r in rows]
+
+    async def group_sessions(self, group_id: str) -> list[datetime]:
+        """The group's session times, the latest first."""
+        rows = await self.session.scalars(
+            select(AppointmentRow.starts_at).where(AppointmentRow.group_id == group_id)
+            .distinct().order_by(AppointmentRow.starts_at.desc()))
+        return list(rows)

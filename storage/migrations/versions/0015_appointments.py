@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_due_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("group_id", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(["client_id"], ["clients.id"],
                                 name=op.f("fk_appointments_client_id_clients")),
         sa.ForeignKeyConstraint(["clinician_id"], ["clinicians.id"],
@@ -53,6 +54,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_appointments_client_id"), "appointments", ["client_id"])
     op.create_index(op.f("ix_appointments_clinician_id"), "appointments", ["clinician_id"])
     op.create_index("ix_appointments_due", "appointments", ["next_due_at"])
+    op.create_index(op.f("ix_appointments_group_id"), "appointments", ["group_id"])
     op.create_table(
         "homework",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -78,13 +80,50 @@ def upgrade() -> None:
     op.create_index(op.f("ix_homework_client_id"), "homework", ["client_id"])
     op.create_index(op.f("ix_homework_clinician_id"), "homework", ["clinician_id"])
     op.create_index("ix_homework_due", "homework", ["next_due_at"])
+    op.create_table(
+        "groups",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("name_ct", sa.LargeBinary(), nullable=False),
+        sa.Column("weekday", sa.Integer(), nullable=False),
+        sa.Column("at_time", sa.String(length=5), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["created_by"], ["clinicians.id"],
+                                name=op.f("fk_groups_created_by_clinicians")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_groups")),
+    )
+    op.create_table(
+        "group_facilitators",
+        sa.Column("group_id", sa.String(length=32), nullable=False),
+        sa.Column("clinician_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["group_id"], ["groups.id"],
+                                name=op.f("fk_group_facilitators_group_id_groups")),
+        sa.ForeignKeyConstraint(["clinician_id"], ["clinicians.id"],
+                                name=op.f("fk_group_facilitators_clinician_id_clinicians")),
+        sa.PrimaryKeyConstraint("group_id", "clinician_id", name=op.f("pk_group_facilitators")),
+    )
+    op.create_table(
+        "group_members",
+        sa.Column("group_id", sa.String(length=32), nullable=False),
+        sa.Column("client_id", sa.String(length=32), nullable=False),
+        sa.ForeignKeyConstraint(["group_id"], ["groups.id"],
+                                name=op.f("fk_group_members_group_id_groups")),
+        sa.ForeignKeyConstraint(["client_id"], ["clients.id"],
+                                name=op.f("fk_group_members_client_id_clients")),
+        sa.PrimaryKeyConstraint("group_id", "client_id", name=op.f("pk_group_members")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("group_members")
+    op.drop_table("group_facilitators")
+    op.drop_table("groups")
     op.drop_index("ix_homework_due", table_name="homework")
     op.drop_index(op.f("ix_homework_clinician_id"), table_name="homework")
     op.drop_index(op.f("ix_homework_client_id"), table_name="homework")
     op.drop_table("homework")
+    op.drop_index(op.f("ix_appointments_group_id"), table_name="appointments")
     op.drop_index("ix_appointments_due", table_name="appointments")
     op.drop_index(op.f("ix_appointments_clinician_id"), table_name="appointments")
     op.drop_index(op.f("ix_appointments_client_id"), table_name="appointments")
