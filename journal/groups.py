@@ -26,9 +26,17 @@ from journal.checkin.days import local_instant, parse_hhmm
 from journal.checkin.questionnaire import Questionnaire
 from journal.clock import Clock
 from journal.errors import InvalidInput, NotFound
-from journal.homework import DONE, LATE, MISSING, HomeworkService, state_of
+from journal.homework import DONE, LATE, MISSING, HomeworkRequest, HomeworkService, state_of
 from journal.review.situations import situations
-from storage.records import Appointment, Client, ClientStatus, Clinician, DayStatus, Group
+from storage.records import (
+    Appointment,
+    Client,
+    ClientStatus,
+    Clinician,
+    DayStatus,
+    Group,
+    Homework,
+)
 from storage.uow import UnitOfWork
 
 GROUP_KIND: Final = "group"
@@ -195,6 +203,16 @@ class GroupService:
                 await self._appointments.record_for(uow, clinician, client, appointment, mark)
                 recorded += 1
         return recorded
+
+    async def give_homework(self, uow: UnitOfWork, clinician: Clinician, group_id: str,
+                            request: HomeworkRequest) -> list[tuple[Client, Homework]]:
+        """The same task for every active member of a group the clinician facilitates."""
+        group = await self.facilitated(uow, clinician, group_id)
+        members = [c for c in await self.members(uow, group)
+                   if c.status in (ClientStatus.ACTIVE, ClientStatus.PAUSED)]
+        if not members:
+            raise InvalidInput("no members", key="group.invalid")
+        return await self._homework.assign_to(uow, clinician, members, request)
 
     # -- the preparation sheet ----------------------------------------------------------------
     async def sheet(self, uow: UnitOfWork, clinician: Clinician, group_id: str,

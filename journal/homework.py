@@ -191,11 +191,19 @@ class HomeworkService:
         self._staff = StaffDefaults(staff_language, display_timezone)
 
     # -- assigning ------------------------------------------------------------------------
-    async def assign(self, uow: UnitOfWork, clinician: Clinician, request: HomeworkRequest,
-                     *, codes_only: Sequence[str] | None = None
+    async def assign(self, uow: UnitOfWork, clinician: Clinician, request: HomeworkRequest
                      ) -> list[tuple[Client, Homework]]:
-        """The same task for each client (one, or every member of a group the caller
-        names); each must be the clinician's to see, else nothing is assigned."""
+        """The same task for each client named; each must be the clinician's to see, else
+        nothing is assigned."""
+        if not request.codes:
+            raise InvalidInput("no client", key="homework.usage")
+        self._check(request)
+        clients = [await visible_client(uow, clinician, code,
+                                        statuses=(ClientStatus.ACTIVE, ClientStatus.PAUSED))
+                   for code in dict.fromkeys(request.codes)]
+        return await self.assign_to(uow, clinician, clients, request)
+
+    def _check(self, request: HomeworkRequest) -> None:
         if request.task != OWN and request.task not in self.library.titles:
             raise InvalidInput("unknown task", key="homework.task")
         text = request.text.strip()
@@ -203,12 +211,14 @@ class HomeworkService:
             raise InvalidInput("own task without text", key="homework.usage")
         if len(text) > PROMPT_LIMIT:
             raise InvalidInput("task too long", key="homework.too_long")
-        codes = tuple(codes_only or request.codes)
-        if not codes:
-            raise InvalidInput("no client", key="homework.usage")
-        clients = [await visible_client(uow, clinician, code,
-                                        statuses=(ClientStatus.ACTIVE, ClientStatus.PAUSED))
-                   for code in dict.fromkeys(codes)]
+
+    async def assign_to(self, uow: UnitOfWork, clinician: Clinician,
+                        clients: Sequence[Client], request: HomeworkRequest
+                        ) -> list[tuple[Client, Homework]]:
+        """The task for clients the caller has checked the clinician may give it to (their
+        own, or a group's members for its facilitator: journal/groups.py)."""
+        self._check(request)
+        text = request.text.strip()
         now = self._clock.now()
         made = []
         for client in clients:

@@ -61,6 +61,17 @@ async def test_a_group_of_three_with_two_facilitators_and_its_preparation_sheet(
         status, _p, _t = await post(lane, f"{group}/sessions", {"csrf_token": token,
                                                                 "place": "Room 4"})
         assert status == 200
+        due = (clock.now() + timedelta(days=5)).date().isoformat()
+        status, _p, _t = await post(lane, f"{group}/homework", {
+            "csrf_token": token, "task": "thinking_errors", "due": due, "text": ""})
+        assert status == 200
+        status, _p, _t = await post(lane, f"{group}/homework", {
+            "csrf_token": token, "task": "own", "due": due, "text": ""})
+        assert status == 400  # an own task needs its text
+        async with world.store.unit_of_work() as uow:
+            given = {c.id: await uow.homework.of_client(c.id)
+                     for c in (world.client, lanes_new, world.other)}
+        assert all([h.task for h in tasks] == ["thinking_errors"] for tasks in given.values())
         async with world.store.unit_of_work() as uow:
             rows = list(await uow.session.scalars(select(AppointmentRow)))
             assert len(rows) == 3 and len({r.starts_at for r in rows}) == 1

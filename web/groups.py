@@ -5,12 +5,15 @@ facilitator sees a member who is not their own client only here."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from aiohttp import web
 
 from journal.alerts.levels import WORDS
 from journal.appointments import ATTENDANCE_NAMES
 from journal.errors import InvalidInput
 from journal.groups import session_from_key, session_key
+from journal.homework import HomeworkRequest
 from web.auth import check_csrf, signed_in
 from web.context import SERVICES_KEY
 from web.parsing import form as posted
@@ -64,11 +67,14 @@ async def one(request: web.Request) -> web.Response:
         "facilitators": [names.get(i, "—") for i in group.facilitators],
         "own": viewer.clinician.id, "supervisor": viewer.is_supervisor,
         "sessions": [(s, session_key(s)) for s in sessions],
-        "next": services.groups.next_session(group, services.clock.now())})
+        "next": services.groups.next_session(group, services.clock.now()),
+        "tasks": [(code, services.homework.library.title(code, viewer.language))
+                  for code in services.homework.library.titles]})
 
 
 async def change(request: web.Request) -> web.StreamResponse:
-    """Add a member (a client code), a facilitator (a Telegram id) or the next session."""
+    """Add a member (a client code), a facilitator (a Telegram id), the next session, or
+    homework for every member."""
     viewer = await signed_in(request)
     form = await posted(request)
     await check_csrf(request, form)
@@ -85,6 +91,17 @@ async def change(request: web.Request) -> web.StreamResponse:
                 raise web.HTTPBadRequest() from None
             await services.groups.add_facilitator(uow, viewer.clinician, group_id,
                                                   telegram_id)
+        elif what == "homework":
+            try:
+                due = date.fromisoformat(_text(form, "due"))
+            except ValueError:
+                raise web.HTTPBadRequest() from None
+            try:
+                await services.groups.give_homework(uow, viewer.clinician, group_id,
+                                                    HomeworkRequest((), _text(form, "task"), due,
+                                                                    _text(form, "text")))
+            except InvalidInput:
+                raise web.HTTPBadRequest() from None
         elif what == "sessions":
             await services.groups.schedule_next(uow, viewer.clinician, group_id,
                                                 place=_text(form, "place")[:200],
