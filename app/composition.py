@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.alerts.rules import RiskRules
     from journal.alerts.service import AlertService, EscalationPolicy
     from journal.appointments import AppointmentService
+    from journal.calendar_feed import CalendarFeeds
     from journal.checkin.questionnaire import Questionnaire
     from journal.checkin.schedule import ScheduleService
     from journal.checkin.service import CheckInService
@@ -69,6 +70,7 @@ class Services:
     appointments: AppointmentService
     homework: HomeworkService
     groups: GroupService
+    calendars: CalendarFeeds
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -81,6 +83,7 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.alerts.rules_file import load_rules
     from journal.alerts.service import AlertService
     from journal.appointments import AppointmentService, load_program
+    from journal.calendar_feed import CalendarFeeds
     from journal.checkin.questionnaire_file import load_questionnaire
     from journal.checkin.schedule import ScheduleService
     from journal.checkin.service import CheckInService
@@ -145,7 +148,9 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         appointments=appointments, homework=homework,
         groups=GroupService(clock=clock, appointments=appointments, homework=homework,
                             questionnaire=questionnaire,
-                            default_timezone=settings.default_timezone))
+                            default_timezone=settings.default_timezone),
+        calendars=CalendarFeeds(clock=clock, program=appointments.program,
+                                staff_language=settings.default_language))
 
 
 def escalation_policy(settings: Settings) -> EscalationPolicy:

@@ -478,3 +478,13 @@ class GroupMemberRow(Base):
     __tablename__ = "group_members"
     group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+
+
+class CalendarFeedRow(Base):
+    """A clinician's calendar feed: only the SHA-256 of its secret URL token is kept; a new
+    one replaces it, and deleting the row revokes the feed."""
+
+    __tablename__ = "calendar_feeds"
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)

@@ -21,6 +21,7 @@ from storage.records import AuditEvent, AuditVerdict, Client, Clinician
 from storage.repositories import (
     AlertRepository,
     AppointmentRepository,
+    CalendarRepository,
     CheckInRepository,
     ClientRepository,
     ClinicianRepository,
@@ -78,6 +79,7 @@ class UnitOfWork:
         self.appointments = AppointmentRepository(session, self.vault)
         self.homework = HomeworkRepository(session, self.vault)
         self.groups = GroupRepository(session, self.vault)
+        self.calendar = CalendarRepository(session, self.vault)
         self.outbox = OutboxRepository(session, self.vault)
         self.updates = UpdateLedger(session, self.vault)
         self.staff_emails = StaffEmailRepository(session, self.vault)

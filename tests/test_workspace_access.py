@@ -270,6 +270,17 @@ ACCESS_MATRIX = [
     ("/homework/0123456789abcdef0123456789abcdef", "clinician", 404),
     ("/homework/0123456789abcdef0123456789abcdef", "supervisor", 404),
     ("/homework/0123456789abcdef0123456789abcdef", None, 401),
+    *(("/groups", role, 200) for role in ("clinician", "supervisor")),
+    ("/groups", None, 401),
+    *((f"/groups/{'0' * 32}{tail}", role, 404) for tail in ("", "/sheet",
+                                                             "/sessions/202603021000")
+      for role in ("clinician", "supervisor")),
+    (f"/groups/{'0' * 32}/sheet", None, 401),
+    *(("/calendar", role, 200) for role in ("clinician", "supervisor")),
+    ("/calendar", None, 401),
+    # The feed is read without signing in: its URL is the secret; an unknown one is 404.
+    ("/calendar/not-a-token.ics", None, 404),
+    ("/calendar/not-a-token.ics", "clinician", 404),
 ]
 
 

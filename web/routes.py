@@ -16,7 +16,16 @@ def workspace(services: Services) -> RouteAdder:
 
     def add(app: web.Application) -> None:
         from journal.web_access import SignInThrottle
-        from web import appointments, auth, client_page, groups, homework, pages, render
+        from web import (
+            appointments,
+            auth,
+            calendar,
+            client_page,
+            groups,
+            homework,
+            pages,
+            render,
+        )
         from web.context import (
             ACCESS_KEY,
             CONFIG_KEY,
@@ -41,5 +50,6 @@ def workspace(services: Services) -> RouteAdder:
         appointments.add_routes(app)
         homework.add_routes(app)
         groups.add_routes(app)
+        calendar.add_routes(app)
 
     return add

@@ -6,6 +6,7 @@ One module per aggregate; this package re-exports them, so importers write
 from storage.repositories.alerts import AlertRepository, RiskOverrideRepository
 from storage.repositories.appointments import AppointmentRepository
 from storage.repositories.base import DuplicateError, new_id
+from storage.repositories.calendar import CalendarRepository
 from storage.repositories.checkins import CheckInRepository
 from storage.repositories.enrolment import ConversationRepository, InviteRepository
 from storage.repositories.groups import GroupRepository
@@ -23,7 +24,7 @@ from storage.repositories.web import (
 )
 
 __all__ = [
-    "AlertRepository", "AppointmentRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
+    "AlertRepository", "CalendarRepository", "AppointmentRepository", "CheckInRepository", "ClientRepository", "ClinicianRepository",
     "ConversationRepository", "DuplicateError", "GroupRepository", "HomeworkRepository", "InviteRepository", "JournalRepository",
     "NewMessage", "OutboxRepository", "PlanRepository", "RiskOverrideRepository", "StaffEmailRepository",
     "UpdateLedger", "WebInitDataRepository", "WebSession", "WebSessionRepository", "WebSignInRepository", "new_id",

@@ -113,9 +113,20 @@ def upgrade() -> None:
                                 name=op.f("fk_group_members_client_id_clients")),
         sa.PrimaryKeyConstraint("group_id", "client_id", name=op.f("pk_group_members")),
     )
+    op.create_table(
+        "calendar_feeds",
+        sa.Column("clinician_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["clinician_id"], ["clinicians.id"],
+                                name=op.f("fk_calendar_feeds_clinician_id_clinicians")),
+        sa.PrimaryKeyConstraint("clinician_id", name=op.f("pk_calendar_feeds")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_feeds_token_hash")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("calendar_feeds")
     op.drop_table("group_members")
     op.drop_table("group_facilitators")
     op.drop_table("groups")
