@@ -269,6 +269,50 @@ class GroupService:
             last_attendance=attendance)
 
 
+def sheet_pdf_data(sheet: Sheet, language: str, zone: str) -> object:
+    """The sheet in the reader's words, as the PDF worker takes it (plain values)."""
+    from journal.alerts.levels import WORDS
+    from journal.appointments import ATTENDANCE_NAMES
+    from journal.group_sheet_pdf import SheetPdf
+    from journal.i18n import gettext_for, ngettext_for
+    from journal.times import shown_time
+
+    def t(text: str) -> str:
+        return gettext_for(language, text)
+
+    members = []
+    for m in sheet.members:
+        alerts = ", ".join(f"{t(WORDS[level]) if level in WORDS else level}: {n}"
+                           for level, n in m.open_alerts.items()) or t("none")
+        alerts += " (" + ngettext_for(language, "{n} raised since", "{n} raised since",
+                                      m.alerts_since).format(n=m.alerts_since) + ")"
+        members.append((m.code, [
+            (t("Check-ins"), t("{done} done, {missed} missed").format(
+                done=m.checkins_done, missed=m.checkins_missed)),
+            (t("Open alerts"), alerts),
+            (t("High-risk situations"), "; ".join(m.situations) or t("none")),
+            (t("Plan"), t("changed {time}").format(time=shown_time(m.plan_changed, zone))
+             if m.plan_changed else t("unchanged")),
+            (t("Homework"), t("{done} done, {missing} missing").format(
+                done=m.homework_done, missing=m.homework_missing)),
+            (t("Last session"), t(ATTENDANCE_NAMES[m.last_attendance])
+             if m.last_attendance else "—")]))
+    subtitle = t("Since {time}, most in need first.").format(time=shown_time(sheet.since, zone))
+    if sheet.session is not None:
+        subtitle += " " + t("Next session: {time}.").format(time=shown_time(sheet.session,
+                                                                            zone))
+    return SheetPdf(f"{t('Preparation sheet')}: {sheet.group.name}", subtitle,
+                    gettext_for(language, "Confidential. For the group's facilitators only."),
+                    members)
+
+
+async def render_sheet_pdf(data: object) -> bytes:
+    from journal.group_sheet_pdf import build_sheet_pdf
+    from journal.review.renderer import RENDERER  # multiprocessing, only once needed
+
+    return await RENDERER.run(build_sheet_pdf, data)
+
+
 def session_key(starts_at: datetime) -> str:
     """A session's instant in a URL: yyyymmddHHMM in UTC."""
     return starts_at.strftime("%Y%m%d%H%M")
@@ -281,5 +325,5 @@ def session_from_key(key: str) -> datetime | None:
         return None
 
 
-__all__ = ["GROUP_KIND", "GroupService", "MemberSheet", "Sheet", "session_from_key",
-           "session_key"]
+__all__ = ["GROUP_KIND", "GroupService", "MemberSheet", "Sheet", "render_sheet_pdf",
+           "session_from_key", "session_key", "sheet_pdf_data"]

@@ -85,12 +85,16 @@ async def test_a_group_of_three_with_two_facilitators_and_its_preparation_sheet(
         codes = re.findall(r'<h2 id="m-([^"]+)">', sheet)
         assert sorted(codes) == sorted([world.client.code, lanes_new.code, world.other.code])
         assert codes[0] == world.client.code  # the one with open alerts and a history first
+        async with ortiz.get(f"{group}/sheet.pdf") as answer:
+            assert answer.status == 200
+            assert answer.headers["Content-Type"] == "application/pdf"
+            assert (await answer.read()).startswith(b"%PDF")
         async with ortiz.get(world.url(f"/clients/{world.client.code}")) as answer:
             assert answer.status == 404
         async with ortiz.get(world.url(f"/clients/{world.client.code}/appointments")) as answer:
             assert answer.status == 404
         for session in (far,):
-            for path_ in ("", "/sheet"):
+            for path_ in ("", "/sheet", "/sheet.pdf"):
                 async with session.get(f"{group}{path_}") as answer:
                     assert answer.status == 404
         async with chief.get(f"{group}/sheet") as answer:

@@ -12,7 +12,7 @@ from aiohttp import web
 from journal.alerts.levels import WORDS
 from journal.appointments import ATTENDANCE_NAMES
 from journal.errors import InvalidInput
-from journal.groups import session_from_key, session_key
+from journal.groups import render_sheet_pdf, session_from_key, session_key, sheet_pdf_data
 from journal.homework import HomeworkRequest
 from web.auth import check_csrf, signed_in
 from web.context import SERVICES_KEY
@@ -152,11 +152,25 @@ async def sheet(request: web.Request) -> web.Response:
                                               "attendance_names": ATTENDANCE_NAMES})
 
 
+async def sheet_pdf(request: web.Request) -> web.StreamResponse:
+    """The preparation sheet as a PDF, drawn in the renderer's worker."""
+    viewer = await signed_in(request)
+    services = request.app[SERVICES_KEY]
+    async with services.store.transaction() as uow:  # the audit events commit with it
+        shown = await services.groups.sheet(uow, viewer.clinician,
+                                            request.match_info["group_id"], viewer.language)
+    zone = viewer.clinician.timezone or services.settings.default_timezone
+    pdf = await render_sheet_pdf(sheet_pdf_data(shown, viewer.language, zone))
+    return web.Response(body=pdf, content_type="application/pdf", headers={
+        "Content-Disposition": 'attachment; filename="preparation-sheet.pdf"'})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/groups", groups)
     app.router.add_post("/groups", create)
     app.router.add_get("/groups/{group_id}", one)
     app.router.add_get("/groups/{group_id}/sheet", sheet)
+    app.router.add_get("/groups/{group_id}/sheet.pdf", sheet_pdf)
     app.router.add_post("/groups/{group_id}/{what}", change)
     app.router.add_get("/groups/{group_id}/sessions/{key}", session)
     app.router.add_post("/groups/{group_id}/sessions/{key}", session)
