@@ -136,6 +136,13 @@ async def test_a_group_of_three_with_two_facilitators_and_its_preparation_sheet(
             row = (await uow.session.scalars(select(AppointmentRow).where(
                 AppointmentRow.client_id == world.client.id))).one()
             assert row.attendance == "attended"
+        # An erased member leaves the group's pages: their sealed rows are not opened.
+        async with world.store.transaction() as uow:
+            await uow.clients.erase(lanes_new.id, clock.now())
+        async with ortiz.get(f"{group}/sessions/{key}") as answer:
+            assert answer.status == 200 and (await answer.text()).count('name="mark-') == 2
+        async with ortiz.get(f"{group}/sheet") as answer:
+            assert answer.status == 200 and lanes_new.code not in await answer.text()
     finally:
         for session in (lane, ortiz, far, chief):
             await session.close()

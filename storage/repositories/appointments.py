@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from storage.models import AppointmentRow
+from storage.models import AppointmentRow, ClientRow
 from storage.records import Appointment
 from storage.repositories.base import Repository, new_id
 
@@ -98,11 +98,12 @@ class AppointmentRepository(Repository):
         return await self.session.scalar(select(func.min(AppointmentRow.next_due_at)))
 
     async def of_group_session(self, group_id: str, starts_at: datetime) -> list[Appointment]:
-        """Each member's appointment of one group session."""
+        """Each member's appointment of one group session (an erased member's is left out:
+        its place can no longer be opened)."""
         rows = await self.session.scalars(
-            select(AppointmentRow).where(AppointmentRow.group_id == group_id,
-                                         AppointmentRow.starts_at == starts_at,
-                                         AppointmentRow.cancelled_at.is_(None)))
+            select(AppointmentRow).join(ClientRow, ClientRow.id == AppointmentRow.client_id)
+            .where(AppointmentRow.group_id == group_id, AppointmentRow.starts_at == starts_at,
+                   AppointmentRow.cancelled_at.is_(None), ClientRow.status != "erased"))
         return [await self._record(r) for r in rows]
 
     async def group_sessions(self, group_id: str) -> list[datetime]:
