@@ -180,24 +180,23 @@ class Ticks:
             await self._clients(now, now if self._swept else EVERYONE, report)
             self._swept = True
             await self._escalations(report, unless_within=ESCALATION_RECHECK)
-            more, ahead = False, None
+            more = False
             async with self._store.unit_of_work() as uow:
-                if self._appointments is not None:
-                    # The soonest stored instant (an index's first entry) says whether any
-                    # appointment is due; the first chunk of them is done in this
-                    # transaction. An idle tick pays that one read for appointments.
-                    ahead = await uow.appointments.earliest_due()
-                    if ahead is not None and ahead <= now:
+                wired = self._appointments is not None or self._homework is not None
+                if wired:
+                    # The soonest stored instants (each an index's first entry), in one
+                    # statement, say whether any appointment or homework is due; the first
+                    # chunk of them is done in this transaction. An idle tick pays nothing
+                    # more than that read.
+                    dues = await uow.earliest_dues()
+                    worked = False
+                    if self._appointments is not None and _came(dues[1], now):
                         more = await self._appointment_chunk(self._appointments, uow, now,
                                                              report)
-                        ahead = await uow.appointments.earliest_due()
-                if self._homework is not None:
-                    homework_ahead = await uow.homework.earliest_due()
-                    if homework_ahead is not None and homework_ahead <= now:
+                        worked = True
+                    if self._homework is not None and _came(dues[2], now):
                         await self._homework_chunk(self._homework, uow, now, report)
-                        homework_ahead = await uow.homework.earliest_due()
-                    if homework_ahead is not None and (ahead is None or homework_ahead < ahead):
-                        ahead = homework_ahead
+                        worked = True
                 for step in self._extra:
                     await self._guarded(uow, report, getattr(step, "__name__", "step"),
                                         lambda step=step: step(uow))  # type: ignore[misc]
@@ -206,9 +205,14 @@ class Ticks:
                 if housekeeping:
                     await self._guarded(uow, report, "housekeeping",
                                         lambda: self._purge(uow, now, report))
-                report.next_due = await uow.clients.earliest_due()
-                if ahead is not None and (report.next_due is None or ahead < report.next_due):
-                    report.next_due = ahead
+                if wired:
+                    if worked:  # their instants moved on: read them again
+                        dues = await uow.earliest_dues()
+                    ahead = (dues[0], dues[1] if self._appointments is not None else None,
+                             dues[2] if self._homework is not None else None)
+                    report.next_due = min((at for at in ahead if at is not None), default=None)
+                else:
+                    report.next_due = await uow.clients.earliest_due()
                 await uow.commit()
             while more and self._appointments is not None:  # a busy minute: the rest
                 await asyncio.sleep(CHUNK_PAUSE)
@@ -444,6 +448,10 @@ class Ticks:
         except Exception as exc:
             report.failures += 1
             log.error("scheduler: %s failed: %s", name, safe_trace(exc))
+
+
+def _came(at: datetime | None, now: datetime) -> bool:
+    return at is not None and at <= now
 
 
 __all__ = ["TICK_LOCK_KEY", "TickTask", "TickReport", "Ticks"]

@@ -157,6 +157,20 @@ class UnitOfWork:
             self.plans.known(found.client.id, found.plan)
         return found.clinician, found.client
 
+    async def earliest_dues(self) -> tuple[datetime | None, datetime | None, datetime | None]:
+        """The soonest stored due instant of the active clients, the appointments and the
+        homework, in one statement (each an index's first entry): what an idle tick reads."""
+        from sqlalchemy import func, select
+
+        from storage.models import AppointmentRow, ClientRow, HomeworkRow
+
+        row = (await self.session.execute(select(
+            select(func.min(ClientRow.next_due_at))
+            .where(ClientRow.status == "active").scalar_subquery(),
+            select(func.min(AppointmentRow.next_due_at)).scalar_subquery(),
+            select(func.min(HomeworkRow.next_due_at)).scalar_subquery()))).one()
+        return row[0], row[1], row[2]
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` once this unit of work commits (never if it rolls back): what
         is counted for the metrics happened, not merely was tried."""
