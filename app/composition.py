@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.alerts.fallback import EmailFallback
     from journal.alerts.rules import RiskRules
     from journal.alerts.service import AlertService, EscalationPolicy
+    from journal.appointments import AppointmentService
+    from journal.calendar_feed import CalendarFeeds
     from journal.checkin.questionnaire import Questionnaire
     from journal.checkin.schedule import ScheduleService
     from journal.checkin.service import CheckInService
@@ -30,6 +32,8 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.entries import JournalService
     from journal.export.copy import ClientCopies
     from journal.export.figures import FiguresService
+    from journal.groups import GroupService
+    from journal.homework import HomeworkService
     from journal.phases.service import PhaseService
     from journal.plan_together import PlanTogether
     from journal.preferences import PreferencesService
@@ -75,6 +79,10 @@ class Services:
     sharing: SharingService
     progress: ProgressService
     phases: PhaseService
+    appointments: AppointmentService
+    homework: HomeworkService
+    groups: GroupService
+    calendars: CalendarFeeds
 
     def by_name(self) -> dict[str, object]:
         """The services under their field names, as the dispatcher hands them to handlers."""
@@ -86,6 +94,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.administration import AdminService
     from journal.alerts.rules_file import load_rules
     from journal.alerts.service import AlertService
+    from journal.appointments import AppointmentService, load_program
+    from journal.calendar_feed import CalendarFeeds
     from journal.checkin.questionnaire_file import load_questionnaire
     from journal.checkin.schedule import ScheduleService
     from journal.checkin.service import CheckInService
@@ -95,6 +105,8 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
     from journal.entries import JournalService
     from journal.export.copy import ClientCopies
     from journal.export.figures import FiguresService
+    from journal.groups import GroupService
+    from journal.homework import HomeworkService, load_library
     from journal.phases.file import load_phases
     from journal.phases.service import PhaseService
     from journal.plan_parts import default_parts
@@ -121,6 +133,13 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         display_timezone=settings.default_timezone, escalation=escalation_policy(settings),
         team=sharing,
         phases=phases)
+    appointments = AppointmentService(
+        clock=clock, program=load_program(settings.appointments), alerts=alerts,
+        staff_language=settings.default_language, display_timezone=settings.default_timezone)
+    homework = HomeworkService(
+        clock=clock, store=store, library=load_library(settings.homework),
+        hygiene=settings.chat_hygiene, staff_language=settings.default_language,
+        display_timezone=settings.default_timezone)
     return Services(
         settings=settings, clock=clock, store=store, questionnaire=questionnaire, rules=rules,
         enrolment=EnrolmentService(
@@ -166,7 +185,13 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         copies=ClientCopies(clock=clock, questionnaire=questionnaire,
                             staff_language=settings.default_language),
         together=PlanTogether(clock=clock, alerts=alerts),
-        phases=phases)
+        phases=phases,
+        appointments=appointments, homework=homework,
+        groups=GroupService(clock=clock, appointments=appointments, homework=homework,
+                            questionnaire=questionnaire,
+                            default_timezone=settings.default_timezone),
+        calendars=CalendarFeeds(clock=clock, program=appointments.program,
+                                staff_language=settings.default_language))
 
 
 def sharing_service(settings: Settings, clock: Clock) -> SharingService:

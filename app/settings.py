@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     """The program's treatment phases (default: journal/phases_default.toml)."""
     rating_days: int = Field(default=30, ge=7, le=180)
     """How often a clinician rates each domain the check-in tracks (default 30 days)."""
+    appointments: Path | None = None
+    """The program's appointment kinds and reminders (default: journal/appointments.toml)."""
+    homework: Path | None = None
+    """The program's homework library (default: journal/homework.toml)."""
     alert_detail: Literal["minimal", "full"] = "minimal"
     detail_ttl_minutes: int = Field(default=10, ge=1, le=24 * 60)
     # Days a discharged client's records are kept before their data key is destroyed.

@@ -134,6 +134,30 @@ class SharingCb(CallbackData, prefix="sh"):
     action: str  # agree | decline | withdraw | ledger | pdf | propose | received | report
     agreement: str = ""  # an agreement id, or for propose the client's code
     officer: int = 0
+class AppointmentCb(CallbackData, prefix="ap"):
+    """ap:<action>:<appointment id>; action y (will come), n (cannot come), or for staff an
+    attendance mark's letter (a attended, l late, e excused, x no-show)."""
+
+    action: str
+    appointment: str
+
+
+# AppointmentCb's attendance letters and the marks they stand for.
+ATTENDANCE_LETTERS: Final[Mapping[str, str]] = {
+    "a": "attended", "l": "late", "e": "excused", "x": "no_show"}
+
+
+class HomeworkCb(CallbackData, prefix="hw"):
+    """hw:<action>:<homework id>; action s (answer: open it), d (hand it in), p (save the
+    draft and close it for now)."""
+
+    action: str
+    homework: str
+
+
+def _attendance(values: Mapping[str, str]) -> CallbackData:
+    letter = next(k for k, v in ATTENDANCE_LETTERS.items() if v == values["mark"])
+    return AppointmentCb(action=letter, appointment=values["appointment"])
 
 
 def _checkin(action: str) -> Callable[[Mapping[str, str]], CallbackData]:
@@ -156,6 +180,10 @@ BUTTON_CALLBACKS: Final[Mapping[str, Callable[[Mapping[str, str]], CallbackData]
                                                       agreement=values["agreement"]),
     buttons.PROGRESS_ACK: lambda values: SharingCb(action="received", agreement=values["report"]),
     buttons.PROGRESS_PDF: lambda values: SharingCb(action="report", agreement=values["report"]),
+    buttons.APPOINTMENT_CONFIRM: lambda v: AppointmentCb(action="y", appointment=v["appointment"]),
+    buttons.APPOINTMENT_DECLINE: lambda v: AppointmentCb(action="n", appointment=v["appointment"]),
+    buttons.APPOINTMENT_ATTENDANCE: _attendance,
+    buttons.HOMEWORK_START: lambda v: HomeworkCb(action="s", homework=v["homework"]),
 }
 
 

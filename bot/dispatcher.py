@@ -90,7 +90,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, store: Store | 
             reminder_delay=timedelta(minutes=reminder) if reminder else None,
             lookback_days=settings.catchup_days, phases=services.phases.phases,
             # erase once retention has passed; last month's progress reports from their day
-            extra_steps=[services.discharge.retention_step, services.progress.progress_step])
+            extra_steps=[services.discharge.retention_step, services.progress.progress_step],
+            appointments=services.appointments, homework=services.homework)
         runner = SchedulerRunner(ticks, interval=timedelta(seconds=settings.tick_seconds))
     return App(services=services, bot=bot, dispatcher=dp, sender=sender, delivery=delivery,
                scheduler=runner,

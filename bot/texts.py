@@ -100,6 +100,36 @@ ERRORS = {
     "phase.nothing_proposed": N_("No step down is waiting for approval for this client."),
     "phase.own_proposal": N_("A step down needs a second person: another supervisor must "
                              "approve your own proposal."),
+    "appointment.usage": N_("Use: /appointment CODE KIND YYYY-MM-DD HH:MM [online | place], "
+                            "the time in the client's zone. Send /appointment alone to see "
+                            "the kinds."),
+    "appointment.kind": N_("I do not know that kind of appointment. Send /appointment alone "
+                           "to see the kinds."),
+    "appointment.place_too_long": N_("That place is too long. Please keep it under 200 "
+                                     "characters."),
+    "appointment.past": N_("That time has already passed in the client's time zone."),
+    "appointment.gone": N_("This appointment is no longer open. Send /appointments to see "
+                           "your next ones."),
+    "appointment.begun": N_("This appointment has already begun, so it can no longer be "
+                            "answered here."),
+    "appointment.reason_too_long": N_("That is too long to save here. Please shorten it and "
+                                      "send it again."),
+    "attendance.usage": N_("Use: /attendance CODE attended|late|excused|no_show"),
+    "attendance.not_yet": N_("This appointment has not begun yet, so its attendance cannot be "
+                             "recorded."),
+    "attendance.none": N_("This client has no past appointment whose attendance is still to "
+                          "be recorded."),
+    "homework.usage": N_("Use: /homework CODE[,CODE...] TASK YYYY-MM-DD [text], the due date "
+                         "in the client's days; TASK \"own\" takes your own text. Send "
+                         "/homework alone to see the tasks, /homework CODE for a client's."),
+    "homework.task": N_("I do not know that task. Send /homework alone to see the tasks."),
+    "homework.too_long": N_("That task is too long. Please keep it under 2000 characters."),
+    "homework.past": N_("That due date has already passed in the client's time zone."),
+    "homework.gone": N_("This task is no longer open. Send /homework to see your tasks."),
+    "homework.handed_in": N_("This task is already handed in. Thank you."),
+    "homework.full": N_("This answer is full, so that message was not added. Press Hand in "
+                        "to send what you have written."),
+    "homework.empty": N_("There is nothing in this answer yet. Write something first."),
     "time.outside_window": N_("That time is outside the range your clinician set. Please "
                               "choose another time."),
 }

@@ -2,6 +2,7 @@
 aiogram, so they answer at once; only `run` and `demo` do, inside the command."""
 
 from cli import (  # noqa: F401 (registers)
+    appointments,
     audit,
     clients,
     clinicians,

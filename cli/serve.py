@@ -19,7 +19,9 @@ def _check_data_files(settings: Settings) -> None:
     """A program's questionnaire, rules or phases with a typo stop the bot before any client sees
     them, with every problem named by its item or rule id."""
     from journal.alerts.rules_file import load_rules
+    from journal.appointments import load_program
     from journal.checkin.questionnaire_file import DataFileError, load_questionnaire
+    from journal.homework import load_library
     from journal.phases.file import load_phases
     from journal.plan_parts import default_parts
 
@@ -28,6 +30,8 @@ def _check_data_files(settings: Settings) -> None:
         rules = load_rules(settings.risk_rules, questionnaire=questionnaire)
         load_phases(settings.phases, questionnaire=questionnaire, rules=rules)
         default_parts()
+        load_program(settings.appointments)
+        load_library(settings.homework)
     except DataFileError as exc:
         raise CliError(str(exc), 2) from None
 

@@ -20,6 +20,10 @@ SHARING_AGREE: Final = "sharing.agree"
 SHARING_DECLINE: Final = "sharing.decline"
 PROGRESS_ACK: Final = "progress.ack"
 PROGRESS_PDF: Final = "progress.pdf"
+APPOINTMENT_CONFIRM: Final = "appointment.confirm"
+APPOINTMENT_DECLINE: Final = "appointment.decline"
+APPOINTMENT_ATTENDANCE: Final = "appointment.attendance"
+HOMEWORK_START: Final = "homework.start"
 
 # Each action and the values its button carries: ids and dates, never an answer's words.
 ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
@@ -31,6 +35,10 @@ ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     SHARING_DECLINE: frozenset({"agreement"}),
     PROGRESS_ACK: frozenset({"report"}),  # the progress report's id
     PROGRESS_PDF: frozenset({"report"}),
+    APPOINTMENT_CONFIRM: frozenset({"appointment"}),  # the appointment id
+    APPOINTMENT_DECLINE: frozenset({"appointment"}),
+    APPOINTMENT_ATTENDANCE: frozenset({"appointment", "mark"}),  # and attended|late|...
+    HOMEWORK_START: frozenset({"homework"}),  # the homework id
 })
 
 
@@ -59,5 +67,7 @@ def rows_data(rows: Sequence[Sequence[Button]]) -> list[list[dict[str, str]]]:
     return [[button.to_data() for button in row] for row in rows]
 
 
-__all__ = ["ACTIONS", "ALERT_ACK", "ALERT_DETAILS", "CHECKIN_LATER", "CHECKIN_START",
-           "PROGRESS_ACK", "PROGRESS_PDF", "SHARING_AGREE", "SHARING_DECLINE", "Button", "rows_data"]
+__all__ = ["ACTIONS", "ALERT_ACK", "ALERT_DETAILS", "APPOINTMENT_ATTENDANCE",
+           "APPOINTMENT_CONFIRM", "APPOINTMENT_DECLINE", "CHECKIN_LATER", "CHECKIN_START",
+           "HOMEWORK_START", "PROGRESS_ACK", "PROGRESS_PDF", "SHARING_AGREE", "SHARING_DECLINE",
+           "Button", "rows_data"]

@@ -26,9 +26,12 @@ KEYWORDS = {"_": None, "N_": None, "gettext_for": (2,), "ngettext": (1, 2),
 TEMPLATES = "web/templates"
 TEMPLATE_KEYWORDS = {"t": None, "ngettext": (1, 2)}
 # Data file -> its tables whose every value is an English msgid, translated where shown
-# (the alert reasons of the risk rules: RiskRules.reason_label()).
+# (the alert reasons of the risk rules: RiskRules.reason_label(); the plan's parts; the
+# appointment kinds; the homework library).
 DATA_MSGIDS = {"journal/risk_rules.toml": ("reasons",),
-               "journal/plan_default.toml": ("titles", "stage_names", "field_labels")}
+               "journal/plan_default.toml": ("titles", "stage_names", "field_labels"),
+               "journal/appointments.toml": ("kinds",),
+               "journal/homework.toml": ("titles", "prompts")}
 
 
 def extract() -> Catalog:

@@ -29,10 +29,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from journal.alerts.service import AlertService
+from journal.appointments import AppointmentService
 from journal.checkin.days import counts_from, is_checkin_day, local_date, opens_at
 from journal.checkin.service import CheckInService
 from journal.clock import Clock
 from journal.errors import safe_trace
+from journal.homework import HomeworkService
 from journal.phases.model import Phases
 from storage.records import OVER, Client, ScheduledDay
 from storage.uow import Store, UnitOfWork
@@ -90,6 +92,8 @@ class TickReport:
     failures: int = 0
     visited: int = 0  # the clients read because something was due for them
     chunks: int = 0  # the transactions the clients' work took
+    appointments: int = 0  # appointment reminders queued (to clients and to staff)
+    homework: int = 0  # homework reminders queued
     # The soonest next due instant after the tick, so the runner can wake for it.
     next_due: datetime | None = field(default=None, compare=False)
 
@@ -137,6 +141,8 @@ class Ticks:
                     the client's enrolment or last resume)
     phases          the program's phases: a phase without reminders sends none
     extra_steps     more work for each tick's transaction (the retention erase), in order
+    appointments    the appointment service, whose reminders are due by their own stored
+                    instant (appointments.next_due_at); None: no appointment reminders
     housekeeping_every  how often old processed updates and outbox rows are purged
     """
 
@@ -145,9 +151,13 @@ class Ticks:
                  reminder_delay: timedelta | None = timedelta(hours=2),
                  lookback_days: int = 7, extra_steps: Sequence[TickTask] = (),
                  housekeeping_every: timedelta = timedelta(hours=1),
-                 phases: Phases | None = None) -> None:
+                 phases: Phases | None = None,
+                 appointments: AppointmentService | None = None,
+                 homework: HomeworkService | None = None) -> None:
         self._store = store
         self._phases = phases
+        self._appointments = appointments
+        self._homework = homework
         self._clock = clock
         self._checkins = checkins
         self._alerts = alerts
@@ -174,7 +184,23 @@ class Ticks:
             await self._clients(now, now if self._swept else EVERYONE, report)
             self._swept = True
             await self._escalations(report, unless_within=ESCALATION_RECHECK)
+            more = False
             async with self._store.unit_of_work() as uow:
+                wired = self._appointments is not None or self._homework is not None
+                if wired:
+                    # The soonest stored instants (each an index's first entry), in one
+                    # statement, say whether any appointment or homework is due; the first
+                    # chunk of them is done in this transaction. An idle tick pays nothing
+                    # more than that read.
+                    dues = await uow.earliest_dues()
+                    worked = False
+                    if self._appointments is not None and _came(dues[1], now):
+                        more = await self._appointment_chunk(self._appointments, uow, now,
+                                                             report)
+                        worked = True
+                    if self._homework is not None and _came(dues[2], now):
+                        await self._homework_chunk(self._homework, uow, now, report)
+                        worked = True
                 for step in self._extra:
                     await self._guarded(uow, report, getattr(step, "__name__", "step"),
                                         lambda step=step: step(uow))  # type: ignore[misc]
@@ -183,8 +209,20 @@ class Ticks:
                 if housekeeping:
                     await self._guarded(uow, report, "housekeeping",
                                         lambda: self._purge(uow, now, report))
-                report.next_due = await uow.clients.earliest_due()
+                if wired:
+                    if worked:  # their instants moved on: read them again
+                        dues = await uow.earliest_dues()
+                    ahead = (dues[0], dues[1] if self._appointments is not None else None,
+                             dues[2] if self._homework is not None else None)
+                    report.next_due = min((at for at in ahead if at is not None), default=None)
+                else:
+                    report.next_due = await uow.clients.earliest_due()
                 await uow.commit()
+            while more and self._appointments is not None:  # a busy minute: the rest
+                await asyncio.sleep(CHUNK_PAUSE)
+                async with self._store.unit_of_work() as uow:
+                    more = await self._appointment_chunk(self._appointments, uow, now, report)
+                    await uow.commit()
         if housekeeping:
             self._last_housekeeping = now
         return report
@@ -362,6 +400,43 @@ class Ticks:
         return await self._alerts.on_missed(uow, client, statuses, day,
                                             overrides=overrides) is not None
 
+    # -- appointments --------------------------------------------------------------------
+    async def _appointment_chunk(self, service: AppointmentService, uow: UnitOfWork,
+                                 now: datetime, report: TickReport) -> bool:
+        """Up to CHUNK_CLIENTS appointments whose stored instant has come (an indexed read;
+        nothing ahead is touched), each in a savepoint, in the caller's transaction; True
+        when there may be more."""
+        due = await uow.appointments.due(now, limit=CHUNK_CLIENTS, skip_locked=uow.postgres)
+        for appointment in due:
+            try:
+                async with uow.savepoint():
+                    visit = await service.visit(uow, appointment, now)
+            except Exception as exc:
+                report.failures += 1
+                log.error("scheduler: appointment failed: %s", safe_trace(exc))
+                # Looked at again in an hour, not again and again within this tick.
+                async with uow.savepoint():
+                    await uow.appointments.update(appointment.id,
+                                                  next_due_at=now + timedelta(hours=1))
+                continue
+            report.appointments += visit.reminded + visit.staff_reminded
+        return len(due) == CHUNK_CLIENTS
+
+    async def _homework_chunk(self, service: HomeworkService, uow: UnitOfWork,
+                              now: datetime, report: TickReport) -> None:
+        """Homework reminders whose instant has come, up to CHUNK_CLIENTS (the rest at the
+        next tick: the runner wakes at once for an instant already past)."""
+        for homework in await uow.homework.due(now, limit=CHUNK_CLIENTS,
+                                               skip_locked=uow.postgres):
+            try:
+                async with uow.savepoint():
+                    report.homework += await service.visit(uow, homework, now)
+            except Exception as exc:
+                report.failures += 1
+                log.error("scheduler: homework failed: %s", safe_trace(exc))
+                async with uow.savepoint():
+                    await uow.homework.update(homework.id, next_due_at=now + timedelta(hours=1))
+
     # -- the rest of the tick --------------------------------------------------------------
     async def _escalations(self, report: TickReport, *, unless_within: float = 0.0) -> None:
         """Overdue alerts escalated, in a transaction of their own; not when the last pass
@@ -392,6 +467,10 @@ class Ticks:
         except Exception as exc:
             report.failures += 1
             log.error("scheduler: %s failed: %s", name, safe_trace(exc))
+
+
+def _came(at: datetime | None, now: datetime) -> bool:
+    return at is not None and at <= now
 
 
 __all__ = ["TICK_LOCK_KEY", "TickTask", "TickReport", "Ticks"]

@@ -512,3 +512,104 @@ class ProcessedUpdateRow(Base):
     __tablename__ = "processed_updates"
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class AppointmentRow(Base):
+    """One appointment of a client: a session, an officer visit, a court date...
+
+    The kind is a code of the program's data (journal/appointments.toml); the place is
+    sealed under the client's data key (place "appointments.place"), as is the reason a
+    client gives for not coming ("appointments.reason"). `next_due_at` is when the
+    scheduler next has something to do for it (a reminder to the client, the clinician's
+    reminder to record attendance), NULL once nothing is left: a tick reads only the rows
+    whose instant has come, so appointments far ahead cost an idle tick nothing."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (Index("ix_appointments_due", "next_due_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime] = mapped_column(UTC_TS)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    place_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # none | confirmed | declined: the client's answer
+    response: Mapped[str] = mapped_column(String(16), default="none")
+    reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    responded_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    # attended | late | excused | no_show, recorded by staff after the time
+    attendance: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    attendance_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    attendance_by: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"),
+                                                      nullable=True)
+    # How many of the program's reminders are behind (sent, or skipped as too late).
+    reminders_done: Mapped[int] = mapped_column(Integer, default=0)
+    staff_reminded_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+    # The group whose session this is (one appointment per member), if any.
+    group_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+
+
+class HomeworkRow(Base):
+    """A task a clinician gave a client between sessions, and the client's answer.
+
+    A task of the program's library is stored by its code (journal/homework.toml); one
+    written for the client is sealed under their data key ("homework.prompt"), as is the
+    answer ("homework.answer"), a draft included. `due_date` is the client's local date the
+    task is due on (by the end of it); `next_due_at` is when the scheduler next reminds."""
+
+    __tablename__ = "homework"
+    __table_args__ = (Index("ix_homework_due", "next_due_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    task: Mapped[str] = mapped_column(String(32))  # a library code, or "own"
+    prompt_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    due_date: Mapped[date] = mapped_column(Date)
+    due_at: Mapped[datetime] = mapped_column(UTC_TS)  # the end of due_date, client's zone
+    # assigned | draft | done
+    status: Mapped[str] = mapped_column(String(16), default="assigned")
+    answer_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    discussed_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTC_TS, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class GroupRow(Base):
+    """A treatment group: its name sealed under the program's people key, its weekly
+    session time (weekday, "HH:MM" in its time zone)."""
+
+    __tablename__ = "groups"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    weekday: Mapped[int] = mapped_column(Integer)  # Monday is 0
+    at_time: Mapped[str] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int] = mapped_column(ForeignKey("clinicians.id"))
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)
+
+
+class GroupFacilitatorRow(Base):
+    __tablename__ = "group_facilitators"
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), primary_key=True)
+
+
+class GroupMemberRow(Base):
+    __tablename__ = "group_members"
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+
+
+class CalendarFeedRow(Base):
+    """A clinician's calendar feed: only the SHA-256 of its secret URL token is kept; a new
+    one replaces it, and deleting the row revokes the feed."""
+
+    __tablename__ = "calendar_feeds"
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TS)

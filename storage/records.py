@@ -448,3 +448,65 @@ class StaffEmail:
     escalation: int
     attempts: int
 
+
+
+@dataclass(frozen=True, slots=True)
+class Appointment:
+    """One appointment as the domain reads it; `place` and `reason` opened from their
+    sealed columns ("" when none)."""
+
+    id: str
+    client_id: str
+    clinician_id: int
+    kind: str
+    starts_at: datetime
+    online: bool
+    place: str
+    response: str  # none | confirmed | declined
+    reason: str
+    responded_at: datetime | None
+    attendance: str | None  # attended | late | excused | no_show
+    attendance_at: datetime | None
+    attendance_by: int | None
+    reminders_done: int
+    staff_reminded_at: datetime | None
+    cancelled_at: datetime | None
+    next_due_at: datetime | None
+    created_at: datetime
+    group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Homework:
+    """A task and its answer as the domain reads them; `prompt` is the text written for the
+    client ("" for a library task) and `answer` the answer or draft, opened from their
+    sealed columns."""
+
+    id: str
+    client_id: str
+    clinician_id: int
+    task: str
+    prompt: str
+    due_date: date
+    due_at: datetime
+    status: str  # assigned | draft | done
+    answer: str
+    answered_at: datetime | None
+    discussed_at: datetime | None
+    reminded_at: datetime | None
+    next_due_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A treatment group, its name opened, with its facilitators' ids and members' ids."""
+
+    id: str
+    name: str
+    weekday: int
+    at_time: str
+    timezone: str
+    facilitators: tuple[int, ...]
+    members: tuple[str, ...]
+    created_at: datetime

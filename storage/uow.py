@@ -20,10 +20,14 @@ from storage.models import SystemKeyRow
 from storage.records import AuditEvent, AuditVerdict, Client, Clinician
 from storage.repositories import (
     AlertRepository,
+    AppointmentRepository,
+    CalendarRepository,
     CheckInRepository,
     ClientRepository,
     ClinicianRepository,
     ConversationRepository,
+    GroupRepository,
+    HomeworkRepository,
     InviteRepository,
     JournalRepository,
     OutboxRepository,
@@ -77,6 +81,10 @@ class UnitOfWork:
         self.overrides = RiskOverrideRepository(session, self.vault)
         self.phases = PhaseRepository(session, self.vault)
         self.alerts = AlertRepository(session, self.vault)
+        self.appointments = AppointmentRepository(session, self.vault)
+        self.homework = HomeworkRepository(session, self.vault)
+        self.groups = GroupRepository(session, self.vault)
+        self.calendar = CalendarRepository(session, self.vault)
         self.outbox = OutboxRepository(session, self.vault)
         self.sharing = SharingRepository(session, self.vault)
         self.progress = ProgressReportRepository(session, self.vault)
@@ -156,6 +164,20 @@ class UnitOfWork:
                 self.vault.known_client_key(found.client.id, *found.key)
             self.plans.known(found.client.id, found.plan)
         return found.clinician, found.client
+
+    async def earliest_dues(self) -> tuple[datetime | None, datetime | None, datetime | None]:
+        """The soonest stored due instant of the active clients, the appointments and the
+        homework, in one statement (each an index's first entry): what an idle tick reads."""
+        from sqlalchemy import func, select
+
+        from storage.models import AppointmentRow, ClientRow, HomeworkRow
+
+        row = (await self.session.execute(select(
+            select(func.min(ClientRow.next_due_at))
+            .where(ClientRow.status == "active").scalar_subquery(),
+            select(func.min(AppointmentRow.next_due_at)).scalar_subquery(),
+            select(func.min(HomeworkRow.next_due_at)).scalar_subquery()))).one()
+        return row[0], row[1], row[2]
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` once this unit of work commits (never if it rolls back): what

@@ -9,7 +9,16 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, User
 
 from bot import callbacks as ck
-from bot.callbacks import ACKNOWLEDGE, BUTTON_CALLBACKS, DETAILS, AlertCb, CheckInCb, render_buttons
+from bot.callbacks import (
+    ACKNOWLEDGE,
+    BUTTON_CALLBACKS,
+    DETAILS,
+    AlertCb,
+    AppointmentCb,
+    CheckInCb,
+    HomeworkCb,
+    render_buttons,
+)
 from journal import buttons
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
@@ -20,8 +29,10 @@ from journal.clock import FakeClock
 DAY = date(2026, 3, 2)
 ALERT_ID = "0f8e4c1e-2b7a-4c59-9a51-3a9d1c6f2e10"
 AGREEMENT_ID = "4f2a9c0d1e8b47a6b3c5d7e9f1a2b3c4"
+APPOINTMENT_ID = "5b0c6f0e3a0d4a4c9b8f1e2d3c4b5a69"
 SAMPLE_VALUES = {"day": DAY.isoformat(), "alert": ALERT_ID, "agreement": AGREEMENT_ID,
-                 "report": AGREEMENT_ID}
+                 "report": AGREEMENT_ID, "appointment": APPOINTMENT_ID,
+                 "mark": "no_show", "homework": APPOINTMENT_ID}
 
 # What each domain action must come back as when pressed: the class the handler filters on
 # and the fields it reads.
@@ -34,6 +45,11 @@ EXPECTED: dict[str, tuple[type[CallbackData], dict[str, object]]] = {
     buttons.SHARING_DECLINE: (ck.SharingCb, {"action": "decline", "agreement": AGREEMENT_ID}),
     buttons.PROGRESS_ACK: (ck.SharingCb, {"action": "received", "agreement": AGREEMENT_ID}),
     buttons.PROGRESS_PDF: (ck.SharingCb, {"action": "report", "agreement": AGREEMENT_ID}),
+    buttons.APPOINTMENT_CONFIRM: (AppointmentCb, {"action": "y", "appointment": APPOINTMENT_ID}),
+    buttons.APPOINTMENT_DECLINE: (AppointmentCb, {"action": "n", "appointment": APPOINTMENT_ID}),
+    buttons.APPOINTMENT_ATTENDANCE: (AppointmentCb, {"action": "x",
+                                                     "appointment": APPOINTMENT_ID}),
+    buttons.HOMEWORK_START: (HomeworkCb, {"action": "s", "homework": APPOINTMENT_ID}),
 }
 
 

@@ -19,6 +19,7 @@ from journal.alerts.rules import (
     evaluate,
     evaluate_blocked,
     evaluate_missed,
+    evaluate_no_show,
     indicators,
     snapshot,
 )
@@ -169,8 +170,17 @@ def test_each_default_rule_fires_when_it_should_and_not_before(rule_id: str) -> 
 
 
 def test_every_default_rule_has_a_story() -> None:
-    tested = set(DAILY_CASES) | {"missed_checkins", "bot_blocked"}
+    tested = set(DAILY_CASES) | {"missed_checkins", "bot_blocked", "no_show"}
     assert tested == {rule.id for rule in RULES.all_rules}
+
+
+def test_a_no_show_alerts_at_the_level_of_the_rules_file_and_not_without_the_rule() -> None:
+    found = evaluate_no_show(RULES)
+    assert found.level == "elevated" and [f.reason_code for f in found.findings] == ["NO_SHOW"]
+    raised = parse_rules({"id": "r", "version": 1, "no_show": [
+        {"id": "no_show", "level": "high", "reason": "NO_SHOW"}]})
+    assert evaluate_no_show(raised).level == "high"
+    assert not evaluate_no_show(parse_rules({"id": "r", "version": 1})).findings
 
 
 def test_a_calm_day_is_low_with_nothing_found() -> None:

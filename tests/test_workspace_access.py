@@ -286,6 +286,27 @@ ACCESS_MATRIX = [
     *((page, "officer", 404) for page in ("/caseload", "/alerts", "/alerts?state=acknowledged",
                                           "/program", "/clients/ABC-23",
                                           "/clients/ABC-23/journal", "/reports/ABC-23")),
+    # A client's appointments: an unknown code is the unknown page (whose client it is
+    # is tried in test_appointments_are_their_clinicians_and_a_supervisors_alone).
+    ("/clients/ZZZ-ZZ/appointments", "clinician", 404),
+    ("/clients/ZZZ-ZZ/appointments", "supervisor", 404),
+    ("/clients/ZZZ-ZZ/appointments", None, 401),
+    ("/clients/ZZZ-ZZ/homework", "clinician", 404),
+    ("/clients/ZZZ-ZZ/homework", None, 401),
+    ("/homework/0123456789abcdef0123456789abcdef", "clinician", 404),
+    ("/homework/0123456789abcdef0123456789abcdef", "supervisor", 404),
+    ("/homework/0123456789abcdef0123456789abcdef", None, 401),
+    *(("/groups", role, 200) for role in ("clinician", "supervisor")),
+    ("/groups", None, 401),
+    *((f"/groups/{'0' * 32}{tail}", role, 404) for tail in ("", "/sheet",
+                                                             "/sessions/202603021000")
+      for role in ("clinician", "supervisor")),
+    (f"/groups/{'0' * 32}/sheet", None, 401),
+    *(("/calendar", role, 200) for role in ("clinician", "supervisor")),
+    ("/calendar", None, 401),
+    # The feed is read without signing in: its URL is the secret; an unknown one is 404.
+    ("/calendar/not-a-token.ics", None, 404),
+    ("/calendar/not-a-token.ics", "clinician", 404),
 ]
 
 
@@ -468,4 +489,140 @@ async def test_an_officer_reads_and_acknowledges_a_progress_report_in_the_worksp
         assert "progress.acknowledge" in actions
     finally:
         for session in (mine, other, lane):
+            await session.close()
+
+
+async def test_appointments_are_their_clinicians_and_a_supervisors_alone(
+        world: Any, clock: FakeClock) -> None:  # noqa: F811 (the fixture)
+    """The appointments page, its form and the attendance: the client's own clinician and a
+    supervisor; another clinician gets the unknown page, a stranger the sign-in."""
+    from tests.test_workspace_client import csrf_of
+
+    code = world.client.code
+    page_url = world.url(f"/clients/{code}/appointments")
+    day = (clock.now() + timedelta(days=3)).date().isoformat()
+    async with aiohttp.ClientSession() as stranger, stranger.get(
+            page_url, allow_redirects=False) as answer:
+        assert answer.status == 401
+    boss = await make_clinician(world.store, clock, telegram_id=503, name="Dr Boss",
+                                role="supervisor")
+    lane = await signed_in(world, world.lane)
+    ortiz = await signed_in(world, world.ortiz)
+    chief = await signed_in(world, boss)
+    try:
+        async with lane.get(page_url) as answer:
+            assert answer.status == 200
+            token = csrf_of(await answer.text())
+        form = {"csrf_token": token, "kind": "court", "date": day, "time": "09:30",
+                "place": "Juzgado 3"}
+        async with lane.post(page_url, data={**form, "csrf_token": "forged"}) as refused:
+            assert refused.status == 403
+        async with lane.post(page_url, data={**form, "date": "2001-01-01"}) as kept:
+            assert kept.status == 400 and "was not saved" in await kept.text()
+        async with lane.post(page_url, data=form) as saved:
+            assert saved.status == 200 and saved.url.query.get("saved") == "1"
+            assert "Juzgado 3" in await saved.text()
+        async with chief.get(page_url) as answer:
+            assert answer.status == 200 and "Juzgado 3" in await answer.text()
+        async with ortiz.get(page_url) as answer:
+            other_page = await answer.text()
+            assert answer.status == 404 and "Juzgado" not in other_page
+        async with ortiz.get(world.url("/clients/ZZZ-ZZ/appointments")) as answer:
+            assert other_page.split("<main")[1] == (await answer.text()).split("<main")[1]
+        async with world.store.unit_of_work() as uow:
+            made = (await uow.appointments.of_client(world.client.id))[0]
+        clock.advance(timedelta(days=4))  # the appointment has begun; sign in afresh
+        for session in (lane, ortiz):
+            await session.close()
+        lane = await signed_in(world, world.lane)
+        ortiz = await signed_in(world, world.ortiz)
+        async with lane.get(page_url) as answer:
+            token = csrf_of(await answer.text())
+        async with ortiz.get(world.url("/caseload")) as answer:
+            their_token = csrf_of(await answer.text())
+        async with ortiz.post(page_url, data={**form, "csrf_token": their_token}) as answer:
+            assert answer.status == 404
+        mark_url = world.url(f"/appointments/{made.id}/attendance")
+        async with ortiz.post(mark_url, data={"csrf_token": their_token,
+                                              "mark": "no_show"}) as answer:
+            assert answer.status == 404
+        async with lane.post(mark_url, data={"csrf_token": token, "mark": "nonsense"}) as answer:
+            assert answer.status == 400
+        async with lane.post(mark_url, data={"csrf_token": token, "mark": "late"}) as answer:
+            assert answer.status == 200 and "late" in await answer.text()
+        async with world.store.unit_of_work() as uow:
+            made = (await uow.appointments.of_client(world.client.id))[0]
+            assert made.attendance == "late"
+            actions = [e.action for e in await uow.audit_events(client_id=world.client.id)]
+        assert {"appointment.add", "appointment.view", "appointment.attendance"} <= set(actions)
+    finally:
+        for session in (lane, ortiz, chief):
+            await session.close()
+
+
+async def test_homework_is_read_and_marked_by_its_clinician_and_a_supervisor_alone(
+        world: Any, clock: FakeClock) -> None:  # noqa: F811 (the fixture)
+    """A client's homework pages: the owner and a supervisor read the answer (audited) and
+    mark it discussed; another clinician gets the unknown page; the caseload counts what is
+    overdue."""
+    from journal.homework import HomeworkRequest
+    from tests.test_workspace_client import csrf_of
+    from web.context import SERVICES_KEY
+
+    service = world.server.app[SERVICES_KEY].homework
+    code, other_code = world.client.code, world.other.code
+    due = (clock.now() + timedelta(days=2)).date()
+    async with world.store.transaction() as uow:
+        [(_c, task)] = await service.assign(uow, world.lane, HomeworkRequest(
+            (code,), "anger_log", due))
+        [(_c, missed)] = await service.assign(uow, world.lane, HomeworkRequest(
+            (code,), "own", due - timedelta(days=1), "Write about the weekend."))
+        await service.start(uow, world.client, task.id)
+        await service.append(uow, world.client, "I shouted at the bus driver.")
+        await service.finish(uow, world.client, task.id)
+    clock.advance(timedelta(days=2))  # the own task is overdue now
+    boss = await make_clinician(world.store, clock, telegram_id=503, name="Dr Boss",
+                                role="supervisor")
+    lane = await signed_in(world, world.lane)
+    ortiz = await signed_in(world, world.ortiz)
+    chief = await signed_in(world, boss)
+    one_url = world.url(f"/homework/{task.id}")
+    try:
+        async with aiohttp.ClientSession() as stranger, stranger.get(
+                one_url, allow_redirects=False) as answer:
+            assert answer.status == 401
+        async with lane.get(world.url(f"/clients/{code}/homework")) as answer:
+            listing = await answer.text()
+            assert answer.status == 200 and "Anger log" in listing and "missing" in listing
+            assert "bus driver" not in listing  # the list opens no answer
+        async with lane.get(world.url("/caseload")) as answer:
+            caseload = await answer.text()
+            assert f'href="/clients/{code}/homework"' in caseload
+        async with chief.get(one_url) as answer:
+            assert answer.status == 200 and "bus driver" in await answer.text()
+        async with ortiz.get(one_url) as answer:
+            refused = await answer.text()
+            assert answer.status == 404 and "bus driver" not in refused
+        async with ortiz.get(world.url("/homework/0123456789abcdef0123456789abcdef")) as answer:
+            assert refused.split("<main")[1] == (await answer.text()).split("<main")[1]
+        async with ortiz.get(world.url(f"/clients/{code}/homework")) as answer:
+            assert answer.status == 404
+        async with ortiz.get(world.url(f"/clients/{other_code}/homework")) as answer:
+            assert answer.status == 200 and "No homework given yet." in await answer.text()
+            their_token = csrf_of(await answer.text())
+        async with ortiz.post(world.url(f"/homework/{task.id}/discussed"),
+                              data={"csrf_token": their_token}) as answer:
+            assert answer.status == 404
+        async with lane.get(one_url) as answer:
+            token = csrf_of(await answer.text())
+        async with lane.post(world.url(f"/homework/{task.id}/discussed"),
+                             data={"csrf_token": token}) as answer:
+            assert answer.status == 200 and "Mark as discussed" not in await answer.text()
+        async with world.store.unit_of_work() as uow:
+            assert (await uow.homework.get(task.id)).discussed_at is not None  # type: ignore[union-attr]
+            assert (await uow.homework.get(missed.id)).status == "assigned"  # type: ignore[union-attr]
+            actions = [e.action for e in await uow.audit_events(client_id=world.client.id)]
+        assert actions.count("homework.read") >= 3 and "homework.discussed" in actions
+    finally:
+        for session in (lane, ortiz, chief):
             await session.close()

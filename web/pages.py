@@ -42,12 +42,15 @@ async def caseload(request: web.Request) -> web.Response:
     async with services.store.transaction() as uow:
         entries = await services.caseload.caseload(uow, viewer.clinician)
         moved = await trends(uow, indicators, entries, viewer.clinician, services.clock.now())
+        overdue = await uow.homework.overdue_counts([e.client.id for e in entries],
+                                                    services.clock.now())
         if viewer.is_supervisor:  # every caseload: say whose client each is
             dead = await services.delivery_report.summary(uow)
             names = {c.id: c.name for c in await uow.clinicians.everyone()}
     return page(request, "caseload.html", {"entries": entries, "levels": LEVELS,
                                            "words": WORDS, "deliveries": dead,
                                            "clinicians": names, "trends": moved,
+                                           "overdue": overdue,
                                            "roll_ups": roll_up_names(services.questionnaire,
                                                                      viewer.language),
                                            "trend_words": TREND_WORDS,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import BadContentDispositionHeader
 
 if TYPE_CHECKING:
     from aiohttp.web_request import FileField
@@ -56,8 +57,10 @@ def query_choice(request: web.Request, name: str, choices: Collection[str]) -> s
 # What aiohttp raises for a body it cannot read: not UTF-8 (UnicodeDecodeError, a
 # ValueError), a charset Python does not know (LookupError), a multipart body without a
 # boundary or with broken parts (ValueError, or its own BadHttpMessage), a compressed body
-# that does not decompress (RequestPayloadError).
-UNREADABLE_BODY = (ValueError, LookupError, HttpProcessingError, web.RequestPayloadError)
+# that does not decompress (RequestPayloadError). A part with a malformed Content-Disposition
+# is only a warning to aiohttp, raised where warnings are errors (the tests): a 400 then too.
+UNREADABLE_BODY = (ValueError, LookupError, HttpProcessingError, web.RequestPayloadError,
+                   BadContentDispositionHeader)
 
 
 async def form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:

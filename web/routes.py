@@ -16,7 +16,19 @@ def workspace(services: Services) -> RouteAdder:
 
     def add(app: web.Application) -> None:
         from journal.web_access import SignInThrottle
-        from web import auth, client_page, figures, pages, phases_page, render, team
+        from web import (
+            appointments,
+            auth,
+            calendar,
+            client_page,
+            figures,
+            groups,
+            homework,
+            pages,
+            phases_page,
+            render,
+            team,
+        )
         from web.context import (
             ACCESS_KEY,
             CONFIG_KEY,
@@ -41,5 +53,9 @@ def workspace(services: Services) -> RouteAdder:
         figures.add_routes(app)
         team.add_routes(app)
         phases_page.add_routes(app)
+        appointments.add_routes(app)
+        homework.add_routes(app)
+        groups.add_routes(app)
+        calendar.add_routes(app)
 
     return add

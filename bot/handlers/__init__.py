@@ -8,11 +8,13 @@ from aiogram import Router
 def all_routers() -> list[Router]:
     from bot.handlers import (
         alerts,
+        appointments,
         checkin,
         clinician,
         common,
         enrol,
         entries,
+        homework,
         mydata,
         phases,
         plan,
@@ -29,6 +31,8 @@ def all_routers() -> list[Router]:
         team.build_router(),  # the officer's door before any other staff router
         schedule.build_router(),
         phases.build_staff_router(),
+        appointments.build_staff_router(),
+        homework.build_staff_router(),
         checkin.build_router(),
         alerts.build_router(),
         workspace.build_router(),
@@ -36,6 +40,8 @@ def all_routers() -> list[Router]:
         plan.build_router(),
         mydata.build_router(),
         phases.build_client_router(),
+        appointments.build_client_router(),  # an awaited reason before journal text
+        homework.build_client_router(),  # an open answer before journal text
         preferences.build_router(),  # an awaited time before journal text
         entries.build_router(),
         common.build_router(),

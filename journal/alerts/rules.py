@@ -125,6 +125,9 @@ class RiskRules:
     trends: tuple[TrendRule, ...]
     missed: tuple[MissedRule, ...]
     blocked: tuple[BlockedRule, ...]
+    # Fires when staff record that the client did not come to an appointment; the same
+    # shape as a blocked rule (id, level, reason). Empty: a no-show raises no alert.
+    no_show: tuple[BlockedRule, ...] = ()
     # Reason code -> its label, an English gettext msgid (the file's [reasons] table), so a
     # program adds a rule and its label without code.
     reasons: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -137,7 +140,7 @@ class RiskRules:
 
     @property
     def all_rules(self) -> tuple[Rule, ...]:
-        return (*self.daily, *self.trends, *self.missed, *self.blocked)
+        return (*self.daily, *self.trends, *self.missed, *self.blocked, *self.no_show)
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.all_rules:
@@ -282,6 +285,12 @@ def evaluate_missed(
 def evaluate_blocked(rules: RiskRules) -> Assessment:
     """Assess a client blocking the bot: it cuts the daily contact, so it alerts at once."""
     findings = [Finding(r.id, r.level, r.reason) for r in rules.blocked]
+    return _assessment(findings, crisis=False, ind=None)
+
+
+def evaluate_no_show(rules: RiskRules) -> Assessment:
+    """Assess a recorded no-show: the rules file's [[no_show]] level, or nothing."""
+    findings = [Finding(r.id, r.level, r.reason) for r in rules.no_show]
     return _assessment(findings, crisis=False, ind=None)
 
 

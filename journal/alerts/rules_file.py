@@ -59,7 +59,7 @@ def parse_rules(
     return _RulesParser(questionnaire).rules(data)
 
 
-_SECTIONS: Final = ("daily", "trend", "missed", "blocked")
+_SECTIONS: Final = ("daily", "trend", "missed", "blocked", "no_show")
 _COMMON_KEYS: Final = frozenset({"id", "level", "reason"})
 _TEST_KEYS: Final = frozenset(SOURCES) | frozenset(COMPARISONS)
 
@@ -115,6 +115,7 @@ class _RulesParser:
             trends=tuple(parsed["trend"]),
             missed=tuple(parsed["missed"]),
             blocked=tuple(parsed["blocked"]),
+            no_show=tuple(parsed["no_show"]),
             reasons=MappingProxyType(reasons),
             help_now=help_now,
         )

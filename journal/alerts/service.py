@@ -28,6 +28,7 @@ from journal.alerts.rules import (
     evaluate,
     evaluate_blocked,
     evaluate_missed,
+    evaluate_no_show,
     snapshot,
     threshold_of,
 )
@@ -165,6 +166,18 @@ class AlertService:
             return None
         return await self.raise_alert(uow, client, findings=list(assessment.findings),
                                       checkin_id=None, answers={})
+
+    async def on_no_show(self, uow: UnitOfWork, client: Client, appointment_id: str
+                         ) -> Alert | None:
+        """Staff recorded that the client did not come to an appointment: an alert at the
+        level the rules file's [[no_show]] sets (none when it has no such rule), raised
+        once per appointment."""
+        assessment = evaluate_no_show(self._rules)
+        if not assessment.findings:
+            return None
+        return await self.raise_alert(uow, client, findings=list(assessment.findings),
+                                      checkin_id=None, answers={},
+                                      dedupe=f"noshow:{appointment_id}")
 
     async def raise_alert(self, uow: UnitOfWork, client: Client, *, findings: Sequence[Finding],
                           checkin_id: str | None, answers: Mapping[str, Answer],

@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import (
     AlertCopyRow,
     AlertRow,
+    AppointmentRow,
     CheckInRow,
     ClientKeyRow,
     ClientRow,
     ClinicianRow,
     ConversationRow,
     HelpMomentRow,
+    HomeworkRow,
     InviteRow,
     OutboxRow,
     PlanRow,
@@ -310,6 +312,12 @@ class ClientRepository(Repository):
         for plan_table in (PlanRow, PlanVersionRow, PlanSuggestionRow, HelpMomentRow):
             await self.session.execute(delete(plan_table).where(
                 plan_table.client_id == client_id))
+        # Nothing more is reminded about a person who is gone.
+        await self.session.execute(update(AppointmentRow)
+                                   .where(AppointmentRow.client_id == client_id)
+                                   .values(next_due_at=None))
+        await self.session.execute(update(HomeworkRow).where(HomeworkRow.client_id == client_id)
+                                   .values(next_due_at=None))
         # Days' levels are sealed under the program's people key, not the shredded data key:
         # forgotten here (an alert's stays, closed, as the audit trail refers to it).
         await self.session.execute(update(CheckInRow).where(CheckInRow.client_id == client_id)
