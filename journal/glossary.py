@@ -27,7 +27,8 @@ GLOSSARY: Final[dict[str, dict[str, Term]]] = {
     "es": {
         "client": Term(r"\bclients?\b", "client", ("participante",),
                        unless=r"\bparticipants?\b"),
-        "clinician": Term(r"\bclinicians?\b", "clínic", ("terapeuta",)),
+        # (a command such as "steadfast clinician add" is a command, not the word)
+        "clinician": Term(r"(?<!steadfast )\bclinicians?\b", "clínic", ("terapeuta",)),
         "acknowledge": Term(r"\backnowledg", "confirm", ("reconoc", "enterad")),
         "alert": Term(r"\balerts?\b", "alerta"),
         "check-in": Term(r"\bcheck-ins?\b", "registro"),

@@ -141,3 +141,31 @@ def test_every_question_and_option_of_the_default_questionnaire_has_spanish() ->
     # The Spanish really is Spanish for the questions themselves (labels like "No" may match).
     for item in questionnaire.items:
         assert item.text.get("es") != item.text.get("en"), item.id
+
+
+def test_each_catalogue_reads_cleanly_and_defines_each_text_once() -> None:
+    """A catalogue merged from two lines of work can hold a text twice or a stray line; the
+    first silently hides a translation, the second may drop one. Both fail here."""
+    from babel.messages.pofile import read_po
+
+    from journal.i18n import LOCALES
+
+    for po in sorted(LOCALES.glob("*/LC_MESSAGES/*.po")):
+        with po.open("rb") as handle:
+            read_po(handle, abort_invalid=True)
+        seen: dict[str, int] = {}
+        twice = []
+        lines = po.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if line.startswith("msgid ") and line != 'msgid ""':
+                context = lines[number - 2] if number > 1 else ""
+                key = (context if context.startswith("msgctxt") else "") + line
+                if key in seen:
+                    twice.append(f"{po.name}:{number} (first at {seen[key]}): {line[:60]}")
+                seen.setdefault(key, number)
+            before = lines[number - 2] if number > 1 else ""
+            if line.startswith("msgstr") and (
+                    before.startswith('msgstr "') or (before.startswith("msgstr[")
+                                                     and not line.startswith("msgstr["))):
+                twice.append(f"{po.name}:{number}: a msgstr with no msgid of its own")
+        assert twice == [], "\n".join(twice)
