@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import bindparam, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from storage.crypto import KeyErasedError
@@ -15,6 +15,13 @@ from storage.records import CheckIn, CheckInDay, DayStatus, ScheduledDay
 from storage.repositories.base import DuplicateError, Repository, new_id
 
 _UNREAD: Any = object()  # a sealed column not opened yet
+
+# A client's day, the statement of every press: built once (building it cost more than
+# running it), the locked one reading the row as it stands once locked, not as an earlier
+# read left it.
+_DAY: Final = select(CheckInRow).where(CheckInRow.client_id == bindparam("client_id"),
+                                       CheckInRow.local_date == bindparam("local_date"))
+_DAY_LOCKED: Final = _DAY.with_for_update().execution_options(populate_existing=True)
 
 
 class CheckInRepository(Repository):
@@ -89,11 +96,8 @@ class CheckInRepository(Repository):
         kept = self._days.get((client_id, local_date))
         if kept is not None and (kept[1] or not lock):
             return kept[0]
-        query = select(CheckInRow).where(CheckInRow.client_id == client_id,
-                                         CheckInRow.local_date == local_date)
-        if lock:  # the row as it stands once locked, not as an earlier read left it
-            query = query.with_for_update().execution_options(populate_existing=True)
-        row = await self.session.scalar(query)
+        row = await self.session.scalar(_DAY_LOCKED if lock else _DAY,
+                                        {"client_id": client_id, "local_date": local_date})
         return self._keep(row, await self._record(row), locked=lock) if row else None
 
     async def create(self, *, client_id: str, local_date: date, status: str,
