@@ -28,7 +28,7 @@ from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import InputFile
-from aiohttp import ClientError
+from aiohttp import ClientError, ClientTimeout
 
 # One per return type, for the life of the process (a few dozen at most).
 _RESPONSE_TYPES: dict[Any, type[Response[Any]]] = {}
@@ -93,9 +93,8 @@ class TelegramSession(AiohttpSession):
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
         try:
-            async with session.post(url, data=body, headers=_JSON,
-                                    timeout=self.timeout if timeout is None else timeout
-                                    ) as resp:
+            async with session.post(url, data=body, headers=_JSON, timeout=ClientTimeout(
+                    total=self.timeout if timeout is None else timeout)) as resp:
                 raw_result = await resp.text()
         except TimeoutError as exc:
             raise TelegramNetworkError(method=method, message="Request timeout error") from exc
