@@ -89,6 +89,14 @@ class CheckInCb(CallbackData, prefix="ck"):
     v: int = 0
     n: int = 0
 
+    @classmethod
+    def packed(cls, action: str, day: int, v: int = 0, n: int = 0) -> str:
+        """`CheckInCb(action=..., day=..., v=..., n=...).pack()`, written out: a check-in
+        screen draws a dozen buttons on every press, and building and dumping a model for
+        each cost more than the rest of the drawing. The action is one of the letters
+        above and the rest are numbers, so no part holds the separator."""
+        return cls.__separator__.join((cls.__prefix__, action, str(day), str(v), str(n)))
+
 
 class ReviewCb(CallbackData, prefix="rv"):
     """rv:<action>:<client code>[:<page>]. Only the pseudonymous code and a number: every

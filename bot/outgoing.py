@@ -10,12 +10,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteMessage,
-    EditMessageText,
     SendDocument,
     SendMessage,
     SendPhoto,
@@ -24,10 +23,8 @@ from aiogram.methods import (
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 
 from bot.menus import set_commands
+from bot.sender import Sender, UnreadEdit
 from bot.texts import error_text
-
-if TYPE_CHECKING:
-    from bot.sender import Sender
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +112,7 @@ async def _method(kind: str, params: dict[str, Any]) -> TelegramMethod[Any]:
     if kind == "send":
         return SendMessage(**params)
     if kind == "edit":
-        return EditMessageText(**params)
+        return UnreadEdit(**params)  # only whether it worked is read
     if kind == "delete":
         return DeleteMessage(**params)
     if kind == "commands":

@@ -25,7 +25,7 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.methods import TelegramMethod
+from aiogram.methods import EditMessageText, TelegramMethod
 from aiogram.types import Message
 
 from bot.chats import private_chat
@@ -48,6 +48,15 @@ _DONE_ALREADY: Final = (
      "message is not modified"),
     (("deleteMessage",), "message to delete not found"),
 )
+
+
+class UnreadEdit(EditMessageText):
+    """editMessageText whose answer nobody reads (a reply's edit: only whether it worked
+    matters). Telegram answers an edit with the whole edited message, keyboard and all;
+    aiogram builds a model of each of its parts, which cost more than the rest of the
+    call, so this answer is kept as Telegram's plain JSON instead."""
+
+    __returning__ = bool | dict[str, Any]
 
 
 class Outcome(enum.StrEnum):

@@ -4,13 +4,14 @@ SQLAlchemy's adapter goes to aiosqlite's thread and back up to four times a stat
 a cursor, execute, fetch, close), each trip a thread wake-up, a future and a turn of the
 event loop: the largest part of what a button press cost the bot on a busy machine. The
 cursor here makes it one trip: the same statements on the same connection, in the same
-order and transaction, run in that thread by one function. It reaches SQLAlchemy as
+order and transaction, run in that thread by one function; a rollback with no transaction
+open (the pool's, after every commit) makes none. It reaches SQLAlchemy as
 create_engine's documented `module` (the DBAPI), so nothing else there changes."""
 
 from __future__ import annotations
 
 import collections
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -60,7 +61,8 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         async with self._adapt_connection._execute_mutex:
             result = await self._connection._execute(_run, self._connection._conn, "execute",
                                                      operation, parameters)
-        self._description, rows, self._rowcount, self._lastrowid = result
+        self._description, rows, self._rowcount, self._lastrowid, open_ = result
+        cast("_OneTripConnection", self._adapt_connection)._open = open_
         self._rows = collections.deque(rows)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
@@ -68,7 +70,8 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             result = await self._connection._execute(_run, self._connection._conn,
                                                      "executemany", operation,
                                                      seq_of_parameters)
-        self._description, rows, self._rowcount, self._lastrowid = result
+        self._description, rows, self._rowcount, self._lastrowid, open_ = result
+        cast("_OneTripConnection", self._adapt_connection)._open = open_
         self._rows = collections.deque(rows)
 
     async def _async_soft_close(self) -> None:
@@ -96,14 +99,33 @@ def _run(connection: Any, how: str, operation: Any, parameters: Any) -> tuple[An
             cursor.execute(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        return (description, rows, cursor.rowcount, cursor.lastrowid,
+                connection.in_transaction)
     finally:
         cursor.close()
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """Knows whether a transaction is open, as SQLite said after this connection's last
+    statement, so a rollback with none open (the pool's, as each unit of work hands its
+    connection back after committing) costs no trip. Until a commit or rollback has gone
+    through, the transaction counts as open: a failed one is rolled back for real."""
+
+    __slots__ = ("_open",)
     _cursor_cls = _OneTripCursor
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open = True  # not known yet
+
+    def rollback(self) -> None:
+        if self._open:
+            super().rollback()
+            self._open = False
+
+    def commit(self) -> None:
+        super().commit()
+        self._open = False
 
 
 class _OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

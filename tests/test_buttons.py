@@ -86,6 +86,16 @@ def test_a_check_in_button_packs_as_the_check_in_views_own_buttons() -> None:
     assert drawn.callback_data == CheckInCb(action=ck.START, day=20260302).pack()
 
 
+@pytest.mark.parametrize("action", [ck.START, ck.LATER, ck.ANSWER, ck.TOGGLE, ck.DONE,
+                                    ck.SKIP, ck.BACK, ck.CHANGE, ck.PICK, ck.SUMMARY,
+                                    ck.SUBMIT])
+def test_a_check_in_screens_buttons_written_out_pack_as_the_model_does(action: str) -> None:
+    for day, v, n in ((20260302, 0, 0), (20261231, 17, 10), (20260101, 3, 1)):
+        packed = CheckInCb.packed(action, day, v, n)
+        assert packed == CheckInCb(action=action, day=day, v=v, n=n).pack()
+        assert CheckInCb.unpack(packed) == CheckInCb(action=action, day=day, v=v, n=n)
+
+
 def test_a_button_carries_exactly_the_values_of_its_action() -> None:
     with pytest.raises(ValueError, match="unknown button action"):
         Button("alert.forward", "Forward", alert=ALERT_ID)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -12,15 +13,17 @@ from typing import Any
 
 import pytest
 from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.methods import EditMessageText
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, SendPhoto
 from aiogram.methods.base import Response
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app import logs
 from bot.delivery import DeliveryWorker, RateLimiter
-from bot.telegram_session import TelegramSession, response_type
+from bot.telegram_session import TelegramSession, json_body, response_type
 from journal.alerts.rules import Finding
 from journal.alerts.rules_file import load_rules
 from journal.alerts.service import AlertService
@@ -60,6 +63,41 @@ async def test_the_bots_session_keeps_the_models_of_the_calls_it_made(emulator: 
         await bot.session.close()
     from bot.telegram_session import _RESPONSE_TYPES
     assert any("Message" in str(t) for t in _RESPONSE_TYPES)  # sendMessage's, kept
+
+
+async def test_a_call_without_a_file_goes_as_one_json_body_with_the_forms_values(
+        emulator: Any) -> None:
+    """The values aiogram's form would send, as JSON: the bot's defaults filled in, None
+    left out at every level, a keyboard nested rather than a string; a file still goes as
+    aiogram's multipart form, and Telegram (the emulator) reads both."""
+    bot = Bot(token=emulator.token, default=DefaultBotProperties(parse_mode="HTML"),
+              session=TelegramSession(api=TelegramAPIServer.from_base(emulator.base_url)))
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text="Yes", callback_data="ck:a:20260105:1:1")]])
+    body = json_body(bot, SendMessage(chat_id=CLIENT, text="Hello <b>Sam</b>",
+                                      reply_markup=keyboard))
+    assert body is not None
+    assert json.loads(body) == {
+        "chat_id": CLIENT, "text": "Hello <b>Sam</b>", "parse_mode": "HTML",
+        "reply_markup": {"inline_keyboard": [[{"text": "Yes",
+                                               "callback_data": "ck:a:20260105:1:1"}]]}}
+    assert json.loads(json_body(bot, AnswerCallbackQuery(callback_query_id="7")) or b"") == {
+        "callback_query_id": "7"}
+    assert json_body(bot, SendPhoto(chat_id=CLIENT, photo=BufferedInputFile(
+        b"\x89PNG", filename="chart.png"))) is None
+    try:
+        emulator.person(CLIENT, "Sam")
+        await emulator.send_text(CLIENT, "/start")
+        sent = await bot.send_message(chat_id=CLIENT, text="Hello <b>Sam</b>",
+                                      reply_markup=keyboard)
+        await bot.send_document(chat_id=CLIENT, document=BufferedInputFile(
+            b"%PDF-1.4", filename="report.pdf"))
+    finally:
+        await bot.session.close()
+    shown = next(m for m in emulator.chat(CLIENT) if m.message_id == sent.message_id)
+    assert shown.text == "Hello Sam"  # the HTML was read as HTML
+    assert shown.buttons[0][0].callback_data == "ck:a:20260105:1:1"
+    assert emulator.chat(CLIENT)[-1].document is not None
 
 
 # -- the statements of one press -----------------------------------------------------------

@@ -15,7 +15,7 @@ MAX_ROW = 6  # scale points per row, so 0-10 fits on a phone in two rows
 
 
 def _button(text: str, view: CheckInView, action: str, n: int = 0) -> InlineKeyboardButton:
-    data = CheckInCb(action=action, day=ck.day_code(view.day), v=view.version, n=n).pack()
+    data = CheckInCb.packed(action, ck.day_code(view.day), view.version, n)
     return InlineKeyboardButton(text=text, callback_data=data)
 
 

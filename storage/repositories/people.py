@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import LargeBinary, and_, delete, func, literal, or_, select, update
+from sqlalchemy import LargeBinary, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,23 +55,31 @@ class Found:
     plan: tuple[bytes, datetime, int] | None = None  # body_ct, updated_at, version
 
 
+def _people_statement() -> Any:
+    who = select(bindparam("index", type_=LargeBinary).label("telegram_index")).subquery("who")
+    return (select(ClinicianRow, ClientRow, ClientKeyRow.id, ClientKeyRow.master_key_id,
+                   ClientKeyRow.wrapped, PlanRow.body_ct, PlanRow.updated_at, PlanRow.version)
+            .select_from(who)
+            .outerjoin(ClinicianRow, and_(ClinicianRow.telegram_index == who.c.telegram_index,
+                                          ClinicianRow.active.is_(True)))
+            .outerjoin(ClientRow, and_(ClientRow.telegram_index == who.c.telegram_index,
+                                       ClientRow.status.in_(("active", "paused"))))
+            .outerjoin(ClientKeyRow, ClientKeyRow.client_id == ClientRow.id)
+            .outerjoin(PlanRow, PlanRow.client_id == ClientRow.id))
+
+
+# Built once: every update asks it, and building it (and its cache key) cost more than
+# running it. The account's index is its one parameter.
+_PEOPLE: Final = _people_statement()
+
+
 async def people(session: AsyncSession, vault: Vault, telegram_id: int) -> Found:
     """One statement for what two lookups and, for a client, the key and plan reads found:
     a one-row source joined to each table, so an unknown account still gives one row.
     Both tables are searched by the account's keyed index; a client's sealed Telegram id
     is not opened, as it is the one asked about."""
     index = await vault.telegram_index(telegram_id)
-    who = select(literal(index, LargeBinary).label("telegram_index")).subquery("who")
-    row = (await session.execute(
-        select(ClinicianRow, ClientRow, ClientKeyRow.id, ClientKeyRow.master_key_id,
-               ClientKeyRow.wrapped, PlanRow.body_ct, PlanRow.updated_at, PlanRow.version)
-        .select_from(who)
-        .outerjoin(ClinicianRow, and_(ClinicianRow.telegram_index == who.c.telegram_index,
-                                      ClinicianRow.active.is_(True)))
-        .outerjoin(ClientRow, and_(ClientRow.telegram_index == who.c.telegram_index,
-                                   ClientRow.status.in_(("active", "paused"))))
-        .outerjoin(ClientKeyRow, ClientKeyRow.client_id == ClientRow.id)
-        .outerjoin(PlanRow, PlanRow.client_id == ClientRow.id))).one()
+    row = (await session.execute(_PEOPLE, {"index": index})).one()
     clinician_row, client_row, key_id, master_id, wrapped, body_ct, updated_at, version = row
     if clinician_row is not None:
         return Found(_clinician(clinician_row), None)

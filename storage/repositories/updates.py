@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import BigInteger, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -15,6 +15,28 @@ from storage.repositories.base import Repository
 _LEDGER: Any = ProcessedUpdateRow.__table__  # the table, not the entity: no ORM insert plugin
 _ID_TYPE = _LEDGER.c.update_id.type
 _AT_TYPE = _LEDGER.c.processed_at.type
+
+
+def _claim(insert: Any, *, hold: bool = False) -> Any:
+    """The claim of one update id: `update_id` and `processed_at` its parameters, with
+    `hold` (PostgreSQL) also the advisory lock's key, taken first in the same statement."""
+    if hold:
+        held = select(func.pg_advisory_xact_lock(bindparam("hold", type_=BigInteger))
+                      .label("held")).cte("held")
+        statement = insert(_LEDGER).from_select(
+            ["update_id", "processed_at"],
+            select(bindparam("update_id", type_=_ID_TYPE),
+                   bindparam("processed_at", type_=_AT_TYPE)).select_from(held))
+    else:
+        statement = insert(_LEDGER).values(update_id=bindparam("update_id"),
+                                           processed_at=bindparam("processed_at"))
+    return statement.on_conflict_do_nothing(index_elements=["update_id"])
+
+
+# Built once: every update claims its id, and building the statement cost more than
+# running it.
+_CLAIMS: Final = {"sqlite": _claim(sqlite_insert), "postgresql": _claim(pg_insert)}
+_CLAIM_HELD: Final = _claim(pg_insert, hold=True)
 
 
 class UpdateLedger(Repository):
@@ -30,19 +52,14 @@ class UpdateLedger(Repository):
         one still being handled by another transaction makes this one wait for its end,
         then count as processed. With `hold` (PostgreSQL) the same statement first takes
         the transaction's advisory lock on that key, as UnitOfWork.hold_person does."""
-        postgres = self.session.get_bind().dialect.name == "postgresql"
-        insert: Any = pg_insert if postgres else sqlite_insert
-        row = {"update_id": update_id, "processed_at": now}
+        dialect = self.session.get_bind().dialect.name
+        params: dict[str, Any] = {"update_id": update_id, "processed_at": now}
         if hold is not None:
-            assert postgres, "an advisory lock is PostgreSQL's"
-            held = select(func.pg_advisory_xact_lock(hold).label("held")).cte("held")
-            statement = insert(_LEDGER).from_select(
-                ["update_id", "processed_at"],
-                select(literal(update_id, _ID_TYPE), literal(now, _AT_TYPE)).select_from(held))
+            assert dialect == "postgresql", "an advisory lock is PostgreSQL's"
+            statement, params["hold"] = _CLAIM_HELD, hold
         else:
-            statement = insert(_LEDGER).values(row)
-        result = await self.session.execute(statement.on_conflict_do_nothing(
-            index_elements=["update_id"]))
+            statement = _CLAIMS[dialect]
+        result = await self.session.execute(statement, params)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def purge(self, before: datetime) -> None:
