@@ -287,13 +287,13 @@ def sheet_pdf_data(sheet: Sheet, language: str, zone: str) -> object:
         alerts += " (" + ngettext_for(language, "{n} raised since", "{n} raised since",
                                       m.alerts_since).format(n=m.alerts_since) + ")"
         members.append((m.code, [
-            (t("Check-ins"), t("{done} done, {missed} missed").format(
+            (t("Check-ins"), t("done: {done}, missed: {missed}").format(
                 done=m.checkins_done, missed=m.checkins_missed)),
             (t("Open alerts"), alerts),
             (t("High-risk situations"), "; ".join(m.situations) or t("none")),
             (t("Plan"), t("changed {time}").format(time=shown_time(m.plan_changed, zone))
              if m.plan_changed else t("unchanged")),
-            (t("Homework"), t("{done} done, {missing} missing").format(
+            (t("Homework"), t("done: {done}, missing: {missing}").format(
                 done=m.homework_done, missing=m.homework_missing)),
             (t("Last session"), t(ATTENDANCE_NAMES[m.last_attendance])
              if m.last_attendance else "—")]))

@@ -12,7 +12,7 @@ from bot.outgoing import Outgoing
 from journal.checkin.questionnaire import Questionnaire
 from journal.checkin.schedule import days_text
 from journal.errors import InvalidInput
-from journal.i18n import _, current_language
+from journal.i18n import _, current_language, ngettext
 from journal.people import CURRENT, Person, visible_client
 from journal.phases.service import PhaseService
 from journal.review.model import domain_labels
@@ -36,11 +36,14 @@ async def show_phase(message: Message, command: CommandObject, person: Person,
     client = await visible_client(uow, person.clinician, code, statuses=CURRENT)
     language = current_language.get()
     progress = await phases.progress(uow, client)
-    lines = [_("Client {code}: phase \"{name}\" ({number} of {count}), {days} days, check-ins "
-               "{when}.").format(code=client.code, name=progress.phase.name.get(language),
-                                 number=phases.phases.phases.index(progress.phase) + 1,
-                                 count=len(phases.phases.phases), days=progress.days_in_phase,
-                                 when=days_text(client.checkin_days, language))]
+    lines = [ngettext("Client {code}: phase \"{name}\" ({number} of {count}), {days} day, "
+                      "check-ins {when}.",
+                      "Client {code}: phase \"{name}\" ({number} of {count}), {days} days, "
+                      "check-ins {when}.", progress.days_in_phase).format(
+                 code=client.code, name=progress.phase.name.get(language),
+                 number=phases.phases.phases.index(progress.phase) + 1,
+                 count=len(phases.phases.phases), days=progress.days_in_phase,
+                 when=days_text(client.checkin_days, language))]
     if progress.next is not None:
         lines += ["", _("To step down to \"{name}\":").format(name=progress.next.name.get(language))]
         for state in progress.criteria:

@@ -145,7 +145,9 @@ def summary_caption(summary: ClientSummary) -> str:
 
 
 def _phase_summary(phase: PhaseReview) -> list[str]:
-    lines = [_("Phase: {name} ({number} of {count}), {days} days in it.").format(
+    lines = [ngettext("Phase: {name} ({number} of {count}), {days} day in it.",
+                      "Phase: {name} ({number} of {count}), {days} days in it.",
+                      phase.days_in_phase).format(
         name=phase.phase, number=phase.number, count=phase.count, days=phase.days_in_phase)]
     if phase.next is not None:
         met = sum(c.met for c in phase.criteria)

@@ -31,21 +31,33 @@ from storage.uow import UnitOfWork
 
 MAX_REASON: Final = 500
 
-# What each criterion asks, for the client (second person) and for staff; {n} the number.
-CRITERION_TEXTS: Final[Mapping[str, str]] = {
-    "min_days": N_("{n} days in this step"),
-    "min_adherence": N_("check-ins done on at least {n}% of the days asked"),
-    "no_alert": N_("{n} days without a serious concern"),
-    "plan_reviewed": N_("your plan gone over in the last {n} days"),
-    "rating": N_("your clinician's latest review at or below {n} in every area"),
-}
-STAFF_CRITERION_TEXTS: Final[Mapping[str, str]] = {
-    "min_days": N_("days in phase at least {n}"),
-    "min_adherence": N_("adherence over due days at least {n}%"),
-    "no_alert": N_("no alert at or above {level} for {n} days"),
-    "plan_reviewed": N_("plan reviewed within {n} days"),
-    "rating": N_("clinician's latest rating at most {n} in every domain"),
-}
+# What each criterion asks, for the client (second person) and for staff; {n} the number
+# the phases file asks (a count of days, a percentage), {rating} the highest rating allowed.
+# Counted texts are ngettext pairs, so that one day reads right in every language.
+def _criterion_texts(language: str, n: int, *, staff: bool) -> Mapping[str, str]:
+    if staff:
+        return {
+            "min_days": gettext_for(language, N_("days in phase at least {n}")),
+            "min_adherence": gettext_for(language, N_("adherence over due days at least {n}%")),
+            "no_alert": ngettext_for(language, "no alert at or above {level} for {n} day",
+                                     "no alert at or above {level} for {n} days", n),
+            "plan_reviewed": ngettext_for(language, "plan reviewed within {n} day",
+                                          "plan reviewed within {n} days", n),
+            "rating": gettext_for(language, N_("clinician's latest rating at most {rating} in "
+                                               "every domain")),
+        }
+    return {
+        "min_days": ngettext_for(language, "{n} day in this step", "{n} days in this step", n),
+        "min_adherence": gettext_for(language,
+                                     N_("check-ins done on at least {n}% of the days asked")),
+        "no_alert": ngettext_for(language, "{n} day without a serious concern",
+                                 "{n} days without a serious concern", n),
+        "plan_reviewed": ngettext_for(language, "your plan gone over in the last {n} day",
+                                      "your plan gone over in the last {n} days", n),
+        "rating": gettext_for(language, N_("your clinician's latest review at or below "
+                                           "{rating} in every area")),
+    }
+
 
 READY_NOTICE: Final = N_("Client {code} meets the criteria to step down from {current} to "
                          "{next}. To propose it: /stepdown {code}")
@@ -58,9 +70,6 @@ STEPPED_UP_BY_NOTICE: Final = N_("Client {code} stepped up from {current} to {ne
 
 # The client's words. The first line of each is discreet: a lock screen shows it.
 CLIENT_DOWN: Final = N_("Good news about your check-ins.")
-CLIENT_DOWN_BODY: Final = N_("You have kept at it: {done} of the {due} check-ins asked of you "
-                             "in the last {days} days, and your team has seen the work you "
-                             "put in. From now on your check-ins come {when}.")
 CLIENT_UP: Final = N_("A change to your check-ins.")
 CLIENT_UP_BODY: Final = N_("For a while your check-ins come {when} again, so your team can "
                            "support you more closely. It is not a punishment: it is there to "
@@ -256,7 +265,14 @@ class PhaseService:
                         client_id=client.id, detail=f"step {step.id} -> {target.id}")
         await self._tell_client(uow, updated, "\n".join((
             gettext_for(updated.language, CLIENT_DOWN), "",
-            gettext_for(updated.language, CLIENT_DOWN_BODY).format(
+            ngettext_for(updated.language,
+                         "You have kept at it: {done} of the {due} check-ins asked of you in "
+                         "the last {days} day, and your team has seen the work you put in. "
+                         "From now on your check-ins come {when}.",
+                         "You have kept at it: {done} of the {due} check-ins asked of you in "
+                         "the last {days} days, and your team has seen the work you put in. "
+                         "From now on your check-ins come {when}.",
+                         progress.days_in_phase).format(
                 done=progress.done, due=progress.due, days=progress.days_in_phase,
                 when=days_text(target.days, updated.language)))))
         clinician = await uow.clinicians.get(client.clinician_id)
@@ -450,11 +466,13 @@ class PhaseService:
 
     # -- texts -----------------------------------------------------------------------
     def criterion_text(self, state: CriterionState, language: str, *, staff: bool) -> str:
-        texts = STAFF_CRITERION_TEXTS if staff else CRITERION_TEXTS
         values = dict(state.required)
         if "level" in values:
             values["level"] = gettext_for(language, WORDS[str(values["level"])])
-        return gettext_for(language, texts[state.key]).format(**values)
+        n = int(values.get("n", 0))
+        if state.key == "rating":  # a rating, not a count of things
+            values["rating"] = n
+        return _criterion_texts(language, n, staff=staff)[state.key].format(**values)
 
     def progress_text(self, progress: Progress, language: str) -> str:
         """What /progress shows the client: their step, how long, what the next asks."""

@@ -358,7 +358,10 @@ def _phase(doc: _Layout, phase: PhaseReview, zone: str) -> None:
     beside the month's self-report, a disagreement flagged to talk about in session."""
     t = doc.t
     doc.heading(t(PHASE_HEADING))
-    doc.paragraph(t(N_("Phase: {name} ({number} of {count}), {days} days in it.")).format(
+    doc.paragraph(ngettext_for(doc.data.language,
+                               "Phase: {name} ({number} of {count}), {days} day in it.",
+                               "Phase: {name} ({number} of {count}), {days} days in it.",
+                               phase.days_in_phase).format(
         name=phase.phase, number=phase.number, count=phase.count, days=phase.days_in_phase))
     if phase.next is not None:
         doc.paragraph(t(N_("To step down to {name}:")).format(name=phase.next), style="B",
