@@ -30,6 +30,24 @@ async def _seed(world: World) -> str:
                                 now=clock.now())
         await uow.plans.put(Plan.from_sections(world.client.id, warning_signs=(f"{MINE} sign",),
                                                coping_steps=("Call my sponsor",)), by=None, now=clock.now())
+        # A second version, by the clinician, with a reason; a suggestion; a help-now
+        # moment; an agreement with an officer the client accepted.
+        await uow.plans.put(Plan.from_sections(
+            world.client.id, warning_signs=(f"{MINE} sign",),
+            coping_steps=("Call my sponsor", f"{MINE} version-two step")),
+            by=world.client.clinician_id, now=clock.now(), reason=f"{MINE} reason")
+        await uow.plans.suggest(world.client.id, "coping", f"{MINE} suggested walk",
+                                now=clock.now())
+        moment = await uow.plans.add_moment(world.client.id, now=clock.now())
+        found = await uow.plans.moment(moment)
+        assert found is not None
+        await uow.plans.update_moment(found, told=True, outcome="better")
+        officer = await uow.clinicians.add(telegram_id=8301, name="Officer Reyes",
+                                           role="officer", now=clock.now())
+        agreement = await uow.sharing.propose(
+            client_id=world.client.id, officer_id=officer.id, categories=("adherence",),
+            alert_level="critical", proposed_by=world.client.clinician_id, now=clock.now())
+        await uow.sharing.set_status(agreement.id, "agreed", clock.now(), expect=("proposed",))
         other = await uow.clients.add_invited(
             clinician_id=world.client.clinician_id, language="en", timezone="Europe/Madrid",
             checkin_time="20:00", now=clock.now())
@@ -37,6 +55,10 @@ async def _seed(world: World) -> str:
                                          enrolled_at=clock.now())
         await uow.journal.write(client_id=other.id, text=f"{THEIRS} in their journal",
                                 now=clock.now())
+        await uow.plans.put(Plan.from_sections(other.id, coping_steps=(f"{THEIRS} step",)),
+                            by=world.client.clinician_id, now=clock.now(),
+                            reason=f"{THEIRS} reason")
+        await uow.plans.suggest(other.id, "coping", f"{THEIRS} suggested", now=clock.now())
         await uow.audit(at=clock.now(), actor=f"clinician:{world.client.clinician_id}",
                         action="client.view", client_id=world.client.id, detail="summary")
     return other.code
@@ -72,8 +94,27 @@ async def test_a_client_gets_their_own_record_once_a_day_and_it_leaves_the_chat(
         assert record["code"] == world.client.code
         assert any(who == "Dr Lane" and what == "client.view"
                    for _, who, what in record["ledger"])
+        # The plan's versions (who as a role word, never a name), suggestions, help-now
+        # moments and the sharing agreement are in the copy, and only the client's own.
+        newest, first = record["plan_versions"]
+        assert (newest["number"], first["number"]) == (2, 1)
+        assert newest["by"] == "clinician" and first["by"] == "the program"
+        assert newest["reason"] == f"{MINE} reason"
+        assert any(f"{MINE} version-two step" in item
+                   for _, items in newest["parts"] for item in items)
+        assert not any("version-two" in item for _, items in first["parts"] for item in items)
+        assert [s[2:] for s in record["suggestions"]] == [
+            [f"{MINE} suggested walk", "waiting for your clinician"]]
+        assert [m[1:] for m in record["help_moments"]] == [["your clinician was told", "Better"]]
+        (shared,) = record["sharing"]
+        assert shared["officer"] == "Officer Reyes" and shared["status"] == "agreed"
+        assert shared["ended"] is None and "check-ins" in shared["categories"][0]
         pages = "".join(page.extract_text() for page in PdfReader(BytesIO(pdf.file.data)).pages)
         assert "canary-mine" in pages and "canary-theirs" not in pages
+        flat = " ".join(pages.split())
+        for words in (f"{MINE} suggested walk", f"{MINE} reason", "Officer Reyes · agreed",
+                      f"{MINE} version-two step", "your clinician was told · Better"):
+            assert words in flat, words
         assert "Save it now" in (world.text_of(offer.message_id) or "")
 
         # The clinician is told a copy was made, and nothing of what is in it.

@@ -19,6 +19,24 @@ class CopyDay:
 
 
 @dataclass(frozen=True)
+class CopyPlanVersion:
+    number: int
+    when: str
+    by: str  # a role word ("clinician"), never a name
+    reason: str
+    parts: list[tuple[str, list[str]]]  # (part, items) in the client's language
+
+
+@dataclass(frozen=True)
+class CopyAgreement:
+    officer: str
+    categories: list[str]  # what the officer receives, in the client's plain words
+    status: str
+    since: str
+    ended: str | None
+
+
+@dataclass(frozen=True)
 class ClientCopy:
     """Everything in the copy, as plain values (the PDF is drawn from it in a worker)."""
 
@@ -31,6 +49,11 @@ class ClientCopy:
     plan: list[tuple[str, list[str]]] = field(default_factory=list)  # (section, items)
     alerts: list[tuple[str, str, str | None]] = field(default_factory=list)  # when, level, ack
     ledger: list[tuple[str, str, str]] = field(default_factory=list)  # when, who, what
+    plan_versions: list[CopyPlanVersion] = field(default_factory=list)  # newest first
+    help_moments: list[tuple[str, str, str]] = field(default_factory=list)  # when, told, how
+    suggestions: list[tuple[str, str, str, str]] = field(default_factory=list)  # when, part,
+    # text, status
+    sharing: list[CopyAgreement] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2).encode()
@@ -87,6 +110,36 @@ def build_copy_pdf(copy: ClientCopy) -> bytes:
     heading(copy.t(N_("My plan")))
     for title, items in copy.plan:
         line(f"{title}: " + ("; ".join(items) if items else "—"))
+    if copy.plan_versions:
+        heading(copy.t(N_("My plan's versions")))
+        for version in copy.plan_versions:
+            pdf.set_font(family, "B", 10)
+            line(copy.t(N_("Version {number} of {day}")).format(
+                number=version.number, day=version.when) + f" · {version.by}"
+                + (f" · {version.reason}" if version.reason else ""))
+            pdf.set_font(family, "", 10)
+            for title, items in version.parts:
+                if items:
+                    line(f"{title}: " + "; ".join(items))
+    if copy.suggestions:
+        heading(copy.t(N_("What I suggested for my plan")))
+        for when, part, text, status in copy.suggestions:
+            line(f"{when} · {part} · {status}: {text}")
+    if copy.help_moments:
+        heading(copy.t(N_("Help-now moments")))
+        for when, told, outcome in copy.help_moments:
+            line(f"{when} · {told}" + (f" · {outcome}" if outcome else ""))
+    if copy.sharing:
+        heading(copy.t(N_("What I share with my supervising officer")))
+        for agreement in copy.sharing:
+            pdf.set_font(family, "B", 10)
+            line(f"{agreement.officer} · {agreement.status}")
+            pdf.set_font(family, "", 10)
+            line(copy.t(N_("Since {when}.")).format(when=agreement.since)
+                 + (" " + copy.t(N_("Ended on {when}.")).format(when=agreement.ended)
+                    if agreement.ended else ""))
+            for words in agreement.categories:
+                line("- " + words)
     heading(copy.t(N_("My check-ins")))
     for day in copy.checkins:
         pdf.set_font(family, "B", 10)
@@ -110,4 +163,4 @@ def build_copy_pdf(copy: ClientCopy) -> bytes:
     return bytes(pdf.output())
 
 
-__all__ = ["ClientCopy", "CopyDay", "build_copy_pdf", "copy_filename"]
+__all__ = ["ClientCopy", "CopyAgreement", "CopyDay", "CopyPlanVersion", "build_copy_pdf", "copy_filename"]
