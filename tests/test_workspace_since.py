@@ -17,6 +17,7 @@ from sqlalchemy import update
 from journal.review.adherence import client_today
 from storage import audit
 from storage.models import ClinicianRow
+from storage.records import Client
 from tests.test_workspace_client import World, get, signed_in, visible_text
 from tests.test_workspace_client import world as world  # noqa: F401 (the fixture, by name)
 
@@ -49,6 +50,7 @@ async def test_the_page_opens_on_the_last_seven_days(world: World) -> None:
     today = client_today(world.client, datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # the clock
     since = today - timedelta(days=7)
     assert f'value="{since.isoformat()}"' in part
+    assert "The last 7 days: no session the client came to is recorded" in text
     # The alerts of the period, newest first, each with its reasons and its state.
     zone = ZoneInfo(world.client.timezone)
     start = datetime.combine(since, time(0), zone).astimezone(UTC)
@@ -186,3 +188,100 @@ async def test_each_report_downloads_under_its_own_name(world: World) -> None:
     assert names == [
         f'attachment; filename="steadfast-{code}-2026-02-24-to-2026-03-02-made-2026-03-02.pdf"',
         f'attachment; filename="steadfast-{code}-2026-02-01-to-2026-03-02-made-2026-03-02.pdf"']
+
+
+async def add_session(world: World, client: Client, kind: str, at: datetime,
+                      attendance: str | None) -> None:
+    """An appointment of the client's at `at` (UTC), its attendance recorded as given."""
+    async with world.store.transaction() as uow:
+        made = await uow.appointments.add(
+            client_id=client.id, clinician_id=world.lane.id, kind=kind, starts_at=at,
+            online=False, place="Room 4, Calle Mayor 1", reminders_done=2, next_due_at=None,
+            now=at - timedelta(days=3))
+        if attendance is not None:
+            await uow.appointments.update(made.id, attendance=attendance,
+                                          attendance_at=at + timedelta(hours=1),
+                                          attendance_by=world.lane.id)
+
+
+async def test_the_view_starts_on_the_last_session_the_client_came_to(world: World) -> None:
+    code = world.client.code
+    # 00:30 on 2026-02-20 in Madrid, ten days before the clock's day: the client's day counts.
+    await add_session(world, world.client, "individual", datetime(2026, 2, 19, 23, 30,
+                                                                   tzinfo=UTC), "attended")
+    # Later, but not a session the client came to: a no-show, an excused one, one with
+    # nothing recorded yet, an officer's visit; and another client's session.
+    await add_session(world, world.client, "individual", datetime(2026, 2, 26, 10, tzinfo=UTC),
+                      "no_show")
+    await add_session(world, world.client, "group", datetime(2026, 2, 27, 17, tzinfo=UTC),
+                      "excused")
+    await add_session(world, world.client, "individual", datetime(2026, 3, 1, 9, tzinfo=UTC),
+                      None)
+    await add_session(world, world.client, "officer", datetime(2026, 2, 28, 9, tzinfo=UTC),
+                      "attended")
+    await add_session(world, world.other, "group", datetime(2026, 2, 28, 17, tzinfo=UTC),
+                      "attended")
+    session = await signed_in(world, world.lane)
+    try:
+        status, page, _h = await get(session, world.url(f"/clients/{code}"))
+        assert status == 200
+        part = since_part(page)
+        text = visible_text(part)
+        assert 'value="2026-02-20"' in part
+        assert "Since the session on 2026-02-20." in text
+        assert "From 2026-02-20 to 2026-03-02 (11 days)" in text
+        assert "The last 7 days" not in text
+        # A bad day falls back on the session, and says so.
+        status, page, _h = await get(session, world.url(f"/clients/{code}?since=nonsense"))
+        assert status == 400
+        assert "Shown instead: since the session on 2026-02-20." in visible_text(
+            since_part(page))
+        # A chosen day still wins, and the page does not pretend it is the session's.
+        status, page, _h = await get(session, world.url(f"/clients/{code}?since=2026-02-25"))
+        part = since_part(page)
+        assert status == 200 and 'value="2026-02-25"' in part
+        assert "Since the session on" not in visible_text(part)
+        # The one-page PDF starts on the same day and says why.
+        async with session.get(world.url(f"/clients/{code}/since.pdf")) as answer:
+            assert answer.status == 200
+            name = answer.headers["Content-Disposition"]
+            pdf = await answer.read()
+        # A late arrival at a group session is coming too.
+        await add_session(world, world.client, "group", datetime(2026, 2, 24, 17, tzinfo=UTC),
+                          "late")
+        status, page, _h = await get(session, world.url(f"/clients/{code}"))
+        assert status == 200
+        assert "Since the session on 2026-02-24." in visible_text(since_part(page))
+    finally:
+        await session.close()
+    assert "since-2026-02-20-to-2026-03-02" in name
+    text = " ".join(PdfReader(BytesIO(pdf)).pages[0].extract_text().split())
+    assert "Since the session on 2026-02-20." in text
+
+
+async def test_a_missed_or_too_old_session_leaves_the_last_seven_days(world: World) -> None:
+    code = world.client.code
+    await add_session(world, world.client, "individual", datetime(2026, 2, 27, 10, tzinfo=UTC),
+                      "no_show")
+    await add_session(world, world.client, "individual", datetime(2025, 2, 1, 10, tzinfo=UTC),
+                      "attended")  # further back than the view can start
+    async with world.store.transaction() as uow:
+        await uow.session.execute(update(ClinicianRow).where(ClinicianRow.id == world.lane.id)
+                                  .values(language="es"))
+    session = await signed_in(world, world.lane)
+    try:
+        status, page, _h = await get(session, world.url(f"/clients/{code}"))
+        async with session.get(world.url(f"/clients/{code}/since.pdf")) as answer:
+            assert answer.status == 200
+            name = answer.headers["Content-Disposition"]
+            pdf = await answer.read()
+    finally:
+        await session.close()
+    assert status == 200
+    part = since_part(page)
+    assert 'value="2026-02-23"' in part
+    assert ("Los últimos 7 días: no consta ninguna sesión a la que el cliente asistiera"
+            in visible_text(part))
+    assert "since-2026-02-23-to-2026-03-02" in name
+    text = " ".join(PdfReader(BytesIO(pdf)).pages[0].extract_text().split())
+    assert "Los últimos 7 días" in text

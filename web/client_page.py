@@ -36,6 +36,7 @@ from journal.plan_together import SuggestionError
 from journal.review.charts import DAY_LABELS, Series, Thresholds
 from journal.review.client_page import (
     BAD_SINCE,
+    BAD_SINCE_SESSION,
     DEFAULT_RANGE,
     RANGES,
     SEARCH_LIMIT,
@@ -53,7 +54,7 @@ from journal.review.plan import (
     stage_title,
 )
 from journal.review.plan import parts as plan_parts
-from journal.review.report import plan_change_text, since_filename
+from journal.review.report import plan_change_text, since_basis_text, since_filename
 from journal.sharing import AGREEMENT_WORDS, CATEGORY_WORDS, EVENT_WORDS
 from storage.records import ENROLLED, Plan
 from web.auth import check_csrf, signed_in
@@ -298,14 +299,17 @@ async def _client_page(request: web.Request, viewer: Viewer, days: int, *,
     since_error = None
     if bad is not None:
         status = 400
-        since_error = _translator(viewer.language)(BAD_SINCE, text=bad,
-                                                   example=data.since.since.isoformat())
+        shown = data.since
+        since_error = _translator(viewer.language)(
+            BAD_SINCE if shown.session is None else BAD_SINCE_SESSION, text=bad,
+            example=shown.since.isoformat(), day=shown.since.isoformat())
     saved = request.query.get("plan") == "saved"
     return page(request, "client.html", {
         **_common(), "data": data,
         "charts": charts(data, viewer.language), "month_rows": month_rows(data, viewer.language),
         "table": table_rows(data), "journal": data.journal, "since": data.since,
         "since_error": since_error, "since_chosen": since is not None and bad is None,
+        "since_basis": since_basis_text(data.since, viewer.language),
         "plan_change": plan_change_text(data.since, viewer.language, viewer.timezone),
         "plan_text": data.plan_text if plan_text is None else plan_text,
         "plan_error": plan_error, "plan_saved": saved and plan_error is None,

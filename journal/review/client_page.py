@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
 from journal.alerts.rules import RiskRules
+from journal.appointments import ATTENDED, LATE
 from journal.checkin.questionnaire import Questionnaire
 from journal.clock import Clock
 from journal.errors import InvalidInput
@@ -53,12 +54,18 @@ RANGES: Final = (14, 30, 90, 365)  # the day ranges the page offers
 DEFAULT_RANGE: Final = 30
 JOURNAL_PAGE_SIZE: Final = 10
 MAX_QUERY: Final = 100
-SINCE_DEFAULT: Final = 7  # "since the last session": this many days back unless chosen
+SINCE_DEFAULT: Final = 7  # days back when no kept session is recorded and none is chosen
+# The sessions a "since" view starts on by default: the latest one the client came to.
+SESSION_KINDS: Final = ("individual", "group")
+KEPT: Final = (ATTENDED, LATE)  # attendance marks that count as having come
 SINCE_LONGEST: Final = 366  # a date further back than this is refused
 SINCE_WORDS: Final = 50  # the client's own words shown at most, newest first
 BAD_SINCE: Final = N_("“{text}” is not a day this view can start on. Pick a date in the "
                       "last year, up to today (year-month-day, for example {example}). "
                       "Shown instead: the last 7 days.")
+BAD_SINCE_SESSION: Final = N_("“{text}” is not a day this view can start on. Pick a date in "
+                              "the last year, up to today (year-month-day, for example "
+                              "{example}). Shown instead: since the session on {day}.")
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,13 @@ class Since:
     words_total: int
     plan_changed_at: datetime | None  # viewer's zone
     plan_updated_at: datetime | None  # the latest change ever recorded, viewer's zone
+    session: date | None = None  # the default start: the last kept session's local day
+    chosen: bool = False  # the reader picked the day
+
+    @property
+    def basis(self) -> str:
+        """Why the view starts where it does: chosen | session | default (SINCE_DEFAULT)."""
+        return "chosen" if self.chosen else "session" if self.session else "default"
 
     @property
     def days(self) -> int:
@@ -200,8 +214,8 @@ class ClientPages:
                    days: int = DEFAULT_RANGE, language: str = "en",
                    timezone: str = "UTC", since: date | None = None) -> ClientPage:
         """Everything the client page shows for the last `days` local days (one of RANGES),
-        with what changed since `since` (default SINCE_DEFAULT days ago) and the newest
-        page of the journal. Audited as the chat's /report is. A `since` outside
+        with what changed since `since` (default: the last kept session, see _since_day)
+        and the newest page of the journal. Audited as the chat's /report is. A `since` outside
         since_bounds() is InvalidInput."""
         if days not in RANGES:
             raise InvalidInput(f"days must be one of {RANGES}", key="report.days")
@@ -209,7 +223,7 @@ class ClientPages:
         now = self._clock.now()
         today = client_today(client, now)
         chosen = since is not None
-        since_day = self._since_day(today, since)
+        since_day, session = await self._since_day(uow, client, now, today, since)
         start = today - timedelta(days=days - 1)
         zone = ZoneInfo(client.timezone)
         outline = await uow.checkins.days(client.id, since=min(start, today - timedelta(29)),
@@ -258,8 +272,8 @@ class ClientPages:
             plan_text=plans.plan_as_text(plan, language),
             plan_editable=plans.editable(client), journal=journal,
             since=await self._since(uow, client, since_day, today,
-                                    owner.name if owner else "-",
-                                    language=language, timezone=timezone),
+                                    owner.name if owner else "-", session=session,
+                                    chosen=chosen, language=language, timezone=timezone),
 
             suggestions=tuple(await uow.plans.suggestions(client.id)),
             help_moments=tuple(await uow.plans.moments(client.id, since=since)),
@@ -277,9 +291,10 @@ class ClientPages:
         client = await visible_client(uow, viewer, code)
         now = self._clock.now()
         today = client_today(client, now)
-        day = self._since_day(today, since)
+        day, session = await self._since_day(uow, client, now, today, since)
         owner = await uow.clinicians.get(client.clinician_id)
         shown = await self._since(uow, client, day, today, owner.name if owner else "-",
+                                  session=session, chosen=since is not None,
                                   language=language, timezone=timezone)
         await uow.audit(at=now, actor=actor_of(viewer), action="client.report",
                         client_id=client.id,
@@ -287,16 +302,29 @@ class ClientPages:
         return shown
 
     @staticmethod
-    def _since_day(today: date, since: date | None) -> date:
-        if since is None:
-            return today - timedelta(days=SINCE_DEFAULT)
+    async def _since_day(uow: UnitOfWork, client: Client, now: datetime, today: date,
+                         since: date | None) -> tuple[date, date | None]:
+        """The day the view starts on, and the session it starts from (None: chosen, or
+        SINCE_DEFAULT days back). Unless chosen, the client's local day of their latest
+        individual or group session that began before now and that they came to (late
+        counts); with none since since_bounds(), SINCE_DEFAULT days back."""
         earliest, latest = since_bounds(today)
-        if not earliest <= since <= latest:
-            raise InvalidInput(f"since must be {earliest} to {latest}", key="report.since")
-        return since
+        if since is not None:
+            if not earliest <= since <= latest:
+                raise InvalidInput(f"since must be {earliest} to {latest}",
+                                   key="report.since")
+            return since, None
+        kept = await uow.appointments.last_kept(client.id, kinds=SESSION_KINDS, marks=KEPT,
+                                                before=now)
+        if kept is not None:
+            day = kept.astimezone(ZoneInfo(client.timezone)).date()
+            if earliest <= day <= latest:
+                return day, day
+        return today - timedelta(days=SINCE_DEFAULT), None
 
     async def _since(self, uow: UnitOfWork, client: Client, since: date, today: date,
-                     clinician_name: str, *, language: str, timezone: str) -> Since:
+                     clinician_name: str, *, language: str, timezone: str,
+                     session: date | None = None, chosen: bool = False) -> Since:
         zone = ZoneInfo(client.timezone)
         viewer = ZoneInfo(timezone)
         start = datetime.combine(since, time(0), zone).astimezone(UTC)
@@ -338,7 +366,7 @@ class ClientPages:
             words=tuple(words[:SINCE_WORDS]), words_total=total,
             plan_changed_at=updated if updated is not None and plan.updated_at is not None
             and plan.updated_at >= start else None,
-            plan_updated_at=updated)
+            plan_updated_at=updated, session=session, chosen=chosen)
 
     async def journal(self, uow: UnitOfWork, viewer: Clinician, code: str, *, page: int = 1,
                       query: str = "") -> JournalPage:
@@ -376,6 +404,6 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-__all__ = ["BAD_SINCE", "DEFAULT_RANGE", "JOURNAL_PAGE_SIZE", "RANGES", "SEARCH_LIMIT",
+__all__ = ["BAD_SINCE", "BAD_SINCE_SESSION", "DEFAULT_RANGE", "JOURNAL_PAGE_SIZE", "RANGES", "SEARCH_LIMIT",
            "SINCE_DEFAULT", "Calendar", "ClientPage", "ClientPages", "JournalPage", "Since",
            "Words", "calendar", "since_bounds"]

@@ -571,7 +571,9 @@ def build_since_report(view: Since, language: str, timezone: str) -> bytes:
     t = doc.t
 
     doc.heading(t(N_("Since the last session: client {code}")).format(code=view.code), 15)
-    doc.paragraph(t(N_("From {start} to {end}, the client's own days.")).format(
+    basis = since_basis_text(view, language)
+    doc.paragraph((basis + " " if basis else "")
+        + t(N_("From {start} to {end}, the client's own days.")).format(
         start=f"{view.since:%Y-%m-%d}", end=f"{view.today:%Y-%m-%d}") + " "
         + t(N_("Clinician: {name}")).format(name=view.clinician_name) + " "
         + t(N_("Generated: {time}")).format(time=shown_time(view.generated_at, timezone)),
@@ -643,6 +645,18 @@ def since_lines(view: Since, language: str, timezone: str) -> list[tuple[str, st
     return lines
 
 
+def since_basis_text(view: Since, language: str) -> str:
+    """Where the view starts when nobody chose the day: the last session the client came
+    to, or the last 7 days ("" when chosen: the dates say it)."""
+    if view.basis == "session" and view.session is not None:
+        return gettext_for(language, N_("Since the session on {day}.")).format(
+            day=f"{view.session:%Y-%m-%d}")
+    if view.basis == "default":
+        return gettext_for(language, N_("The last 7 days: no session the client came to "
+                                        "is recorded in the last year."))
+    return ""
+
+
 def plan_change_text(view: Since, language: str, timezone: str) -> str:
     """Whether the plan changed in the period; only its latest change is recorded."""
     if view.plan_changed_at is not None:
@@ -657,5 +671,5 @@ def plan_change_text(view: Since, language: str, timezone: str) -> str:
 
 
 __all__ = ["DISCLAIMER", "JournalText", "ReportData", "SituationRow", "build_report",
-           "build_since_report", "plan_change_text", "report_filename", "since_filename",
-           "since_lines"]  # the model's classes stay importable from here
+           "build_since_report", "plan_change_text", "report_filename", "since_basis_text",
+           "since_filename", "since_lines"]  # the model's classes stay importable from here
