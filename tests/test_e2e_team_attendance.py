@@ -5,6 +5,7 @@ Nothing for an agreement without attendance, nor after the client withdrew."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from journal.administration import AdminService
 from journal.i18n import gettext_for
+from journal.progress import ProgressService
 from journal.sharing import SharingService
 from storage.models import OutboxRow
 from tests.e2e import eventually
@@ -69,6 +71,16 @@ async def test_a_no_show_reaches_the_officer_only_with_an_attendance_agreement(
         everything = [m.text for m in emu.chat(OFFICER) if m.from_bot]
         assert not any(PLACE in text for text in everything)
         assert sum(told == text for text in everything) == 1
+        # The month's progress report counts it, with attendance only.
+        progress = ProgressService(clock=clock, sharing=sharing)
+        async with store.unit_of_work() as uow:
+            shared = await progress.content(uow, client, date(2026, 3, 1), attendance=True)
+            plain = await progress.content(uow, client, date(2026, 3, 1))
+        assert (shared.kept, shared.missed) == (0, 1)
+        assert (plain.kept, plain.missed) == (None, None)
+        assert t("Appointments: {kept} kept, {missed} missed").format(kept=0, missed=1) \
+            in progress.lines(shared, language)
+        assert len(progress.lines(plain, language)) == len(progress.lines(shared, language)) - 1
     else:
         await emu.wait_for_message(CLINICIAN, contains="Recorded")
         assert await team_messages(store) == before
