@@ -44,7 +44,8 @@ if TYPE_CHECKING:  # built when first asked for: the admin commands need few of 
     from journal.sharing import SharingService
     from journal.web_access import WebAccess
     from storage.keyring import KeyringService
-    from storage.uow import Store
+    from storage.records import Appointment, Client
+    from storage.uow import Store, UnitOfWork
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,9 +134,15 @@ def build_services(settings: Settings, store: Store, clock: Clock) -> Services:
         display_timezone=settings.default_timezone, escalation=escalation_policy(settings),
         team=sharing,
         phases=phases)
+    program = load_program(settings.appointments)
+
+    async def tell_officers(uow: UnitOfWork, client: Client, appointment: Appointment) -> None:
+        await sharing.missed_appointment(uow, client, appointment, program.kind_name)
+
     appointments = AppointmentService(
-        clock=clock, program=load_program(settings.appointments), alerts=alerts,
-        staff_language=settings.default_language, display_timezone=settings.default_timezone)
+        clock=clock, program=program, alerts=alerts,
+        staff_language=settings.default_language, display_timezone=settings.default_timezone,
+        no_show_hooks=(tell_officers,))
     homework = HomeworkService(
         clock=clock, store=store, library=load_library(settings.homework),
         hygiene=settings.chat_hygiene, staff_language=settings.default_language,

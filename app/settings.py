@@ -121,9 +121,9 @@ class Settings(BaseSettings):
     progress_report_day: int = Field(default=1, ge=1, le=28)
     """The day of the month (in the program's zone) on which last month's progress report
     drafts are made for each clinician to review and send (default 1)."""
-    sharing_categories: str = "adherence,alerts,report,status"
+    sharing_categories: str = "adherence,alerts,report,status,attendance"
     """What a client may be asked to share with a supervising officer (comma-separated,
-    from adherence, alerts, report, status): a program narrows the list; a proposal
+    from adherence, alerts, report, status, attendance): a program narrows the list; a proposal
     without options offers all of these (docs/clinical.md)."""
     smtp_host: str = ""
     """The SMTP server for the staff e-mail fallback; empty: no e-mail fallback."""
@@ -197,7 +197,7 @@ class Settings(BaseSettings):
     @field_validator("sharing_categories")
     @classmethod
     def _sharing(cls, value: str) -> str:
-        known = ("adherence", "alerts", "report", "status")  # journal.sharing.CATEGORIES
+        known = ("adherence", "alerts", "report", "status", "attendance")  # journal.sharing.CATEGORIES
         names = [n.strip() for n in value.split(",") if n.strip()]
         if not names or any(n not in known for n in names):
             raise ValueError(f"must be one or more of {', '.join(known)}, comma-separated")

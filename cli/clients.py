@@ -66,7 +66,7 @@ def client_reassign(code: str, to_telegram_id: int) -> None:
               help="The supervising officer's Telegram id (added with "
                    "'steadfast clinician add --role officer').")
 @click.option("--share", "share", multiple=True,
-              type=click.Choice(["adherence", "alerts", "report", "status"]),
+              type=click.Choice(["adherence", "alerts", "report", "status", "attendance"]),
               help="A category to propose (repeat it); none: the program's default set.")
 @click.option("--alerts-from", "alerts_from", default=None,
               type=click.Choice(["elevated", "high", "critical"]),

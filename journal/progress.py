@@ -21,7 +21,7 @@ from journal.clock import Clock
 from journal.errors import InvalidInput, NotFound
 from journal.i18n import N_, gettext_for
 from journal.people import actor_of, visible_client
-from journal.sharing import REPORT, TEAM_KIND, SharingService, status_word
+from journal.sharing import ATTENDANCE, REPORT, TEAM_KIND, SharingService, status_word
 from journal.staff import StaffDefaults
 from storage.records import ENROLLED, Client, Clinician, DayStatus, ProgressReport
 from storage.repositories.sharing import AGREED
@@ -51,6 +51,8 @@ class ProgressContent:
     alerts: dict[str, int]  # level -> how many were raised in the month
     status: str
     plan_updated: bool
+    kept: int | None = None  # appointments attended or late in the month, with attendance
+    missed: int | None = None  # no-shows in the month, with attendance
 
 
 def month_before(day: date) -> date:
@@ -137,7 +139,8 @@ class ProgressService:
         for agreement in await uow.sharing.of_client(client.id, statuses=(AGREED,)):
             draft = await uow.progress.latest_draft(agreement.id)
             if draft is not None:
-                return client, draft, await self.content(uow, client, draft.month)
+                return client, draft, await self.content(
+                    uow, client, draft.month, attendance=ATTENDANCE in agreement.categories)
         raise NotFound("no progress report waits for this client", key="progress.none")
 
     async def send(self, uow: UnitOfWork, clinician: Clinician, code: str, note: str
@@ -183,7 +186,8 @@ class ProgressService:
                 or agreement.officer_id != officer.id or agreement.status != AGREED \
                 or report.status != "sent":
             raise NotFound("no such report", key="client.not_found")
-        content = await self.content(uow, client, report.month)
+        content = await self.content(uow, client, report.month,
+                                     attendance=ATTENDANCE in agreement.categories)
         author = await uow.clinicians.get(report.sent_by) if report.sent_by else None
         await uow.audit(at=self._clock.now(), actor=actor_of(officer), action="officer.view",
                         client_id=client.id, detail=f"progress report {report.id}")
@@ -228,7 +232,10 @@ class ProgressService:
         return client.code if client else "-"
 
     # -- what a report holds ---------------------------------------------------------------
-    async def content(self, uow: UnitOfWork, client: Client, month: date) -> ProgressContent:
+    async def content(self, uow: UnitOfWork, client: Client, month: date, *,
+                      attendance: bool = False) -> ProgressContent:
+        """What the month holds; appointments kept and missed only when the client agreed
+        to share attendance."""
         end = month_after(month)
         statuses = {d: s for d, s in (await uow.checkins.statuses(client.id, since=month)
                                       ).items() if d < end}
@@ -250,10 +257,16 @@ class ProgressService:
                 alerts[alert.level] = alerts.get(alert.level, 0) + 1
         plan = await uow.plans.get(client.id)
         updated = plan.updated_at is not None and start <= plan.updated_at < stop
+        kept = missed = None
+        if attendance and ATTENDANCE in self._sharing.allowed:
+            marks = [a.attendance for a in await uow.appointments.of_client(
+                client.id, since=start, limit=500) if a.starts_at < stop]
+            kept = sum(1 for m in marks if m in ("attended", "late"))
+            missed = sum(1 for m in marks if m == "no_show")
         return ProgressContent(code=client.code, month=month, done=done,
                                expected=done + len(missed_days), missed_runs=runs,
                                longest_missed=longest, alerts=alerts, status=client.status,
-                               plan_updated=updated)
+                               plan_updated=updated, kept=kept, missed=missed)
 
     def lines(self, content: ProgressContent, language: str) -> list[str]:
         def t(message: str) -> str:
@@ -261,9 +274,13 @@ class ProgressService:
 
         alerts = ", ".join(f"{gettext_for(language, WORDS[level])}: {content.alerts[level]}"
                            for level in ALERT_ORDER if content.alerts.get(level))
+        appointments = [] if content.kept is None else [
+            t(N_("Appointments: {kept} kept, {missed} missed")).format(
+                kept=content.kept, missed=content.missed)]
         return [
             t(N_("Check-ins: {done} of {expected} done")).format(done=content.done,
                                                                  expected=content.expected),
+            *appointments,
             t(N_("Runs of missed days (two or more in a row): {runs}; longest: {longest}"
                  )).format(runs=content.missed_runs, longest=content.longest_missed),
             t(N_("Alerts by level: {alerts}")).format(alerts=alerts or t(N_("none"))),

@@ -25,6 +25,7 @@ from journal.times import shown_time
 from storage.records import (
     ENROLLED,
     AlertStatus,
+    Appointment,
     Client,
     Clinician,
     DayStatus,
@@ -37,7 +38,8 @@ ADHERENCE: Final = "adherence"
 ALERTS: Final = "alerts"
 REPORT: Final = "report"
 STATUS: Final = "status"
-CATEGORIES: Final = (ADHERENCE, ALERTS, REPORT, STATUS)
+ATTENDANCE: Final = "attendance"
+CATEGORIES: Final = (ADHERENCE, ALERTS, REPORT, STATUS, ATTENDANCE)
 DEFAULT_CATEGORIES: Final = CATEGORIES
 DEFAULT_ALERT_LEVEL: Final = "critical"
 TEAM_KIND: Final = "team"  # the outbox kind of every message to an officer
@@ -50,6 +52,8 @@ CATEGORY_WORDS: Final = {
                "clinician was told, with the words \"the treatment team is responding\""),
     REPORT: N_("a short monthly progress report from your clinician"),
     STATUS: N_("changes to your treatment status (paused, resumed, discharged)"),
+    ATTENDANCE: N_("that you did not come to an appointment: its date and kind, never the "
+                   "place or your reasons"),
 }
 NEVER_SHARED: Final = N_(
     "Never shared: your answers, your journal, your plan, the reasons for an alert, and any "
@@ -86,6 +90,7 @@ EVENT_WORDS: Final = {
     "sharing.ended": N_("ended"),
     "sharing.alert": N_("an alert's level sent"),
     "sharing.status": N_("a status change sent"),
+    "sharing.attendance": N_("a missed appointment sent"),
 }
 REPORT_WORDS: Final = {
     "draft": N_("the clinician is preparing it"), "sent": N_("sent, not acknowledged yet"),
@@ -400,6 +405,35 @@ class SharingService:
                             client_id=client.id, detail=f"status {status} to {queued}")
         return queued
 
+    async def missed_appointment(self, uow: UnitOfWork, client: Client,
+                                 appointment: Appointment,
+                                 kind_name: Callable[[str, str], str]) -> int:
+        """A no-show was recorded (after the clinician's alert): each officer the client
+        agreed to tell about attendance gets the date and the kind of appointment, never
+        the place, the client's reason or any answer. `kind_name(kind, language)` names
+        the kind. Returns how many were queued (once per appointment and agreement)."""
+        if ATTENDANCE not in self.allowed or client.status not in ENROLLED:
+            return 0
+        queued = 0
+        for agreement in await uow.sharing.of_client(client.id, statuses=(AGREED,)):
+            if ATTENDANCE not in agreement.categories:
+                continue
+            officer = await uow.clinicians.get(agreement.officer_id)
+            if officer is None or not officer.active or not officer.is_officer:
+                continue
+            locale = self._staff.of(officer)
+            day = shown_time(appointment.starts_at, locale.timezone)[:10]
+            text = gettext_for(locale.language, N_(
+                "Client {code} did not come to an appointment ({kind}) on {date}.")).format(
+                code=client.code, kind=kind_name(appointment.kind, locale.language), date=day)
+            if await self._to_officer(uow, officer, client, text,
+                                      dedupe=f"team-noshow:{appointment.id}:{agreement.id}"):
+                queued += 1
+                await uow.audit(at=self._clock.now(), actor="system",
+                                action="sharing.attendance", client_id=client.id,
+                                detail=f"appointment {appointment.id} to officer {officer.id}")
+        return queued
+
     async def _to_officer(self, uow: UnitOfWork, officer: Clinician, client: Client,
                           text: str, *, dedupe: str | None = None) -> bool:
         return await uow.outbox.add(chat_id=officer.telegram_id, kind=TEAM_KIND,
@@ -591,7 +625,7 @@ def checkins_words(language: str, done: int, expected: int) -> str:
         done=done, expected=expected)
 
 
-__all__ = ["ADHERENCE", "ALERTS", "CATEGORIES", "DEFAULT_ALERT_LEVEL", "LEDGER_DAYS",
+__all__ = ["ADHERENCE", "ALERTS", "ATTENDANCE", "CATEGORIES", "DEFAULT_ALERT_LEVEL", "LEDGER_DAYS",
            "REPORT", "STATUS", "TEAM_KIND", "LedgerLine", "Sharing", "SharingService", "TeamEvent",
            "TeamView",
            "Supervisee", "checkins_words", "report_word", "role_word", "status_word", "view_word"]

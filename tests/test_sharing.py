@@ -76,7 +76,7 @@ async def test_an_officer_sees_only_who_agreed_and_the_rest_answers_like_no_clie
         listed = await sharing.supervisees(uow, reyes)
         assert [s.code for s in listed] == [clients["shares"].code]
         seen = await sharing.supervisee(uow, reyes, clients["shares"].code)
-        assert seen.categories == ("adherence", "alerts", "report", "status")
+        assert seen.categories == ("adherence", "alerts", "report", "status", "attendance")
         refusals = []
         for name in ("silent", "withdrew", "ross"):
             with pytest.raises(NotFound) as caught:
