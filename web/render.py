@@ -199,6 +199,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except BAD_REQUESTS as exc:  # aiohttp's own, raised where a handler reads the request
         code = getattr(exc, "code", 400)
         response = await _refusal(request, code if 400 <= code < 500 else 400)
+    except ConnectionResetError:
+        # The browser went away while sending its request: nothing failed here and no
+        # one is left to read an answer (aiohttp drops it on the closed connection).
+        log.info("workspace page %s: the client went away mid-request", request.method)
+        response = web.Response(status=400)
     except Exception as exc:
         # Only the error's type and where: a message could quote decrypted text.
         log.error("workspace page %s failed: %s", request.method, safe_trace(exc))
