@@ -33,6 +33,9 @@ from tests.helpers import make_clinician
 from web.routes import workspace
 
 pytestmark = BROWSER_MARKS
+# A full page of a year is tall (a phone's, with the values opened, many thousand px): on
+# a busy machine Chromium takes a while to draw it, and a screenshot is evidence, not a check.
+SHOT_TIMEOUT = 120_000  # ms
 SHOTS = Path((os.environ.get("STEADFAST_SCREENSHOTS") or str(ROOT / "build" / "screenshots"))
              + "-client")
 
@@ -108,7 +111,8 @@ async def sign_in(world: dict[str, Any], page: Any) -> None:
 
 
 async def shot(page: Any, name: str) -> None:
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True,
+                          timeout=SHOT_TIMEOUT)
 
 
 async def test_a_year_of_charts_read_on_a_laptop_and_a_phone(world: dict[str, Any],

@@ -40,6 +40,9 @@ from tests.helpers import make_clinician
 from web.routes import workspace
 
 pytestmark = BROWSER_MARKS
+# A full page of a year is tall (a phone's, with the values opened, many thousand px): on
+# a busy machine Chromium takes a while to draw it, and a screenshot is evidence, not a check.
+SHOT_TIMEOUT = 120_000  # ms
 SHOTS = Path((os.environ.get("STEADFAST_SCREENSHOTS") or str(ROOT / "build" / "screenshots"))
              + "-pages")
 AXE_DIR = ROOT / "tests" / "axe"
@@ -207,13 +210,15 @@ async def sign_in(world: dict[str, Any], page: Any, language: str) -> None:
 
 async def check(world: dict[str, Any], page: Any, name: str, problems: list[str]) -> None:
     """Screenshot the page, then open every <details> and measure and audit all of it."""
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True,
+                          timeout=SHOT_TIMEOUT)
     shown_in = await page.evaluate("() => document.documentElement.lang")
     if shown_in != name.rsplit("-", 1)[-1]:
         problems.append(f"{name}: the page speaks {shown_in!r}")
     await page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
     if name.startswith("client-14-days"):  # the tables folded away, as they read opened
-        await page.screenshot(path=str(SHOTS / f"{name}-opened.png"), full_page=True)
+        await page.screenshot(path=str(SHOTS / f"{name}-opened.png"), full_page=True,
+                              timeout=SHOT_TIMEOUT)
     wide = await page.evaluate(OFFENDERS_JS)
     if wide["found"] or wide["scroll"] > wide["width"]:
         problems.append(f"{name}: wider than the screen ({wide['scroll']} > {wide['width']}): "
