@@ -41,6 +41,7 @@ bench: venv
 	$(BIN)/python bench/workspace_page.py --runs 3
 	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/instances.py --quick
+	$(BIN)/python bench/export.py
 
 $(TOOLS)/bin/pip-compile:
 	$(PYTHON) -m venv $(TOOLS)
