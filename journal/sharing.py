@@ -59,7 +59,7 @@ NEVER_SHARED: Final = N_(
     "Never shared: your answers, your journal, your plan, the reasons for an alert, and any "
     "note. You can stop sharing at any time with /sharing; your treatment goes on the same.")
 PROPOSAL: Final = N_(
-    "A question from your treatment team.\n\n"
+    "A question for you.\n\n"
     "Your clinician asks whether {officer} ({role}) may receive information about your "
     "treatment. If you agree, {officer} receives:\n{what}\n\n"
     "{never}\n\n"

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from typing import Final
 
+from journal import appointments, homework, sharing
 from journal.checkin.messages import PROMPT_TEXT, REMINDER_UNFINISHED, REMINDER_WAITING
 from journal.checkin.schedule import RESUMED, SCHEDULE_CHANGED
 from journal.discharge import CLIENT_DISCHARGE_NOTICE
+from journal.phases.service import CLIENT_DOWN, CLIENT_UP
 from journal.review.plan import CLIENT_PLAN_NOTICE, NOTICE_FIRST_LINE
 
 UNASKED_TEXTS: Final = (PROMPT_TEXT, REMINDER_WAITING, REMINDER_UNFINISHED, CLIENT_PLAN_NOTICE,
-                        SCHEDULE_CHANGED, RESUMED, CLIENT_DISCHARGE_NOTICE, NOTICE_FIRST_LINE)
+                        SCHEDULE_CHANGED, RESUMED, CLIENT_DISCHARGE_NOTICE, NOTICE_FIRST_LINE,
+                        appointments.NEW_TEXT, appointments.REMINDER_TEXT, homework.NEW_TEXT,
+                        homework.REMINDER_TEXT, CLIENT_DOWN, CLIENT_UP, sharing.PROPOSAL)
 
 
 def first_line(text: str) -> str:

@@ -124,8 +124,7 @@ async def test_the_team_story(world: dict[str, Any]) -> None:
     choice = await emu.wait_for_message(CLINICIAN, contains=client.code, after=sent.message_id)
     await emu.press_button(CLINICIAN, choice.message_id, text="Officer Reyes")
     # The first line says nothing a shoulder-surfer could read.
-    first_line = ("Una pregunta de tu equipo de tratamiento." if es
-                  else "A question from your treatment team.")
+    first_line = "Una pregunta para ti." if es else "A question for you."
     proposal = await emu.wait_for_message(CLIENT, contains=first_line)
     assert proposal.text.split("\n")[0] == first_line
     assert "Officer Reyes" in proposal.text
